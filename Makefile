@@ -1,0 +1,36 @@
+# The two commands: `make run` (the whole stack on this machine) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := $(sort $(dir $(wildcard services/*/pyproject.toml)))
+PACKAGES := libs/common $(SERVICES)
+
+.PHONY: install run test lint bench constraints clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: constraints.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e 'libs/common[testing]' $(foreach s,$(SERVICES),-e $(s)) ruff mypy
+	touch $@
+
+run: install
+	$(BIN)/python tools/devstack.py
+
+test: install
+	$(BIN)/python tools/run_tests.py $(PACKAGES)
+
+lint: install
+	$(BIN)/ruff check libs services tools bench
+	$(BIN)/mypy libs/common/src $(foreach s,$(SERVICES),$(s)src)
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Re-pin every dependency after changing a pyproject (no index URLs are written).
+constraints: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .devstack

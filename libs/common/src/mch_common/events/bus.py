@@ -1,0 +1,131 @@
+"""NATS connection, naming and idempotent provisioning of streams and durable consumers."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger("mch.events")
+
+DEAD_LETTER = "deadletter"
+# JetStream drops a re-publish with the same Nats-Msg-Id inside this window: it must exceed the
+# longest time a relay can take to notice it crashed after publishing and before marking sent.
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class EventNaming:
+    """Maps event types to subjects and names to streams; a namespace isolates test runs."""
+
+    namespace: str = ""
+
+    def subject(self, event_type: str) -> str:
+        return f"{self.namespace}.{event_type}" if self.namespace else event_type
+
+    def event_type(self, subject: str) -> str:
+        prefix = f"{self.namespace}."
+        return subject.removeprefix(prefix) if self.namespace else subject
+
+    def stream(self, service: str) -> str:
+        name = f"{self.namespace}_{service}" if self.namespace else service
+        return name.upper().replace(".", "_").replace("-", "_")
+
+    def durable(self, name: str) -> str:
+        return f"{self.namespace}_{name}" if self.namespace else name
+
+    def dead_letter_subject(self, consumer: str) -> str:
+        return self.subject(f"{DEAD_LETTER}.{consumer}")
+
+
+class EventBus:
+    """One NATS connection per service process, made in lifespan."""
+
+    def __init__(self, nc: NATS, naming: EventNaming) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.naming = naming
+
+    @classmethod
+    async def connect(cls, url: str, *, namespace: str = "", name: str = "mch") -> "EventBus":
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats error: %s", type(exc).__name__)
+
+        nc = await nats.connect(
+            url,
+            name=name,
+            max_reconnect_attempts=-1,  # keep trying: a NATS restart must not kill the service
+            reconnect_time_wait=0.5,
+            error_cb=on_error,
+            drain_timeout=5,
+        )
+        return cls(nc, EventNaming(namespace))
+
+    async def close(self, *, drain: bool = True) -> None:
+        """Drain (finish in-flight work) by default; tests close at once."""
+        if self.nc.is_closed:
+            return
+        if drain:
+            await self.nc.drain()
+        else:
+            await self.nc.close()
+
+    async def ensure_stream(self, service: str, *, max_age: timedelta | None = None) -> str:
+        """Create or update `<SERVICE>` capturing `<service>.>`; safe to run on every start."""
+        name = self.naming.stream(service)
+        config = StreamConfig(
+            name=name,
+            subjects=[self.naming.subject(f"{service}.>")],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+            max_age=max_age.total_seconds() if max_age else None,
+        )
+        try:
+            await self.js.stream_info(name)
+        except NotFoundError:
+            await self.js.add_stream(config)
+        else:
+            await self.js.update_stream(config)
+        return name
+
+    async def ensure_dead_letter_stream(self) -> str:
+        return await self.ensure_stream(DEAD_LETTER)
+
+    async def ensure_durable(
+        self,
+        *,
+        stream_service: str,
+        durable: str,
+        event_types: list[str],
+        ack_wait: float = 30.0,
+        max_ack_pending: int = 1000,
+    ) -> tuple[str, str]:
+        """Create or update a durable pull consumer; returns (stream, durable name)."""
+        stream = self.naming.stream(stream_service)
+        name = self.naming.durable(durable)
+        subjects = [self.naming.subject(t) for t in event_types]
+        config = ConsumerConfig(
+            durable_name=name,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ack_wait,
+            max_ack_pending=max_ack_pending,
+            # Redelivery is bounded by the consumer helper, which dead-letters; this is a backstop.
+            max_deliver=-1,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
+        )
+        await self.js.add_consumer(stream, config)
+        return stream, name

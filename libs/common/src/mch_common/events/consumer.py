@@ -1,0 +1,155 @@
+"""The idempotent consumer: durable pull consumer, handler and inbox row in one transaction,
+ack after commit, bounded redelivery with backoff, then the dead-letter subject.
+
+A fetched batch is applied in one transaction with a savepoint per message, so a failing
+handler rolls back only its own message and one commit covers the batch.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mch_common.events.bus import EventBus
+from mch_common.events.envelope import CloudEvent
+from mch_common.events.tables import InboxEvent
+from mch_common.logs import correlation_id
+
+log = logging.getLogger("mch.events.consumer")
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        bus: EventBus,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        name: str,
+        stream_service: str,
+        handlers: dict[str, Handler],
+        max_attempts: int = 5,
+        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        batch_size: int = 200,
+    ) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.name = name
+        self.stream_service = stream_service
+        self.handlers = handlers
+        self.max_attempts = max_attempts
+        self.backoff = tuple(backoff)
+        self.batch_size = batch_size
+        self.applied = 0
+        self.dead_lettered = 0
+        self._stopping = asyncio.Event()
+        self._sub: object | None = None
+
+    async def start(self) -> None:
+        stream, durable = await self.bus.ensure_durable(
+            stream_service=self.stream_service, durable=self.name, event_types=list(self.handlers)
+        )
+        await self.bus.ensure_dead_letter_stream()
+        self._sub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
+
+    async def run(self) -> None:
+        if self._sub is None:
+            await self.start()
+        while not self._stopping.is_set():
+            try:
+                await self.consume_once(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep consuming after transient failures
+                log.warning("consumer %s failed, retrying: %s", self.name, type(exc).__name__)
+                await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        """Stop fetching and drop the subscription; the durable keeps its position."""
+        self.stop()
+        if self._sub is not None:
+            await self._sub.unsubscribe()  # type: ignore[attr-defined]
+            self._sub = None
+
+    async def consume_once(self, *, timeout: float = 1.0) -> int:
+        """Fetch and apply one batch; returns how many messages were handled (any outcome)."""
+        if self._sub is None:
+            await self.start()
+        try:
+            msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)  # type: ignore[attr-defined]
+        except (NatsTimeoutError, TimeoutError):
+            return 0
+        await self._apply_batch(msgs)
+        return len(msgs)
+
+    async def _apply_batch(self, msgs: list[Msg]) -> None:
+        failures: dict[int, Exception] = {}
+        async with self.sessions() as session:
+            async with session.begin():
+                for index, msg in enumerate(msgs):
+                    try:
+                        async with session.begin_nested():
+                            await self._apply(session, msg)
+                    except Exception as exc:  # noqa: BLE001 - one bad message must not block the rest
+                        failures[index] = exc
+        # Committed: only now is it safe to ack.
+        for index, msg in enumerate(msgs):
+            if index in failures:
+                await self._retry_or_dead_letter(msg, failures[index])
+            else:
+                await msg.ack()
+
+    async def _apply(self, session: AsyncSession, msg: Msg) -> None:
+        event = CloudEvent.from_json_bytes(msg.data)
+        inserted = await session.execute(
+            insert(InboxEvent)
+            .values(consumer=self.name, event_id=event.id, event_type=event.type)
+            .on_conflict_do_nothing()
+            .returning(InboxEvent.event_id)
+        )
+        if inserted.first() is None:
+            return  # already applied: a redelivery or a duplicate publish
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return
+        token = correlation_id.set(event.correlationid)
+        try:
+            await handler(session, event)
+        finally:
+            correlation_id.reset(token)
+        self.applied += 1
+
+    async def _retry_or_dead_letter(self, msg: Msg, error: Exception) -> None:
+        attempt = msg.metadata.num_delivered
+        if attempt >= self.max_attempts:
+            headers = dict(msg.headers or {})
+            headers.pop("Nats-Msg-Id", None)
+            headers["X-Dead-Letter-Consumer"] = self.name
+            headers["X-Dead-Letter-Reason"] = type(error).__name__
+            headers["X-Dead-Letter-Attempts"] = str(attempt)
+            await self.bus.js.publish(
+                self.bus.naming.dead_letter_subject(self.name), msg.data, headers=headers
+            )
+            await msg.term()
+            self.dead_lettered += 1
+            log.error(
+                "consumer %s dead-lettered an event after %d attempts: %s",
+                self.name, attempt, type(error).__name__,
+            )
+            return
+        delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
+        log.warning(
+            "consumer %s handler failed (attempt %d), retrying in %.1fs: %s",
+            self.name, attempt, delay, type(error).__name__,
+        )
+        await msg.nak(delay=delay)

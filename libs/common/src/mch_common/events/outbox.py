@@ -1,0 +1,52 @@
+"""Writing events: an outbox row in the caller's transaction, never a direct publish."""
+
+import json
+import re
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mch_common.events.envelope import CloudEvent
+from mch_common.events.tables import OutboxEvent
+from mch_common.logs import correlation_id
+from mch_common.mynumber import is_valid_my_number
+
+_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+class MyNumberInEventError(ValueError):
+    """Raised when an event payload holds something that passes the My Number check digit."""
+
+
+def assert_no_my_number(payload: str) -> None:
+    if any(is_valid_my_number(m) for m in _TWELVE_DIGITS.findall(payload)):
+        raise MyNumberInEventError("event payload contains a My Number; events must never carry one")
+
+
+async def emit_event(
+    session: AsyncSession,
+    *,
+    source: str,
+    type: str,
+    data: dict[str, Any],
+    tenant: str,
+    subject: str | None = None,
+) -> CloudEvent:
+    """Queue an event in the current transaction. It is published only if the transaction commits."""
+    event = CloudEvent(
+        source=source,
+        type=type,
+        subject=subject,
+        data=data,
+        tenant=tenant,
+        correlationid=correlation_id.get(),
+    )
+    envelope = json.loads(event.model_dump_json())
+    assert_no_my_number(json.dumps(envelope, ensure_ascii=False))
+    await session.execute(
+        insert(OutboxEvent).values(
+            event_id=event.id, subject=event.type, envelope=envelope
+        )
+    )
+    return event

@@ -1,0 +1,97 @@
+"""The outbox relay: publishes committed outbox rows to JetStream, at least once.
+
+Rows are claimed with FOR UPDATE SKIP LOCKED, so several relay processes can run. Each publish
+carries `Nats-Msg-Id` = event id: if the relay dies after publishing and before marking the rows
+sent, the re-publish falls inside JetStream's duplicate window and is dropped; consumers'
+inboxes are the second line.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mch_common.events.bus import EventNaming
+
+log = logging.getLogger("mch.events.relay")
+
+_CLAIM = text(
+    """
+    SELECT position, event_id, subject, envelope
+    FROM outbox
+    WHERE published_at IS NULL
+    ORDER BY position
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:positions)")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        naming: EventNaming,
+        *,
+        batch_size: int = 500,
+        idle_interval: float = 0.05,
+    ) -> None:
+        self.engine = engine
+        self.js = js
+        self.naming = naming
+        self.batch_size = batch_size
+        self.idle_interval = idle_interval
+        self.published = 0
+        self._stopping = asyncio.Event()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published and marked sent."""
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(_CLAIM, {"limit": self.batch_size})).all()
+            if not rows:
+                return 0
+            await asyncio.gather(*(self._publish(row.event_id, row.subject, row.envelope) for row in rows))
+            await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
+        self.published += len(rows)
+        return len(rows)
+
+    async def _publish(self, event_id: Any, subject: str, envelope: dict[str, Any] | str) -> None:
+        body = envelope if isinstance(envelope, str) else json.dumps(envelope, ensure_ascii=False)
+        headers = {"Nats-Msg-Id": str(event_id), "Content-Type": "application/cloudevents+json"}
+        cid = envelope.get("correlationid") if isinstance(envelope, dict) else None
+        if cid:
+            headers["X-Correlation-Id"] = cid
+        await self.js.publish(self.naming.subject(subject), body.encode(), headers=headers)
+
+    async def run(self) -> None:
+        """Loop until stop(); backs off on errors (NATS or PostgreSQL down) and resumes."""
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                count = await self.relay_once()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep relaying after transient failures
+                log.warning("outbox relay failed, retrying: %s", type(exc).__name__)
+                count = 0
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if count < self.batch_size:
+                await self._sleep(self.idle_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        self._stopping.set()

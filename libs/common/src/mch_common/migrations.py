@@ -1,0 +1,68 @@
+"""Alembic helpers: each service keeps its own migrations and calls these from env.py."""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from mch_common.db import sync_url
+
+
+def alembic_config(script_location: Path, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", sync_url(database_url).replace("%", "%%"))
+    return config
+
+
+def upgrade(script_location: Path, database_url: str, revision: str = "head") -> None:
+    """Run from sync code (a CLI, or a thread: env.py starts its own event loop)."""
+    command.upgrade(alembic_config(script_location, database_url), revision)
+
+
+async def upgrade_async(script_location: Path, database_url: str) -> None:
+    await asyncio.to_thread(upgrade, script_location, database_url)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of every service's migrations/env.py."""
+
+    def do_run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            transaction_per_migration=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        url = context.config.get_main_option("sqlalchemy.url")
+        assert url, "sqlalchemy.url is not set"
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as conn:
+            await conn.run_sync(do_run)
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(run_async())
+
+
+def create_platform_tables(connection: Connection) -> None:
+    """Called by each service's first migration: the outbox, inbox and audit log tables,
+    and the trigger that makes the audit log append-only."""
+    from mch_common.audit import AUDIT_APPEND_ONLY_DDL, AuditRecord
+    from mch_common.events.tables import InboxEvent, OutboxEvent
+
+    for model in (OutboxEvent, InboxEvent, AuditRecord):
+        model.__table__.create(connection)  # type: ignore[attr-defined]
+    for statement in AUDIT_APPEND_ONLY_DDL:
+        connection.exec_driver_sql(statement)

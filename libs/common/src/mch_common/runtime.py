@@ -1,0 +1,95 @@
+"""The lifespan every service shares: engine, sessions, NATS, its stream, the outbox relay,
+its consumers, JWT verification and revocation, readiness checks. Made in lifespan, never at
+import time; stopped in reverse order on shutdown."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mch_common.db import create_engine, session_factory
+from mch_common.events.bus import EventBus
+from mch_common.events.consumer import EventConsumer
+from mch_common.events.relay import OutboxRelay
+from mch_common.logs import configure_logging
+from mch_common.settings import ServiceSettings
+from mch_common.web import database_check, nats_check
+
+log = logging.getLogger("mch.runtime")
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; kept on `app.state.runtime`."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: EventBus
+    relay: OutboxRelay
+    consumers: list[EventConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+ConsumerFactory = Callable[[Runtime], Sequence[EventConsumer]]
+
+
+def service_lifespan(
+    settings: ServiceSettings,
+    *,
+    stream_service: str,
+    consumers: ConsumerFactory | None = None,
+    configure_logs: bool = True,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Build a FastAPI lifespan for a service emitting events on `<stream_service>.>`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_logs:
+            configure_logging(settings.service_name, settings.log_level)
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        bus = await EventBus.connect(
+            settings.nats_url, namespace=settings.event_namespace, name=settings.service_name
+        )
+        await bus.ensure_stream(stream_service)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            bus=bus,
+            relay=OutboxRelay(engine, bus.js, bus.naming),
+        )
+        app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
+        app.state.settings = settings
+        app.state.readiness_checks = {"database": database_check(engine), "nats": nats_check(bus.nc)}
+
+        from mch_common.auth.setup import start_auth, stop_auth
+
+        await start_auth(app, settings, bus)
+        runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        if consumers is not None:
+            for consumer in consumers(runtime):
+                await consumer.start()
+                runtime.consumers.append(consumer)
+                runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.name}"))
+        log.info("%s started", settings.service_name)
+        try:
+            yield
+        finally:
+            runtime.relay.stop()
+            for consumer in runtime.consumers:
+                consumer.stop()
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await stop_auth(app)
+            await bus.close()
+            await engine.dispose()
+            log.info("%s stopped", settings.service_name)
+
+    return lifespan

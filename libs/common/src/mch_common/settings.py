@@ -1,0 +1,66 @@
+"""Settings base: one env prefix per service; refuses default secrets outside dev."""
+
+from typing import Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that ship in the repo for the demo stack. Outside dev they must be replaced.
+DEV_SECRET_MARKER = "dev-only"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. A service subclasses this and sets `env_prefix` (e.g. `ATENA_`).
+
+    Shared infrastructure can also come from unprefixed `DATABASE_URL`-style variables set by
+    the dev stack; the prefixed variable wins.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MCH_", extra="ignore")
+
+    service_name: str = "mch"
+    environment: str = Field(default="dev", description="dev, test, staging or production")
+    tenant: str = Field(default="401005", description="municipality code with check digit")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/mch"
+    db_pool_size: int = 10
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
+    event_namespace: str = ""
+
+    jwt_issuer: str = "http://127.0.0.1:8100"
+    jwt_audience: str = "mch"
+    jwks_url: str = "http://127.0.0.1:8100/.well-known/jwks.json"
+    token_url: str = "http://127.0.0.1:8100/oauth2/token"
+    client_id: str = ""
+    client_secret: str = f"{DEV_SECRET_MARKER}-client-secret"
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_dev(self) -> "ServiceSettings":
+        if self.environment in {"dev", "test"}:
+            return self
+        offending = [
+            name
+            for name, value in self.model_dump().items()
+            if _contains_dev_secret(value)
+        ]
+        if offending:
+            raise ValueError(
+                f"settings {', '.join(sorted(offending))} still hold the dev-only default; "
+                f"set real secrets for environment {self.environment!r}"
+            )
+        return self
+
+
+def _contains_dev_secret(value: Any) -> bool:
+    if isinstance(value, str):
+        return DEV_SECRET_MARKER in value
+    if isinstance(value, dict):
+        return any(_contains_dev_secret(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_contains_dev_secret(v) for v in value)
+    return False

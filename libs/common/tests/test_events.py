@@ -1,0 +1,197 @@
+"""The event backbone against real PostgreSQL and JetStream."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event
+from mch_common.events import relay as relay_module
+from mch_common.events.outbox import MyNumberInEventError
+from mch_common.events.tables import InboxEvent, OutboxEvent
+
+SERVICE = "demo"
+
+
+@pytest.fixture
+async def applied_table(engine: AsyncEngine) -> AsyncIterator[None]:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS applied (event_id text, note text)"))
+    yield
+
+
+@pytest.fixture
+async def stream(bus: EventBus) -> str:
+    return await bus.ensure_stream(SERVICE)
+
+
+async def record_applied(session: AsyncSession, event: CloudEvent) -> None:
+    await session.execute(
+        text("INSERT INTO applied (event_id, note) VALUES (:id, :note)"),
+        {"id": event.id, "note": event.data.get("note", "")},
+    )
+
+
+async def applied_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as s:
+        return list((await s.execute(text("SELECT event_id FROM applied ORDER BY event_id"))).scalars())
+
+
+async def emit(
+    sessions: async_sessionmaker[AsyncSession], kind: str, n: int = 1, note: str = ""
+) -> list[str]:
+    ids = []
+    async with sessions() as s, s.begin():
+        for i in range(n):
+            event = await emit_event(
+                s, source="test", type=f"{SERVICE}.{kind}.happened", subject=str(i),
+                data={"note": note, "i": i}, tenant="401005",
+            )
+            ids.append(event.id)
+    return ids
+
+
+async def drain(consumer: EventConsumer, *, until: int, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        await consumer.consume_once(timeout=0.3)
+        if consumer.applied >= until:
+            return
+
+
+def make_consumer(
+    bus: EventBus, sessions: async_sessionmaker[AsyncSession], name: str, handler: Any, **kw: Any
+) -> EventConsumer:
+    """A durable named `name` reading only `demo.<name>.happened`, so tests don't see each other."""
+    return EventConsumer(
+        bus, sessions, name=name, stream_service=SERVICE,
+        handlers={f"{SERVICE}.{name}.happened": handler}, **kw,
+    )
+
+
+async def test_rolled_back_event_is_never_published(
+    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine,
+    bus: EventBus, stream: str, applied_table: None,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with committed_sessions() as s, s.begin():
+            await emit_event(s, source="test", type=f"{SERVICE}.rollback.happened",
+                             data={"note": "rolled back"}, tenant="401005")
+            raise RuntimeError("the business change failed")
+    kept = await emit(committed_sessions, "rollback", 1, note="kept")
+    relay = OutboxRelay(engine, bus.js, bus.naming)
+    assert await relay.relay_once() == 1
+    consumer = make_consumer(bus, committed_sessions, "rollback", record_applied)
+    await drain(consumer, until=1)
+    await asyncio.sleep(0.3)
+    assert await consumer.consume_once(timeout=0.3) == 0
+    async with committed_sessions() as s:
+        notes = (await s.execute(text("SELECT event_id, note FROM applied"))).all()
+    assert [(n.event_id, n.note) for n in notes] == [(kept[0], "kept")]
+
+
+async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
+    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine,
+    bus: EventBus, stream: str, applied_table: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emitted = await emit(committed_sessions, "relaykill", 5)
+    relay = OutboxRelay(engine, bus.js, bus.naming)
+    real_mark = relay_module._MARK_SENT
+    monkeypatch.setattr(relay_module, "_MARK_SENT", text("SELECT pg_terminate_backend(pg_backend_pid())"))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the connection dies like a killed relay
+        await relay.relay_once()
+    monkeypatch.setattr(relay_module, "_MARK_SENT", real_mark)
+    async with committed_sessions() as s:
+        pending = (await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))).scalar_one()
+    assert pending == 5  # published, but not marked: a restarted relay publishes them again
+    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 5
+    info = await bus.js.stream_info(stream)
+    consumer = make_consumer(bus, committed_sessions, "relaykill", record_applied)
+    await drain(consumer, until=5)
+    await consumer.consume_once(timeout=0.3)
+    applied = await applied_ids(committed_sessions)
+    assert sorted(emitted) == [i for i in applied if i in emitted]  # each exactly once
+    assert len(applied) == len(set(applied))
+    assert info.state.messages >= 5
+
+
+async def test_redelivered_event_is_applied_once(
+    committed_sessions: async_sessionmaker[AsyncSession], bus: EventBus, stream: str,
+    applied_table: None,
+) -> None:
+    event = CloudEvent(
+        source="test", type=f"{SERVICE}.redeliver.happened", data={"note": "x"}, tenant="401005"
+    )
+    subject = bus.naming.subject(event.type)
+    # Two publishes without a dedup id: what a lost ack or a second relay would deliver.
+    await bus.js.publish(subject, event.to_json_bytes())
+    await bus.js.publish(subject, event.to_json_bytes())
+    consumer = make_consumer(bus, committed_sessions, "redeliver", record_applied)
+    handled = 0
+    for _ in range(10):
+        handled += await consumer.consume_once(timeout=0.3)
+        if handled >= 2:
+            break
+    assert handled >= 2
+    assert (await applied_ids(committed_sessions)).count(event.id) == 1
+    async with committed_sessions() as s:
+        inbox = (await s.execute(select(InboxEvent.event_id).where(InboxEvent.consumer == "redeliver"))).scalars().all()
+    assert inbox == [event.id]
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(
+    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine,
+    bus: EventBus, stream: str, applied_table: None,
+) -> None:
+    attempts: list[str] = []
+
+    async def broken(session: AsyncSession, event: CloudEvent) -> None:
+        await record_applied(session, event)  # rolled back with the savepoint
+        attempts.append(event.id)
+        if event.data["note"] == "poison":
+            raise ValueError("cannot apply")
+
+    await emit(committed_sessions, "poison", 1, note="poison")
+    await emit(committed_sessions, "poison", 1, note="fine")
+    await OutboxRelay(engine, bus.js, bus.naming).relay_once()
+    await bus.ensure_dead_letter_stream()
+    consumer = make_consumer(bus, committed_sessions, "poison", broken, max_attempts=3, backoff=(0.05,))
+    for _ in range(30):
+        await consumer.consume_once(timeout=0.2)
+        if consumer.dead_lettered:
+            break
+    assert consumer.dead_lettered == 1
+    poison_attempts = [a for a in attempts if attempts.count(a) > 1]
+    assert len(poison_attempts) == 3  # delivered, retried twice, then dead-lettered
+    async with committed_sessions() as s:
+        notes = (await s.execute(text("SELECT note FROM applied"))).scalars().all()
+    assert "poison" not in notes
+    assert "fine" in notes  # the poison message left nothing behind; the good one was applied
+    dead = await bus.js.get_last_msg(bus.naming.stream("deadletter"), bus.naming.dead_letter_subject("poison"))
+    assert json.loads(dead.data)["data"]["note"] == "poison"
+    assert dead.headers is not None
+    assert dead.headers["X-Dead-Letter-Reason"] == "ValueError"
+    assert dead.headers["X-Dead-Letter-Attempts"] == "3"
+
+
+async def test_event_with_a_my_number_is_refused(
+    db_session: AsyncSession,
+) -> None:
+    with pytest.raises(MyNumberInEventError):
+        await emit_event(db_session, source="test", type=f"{SERVICE}.leak.happened",
+                         data={"note": "number 123456789018"}, tenant="401005")
+    count = (await db_session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one()
+    assert count == 0
+
+
+async def test_provisioning_is_safe_to_repeat(bus: EventBus) -> None:
+    first = await bus.ensure_stream("again")
+    second = await bus.ensure_stream("again")
+    assert first == second
+    await bus.ensure_durable(stream_service="again", durable="d", event_types=["again.x.y"])
+    await bus.ensure_durable(stream_service="again", durable="d", event_types=["again.x.y"])
+    info = await bus.js.consumer_info(first, bus.naming.durable("d"))
+    assert info.config.filter_subject == bus.naming.subject("again.x.y")

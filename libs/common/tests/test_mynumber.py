@@ -1,0 +1,102 @@
+import random
+
+import pytest
+
+from mch_common.lgcode import KITAKYUSHU_WARDS, is_valid_lg_code, lg_check_digit, with_check_digit
+from mch_common.logs import redact_my_numbers
+from mch_common.mynumber import (
+    MyNumberVault,
+    generate_my_number,
+    is_valid_my_number,
+    mask_my_number,
+    my_number_check_digit,
+    new_dev_key,
+    normalize_my_number,
+)
+
+
+def test_documented_example_is_valid() -> None:
+    assert is_valid_my_number("123456789018")
+    assert not is_valid_my_number("123456789017")
+
+
+@pytest.mark.parametrize("value", ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１８"])
+def test_malformed_numbers_are_invalid(value: str) -> None:
+    assert not is_valid_my_number(value)
+
+
+def test_generated_numbers_pass_and_one_digit_changes_fail() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        number = generate_my_number(rng)
+        assert is_valid_my_number(number)
+        wrong = number[:11] + str((int(number[11]) + 1) % 10)
+        assert not is_valid_my_number(wrong)
+
+
+def test_check_digit_is_zero_when_remainder_is_at_most_one() -> None:
+    # Find bases with remainder 0 and 1 and check the rule's edge, which lgcode does differently.
+    rng = random.Random(1)
+    seen = set()
+    while len(seen) < 2:
+        base = "".join(str(rng.randrange(10)) for _ in range(11))
+        total = sum(int(base[11 - n]) * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
+        if total % 11 in (0, 1):
+            assert my_number_check_digit(base) == 0
+            seen.add(total % 11)
+
+
+def test_normalize_accepts_full_width_and_separators() -> None:
+    assert normalize_my_number("１２３４ ５６７８-９０１８") == "123456789018"
+
+
+def test_mask_keeps_only_last_four() -> None:
+    assert mask_my_number("123456789018") == "********9018"
+
+
+def test_vault_round_trip_with_aad_and_rotation() -> None:
+    old = MyNumberVault.from_config(keys=f"k1:{new_dev_key()}", current_key_id="k1", index_key=new_dev_key())
+    sealed = old.encrypt("123456789018", aad=b"1000000017")
+    assert b"123456789018" not in sealed.ciphertext
+    assert old.decrypt(sealed, aad=b"1000000017") == "123456789018"
+    with pytest.raises(Exception):  # noqa: B017, PT011 - cryptography raises InvalidTag
+        old.decrypt(sealed, aad=b"another-person")
+    k1 = old._keys["k1"]  # noqa: SLF001 - build the rotated vault from the same old key
+    rotated = MyNumberVault(keys={"k1": k1, "k2": b"\x02" * 32}, current_key_id="k2", index_key=b"i" * 32)
+    assert rotated.needs_rotation(sealed)
+    assert rotated.decrypt(sealed, aad=b"1000000017") == "123456789018"
+    assert rotated.encrypt("123456789018").key_id == "k2"
+
+
+def test_blind_index_is_keyed_and_deterministic() -> None:
+    a = MyNumberVault(keys={"k": b"k" * 32}, current_key_id="k", index_key=b"a" * 32)
+    b = MyNumberVault(keys={"k": b"k" * 32}, current_key_id="k", index_key=b"b" * 32)
+    assert a.blind_index("123456789018") == a.blind_index("123456789018")
+    assert a.blind_index("123456789018") != b.blind_index("123456789018")
+
+
+def test_vault_refuses_invalid_numbers() -> None:
+    vault = MyNumberVault(keys={"k": b"k" * 32}, current_key_id="k", index_key=b"a" * 32)
+    with pytest.raises(ValueError, match="not a valid My Number"):
+        vault.encrypt("123456789017")
+
+
+def test_local_government_codes() -> None:
+    assert with_check_digit("40100") == "401005"
+    assert with_check_digit("40130") == "401307"
+    assert all(is_valid_lg_code(code) for code in KITAKYUSHU_WARDS)
+    assert not is_valid_lg_code("401006")
+
+
+def test_lg_and_my_number_rules_differ_at_remainder_zero() -> None:
+    # 5-digit base whose weighted sum is divisible by 11: lg gives 1, the My Number rule would give 0.
+    base = next(f"{n:05d}" for n in range(10000, 99999)
+                if sum(int(d) * w for d, w in zip(f"{n:05d}", (6, 5, 4, 3, 2), strict=True)) % 11 == 0)
+    assert lg_check_digit(base) == 1
+
+
+def test_log_redaction_replaces_only_valid_numbers() -> None:
+    line = "person 123456789018 phone 090123456789 id 123456789017"
+    redacted = redact_my_numbers(line)
+    assert "123456789018" not in redacted
+    assert "123456789017" in redacted  # fails the check digit: not a My Number
