@@ -100,3 +100,12 @@ def test_log_redaction_replaces_only_valid_numbers() -> None:
     redacted = redact_my_numbers(line)
     assert "123456789018" not in redacted
     assert "123456789017" in redacted  # fails the check digit: not a My Number
+
+
+def test_uuids_are_never_taken_for_my_numbers() -> None:
+    from mch_common.mynumber import contains_my_number
+
+    text = "id 01a21768-c494-7eba-8d63-123456789018 and 123456789018"
+    assert contains_my_number(text)
+    assert redact_my_numbers(text) == "id 01a21768-c494-7eba-8d63-123456789018 and [REDACTED]"
+    assert not contains_my_number("id 01a21768-c494-7eba-8d63-123456789018")

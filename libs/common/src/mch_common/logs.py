@@ -6,22 +6,15 @@ The guard is defence in depth: code must never log a My Number in the first plac
 
 import json
 import logging
-import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from mch_common.mynumber import is_valid_my_number
+from mch_common.mynumber import redact_my_numbers
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
-
-
-def redact_my_numbers(text: str) -> str:
-    return _TWELVE_DIGITS.sub(
-        lambda m: "[REDACTED]" if is_valid_my_number(m.group(0)) else m.group(0), text
-    )
+__all__ = ["JsonFormatter", "configure_logging", "correlation_id", "redact_my_numbers"]
 
 
 class JsonFormatter(logging.Formatter):

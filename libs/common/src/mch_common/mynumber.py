@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import random
+import re
 from dataclasses import dataclass
 
 MY_NUMBER_LENGTH = 12
@@ -31,6 +32,44 @@ def is_valid_my_number(value: str) -> bool:
     if len(value) != MY_NUMBER_LENGTH or not value.isascii() or not value.isdigit():
         return False
     return my_number_check_digit(value[:11]) == int(value[11])
+
+
+_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+# A UUID's last group is 12 hex characters and is sometimes all digits: never a My Number.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _scan(text: str, replace: bool) -> tuple[bool, str]:
+    found = False
+    out: list[str] = []
+    pos = 0
+    for uuid_match in [*_UUID.finditer(text), None]:
+        end = uuid_match.start() if uuid_match else len(text)
+        segment = text[pos:end]
+
+        def sub(m: re.Match[str]) -> str:
+            nonlocal found
+            if is_valid_my_number(m.group(0)):
+                found = True
+                return "[REDACTED]"
+            return m.group(0)
+
+        out.append(_TWELVE_DIGITS.sub(sub, segment) if replace else segment)
+        if not replace and any(is_valid_my_number(d) for d in _TWELVE_DIGITS.findall(segment)):
+            return True, text
+        if uuid_match:
+            out.append(uuid_match.group(0))
+            pos = uuid_match.end()
+    return found, "".join(out)
+
+
+def contains_my_number(text: str) -> bool:
+    """True if any 12-digit run in `text` (outside UUIDs) passes the My Number check digit."""
+    return _scan(text, replace=False)[0]
+
+
+def redact_my_numbers(text: str) -> str:
+    return _scan(text, replace=True)[1]
 
 
 def normalize_my_number(value: str) -> str:

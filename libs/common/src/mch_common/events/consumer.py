@@ -93,32 +93,50 @@ class EventConsumer:
         return len(msgs)
 
     async def _apply_batch(self, msgs: list[Msg]) -> None:
+        """Fast path: the whole batch in one transaction with one inbox insert. If any handler
+        fails, the transaction is rolled back and the batch is replayed message by message with
+        a savepoint each, so only the failing messages are retried."""
+        try:
+            async with self.sessions() as session, session.begin():
+                events = [CloudEvent.from_json_bytes(msg.data) for msg in msgs]
+                fresh = await self._record_in_inbox(session, events)
+                for event in events:
+                    if event.id in fresh:
+                        fresh.discard(event.id)  # a duplicate inside the batch runs once
+                        await self._handle(session, event)
+        except Exception:  # noqa: BLE001 - isolate the failing message(s) below
+            await self._apply_one_by_one(msgs)
+            return
+        for msg in msgs:  # committed: only now is it safe to ack
+            await msg.ack()
+
+    async def _apply_one_by_one(self, msgs: list[Msg]) -> None:
         failures: dict[int, Exception] = {}
         async with self.sessions() as session:
             async with session.begin():
                 for index, msg in enumerate(msgs):
                     try:
                         async with session.begin_nested():
-                            await self._apply(session, msg)
+                            event = CloudEvent.from_json_bytes(msg.data)
+                            if await self._record_in_inbox(session, [event]):
+                                await self._handle(session, event)
                     except Exception as exc:  # noqa: BLE001 - one bad message must not block the rest
                         failures[index] = exc
-        # Committed: only now is it safe to ack.
         for index, msg in enumerate(msgs):
             if index in failures:
                 await self._retry_or_dead_letter(msg, failures[index])
             else:
                 await msg.ack()
 
-    async def _apply(self, session: AsyncSession, msg: Msg) -> None:
-        event = CloudEvent.from_json_bytes(msg.data)
+    async def _record_in_inbox(self, session: AsyncSession, events: list[CloudEvent]) -> set[str]:
+        """Insert the event ids; returns those not seen before (the ones to apply)."""
+        rows = [{"consumer": self.name, "event_id": e.id, "event_type": e.type} for e in events]
         inserted = await session.execute(
-            insert(InboxEvent)
-            .values(consumer=self.name, event_id=event.id, event_type=event.type)
-            .on_conflict_do_nothing()
-            .returning(InboxEvent.event_id)
+            insert(InboxEvent).values(rows).on_conflict_do_nothing().returning(InboxEvent.event_id)
         )
-        if inserted.first() is None:
-            return  # already applied: a redelivery or a duplicate publish
+        return set(inserted.scalars())
+
+    async def _handle(self, session: AsyncSession, event: CloudEvent) -> None:
         handler = self.handlers.get(event.type)
         if handler is None:
             return

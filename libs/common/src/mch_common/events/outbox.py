@@ -1,7 +1,6 @@
 """Writing events: an outbox row in the caller's transaction, never a direct publish."""
 
 import json
-import re
 from typing import Any
 
 from sqlalchemy import insert
@@ -10,9 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mch_common.events.envelope import CloudEvent
 from mch_common.events.tables import OutboxEvent
 from mch_common.logs import correlation_id
-from mch_common.mynumber import is_valid_my_number
-
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+from mch_common.mynumber import contains_my_number
 
 
 class MyNumberInEventError(ValueError):
@@ -20,7 +17,7 @@ class MyNumberInEventError(ValueError):
 
 
 def assert_no_my_number(payload: str) -> None:
-    if any(is_valid_my_number(m) for m in _TWELVE_DIGITS.findall(payload)):
+    if contains_my_number(payload):
         raise MyNumberInEventError("event payload contains a My Number; events must never carry one")
 
 
