@@ -23,7 +23,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check libs services tools bench
-	$(BIN)/mypy libs/common/src $(foreach s,$(SERVICES),$(s)src)
+	$(BIN)/mypy -p mch_common $(foreach s,$(SERVICES),-p $(notdir $(patsubst %/,%,$(s))))
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -18,11 +18,21 @@ def peak_rss_mb() -> float:
 
 
 def result_line(
-    bench: str, value: float, unit: str, *, target: float | None = None,
-    ceiling: float | None = None, **extra: Any,
+    bench: str,
+    value: float,
+    unit: str,
+    *,
+    target: float | None = None,
+    ceiling: float | None = None,
+    **extra: Any,
 ) -> str:
     """The one JSON line per figure that DESIGN.md asks every benchmark to end with."""
-    line: dict[str, Any] = {"bench": bench, "value": round(value, 4), "unit": unit, "target": target}
+    line: dict[str, Any] = {
+        "bench": bench,
+        "value": round(value, 4),
+        "unit": unit,
+        "target": target,
+    }
     if ceiling is not None:
         line["ceiling"] = round(ceiling, 4)
         line["ratio"] = round(value / ceiling, 4) if ceiling else None

@@ -25,8 +25,18 @@ def main(packages: list[str]) -> int:
             report = Path(tmp) / (package.strip("/").replace("/", "_") + ".xml")
             print(f"== {package}", flush=True)
             code = subprocess.call(
-                [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
-                 "--rootdir", str(ROOT), "-q", f"--junitxml={report}", str(tests)],
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-c",
+                    str(ROOT / "pyproject.toml"),
+                    "--rootdir",
+                    str(ROOT),
+                    "-q",
+                    f"--junitxml={report}",
+                    str(tests),
+                ],
                 cwd=ROOT,
             )
             if code != 0:
@@ -44,8 +54,10 @@ def main(packages: list[str]) -> int:
     elapsed = time.monotonic() - started
     if failed_packages:
         print(f"failing packages: {', '.join(failed_packages)}")
-    print(f"all packages ({elapsed:.0f}s): {totals['passed']} passed, {totals['failed']} failed, "
-          f"{totals['skipped']} skipped")
+    print(
+        f"all packages ({elapsed:.0f}s): {totals['passed']} passed, {totals['failed']} failed, "
+        f"{totals['skipped']} skipped"
+    )
     return 1 if failed_packages or totals["failed"] else 0
 
 

@@ -8,15 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from mch_common.audit import append_audit, audit_principal, verify_chain
 from mch_common.auth.principal import Principal
 
-STAFF = Principal(sub="staff-0001", tenant="401005", scopes=frozenset(), ward="401064", terminal="T-01")
+STAFF = Principal(
+    sub="staff-0001", tenant="401005", scopes=frozenset(), ward="401064", terminal="T-01"
+)
 
 
 async def _write(session: AsyncSession, n: int) -> list[int]:
     seqs = []
     for i in range(n):
         record = await audit_principal(
-            session, STAFF, action="person.read", target_type="person",
-            target_id=f"100000{i:04d}", purpose="妊娠届の受付",
+            session,
+            STAFF,
+            action="person.read",
+            target_type="person",
+            target_id=f"100000{i:04d}",
+            purpose="妊娠届の受付",
         )
         seqs.append(record.seq)
     return seqs
@@ -31,8 +37,10 @@ async def test_chain_verifies_when_untouched(db_session: AsyncSession) -> None:
 
 async def test_update_and_delete_are_refused_by_the_database(db_session: AsyncSession) -> None:
     seqs = await _write(db_session, 1)
-    for statement in ("UPDATE audit_log SET actor = 'someone' WHERE seq = :seq",
-                      "DELETE FROM audit_log WHERE seq = :seq"):
+    for statement in (
+        "UPDATE audit_log SET actor = 'someone' WHERE seq = :seq",
+        "DELETE FROM audit_log WHERE seq = :seq",
+    ):
         with pytest.raises(DBAPIError, match="append-only"):
             async with db_session.begin_nested():
                 await db_session.execute(text(statement), {"seq": seqs[0]})
@@ -44,7 +52,9 @@ async def test_update_and_delete_are_refused_by_the_database(db_session: AsyncSe
 async def test_altered_record_is_pinpointed(db_session: AsyncSession) -> None:
     seqs = await _write(db_session, 4)
     # An attacker with superuser rights disables the trigger and edits one record.
-    await db_session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
+    await db_session.execute(
+        text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+    )
     await db_session.execute(
         text("UPDATE audit_log SET target_id = '9999999999' WHERE seq = :seq"), {"seq": seqs[2]}
     )
@@ -56,7 +66,9 @@ async def test_altered_record_is_pinpointed(db_session: AsyncSession) -> None:
 
 async def test_deleted_record_breaks_the_link(db_session: AsyncSession) -> None:
     seqs = await _write(db_session, 3)
-    await db_session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
+    await db_session.execute(
+        text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+    )
     await db_session.execute(text("DELETE FROM audit_log WHERE seq = :seq"), {"seq": seqs[1]})
     result = await verify_chain(db_session)
     assert not result.ok

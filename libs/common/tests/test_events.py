@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,10 +17,9 @@ SERVICE = "demo"
 
 
 @pytest.fixture
-async def applied_table(engine: AsyncEngine) -> AsyncIterator[None]:
+async def applied_table(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS applied (event_id text, note text)"))
-    yield
 
 
 @pytest.fixture
@@ -38,7 +36,9 @@ async def record_applied(session: AsyncSession, event: CloudEvent) -> None:
 
 async def applied_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
     async with sessions() as s:
-        return list((await s.execute(text("SELECT event_id FROM applied ORDER BY event_id"))).scalars())
+        return list(
+            (await s.execute(text("SELECT event_id FROM applied ORDER BY event_id"))).scalars()
+        )
 
 
 async def emit(
@@ -48,8 +48,12 @@ async def emit(
     async with sessions() as s, s.begin():
         for i in range(n):
             event = await emit_event(
-                s, source="test", type=f"{SERVICE}.{kind}.happened", subject=str(i),
-                data={"note": note, "i": i}, tenant="401005",
+                s,
+                source="test",
+                type=f"{SERVICE}.{kind}.happened",
+                subject=str(i),
+                data={"note": note, "i": i},
+                tenant="401005",
             )
             ids.append(event.id)
     return ids
@@ -67,20 +71,35 @@ def make_consumer(
 ) -> EventConsumer:
     """A durable named `name` reading only `demo.<name>.happened`, so tests don't see each other."""
     return EventConsumer(
-        bus, sessions, name=name, stream_service=SERVICE,
-        handlers={f"{SERVICE}.{name}.happened": handler}, **kw,
+        bus,
+        sessions,
+        name=name,
+        stream_service=SERVICE,
+        handlers={f"{SERVICE}.{name}.happened": handler},
+        **kw,
     )
 
 
 async def test_rolled_back_event_is_never_published(
-    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine,
-    bus: EventBus, stream: str, applied_table: None,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def failing_change() -> None:
         async with committed_sessions() as s, s.begin():
-            await emit_event(s, source="test", type=f"{SERVICE}.rollback.happened",
-                             data={"note": "rolled back"}, tenant="401005")
+            await emit_event(
+                s,
+                source="test",
+                type=f"{SERVICE}.rollback.happened",
+                data={"note": "rolled back"},
+                tenant="401005",
+            )
             raise RuntimeError("the business change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     kept = await emit(committed_sessions, "rollback", 1, note="kept")
     relay = OutboxRelay(engine, bus.js, bus.naming)
     assert await relay.relay_once() == 1
@@ -94,18 +113,26 @@ async def test_rolled_back_event_is_never_published(
 
 
 async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
-    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine,
-    bus: EventBus, stream: str, applied_table: None, monkeypatch: pytest.MonkeyPatch,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emitted = await emit(committed_sessions, "relaykill", 5)
     relay = OutboxRelay(engine, bus.js, bus.naming)
     real_mark = relay_module._MARK_SENT
-    monkeypatch.setattr(relay_module, "_MARK_SENT", text("SELECT pg_terminate_backend(pg_backend_pid())"))
+    monkeypatch.setattr(
+        relay_module, "_MARK_SENT", text("SELECT pg_terminate_backend(pg_backend_pid())")
+    )
     with pytest.raises(Exception):  # noqa: B017, PT011 - the connection dies like a killed relay
         await relay.relay_once()
     monkeypatch.setattr(relay_module, "_MARK_SENT", real_mark)
     async with committed_sessions() as s:
-        pending = (await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))).scalar_one()
+        pending = (
+            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
+        ).scalar_one()
     assert pending == 5  # published, but not marked: a restarted relay publishes them again
     assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 5
     info = await bus.js.stream_info(stream)
@@ -119,7 +146,9 @@ async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
 
 
 async def test_redelivered_event_is_applied_once(
-    committed_sessions: async_sessionmaker[AsyncSession], bus: EventBus, stream: str,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    stream: str,
     applied_table: None,
 ) -> None:
     event = CloudEvent(
@@ -138,13 +167,20 @@ async def test_redelivered_event_is_applied_once(
     assert handled >= 2
     assert (await applied_ids(committed_sessions)).count(event.id) == 1
     async with committed_sessions() as s:
-        inbox = (await s.execute(select(InboxEvent.event_id).where(InboxEvent.consumer == "redeliver"))).scalars().all()
+        inbox = (
+            (await s.execute(select(InboxEvent.event_id).where(InboxEvent.consumer == "redeliver")))
+            .scalars()
+            .all()
+        )
     assert inbox == [event.id]
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(
-    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine,
-    bus: EventBus, stream: str, applied_table: None,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
 ) -> None:
     attempts: list[str] = []
 
@@ -158,7 +194,9 @@ async def test_failing_handler_is_retried_then_dead_lettered(
     await emit(committed_sessions, "poison", 1, note="fine")
     await OutboxRelay(engine, bus.js, bus.naming).relay_once()
     await bus.ensure_dead_letter_stream()
-    consumer = make_consumer(bus, committed_sessions, "poison", broken, max_attempts=3, backoff=(0.05,))
+    consumer = make_consumer(
+        bus, committed_sessions, "poison", broken, max_attempts=3, backoff=(0.05,)
+    )
     for _ in range(30):
         await consumer.consume_once(timeout=0.2)
         if consumer.dead_lettered:
@@ -172,7 +210,9 @@ async def test_failing_handler_is_retried_then_dead_lettered(
         notes = (await s.execute(text("SELECT note FROM applied"))).scalars().all()
     assert "poison" not in notes
     assert "fine" in notes  # the poison message left nothing behind; the good one was applied
-    dead = await bus.js.get_last_msg(bus.naming.stream("deadletter"), bus.naming.dead_letter_subject("poison"))
+    dead = await bus.js.get_last_msg(
+        bus.naming.stream("deadletter"), bus.naming.dead_letter_subject("poison")
+    )
     assert json.loads(dead.data)["data"]["note"] == "poison"
     assert dead.headers is not None
     assert dead.headers["X-Dead-Letter-Reason"] == "ValueError"
@@ -183,8 +223,13 @@ async def test_event_with_a_my_number_is_refused(
     db_session: AsyncSession,
 ) -> None:
     with pytest.raises(MyNumberInEventError):
-        await emit_event(db_session, source="test", type=f"{SERVICE}.leak.happened",
-                         data={"note": "number 123456789018"}, tenant="401005")
+        await emit_event(
+            db_session,
+            source="test",
+            type=f"{SERVICE}.leak.happened",
+            data={"note": "number 123456789018"},
+            tenant="401005",
+        )
     count = (await db_session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one()
     assert count == 0
 

@@ -20,7 +20,9 @@ def test_documented_example_is_valid() -> None:
     assert not is_valid_my_number("123456789017")
 
 
-@pytest.mark.parametrize("value", ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１８"])
+@pytest.mark.parametrize(
+    "value", ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１８"]
+)
 def test_malformed_numbers_are_invalid(value: str) -> None:
     assert not is_valid_my_number(value)
 
@@ -55,14 +57,18 @@ def test_mask_keeps_only_last_four() -> None:
 
 
 def test_vault_round_trip_with_aad_and_rotation() -> None:
-    old = MyNumberVault.from_config(keys=f"k1:{new_dev_key()}", current_key_id="k1", index_key=new_dev_key())
+    old = MyNumberVault.from_config(
+        keys=f"k1:{new_dev_key()}", current_key_id="k1", index_key=new_dev_key()
+    )
     sealed = old.encrypt("123456789018", aad=b"1000000017")
     assert b"123456789018" not in sealed.ciphertext
     assert old.decrypt(sealed, aad=b"1000000017") == "123456789018"
     with pytest.raises(Exception):  # noqa: B017, PT011 - cryptography raises InvalidTag
         old.decrypt(sealed, aad=b"another-person")
     k1 = old._keys["k1"]  # noqa: SLF001 - build the rotated vault from the same old key
-    rotated = MyNumberVault(keys={"k1": k1, "k2": b"\x02" * 32}, current_key_id="k2", index_key=b"i" * 32)
+    rotated = MyNumberVault(
+        keys={"k1": k1, "k2": b"\x02" * 32}, current_key_id="k2", index_key=b"i" * 32
+    )
     assert rotated.needs_rotation(sealed)
     assert rotated.decrypt(sealed, aad=b"1000000017") == "123456789018"
     assert rotated.encrypt("123456789018").key_id == "k2"
@@ -89,9 +95,12 @@ def test_local_government_codes() -> None:
 
 
 def test_lg_and_my_number_rules_differ_at_remainder_zero() -> None:
-    # 5-digit base whose weighted sum is divisible by 11: lg gives 1, the My Number rule would give 0.
-    base = next(f"{n:05d}" for n in range(10000, 99999)
-                if sum(int(d) * w for d, w in zip(f"{n:05d}", (6, 5, 4, 3, 2), strict=True)) % 11 == 0)
+    # A base whose weighted sum is divisible by 11: lg gives 1 where the My Number rule gives 0.
+    base = next(
+        f"{n:05d}"
+        for n in range(10000, 99999)
+        if sum(int(d) * w for d, w in zip(f"{n:05d}", (6, 5, 4, 3, 2), strict=True)) % 11 == 0
+    )
     assert lg_check_digit(base) == 1
 
 

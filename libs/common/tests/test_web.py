@@ -83,11 +83,16 @@ async def test_health_readiness_and_metrics() -> None:
         assert ready.json()["checks"]["database"] == "failed: ConnectionError"
         await client.post("/things", json={"my_number": "x", "age": 3})
         metrics = (await client.get("/metrics")).text
-    assert 'mch_http_requests_total{method="POST",route="/things",service="demo",status="409"}' in metrics
+    assert (
+        'mch_http_requests_total{method="POST",route="/things",service="demo",status="409"}'
+        in metrics
+    )
 
 
 def test_json_log_lines_redact_my_numbers() -> None:
-    record = logging.LogRecord("t", logging.INFO, __file__, 1, "looked up %s", ("123456789018",), None)
+    record = logging.LogRecord(
+        "t", logging.INFO, __file__, 1, "looked up %s", ("123456789018",), None
+    )
     line = JsonFormatter("demo").format(record)
     entry = json.loads(line)
     assert entry["message"] == "looked up [REDACTED]"

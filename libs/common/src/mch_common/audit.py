@@ -63,14 +63,26 @@ AUDIT_APPEND_ONLY_DDL = (
 )
 
 _HASHED_FIELDS = (
-    "seq", "occurred_at", "actor", "terminal", "action", "target_type", "target_id",
-    "purpose", "outcome", "detail", "correlation_id",
+    "seq",
+    "occurred_at",
+    "actor",
+    "terminal",
+    "action",
+    "target_type",
+    "target_id",
+    "purpose",
+    "outcome",
+    "detail",
+    "correlation_id",
 )
 
 
 def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     canonical = json.dumps(
-        {k: fields[k].isoformat() if isinstance(fields[k], datetime) else fields[k] for k in _HASHED_FIELDS},
+        {
+            k: fields[k].isoformat() if isinstance(fields[k], datetime) else fields[k]
+            for k in _HASHED_FIELDS
+        },
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -95,7 +107,9 @@ async def append_audit(
     last = (
         await session.execute(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
     ).scalar_one_or_none()
-    seq = (await session.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))"))).scalar_one()
+    seq = (
+        await session.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))"))
+    ).scalar_one()
     fields: dict[str, Any] = {
         "seq": seq,
         "occurred_at": datetime.now(UTC),
@@ -156,18 +170,29 @@ async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> ChainVeri
     after = 0
     while True:
         rows = (
-            await session.execute(
-                select(AuditRecord).where(AuditRecord.seq > after).order_by(AuditRecord.seq).limit(chunk)
+            (
+                await session.execute(
+                    select(AuditRecord)
+                    .where(AuditRecord.seq > after)
+                    .order_by(AuditRecord.seq)
+                    .limit(chunk)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not rows:
             return ChainVerification(ok=True, checked=checked)
         for row in rows:
             if row.prev_hash != prev:
-                return ChainVerification(False, checked, row.seq, "link to the previous record is broken")
+                return ChainVerification(
+                    False, checked, row.seq, "link to the previous record is broken"
+                )
             fields = {k: getattr(row, k) for k in _HASHED_FIELDS}
             if record_hash(prev, fields) != row.hash:
-                return ChainVerification(False, checked, row.seq, "record content does not match its hash")
+                return ChainVerification(
+                    False, checked, row.seq, "record content does not match its hash"
+                )
             prev = row.hash
             checked += 1
             after = row.seq

@@ -75,7 +75,11 @@ def problem_response(
 def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Pydantic's errors echo the rejected input; it may be a My Number, so only say where and why.
     return [
-        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "loc": [str(p) for p in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
 

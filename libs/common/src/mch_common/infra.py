@@ -27,7 +27,12 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def asyncpg_url(url: str) -> str:
-    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+    for prefix in (
+        "postgresql://",
+        "postgres://",
+        "postgresql+psycopg2://",
+        "postgresql+psycopg://",
+    ):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url.removeprefix(prefix)
     return url
@@ -53,7 +58,7 @@ def docker_available() -> bool:
     if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
         return False
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         client = docker.from_env(timeout=2)
         try:
@@ -71,7 +76,7 @@ def postgres_for_tests() -> Iterator[str]:
         yield with_database(asyncpg_url(configured), "postgres")
         return
     if docker_available():
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+        from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16-alpine", driver="asyncpg") as pg:
             yield with_database(pg.get_connection_url(), "postgres")
@@ -91,7 +96,7 @@ def nats_for_tests() -> Iterator[str]:
         yield configured
         return
     if docker_available():
-        from testcontainers.nats import NatsContainer  # type: ignore[import-untyped]
+        from testcontainers.nats import NatsContainer
 
         with NatsContainer("nats:2.10-alpine").with_command("-js") as container:
             yield container.nats_uri()

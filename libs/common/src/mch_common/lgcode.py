@@ -30,6 +30,8 @@ def with_check_digit(code5: str) -> str:
 
 def is_valid_lg_code(code6: str) -> bool:
     return (
-        len(code6) == 6 and code6.isascii() and code6.isdigit()
+        len(code6) == 6
+        and code6.isascii()
+        and code6.isdigit()
         and lg_check_digit(code6[:5]) == int(code6[5])
     )

@@ -49,7 +49,11 @@ def run_env(target_metadata: MetaData) -> None:
         await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True)
+        context.configure(
+            url=context.config.get_main_option("sqlalchemy.url"),
+            target_metadata=target_metadata,
+            literal_binds=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
     else:

@@ -124,7 +124,9 @@ class MyNumberVault:
         for part in keys.split(","):
             kid, _, b64 = part.strip().partition(":")
             parsed[kid] = base64.b64decode(b64)
-        return cls(keys=parsed, current_key_id=current_key_id, index_key=base64.b64decode(index_key))
+        return cls(
+            keys=parsed, current_key_id=current_key_id, index_key=base64.b64decode(index_key)
+        )
 
     def encrypt(self, number: str, *, aad: bytes = b"") -> EncryptedMyNumber:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM

@@ -66,7 +66,10 @@ def service_lifespan(
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
         app.state.settings = settings
-        app.state.readiness_checks = {"database": database_check(engine), "nats": nats_check(bus.nc)}
+        app.state.readiness_checks = {
+            "database": database_check(engine),
+            "nats": nats_check(bus.nc),
+        }
 
         from mch_common.auth.setup import start_auth, stop_auth
 
@@ -76,7 +79,9 @@ def service_lifespan(
             for consumer in consumers(runtime):
                 await consumer.start()
                 runtime.consumers.append(consumer)
-                runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.name}"))
+                runtime.tasks.append(
+                    asyncio.create_task(consumer.run(), name=f"consumer-{consumer.name}")
+                )
         log.info("%s started", settings.service_name)
         try:
             yield

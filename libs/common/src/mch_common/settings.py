@@ -44,9 +44,7 @@ class ServiceSettings(BaseSettings):
         if self.environment in {"dev", "test"}:
             return self
         offending = [
-            name
-            for name, value in self.model_dump().items()
-            if _contains_dev_secret(value)
+            name for name, value in self.model_dump().items() if _contains_dev_secret(value)
         ]
         if offending:
             raise ValueError(

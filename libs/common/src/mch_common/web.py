@@ -51,7 +51,10 @@ class CorrelationAndMetricsMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (CORRELATION_HEADER.encode(), cid.encode())]
+                message["headers"] = [
+                    *message["headers"],
+                    (CORRELATION_HEADER.encode(), cid.encode()),
+                ]
             await send(message)
 
         try:
@@ -60,7 +63,9 @@ class CorrelationAndMetricsMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
             REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
-            LATENCY.labels(self.service, scope["method"], path).observe(time.perf_counter() - started)
+            LATENCY.labels(self.service, scope["method"], path).observe(
+                time.perf_counter() - started
+            )
             correlation_id.reset(token)
 
 

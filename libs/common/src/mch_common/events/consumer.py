@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,7 +51,7 @@ class EventConsumer:
         self.applied = 0
         self.dead_lettered = 0
         self._stopping = asyncio.Event()
-        self._sub: object | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
         stream, durable = await self.bus.ensure_durable(
@@ -78,15 +79,16 @@ class EventConsumer:
         """Stop fetching and drop the subscription; the durable keeps its position."""
         self.stop()
         if self._sub is not None:
-            await self._sub.unsubscribe()  # type: ignore[attr-defined]
+            await self._sub.unsubscribe()
             self._sub = None
 
-    async def consume_once(self, *, timeout: float = 1.0) -> int:
+    async def consume_once(self, *, timeout: float = 1.0) -> int:  # noqa: ASYNC109 - fetch wait
         """Fetch and apply one batch; returns how many messages were handled (any outcome)."""
         if self._sub is None:
             await self.start()
+        assert self._sub is not None
         try:
-            msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)  # type: ignore[attr-defined]
+            msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
             return 0
         await self._apply_batch(msgs)
@@ -162,12 +164,17 @@ class EventConsumer:
             self.dead_lettered += 1
             log.error(
                 "consumer %s dead-lettered an event after %d attempts: %s",
-                self.name, attempt, type(error).__name__,
+                self.name,
+                attempt,
+                type(error).__name__,
             )
             return
         delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
         log.warning(
             "consumer %s handler failed (attempt %d), retrying in %.1fs: %s",
-            self.name, attempt, delay, type(error).__name__,
+            self.name,
+            attempt,
+            delay,
+            type(error).__name__,
         )
         await msg.nak(delay=delay)

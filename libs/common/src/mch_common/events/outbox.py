@@ -18,7 +18,9 @@ class MyNumberInEventError(ValueError):
 
 def assert_no_my_number(payload: str) -> None:
     if contains_my_number(payload):
-        raise MyNumberInEventError("event payload contains a My Number; events must never carry one")
+        raise MyNumberInEventError(
+            "event payload contains a My Number; events must never carry one"
+        )
 
 
 async def emit_event(
@@ -30,7 +32,7 @@ async def emit_event(
     tenant: str,
     subject: str | None = None,
 ) -> CloudEvent:
-    """Queue an event in the current transaction. It is published only if the transaction commits."""
+    """Queue an event in the current transaction; it is published only if that commits."""
     event = CloudEvent(
         source=source,
         type=type,
@@ -42,8 +44,6 @@ async def emit_event(
     envelope = json.loads(event.model_dump_json())
     assert_no_my_number(json.dumps(envelope, ensure_ascii=False))
     await session.execute(
-        insert(OutboxEvent).values(
-            event_id=event.id, subject=event.type, envelope=envelope
-        )
+        insert(OutboxEvent).values(event_id=event.id, subject=event.type, envelope=envelope)
     )
     return event

@@ -56,7 +56,9 @@ class OutboxRelay:
             rows = (await conn.execute(_CLAIM, {"limit": self.batch_size})).all()
             if not rows:
                 return 0
-            await asyncio.gather(*(self._publish(row.event_id, row.subject, row.envelope) for row in rows))
+            await asyncio.gather(
+                *(self._publish(row.event_id, row.subject, row.envelope) for row in rows)
+            )
             await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
         self.published += len(rows)
         return len(rows)
