@@ -242,3 +242,11 @@ async def test_provisioning_is_safe_to_repeat(bus: EventBus) -> None:
     await bus.ensure_durable(stream_service="again", durable="d", event_types=["again.x.y"])
     info = await bus.js.consumer_info(first, bus.naming.durable("d"))
     assert info.config.filter_subject == bus.naming.subject("again.x.y")
+
+
+def test_covering_filter() -> None:
+    from mch_common.events.bus import covering_filter
+
+    assert covering_filter(["atena.person.born"]) == "atena.person.born"
+    assert covering_filter(["atena.person.born", "atena.person.died"]) == "atena.person.*"
+    assert covering_filter(["atena.person.born", "atena.household.x"]) == "atena.>"

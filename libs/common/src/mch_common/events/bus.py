@@ -115,7 +115,6 @@ class EventBus:
         """Create or update a durable pull consumer; returns (stream, durable name)."""
         stream = self.naming.stream(stream_service)
         name = self.naming.durable(durable)
-        subjects = [self.naming.subject(t) for t in event_types]
         config = ConsumerConfig(
             durable_name=name,
             deliver_policy=DeliverPolicy.ALL,
@@ -124,8 +123,24 @@ class EventBus:
             max_ack_pending=max_ack_pending,
             # Redelivery is bounded by the consumer helper, which dead-letters; this is a backstop.
             max_deliver=-1,
-            filter_subject=subjects[0] if len(subjects) == 1 else None,
-            filter_subjects=subjects if len(subjects) > 1 else None,
+            filter_subject=self.naming.subject(covering_filter(event_types)),
         )
         await self.js.add_consumer(stream, config)
         return stream, name
+
+
+def covering_filter(event_types: list[str]) -> str:
+    """One subject filter covering all the types (NATS before 2.10 takes only one filter):
+    the common leading tokens, then `*` if only the last token differs, else `>`.
+    A consumer ignores (but records in its inbox) covered types it has no handler for."""
+    if len(set(event_types)) == 1:
+        return event_types[0]
+    split = [t.split(".") for t in event_types]
+    common: list[str] = []
+    for tokens in zip(*split, strict=False):
+        if len(set(tokens)) > 1:
+            break
+        common.append(tokens[0])
+    same_depth = len({len(t) for t in split}) == 1
+    wildcard = "*" if same_depth and len(common) == len(split[0]) - 1 else ">"
+    return ".".join([*common, wildcard])

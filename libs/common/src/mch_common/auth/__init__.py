@@ -1,0 +1,1 @@
+"""JWT verification against identity's JWKS, scope/tenant/ward dependencies, service tokens."""

@@ -1,0 +1,39 @@
+"""Wires JWT verification and the revocation watcher into a service's lifespan."""
+
+from fastapi import FastAPI
+
+from mch_common.auth.jwt import JWKSVerifier
+from mch_common.auth.revocation import RevocationList, RevocationWatcher
+from mch_common.events.bus import EventBus
+from mch_common.settings import ServiceSettings
+
+
+async def start_auth(app: FastAPI, settings: ServiceSettings, bus: EventBus) -> None:
+    """Keys are fetched lazily on the first request: identity verifies its own tokens too and
+    is not serving its JWKS yet while it starts."""
+    revocations = RevocationList()
+    verifier = JWKSVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=revocations,
+    )
+    watcher = RevocationWatcher(bus, revocations)
+    try:
+        await watcher.start()
+    except BaseException:
+        await watcher.stop()
+        await verifier.close()
+        raise
+    app.state.revocations = revocations
+    app.state.verifier = verifier
+    app.state.revocation_watcher = watcher
+
+
+async def stop_auth(app: FastAPI) -> None:
+    watcher: RevocationWatcher | None = getattr(app.state, "revocation_watcher", None)
+    if watcher is not None:
+        await watcher.stop()
+    verifier: JWKSVerifier | None = getattr(app.state, "verifier", None)
+    if verifier is not None:
+        await verifier.close()

@@ -1,0 +1,175 @@
+"""pytest plugin used by every package's tests (registered through the `pytest11` entry point).
+
+Servers come from the environment (`TEST_DATABASE_URL` or `DATABASE_URL`, `NATS_URL`), else
+testcontainers when a Docker engine answers, else the local servers on 127.0.0.1:5432 and
+:4222, else embedded ones (see mch_common.infra).
+
+A service's conftest.py overrides `migrations_path` to point at its Alembic folder; the common
+library's own tests create the platform tables directly.
+"""
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from mch_common import infra
+from mch_common.db import create_engine
+from mch_common.events.bus import EventBus
+
+RUN_ID = secrets.token_hex(4)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server (its maintenance database); tests create their own database."""
+    with infra.postgres_for_tests() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    with infra.nats_for_tests() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrations_path() -> Path | None:
+    """Override in a service's conftest: the folder holding its Alembic env.py."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def test_database_name() -> str:
+    return f"test_{RUN_ID}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+async def database_url(
+    postgres_server_url: str, test_database_name: str, migrations_path: Path | None
+) -> AsyncIterator[str]:
+    """A database for this test session: created, migrated, dropped at the end."""
+    admin = create_engine(postgres_server_url, pool_size=1)
+    async with admin.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{test_database_name}"'))
+    url = infra.with_database(postgres_server_url, test_database_name)
+    if migrations_path is not None:
+        from mch_common.migrations import upgrade_async
+
+        await upgrade_async(migrations_path, url)
+    else:
+        await infra.create_platform_schema(url)
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{test_database_name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def db_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        trans = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if trans.is_active:
+                await trans.rollback()
+
+
+@pytest.fixture
+def sessions(db_connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Session factory bound to the rolled-back test transaction: commits become savepoints."""
+    return async_sessionmaker(
+        bind=db_connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+async def db_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+async def committed_sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Real commits, for tests where other connections (a relay, a consumer) must see the data;
+    every table but the append-only audit log is emptied afterwards."""
+    yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    async with engine.begin() as conn:
+        tables = (
+            await conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename NOT IN ('audit_log', 'alembic_version')"
+                )
+            )
+        ).scalars().all()
+        if tables:
+            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def service_settings(
+    database_url: str, nats_url: str, event_namespace: str, jwt_keys: Any
+) -> dict[str, Any]:
+    """Keyword arguments for a service's Settings in tests: this session's servers and keys."""
+    from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER
+
+    return {
+        "environment": "test",
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "event_namespace": event_namespace,
+        "jwks_url": jwt_keys.jwks_url,
+        "jwt_issuer": TEST_ISSUER,
+        "jwt_audience": TEST_AUDIENCE,
+    }
+
+
+@pytest.fixture(scope="session")
+def event_namespace() -> str:
+    """Prefix for every stream, subject and durable name of this test session."""
+    return f"t{RUN_ID}{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+async def bus(nats_url: str, event_namespace: str) -> AsyncIterator[EventBus]:
+    event_bus = await EventBus.connect(nats_url, namespace=event_namespace, name="tests")
+    yield event_bus
+    streams = await event_bus.js.streams_info()
+    for info in streams:
+        if info.config.name and info.config.name.startswith(event_namespace.upper() + "_"):
+            await event_bus.js.delete_stream(info.config.name)
+    await event_bus.close(drain=False)
+
+
+from mch_common.testing.keys import TestKeySet, serve_jwks  # noqa: E402 - appended section
+
+
+@pytest.fixture(scope="session")
+def jwt_keys() -> Iterator[TestKeySet]:
+    """Identity's signing keys for tests, the JWKS served over real HTTP at `jwt_keys.jwks_url`
+    (issuer `TEST_ISSUER`, audience `TEST_AUDIENCE` from mch_common.testing.keys)."""
+    keys = TestKeySet()
+    with serve_jwks(keys):
+        yield keys
