@@ -111,7 +111,9 @@ async def db_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterato
 
 
 @pytest.fixture
-async def committed_sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def committed_sessions(
+    engine: AsyncEngine,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Real commits, for tests where other connections (a relay, a consumer) must see the data;
     every table but the append-only audit log is emptied afterwards."""
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

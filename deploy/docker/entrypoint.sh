@@ -1,0 +1,38 @@
+#!/bin/sh
+# Entry point of the MCH image: MCH_SERVICE chooses the service, $1 the command.
+set -eu
+
+command="${1:-serve}"
+[ "$#" -gt 0 ] && shift
+
+need_service() {
+    if [ -z "${MCH_SERVICE:-}" ]; then
+        echo "mch-entrypoint: set MCH_SERVICE (identity, atena, boshi_core, e_application," \
+             "intermediate_server or immunization_bridge)" >&2
+        exit 64
+    fi
+}
+
+case "$command" in
+    serve)
+        need_service
+        # Proxy headers: behind an ingress or load balancer, logs and redirects use the
+        # client's scheme and address. --timeout-graceful-shutdown stays under Kubernetes'
+        # default 30 s termination grace period.
+        exec uvicorn --factory "${MCH_SERVICE}.main:create_app" \
+            --host 0.0.0.0 --port "${PORT:-8000}" \
+            --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \
+            --no-access-log --timeout-graceful-shutdown 20 "$@"
+        ;;
+    migrate)
+        need_service
+        exec python /opt/mch/share/mch-migrate.py "$MCH_SERVICE" "$@"
+        ;;
+    seed)
+        need_service
+        exec python -m "${MCH_SERVICE}.seed" "$@"
+        ;;
+    *)
+        exec "$command" "$@"
+        ;;
+esac

@@ -1,0 +1,84 @@
+"""`mch-entrypoint migrate`: bring one service's database to the latest Alembic revision.
+
+The database URL is the service's own setting (`<svc>.config.Settings().database_url`, so its
+env prefix applies: IDENTITY_, ATENA_, BOSHI_, ...), else `<SVC>_DATABASE_URL`, else
+`DATABASE_URL`. With MCH_CREATE_DATABASE=1 the database is created first if missing (the role
+then needs CREATEDB; docker-compose uses this, managed databases are created by the DBA).
+"""
+
+import asyncio
+import importlib
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"mch-migrate: {message}\n")
+    sys.stderr.flush()
+
+
+def database_url(service: str) -> str:
+    try:
+        settings = importlib.import_module(f"{service}.config").Settings()
+        return str(settings.database_url)
+    except (ImportError, AttributeError):
+        pass
+    for key in (f"{service.upper()}_DATABASE_URL", "DATABASE_URL"):
+        if os.environ.get(key):
+            return os.environ[key]
+    raise SystemExit(
+        f"mch-migrate: no database URL for {service}: set {service.upper()}_DATABASE_URL"
+    )
+
+
+def create_database(url: str) -> None:
+    from sqlalchemy import pool, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from mch_common.infra import with_database
+
+    name = urlsplit(url).path.lstrip("/")
+
+    async def run() -> None:
+        engine = create_async_engine(
+            with_database(url, "postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+        )
+        try:
+            async with engine.connect() as conn:
+                found = await conn.scalar(
+                    text("select 1 from pg_database where datname = :n"), {"n": name}
+                )
+                if not found:
+                    await conn.execute(text('create database "{}"'.format(name.replace('"', '""'))))
+                    say(f"created database {name}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        say("usage: mch-migrate.py <service>")
+        return 64
+    service = argv[0]
+    from mch_common.infra import asyncpg_url
+    from mch_common.migrations import upgrade
+
+    package = importlib.import_module(service)
+    migrations = Path(package.__file__ or "").resolve().parent / "migrations"
+    if not (migrations / "env.py").is_file():
+        say(f"{service} has no migrations ({migrations})")
+        return 1
+    url = asyncpg_url(database_url(service))
+    if os.environ.get("MCH_CREATE_DATABASE") == "1":
+        create_database(url)
+    upgrade(migrations, url)
+    say(f"{service}: database {urlsplit(url).path.lstrip('/')} is at head")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
