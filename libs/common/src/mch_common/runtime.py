@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -42,6 +43,7 @@ def service_lifespan(
     settings: ServiceSettings,
     *,
     stream_service: str,
+    stream_max_age: timedelta | None = None,
     consumers: ConsumerFactory | None = None,
     configure_logs: bool = True,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -55,7 +57,7 @@ def service_lifespan(
         bus = await EventBus.connect(
             settings.nats_url, namespace=settings.event_namespace, name=settings.service_name
         )
-        await bus.ensure_stream(stream_service)
+        await bus.ensure_stream(stream_service, max_age=stream_max_age)
         runtime = Runtime(
             settings=settings,
             engine=engine,

@@ -1,0 +1,42 @@
+"""Dependency aliases of identity's routers."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity.auth import LocalVerifier
+from identity.context import IdentityContext
+from mch_common.auth.deps import require_scope
+from mch_common.auth.principal import Principal
+
+USER_ADMIN = "identity:user:admin"
+AUDIT_READ = "identity:audit:read"
+REVIEW_SIGN = "identity:review:sign"
+TERMINAL_ADMIN = "identity:terminal:admin"
+KEY_ROTATE = "identity:key:rotate"
+
+
+def get_context(request: Request) -> IdentityContext:
+    context: IdentityContext = request.app.state.identity
+    return context
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def get_verifier(request: Request) -> LocalVerifier:
+    verifier: LocalVerifier = request.app.state.verifier
+    return verifier
+
+
+Context = Annotated[IdentityContext, Depends(get_context)]
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+Verifier = Annotated[LocalVerifier, Depends(get_verifier)]
+UserAdmin = Annotated[Principal, require_scope(USER_ADMIN)]
+Auditor = Annotated[Principal, require_scope(AUDIT_READ)]
+ReviewSigner = Annotated[Principal, require_scope(REVIEW_SIGN)]
+TerminalAdmin = Annotated[Principal, require_scope(TERMINAL_ADMIN)]
+KeyRotator = Annotated[Principal, require_scope(KEY_ROTATE)]

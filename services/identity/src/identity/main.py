@@ -1,0 +1,89 @@
+"""The identity service: `uvicorn --factory identity.main:create_app`."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity import maintenance
+from identity.auditlog.router import router as audit_router
+from identity.auth import LocalVerifier
+from identity.config import Settings
+from identity.context import IdentityContext
+from identity.crypto import SecretBox
+from identity.keys.router import router as keys_router
+from identity.keys.service import KeyRing
+from identity.reviews.router import router as reviews_router
+from identity.terminals.router import router as terminals_router
+from identity.tokens.router import router as tokens_router
+from identity.users.router import router as users_router
+from mch_common.runtime import Runtime, service_lifespan
+from mch_common.web import create_service_app
+
+STREAM = "identity"
+# Revocations must outlive every token they refuse (access tokens live minutes); the
+# RevocationWatcher in every service replays this stream from its start.
+STREAM_MAX_AGE = timedelta(days=1)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    base_lifespan = service_lifespan(
+        settings, stream_service=STREAM, stream_max_age=STREAM_MAX_AGE
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with base_lifespan(app):
+            runtime: Runtime = app.state.runtime
+            ctx = IdentityContext(
+                settings=settings,
+                box=SecretBox(settings.key_encryption_secret),
+                keyring=KeyRing(SecretBox(settings.key_encryption_secret)),
+            )
+            app.state.identity = ctx
+            await maintenance.ensure_keys(runtime.sessions, ctx)
+
+            def current_sessions() -> async_sessionmaker[AsyncSession]:
+                sessions: async_sessionmaker[AsyncSession] = app.state.sessions
+                return sessions
+
+            # Identity verifies its own tokens locally and against the database (see auth.py).
+            await app.state.verifier.close()
+            app.state.verifier = LocalVerifier(
+                keyring=ctx.keyring,
+                sessions=current_sessions,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            task = asyncio.create_task(
+                maintenance.run_forever(runtime.sessions, ctx), name="identity-maintenance"
+            )
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return create_service_app(
+        service="identity",
+        title="MCH identity",
+        description=(
+            "Staff authentication (password + TOTP on a registered terminal), roles and scopes, "
+            "OAuth2 tokens (ES256 JWT), JWKS, revocation events, user administration and the "
+            "user-list review."
+        ),
+        lifespan=lifespan,
+        routers=[
+            tokens_router,
+            reviews_router,  # before users: /admin/users/export.csv is not a user id
+            users_router,
+            terminals_router,
+            keys_router,
+            audit_router,
+        ],
+    )

@@ -1,0 +1,53 @@
+"""Identity's periodic work, in every identity process (each step is safe to run concurrently):
+apply personnel transfers whose date has come, rotate the signing key when it is due, reload
+the key ring (another process may have rotated), purge expired revocation rows."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity.context import IdentityContext
+from identity.keys.service import ensure_active_key
+from identity.tokens.service import purge_expired
+from identity.users.service import apply_due_transfers
+
+log = logging.getLogger("identity.maintenance")
+
+
+def token_overlap(ctx: IdentityContext) -> timedelta:
+    s = ctx.settings
+    return timedelta(seconds=max(s.access_token_ttl_seconds, s.service_token_ttl_seconds))
+
+
+async def ensure_keys(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> None:
+    async with sessions() as session, session.begin():
+        await ensure_active_key(
+            session,
+            box=ctx.box,
+            max_age=timedelta(seconds=ctx.settings.signing_key_max_age_seconds),
+            overlap=token_overlap(ctx),
+        )
+    await ctx.keyring.reload(sessions)
+
+
+async def run_once(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> int:
+    async with sessions() as session, session.begin():
+        applied = await apply_due_transfers(session, ctx)
+        await purge_expired(session)
+    await ensure_keys(sessions, ctx)
+    if applied:
+        log.info("applied %d personnel transfer(s) that took effect", applied)
+    return applied
+
+
+async def run_forever(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> None:
+    while True:
+        await asyncio.sleep(ctx.settings.maintenance_interval_seconds)
+        try:
+            await run_once(sessions, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("maintenance step failed; retrying next interval")

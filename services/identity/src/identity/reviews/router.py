@@ -1,0 +1,101 @@
+"""User-list export and reviews. Export and review creation: identity:user:admin; reading
+reviews: identity:audit:read too; sign-off: identity:review:sign (someone else than the author)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+
+from identity.deps import AUDIT_READ, USER_ADMIN, ReviewSigner, UserAdmin
+from identity.reviews import service
+from identity.reviews.models import UserReview
+from identity.reviews.schemas import PendingChanges, ReviewCreate, ReviewOut
+from mch_common.auth.deps import get_principal
+from mch_common.auth.principal import Principal
+from mch_common.errors import Forbidden
+from mch_common.web import Session
+
+router = APIRouter(tags=["user-list review"])
+CSV = "text/csv; charset=utf-8"
+
+
+async def admin_or_auditor(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.scopes & {USER_ADMIN, AUDIT_READ}:
+        raise Forbidden(f"missing scope {USER_ADMIN} or {AUDIT_READ}")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(admin_or_auditor)]
+
+
+def review_out(review: UserReview) -> ReviewOut:
+    out = ReviewOut.model_validate(review)
+    out.users = len(review.rows)
+    return out
+
+
+def _csv(body: str, filename: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        body, media_type=CSV, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.get("/admin/users/export.csv", summary="The current user list (stable rows and columns)")
+async def export(session: Session, actor: UserAdmin) -> PlainTextResponse:
+    return _csv(await service.export_csv(session, actor=actor), "users.csv")
+
+
+@router.get(
+    "/admin/user-reviews/pending-changes",
+    response_model=PendingChanges,
+    summary="What changed since the last review (nothing is recorded)",
+)
+async def pending(session: Session, actor: Reader) -> PendingChanges:
+    return PendingChanges.model_validate(await service.pending_changes(session, actor=actor))
+
+
+@router.post(
+    "/admin/user-reviews",
+    status_code=201,
+    response_model=ReviewOut,
+    summary="Export the user list for review, recording what changed since the last one",
+)
+async def create(body: ReviewCreate, session: Session, actor: UserAdmin) -> ReviewOut:
+    return review_out(await service.create_review(session, actor=actor, note=body.note))
+
+
+@router.get("/admin/user-reviews", response_model=list[ReviewOut])
+async def list_reviews(session: Session, actor: Reader) -> list[ReviewOut]:
+    return [review_out(r) for r in await service.list_reviews(session)]
+
+
+@router.get("/admin/user-reviews/{review_id}", response_model=ReviewOut)
+async def get(review_id: uuid.UUID, session: Session, actor: Reader) -> ReviewOut:
+    return review_out(await service.get_review(session, review_id=review_id))
+
+
+@router.get("/admin/user-reviews/{review_id}/users.csv", summary="The list as exported then")
+async def review_csv(review_id: uuid.UUID, session: Session, actor: Reader) -> PlainTextResponse:
+    review = await service.get_review(session, review_id=review_id)
+    return _csv(service.to_csv(review.rows), f"users-review-{review.number}.csv")
+
+
+@router.get(
+    "/admin/user-reviews/{review_id}/diff.csv",
+    summary="Changes since the previous review: change,login_id,user_id,field,before,after",
+)
+async def review_diff_csv(
+    review_id: uuid.UUID, session: Session, actor: Reader
+) -> PlainTextResponse:
+    review = await service.get_review(session, review_id=review_id)
+    return _csv(service.diff_csv(review.diff), f"users-review-{review.number}-diff.csv")
+
+
+@router.post("/admin/user-reviews/{review_id}/sign-off", response_model=ReviewOut)
+async def sign_off(
+    review_id: uuid.UUID, body: ReviewCreate, session: Session, actor: ReviewSigner
+) -> ReviewOut:
+    return review_out(
+        await service.sign_off(session, actor=actor, review_id=review_id, note=body.note)
+    )

@@ -1,0 +1,188 @@
+"""OAuth2 endpoints: token, revoke, logout, discovery, JWKS."""
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse
+
+from identity.deps import Context, Sessions, Verifier
+from identity.errors import InvalidClient, UnsupportedGrantType
+from identity.keys import service as keys
+from identity.tokens import service
+from identity.tokens.schemas import MeResponse, TokenResponse
+from mch_common.auth.deps import CurrentPrincipal
+from mch_common.errors import InvalidInput
+from mch_common.web import Session
+
+router = APIRouter(tags=["oauth2"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(value).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("malformed Basic credentials") from None
+    return client_id, secret
+
+
+def _require(fields: dict[str, str | None]) -> None:
+    missing = [name for name, value in fields.items() if not value]
+    if missing:
+        raise InvalidInput(
+            f"missing form field(s): {', '.join(missing)}",
+            errors=[{"loc": ["body", m], "msg": "required", "type": "missing"} for m in missing],
+        )
+
+
+@router.post(
+    "/oauth2/token",
+    response_model=TokenResponse,
+    response_model_exclude_none=True,
+    summary="Issue tokens: password (+ totp, terminal_id), refresh_token, client_credentials",
+)
+async def token(
+    request: Request,
+    ctx: Context,
+    sessions: Sessions,
+    grant_type: Annotated[str, Form()],
+    username: Annotated[str | None, Form(max_length=50)] = None,
+    password: Annotated[str | None, Form(max_length=200)] = None,
+    totp: Annotated[str | None, Form(max_length=10)] = None,
+    terminal_id: Annotated[str | None, Form(max_length=50)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    client_id: Annotated[str | None, Form(max_length=50)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[str | None, Form(max_length=2000)] = None,
+) -> JSONResponse:
+    if grant_type == "password":
+        _require(
+            {"username": username, "password": password, "totp": totp, "terminal_id": terminal_id}
+        )
+        assert username is not None
+        assert password is not None
+        assert totp is not None
+        assert terminal_id is not None
+        tokens = await service.password_grant(
+            sessions,
+            ctx,
+            login_id=username,
+            password=password,
+            totp_code=totp,
+            terminal_id=terminal_id,
+            requested_scope=scope,
+        )
+    elif grant_type == "refresh_token":
+        _require({"refresh_token": refresh_token})
+        assert refresh_token
+        tokens = await service.refresh_grant(
+            sessions, ctx, refresh_token=refresh_token, requested_scope=scope
+        )
+    elif grant_type == "client_credentials":
+        basic = _basic_credentials(request)
+        if basic is not None:
+            client_id, client_secret = basic
+        if not client_id or not client_secret:
+            raise InvalidClient("client_id and client_secret are required")
+        tokens = await service.client_credentials_grant(
+            sessions, ctx, client_id=client_id, client_secret=client_secret, requested_scope=scope
+        )
+    else:
+        raise UnsupportedGrantType(f"grant_type must be one of {', '.join(GRANT_TYPES)}")
+    body = TokenResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        scope=tokens.scope,
+        refresh_token=tokens.refresh_token,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+
+
+@router.post("/oauth2/revoke", summary="RFC 7009 token revocation (refresh or access token)")
+async def revoke(
+    session: Session,
+    ctx: Context,
+    verifier: Verifier,
+    token: Annotated[str, Form(max_length=4000)],
+    token_type_hint: Annotated[str | None, Form()] = None,
+) -> Response:
+    await service.revoke(session, ctx, verifier, token=token, token_type_hint=token_type_hint)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+@router.post(
+    "/oauth2/logout",
+    status_code=204,
+    summary="End the caller's session: its access token and refresh-token family",
+)
+async def logout(
+    session: Session,
+    ctx: Context,
+    principal: CurrentPrincipal,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    await service.logout(session, ctx, principal=principal, refresh_token=refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/oauth2/me", response_model=MeResponse, summary="Who the bearer token says I am")
+async def me(principal: CurrentPrincipal) -> MeResponse:
+    login = principal.claims.get("preferred_username")
+    return MeResponse(
+        sub=principal.sub,
+        login_id=login if isinstance(login, str) else None,
+        tenant=principal.tenant,
+        dept=principal.dept,
+        ward=principal.ward,
+        roles=list(principal.roles),
+        scope=sorted(principal.scopes),
+        terminal=principal.terminal,
+        is_service=principal.is_service,
+    )
+
+
+@router.get("/.well-known/jwks.json", summary="The public keys that verify identity's tokens")
+async def jwks(session: Session) -> JSONResponse:
+    # Short cache: verifiers refetch on an unknown kid anyway; retired keys stay listed.
+    return JSONResponse(await keys.jwks(session), headers={"Cache-Control": "max-age=60"})
+
+
+@router.get("/.well-known/openid-configuration", summary="Discovery document")
+async def openid_configuration(ctx: Context) -> dict[str, Any]:
+    issuer = ctx.settings.jwt_issuer.rstrip("/")
+    return {
+        "issuer": ctx.settings.jwt_issuer,
+        "token_endpoint": f"{issuer}/oauth2/token",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke",
+        "end_session_endpoint": f"{issuer}/oauth2/logout",
+        "userinfo_endpoint": f"{issuer}/oauth2/me",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "grant_types_supported": list(GRANT_TYPES),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+        "token_endpoint_auth_signing_alg_values_supported": [keys.ALGORITHM],
+        "claims_supported": [
+            "sub",
+            "tenant",
+            "dept",
+            "ward",
+            "roles",
+            "scope",
+            "terminal",
+            "jti",
+            "iat",
+            "exp",
+            "iss",
+            "aud",
+            "preferred_username",
+            "client_id",
+        ],
+        "x_password_grant_extra_fields": ["totp", "terminal_id"],
+    }

@@ -1,0 +1,211 @@
+"""Identity's tests run the real app (lifespan, NATS, relay) on committed data in the session's
+database; every test leaves the tables it touched empty again (reference data stays)."""
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import identity
+from identity.config import Settings
+from identity.context import IdentityContext
+from identity.main import create_app
+from identity.seed import DEMO_PASSWORD, SEED_ACTOR
+from identity.terminals.models import Terminal
+from identity.users.service import issue_user
+from mch_common.events.bus import EventBus
+from mch_common.testing.app import running_app
+
+PASSWORD = DEMO_PASSWORD
+HQ_TERMINAL = "HQ-TEST-01"
+WARD_TERMINAL = "WARD-401099-TEST"
+KEEP = ("audit_log", "alembic_version", "roles", "role_scopes")
+
+
+@pytest.fixture(scope="session")
+def migrations_path() -> Path:
+    return Path(identity.__file__).parent / "migrations"
+
+
+@pytest.fixture
+def settings(service_settings: dict[str, Any]) -> Settings:
+    return Settings(
+        **service_settings,
+        maintenance_interval_seconds=3600,
+        lockout_threshold=5,
+        lockout_seconds=900,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
+    yield
+    async with engine.begin() as conn:
+        tables = (
+            (
+                await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                )
+            )
+            .scalars()
+            .all()
+        )
+        doomed = [t for t in tables if t not in KEEP]
+        await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in doomed) + " CASCADE"))
+
+
+@dataclass
+class Staff:
+    user_id: str
+    login_id: str
+    totp_secret: str
+    terminal: str = HQ_TERMINAL
+
+    def code(self, *, offset_steps: int = 0) -> str:
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.at(time.time() + 30 * offset_steps)
+
+
+class Identity:
+    """The running app plus helpers that arrange data through the real service functions."""
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    @property
+    def ctx(self) -> IdentityContext:
+        ctx: IdentityContext = self.app.state.identity
+        return ctx
+
+    async def add_terminals(self) -> None:
+        async with self.app.state.sessions() as session, session.begin():
+            for tid, ward in ((HQ_TERMINAL, None), (WARD_TERMINAL, "401099")):
+                session.add(
+                    Terminal(id=tid, name=tid, ward=ward, active=True, registered_by="test")
+                )
+
+    async def make_staff(
+        self,
+        login_id: str,
+        roles: list[str],
+        *,
+        ward: str | None = None,
+        dept: str = "子育て支援課",
+        valid_from: date | None = None,
+        valid_until: date | None = None,
+    ) -> Staff:
+        async with self.app.state.sessions() as session, session.begin():
+            issued = await issue_user(
+                session,
+                self.ctx,
+                actor=SEED_ACTOR,
+                login_id=login_id,
+                display_name=login_id,
+                dept=dept,
+                ward=ward,
+                roles=roles,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                password=PASSWORD,
+            )
+        return Staff(
+            str(issued.user.id),
+            login_id,
+            issued.totp_secret,
+            WARD_TERMINAL if ward == "401099" else HQ_TERMINAL,
+        )
+
+    async def login(
+        self,
+        staff: Staff,
+        *,
+        password: str = PASSWORD,
+        code: str | None = None,
+        terminal: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        return await (client or self.client).post(
+            "/oauth2/token",
+            data={
+                "grant_type": "password",
+                "username": staff.login_id,
+                "password": password,
+                "totp": code if code is not None else staff.code(),
+                "terminal_id": terminal or staff.terminal,
+            },
+        )
+
+    async def token(self, staff: Staff, **kwargs: Any) -> str:
+        response = await self.login(staff, **kwargs)
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    async def admin(self, login_id: str = "admin01") -> dict[str, str]:
+        staff = await self.make_staff(login_id, ["user_admin"])
+        return {"authorization": f"Bearer {await self.token(staff)}"}
+
+
+@pytest.fixture
+async def idp(settings: Settings) -> AsyncIterator[Identity]:
+    app = create_app(settings)
+    async with running_app(app) as client:
+        helper = Identity(app, client)
+        await helper.add_terminals()
+        yield helper
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serve_over_http(app: FastAPI) -> AsyncIterator[str]:
+    """Run `app` with uvicorn on a free loopback port (lifespan included); yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="on",
+        ws="none",
+        http="h11",
+    )
+    server = uvicorn.Server(config)
+    # The test runner owns the signals.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if task.done() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session", autouse=True)
+def delete_test_streams(bus: EventBus) -> None:
+    """The plugin's `bus` deletes this session's streams at its end; make sure it is used."""
