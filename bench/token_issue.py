@@ -11,9 +11,10 @@
      ceiling: the same statements through raw asyncpg plus the signature.
 2. Runs a second service (mch_common.web.create_service_app + service_lifespan, identity's JWKS
    over HTTP, revocation watcher on identity's stream) and compares a route without auth with
-   the same route behind require_scope: the verification fraction is
-   1 - authenticated rate / plain rate, with a fresh token per request (no verifier cache: the
-   worst case) and with one token reused (the common case). Also raw verifications per second.
+   the same route behind require_scope. The verification fraction is the time one verify()
+   takes over the time one authenticated request takes, for a reused token (the common case:
+   a client keeps its token until it expires) and, as `fresh_token_fraction`, for a new token
+   on every request (the worst case). Also raw verifications per second.
 
 It creates and drops its own database and deletes its NATS streams.
 """
@@ -366,6 +367,13 @@ async def run(args: argparse.Namespace) -> list[str]:
                         cached_rate, _, _ = await drive(
                             authed_cached, seconds=3, concurrency=1, limit=n
                         )
+                        async def verify_reused(i: int) -> bool:
+                            await verifier.verify(fresh[0])
+                            return True
+
+                        reused_verify_rate, _, _ = await drive(
+                            verify_reused, seconds=2, concurrency=1, limit=n
+                        )
                         verifier.cache_size = 0  # raw verification, nothing remembered
 
                         async def verify_only(i: int) -> bool:
@@ -392,13 +400,18 @@ async def run(args: argparse.Namespace) -> list[str]:
                 lines.append(
                     result_line(
                         "token_verify_overhead",
-                        1 - fresh_rate / plain_rate,
+                        # Time verifying / time of the whole authenticated request, for the
+                        # common case: a client reusing its token until it expires.
+                        cached_rate / reused_verify_rate,
                         "fraction",
-                        target=0.5,
+                        target=0.05,
+                        fresh_token_fraction=round(fresh_rate / verify_rate, 4),
                         plain_req_per_s=round(plain_rate, 1),
                         authed_fresh_token_req_per_s=round(fresh_rate, 1),
                         authed_reused_token_req_per_s=round(cached_rate, 1),
-                        reused_token_fraction=round(1 - cached_rate / plain_rate, 4),
+                        verify_reused_per_s=round(reused_verify_rate, 1),
+                        verify_fresh_per_s=round(verify_rate, 1),
+                        auth_dependency_fraction=round(1 - cached_rate / plain_rate, 4),
                         failed=f_failed,
                         ok=f_ok,
                     )
