@@ -5,7 +5,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from mch_common.audit import append_audit, audit_principal, verify_chain
+from mch_common.audit import AuditSealer, append_audit, audit_principal, seal_pending, verify_chain
 from mch_common.auth.principal import Principal
 
 STAFF = Principal(
@@ -25,6 +25,7 @@ async def _write(session: AsyncSession, n: int) -> list[int]:
             purpose="妊娠届の受付",
         )
         seqs.append(record.seq)
+    await seal_pending(session)
     return seqs
 
 
@@ -76,6 +77,36 @@ async def test_deleted_record_breaks_the_link(db_session: AsyncSession) -> None:
     assert result.reason == "link to the previous record is broken"
 
 
+async def test_sealed_record_cannot_be_resealed_and_sealing_cannot_change_content(
+    db_session: AsyncSession,
+) -> None:
+    seqs = await _write(db_session, 1)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db_session.begin_nested():
+            await db_session.execute(
+                text("UPDATE audit_log SET hash = repeat('a', 64) WHERE seq = :seq"),
+                {"seq": seqs[0]},
+            )
+    record = await append_audit(db_session, actor="x", action="test.unsealed")
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db_session.begin_nested():
+            await db_session.execute(
+                text(
+                    "UPDATE audit_log SET hash = repeat('b', 64), chain_pos = 999999, "
+                    "prev_hash = repeat('c', 64), actor = 'forged' WHERE seq = :seq"
+                ),
+                {"seq": record.seq},
+            )
+
+
+async def test_verification_counts_unsealed_records(db_session: AsyncSession) -> None:
+    await _write(db_session, 2)
+    await append_audit(db_session, actor="x", action="test.unsealed")
+    result = await verify_chain(db_session)
+    assert result.ok
+    assert result.unsealed == 1
+
+
 async def test_concurrent_writers_keep_one_chain(engine: AsyncEngine) -> None:
     import asyncio
 
@@ -88,5 +119,11 @@ async def test_concurrent_writers_keep_one_chain(engine: AsyncEngine) -> None:
             await append_audit(s, actor=f"svc:{i}", action="test.concurrent", target_id=str(i))
 
     await asyncio.gather(*(writer(i) for i in range(20)))
+    sealer = AuditSealer(engine)
+    while await sealer.seal_once():
+        pass
     async with sessions() as s:
-        assert (await verify_chain(s)).ok
+        result = await verify_chain(s)
+    assert result.ok
+    assert result.unsealed == 0
+    assert sealer.sealed >= 20

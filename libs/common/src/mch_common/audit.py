@@ -1,28 +1,35 @@
-"""The audit and access log: append-only (the database refuses UPDATE, DELETE and TRUNCATE),
-hash-chained, and verifiable record by record.
+"""The audit and access log: append-only, hash-chained, and verifiable record by record.
 
-Every record's hash covers its own fields and the previous record's hash, so altering,
-deleting or inserting a record breaks the chain at that point; `verify_chain` names it.
-Writers take a transaction-scoped advisory lock so the chain has one order.
+Writers only INSERT, concurrently and without locks, so the log never serialises the work it
+records. A sealer (one per database at a time, under an advisory lock; every service runs one)
+then links committed records into the chain in the order it finds them: it assigns
+`chain_pos`, `prev_hash` and `hash`, once. The database refuses every other UPDATE, every
+DELETE and TRUNCATE. Altering, deleting or inserting a sealed record breaks the chain at that
+point, and `verify_chain` names it.
 """
 
+import asyncio
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, Text, select, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Text, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mch_common.auth.principal import Principal
 from mch_common.db import Base
 from mch_common.logs import correlation_id
 
+log = logging.getLogger("mch.audit")
+
 GENESIS_HASH = "0" * 64
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7340017)")
+# One sealer at a time per database; writers never take it.
+_SEALER_LOCK = text("SELECT pg_try_advisory_xact_lock(7340017)")
 
 
 class AuditRecord(Base):
@@ -39,14 +46,29 @@ class AuditRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Set once by the sealer.
+    chain_pos: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_audit_log_unsealed", "seq", postgresql_where=text("hash IS NULL")),)
 
 
 AUDIT_APPEND_ONLY_DDL = (
     """
     CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger AS $$
     BEGIN
+        -- The one permitted update: sealing an unsealed record, changing nothing else.
+        IF TG_OP = 'UPDATE' AND OLD.hash IS NULL AND NEW.hash IS NOT NULL
+           AND NEW.chain_pos IS NOT NULL AND NEW.prev_hash IS NOT NULL
+           AND (NEW.seq, NEW.occurred_at, NEW.actor, NEW.terminal, NEW.action, NEW.target_type,
+                NEW.target_id, NEW.purpose, NEW.outcome, NEW.detail, NEW.correlation_id)
+               IS NOT DISTINCT FROM
+               (OLD.seq, OLD.occurred_at, OLD.actor, OLD.terminal, OLD.action, OLD.target_type,
+                OLD.target_id, OLD.purpose, OLD.outcome, OLD.detail, OLD.correlation_id)
+        THEN
+            RETURN NEW;
+        END IF;
         RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END;
@@ -63,6 +85,7 @@ AUDIT_APPEND_ONLY_DDL = (
 )
 
 _HASHED_FIELDS = (
+    "chain_pos",
     "seq",
     "occurred_at",
     "actor",
@@ -102,29 +125,20 @@ async def append_audit(
     purpose: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one record in the caller's transaction (it commits or rolls back with the work)."""
-    await session.execute(_CHAIN_LOCK)
-    last = (
-        await session.execute(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
-    ).scalar_one_or_none()
-    seq = (
-        await session.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))"))
-    ).scalar_one()
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "occurred_at": datetime.now(UTC),
-        "actor": actor,
-        "terminal": terminal,
-        "action": action,
-        "target_type": target_type,
-        "target_id": target_id,
-        "purpose": purpose,
-        "outcome": outcome,
-        "detail": detail or {},
-        "correlation_id": correlation_id.get(),
-    }
-    prev = last or GENESIS_HASH
-    record = AuditRecord(**fields, prev_hash=prev, hash=record_hash(prev, fields))
+    """Append one record in the caller's transaction (it commits or rolls back with the work).
+    A plain INSERT: the sealer chains it after commit."""
+    record = AuditRecord(
+        occurred_at=datetime.now(UTC),
+        actor=actor,
+        terminal=terminal,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        purpose=purpose,
+        outcome=outcome,
+        detail=detail or {},
+        correlation_id=correlation_id.get(),
+    )
     session.add(record)
     await session.flush()
     return record
@@ -155,17 +169,103 @@ async def audit_principal(
     )
 
 
+_SEAL = text(
+    "UPDATE audit_log SET chain_pos = :chain_pos, prev_hash = :prev_hash, hash = :hash "
+    "WHERE seq = :seq AND hash IS NULL"
+)
+
+
+async def seal_pending(session: AsyncSession, *, limit: int = 5000) -> int:
+    """Chain up to `limit` committed, unsealed records; returns how many were sealed (0 when
+    another sealer holds the lock). Call in its own transaction."""
+    if not (await session.execute(_SEALER_LOCK)).scalar_one():
+        return 0
+    last = (
+        await session.execute(
+            select(AuditRecord.chain_pos, AuditRecord.hash)
+            .where(AuditRecord.chain_pos.is_not(None))
+            .order_by(AuditRecord.chain_pos.desc())
+            .limit(1)
+        )
+    ).first()
+    position, prev = (last[0] or 0, last[1] or GENESIS_HASH) if last else (0, GENESIS_HASH)
+    rows = (
+        (
+            await session.execute(
+                select(AuditRecord)
+                .where(AuditRecord.hash.is_(None))
+                .order_by(AuditRecord.seq)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    updates = []
+    for row in rows:
+        position += 1
+        fields = {k: getattr(row, k) for k in _HASHED_FIELDS if k != "chain_pos"}
+        fields["chain_pos"] = position
+        digest = record_hash(prev, fields)
+        updates.append({"seq": row.seq, "chain_pos": position, "prev_hash": prev, "hash": digest})
+        prev = digest
+    if updates:
+        await session.execute(_SEAL, updates)
+    session.expunge_all()
+    return len(updates)
+
+
+class AuditSealer:
+    """Background task of every service: seals new audit records about every `interval` s."""
+
+    def __init__(self, engine: AsyncEngine, *, interval: float = 0.5) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.sealed = 0
+        self._stopping = asyncio.Event()
+
+    async def seal_once(self) -> int:
+        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+            count = await seal_pending(session)
+        self.sealed += count
+        return count
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                count = await self.seal_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep sealing after transient failures
+                log.warning("audit sealer failed, retrying: %s", type(exc).__name__)
+                count = 0
+            if count < 5000:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+                except TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
 @dataclass(frozen=True)
 class ChainVerification:
     ok: bool
     checked: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    unsealed: int = 0
 
 
 async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> ChainVerification:
-    """Walk the log in order; report the first record whose link or content does not match."""
+    """Walk the sealed records in chain order; report the first whose link or content does not
+    match. Records not yet sealed are counted, not judged (the sealer runs every half second)."""
+    unsealed = (
+        await session.execute(select(func.count()).where(AuditRecord.hash.is_(None)))
+    ).scalar_one()
     prev = GENESIS_HASH
+    expected_pos = 1
     checked = 0
     after = 0
     while True:
@@ -173,8 +273,8 @@ async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> ChainVeri
             (
                 await session.execute(
                     select(AuditRecord)
-                    .where(AuditRecord.seq > after)
-                    .order_by(AuditRecord.seq)
+                    .where(AuditRecord.chain_pos > after)
+                    .order_by(AuditRecord.chain_pos)
                     .limit(chunk)
                 )
             )
@@ -182,18 +282,20 @@ async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> ChainVeri
             .all()
         )
         if not rows:
-            return ChainVerification(ok=True, checked=checked)
+            return ChainVerification(ok=True, checked=checked, unsealed=unsealed)
         for row in rows:
-            if row.prev_hash != prev:
+            assert row.chain_pos is not None
+            if row.chain_pos != expected_pos or row.prev_hash != prev:
                 return ChainVerification(
-                    False, checked, row.seq, "link to the previous record is broken"
+                    False, checked, row.seq, "link to the previous record is broken", unsealed
                 )
             fields = {k: getattr(row, k) for k in _HASHED_FIELDS}
             if record_hash(prev, fields) != row.hash:
                 return ChainVerification(
-                    False, checked, row.seq, "record content does not match its hash"
+                    False, checked, row.seq, "record content does not match its hash", unsealed
                 )
             prev = row.hash
             checked += 1
-            after = row.seq
+            expected_pos += 1
+            after = row.chain_pos
         session.expunge_all()

@@ -317,11 +317,17 @@ def _stop_postgres(pgdata: Path, account: _Account | None) -> None:
     running = _postmaster(pgdata)
     if running is None:
         return
-    result = _pg_run("pg_ctl", ["-D", str(pgdata), "-m", "fast", "-w", "-t", "30", "stop"],
-                     account, cwd=pgdata.parent, timeout=40)
+    result = _pg_run(
+        "pg_ctl",
+        ["-D", str(pgdata), "-m", "fast", "-w", "-t", "30", "stop"],
+        account,
+        cwd=pgdata.parent,
+        timeout=40,
+    )
     if result.returncode != 0 and pid_alive(running[0]):
-        log.warning("pg_ctl stop failed (%s); terminating pid %s", result.stderr.strip(),
-                    running[0])
+        log.warning(
+            "pg_ctl stop failed (%s); terminating pid %s", result.stderr.strip(), running[0]
+        )
         terminate_pid(running[0])
 
 
@@ -373,8 +379,16 @@ def _start_postgres(data_dir: Path, port: int | None) -> EmbeddedPostgres:
             shutil.rmtree(pgdata)  # a half-finished initdb; nothing worth keeping
         result = _pg_run(
             "initdb",
-            ["-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=UTF8",
-             "--no-locale", "--no-sync"],
+            [
+                "-D",
+                str(pgdata),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
             account,
             cwd=data_dir,
         )
@@ -418,9 +432,7 @@ def _port_answers(port: int, host: str = HOST) -> bool:
 
 
 @contextlib.contextmanager
-def embedded_postgres_server(
-    data_dir: Path, port: int | None = None
-) -> Iterator[EmbeddedPostgres]:
+def embedded_postgres_server(data_dir: Path, port: int | None = None) -> Iterator[EmbeddedPostgres]:
     """Context manager: a running embedded PostgreSQL, stopped on exit."""
     server = start_embedded_postgres(data_dir, port)
     try:
@@ -494,13 +506,26 @@ def embedded_nats(data_dir: Path, port: int | None = None) -> Iterator[str]:
             terminate_pid(leftover)
         port = _choose_port(data_dir, port)
         log_path = data_dir / "nats-server.log"
-        command = [nats_server_binary(), "-js", "-sd", str(data_dir), "-a", HOST,
-                   "-p", str(port), "-P", str(pid_file)]
+        command = [
+            nats_server_binary(),
+            "-js",
+            "-sd",
+            str(data_dir),
+            "-a",
+            HOST,
+            "-p",
+            str(port),
+            "-P",
+            str(pid_file),
+        ]
         with log_path.open("ab") as log_file:
             # Own session: a Ctrl-C in the terminal reaches our process only, which then stops
             # the services before this server.
             process = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         try:

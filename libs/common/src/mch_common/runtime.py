@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from mch_common.audit import AuditSealer
 from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.events.consumer import EventConsumer
@@ -53,7 +54,11 @@ def service_lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging(settings.service_name, settings.log_level)
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            pre_ping=settings.db_pool_pre_ping,
+        )
         bus = await EventBus.connect(
             settings.nats_url, namespace=settings.event_namespace, name=settings.service_name
         )
@@ -77,6 +82,8 @@ def service_lifespan(
 
         await start_auth(app, settings, bus)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        sealer = AuditSealer(engine)
+        runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
         if consumers is not None:
             for consumer in consumers(runtime):
                 await consumer.start()
@@ -89,8 +96,9 @@ def service_lifespan(
             yield
         finally:
             runtime.relay.stop()
+            sealer.stop()
             for consumer in runtime.consumers:
-                consumer.stop()
+                await consumer.close()
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)

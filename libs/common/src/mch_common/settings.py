@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/mch"
     db_pool_size: int = 10
+    # A ping per checkout survives a PostgreSQL restart cleanly; it costs a round trip.
+    db_pool_pre_ping: bool = True
     nats_url: str = "nats://127.0.0.1:4222"
     # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
     event_namespace: str = ""

@@ -81,8 +81,12 @@ class EventBus:
         else:
             await self.nc.close()
 
-    async def ensure_stream(self, service: str, *, max_age: timedelta | None = None) -> str:
-        """Create or update `<SERVICE>` capturing `<service>.>`; safe to run on every start."""
+    async def ensure_stream(
+        self, service: str, *, max_age: timedelta | None = None, create_only: bool = False
+    ) -> str:
+        """Create or update `<SERVICE>` capturing `<service>.>`; safe to run on every start.
+        `create_only` (for consumers of another service's stream) never changes an existing
+        stream's limits, which its owner sets."""
         name = self.naming.stream(service)
         config = StreamConfig(
             name=name,
@@ -97,7 +101,8 @@ class EventBus:
         except NotFoundError:
             await self.js.add_stream(config)
         else:
-            await self.js.update_stream(config)
+            if not create_only:
+                await self.js.update_stream(config)
         return name
 
     async def ensure_dead_letter_stream(self) -> str:

@@ -39,6 +39,7 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
         batch_size: int = 200,
+        ack_wait: float = 30.0,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -48,14 +49,20 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.backoff = tuple(backoff)
         self.batch_size = batch_size
+        self.ack_wait = ack_wait
         self.applied = 0
         self.dead_lettered = 0
         self._stopping = asyncio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
+        # The producer may not have started yet: its stream is created (never altered) here.
+        await self.bus.ensure_stream(self.stream_service, create_only=True)
         stream, durable = await self.bus.ensure_durable(
-            stream_service=self.stream_service, durable=self.name, event_types=list(self.handlers)
+            stream_service=self.stream_service,
+            durable=self.name,
+            event_types=list(self.handlers),
+            ack_wait=self.ack_wait,
         )
         await self.bus.ensure_dead_letter_stream()
         self._sub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
@@ -91,7 +98,14 @@ class EventConsumer:
             msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
             return 0
-        await self._apply_batch(msgs)
+        try:
+            await self._apply_batch(msgs)
+        except asyncio.CancelledError:
+            # Stopped mid-batch: hand the messages back now rather than after ack_wait.
+            for msg in msgs:
+                if not msg.is_acked:
+                    await msg.nak()
+            raise
         return len(msgs)
 
     async def _apply_batch(self, msgs: list[Msg]) -> None:

@@ -110,22 +110,31 @@ async def db_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
+@pytest.fixture(scope="session")
+def preserved_tables() -> frozenset[str]:
+    """Tables `committed_sessions` leaves alone; a service adds the reference data its
+    migrations seed (rules, programmes)."""
+    return frozenset({"audit_log", "alembic_version"})
+
+
 @pytest.fixture
 async def committed_sessions(
-    engine: AsyncEngine,
+    engine: AsyncEngine, preserved_tables: frozenset[str]
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Real commits, for tests where other connections (a relay, a consumer) must see the data;
-    every table but the append-only audit log is emptied afterwards."""
+    every table but the append-only audit log and `preserved_tables` is emptied afterwards."""
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     async with engine.begin() as conn:
         tables = (
-            await conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename NOT IN ('audit_log', 'alembic_version')"
+            (
+                await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
+        tables = [t for t in tables if t not in preserved_tables]
         if tables:
             await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
 
