@@ -1,0 +1,343 @@
+"""boshi_core intake throughput: pregnancy notifications and prenatal checkup results recorded
+per second through the REST API (JWT verified, access log written, outbox event queued, relay
+publishing to JetStream), against the same inserts done directly through asyncpg (the ceiling).
+
+Creates and drops its own database and its own JetStream namespace. Prints one JSON line:
+{"bench": "boshi_intake", "value": X, "unit": "writes/s", "target": 300, "ceiling": C, ...}
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+
+from boshi_core.migrate import MIGRATIONS
+from boshi_core.testsupport import notification, snapshot
+from mch_common.events import EventBus
+from mch_common.ids import uuid7
+from mch_common.infra import LOCAL_NATS, LOCAL_POSTGRES, asyncpg_url, with_database
+from mch_common.migrations import upgrade_async
+from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
+
+TARGET = 300
+# Half the cores for boshi_core's workers: the load generator needs the rest.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(max(1, (os.cpu_count() or 2) // 2))))
+WARMUP = 4 * WORKERS
+LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+MOTHERS = int(os.environ.get("BENCH_MOTHERS", "1200"))  # two writes each
+SCOPES = ("boshi:pregnancy:read", "boshi:pregnancy:write")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def seed_people(dsn: str, prefix: str, count: int) -> list[str]:
+    """The read model as atena's events would have filled it."""
+    numbers = [f"{prefix}{i:09d}" for i in range(count)]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO people (person_no, version, residence_status, family_name, given_name,"
+            " family_name_kana, given_name_kana, sex, birth_date, municipality_code, ward_code,"
+            " address, last_event_type) VALUES ($1, 1, 'resident', '北九', '花子', 'キタキュウ',"
+            " 'ハナコ', 'female', $2, '401005', '401064', $3, 'atena.person.registered')",
+            [
+                (n, date(1994, 5, 10), json.dumps(snapshot(n)["address"], ensure_ascii=False))
+                for n in numbers
+            ],
+        )
+    finally:
+        await conn.close()
+    return numbers
+
+
+async def run_pool(count: int, work: Any) -> float:
+    """Run work(i) for i < count with CONCURRENCY workers; returns elapsed seconds."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await work(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def boshi_server(settings: dict[str, str], port: int) -> Iterator[str]:
+    """boshi_core as deployed: uvicorn worker processes behind one port."""
+    env = {**os.environ, **{f"BOSHI_{k.upper()}": v for k, v in settings.items()}}
+    log = open(LOG_PATH, "wb")  # noqa: SIM115 - closed below, after the process ends
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "boshi_core.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+async def wait_ready(client: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("boshi_core did not become ready")
+        await asyncio.sleep(0.2)
+
+
+async def rest_run(base_url: str, keys: TestKeySet, people: list[str]) -> float:
+    token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
+    headers = {"Authorization": f"Bearer {token}"}
+    today = date.today().isoformat()
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    # TCP_NODELAY: headers and body go out as two writes; Nagle plus delayed ACK would add 40 ms.
+    transport = httpx.AsyncHTTPTransport(
+        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
+    async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=30) as client:
+        await wait_ready(client)
+
+        async def intake(i: int) -> None:
+            person_no = people[i]
+            created = await client.post(
+                "/pregnancies", json=notification(person_no), headers=headers
+            )
+            if created.status_code != 201:
+                raise RuntimeError(f"notification refused: {created.status_code} {created.text}")
+            checkup = await client.post(
+                f"/pregnancies/{created.json()['id']}/checkups",
+                json={
+                    "checkup_date": today,
+                    "gestational_weeks": 10,
+                    "systolic_bp": 118,
+                    "diastolic_bp": 72,
+                    "urine_protein": "-",
+                    "urine_sugar": "-",
+                    "weight_kg": "55.0",
+                    "oedema": "-",
+                    "findings": "特記なし",
+                },
+                headers=headers,
+            )
+            if checkup.status_code != 201:
+                raise RuntimeError(f"checkup refused: {checkup.status_code} {checkup.text}")
+
+        # Warm-up: every worker fetches the JWKS and fills its pool.
+        await asyncio.gather(*(intake(i) for i in range(WARMUP)))
+        elapsed = await run_pool(len(people) - WARMUP, lambda i: intake(i + WARMUP))
+    return 2 * (len(people) - WARMUP) / elapsed
+
+
+async def direct_run(dsn: str, people: list[str]) -> float:
+    """The same rows (pregnancy or checkup, its access record, its outbox event) inserted
+    straight through asyncpg, one transaction per write."""
+    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=CONCURRENCY)
+    assert pool is not None
+    form = notification(None)["form"]
+    edd = date.fromisoformat(form["expected_delivery_date"])
+
+    async def audit_and_outbox(
+        conn: asyncpg.Connection, person_no: str, action: str, subject: str, data: dict[str, Any]
+    ) -> None:
+        # A plain insert, as mch_common.audit does; the sealer chains it after commit.
+        await conn.execute(
+            "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type,"
+            " target_id, purpose, outcome, detail, correlation_id)"
+            " VALUES ($1, 'bench-staff', 'TERM', $2, 'person', $3, 'bench', 'success',"
+            " '{}', NULL)",
+            datetime.now(UTC),
+            action,
+            person_no,
+        )
+        event_id = uuid7()
+        envelope = {
+            "id": str(event_id),
+            "type": subject,
+            "source": "urn:mch:boshi_core",
+            "tenant": "401005",
+            "data": data,
+        }
+        await conn.execute(
+            "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1, $2, $3)",
+            event_id,
+            subject,
+            json.dumps(envelope, ensure_ascii=False),
+        )
+
+    async def intake(i: int) -> None:
+        person_no = people[i]
+        pregnancy_id = uuid.uuid4()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO pregnancies (id, person_no, ward_code, channel, status, notified_on,"
+                " name, name_kana, birth_date, age_at_notification, occupation, residence,"
+                " nationality, weeks_at_notification, expected_delivery_date, expected_children,"
+                " diagnosed_by, std_tested, tb_tested, notifier_name, application_date,"
+                " collection_ward_code, id_document_type, id_checked_by, id_checked_at,"
+                " created_by) VALUES ($1, $2, '401064', 'window', 'open', $3, $4, $5, $6, 32,"
+                " $7, $8, $9, 9, $10, 1, $11, true, false, $12, $3, '401064', 'my_number_card',"
+                " 'bench', now(), 'bench')",
+                pregnancy_id,
+                person_no,
+                date.today(),
+                form["name"],
+                form["name_kana"],
+                date(1994, 5, 10),
+                form["occupation"],
+                form["residence"],
+                form["nationality"],
+                edd,
+                form["diagnosed_by"],
+                form["notifier_name"],
+            )
+            await audit_and_outbox(
+                conn,
+                person_no,
+                "pregnancy.open",
+                "boshi.pregnancy.opened",
+                {"pregnancy_id": str(pregnancy_id)},
+            )
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO prenatal_checkups (id, pregnancy_id, checkup_date, gestational_weeks,"
+                " systolic_bp, diastolic_bp, urine_protein, urine_sugar, weight_kg, oedema,"
+                " findings, risk_flags, risk_rules_version, recorded_by) VALUES ($1, $2, $3, 10,"
+                " 118, 72, '-', '-', 55.0, '-', '特記なし', '[]', 1, 'bench')",
+                uuid.uuid4(),
+                pregnancy_id,
+                date.today(),
+            )
+            await audit_and_outbox(
+                conn,
+                person_no,
+                "prenatal_checkup.record",
+                "boshi.prenatal_checkup.recorded",
+                {"pregnancy_id": str(pregnancy_id)},
+            )
+
+    try:
+        elapsed = await run_pool(len(people), intake)
+    finally:
+        await pool.close()
+    return 2 * len(people) / elapsed
+
+
+async def main() -> None:
+    server = asyncpg_url(os.environ.get("DATABASE_URL") or LOCAL_POSTGRES)
+    server = with_database(server, "postgres")
+    nats_url = os.environ.get("NATS_URL") or LOCAL_NATS
+    name = f"bench_boshi_{os.getpid()}"
+    namespace = f"bench{os.getpid()}"
+    admin = await asyncpg.connect(plain_dsn(server))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    keys = TestKeySet()
+    try:
+        await upgrade_async(MIGRATIONS, url)
+        rest_people = await seed_people(plain_dsn(url), "7", MOTHERS)
+        direct_people = await seed_people(plain_dsn(url), "8", MOTHERS)
+        with serve_jwks(keys) as jwks_url:
+            settings = {
+                "environment": "test",
+                "database_url": url,
+                "nats_url": nats_url,
+                "event_namespace": namespace,
+                "jwks_url": jwks_url,
+                "jwt_issuer": TEST_ISSUER,
+                "jwt_audience": TEST_AUDIENCE,
+                "db_pool_size": str(CONCURRENCY // WORKERS + 2),
+                "log_level": "WARNING",
+            }
+            with boshi_server(settings, free_port()) as base_url:
+                value = await rest_run(base_url, keys, rest_people)
+        ceiling = await direct_run(plain_dsn(url), direct_people)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
+        for info in await bus.js.streams_info():
+            if info.config.name and info.config.name.startswith(namespace.upper() + "_"):
+                await bus.js.delete_stream(info.config.name)
+        await bus.close()
+    # The larger of this process and the biggest boshi_core worker.
+    peak_rss_mb = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "boshi_intake",
+                "value": round(value, 1),
+                "unit": "writes/s",
+                "target": TARGET,
+                "ceiling": round(ceiling, 1),
+                "ratio": round(value / ceiling, 3),
+                "peak_rss_mb": round(peak_rss_mb, 1),
+                "workers": WORKERS,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,1 @@
+"""The MCH system (母子保健システム): pregnancies, handbooks, prenatal checkups, births, visits."""

@@ -1,0 +1,74 @@
+"""The one age predicate module: every list, profile, due date and reminder uses it.
+
+Legal ages (年齢計算ニ関スル法律, 民法143条): a period of N months counted from the birth date
+ends on the day before the corresponding day of the Nth month, or, where that month has no
+corresponding day, on that month's last day; the child is N months old from the next day.
+So a child born 31 January is 3 months old from 1 May, one born 29 February 2024 is 3 years
+old from 1 March 2027. Everything works on calendar dates in Asia/Tokyo, never on clock times.
+"""
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+NEWBORN_DAYS = 28  # 新生児: under 28 days old
+
+
+def today_tokyo(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(TOKYO).date()
+
+
+def add_months_legal(birth: date, months: int) -> date:
+    """The first day on which someone born on `birth` is `months` months old."""
+    if months < 0:
+        raise ValueError("months must not be negative")
+    total = birth.month - 1 + months
+    year, month = birth.year + total // 12, total % 12 + 1
+    last_day = calendar.monthrange(year, month)[1]
+    if birth.day <= last_day:
+        return date(year, month, birth.day)
+    # No corresponding day: the period ends on the month's last day, so the next day.
+    return date(year, month, last_day) + timedelta(days=1)
+
+
+def add_years_legal(birth: date, years: int) -> date:
+    return add_months_legal(birth, 12 * years)
+
+
+def age_reached(birth: date, years: int = 0, months: int = 0) -> date:
+    """The first day on which someone born on `birth` is `years` years and `months` months old."""
+    return add_months_legal(birth, 12 * years + months)
+
+
+def months_old(birth: date, on: date) -> int:
+    """Completed months of age on `on` (0 on the birth date); negative dates are refused."""
+    if on < birth:
+        raise ValueError("the date is before the birth date")
+    months = (on.year - birth.year) * 12 + (on.month - birth.month)
+    # The estimate is exact or one too high; step back while the anniversary is still ahead.
+    while months > 0 and add_months_legal(birth, months) > on:
+        months -= 1
+    return months
+
+
+def years_old(birth: date, on: date) -> int:
+    return months_old(birth, on) // 12
+
+
+def days_old(birth: date, on: date) -> int:
+    return (on - birth).days
+
+
+def is_newborn(birth: date, on: date) -> bool:
+    """新生児: from birth to under 28 days old (day 0 is the birth date)."""
+    return 0 <= days_old(birth, on) < NEWBORN_DAYS
+
+
+def newborn_last_day(birth: date) -> date:
+    return birth + timedelta(days=NEWBORN_DAYS - 1)
+
+
+def last_day_before_months(birth: date, months: int) -> date:
+    """The last day on which the child is still under `months` months old."""
+    return add_months_legal(birth, months) - timedelta(days=1)

@@ -1,0 +1,81 @@
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from boshi_core.births import service
+from boshi_core.births.models import Child
+from boshi_core.births.schemas import (
+    ChildOut,
+    LowBirthWeightIn,
+    LowBirthWeightOut,
+    OutcomeIn,
+    OutcomeOut,
+)
+from boshi_core.deps import AppSettings, PregnancyReader, PregnancyWriter, VisitWriter
+from mch_common.web import Session
+
+router = APIRouter(tags=["births"])
+
+
+def child_out(child: Child) -> ChildOut:
+    return ChildOut.model_validate(
+        {
+            **{k: getattr(child, k) for k in ChildOut.model_fields if k != "low_birth_weight"},
+            "low_birth_weight": service.is_low_birth_weight(child.birth_weight_g),
+        }
+    )
+
+
+@router.post(
+    "/pregnancies/{pregnancy_id}/outcome",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record how the pregnancy ended (births, or miscarriage/stillbirth/other) and close it",
+)
+async def record_outcome(
+    pregnancy_id: UUID, body: OutcomeIn, session: Session, principal: PregnancyWriter
+) -> OutcomeOut:
+    pregnancy, children = await service.record_outcome(
+        session, principal=principal, pregnancy_id=pregnancy_id, outcome=body
+    )
+    return OutcomeOut(
+        pregnancy_id=pregnancy.id,
+        status=pregnancy.status,
+        outcome=pregnancy.outcome or "",
+        children=[child_out(c) for c in children],
+    )
+
+
+@router.get("/children/{child_id}", summary="A child's birth record (logged)")
+async def get_child(child_id: UUID, session: Session, principal: PregnancyReader) -> ChildOut:
+    return child_out(await service.view_child(session, principal=principal, child_id=child_id))
+
+
+@router.post(
+    "/children/{child_id}/low-birth-weight-notification",
+    status_code=status.HTTP_201_CREATED,
+    summary="Low birth weight notification (< 2,500 g); opens a premature infant visit",
+)
+async def notify_low_birth_weight(
+    child_id: UUID,
+    body: LowBirthWeightIn,
+    session: Session,
+    principal: VisitWriter,
+    settings: AppSettings,
+) -> LowBirthWeightOut:
+    record, visit = await service.notify_low_birth_weight(
+        session,
+        principal=principal,
+        child_id=child_id,
+        notification=body,
+        premature_due_days=settings.premature_visit_due_days,
+    )
+    return LowBirthWeightOut.model_validate(
+        {
+            **{
+                k: getattr(record, k)
+                for k in LowBirthWeightOut.model_fields
+                if k != "premature_visit_id"
+            },
+            "premature_visit_id": visit.id,
+        }
+    )

@@ -1,0 +1,322 @@
+"""Pregnancy outcomes, children (linked to atena by atena.person.born) and low birth weight."""
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core import events
+from boshi_core.ages import today_tokyo
+from boshi_core.births.models import Child, LowBirthWeightNotification
+from boshi_core.births.schemas import BirthIn, LowBirthWeightIn, OutcomeIn
+from boshi_core.people import repository as people
+from boshi_core.pregnancy.models import Pregnancy
+from boshi_core.pregnancy.service import get_pregnancy
+from boshi_core.visits import service as visits
+from boshi_core.visits.models import HomeVisit
+from mch_common.audit import audit_principal
+from mch_common.auth.deps import ensure_ward_access
+from mch_common.auth.principal import Principal
+from mch_common.errors import Conflict, InvalidInput, NotFound
+
+LOW_BIRTH_WEIGHT_G = 2500  # 低体重児: under 2,500 g (MCH Act art. 18)
+PURPOSE = "母子保健法第18条 (births and low birth weight)"
+
+
+def is_low_birth_weight(weight_g: int | None) -> bool:
+    return weight_g is not None and weight_g < LOW_BIRTH_WEIGHT_G
+
+
+async def _child_registered(session: AsyncSession, child: Child, tenant: str) -> None:
+    await events.emit(
+        session,
+        type=events.CHILD_REGISTERED,
+        subject=str(child.id),
+        tenant=tenant,
+        data={
+            "child_id": str(child.id),
+            "person_no": child.person_no,
+            "mother_person_no": child.mother_person_no,
+            "pregnancy_id": str(child.pregnancy_id) if child.pregnancy_id else None,
+            "birth_date": child.birth_date.isoformat(),
+        },
+    )
+
+
+async def _unlinked_child(
+    session: AsyncSession, *, mother: str, birth_date: date, sex: str | None, missing: str
+) -> Child | None:
+    """A child of this mother, born that day, still waiting for the other half of its record:
+    `missing` is "person_no" (recorded at outcome, atena's born event not yet applied) or
+    "details" (atena's event applied first, the outcome not yet recorded)."""
+    stmt = select(Child).where(Child.mother_person_no == mother, Child.birth_date == birth_date)
+    if sex is not None:
+        stmt = stmt.where(Child.sex == sex)
+    if missing == "person_no":
+        stmt = stmt.where(Child.person_no.is_(None))
+    else:
+        stmt = stmt.where(Child.birth_weight_g.is_(None))
+    return (
+        (await session.execute(stmt.order_by(Child.created_at).limit(1).with_for_update()))
+        .scalars()
+        .first()
+    )
+
+
+async def record_outcome(
+    session: AsyncSession, *, principal: Principal, pregnancy_id: UUID, outcome: OutcomeIn
+) -> tuple[Pregnancy, list[Child]]:
+    """Close the pregnancy with its outcome; a birth registers its children and their visits."""
+    pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
+    if pregnancy.status != "open":
+        raise Conflict(f"pregnancy {pregnancy_id} is already closed ({pregnancy.outcome})")
+    if outcome.outcome_date > today_tokyo():
+        raise InvalidInput("outcome_date is in the future")
+    mother = await people.get(session, pregnancy.person_no)
+    children: list[Child] = []
+    for birth in outcome.births:
+        children.append(
+            await _register_birth(
+                session, principal, pregnancy, birth, mother.ward_code if mother else None
+            )
+        )
+    pregnancy.status = "closed"
+    pregnancy.outcome = outcome.outcome
+    pregnancy.outcome_date = outcome.outcome_date
+    pregnancy.outcome_note = outcome.note
+    await session.flush()
+    await events.emit(
+        session,
+        type=events.PREGNANCY_CLOSED,
+        subject=str(pregnancy_id),
+        tenant=principal.tenant,
+        data={
+            "pregnancy_id": str(pregnancy_id),
+            "person_no": pregnancy.person_no,
+            "outcome": outcome.outcome,
+            "outcome_date": outcome.outcome_date.isoformat(),
+            "children": len(children),
+        },
+    )
+    await audit_principal(
+        session,
+        principal,
+        action="pregnancy.close",
+        target_type="person",
+        target_id=pregnancy.person_no,
+        purpose=PURPOSE,
+        detail={
+            "pregnancy_id": str(pregnancy_id),
+            "outcome": outcome.outcome,
+            "children": [str(c.id) for c in children],
+        },
+    )
+    return pregnancy, children
+
+
+async def _register_birth(
+    session: AsyncSession,
+    principal: Principal,
+    pregnancy: Pregnancy,
+    birth: BirthIn,
+    ward_code: str | None,
+) -> Child:
+    child: Child | None = None
+    if birth.child_person_no is not None:
+        child = (
+            await session.execute(
+                select(Child).where(Child.person_no == birth.child_person_no).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if child is not None and child.mother_person_no != pregnancy.person_no:
+            raise InvalidInput(f"child {birth.child_person_no} is another mother's child")
+        if child is not None and child.birth_weight_g is not None:
+            raise Conflict(f"child {birth.child_person_no} already has a birth record")
+    if child is None:
+        child = await _unlinked_child(
+            session,
+            mother=pregnancy.person_no,
+            birth_date=birth.birth_date,
+            sex=birth.sex,
+            missing="details",
+        )
+    created = child is None
+    if child is None:
+        child = Child(
+            mother_person_no=pregnancy.person_no,
+            birth_date=birth.birth_date,
+            registered_via="outcome",
+            ward_code=ward_code,
+        )
+        session.add(child)
+    if birth.child_person_no is not None:
+        child.person_no = birth.child_person_no
+    child.pregnancy_id = pregnancy.id
+    child.birth_date = birth.birth_date
+    child.birth_time = birth.birth_time
+    child.sex = birth.sex
+    child.birth_weight_g = birth.birth_weight_g
+    child.gestational_weeks = birth.gestational_weeks
+    child.gestational_days = birth.gestational_days
+    child.birth_attendant = birth.birth_attendant
+    child.birth_place = birth.birth_place
+    child.ward_code = child.ward_code or ward_code
+    await session.flush()
+    await visits.schedule_birth_visits(session, child)
+    if created:
+        await _child_registered(session, child, principal.tenant)
+    return child
+
+
+async def link_born(session: AsyncSession, snapshot: dict[str, Any], tenant: str) -> None:
+    """atena.person.born: link the new person to the mother's child record, or start one."""
+    mother_no = snapshot.get("mother_person_no")
+    person_no = snapshot["person_no"]
+    if not mother_no or not snapshot.get("birth_date"):
+        return
+    if (
+        await session.execute(select(Child.id).where(Child.person_no == person_no))
+    ).first() is not None:
+        return  # already linked (a replay, or staff gave the person number at the outcome)
+    birth_date = date.fromisoformat(snapshot["birth_date"])
+    sex = snapshot.get("sex")
+    child = await _unlinked_child(
+        session, mother=mother_no, birth_date=birth_date, sex=sex, missing="person_no"
+    )
+    if child is not None:
+        child.person_no = person_no
+        await session.flush()
+        return
+    mother = await people.get(session, mother_no)
+    if mother is None:
+        return  # not a mother boshi_core serves (no pregnancy, no read model entry)
+    pregnancy_id = (
+        await session.execute(
+            select(Pregnancy.id)
+            .where(Pregnancy.person_no == mother_no)
+            .order_by(Pregnancy.notified_on.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    child = Child(
+        person_no=person_no,
+        mother_person_no=mother_no,
+        pregnancy_id=pregnancy_id,
+        birth_date=birth_date,
+        sex=sex,
+        ward_code=(snapshot.get("address") or {}).get("ward_code") or mother.ward_code,
+        registered_via="atena_born",
+    )
+    session.add(child)
+    await session.flush()
+    await visits.schedule_birth_visits(session, child)
+    await _child_registered(session, child, tenant)
+
+
+async def get_child(session: AsyncSession, principal: Principal, child_id: UUID) -> Child:
+    child = await session.get(Child, child_id)
+    if child is None:
+        raise NotFound(f"no child {child_id}")
+    ensure_ward_access(principal, child.ward_code or "")
+    return child
+
+
+async def notify_low_birth_weight(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    child_id: UUID,
+    notification: LowBirthWeightIn,
+    premature_due_days: int,
+) -> tuple[LowBirthWeightNotification, HomeVisit]:
+    """Record the notification and open the premature infant visit (未熟児訪問)."""
+    child = await get_child(session, principal, child_id)
+    if child.birth_weight_g is None:
+        raise InvalidInput("record the birth (weight, weeks, attendant) before this notification")
+    if not is_low_birth_weight(child.birth_weight_g):
+        raise InvalidInput(
+            f"birth weight {child.birth_weight_g} g is not under {LOW_BIRTH_WEIGHT_G} g"
+        )
+    if notification.notified_on < child.birth_date or notification.notified_on > today_tokyo():
+        raise InvalidInput("notified_on must be between the birth and today")
+    existing = (
+        await session.execute(
+            select(LowBirthWeightNotification.id).where(
+                LowBirthWeightNotification.child_id == child_id
+            )
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(f"child {child_id} already has a low birth weight notification")
+    record = LowBirthWeightNotification(
+        child_id=child_id,
+        notified_on=notification.notified_on,
+        notifier_name=notification.notifier_name,
+        whereabouts=notification.whereabouts,
+        contact_phone=notification.contact_phone,
+        birth_date=child.birth_date,
+        birth_time=notification.birth_time or child.birth_time,
+        birth_place=notification.birth_place or child.birth_place or "",
+        sex=child.sex or "",
+        birth_weight_g=child.birth_weight_g,
+        gestational_weeks=child.gestational_weeks or 0,
+        mother_person_no=child.mother_person_no,
+        birth_attendant=notification.birth_attendant or child.birth_attendant or "",
+        note=notification.note,
+        recorded_by=principal.sub,
+    )
+    session.add(record)
+    await session.flush()
+    visit = await visits.schedule(
+        session,
+        child=child,
+        kind="premature",
+        due=visits.due_by(
+            "premature",
+            birth_date=child.birth_date,
+            notified_on=notification.notified_on,
+            premature_due_days=premature_due_days,
+        ),
+    )
+    if visit is None:
+        raise Conflict(f"child {child_id} already has a premature infant visit")
+    await events.emit(
+        session,
+        type=events.LOW_BIRTH_WEIGHT_NOTIFIED,
+        subject=str(child_id),
+        tenant=principal.tenant,
+        data={
+            "notification_id": str(record.id),
+            "child_id": str(child_id),
+            "child_person_no": child.person_no,
+            "mother_person_no": child.mother_person_no,
+            "birth_weight_g": child.birth_weight_g,
+            "premature_visit_id": str(visit.id),
+        },
+    )
+    await audit_principal(
+        session,
+        principal,
+        action="low_birth_weight.notify",
+        target_type="person",
+        target_id=child.mother_person_no,
+        purpose=PURPOSE,
+        detail={"child_id": str(child_id), "child_person_no": child.person_no},
+    )
+    return record, visit
+
+
+async def view_child(session: AsyncSession, *, principal: Principal, child_id: UUID) -> Child:
+    child = await get_child(session, principal, child_id)
+    await audit_principal(
+        session,
+        principal,
+        action="child.view",
+        target_type="person",
+        target_id=child.person_no or child.mother_person_no,
+        purpose=PURPOSE,
+        detail={"child_id": str(child_id), "mother_person_no": child.mother_person_no},
+    )
+    return child

@@ -1,0 +1,78 @@
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from boshi_core.center import service
+from boshi_core.center.schemas import (
+    CaseIn,
+    CaseOut,
+    ConsultationIn,
+    ConsultationOut,
+    OverdueList,
+    PlanIn,
+    PlanOut,
+    ReviewIn,
+)
+from mch_common.auth.deps import require_scope
+from mch_common.auth.principal import Principal
+from mch_common.web import Session
+
+CenterReader = Annotated[Principal, require_scope("boshi:center:read")]
+CenterWriter = Annotated[Principal, require_scope("boshi:center:write")]
+
+router = APIRouter(prefix="/center", tags=["child and family center"])
+
+
+@router.post("/cases", status_code=status.HTTP_201_CREATED, summary="Open a family's case")
+async def open_case(body: CaseIn, session: Session, principal: CenterWriter) -> CaseOut:
+    return await service.open_case(session, principal=principal, case=body)
+
+
+@router.get("/cases/{case_id}", summary="A case with its consultations and plans (logged)")
+async def view_case(case_id: UUID, session: Session, principal: CenterReader) -> CaseOut:
+    return await service.view_case(session, principal=principal, case_id=case_id)
+
+
+@router.post(
+    "/cases/{case_id}/consultations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a consultation",
+)
+async def add_consultation(
+    case_id: UUID, body: ConsultationIn, session: Session, principal: CenterWriter
+) -> ConsultationOut:
+    record = await service.add_consultation(
+        session, principal=principal, case_id=case_id, consultation=body
+    )
+    return ConsultationOut.model_validate(record)
+
+
+@router.post(
+    "/cases/{case_id}/plans",
+    status_code=status.HTTP_201_CREATED,
+    summary="A new support plan version (サポートプラン); the previous one is superseded",
+)
+async def add_plan(
+    case_id: UUID, body: PlanIn, session: Session, principal: CenterWriter
+) -> PlanOut:
+    return PlanOut.model_validate(
+        await service.add_plan(session, principal=principal, case_id=case_id, plan=body)
+    )
+
+
+@router.post("/plans/{plan_id}/reviews", summary="Review a support plan: continue or end")
+async def review_plan(
+    plan_id: UUID, body: ReviewIn, session: Session, principal: CenterWriter
+) -> PlanOut:
+    return PlanOut.model_validate(
+        await service.review_plan(session, principal=principal, plan_id=plan_id, review=body)
+    )
+
+
+@router.get("/overdue-reviews", summary="Active plans whose review date has passed")
+async def overdue_reviews(
+    session: Session, principal: CenterReader, on: date | None = None
+) -> OverdueList:
+    return await service.overdue_reviews(session, principal=principal, on=on)

@@ -1,0 +1,394 @@
+"""Infant checkups: extraction, lists, a child's profile, results and follow-up.
+
+Every rule on who is due runs in SQL through checkups/sql.py; the profile asks the same query
+for one child, so the list, the profile and the letter agree on the boundary day.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core import events
+from boshi_core.ages import today_tokyo
+from boshi_core.checkups import repository
+from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
+from boshi_core.checkups.schemas import (
+    CheckupProfile,
+    ExtractionOut,
+    Measurements,
+    NonAttendeeList,
+    NonAttendeeOut,
+    NoticeOut,
+    ProgrammeStatus,
+    ResultIn,
+    ResultOut,
+    TargetList,
+    TargetOut,
+    VoucherOut,
+)
+from boshi_core.checkups.windows import Period, ProgrammeRule, window_for
+from boshi_core.people.service import person_in_scope
+from boshi_core.wards import ward_digits
+from mch_common.audit import append_audit, audit_principal
+from mch_common.auth.principal import Principal
+from mch_common.errors import Conflict, InvalidInput, NotFound
+
+PURPOSE = "母子保健法第12条・第13条 (infant checkups and reminders)"
+# 精密健康診査受診票: valid for three months from issue (city practice; to be confirmed)
+VOUCHER_VALID_DAYS = 90
+BATCH_ACTOR = "batch:boshi_core.checkups"
+
+
+def parse_period(month: str) -> Period:
+    try:
+        return Period.parse(month)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+async def require_rule(session: AsyncSession, code: str, period: Period) -> ProgrammeRule:
+    rule = await repository.rule_in_force(session, code, period.first)
+    if rule is None:
+        raise NotFound(f"no checkup programme {code!r} is in force in {period}")
+    return rule
+
+
+async def extract(
+    session: AsyncSession, *, programme: str, period: Period, actor: str = BATCH_ACTOR
+) -> ExtractionOut:
+    """The month's targets as invitation records (one set-based INSERT ... SELECT), and the
+    size of its non-attendee list. Re-running the same month adds only newcomers."""
+    rule = await require_rule(session, programme, period)
+    out, _ = await extract_month(session, rule=rule, period=period, actor=actor)
+    return out
+
+
+async def extract_month(
+    session: AsyncSession, *, rule: ProgrammeRule, period: Period, actor: str = BATCH_ACTOR
+) -> tuple[ExtractionOut, list[dict[str, Any]]]:
+    """`extract` for one programme version, also returning the non-attendee rows."""
+    invited = await repository.extract_invitations(session, rule, period)
+    total = (
+        await session.execute(
+            select(func.count())
+            .select_from(CheckupNotice)
+            .where(
+                CheckupNotice.programme_code == rule.code,
+                CheckupNotice.period == period.first,
+                CheckupNotice.kind == "invitation",
+            )
+        )
+    ).scalar_one()
+    absent = await repository.non_attendees(session, rule, period, ward_code=None)
+    await append_audit(
+        session,
+        actor=actor,
+        action="checkup.extract",
+        target_type="checkup_programme",
+        target_id=rule.code,
+        purpose=PURPOSE,
+        detail={"month": str(period), "invited": invited, "non_attendees": len(absent)},
+    )
+    out = ExtractionOut(
+        programme=rule.code,
+        month=str(period),
+        invited=invited,
+        invited_total=int(total),
+        non_attendees=len(absent),
+    )
+    return out, absent
+
+
+async def _audit_list(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    rule: ProgrammeRule,
+    period: Period,
+    person_nos: list[str],
+) -> None:
+    # One access record per list view, naming every child shown.
+    await audit_principal(
+        session,
+        principal,
+        action=action,
+        target_type="checkup_programme",
+        target_id=rule.code,
+        purpose=PURPOSE,
+        detail={"month": str(period), "count": len(person_nos), "person_nos": person_nos},
+    )
+
+
+async def list_targets(
+    session: AsyncSession, *, principal: Principal, programme: str, period: Period
+) -> TargetList:
+    rule = await require_rule(session, programme, period)
+    rows = await repository.invitations(session, rule, period, ward_code=principal.ward)
+    items = [
+        TargetOut(
+            notice_id=n.id,
+            person_no=n.person_no,
+            name=p.full_name if p else None,
+            birth_date=p.birth_date if p else None,
+            ward_code=p.ward_code if p else n.ward_code,
+            household_key=n.household_key,
+            reason=n.reason,
+            window_start=n.window_start,
+            window_end=n.window_end,
+        )
+        for n, p in rows
+    ]
+    await _audit_list(
+        session, principal, "checkup.targets.view", rule, period, [i.person_no for i in items]
+    )
+    return TargetList(programme=rule.code, month=str(period), count=len(items), items=items)
+
+
+async def list_non_attendees(
+    session: AsyncSession, *, principal: Principal, programme: str, period: Period
+) -> NonAttendeeList:
+    rule = await require_rule(session, programme, period)
+    rows = await repository.non_attendees(session, rule, period, ward_code=principal.ward)
+    items = [
+        NonAttendeeOut(
+            person_no=r["person_no"],
+            name=f"{r['family_name']} {r['given_name']}",
+            birth_date=r["birth_date"],
+            ward_code=r["ward_code"],
+            household_key=r["household_key"],
+            window_start=r["window_start"],
+            window_end=r["window_end"],
+            reminder_from=r["reminder_from"],
+            reminded_in=r["reminded_in"],
+        )
+        for r in rows
+    ]
+    await _audit_list(
+        session,
+        principal,
+        "checkup.non_attendees.view",
+        rule,
+        period,
+        [i.person_no for i in items],
+    )
+    return NonAttendeeList(programme=rule.code, month=str(period), count=len(items), items=items)
+
+
+def _notice_out(n: CheckupNotice) -> NoticeOut:
+    return NoticeOut(
+        id=n.id,
+        kind=n.kind,
+        period=str(Period.of(n.period)),
+        reason=n.reason,
+        status=n.status,
+        letter_no=n.letter_no,
+        sent_at=n.sent_at,
+        follow_up_outcome=n.follow_up_outcome,
+    )
+
+
+def _result_out(result: CheckupResult, voucher: DetailedExamVoucher | None) -> ResultOut:
+    return ResultOut(
+        id=result.id,
+        person_no=result.person_no,
+        programme=result.programme_code,
+        examined_on=result.examined_on,
+        institution=result.institution,
+        measurements=Measurements(
+            height_cm=result.height_cm,
+            weight_kg=result.weight_kg,
+            head_circumference_cm=result.head_circumference_cm,
+            chest_circumference_cm=result.chest_circumference_cm,
+        ),
+        development=dict(result.development),
+        findings=result.findings,
+        judgement=result.judgement,
+        next_action=result.next_action,
+        voucher=VoucherOut.model_validate(voucher) if voucher else None,
+    )
+
+
+async def profile(
+    session: AsyncSession, *, principal: Principal, person_no: str, period: Period | None = None
+) -> CheckupProfile:
+    person = await person_in_scope(session, principal, person_no)
+    if person.birth_date is None:
+        raise InvalidInput(f"person {person_no} has no birth date in the read model")
+    period = period or Period.current()
+    notices = await repository.notices_of(session, person_no)
+    results = {r.programme_code: r for r in await repository.results_of(session, person_no)}
+    vouchers = {
+        v.result_id: v
+        for v in (
+            await session.execute(
+                select(DetailedExamVoucher).where(DetailedExamVoucher.person_no == person_no)
+            )
+        ).scalars()
+    }
+    programmes: list[ProgrammeStatus] = []
+    for rule in await repository.rules_in_force(session, period.first):
+        window = window_for(rule, person.birth_date)
+        row = await repository.profile_statuses(session, rule, period, person_no)
+        result = results.get(rule.code)
+        programmes.append(
+            ProgrammeStatus(
+                programme=rule.code,
+                name=rule.name,
+                window_start=window.start,
+                window_end=window.end,
+                reminder_from=window.reminder_from,
+                status=row["status"] if row else "not_resident",
+                notices=[_notice_out(n) for n in notices if n.programme_code == rule.code],
+                result=_result_out(result, vouchers.get(result.id)) if result else None,
+            )
+        )
+    await audit_principal(
+        session,
+        principal,
+        action="checkup.profile.view",
+        target_type="person",
+        target_id=person_no,
+        purpose=PURPOSE,
+        detail={"month": str(period)},
+    )
+    return CheckupProfile(
+        person_no=person.person_no,
+        name=person.full_name,
+        birth_date=person.birth_date,
+        residence_status=person.residence_status,
+        ward_code=person.ward_code,
+        month=str(period),
+        programmes=programmes,
+    )
+
+
+def _fiscal_year(day: date) -> int:
+    return day.year if day.month >= 4 else day.year - 1
+
+
+async def record_result(
+    session: AsyncSession, *, principal: Principal, person_no: str, result: ResultIn
+) -> ResultOut:
+    """Record a checkup result. It closes the child's non-attendance for the programme: the
+    child leaves the non-attendee list, unsent reminders are withdrawn and sent ones are
+    followed up as attended. A referral (要精密) issues a detailed-examination voucher."""
+    person = await person_in_scope(session, principal, person_no)
+    today = today_tokyo()
+    if result.examined_on > today:
+        raise InvalidInput("examined_on is in the future")
+    if person.birth_date is not None and result.examined_on < person.birth_date:
+        raise InvalidInput("examined_on is before the child's birth date")
+    if result.judgement != "detailed_exam" and result.detailed_exam_reason:
+        raise InvalidInput("detailed_exam_reason is only for a detailed_exam judgement")
+    existing = (
+        await session.execute(
+            select(CheckupResult.id).where(
+                CheckupResult.person_no == person_no,
+                CheckupResult.programme_code == result.programme,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(f"a {result.programme} checkup result is already recorded for {person_no}")
+    record = CheckupResult(
+        person_no=person_no,
+        programme_code=result.programme,
+        examined_on=result.examined_on,
+        institution=result.institution,
+        ward_code=person.ward_code,
+        **result.measurements.model_dump(),
+        development=dict(result.development),
+        findings=result.findings,
+        judgement=result.judgement,
+        next_action=result.next_action,
+        recorded_by=principal.sub,
+    )
+    session.add(record)
+    await session.flush()
+    voucher: DetailedExamVoucher | None = None
+    if result.judgement == "detailed_exam":
+        serial = await repository.next_voucher_serial(session)
+        ward = ward_digits(person.ward_code) if person.ward_code else "00"
+        voucher = DetailedExamVoucher(
+            voucher_no=f"{_fiscal_year(today)}{ward}{serial:06d}",
+            result_id=record.id,
+            person_no=person_no,
+            issued_on=today,
+            valid_until=today + timedelta(days=VOUCHER_VALID_DAYS),
+            reason=result.detailed_exam_reason,
+        )
+        session.add(voucher)
+    now = datetime.now(UTC)
+    same = (CheckupNotice.person_no == person_no, CheckupNotice.programme_code == result.programme)
+    await session.execute(
+        delete(CheckupNotice).where(
+            *same, CheckupNotice.kind == "reminder", CheckupNotice.status == "pending"
+        )
+    )
+    await session.execute(
+        update(CheckupNotice)
+        .where(*same, CheckupNotice.kind == "reminder", CheckupNotice.follow_up_outcome.is_(None))
+        .values(follow_up_outcome="attended", follow_up_at=now, follow_up_by=principal.sub)
+    )
+    await session.flush()
+    await audit_principal(
+        session,
+        principal,
+        action="checkup.result.record",
+        target_type="person",
+        target_id=person_no,
+        purpose=PURPOSE,
+        detail={"programme": result.programme, "judgement": result.judgement},
+    )
+    data: dict[str, Any] = {
+        "person_no": person_no,
+        "programme": result.programme,
+        "examined_on": result.examined_on.isoformat(),
+        "judgement": result.judgement,
+    }
+    await events.emit(
+        session,
+        type=events.INFANT_CHECKUP_RECORDED,
+        subject=str(record.id),
+        tenant=principal.tenant,
+        data=data,
+    )
+    return _result_out(record, voucher)
+
+
+async def follow_up(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    notice_id: UUID,
+    outcome: str,
+    note: str | None,
+) -> CheckupNotice:
+    notice = (
+        await session.execute(
+            select(CheckupNotice).where(CheckupNotice.id == notice_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if notice is None or notice.kind != "reminder":
+        raise NotFound(f"reminder {notice_id} does not exist")
+    await person_in_scope(session, principal, notice.person_no)
+    if notice.status != "sent":
+        raise Conflict(f"reminder {notice_id} has not been sent yet")
+    notice.follow_up_outcome = outcome
+    notice.follow_up_note = note
+    notice.follow_up_at = datetime.now(UTC)
+    notice.follow_up_by = principal.sub
+    await session.flush()
+    await audit_principal(
+        session,
+        principal,
+        action="checkup.reminder.follow_up",
+        target_type="person",
+        target_id=notice.person_no,
+        purpose=PURPOSE,
+        detail={"notice_id": str(notice_id), "outcome": outcome},
+    )
+    return notice

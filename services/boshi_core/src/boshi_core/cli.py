@@ -1,0 +1,147 @@
+"""Batch entry points for cron or a Kubernetes CronJob.
+
+    python -m boshi_core.cli extract --programme 4m --month 2026-12
+    python -m boshi_core.cli extract --all --month 2026-12
+    python -m boshi_core.cli remind --month 2026-12 --out /var/spool/boshi/reminders
+
+The database URL comes from the service's settings (BOSHI_DATABASE_URL); BOSHI_CORE_DATABASE_URL
+overrides it for batch jobs. Progress goes to stderr, the summary (one JSON object) to stdout.
+Exit codes: 0 done (also: already done), 2 bad arguments, 3 database unreachable or not
+migrated, 4 run failed half way (re-run the same command to resume), 5 another run of the
+month is in progress, 1 anything else.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boshi_core.checkups import service as checkups
+from boshi_core.checkups.windows import Period
+from boshi_core.config import Settings
+from boshi_core.reminders.service import RunInProgress, run_reminders
+from mch_common.db import create_engine, session_factory
+from mch_common.errors import DomainError, InvalidInput
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATABASE, EXIT_RUN_FAILED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+PROGRAMMES = ("4m", "7m", "1y6m", "3y")
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _month(value: str) -> Period:
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m boshi_core.cli", description="boshi_core batch jobs (infant checkups)"
+    )
+    parser.add_argument("--database-url", help="overrides BOSHI_CORE_DATABASE_URL / settings")
+    commands = parser.add_subparsers(dest="command", required=True)
+    extract = commands.add_parser("extract", help="extract a month's checkup targets")
+    which = extract.add_mutually_exclusive_group(required=True)
+    which.add_argument("--programme", choices=PROGRAMMES)
+    which.add_argument("--all", action="store_true", help="every programme in force")
+    extract.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    remind = commands.add_parser("remind", help="run (or resume) a month's reminder letters")
+    remind.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    remind.add_argument("--out", type=Path, required=True, help="output directory")
+    remind.add_argument(
+        "--letters-per-file", type=int, default=100, help="households per print file (PDF)"
+    )
+    return parser
+
+
+def database_url(explicit: str | None) -> str:
+    return explicit or os.environ.get("BOSHI_CORE_DATABASE_URL") or Settings().database_url
+
+
+async def _check_schema(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        found = await session.execute(text("SELECT to_regclass('checkup_programmes')"))
+        if found.scalar_one() is None:
+            raise LookupError("the database is not migrated (run boshi-core-migrate)")
+
+
+async def _extract(sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> Any:
+    programmes = list(PROGRAMMES) if args.all else [args.programme]
+    results = []
+    for code in programmes:
+        started = time.perf_counter()
+        async with sessions() as session, session.begin():
+            out = await checkups.extract(session, programme=code, period=args.month)
+        took = time.perf_counter() - started
+        _say(
+            f"extract {code} {args.month}: {out.invited} newly invited "
+            f"({out.invited_total} this month), {out.non_attendees} non-attendees, {took:.2f}s",
+        )
+        results.append(out.model_dump() | {"seconds": round(took, 3)})
+    return {"command": "extract", "results": results}
+
+
+async def _remind(sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> Any:
+    if args.letters_per_file < 1:
+        raise InvalidInput("--letters-per-file must be at least 1")
+    summary = await run_reminders(
+        sessions, period=args.month, out_dir=args.out, letters_per_file=args.letters_per_file
+    )
+    _say(
+        f"remind {summary.month}: {summary.letters_sent} letters to {summary.households} "
+        f"households for {summary.children} children ({summary.letters_this_attempt} in this "
+        f"attempt{', resumed' if summary.resumed else ''}); CSV {summary.csv_path}",
+    )
+    return {"command": "remind"} | summary.as_dict()
+
+
+async def run(args: argparse.Namespace) -> int:
+    engine = create_engine(database_url(args.database_url), pool_size=2)
+    sessions = session_factory(engine)
+    try:
+        try:
+            await _check_schema(sessions)
+        except (OSError, OperationalError, DBAPIError, LookupError) as exc:
+            _say(f"error: database not usable: {exc}")
+            return EXIT_DATABASE
+        try:
+            result = await (_extract if args.command == "extract" else _remind)(sessions, args)
+        except RunInProgress as exc:
+            _say(f"error: {exc.detail}")
+            return EXIT_BUSY
+        except DomainError as exc:
+            _say(f"error: {exc.detail}")
+            return EXIT_USAGE
+        except (OSError, OperationalError, DBAPIError) as exc:
+            _say(
+                f"error: the run stopped: {type(exc).__name__}: {exc}; "
+                "re-run the same command to resume",
+            )
+            return EXIT_RUN_FAILED
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+        return EXIT_OK
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Annotated dependency aliases for boshi_core's routers."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from boshi_core.config import Settings
+from boshi_core.people.atena import AtenaClient
+from mch_common.auth.deps import require_scope
+from mch_common.auth.principal import Principal
+
+PregnancyReader = Annotated[Principal, require_scope("boshi:pregnancy:read")]
+PregnancyWriter = Annotated[Principal, require_scope("boshi:pregnancy:write")]
+VisitReader = Annotated[Principal, require_scope("boshi:visit:read")]
+VisitWriter = Annotated[Principal, require_scope("boshi:visit:write")]
+DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _atena(request: Request) -> AtenaClient:
+    client: AtenaClient = request.app.state.atena
+    return client
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+Atena = Annotated[AtenaClient, Depends(_atena)]

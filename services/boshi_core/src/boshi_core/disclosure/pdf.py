@@ -1,0 +1,152 @@
+"""The disclosure export as a readable PDF with an embedded Japanese font (fpdf2)."""
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from boshi_core.disclosure.service import SECTIONS
+
+FONT_PACKAGE = "japanize_matplotlib"  # its wheel ships IPAexGothic (IPA Font License)
+FONT_FILE = "fonts/ipaexg.ttf"
+
+
+def default_font_path() -> Path:
+    """Found without importing the package (which would import matplotlib)."""
+    spec = importlib.util.find_spec(FONT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the {FONT_PACKAGE} package (which ships the Japanese font) is not installed; "
+            "install it or set BOSHI_PDF_FONT_PATH"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / FONT_FILE
+
+
+# Japanese labels for the form items and the common fields; any other field shows its key.
+LABELS = {
+    "person_no": "宛名番号",
+    "family_name": "氏",
+    "given_name": "名",
+    "family_name_kana": "氏(カナ)",
+    "given_name_kana": "名(カナ)",
+    "sex": "性別",
+    "birth_date": "生年月日",
+    "address": "住所",
+    "ward_code": "区",
+    "residence_status": "住民区分",
+    "name": "氏名",
+    "name_kana": "フリガナ",
+    "age_at_notification": "年齢",
+    "occupation": "職業",
+    "residence": "居住地",
+    "nationality": "国籍",
+    "weeks_at_notification": "妊娠週数",
+    "expected_delivery_date": "出産予定日",
+    "expected_children": "胎児数",
+    "diagnosed_by": "診断医師・助産師",
+    "std_tested": "性病検査",
+    "tb_tested": "結核検査",
+    "notifier_name": "届出者",
+    "contact_name": "連絡先氏名",
+    "contact_address": "連絡先住所",
+    "contact_phone": "電話番号",
+    "contact_email": "メール",
+    "application_date": "申請日",
+    "collection_ward_code": "手帳受取区",
+    "id_document_type": "本人確認書類",
+    "id_checked_by": "確認者",
+    "handbook_no": "手帳番号",
+    "issued_on": "交付日",
+    "voucher_no": "受診券番号",
+    "used_on": "使用日",
+    "checkup_date": "受診日",
+    "gestational_weeks": "妊娠週数",
+    "systolic_bp": "最高血圧",
+    "diastolic_bp": "最低血圧",
+    "urine_protein": "尿蛋白",
+    "urine_sugar": "尿糖",
+    "weight_kg": "体重(kg)",
+    "oedema": "浮腫",
+    "findings": "所見",
+    "referral": "紹介",
+    "risk_flags": "リスク",
+    "birth_weight_g": "出生体重(g)",
+    "birth_attendant": "立会者",
+    "birth_place": "出生場所",
+    "due_by": "訪問期限",
+    "visited_on": "訪問日",
+    "kind": "種別",
+    "status": "状態",
+    "outcome": "転帰",
+    "outcome_date": "転帰日",
+    "actor": "職員",
+    "terminal": "端末",
+    "action": "操作",
+    "purpose": "目的",
+    "occurred_at": "日時",
+}
+
+
+def _label(field: str) -> str:
+    label = LABELS.get(field)
+    return f"{label} ({field})" if label else field
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "はい (yes)" if value else "いいえ (no)"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font("jp", fname=str(font_path or default_font_path()))
+    pdf.set_title(f"保有個人情報開示 {export['person_no']}")
+    pdf.add_page()
+    pdf.set_font("jp", size=16)
+    pdf.multi_cell(
+        0,
+        10,
+        "保有個人情報の開示 (disclosure of personal data held)",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    pdf.set_font("jp", size=10)
+    pdf.multi_cell(
+        0,
+        6,
+        f"北九州市 母子保健システム / 宛名番号 (person number): {export['person_no']}\n"
+        f"作成日時 (exported at): {export['exported_at']}  作成者 (by): {export['exported_by']}",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    for key, title in SECTIONS:
+        value = export.get(key)
+        rows: list[dict[str, Any]] = [value] if isinstance(value, dict) else list(value or [])
+        pdf.ln(3)
+        pdf.set_font("jp", size=13)
+        pdf.multi_cell(0, 8, f"■ {title} — {len(rows)}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("jp", size=9)
+        if not rows:
+            pdf.multi_cell(0, 5, "該当なし (none)", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for index, row in enumerate(rows, start=1):
+            pdf.set_font("jp", size=9)
+            if len(rows) > 1:
+                pdf.multi_cell(0, 5, f"[{index}]", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            for field, field_value in row.items():
+                pdf.multi_cell(
+                    0,
+                    5,
+                    f"  {_label(field)}: {_text(field_value)}",
+                    new_x=XPos.LMARGIN,
+                    new_y=YPos.NEXT,
+                )
+    return bytes(pdf.output())

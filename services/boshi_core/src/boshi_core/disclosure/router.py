@@ -1,0 +1,41 @@
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from boshi_core.deps import AppSettings, DisclosureExporter
+from boshi_core.disclosure import pdf, service
+from mch_common.web import Session
+
+router = APIRouter(prefix="/people/{person_no}/disclosure", tags=["disclosure"])
+PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
+
+
+@router.get("", summary="Everything boshi_core holds about one person, as JSON")
+async def disclosure_json(
+    person_no: str, session: Session, principal: DisclosureExporter
+) -> dict[str, Any]:
+    return await service.export(session, principal=principal, person_no=person_no, purpose=PURPOSE)
+
+
+@router.get(
+    ".pdf",
+    summary="The same export as a readable PDF (Japanese, embedded font)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def disclosure_pdf(
+    person_no: str, session: Session, principal: DisclosureExporter, settings: AppSettings
+) -> Response:
+    export = await service.export(
+        session, principal=principal, person_no=person_no, purpose=PURPOSE
+    )
+    font = Path(settings.pdf_font_path) if settings.pdf_font_path else None
+    body = await asyncio.to_thread(pdf.render, export, font_path=font)
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="disclosure-{person_no}.pdf"'},
+    )

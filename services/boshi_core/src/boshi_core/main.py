@@ -1,0 +1,76 @@
+"""boshi_core's app factory: `uvicorn --factory boshi_core.main:create_app`."""
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import httpx
+from fastapi import FastAPI
+
+from boshi_core import part2
+from boshi_core.births.router import router as births_router
+from boshi_core.config import SERVICE, STREAM, Settings
+from boshi_core.disclosure.router import router as disclosure_router
+from boshi_core.people.atena import AtenaClient
+from boshi_core.people.consumer import atena_consumer
+from boshi_core.people.router import router as people_router
+from boshi_core.pregnancy.router import router as pregnancy_router
+from boshi_core.visits.router import router as visits_router
+from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+from mch_common.events import EventConsumer
+from mch_common.runtime import Runtime, service_lifespan
+from mch_common.web import create_service_app
+
+ATENA_LOOKUP_SCOPE = "atena:mynumber:lookup"
+
+
+def _consumers(runtime: Runtime) -> Sequence[EventConsumer]:
+    return [atena_consumer(runtime.bus, runtime.sessions)]
+
+
+def _lifespan(
+    settings: Settings, *, with_consumers: bool
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    platform = service_lifespan(
+        settings, stream_service=STREAM, consumers=_consumers if with_consumers else None
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with platform(app):
+            tokens = ServiceTokenClient(
+                settings.token_url, settings.client_id, settings.client_secret, ATENA_LOOKUP_SCOPE
+            )
+            http = httpx.AsyncClient(
+                base_url=settings.atena_url,
+                auth=ServiceAuth(tokens),
+                timeout=settings.atena_timeout_seconds,
+            )
+            # Tests may have put a fake atena here before startup.
+            if not isinstance(getattr(app.state, "atena", None), AtenaClient):
+                app.state.atena = AtenaClient(http)
+            try:
+                yield
+            finally:
+                await http.aclose()
+                await tokens.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        service=SERVICE,
+        title="boshi_core: the MCH system (母子保健システム)",
+        description="Pregnancy notifications, MCH handbooks, prenatal checkups, births, low "
+        "birth weight notifications and home visits for Kitakyushu City.",
+        lifespan=_lifespan(settings, with_consumers=with_consumers),
+        routers=[
+            people_router,
+            pregnancy_router,
+            births_router,
+            visits_router,
+            disclosure_router,
+            *part2.routers,  # infant checkups, reminders, the child and family center
+        ],
+    )

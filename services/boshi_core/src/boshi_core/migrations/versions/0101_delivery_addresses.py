@@ -1,0 +1,32 @@
+"""The people read model keeps atena's delivery addresses (送付先) for letters.
+
+Revision ID: 0101_delivery_addresses
+Revises: 0100_checkups
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0101_delivery_addresses"
+down_revision: str | None = "0100_checkups"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "people",
+        sa.Column(
+            "delivery_addresses",
+            postgresql.JSONB(),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
+    )
+
+
+def downgrade() -> None:
+    op.drop_column("people", "delivery_addresses")

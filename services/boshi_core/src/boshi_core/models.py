@@ -1,0 +1,59 @@
+"""Every table, imported once so Alembic and the app see the whole metadata."""
+
+from boshi_core.births.models import Child, LowBirthWeightNotification
+from boshi_core.center.models import (
+    CenterCase,
+    CenterCaseMember,
+    CenterConsultation,
+    SupportPlan,
+    SupportPlanReview,
+)
+from boshi_core.checkups.models import (
+    CheckupNotice,
+    CheckupProgramme,
+    CheckupResult,
+    DetailedExamVoucher,
+)
+from boshi_core.people.models import Person
+from boshi_core.pregnancy.models import (
+    Handbook,
+    HandbookSerial,
+    Pregnancy,
+    PrenatalCheckup,
+    PrenatalVoucher,
+    RiskRuleSet,
+    VoucherRule,
+)
+from boshi_core.reminders.models import ReminderRun
+from boshi_core.visits.models import HomeVisit
+from mch_common.audit import AuditRecord
+from mch_common.db import Base
+from mch_common.events.tables import InboxEvent, OutboxEvent
+
+__all__ = [
+    "AuditRecord",
+    "Base",
+    "CenterCase",
+    "CenterCaseMember",
+    "CenterConsultation",
+    "CheckupNotice",
+    "CheckupProgramme",
+    "CheckupResult",
+    "Child",
+    "DetailedExamVoucher",
+    "Handbook",
+    "HandbookSerial",
+    "HomeVisit",
+    "InboxEvent",
+    "LowBirthWeightNotification",
+    "OutboxEvent",
+    "Person",
+    "Pregnancy",
+    "PrenatalCheckup",
+    "PrenatalVoucher",
+    "ReminderRun",
+    "RiskRuleSet",
+    "SupportPlan",
+    "SupportPlanReview",
+    "VoucherRule",
+]

@@ -1,0 +1,52 @@
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core.people.models import Person
+
+
+async def get(session: AsyncSession, person_no: str) -> Person | None:
+    return (
+        await session.execute(select(Person).where(Person.person_no == person_no))
+    ).scalar_one_or_none()
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+async def upsert_snapshot(session: AsyncSession, snapshot: dict[str, Any], event_type: str) -> bool:
+    """Store atena's snapshot unless what we hold is as new or newer; True when applied."""
+    address: dict[str, Any] = snapshot.get("address") or {}
+    values: dict[str, Any] = {
+        "person_no": snapshot["person_no"],
+        "version": int(snapshot["version"]),
+        "residence_status": snapshot.get("residence_status") or "resident",
+        "family_name": snapshot.get("family_name") or "",
+        "given_name": snapshot.get("given_name") or "",
+        "family_name_kana": snapshot.get("family_name_kana"),
+        "given_name_kana": snapshot.get("given_name_kana"),
+        "sex": snapshot.get("sex"),
+        "birth_date": _date(snapshot.get("birth_date")),
+        "death_date": _date(snapshot.get("death_date")),
+        "municipality_code": address.get("municipality_code"),
+        "ward_code": address.get("ward_code"),
+        "address": address,
+        "delivery_addresses": snapshot.get("delivery_addresses") or [],
+        "household_no": snapshot.get("household_no"),
+        "phone": snapshot.get("phone"),
+        "email": snapshot.get("email"),
+        "mother_person_no": snapshot.get("mother_person_no"),
+        "last_event_type": event_type,
+    }
+    insert_stmt = insert(Person).values(**values)
+    stmt = insert_stmt.on_conflict_do_update(
+        index_elements=[Person.person_no],
+        set_={k: insert_stmt.excluded[k] for k in values if k != "person_no"},
+        # Events can arrive out of order: an older snapshot never overwrites a newer one.
+        where=Person.version < insert_stmt.excluded.version,
+    ).returning(Person.person_no)
+    return (await session.execute(stmt)).first() is not None

@@ -1,0 +1,51 @@
+from datetime import date
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from boshi_core.pregnancy.schemas import Strict
+
+
+class PersonOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    person_no: str
+    version: int
+    residence_status: str
+    family_name: str
+    given_name: str
+    family_name_kana: str | None
+    given_name_kana: str | None
+    sex: str | None
+    birth_date: date | None
+    ward_code: str | None
+
+
+class PregnancySummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    status: str
+    outcome: str | None
+    notified_on: date
+    expected_delivery_date: date
+    expected_children: int
+
+
+class ChildSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    person_no: str | None
+    birth_date: date
+    birth_weight_g: int | None
+
+
+class PersonProfileOut(BaseModel):
+    person: PersonOut
+    pregnancies: list[PregnancySummary]
+    children: list[ChildSummary]
+
+
+class MyNumberSearchIn(Strict):
+    my_number: str = Field(min_length=12, max_length=20)

@@ -1,0 +1,98 @@
+"""Finding the person a request is about, and checking the caller may see them."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core.births.models import Child
+from boshi_core.people import repository
+from boshi_core.people.atena import AtenaClient
+from boshi_core.people.models import Person
+from boshi_core.people.schemas import ChildSummary, PersonOut, PersonProfileOut, PregnancySummary
+from boshi_core.pregnancy.models import Pregnancy
+from mch_common.audit import audit_principal
+from mch_common.auth.deps import ensure_ward_access
+from mch_common.auth.principal import Principal
+from mch_common.errors import NotFound
+
+
+async def require_person(session: AsyncSession, person_no: str) -> Person:
+    person = await repository.get(session, person_no)
+    if person is None:
+        raise NotFound(
+            f"person {person_no} is not known to boshi_core: atena has not registered them "
+            "(or its event has not arrived yet)"
+        )
+    return person
+
+
+async def person_in_scope(session: AsyncSession, principal: Principal, person_no: str) -> Person:
+    """The person, if the caller's ward may see them (ward staff: their ward's residents)."""
+    person = await require_person(session, person_no)
+    ensure_ward_access(principal, person.ward_code or "")
+    return person
+
+
+async def find_by_my_number(
+    session: AsyncSession, principal: Principal, *, atena: AtenaClient, my_number: str, purpose: str
+) -> Person:
+    """Search by My Number through atena's scoped lookup; the number itself is never stored
+    or logged here: the access record names only the person found."""
+    person_no = await atena.lookup_person_no(my_number)
+    if person_no is None:
+        await audit_principal(
+            session,
+            principal,
+            action="person.lookup_by_my_number",
+            outcome="not_found",
+            target_type="person",
+            purpose=purpose,
+        )
+        raise NotFound("atena knows no person with that My Number")
+    person = await require_person(session, person_no)
+    ensure_ward_access(principal, person.ward_code or "")
+    await audit_principal(
+        session,
+        principal,
+        action="person.lookup_by_my_number",
+        target_type="person",
+        target_id=person_no,
+        purpose=purpose,
+    )
+    return person
+
+
+async def profile_of(session: AsyncSession, person_no: str) -> PersonProfileOut:
+    person = await require_person(session, person_no)
+    pregnancies = (
+        await session.execute(
+            select(Pregnancy)
+            .where(Pregnancy.person_no == person_no)
+            .order_by(Pregnancy.notified_on.desc())
+        )
+    ).scalars()
+    children = (
+        await session.execute(
+            select(Child).where(Child.mother_person_no == person_no).order_by(Child.birth_date)
+        )
+    ).scalars()
+    return PersonProfileOut(
+        person=PersonOut.model_validate(person),
+        pregnancies=[PregnancySummary.model_validate(p) for p in pregnancies],
+        children=[ChildSummary.model_validate(c) for c in children],
+    )
+
+
+async def profile(
+    session: AsyncSession, *, principal: Principal, person_no: str, purpose: str
+) -> PersonProfileOut:
+    """A person's MCH profile, for a caller whose ward may see them; the view is logged."""
+    await person_in_scope(session, principal, person_no)
+    await audit_principal(
+        session,
+        principal,
+        action="person.view",
+        target_type="person",
+        target_id=person_no,
+        purpose=purpose,
+    )
+    return await profile_of(session, person_no)

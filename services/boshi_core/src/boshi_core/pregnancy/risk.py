@@ -1,0 +1,55 @@
+"""Prenatal risk flags from the rule set in force on the checkup date (rules are data)."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core.ages import years_old
+from boshi_core.pregnancy.models import RiskRuleSet
+from mch_common.errors import ServiceUnavailable
+
+
+@dataclass(frozen=True)
+class CheckupFacts:
+    gestational_weeks: int
+    systolic_bp: int | None
+    diastolic_bp: int | None
+    is_first_checkup: bool
+    mother_birth_date: date
+    expected_delivery_date: date
+
+
+async def rules_in_force(session: AsyncSession, on: date) -> RiskRuleSet:
+    rule_set = (
+        await session.execute(
+            select(RiskRuleSet)
+            .where(RiskRuleSet.effective_from <= on)
+            .order_by(RiskRuleSet.effective_from.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if rule_set is None:
+        raise ServiceUnavailable(f"no prenatal risk rules are in force on {on.isoformat()}")
+    return rule_set
+
+
+def evaluate(rules: dict[str, Any], facts: CheckupFacts) -> list[str]:
+    flags: list[str] = []
+    if (rule := rules.get("hypertension")) is not None and (
+        (facts.systolic_bp or 0) >= rule["systolic_at_least"]
+        or (facts.diastolic_bp or 0) >= rule["diastolic_at_least"]
+    ):
+        flags.append("hypertension")
+    if (rule := rules.get("late_first_checkup")) is not None and (
+        facts.is_first_checkup and facts.gestational_weeks > rule["after_week"]
+    ):
+        flags.append("late_first_checkup")
+    age_at_delivery = years_old(facts.mother_birth_date, facts.expected_delivery_date)
+    if (rule := rules.get("teenage_mother")) is not None and age_at_delivery < rule["age_below"]:
+        flags.append("teenage_mother")
+    if (rule := rules.get("older_mother")) is not None and age_at_delivery >= rule["age_at_least"]:
+        flags.append("older_mother")
+    return flags

@@ -1,0 +1,111 @@
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from boshi_core.deps import Atena, PregnancyReader, PregnancyWriter
+from boshi_core.people.service import find_by_my_number
+from boshi_core.pregnancy import service
+from boshi_core.pregnancy.schemas import (
+    CheckupIn,
+    CheckupOut,
+    HandbookIssueIn,
+    HandbookIssueOut,
+    HandbookOut,
+    PregnancyDetailOut,
+    PregnancyOut,
+    VoucherOut,
+    WindowNotificationIn,
+)
+from mch_common.web import Session
+
+router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Pregnancy notification at the ward window (identity checked by staff)",
+)
+async def notify_at_window(
+    body: WindowNotificationIn, session: Session, principal: PregnancyWriter, atena: Atena
+) -> PregnancyOut:
+    person_no = body.person_no
+    if body.my_number is not None:
+        # The form's My Number only finds the person; it goes no further than atena's lookup.
+        person_no = (
+            await find_by_my_number(
+                session,
+                principal,
+                atena=atena,
+                my_number=body.my_number,
+                purpose=service.PURPOSE,
+            )
+        ).person_no
+    assert person_no is not None  # the schema requires one of the two
+    pregnancy = await service.open_pregnancy(
+        session,
+        principal=principal,
+        channel="window",
+        person_no=person_no,
+        form=body.form,
+        identity_check=body.identity_check,
+    )
+    return PregnancyOut.model_validate(pregnancy)
+
+
+@router.get("/{pregnancy_id}", summary="A pregnancy with its handbooks, vouchers and checkups")
+async def get_pregnancy(
+    pregnancy_id: UUID, session: Session, principal: PregnancyReader
+) -> PregnancyDetailOut:
+    detail = await service.view_pregnancy(
+        session,
+        principal=principal,
+        pregnancy_id=pregnancy_id,
+        purpose="母子保健事務 (pregnancy record)",
+    )
+    checkups = [
+        CheckupOut.model_validate(c).model_copy(update={"voucher_no": voucher_no})
+        for c, voucher_no in detail.checkups
+    ]
+    return PregnancyDetailOut(
+        pregnancy=PregnancyOut.model_validate(detail.pregnancy),
+        handbooks=[HandbookOut.model_validate(h) for h in detail.handbooks],
+        vouchers=[VoucherOut.model_validate(v) for v in detail.vouchers],
+        checkups=checkups,
+        risk_flags=sorted({flag for c in checkups for flag in c.risk_flags}),
+    )
+
+
+@router.post(
+    "/{pregnancy_id}/handbooks",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue the MCH handbooks (one per expected child) and the checkup vouchers",
+)
+async def issue_handbooks(
+    pregnancy_id: UUID, body: HandbookIssueIn, session: Session, principal: PregnancyWriter
+) -> HandbookIssueOut:
+    handbooks, vouchers = await service.issue_handbooks(
+        session,
+        principal=principal,
+        pregnancy_id=pregnancy_id,
+        ward_code=body.ward_code,
+        issued_on=body.issued_on,
+    )
+    return HandbookIssueOut(
+        handbooks=[HandbookOut.model_validate(h) for h in handbooks],
+        vouchers=[VoucherOut.model_validate(v) for v in vouchers],
+    )
+
+
+@router.post(
+    "/{pregnancy_id}/checkups",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a prenatal checkup result (uses a voucher when given)",
+)
+async def record_checkup(
+    pregnancy_id: UUID, body: CheckupIn, session: Session, principal: PregnancyWriter
+) -> CheckupOut:
+    record, voucher_no = await service.record_checkup(
+        session, principal=principal, pregnancy_id=pregnancy_id, checkup=body
+    )
+    return CheckupOut.model_validate(record).model_copy(update={"voucher_no": voucher_no})

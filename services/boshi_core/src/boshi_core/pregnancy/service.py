@@ -1,0 +1,412 @@
+"""Pregnancy notification, handbook issuance and prenatal checkups: the business rules."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core import events
+from boshi_core.ages import today_tokyo, years_old
+from boshi_core.errors import UnknownPerson
+from boshi_core.people import repository as people
+from boshi_core.pregnancy import risk
+from boshi_core.pregnancy.models import (
+    Handbook,
+    Pregnancy,
+    PrenatalCheckup,
+    PrenatalVoucher,
+    VoucherRule,
+)
+from boshi_core.pregnancy.schemas import Channel, CheckupIn, IdentityCheck, NotificationForm
+from boshi_core.wards import ward_digits
+from mch_common.audit import audit_principal
+from mch_common.auth.deps import ensure_ward_access
+from mch_common.auth.principal import Principal
+from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+
+PURPOSE = "母子保健法第15条・第16条 (pregnancy notification and handbook)"
+
+
+async def open_pregnancy(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    channel: Channel,
+    person_no: str,
+    form: NotificationForm,
+    identity_check: IdentityCheck,
+    external_ref: str | None = None,
+    received_at: datetime | None = None,
+) -> Pregnancy:
+    """Open a pregnancy from a notification. The window and the online path (e_application's
+    accepted notification, `external_ref` = its application id) both come here."""
+    if external_ref is not None:
+        existing = (
+            await session.execute(select(Pregnancy).where(Pregnancy.external_ref == external_ref))
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing  # the same application delivered twice
+    person = await people.get(session, person_no)
+    if person is None:
+        raise UnknownPerson(
+            f"person {person_no} is not registered in atena (or its registration has not reached "
+            "boshi_core yet); register the person in atena first"
+        )
+    ensure_ward_access(principal, person.ward_code or "")
+    if channel == "window":
+        ensure_ward_access(principal, form.collection_ward_code)
+    if person.residence_status in {"moved_out", "deceased"}:
+        raise InvalidInput(f"person {person_no} is {person.residence_status}")
+    if person.birth_date is not None and person.birth_date != form.birth_date:
+        raise InvalidInput("birth_date does not match atena's record of the person")
+    already_open = (
+        await session.execute(
+            select(Pregnancy.id).where(Pregnancy.person_no == person_no, Pregnancy.status == "open")
+        )
+    ).first()
+    if already_open is not None:
+        raise Conflict(f"person {person_no} already has an open pregnancy {already_open.id}")
+    received = received_at or datetime.now(UTC)
+    notified_on = today_tokyo(received)
+    pregnancy = Pregnancy(
+        person_no=person_no,
+        ward_code=form.collection_ward_code,
+        channel=channel,
+        external_ref=external_ref,
+        status="open",
+        notified_on=notified_on,
+        name=form.name,
+        name_kana=form.name_kana,
+        birth_date=form.birth_date,
+        age_at_notification=years_old(form.birth_date, form.application_date),
+        occupation=form.occupation,
+        residence=form.residence,
+        nationality=form.nationality,
+        weeks_at_notification=form.weeks_of_pregnancy,
+        expected_delivery_date=form.expected_delivery_date,
+        expected_children=form.expected_children,
+        diagnosed_by=form.diagnosed_by,
+        std_tested=form.std_tested,
+        tb_tested=form.tb_tested,
+        notifier_name=form.notifier_name,
+        contact_name=form.contact_name,
+        contact_address=form.contact_address,
+        contact_phone=form.contact_phone,
+        contact_email=form.contact_email,
+        application_date=form.application_date,
+        collection_ward_code=form.collection_ward_code,
+        id_document_type=identity_check.document_type,
+        id_checked_by=identity_check.checked_by,
+        id_checked_at=received,
+        created_by=principal.sub,
+    )
+    session.add(pregnancy)
+    await session.flush()
+    await events.emit(
+        session,
+        type=events.PREGNANCY_OPENED,
+        subject=str(pregnancy.id),
+        tenant=principal.tenant,
+        data={
+            "pregnancy_id": str(pregnancy.id),
+            "person_no": person_no,
+            "ward_code": pregnancy.ward_code,
+            "channel": channel,
+            "expected_children": pregnancy.expected_children,
+            "expected_delivery_date": pregnancy.expected_delivery_date.isoformat(),
+        },
+    )
+    # The access record comes last: it takes the audit chain's lock, held until commit.
+    await audit_principal(
+        session,
+        principal,
+        action="pregnancy.open",
+        target_type="person",
+        target_id=person_no,
+        purpose=PURPOSE,
+        detail={"pregnancy_id": str(pregnancy.id), "channel": channel},
+    )
+    return pregnancy
+
+
+async def get_pregnancy(
+    session: AsyncSession, principal: Principal, pregnancy_id: UUID, *, for_update: bool = False
+) -> Pregnancy:
+    stmt = select(Pregnancy).where(Pregnancy.id == pregnancy_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    pregnancy = (await session.execute(stmt)).scalar_one_or_none()
+    if pregnancy is None:
+        raise NotFound(f"no pregnancy {pregnancy_id}")
+    if principal.ward is not None and principal.ward != pregnancy.ward_code:
+        # Ward staff see the pregnancies notified at their ward, and their ward's residents.
+        person = await people.get(session, pregnancy.person_no)
+        ensure_ward_access(principal, person.ward_code if person and person.ward_code else "")
+    return pregnancy
+
+
+@dataclass(frozen=True)
+class PregnancyDetail:
+    pregnancy: Pregnancy
+    handbooks: list[Handbook]
+    vouchers: list[PrenatalVoucher]
+    checkups: list[tuple[PrenatalCheckup, str | None]]
+
+
+async def view_pregnancy(
+    session: AsyncSession, *, principal: Principal, pregnancy_id: UUID, purpose: str
+) -> PregnancyDetail:
+    pregnancy = await get_pregnancy(session, principal, pregnancy_id)
+    handbooks = list(
+        (
+            await session.execute(
+                select(Handbook)
+                .where(Handbook.pregnancy_id == pregnancy_id)
+                .order_by(Handbook.child_index)
+            )
+        ).scalars()
+    )
+    vouchers = list(
+        (
+            await session.execute(
+                select(PrenatalVoucher)
+                .where(PrenatalVoucher.pregnancy_id == pregnancy_id)
+                .order_by(PrenatalVoucher.seq)
+            )
+        ).scalars()
+    )
+    voucher_nos = {v.id: v.voucher_no for v in vouchers}
+    checkups = [
+        (c, voucher_nos.get(c.voucher_id) if c.voucher_id else None)
+        for c in (
+            await session.execute(
+                select(PrenatalCheckup)
+                .where(PrenatalCheckup.pregnancy_id == pregnancy_id)
+                .order_by(PrenatalCheckup.checkup_date, PrenatalCheckup.recorded_at)
+            )
+        ).scalars()
+    ]
+    await audit_principal(
+        session,
+        principal,
+        action="pregnancy.view",
+        target_type="person",
+        target_id=pregnancy.person_no,
+        purpose=purpose,
+        detail={"pregnancy_id": str(pregnancy_id)},
+    )
+    return PregnancyDetail(pregnancy, handbooks, vouchers, checkups)
+
+
+def fiscal_year(on: date) -> int:
+    """Japanese fiscal year (年度): April to March."""
+    return on.year if on.month >= 4 else on.year - 1
+
+
+async def _allocate_serials(session: AsyncSession, fy: int, ward_code: str, count: int) -> int:
+    """Reserve `count` consecutive serials; returns the first. The counter row stays locked
+    until commit, so concurrent issuers queue and a rollback gives the numbers back: no gaps."""
+    last = (
+        await session.execute(
+            text(
+                "INSERT INTO handbook_serials (fiscal_year, ward_code, last_serial) "
+                "VALUES (:fy, :ward, :n) ON CONFLICT (fiscal_year, ward_code) "
+                "DO UPDATE SET last_serial = handbook_serials.last_serial + :n "
+                "RETURNING last_serial"
+            ),
+            {"fy": fy, "ward": ward_code, "n": count},
+        )
+    ).scalar_one()
+    return int(last) - count + 1
+
+
+async def voucher_rule_in_force(session: AsyncSession, on: date) -> VoucherRule:
+    rule = (
+        await session.execute(
+            select(VoucherRule)
+            .where(VoucherRule.effective_from <= on)
+            .order_by(VoucherRule.effective_from.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if rule is None:
+        raise ServiceUnavailable(f"no voucher rule is in force on {on.isoformat()}")
+    return rule
+
+
+async def issue_handbooks(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    pregnancy_id: UUID,
+    ward_code: str,
+    issued_on: date | None = None,
+) -> tuple[list[Handbook], list[PrenatalVoucher]]:
+    """Issue one handbook per expected child, and the prenatal checkup vouchers."""
+    ensure_ward_access(principal, ward_code)
+    pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
+    if pregnancy.status != "open":
+        raise Conflict("the pregnancy is closed; no handbook can be issued")
+    issued = (
+        await session.execute(
+            select(func.count()).select_from(Handbook).where(Handbook.pregnancy_id == pregnancy_id)
+        )
+    ).scalar_one()
+    if issued:
+        raise Conflict(f"handbooks were already issued for pregnancy {pregnancy_id}")
+    on = issued_on or today_tokyo()
+    if on < pregnancy.notified_on:
+        raise InvalidInput("issued_on is before the notification")
+    fy = fiscal_year(on)
+    first = await _allocate_serials(session, fy, ward_code, pregnancy.expected_children)
+    handbooks = [
+        Handbook(
+            handbook_no=f"{fy}-{ward_digits(ward_code)}-{first + i:05d}",
+            pregnancy_id=pregnancy_id,
+            child_index=i + 1,
+            fiscal_year=fy,
+            ward_code=ward_code,
+            serial=first + i,
+            issued_on=on,
+            issued_by=principal.sub,
+        )
+        for i in range(pregnancy.expected_children)
+    ]
+    session.add_all(handbooks)
+    await session.flush()
+    rule = await voucher_rule_in_force(session, on)
+    count = rule.base_count + (rule.extra_for_multiple if pregnancy.expected_children > 1 else 0)
+    # The vouchers are the mother's, one set per pregnancy, bound into the first handbook.
+    vouchers = [
+        PrenatalVoucher(
+            voucher_no=f"{handbooks[0].handbook_no}-{seq:02d}",
+            pregnancy_id=pregnancy_id,
+            handbook_id=handbooks[0].id,
+            seq=seq,
+        )
+        for seq in range(1, count + 1)
+    ]
+    session.add_all(vouchers)
+    await session.flush()
+    await audit_principal(
+        session,
+        principal,
+        action="handbook.issue",
+        target_type="person",
+        target_id=pregnancy.person_no,
+        purpose=PURPOSE,
+        detail={"pregnancy_id": str(pregnancy_id), "handbooks": [h.handbook_no for h in handbooks]},
+    )
+    for handbook in handbooks:
+        await events.emit(
+            session,
+            type=events.HANDBOOK_ISSUED,
+            subject=handbook.handbook_no,
+            tenant=principal.tenant,
+            data={
+                "handbook_no": handbook.handbook_no,
+                "pregnancy_id": str(pregnancy_id),
+                "person_no": pregnancy.person_no,
+                "child_index": handbook.child_index,
+                "ward_code": ward_code,
+                "issued_on": on.isoformat(),
+                "vouchers": count if handbook.child_index == 1 else 0,
+            },
+        )
+    return handbooks, vouchers
+
+
+async def record_checkup(
+    session: AsyncSession, *, principal: Principal, pregnancy_id: UUID, checkup: CheckupIn
+) -> tuple[PrenatalCheckup, str | None]:
+    pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
+    if pregnancy.status != "open":
+        raise Conflict("the pregnancy is closed; record no more prenatal checkups")
+    if checkup.checkup_date > today_tokyo():
+        raise InvalidInput("checkup_date is in the future")
+    voucher: PrenatalVoucher | None = None
+    if checkup.voucher_no is not None:
+        voucher = (
+            await session.execute(
+                select(PrenatalVoucher)
+                .where(
+                    PrenatalVoucher.voucher_no == checkup.voucher_no,
+                    PrenatalVoucher.pregnancy_id == pregnancy_id,
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if voucher is None:
+            raise InvalidInput(f"voucher {checkup.voucher_no} was not issued for this pregnancy")
+        if voucher.used_by_checkup_id is not None:
+            raise Conflict(f"voucher {checkup.voucher_no} was already used on {voucher.used_on}")
+    earlier = (
+        await session.execute(
+            select(func.count())
+            .select_from(PrenatalCheckup)
+            .where(PrenatalCheckup.pregnancy_id == pregnancy_id)
+        )
+    ).scalar_one()
+    rule_set = await risk.rules_in_force(session, checkup.checkup_date)
+    flags = risk.evaluate(
+        rule_set.rules,
+        risk.CheckupFacts(
+            gestational_weeks=checkup.gestational_weeks,
+            systolic_bp=checkup.systolic_bp,
+            diastolic_bp=checkup.diastolic_bp,
+            is_first_checkup=earlier == 0,
+            mother_birth_date=pregnancy.birth_date,
+            expected_delivery_date=pregnancy.expected_delivery_date,
+        ),
+    )
+    record = PrenatalCheckup(
+        pregnancy_id=pregnancy_id,
+        checkup_date=checkup.checkup_date,
+        gestational_weeks=checkup.gestational_weeks,
+        institution=checkup.institution,
+        systolic_bp=checkup.systolic_bp,
+        diastolic_bp=checkup.diastolic_bp,
+        urine_protein=checkup.urine_protein,
+        urine_sugar=checkup.urine_sugar,
+        weight_kg=checkup.weight_kg,
+        oedema=checkup.oedema,
+        findings=checkup.findings,
+        referral=checkup.referral,
+        voucher_id=voucher.id if voucher else None,
+        risk_flags=flags,
+        risk_rules_version=rule_set.version,
+        recorded_by=principal.sub,
+    )
+    session.add(record)
+    await session.flush()
+    if voucher is not None:
+        voucher.used_by_checkup_id = record.id
+        voucher.used_on = checkup.checkup_date
+        await session.flush()
+    await events.emit(
+        session,
+        type=events.PRENATAL_CHECKUP_RECORDED,
+        subject=str(pregnancy_id),
+        tenant=principal.tenant,
+        data={
+            "pregnancy_id": str(pregnancy_id),
+            "checkup_id": str(record.id),
+            "person_no": pregnancy.person_no,
+            "checkup_date": checkup.checkup_date.isoformat(),
+            "gestational_weeks": checkup.gestational_weeks,
+            "voucher_used": voucher is not None,
+            "risk_flags": flags,
+        },
+    )
+    await audit_principal(
+        session,
+        principal,
+        action="prenatal_checkup.record",
+        target_type="person",
+        target_id=pregnancy.person_no,
+        purpose="母子保健法第13条 (prenatal checkup)",
+        detail={"pregnancy_id": str(pregnancy_id), "checkup_id": str(record.id)},
+    )
+    return record, voucher.voucher_no if voucher else None

@@ -1,0 +1,128 @@
+"""Test helpers for boshi_core and its callers' tests: synthetic atena snapshots and forms,
+and a fake atena lookup endpoint. No real personal data: names and numbers are made up."""
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+
+KOKURA_NORTH = "401064"
+YAHATA_WEST = "401099"
+MY_NUMBER = "123456789018"  # valid check digit (DOMAIN.md's example)
+
+ALL_SCOPES = (
+    "boshi:pregnancy:read",
+    "boshi:pregnancy:write",
+    "boshi:visit:read",
+    "boshi:visit:write",
+    "boshi:disclosure:export",
+)
+
+Auth = Callable[..., dict[str, str]]
+Register = Callable[..., Any]
+
+
+class FakeAtena:
+    """atena's lookup endpoint, served through httpx.MockTransport."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, str] = {}
+        self.down = False
+        self.calls = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.down:
+            raise httpx.ConnectError("atena is down", request=request)
+        if request.url.path != "/persons/lookup-by-my-number":
+            return httpx.Response(404, json={"title": "Not found"})
+        my_number = json.loads(request.content)["my_number"]
+        person_no = self.known.get(my_number)
+        if person_no is None:
+            return httpx.Response(404, json={"title": "Not found"})
+        return httpx.Response(200, json={"person_no": person_no})
+
+
+def snapshot(
+    person_no: str,
+    *,
+    ward: str = KOKURA_NORTH,
+    birth_date: str = "1994-05-10",
+    sex: str = "female",
+    version: int = 1,
+    family_name: str = "北九",
+    given_name: str = "花子",
+    mother_person_no: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "person_no": person_no,
+        "residence_status": "resident",
+        "family_name": family_name,
+        "given_name": given_name,
+        "family_name_kana": "キタキュウ",
+        "given_name_kana": "ハナコ",
+        "sex": sex,
+        "birth_date": birth_date,
+        "death_date": None,
+        "address": {
+            "postal_code": "8030812",
+            "prefecture": "福岡県",
+            "municipality_code": "401005",
+            "ward_code": ward,
+            "town": "小倉北区城内",
+            "block": "1-1",
+            "building": None,
+        },
+        "household_no": "H000001",
+        "relationship_to_head": "妻",
+        "phone": "0935820000",
+        "email": None,
+        "delivery_addresses": [],
+        "mother_person_no": mother_person_no,
+        "version": version,
+    }
+
+
+def notification(
+    person_no: str | None = "1000000010",
+    *,
+    birth_date: str = "1994-05-10",
+    expected_children: int = 1,
+    expected_delivery_date: str | None = None,
+    weeks: int = 9,
+    ward: str = KOKURA_NORTH,
+    **overrides: Any,
+) -> dict[str, Any]:
+    today = date.today()
+    edd = expected_delivery_date or date.fromordinal(today.toordinal() + 200).isoformat()
+    form = {
+        "name": "北九 花子",
+        "name_kana": "キタキュウ ハナコ",
+        "birth_date": birth_date,
+        "occupation": "会社員",
+        "residence": "福岡県北九州市小倉北区城内1-1",
+        "nationality": "日本",
+        "weeks_of_pregnancy": weeks,
+        "expected_delivery_date": edd,
+        "expected_children": expected_children,
+        "diagnosed_by": "小倉レディースクリニック 山田医師",
+        "std_tested": True,
+        "tb_tested": False,
+        "notifier_name": "北九 花子",
+        "contact_name": "北九 太郎",
+        "contact_address": "福岡県北九州市小倉北区城内1-1",
+        "contact_phone": "090-1234-5678",
+        "contact_email": "hanako@example.jp",
+        "application_date": today.isoformat(),
+        "collection_ward_code": ward,
+    }
+    form.update(overrides)
+    body: dict[str, Any] = {
+        "form": form,
+        "identity_check": {"document_type": "my_number_card", "checked_by": "staff-0001"},
+    }
+    if person_no is not None:
+        body["person_no"] = person_no
+    return body

@@ -1,0 +1,43 @@
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from boshi_core.pregnancy.schemas import Strict
+
+VisitKind = Literal["newborn", "premature", "infant_household"]
+
+
+class VisitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    kind: str
+    child_id: UUID
+    mother_person_no: str
+    ward_code: str | None
+    due_by: date
+    status: str
+    assigned_to: str | None
+    assigned_at: datetime | None
+    visited_on: date | None
+    within_window: bool | None
+
+
+class AssignIn(Strict):
+    staff_id: str = Field(min_length=1, max_length=100)
+
+
+class VisitResultIn(Strict):
+    visited_on: date
+    child_weight_g: int | None = Field(default=None, ge=200, le=20000)
+    feeding: Literal["breast", "formula", "mixed"] | None = None
+    mother_epds_score: int | None = Field(default=None, ge=0, le=30)  # postnatal depression scale
+    concerns: str | None = Field(default=None, max_length=2000)
+    needs_follow_up: bool = False
+
+
+class OverduePageOut(BaseModel):
+    items: list[VisitOut]
+    next_cursor: str | None

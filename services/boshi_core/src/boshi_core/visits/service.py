@@ -1,0 +1,207 @@
+"""Home visits: due dates from the one age module, assignment, results, the overdue list."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core import events
+from boshi_core.ages import last_day_before_months, newborn_last_day, today_tokyo
+from boshi_core.births.models import Child
+from boshi_core.visits.models import HomeVisit
+from mch_common.audit import audit_principal
+from mch_common.auth.deps import ensure_ward_access
+from mch_common.auth.principal import Principal
+from mch_common.errors import Conflict, InvalidInput, NotFound
+
+INFANT_HOUSEHOLD_MONTHS = 4  # こんにちは赤ちゃん事業: before the baby is 4 months old
+PURPOSE = "母子保健法第11条・第19条, 児童福祉法第6条の3第4項 (home visits)"
+
+
+def due_by(
+    kind: str, *, birth_date: date, notified_on: date | None = None, premature_due_days: int = 14
+) -> date:
+    """The last day a visit counts as on time."""
+    if kind == "newborn":
+        return newborn_last_day(birth_date)
+    if kind == "infant_household":
+        return last_day_before_months(birth_date, INFANT_HOUSEHOLD_MONTHS)
+    if kind == "premature":
+        return (notified_on or birth_date) + timedelta(days=premature_due_days)
+    raise ValueError(f"unknown visit kind {kind}")
+
+
+async def schedule(
+    session: AsyncSession, *, child: Child, kind: str, due: date
+) -> HomeVisit | None:
+    """Create the visit unless the child already has one of this kind."""
+    visit_id = (
+        await session.execute(
+            insert(HomeVisit)
+            .values(
+                kind=kind,
+                child_id=child.id,
+                mother_person_no=child.mother_person_no,
+                ward_code=child.ward_code,
+                due_by=due,
+                status="open",
+            )
+            .on_conflict_do_nothing(index_elements=[HomeVisit.child_id, HomeVisit.kind])
+            .returning(HomeVisit.id)
+        )
+    ).scalar_one_or_none()
+    if visit_id is None:
+        return None
+    return await session.get(HomeVisit, visit_id)
+
+
+async def schedule_birth_visits(session: AsyncSession, child: Child) -> None:
+    for kind in ("newborn", "infant_household"):
+        await schedule(
+            session, child=child, kind=kind, due=due_by(kind, birth_date=child.birth_date)
+        )
+
+
+async def _visit(session: AsyncSession, principal: Principal, visit_id: UUID) -> HomeVisit:
+    visit = (
+        await session.execute(select(HomeVisit).where(HomeVisit.id == visit_id).with_for_update())
+    ).scalar_one_or_none()
+    if visit is None:
+        raise NotFound(f"no home visit {visit_id}")
+    ensure_ward_access(principal, visit.ward_code or "")
+    return visit
+
+
+async def assign(
+    session: AsyncSession, *, principal: Principal, visit_id: UUID, staff_id: str
+) -> HomeVisit:
+    visit = await _visit(session, principal, visit_id)
+    if visit.status != "open":
+        raise Conflict("the visit is already completed")
+    visit.assigned_to = staff_id
+    visit.assigned_at = datetime.now(UTC)
+    await session.flush()
+    await audit_principal(
+        session,
+        principal,
+        action="visit.assign",
+        target_type="person",
+        target_id=visit.mother_person_no,
+        purpose=PURPOSE,
+        detail={"visit_id": str(visit.id), "assigned_to": staff_id},
+    )
+    return visit
+
+
+async def complete(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    visit_id: UUID,
+    visited_on: date,
+    result: dict[str, Any],
+) -> HomeVisit:
+    visit = await _visit(session, principal, visit_id)
+    if visit.status != "open":
+        raise Conflict("the visit is already completed")
+    child = await session.get(Child, visit.child_id)
+    assert child is not None  # foreign key
+    if visited_on < child.birth_date:
+        raise InvalidInput("visited_on is before the child's birth")
+    if visited_on > today_tokyo():
+        raise InvalidInput("visited_on is in the future")
+    visit.status = "completed"
+    visit.visited_on = visited_on
+    visit.within_window = visited_on <= visit.due_by
+    visit.result = result
+    visit.completed_by = principal.sub
+    await session.flush()
+    await events.emit(
+        session,
+        type=events.VISIT_COMPLETED,
+        subject=str(visit.id),
+        tenant=principal.tenant,
+        data={
+            "visit_id": str(visit.id),
+            "kind": visit.kind,
+            "child_id": str(visit.child_id),
+            "child_person_no": child.person_no,
+            "visited_on": visited_on.isoformat(),
+            "within_window": visit.within_window,
+        },
+    )
+    await audit_principal(
+        session,
+        principal,
+        action="visit.complete",
+        target_type="person",
+        target_id=visit.mother_person_no,
+        purpose=PURPOSE,
+        detail={"visit_id": str(visit.id)},
+    )
+    return visit
+
+
+@dataclass(frozen=True)
+class OverduePage:
+    items: list[HomeVisit]
+    next_cursor: str | None
+
+
+def _overdue_query(principal: Principal, as_of: date, kind: str | None) -> Select[HomeVisit]:
+    stmt = select(HomeVisit).where(HomeVisit.status == "open", HomeVisit.due_by < as_of)
+    if principal.ward is not None:
+        stmt = stmt.where(HomeVisit.ward_code == principal.ward)
+    if kind is not None:
+        stmt = stmt.where(HomeVisit.kind == kind)
+    return stmt
+
+
+async def overdue(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    as_of: date | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> OverduePage:
+    """Open visits past their due date, oldest first, keyset-paged by (due_by, id)."""
+    on = as_of or today_tokyo()
+    stmt = _overdue_query(principal, on, kind)
+    if cursor is not None:
+        try:
+            due_text, id_text = cursor.split("_", 1)
+            after_due, after_id = date.fromisoformat(due_text), UUID(id_text)
+        except ValueError as exc:
+            raise InvalidInput("cursor is not one this list returned") from exc
+        stmt = stmt.where(
+            or_(
+                HomeVisit.due_by > after_due,
+                and_(HomeVisit.due_by == after_due, HomeVisit.id > after_id),
+            )
+        )
+    rows = list(
+        (
+            await session.execute(stmt.order_by(HomeVisit.due_by, HomeVisit.id).limit(limit + 1))
+        ).scalars()
+    )
+    page, more = rows[:limit], len(rows) > limit
+    await audit_principal(
+        session,
+        principal,
+        action="visit.list_overdue",
+        target_type="visit_list",
+        purpose=PURPOSE,
+        detail={
+            "as_of": on.isoformat(),
+            "count": len(page),
+            "people": sorted({v.mother_person_no for v in page}),
+        },
+    )
+    last = page[-1] if more else None
+    return OverduePage(page, f"{last.due_by.isoformat()}_{last.id}" if last else None)

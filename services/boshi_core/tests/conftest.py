@@ -1,0 +1,78 @@
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boshi_core.config import Settings
+from boshi_core.main import create_app
+from boshi_core.migrate import MIGRATIONS
+from boshi_core.people.atena import AtenaClient
+from boshi_core.people.repository import upsert_snapshot
+from boshi_core.testsupport import ALL_SCOPES, Auth, FakeAtena, Register, snapshot
+from mch_common.testing.app import running_app
+from mch_common.testing.keys import TestKeySet
+
+
+@pytest.fixture(scope="session")
+def migrations_path() -> Path:
+    return MIGRATIONS
+
+
+@pytest.fixture(scope="session")
+def preserved_tables() -> frozenset[str]:
+    """Reference data the migrations seed: kept when a committed test cleans up after itself."""
+    return frozenset(
+        {"audit_log", "alembic_version", "voucher_rules", "risk_rule_sets", "checkup_programmes"}
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(service_settings: dict[str, Any]) -> Settings:
+    return Settings(**service_settings, client_id="boshi_core")
+
+
+@pytest.fixture
+def fake_atena() -> FakeAtena:
+    return FakeAtena()
+
+
+@pytest.fixture
+async def client(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    fake_atena: FakeAtena,
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, with_consumers=False)
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(fake_atena.handler), base_url="http://atena.test"
+    ) as atena_http:
+        app.state.atena = AtenaClient(atena_http)
+        async with running_app(app, sessions=sessions) as http:
+            yield http
+
+
+@pytest.fixture
+def auth(jwt_keys: TestKeySet) -> Auth:
+    def headers(
+        scopes: tuple[str, ...] = ALL_SCOPES, *, ward: str | None = None, sub: str = "staff-0001"
+    ) -> dict[str, str]:
+        token = jwt_keys.mint(sub=sub, scopes=scopes, ward=ward, roles=("mch_staff",))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture
+def register(db_session: AsyncSession) -> Register:
+    """Put a person in the read model as if atena's event had arrived."""
+
+    async def add(person_no: str, **kwargs: Any) -> dict[str, Any]:
+        snap = snapshot(person_no, **kwargs)
+        await upsert_snapshot(db_session, snap, "atena.person.registered")
+        await db_session.commit()
+        return snap
+
+    return add

@@ -1,0 +1,86 @@
+from datetime import date
+
+import pytest
+
+from boshi_core.ages import (
+    add_months_legal,
+    add_years_legal,
+    is_newborn,
+    last_day_before_months,
+    months_old,
+    newborn_last_day,
+    today_tokyo,
+    years_old,
+)
+from boshi_core.visits.service import due_by
+
+
+@pytest.mark.parametrize(
+    ("birth", "months", "attained"),
+    [
+        (date(2026, 1, 15), 3, date(2026, 4, 15)),  # DOMAIN.md: born 15 Jan
+        (date(2026, 1, 31), 3, date(2026, 5, 1)),  # no 31 April: 30 April ends the period
+        (date(2026, 1, 31), 1, date(2026, 3, 1)),  # no 31 Feb (2026 not leap)
+        (date(2024, 1, 31), 1, date(2024, 3, 1)),  # 29 Feb 2024 ends the period
+        (date(2024, 1, 30), 1, date(2024, 3, 1)),
+        (date(2024, 1, 29), 1, date(2024, 2, 29)),
+        (date(2026, 10, 31), 4, date(2027, 3, 1)),  # across the year, into February
+        (date(2026, 8, 31), 4, date(2026, 12, 31)),
+        (date(2024, 2, 29), 36, date(2027, 3, 1)),  # DOMAIN.md: 3 years old from 1 March 2027
+        (date(2024, 2, 29), 48, date(2028, 2, 29)),
+        (date(2026, 3, 1), 0, date(2026, 3, 1)),
+    ],
+)
+def test_add_months_legal(birth: date, months: int, attained: date) -> None:
+    assert add_months_legal(birth, months) == attained
+    assert months_old(birth, attained) == months
+    if months:
+        assert months_old(birth, date.fromordinal(attained.toordinal() - 1)) == months - 1
+
+
+def test_years_old_on_29_february_births() -> None:
+    birth = date(2024, 2, 29)
+    assert add_years_legal(birth, 3) == date(2027, 3, 1)
+    assert years_old(birth, date(2027, 2, 28)) == 2
+    assert years_old(birth, date(2027, 3, 1)) == 3
+    assert years_old(birth, date(2028, 2, 29)) == 4
+
+
+def test_months_old_refuses_a_date_before_birth() -> None:
+    with pytest.raises(ValueError, match="before the birth"):
+        months_old(date(2026, 5, 1), date(2026, 4, 30))
+
+
+def test_newborn_window_is_under_28_days() -> None:
+    birth = date(2026, 2, 10)
+    assert is_newborn(birth, birth)
+    assert is_newborn(birth, date(2026, 3, 9))  # day 27
+    assert not is_newborn(birth, date(2026, 3, 10))  # day 28: no longer a newborn
+    assert newborn_last_day(birth) == date(2026, 3, 9)
+    assert due_by("newborn", birth_date=birth) == date(2026, 3, 9)
+
+
+@pytest.mark.parametrize(
+    ("birth", "last_day_under_4_months"),
+    [
+        (date(2026, 1, 15), date(2026, 5, 14)),
+        (date(2025, 10, 31), date(2026, 2, 28)),  # 4 months old from 1 March
+        (date(2023, 10, 31), date(2024, 2, 29)),  # leap year: from 1 March too
+        (date(2023, 10, 29), date(2024, 2, 28)),  # 29 Feb 2024 is the anniversary
+        (date(2026, 11, 30), date(2027, 3, 29)),
+    ],
+)
+def test_infant_household_visit_is_due_before_4_months(
+    birth: date, last_day_under_4_months: date
+) -> None:
+    assert last_day_before_months(birth, 4) == last_day_under_4_months
+    assert due_by("infant_household", birth_date=birth) == last_day_under_4_months
+    assert months_old(birth, last_day_under_4_months) == 3
+    assert months_old(birth, date.fromordinal(last_day_under_4_months.toordinal() + 1)) == 4
+
+
+def test_today_is_a_tokyo_date() -> None:
+    from datetime import UTC, datetime
+
+    # 15:30 UTC on 31 March is already 1 April in Tokyo.
+    assert today_tokyo(datetime(2026, 3, 31, 15, 30, tzinfo=UTC)) == date(2026, 4, 1)

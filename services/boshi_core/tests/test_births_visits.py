@@ -1,0 +1,359 @@
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core.ages import add_months_legal
+from boshi_core.births.models import Child
+from boshi_core.people.consumer import apply_person_event
+from boshi_core.pregnancy.models import Pregnancy
+from boshi_core.testsupport import (
+    KOKURA_NORTH,
+    YAHATA_WEST,
+    Auth,
+    Register,
+    notification,
+    snapshot,
+)
+from boshi_core.visits.models import HomeVisit
+from mch_common.events import CloudEvent
+from mch_common.events.tables import OutboxEvent
+
+MOTHER = "1000000010"
+
+
+async def open_pregnancy(client: httpx.AsyncClient, auth: Auth, **kwargs: Any) -> str:
+    response = await client.post("/pregnancies", json=notification(**kwargs), headers=auth())
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def birth(born: date, *, weight: int = 3100, sex: str = "female", **extra: Any) -> dict[str, Any]:
+    return {
+        "birth_date": born.isoformat(),
+        "sex": sex,
+        "birth_weight_g": weight,
+        "gestational_weeks": 39,
+        "gestational_days": 2,
+        "birth_attendant": "doctor",
+        "birth_place": "北九州市立医療センター",
+        **extra,
+    }
+
+
+async def outbox_types(db: AsyncSession) -> list[str]:
+    rows = await db.execute(select(OutboxEvent.subject).order_by(OutboxEvent.position))
+    return list(rows.scalars())
+
+
+async def test_a_birth_registers_the_child_schedules_visits_and_closes(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    pregnancy_id = await open_pregnancy(client, auth)
+    born = date.today() - timedelta(days=3)
+    response = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={"outcome": "birth", "outcome_date": born.isoformat(), "births": [birth(born)]},
+        headers=auth(),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "closed"
+    child = body["children"][0]
+    assert child["birth_weight_g"] == 3100
+    assert child["low_birth_weight"] is False
+    assert child["ward_code"] == KOKURA_NORTH
+    visits = {v.kind: v for v in (await db_session.execute(select(HomeVisit))).scalars()}
+    assert set(visits) == {"newborn", "infant_household"}
+    assert visits["newborn"].due_by == born + timedelta(days=27)
+    assert visits["infant_household"].due_by == add_months_legal(born, 4) - timedelta(days=1)
+    types = await outbox_types(db_session)
+    assert types[-2:] == ["boshi.child.registered", "boshi.pregnancy.closed"]
+    # A closed pregnancy takes no more checkups or outcomes.
+    again = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={"outcome": "miscarriage", "outcome_date": born.isoformat()},
+        headers=auth(),
+    )
+    assert again.status_code == 409
+    assert (await client.get(f"/children/{child['id']}", headers=auth())).status_code == 200
+
+
+async def test_a_pregnancy_can_end_without_a_birth(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    pregnancy_id = await open_pregnancy(client, auth)
+    bad = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={
+            "outcome": "miscarriage",
+            "outcome_date": date.today().isoformat(),
+            "births": [birth(date.today())],
+        },
+        headers=auth(),
+    )
+    assert bad.status_code == 422
+    response = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={
+            "outcome": "miscarriage",
+            "outcome_date": date.today().isoformat(),
+            "note": "妊娠11週",
+        },
+        headers=auth(),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json() == {
+        "pregnancy_id": pregnancy_id,
+        "status": "closed",
+        "outcome": "miscarriage",
+        "children": [],
+    }
+    assert (await db_session.execute(select(func.count()).select_from(Child))).scalar_one() == 0
+    checkup = await client.post(
+        f"/pregnancies/{pregnancy_id}/checkups",
+        json={"checkup_date": date.today().isoformat(), "gestational_weeks": 12},
+        headers=auth(),
+    )
+    assert checkup.status_code == 409
+    # The mother may notify a new pregnancy once this one is closed.
+    await open_pregnancy(client, auth)
+
+
+async def test_atena_born_event_links_the_child_either_way_round(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    born = date.today() - timedelta(days=1)
+    # Twins: the outcome first for both, then atena's born events link them by mother.
+    pregnancy_id = await open_pregnancy(client, auth, expected_children=2)
+    response = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={
+            "outcome": "birth",
+            "outcome_date": born.isoformat(),
+            "births": [
+                birth(born, sex="female", weight=2300),
+                birth(born, sex="male", weight=2600),
+            ],
+        },
+        headers=auth(),
+    )
+    assert response.status_code == 201, response.text
+    for person_no, sex in (("2000000017", "male"), ("2000000025", "female")):
+        event = CloudEvent(
+            source="urn:mch:atena",
+            type="atena.person.born",
+            subject=person_no,
+            tenant="401005",
+            data={
+                "person_no": person_no,
+                "mother_person_no": MOTHER,
+                "person": snapshot(
+                    person_no, birth_date=born.isoformat(), sex=sex, mother_person_no=MOTHER
+                ),
+            },
+        )
+        await apply_person_event(db_session, event)
+        await apply_person_event(db_session, event)  # a replay changes nothing
+    children = {c.sex: c for c in (await db_session.execute(select(Child))).scalars()}
+    assert children["male"].person_no == "2000000017"
+    assert children["female"].person_no == "2000000025"
+    assert children["male"].birth_weight_g == 2600
+
+    # Another mother: atena's event first, the outcome after fills the same child record.
+    other = "1000000028"
+    await register(other, ward=YAHATA_WEST)
+    other_pregnancy = await open_pregnancy(client, auth, person_no=other, ward=YAHATA_WEST)
+    baby = "2000000033"
+    await apply_person_event(
+        db_session,
+        CloudEvent(
+            source="urn:mch:atena",
+            type="atena.person.born",
+            subject=baby,
+            tenant="401005",
+            data={
+                "person_no": baby,
+                "mother_person_no": other,
+                "person": snapshot(
+                    baby,
+                    ward=YAHATA_WEST,
+                    birth_date=born.isoformat(),
+                    sex="male",
+                    mother_person_no=other,
+                ),
+            },
+        ),
+    )
+    linked = (await db_session.execute(select(Child).where(Child.person_no == baby))).scalar_one()
+    assert linked.pregnancy_id is not None
+    assert linked.birth_weight_g is None
+    response = await client.post(
+        f"/pregnancies/{other_pregnancy}/outcome",
+        json={
+            "outcome": "birth",
+            "outcome_date": born.isoformat(),
+            "births": [birth(born, sex="male")],
+        },
+        headers=auth(),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["children"][0]["person_no"] == baby
+    assert (
+        await db_session.execute(
+            select(func.count()).select_from(Child).where(Child.mother_person_no == other)
+        )
+    ).scalar_one() == 1
+
+
+async def test_low_birth_weight_notification_opens_a_premature_visit(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    pregnancy_id = await open_pregnancy(client, auth)
+    born = date.today() - timedelta(days=5)
+    outcome = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={
+            "outcome": "birth",
+            "outcome_date": born.isoformat(),
+            "births": [birth(born, weight=2499, gestational_weeks=35, birth_time="03:12")],
+        },
+        headers=auth(),
+    )
+    child = outcome.json()["children"][0]
+    assert child["low_birth_weight"] is True
+    form = {
+        "notified_on": date.today().isoformat(),
+        "notifier_name": "北九 花子",
+        "whereabouts": "北九州市立医療センター NICU",
+        "contact_phone": "093-541-1831",
+    }
+    response = await client.post(
+        f"/children/{child['id']}/low-birth-weight-notification", json=form, headers=auth()
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["birth_weight_g"] == 2499
+    assert body["gestational_weeks"] == 35
+    assert body["mother_person_no"] == MOTHER
+    assert body["birth_place"] == "北九州市立医療センター"
+    visit = await db_session.get(HomeVisit, body["premature_visit_id"])
+    assert visit is not None
+    assert visit.kind == "premature"
+    assert visit.due_by == date.today() + timedelta(days=14)
+    assert "boshi.low_birth_weight.notified" in await outbox_types(db_session)
+    twice = await client.post(
+        f"/children/{child['id']}/low-birth-weight-notification", json=form, headers=auth()
+    )
+    assert twice.status_code == 409
+
+
+async def test_normal_weight_is_refused_a_low_birth_weight_notification(
+    client: httpx.AsyncClient, auth: Auth, register: Register
+) -> None:
+    await register(MOTHER)
+    pregnancy_id = await open_pregnancy(client, auth)
+    outcome = await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={
+            "outcome": "birth",
+            "outcome_date": date.today().isoformat(),
+            "births": [birth(date.today(), weight=2500)],
+        },
+        headers=auth(),
+    )
+    child = outcome.json()["children"][0]
+    response = await client.post(
+        f"/children/{child['id']}/low-birth-weight-notification",
+        json={
+            "notified_on": date.today().isoformat(),
+            "notifier_name": "北九 花子",
+            "whereabouts": "自宅",
+        },
+        headers=auth(),
+    )
+    assert response.status_code == 422
+    assert "not under 2500 g" in response.json()["detail"]
+
+
+async def test_visit_windows_overdue_list_assignment_and_results(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    """Newborn visit due through day 27; infant household visit through the day before
+    4 months (legal month age): the overdue list agrees with the age module on the boundary."""
+    await register(MOTHER)
+    born = date(2025, 10, 31)  # 4 months old from 1 March 2026 (no 31 February)
+    pregnancy_id = await open_pregnancy(client, auth)
+    # Backdate the pregnancy's notification so the outcome date is after it.
+    pregnancy = await db_session.get(Pregnancy, pregnancy_id)
+    assert pregnancy is not None
+    pregnancy.notified_on = date(2025, 4, 1)
+    await db_session.commit()
+    await client.post(
+        f"/pregnancies/{pregnancy_id}/outcome",
+        json={"outcome": "birth", "outcome_date": born.isoformat(), "births": [birth(born)]},
+        headers=auth(),
+    )
+
+    async def overdue(as_of: date, **params: Any) -> dict[str, Any]:
+        response = await client.get(
+            "/visits/overdue", params={"as_of": as_of.isoformat(), **params}, headers=auth()
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    newborn_last = date(2025, 11, 27)  # day 27
+    assert (await overdue(newborn_last))["items"] == []
+    kinds = [v["kind"] for v in (await overdue(newborn_last + timedelta(days=1)))["items"]]
+    assert kinds == ["newborn"]
+    assert [v["kind"] for v in (await overdue(date(2026, 2, 28)))["items"]] == ["newborn"]
+    late = (await overdue(date(2026, 3, 1)))["items"]
+    assert [v["kind"] for v in late] == ["newborn", "infant_household"]
+    assert late[1]["due_by"] == "2026-02-28"
+
+    # Paging: one at a time, the cursor continues where the page ended.
+    first = await overdue(date(2026, 3, 1), limit=1)
+    assert len(first["items"]) == 1
+    assert first["next_cursor"]
+    second = await overdue(date(2026, 3, 1), limit=1, cursor=first["next_cursor"])
+    assert [v["kind"] for v in second["items"]] == ["infant_household"]
+    assert second["next_cursor"] is None
+    bad_cursor = await client.get("/visits/overdue", params={"cursor": "nonsense"}, headers=auth())
+    assert bad_cursor.status_code == 422
+    # Another ward's staff do not see this ward's visits.
+    other_ward = await client.get(
+        "/visits/overdue", params={"as_of": "2026-03-01"}, headers=auth(ward=YAHATA_WEST)
+    )
+    assert other_ward.json()["items"] == []
+
+    newborn_id = late[0]["id"]
+    assigned = await client.post(
+        f"/visits/{newborn_id}/assignment", json={"staff_id": "nurse-07"}, headers=auth()
+    )
+    assert assigned.status_code == 200
+    assert assigned.json()["assigned_to"] == "nurse-07"
+    done = await client.post(
+        f"/visits/{newborn_id}/result",
+        json={
+            "visited_on": "2025-11-27",
+            "child_weight_g": 3900,
+            "feeding": "breast",
+            "mother_epds_score": 4,
+        },
+        headers=auth(),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["within_window"] is True
+    assert [v["kind"] for v in (await overdue(date(2026, 3, 1)))["items"]] == ["infant_household"]
+    assert "boshi.visit.completed" in await outbox_types(db_session)
+    again = await client.post(
+        f"/visits/{newborn_id}/result", json={"visited_on": "2025-11-28"}, headers=auth()
+    )
+    assert again.status_code == 409

@@ -1,0 +1,72 @@
+"""Handbook numbers under concurrency: real commits, many transactions at once."""
+
+import asyncio
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import boshi_core.pregnancy.service as service
+from boshi_core.people.repository import upsert_snapshot
+from boshi_core.pregnancy.models import Handbook
+from boshi_core.pregnancy.schemas import IdentityCheck, NotificationForm
+from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, notification, snapshot
+from mch_common.auth.principal import Principal
+
+STAFF = Principal(
+    sub="staff-0001",
+    tenant="401005",
+    scopes=frozenset({"boshi:pregnancy:write"}),
+    terminal="TERM-0001",
+)
+
+
+def test_fiscal_year_starts_in_april() -> None:
+    assert service.fiscal_year(date(2026, 3, 31)) == 2025
+    assert service.fiscal_year(date(2026, 4, 1)) == 2026
+
+
+async def test_concurrent_issues_number_without_gaps(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    mothers = [f"30000000{i:02d}" for i in range(24)]
+    pregnancy_ids = []
+    async with committed_sessions() as session, session.begin():
+        for i, person_no in enumerate(mothers):
+            await upsert_snapshot(session, snapshot(person_no), "atena.person.registered")
+            body = notification(person_no, expected_children=2 if i % 3 == 0 else 1)
+            pregnancy = await service.open_pregnancy(
+                session,
+                principal=STAFF,
+                channel="window",
+                person_no=person_no,
+                form=NotificationForm.model_validate(body["form"]),
+                identity_check=IdentityCheck.model_validate(body["identity_check"]),
+            )
+            pregnancy_ids.append(pregnancy.id)
+
+    async def issue(index: int) -> None:
+        async with committed_sessions() as session, session.begin():
+            await service.issue_handbooks(
+                session,
+                principal=STAFF,
+                pregnancy_id=pregnancy_ids[index],
+                ward_code=YAHATA_WEST if index % 4 == 0 else KOKURA_NORTH,
+            )
+            if index == 5:
+                raise RuntimeError("this issue fails after allocating: its numbers come back")
+
+    results = await asyncio.gather(*(issue(i) for i in range(len(mothers))), return_exceptions=True)
+    assert [type(r) for r in results if r is not None] == [RuntimeError]
+    assert isinstance(results[5], RuntimeError)
+
+    async with committed_sessions() as session:
+        handbooks = (await session.execute(select(Handbook))).scalars().all()
+    by_ward: dict[str, list[int]] = {}
+    for handbook in handbooks:
+        by_ward.setdefault(handbook.ward_code, []).append(handbook.serial)
+        assert handbook.handbook_no.endswith(f"-{handbook.serial:05d}")
+    for serials in by_ward.values():
+        assert sorted(serials) == list(range(1, len(serials) + 1))  # gapless, no duplicates
+    expected = sum(2 if i % 3 == 0 else 1 for i in range(len(mothers)) if i != 5)
+    assert len(handbooks) == expected
