@@ -1,0 +1,1 @@
+"""Bulk load of the resident-registry extract and batch export."""

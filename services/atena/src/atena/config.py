@@ -1,0 +1,43 @@
+"""Settings of the address registry; environment prefix `ATENA_`."""
+
+from functools import cached_property
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from mch_common.mynumber import MyNumberVault
+from mch_common.settings import DEV_SECRET_MARKER, ServiceSettings
+
+# Dev-only vault keys: 32 bytes each, base64. Their key id carries the marker, so the settings
+# base refuses them outside dev and test.
+_DEV_KEY = "ZGV2LW9ubHktYXRlbmEtbXluby1rZXktMDAwMDAwMDA="  # b"dev-only-atena-myno-key-00000000"
+# b"dev-only-atena-blind-index-key-0"
+_DEV_INDEX_KEY = "ZGV2LW9ubHktYXRlbmEtYmxpbmQtaW5kZXgta2V5LTA="
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ATENA_", extra="ignore")
+
+    service_name: str = "atena"
+    port: int = 8101
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/atena"
+
+    my_number_keys: str = Field(
+        default=f"{DEV_SECRET_MARKER}-k1:{_DEV_KEY}",
+        description="comma-separated `key_id:base64(32 bytes)`; old ids stay to decrypt",
+    )
+    my_number_current_key_id: str = f"{DEV_SECRET_MARKER}-k1"
+    my_number_index_key: str = Field(
+        default=f"{DEV_SECRET_MARKER}:{_DEV_INDEX_KEY}",
+        description="base64 HMAC key of the blind index, optionally prefixed `label:`",
+    )
+    default_access_purpose: str = "maternal-child-health-affairs"
+
+    @cached_property
+    def vault(self) -> MyNumberVault:
+        _, _, index_key = self.my_number_index_key.rpartition(":")
+        return MyNumberVault.from_config(
+            keys=self.my_number_keys,
+            current_key_id=self.my_number_current_key_id,
+            index_key=index_key,
+        )

@@ -1,0 +1,66 @@
+"""The person snapshot of the event contract (docs/service-conventions.md), built in one place.
+
+It is an SQL function so that the API, the bulk loader (set-based, inside INSERT ... SELECT)
+and the version history all produce exactly the same document. It never includes the My Number.
+"""
+
+SNAPSHOT_FIELDS = (
+    "person_no",
+    "residence_status",
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "sex",
+    "birth_date",
+    "death_date",
+    "address",
+    "household_no",
+    "relationship_to_head",
+    "phone",
+    "email",
+    "delivery_addresses",
+    "mother_person_no",
+    "version",
+)
+
+SNAPSHOT_SQL_FUNCTION = """
+CREATE OR REPLACE FUNCTION atena_snapshot(p person) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT jsonb_build_object(
+        'person_no', p.person_no,
+        'residence_status', p.residence_status,
+        'family_name', p.family_name,
+        'given_name', p.given_name,
+        'family_name_kana', p.family_name_kana,
+        'given_name_kana', p.given_name_kana,
+        'sex', p.sex,
+        'birth_date', p.birth_date,
+        'death_date', p.death_date,
+        'address', jsonb_build_object(
+            'postal_code', p.postal_code,
+            'prefecture', p.prefecture,
+            'municipality_code', p.municipality_code,
+            'ward_code', p.ward_code,
+            'town', p.town,
+            'block', p.block,
+            'building', p.building
+        ),
+        'household_no', p.household_no,
+        'relationship_to_head', p.relationship_to_head,
+        'phone', p.phone,
+        'email', p.email,
+        'delivery_addresses', p.delivery_addresses,
+        'mother_person_no', p.mother_person_no,
+        'version', p.version
+    )
+$$
+"""
+
+
+def changed_fields(
+    before: dict[str, object], after: dict[str, object]
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The event's `before` and `after`: only the snapshot fields that changed."""
+    keys = [k for k in SNAPSHOT_FIELDS if k != "version" and before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

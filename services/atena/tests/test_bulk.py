@@ -1,0 +1,206 @@
+"""Bulk load (per-line errors, idempotent re-run, Shift_JIS) and batch export."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atena import cli
+from atena.bulk.export import export_csv
+from atena.bulk.loader import asyncpg_dsn
+from atena.bulk.parse import HEADER
+from atena.config import Settings
+from atena.testing import Headers
+from mch_common.mynumber import generate_my_number
+
+
+def line(**overrides: str) -> dict[str, str]:
+    row = dict.fromkeys(HEADER, "")
+    row.update({
+        "residence_status": "resident", "family_name": "髙橋", "given_name": "花子",
+        "family_name_kana": "ﾀｶﾊｼ", "given_name_kana": "ハナコ", "sex": "2",
+        "birth_date": "19940510", "postal_code": "802-0001", "prefecture": "福岡県",
+        "municipality_code": "401005", "ward_code": "401064", "town": "小倉北区浅野",
+        "block": "1-1", "relationship_to_head": "世帯主", "effective_date": "2024-04-01",
+    })
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HEADER, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], sql: str) -> int:
+    async with sessions() as session:
+        return int((await session.execute(text(sql))).scalar_one())
+
+
+@pytest.fixture
+def numbers() -> list[str]:
+    return [generate_my_number() for _ in range(4)]
+
+
+@pytest.fixture
+def good_rows(numbers: list[str]) -> list[dict[str, str]]:
+    return [
+        line(external_key="J001", my_number=numbers[0], household_key="H1"),
+        line(external_key="J002", given_name="太郎", given_name_kana="タロウ", sex="1",
+             birth_date="2023-02-01", relationship_to_head="子", household_key="H1",
+             my_number=numbers[1]),
+        line(external_key="J003", family_name="渡邉", family_name_kana="ワタナベ",
+             household_key="H2", my_number=numbers[2]),
+        line(external_key="J004", family_name="鈴木", family_name_kana="スズキ",
+             residence_status="non_resident", municipality_code="401307",
+             ward_code="", town="福岡市中央区天神", household_key=""),
+    ]
+
+
+async def test_load_reports_bad_lines_and_keeps_good_ones(
+    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]], numbers: list[str],
+    committed_sessions: async_sessionmaker[AsyncSession], committed_client: httpx.AsyncClient,
+    headers: Headers,
+) -> None:
+    bad_number = numbers[3][:11] + str((int(numbers[3][11]) + 1) % 10)
+    rows = [
+        good_rows[0],
+        line(external_key="B01", my_number=bad_number),                 # line 3
+        good_rows[1],
+        line(external_key="B02", birth_date="2023-02-30"),              # line 5
+        line(external_key="B03", ward_code="401137"),                   # line 6
+        good_rows[2],
+        line(external_key="J001", given_name="重複"),                    # line 8
+        line(external_key="B04", phone=numbers[3]),                      # line 9
+        line(external_key="B05", family_name=""),                       # line 10
+        line(external_key="B06", my_number=numbers[0]),                  # line 11
+        good_rows[3],
+    ]
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    report = await cli.load(settings, str(path), quiet=True)
+    assert report.summary() | {"seconds": 0} == {
+        "encoding": "utf-8", "lines": 11, "inserted": 4, "updated": 0, "unchanged": 0,
+        "rejected": 7, "seconds": 0,
+    }
+    errors = {(e.line, e.field) for e in report.errors}
+    assert errors == {(3, "my_number"), (5, "birth_date"), (6, "ward_code"),
+                      (8, "external_key"), (9, "phone"), (10, "family_name"), (11, "my_number")}
+    report_text = (tmp_path / "extract.csv.errors.csv").read_text()
+    assert report_text.startswith("line,field,reason")
+    for n in numbers:
+        assert n not in report_text
+
+    # Loaded people read, search and look up like registered ones; one household for H1.
+    found = await committed_client.get("/persons", params={"name": "高橋"}, headers=headers())
+    assert found.json()["total"] == 2
+    adult, child = sorted(found.json()["items"], key=lambda p: p["birth_date"])
+    assert adult["household_no"] == child["household_no"]
+    assert child["relationship_to_head"] == "child"
+    assert child["sex"] == "male"
+    r = await committed_client.post("/persons/lookup-by-my-number",
+                                    json={"my_number": numbers[2]}, headers=headers())
+    assert r.status_code == 200
+    person = (await committed_client.get(f"/persons/{r.json()['person_no']}",
+                                         headers=headers())).json()
+    assert person["family_name"] == "渡邉"
+    assert person["version"] == 1
+
+    async with committed_sessions() as session:
+        envelopes = [row[0] for row in await session.execute(
+            text("SELECT envelope FROM outbox ORDER BY position"))]
+    assert [e["type"] for e in envelopes] == ["atena.person.registered"] * 4
+    mine = next(e for e in envelopes if e["subject"] == person["person_no"])
+    assert mine["data"]["person"] == {k: v for k, v in person.items()
+                                      if k not in ("has_my_number", "my_number")}
+    assert mine["data"]["effective_date"] == "2024-04-01"
+    assert mine["tenant"] == "401005"
+    assert mine["id"][14] == "7"  # UUIDv7
+
+    # The same file again changes nothing.
+    again = await cli.load(settings, str(path), quiet=True)
+    assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 7)
+    assert await count(committed_sessions, "SELECT count(*) FROM outbox") == 4
+    assert await count(committed_sessions, "SELECT count(*) FROM person_version") == 4
+
+    # A changed extract: a move, a death, a name change.
+    changed = [
+        good_rows[0] | {"block": "2-2", "effective_date": "2025-04-01"},
+        good_rows[1],
+        good_rows[2] | {"residence_status": "deceased", "death_date": "2025-01-05",
+                        "effective_date": "2025-01-05"},
+        good_rows[3] | {"family_name": "斎藤", "family_name_kana": "サイトウ"},
+    ]
+    write_csv(path, changed)
+    third = await cli.load(settings, str(path), quiet=True)
+    assert (third.inserted, third.updated, third.unchanged) == (0, 3, 1)
+    async with committed_sessions() as session:
+        types = [row[0] for row in await session.execute(
+            text("SELECT envelope->>'type' FROM outbox ORDER BY position OFFSET 4"))]
+    assert sorted(types) == ["atena.person.address_changed", "atena.person.died",
+                             "atena.person.name_changed"]
+    moved = (await committed_client.get("/persons", params={"name": "高橋花子"},
+                                        headers=headers())).json()["items"][0]
+    old = (await committed_client.get(f"/persons/{moved['person_no']}",
+                                      params={"as_of": "2025-03-31"}, headers=headers())).json()
+    assert (moved["address"]["block"], old["address"]["block"]) == ("2-2", "1-1")
+
+
+async def test_shift_jis_extract_and_export(
+    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]],
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    path = tmp_path / "sjis.csv"
+    write_csv(path, good_rows, encoding="cp932")
+    report = await cli.load(settings, str(path), quiet=True)
+    assert report.encoding == "cp932"
+    assert report.inserted == 4
+    assert report.rejected == 0
+
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        out = io.BytesIO()
+        exported = await export_csv(conn, out, encoding="cp932", ward_code="401064")
+        all_out = io.BytesIO()
+        assert await export_csv(conn, all_out) == 4
+    finally:
+        await conn.close()
+    assert exported == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("cp932"))))
+    assert {r["family_name"] for r in rows} == {"髙橋", "渡邉"}
+    assert "my_number" not in rows[0]
+
+
+def test_cli_runs_as_a_module(
+    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]],
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    path = tmp_path / "extract.csv"
+    write_csv(path, [*good_rows, line(external_key="X", sex="?")])
+    env: dict[str, Any] = {**os.environ, "ATENA_DATABASE_URL": settings.database_url,
+                           "ATENA_ENVIRONMENT": "test"}
+    done = subprocess.run(
+        [sys.executable, "-m", "atena.cli", "load", str(path)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert '"inserted": 4' in done.stdout
+    assert "rejected" in done.stderr
+    exported = subprocess.run(
+        [sys.executable, "-m", "atena.cli", "export", "--status", "resident"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.strip().splitlines()) == 1 + 3

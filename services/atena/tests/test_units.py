@@ -1,0 +1,71 @@
+"""Numbers, normalisation and configuration."""
+
+import pytest
+
+from atena.config import Settings
+from atena.normalize import search_key
+from atena.numbers import is_valid_person_no, luhn_check_digit, person_no_from_serial
+from atena.persons.schemas import contains_my_number
+from mch_common.mynumber import generate_my_number
+
+
+def test_person_numbers_are_ten_digits_with_a_luhn_check_digit() -> None:
+    assert person_no_from_serial(123456789) == "1234567897"
+    assert luhn_check_digit("7992739871") == 3  # the textbook example
+    assert is_valid_person_no("1234567897")
+    assert not is_valid_person_no("1234567890")
+    assert not is_valid_person_no("123456789")
+    assert not is_valid_person_no("１２３４５６７８９７")
+    for serial in (100_000_001, 555_555_555, 799_999_999):
+        number = person_no_from_serial(serial)
+        assert len(number) == 10
+        assert is_valid_person_no(number)
+        # A single-digit typo is always caught.
+        for i in range(10):
+            typo = number[:i] + str((int(number[i]) + 3) % 10) + number[i + 1:]
+            assert not is_valid_person_no(typo)
+    with pytest.raises(ValueError, match="exhausted"):
+        person_no_from_serial(1_000_000_000)
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("ﾔﾏﾀﾞ ﾀﾛｳ", "やまだたろう"),
+        ("ヤマダ　タロウ", "やまだたろう"),
+        ("髙橋", "高橋"),
+        ("山﨑", "山崎"),
+        ("渡邊", "渡辺"),
+        ("渡邉", "渡辺"),
+        ("齋藤", "斎藤"),
+        ("齊藤", "斎藤"),
+        ("澤田", "沢田"),
+        ("濱口", "浜口"),
+        ("廣瀬", "広瀬"),
+        ("國分", "国分"),
+        ("ＳＭＩＴＨ　Ｊｏｈｎ", "smithjohn"),
+        ("ヴァイオレット", "ゔぁいおれっと"),
+    ],
+)
+def test_search_keys(typed: str, key: str) -> None:
+    assert search_key(typed) == key
+
+
+def test_stray_my_numbers_are_detected() -> None:
+    number = generate_my_number()
+    assert contains_my_number(number)
+    assert contains_my_number(f"tel {number[:4]}{number[4:]}9")  # glued to another digit
+    assert not contains_my_number("093-123-4567")
+    assert not contains_my_number("1234567897")
+
+
+def test_dev_keys_are_refused_outside_dev() -> None:
+    assert Settings(environment="test").vault.current_key_id.startswith("dev-only")
+    with pytest.raises(ValueError, match="dev-only"):
+        Settings(environment="production", client_secret="real")
+    real = Settings(
+        environment="production", client_secret="real",
+        my_number_keys="k2:" + "A" * 43 + "=", my_number_current_key_id="k2",
+        my_number_index_key="idx:" + "B" * 43 + "=",
+    )
+    assert real.vault.current_key_id == "k2"
