@@ -1,9 +1,6 @@
 """Identity's tests run the real app (lifespan, NATS, relay) on committed data in the session's
 database; every test leaves the tables it touched empty again (reference data stays)."""
 
-import asyncio
-import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +11,6 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -168,42 +164,6 @@ async def idp(settings: Settings) -> AsyncIterator[Identity]:
         helper = Identity(app, client)
         await helper.add_terminals()
         yield helper
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def serve_over_http(app: FastAPI) -> AsyncIterator[str]:
-    """Run `app` with uvicorn on a free loopback port (lifespan included); yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        lifespan="on",
-        ws="none",
-        http="h11",
-    )
-    server = uvicorn.Server(config)
-    # The test runner owns the signals.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="session", autouse=True)

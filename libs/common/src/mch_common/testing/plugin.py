@@ -49,29 +49,52 @@ def test_database_name() -> str:
     return f"test_{RUN_ID}_{os.getpid()}"
 
 
+class DatabaseFactory:
+    """Creates migrated databases for this test session and drops them all at the end.
+    Cross-service tests use one per service: services never share a database."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.created: list[str] = []
+        self._admin = create_engine(server_url, pool_size=1)
+
+    async def create(self, name: str, migrations_path: Path | None) -> str:
+        async with self._admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        url = infra.with_database(self.server_url, name)
+        if migrations_path is not None:
+            from mch_common.migrations import upgrade_async
+
+            await upgrade_async(migrations_path, url)
+        else:
+            await infra.create_platform_schema(url)
+        return url
+
+    async def drop_all(self) -> None:
+        async with self._admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for name in self.created:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database_factory(postgres_server_url: str) -> AsyncIterator[DatabaseFactory]:
+    factory = DatabaseFactory(postgres_server_url)
+    try:
+        yield factory
+    finally:
+        await factory.drop_all()
+
+
 @pytest.fixture(scope="session")
 async def database_url(
-    postgres_server_url: str, test_database_name: str, migrations_path: Path | None
-) -> AsyncIterator[str]:
-    """A database for this test session: created, migrated, dropped at the end."""
-    admin = create_engine(postgres_server_url, pool_size=1)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{test_database_name}"'))
-    url = infra.with_database(postgres_server_url, test_database_name)
-    if migrations_path is not None:
-        from mch_common.migrations import upgrade_async
-
-        await upgrade_async(migrations_path, url)
-    else:
-        await infra.create_platform_schema(url)
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{test_database_name}" WITH (FORCE)'))
-        await admin.dispose()
+    database_factory: DatabaseFactory, test_database_name: str, migrations_path: Path | None
+) -> str:
+    """The database of this test session: created, migrated, dropped at the end."""
+    return await database_factory.create(test_database_name, migrations_path)
 
 
 @pytest.fixture(scope="session")
