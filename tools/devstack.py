@@ -231,6 +231,23 @@ def ensure_database(url: str) -> bool:
     return asyncio.run(create())
 
 
+def forget_events(service: Service, nats_url: str) -> None:
+    """A new database starts with no events: drop the service's stream and its consumers'
+    positions left in NATS by an earlier stack, or they would describe data that is gone."""
+    from mch_common.events.bus import EventBus
+
+    async def forget() -> list[str]:
+        bus = await EventBus.connect(nats_url, name="devstack")
+        try:
+            return await bus.forget_service(service.name)
+        finally:
+            await bus.close(drain=False)
+
+    deleted = asyncio.run(forget())
+    if deleted:
+        say(f"{service.name}: new database, so dropped {', '.join(deleted)} from NATS")
+
+
 # --- services ---------------------------------------------------------------------------------
 
 
@@ -411,6 +428,8 @@ def prepare(service: Service, env: dict[str, str]) -> list[str]:
     database_url = env[f"{service.prefix}_DATABASE_URL"]
     database = urlsplit(database_url).path.lstrip("/")
     created = ensure_database(database_url)
+    if created:
+        forget_events(service, env[f"{service.prefix}_NATS_URL"])
     migrations = service.package / "migrations"
     if (migrations / "env.py").is_file():
         say(f"{service.name}: {'created' if created else 'database'} {database}, migrating")

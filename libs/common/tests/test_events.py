@@ -250,3 +250,18 @@ def test_covering_filter() -> None:
     assert covering_filter(["atena.person.born"]) == "atena.person.born"
     assert covering_filter(["atena.person.born", "atena.person.died"]) == "atena.person.*"
     assert covering_filter(["atena.person.born", "atena.household.x"]) == "atena.>"
+
+
+async def test_forget_service_drops_its_stream_and_its_durables(bus: EventBus) -> None:
+    await bus.ensure_stream("forgetme")
+    await bus.ensure_stream("other")
+    await bus.ensure_durable(
+        stream_service="other", durable="forgetme-other", event_types=["other.a.b"]
+    )
+    await bus.ensure_durable(
+        stream_service="other", durable="keeper-other", event_types=["other.a.b"]
+    )
+    deleted = await bus.forget_service("forgetme")
+    assert f"stream {bus.naming.stream('forgetme')}" in deleted
+    remaining = [c.name for c in await bus.js.consumers_info(bus.naming.stream("other"))]
+    assert remaining == [bus.naming.durable("keeper-other")]

@@ -25,6 +25,18 @@ DEAD_LETTER = "deadletter"
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
+# Each service's stream (its events are `<stream>.<aggregate>.<verb>`). Durable consumers are
+# named `<consuming service>-<what they read>`.
+SERVICE_STREAMS = {
+    "identity": "identity",
+    "atena": "atena",
+    "boshi_core": "boshi",
+    "e_application": "eapp",
+    "intermediate_server": "ims",
+    "immunization_bridge": "immunization",
+}
+
+
 @dataclass(frozen=True)
 class EventNaming:
     """Maps event types to subjects and names to streams; a namespace isolates test runs."""
@@ -104,6 +116,27 @@ class EventBus:
             if not create_only:
                 await self.js.update_stream(config)
         return name
+
+    async def forget_service(self, service: str) -> list[str]:
+        """Delete a service's stream and its durable consumers everywhere: for a dev stack
+        whose database was just created, so old events and positions cannot outlive the data
+        they described. Returns what was deleted."""
+        deleted: list[str] = []
+        own = self.naming.stream(SERVICE_STREAMS.get(service, service))
+        prefix = self.naming.durable(f"{service}-")
+        for info in await self.js.streams_info():
+            name = info.config.name
+            if not name:
+                continue
+            if name == own:
+                await self.js.delete_stream(name)
+                deleted.append(f"stream {name}")
+                continue
+            for consumer in await self.js.consumers_info(name):
+                if consumer.name.startswith(prefix):
+                    await self.js.delete_consumer(name, consumer.name)
+                    deleted.append(f"consumer {name}/{consumer.name}")
+        return deleted
 
     async def ensure_dead_letter_stream(self) -> str:
         return await self.ensure_stream(DEAD_LETTER)

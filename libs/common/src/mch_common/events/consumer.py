@@ -98,6 +98,8 @@ class EventConsumer:
             msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
             return 0
+        if not msgs:
+            return 0
         try:
             await self._apply_batch(msgs)
         except asyncio.CancelledError:
@@ -146,6 +148,8 @@ class EventConsumer:
 
     async def _record_in_inbox(self, session: AsyncSession, events: list[CloudEvent]) -> set[str]:
         """Insert the event ids; returns those not seen before (the ones to apply)."""
+        if not events:
+            return set()
         rows = [{"consumer": self.name, "event_id": e.id, "event_type": e.type} for e in events]
         inserted = await session.execute(
             insert(InboxEvent).values(rows).on_conflict_do_nothing().returning(InboxEvent.event_id)
