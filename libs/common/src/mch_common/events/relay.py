@@ -7,7 +7,6 @@ inboxes are the second line.
 """
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -21,7 +20,8 @@ log = logging.getLogger("mch.events.relay")
 
 _CLAIM = text(
     """
-    SELECT position, event_id, subject, envelope
+    SELECT position, event_id, subject, envelope::text AS envelope,
+           envelope->>'correlationid' AS correlation_id
     FROM outbox
     WHERE published_at IS NULL
     ORDER BY position
@@ -39,7 +39,7 @@ class OutboxRelay:
         js: JetStreamContext,
         naming: EventNaming,
         *,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         idle_interval: float = 0.05,
     ) -> None:
         self.engine = engine
@@ -57,19 +57,23 @@ class OutboxRelay:
             if not rows:
                 return 0
             await asyncio.gather(
-                *(self._publish(row.event_id, row.subject, row.envelope) for row in rows)
+                *(
+                    self._publish(row.event_id, row.subject, row.envelope, row.correlation_id)
+                    for row in rows
+                )
             )
             await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
         self.published += len(rows)
         return len(rows)
 
-    async def _publish(self, event_id: Any, subject: str, envelope: dict[str, Any] | str) -> None:
-        body = envelope if isinstance(envelope, str) else json.dumps(envelope, ensure_ascii=False)
+    async def _publish(
+        self, event_id: Any, subject: str, envelope: str, correlation_id: str | None
+    ) -> None:
+        # The envelope is published as PostgreSQL stored it (jsonb as text): no decode/encode.
         headers = {"Nats-Msg-Id": str(event_id), "Content-Type": "application/cloudevents+json"}
-        cid = envelope.get("correlationid") if isinstance(envelope, dict) else None
-        if cid:
-            headers["X-Correlation-Id"] = cid
-        await self.js.publish(self.naming.subject(subject), body.encode(), headers=headers)
+        if correlation_id:
+            headers["X-Correlation-Id"] = correlation_id
+        await self.js.publish(self.naming.subject(subject), envelope.encode(), headers=headers)
 
     async def run(self) -> None:
         """Loop until stop(); backs off on errors (NATS or PostgreSQL down) and resumes."""
