@@ -4,8 +4,9 @@
     python -m boshi_core.cli extract --all --month 2026-12
     python -m boshi_core.cli remind --month 2026-12 --out /var/spool/boshi/reminders
 
-The database URL comes from the service's settings (BOSHI_DATABASE_URL); BOSHI_CORE_DATABASE_URL
-overrides it for batch jobs. Progress goes to stderr, the summary (one JSON object) to stdout.
+The database URL comes from the service's settings (BOSHI_DATABASE_URL) or --database-url.
+`--month current` is this month in Asia/Tokyo (for a CronJob on the 1st). Progress goes to
+stderr, the summary (one JSON object) to stdout.
 Exit codes: 0 done (also: already done), 2 bad arguments, 3 database unreachable or not
 migrated, 4 run failed half way (re-run the same command to resume), 5 another run of the
 month is in progress, 1 anything else.
@@ -14,7 +15,6 @@ month is in progress, 1 anything else.
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -42,6 +42,9 @@ def _say(message: str) -> None:
 
 
 def _month(value: str) -> Period:
+    """YYYY-MM, or `current` (the month in Asia/Tokyo now: what a CronJob on the 1st wants)."""
+    if value == "current":
+        return Period.current()
     try:
         return Period.parse(value)
     except ValueError as exc:
@@ -52,15 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m boshi_core.cli", description="boshi_core batch jobs (infant checkups)"
     )
-    parser.add_argument("--database-url", help="overrides BOSHI_CORE_DATABASE_URL / settings")
+    parser.add_argument("--database-url", help="overrides BOSHI_DATABASE_URL")
     commands = parser.add_subparsers(dest="command", required=True)
     extract = commands.add_parser("extract", help="extract a month's checkup targets")
     which = extract.add_mutually_exclusive_group(required=True)
     which.add_argument("--programme", choices=PROGRAMMES)
     which.add_argument("--all", action="store_true", help="every programme in force")
-    extract.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    extract.add_argument("--month", type=_month, required=True, help="YYYY-MM or current")
     remind = commands.add_parser("remind", help="run (or resume) a month's reminder letters")
-    remind.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    remind.add_argument("--month", type=_month, required=True, help="YYYY-MM or current")
     remind.add_argument("--out", type=Path, required=True, help="output directory")
     remind.add_argument(
         "--letters-per-file", type=int, default=100, help="households per print file (PDF)"
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def database_url(explicit: str | None) -> str:
-    return explicit or os.environ.get("BOSHI_CORE_DATABASE_URL") or Settings().database_url
+    return explicit or Settings().database_url
 
 
 async def _check_schema(sessions: async_sessionmaker[AsyncSession]) -> None:

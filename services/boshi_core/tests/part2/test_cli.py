@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def cli(*args: str, database_url: str) -> tuple[int, str, str]:
-    env = os.environ | {"BOSHI_CORE_DATABASE_URL": database_url}
+    env = os.environ | {"BOSHI_DATABASE_URL": database_url}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
