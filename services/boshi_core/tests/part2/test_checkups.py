@@ -342,6 +342,16 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
     await db_session.refresh(closed)
     assert closed.follow_up_outcome == "attended"
     assert "2000000051" not in await non_attendees(app_client, staff(), "4m", "2026-09")
+    # The disclosure export (開示請求) shows the invitation, the reminder, the result and the
+    # voucher alongside the rest of what boshi_core holds.
+    disclosed = await app_client.get(
+        "/people/2000000051/disclosure", headers=staff(("boshi:disclosure:export",))
+    )
+    assert disclosed.status_code == 200, disclosed.text
+    body = disclosed.json()
+    assert {n["kind"] for n in body["infant_checkup_notices"]} >= {"reminder"}
+    assert [r["judgement"] for r in body["infant_checkup_results"]] == ["detailed_exam"]
+    assert [v["voucher_no"] for v in body["detailed_exam_vouchers"]] == [voucher["voucher_no"]]
 
     again = await app_client.post(
         "/checkups/children/2000000051/results", json=result, headers=staff()

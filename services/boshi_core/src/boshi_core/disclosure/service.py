@@ -7,6 +7,8 @@ from sqlalchemy import inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child, LowBirthWeightNotification
+from boshi_core.center.models import CenterCase, CenterCaseMember, CenterConsultation, SupportPlan
+from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.people.service import person_in_scope
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
@@ -23,6 +25,13 @@ SECTIONS = (
     ("own_birth", "出生 (own birth record)"),
     ("low_birth_weight_notifications", "低体重児の届出 (low birth weight notifications)"),
     ("home_visits", "家庭訪問 (home visits)"),
+    (
+        "infant_checkup_notices",
+        "乳幼児健診の案内・受診勧奨 (infant checkup invitations, reminders)",
+    ),
+    ("infant_checkup_results", "乳幼児健康診査 (infant checkup results)"),
+    ("detailed_exam_vouchers", "精密健康診査受診票 (detailed-examination vouchers)"),
+    ("center_cases", "子ども家庭センター (child and family center cases)"),
     ("access_log", "アクセス記録 (who accessed this person's data)"),
 )
 
@@ -113,6 +122,20 @@ async def export(
             )
         ).scalars()
     )
+
+    async def of_person(model: Any, order: Any) -> list[Any]:
+        return list(
+            (
+                await session.execute(
+                    select(model).where(model.person_no == person_no).order_by(order)
+                )
+            ).scalars()
+        )
+
+    notices = await of_person(CheckupNotice, CheckupNotice.period)
+    results = await of_person(CheckupResult, CheckupResult.examined_on)
+    exam_vouchers = await of_person(DetailedExamVoucher, DetailedExamVoucher.voucher_no)
+    center = await _center_cases(session, principal, person_no)
     access = list(
         (
             await session.execute(
@@ -144,6 +167,10 @@ async def export(
         "own_birth": [_row(c) for c in own_birth],
         "low_birth_weight_notifications": [_row(n) for n in lbw],
         "home_visits": [_row(v) for v in visits],
+        "infant_checkup_notices": [_row(n) for n in notices],
+        "infant_checkup_results": [_row(r) for r in results],
+        "detailed_exam_vouchers": [_row(v) for v in exam_vouchers],
+        "center_cases": center,
         "access_log": [
             {
                 k: _plain(getattr(r, k))
@@ -152,3 +179,41 @@ async def export(
             for r in access
         ],
     }
+
+
+async def _center_cases(
+    session: AsyncSession, principal: Principal, person_no: str
+) -> list[dict[str, Any]]:
+    """Center records are the center staff's alone: disclosed only by someone who may read
+    them (else the section says what was withheld and why)."""
+    case_ids = list(
+        (
+            await session.execute(
+                select(CenterCaseMember.case_id).where(CenterCaseMember.person_no == person_no)
+            )
+        ).scalars()
+    )
+    if not case_ids:
+        return []
+    if not principal.has_scope("boshi:center:read"):
+        return [{"withheld": len(case_ids), "reason": "needs boshi:center:read"}]
+    out = []
+    for case in (
+        await session.execute(select(CenterCase).where(CenterCase.id.in_(case_ids)))
+    ).scalars():
+        consultations = (
+            await session.execute(
+                select(CenterConsultation).where(CenterConsultation.case_id == case.id)
+            )
+        ).scalars()
+        plans = (
+            await session.execute(select(SupportPlan).where(SupportPlan.case_id == case.id))
+        ).scalars()
+        out.append(
+            {
+                **_row(case),
+                "consultations": [_row(c) for c in consultations],
+                "support_plans": [_row(p) for p in plans],
+            }
+        )
+    return out
