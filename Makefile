@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := $(sort $(dir $(wildcard services/*/pyproject.toml)))
-PACKAGES := libs/common $(SERVICES)
+# Each package's own tests, then the cross-service tests in tests/.
+PACKAGES := libs/common $(SERVICES) tests
 
 .PHONY: install run test lint bench constraints clean
 

@@ -17,7 +17,8 @@ def main(packages: list[str]) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for package in packages:
-            tests = ROOT / package / "tests"
+            # A package's tests/ folder, or the root tests/ folder itself (cross-service tests).
+            tests = ROOT / package if Path(package).name == "tests" else ROOT / package / "tests"
             if not tests.is_dir():
                 print(f"== {package}: no tests folder", flush=True)
                 failed_packages.append(package)

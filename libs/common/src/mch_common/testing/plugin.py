@@ -164,7 +164,11 @@ async def committed_sessions(
 
 @pytest.fixture(scope="session")
 def service_settings(
-    database_url: str, nats_url: str, event_namespace: str, jwt_keys: Any
+    database_url: str,
+    nats_url: str,
+    event_namespace: str,
+    jwt_keys: Any,
+    _delete_namespace_streams: None,  # services under test create streams of their own
 ) -> dict[str, Any]:
     """Keyword arguments for a service's Settings in tests: this session's servers and keys."""
     from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER
@@ -187,14 +191,26 @@ def event_namespace() -> str:
 
 
 @pytest.fixture(scope="session")
-async def bus(nats_url: str, event_namespace: str) -> AsyncIterator[EventBus]:
+async def bus(
+    nats_url: str, event_namespace: str, _delete_namespace_streams: None
+) -> AsyncIterator[EventBus]:
     event_bus = await EventBus.connect(nats_url, namespace=event_namespace, name="tests")
     yield event_bus
-    streams = await event_bus.js.streams_info()
-    for info in streams:
-        if info.config.name and info.config.name.startswith(event_namespace.upper() + "_"):
-            await event_bus.js.delete_stream(info.config.name)
     await event_bus.close(drain=False)
+
+
+@pytest.fixture(scope="session")
+async def _delete_namespace_streams(nats_url: str, event_namespace: str) -> AsyncIterator[None]:
+    """At the end of the session, delete every stream of this session's namespace, whoever
+    made it (a service under test creates its own)."""
+    yield
+    cleanup = await EventBus.connect(nats_url, namespace=event_namespace, name="tests-cleanup")
+    try:
+        for info in await cleanup.js.streams_info():
+            if info.config.name and info.config.name.startswith(event_namespace.upper() + "_"):
+                await cleanup.js.delete_stream(info.config.name)
+    finally:
+        await cleanup.close(drain=False)
 
 
 from mch_common.testing.keys import TestKeySet, serve_jwks  # noqa: E402 - appended section
