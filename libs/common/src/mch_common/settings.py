@@ -25,7 +25,8 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/mch"
-    db_pool_size: int = 10
+    # Per process; max_overflow doubles it. Sized for ~32 requests in flight per worker.
+    db_pool_size: int = 20
     # A ping per checkout survives a PostgreSQL restart cleanly; it costs a round trip.
     db_pool_pre_ping: bool = True
     nats_url: str = "nats://127.0.0.1:4222"
