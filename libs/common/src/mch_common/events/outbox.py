@@ -1,15 +1,18 @@
 """Writing events: an outbox row in the caller's transaction, never a direct publish."""
 
-import json
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mch_common.events.envelope import CloudEvent
-from mch_common.events.tables import OutboxEvent
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number
+
+_INSERT = text(
+    "INSERT INTO outbox (event_id, subject, envelope) "
+    "VALUES (CAST(:event_id AS uuid), :subject, CAST(:envelope AS jsonb))"
+)
 
 
 class MyNumberInEventError(ValueError):
@@ -41,9 +44,10 @@ async def emit_event(
         tenant=tenant,
         correlationid=correlation_id.get(),
     )
-    envelope = json.loads(event.model_dump_json())
-    assert_no_my_number(json.dumps(envelope, ensure_ascii=False))
+    # Serialised once: the same text is checked and stored.
+    envelope = event.model_dump_json()
+    assert_no_my_number(envelope)
     await session.execute(
-        insert(OutboxEvent).values(event_id=event.id, subject=event.type, envelope=envelope)
+        _INSERT, {"event_id": event.id, "subject": event.type, "envelope": envelope}
     )
     return event
