@@ -4,6 +4,7 @@ import time; stopped in reverse order on shutdown."""
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,9 @@ def service_lifespan(
                 runtime.tasks.append(
                     asyncio.create_task(consumer.run(), name=f"consumer-{consumer.name}")
                 )
+        # Everything made so far lives as long as the process: keep it out of the collector's
+        # full passes, which otherwise pause the event loop for tens of milliseconds.
+        gc.freeze()
         log.info("%s started", settings.service_name)
         try:
             yield
