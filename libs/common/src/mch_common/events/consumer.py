@@ -13,6 +13,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mch_common.events.bus import EventBus
@@ -25,6 +26,14 @@ log = logging.getLogger("mch.events.consumer")
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """The database (or the network to it) failed, not the handler: such an error must never
+    count as a delivery attempt, or an outage would dead-letter good events."""
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class EventConsumer:
@@ -132,6 +141,7 @@ class EventConsumer:
         failures: dict[int, Exception] = {}
         async with self.sessions() as session:
             async with session.begin():
+                await session.connection()  # the database is down: fail the batch, not a message
                 for index, msg in enumerate(msgs):
                     try:
                         async with session.begin_nested():
@@ -139,6 +149,8 @@ class EventConsumer:
                             if await self._record_in_inbox(session, [event]):
                                 await self._handle(session, event)
                     except Exception as exc:  # noqa: BLE001 - one bad message must not block the rest
+                        if is_infrastructure_error(exc):
+                            raise  # not the message's fault: no ack, redelivered after ack_wait
                         failures[index] = exc
         for index, msg in enumerate(msgs):
             if index in failures:

@@ -1,0 +1,157 @@
+"""NATS or PostgreSQL restarting mid-flow: nothing is lost and nothing is applied twice.
+Each test runs a server of its own (the embedded ones) so it can stop and start it."""
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mch_common import infra
+from mch_common.db import create_engine, session_factory
+from mch_common.embedded import embedded_nats, start_embedded_postgres
+from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event
+from mch_common.testing.app import free_port
+
+EVENT = "restart.thing.happened"
+
+
+async def record(session: AsyncSession, event: CloudEvent) -> None:
+    await session.execute(text("INSERT INTO applied_restart VALUES (:id)"), {"id": event.id})
+
+
+async def emit(sessions: async_sessionmaker[AsyncSession], n: int) -> list[str]:
+    async with sessions() as s, s.begin():
+        return [
+            (await emit_event(s, source="test", type=EVENT, data={"i": i}, tenant="401005")).id
+            for i in range(n)
+        ]
+
+
+async def applied(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as s:
+        return list((await s.execute(text("SELECT event_id FROM applied_restart"))).scalars())
+
+
+async def until_applied(consumer: EventConsumer, count: int, seconds: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while consumer.applied < count and asyncio.get_running_loop().time() < deadline:
+        try:
+            await consumer.consume_once(timeout=0.3)
+        except Exception:  # noqa: BLE001 - a server still coming back
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def data_root() -> Iterator[Path]:
+    # As root, PostgreSQL runs as another account, which cannot enter pytest's 0700 tmp_path.
+    path = Path(tempfile.mkdtemp(prefix="mch-restart-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+async def applied_table(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS applied_restart (event_id text)"))
+
+
+async def test_nats_restart_mid_flow_loses_nothing_and_duplicates_nothing(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    applied_table: None,
+    data_root: Path,
+) -> None:
+    port = free_port()
+    store = data_root / "jetstream"
+    with embedded_nats(store, port) as url:
+        bus = await EventBus.connect(url, namespace="restart", name="restart-test")
+        await bus.ensure_stream("restart")
+        consumer = EventConsumer(
+            bus,
+            committed_sessions,
+            name="restart",
+            stream_service="restart",
+            handlers={EVENT: record},
+        )
+        await consumer.start()
+        first = await emit(committed_sessions, 20)
+        relay = OutboxRelay(engine, bus.js, bus.naming)
+        assert await relay.relay_once() == 20
+        await until_applied(consumer, 20)
+    # NATS is down: the business keeps writing; the relay fails and keeps the rows.
+    second = await emit(committed_sessions, 20)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - a timeout or a connection error
+        await relay.relay_once()
+    with embedded_nats(store, port):
+        for _ in range(100):
+            if bus.nc.is_connected:
+                break
+            await asyncio.sleep(0.1)
+        assert await relay.relay_once() == 20
+        await until_applied(consumer, 40)
+        await consumer.consume_once(timeout=0.3)
+        await consumer.close()
+        await bus.close(drain=False)
+    assert sorted(await applied(committed_sessions)) == sorted(first + second)
+
+
+async def test_postgres_restart_mid_flow_loses_nothing_and_duplicates_nothing(
+    bus: EventBus, data_root: Path
+) -> None:
+    port = free_port()
+    server = start_embedded_postgres(data_root / "pg", port)
+    try:
+        admin = create_engine(server.url, pool_size=1)
+        async with admin.connect() as conn:
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
+                text("CREATE DATABASE restart")
+            )
+        await admin.dispose()
+        url = infra.with_database(server.url, "restart")
+        await infra.create_platform_schema(url)
+        engine = create_engine(url, pool_size=2)  # pre-ping: a restarted server is noticed
+        sessions = session_factory(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE applied_restart (event_id text PRIMARY KEY)"))
+        await bus.ensure_stream("restart")
+        consumer = EventConsumer(
+            bus,
+            sessions,
+            name="pgrestart",
+            stream_service="restart",
+            handlers={EVENT: record},
+            ack_wait=1.0,
+        )
+        await consumer.start()
+        relay = OutboxRelay(engine, bus.js, bus.naming)
+        first = await emit(sessions, 20)
+        assert await relay.relay_once() == 20
+        await until_applied(consumer, 20)
+
+        server.stop()
+        # PostgreSQL is down: events already in JetStream cannot be applied, so none is acked.
+        orphan = CloudEvent(source="test", type=EVENT, data={"i": -1}, tenant="401005")
+        await bus.js.publish(bus.naming.subject(EVENT), orphan.to_json_bytes())
+        with pytest.raises(Exception):  # noqa: B017, PT011 - connection refused
+            await relay.relay_once()
+        with pytest.raises(Exception):  # noqa: B017, PT011 - connection refused
+            await consumer.consume_once(timeout=1.0)
+
+        server = start_embedded_postgres(data_root / "pg", port)
+        second = await emit(sessions, 20)
+        assert await relay.relay_once() == 20
+        await until_applied(consumer, 41)  # redelivered after ack_wait, then the new ones
+        await consumer.consume_once(timeout=0.3)
+        await consumer.close()
+        assert sorted(await applied(sessions)) == sorted([*first, orphan.id, *second])
+        await engine.dispose()
+    finally:
+        server.stop()
