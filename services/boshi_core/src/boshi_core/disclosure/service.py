@@ -3,7 +3,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import Select, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child, LowBirthWeightNotification
@@ -46,6 +46,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+async def _all(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
+    return list((await session.execute(stmt)).scalars())
+
+
 def _row(obj: Any) -> dict[str, Any]:
     return {c.key: _plain(getattr(obj, c.key)) for c in inspect(obj).mapper.column_attrs}
 
@@ -54,96 +58,61 @@ async def export(
     session: AsyncSession, *, principal: Principal, person_no: str, purpose: str
 ) -> dict[str, Any]:
     person = await person_in_scope(session, principal, person_no)
-    pregnancies = list(
-        (
-            await session.execute(
-                select(Pregnancy)
-                .where(Pregnancy.person_no == person_no)
-                .order_by(Pregnancy.notified_on)
-            )
-        ).scalars()
+    pregnancies = await _all(
+        session,
+        select(Pregnancy).where(Pregnancy.person_no == person_no).order_by(Pregnancy.notified_on),
     )
     pregnancy_ids = [p.id for p in pregnancies]
-    handbooks = list(
-        (
-            await session.execute(
-                select(Handbook)
-                .where(Handbook.pregnancy_id.in_(pregnancy_ids))
-                .order_by(Handbook.handbook_no)
-            )
-        ).scalars()
+    handbooks = await _all(
+        session,
+        select(Handbook)
+        .where(Handbook.pregnancy_id.in_(pregnancy_ids))
+        .order_by(Handbook.handbook_no),
     )
-    vouchers = list(
-        (
-            await session.execute(
-                select(PrenatalVoucher)
-                .where(PrenatalVoucher.pregnancy_id.in_(pregnancy_ids))
-                .order_by(PrenatalVoucher.voucher_no)
-            )
-        ).scalars()
+    vouchers = await _all(
+        session,
+        select(PrenatalVoucher)
+        .where(PrenatalVoucher.pregnancy_id.in_(pregnancy_ids))
+        .order_by(PrenatalVoucher.voucher_no),
     )
-    checkups = list(
-        (
-            await session.execute(
-                select(PrenatalCheckup)
-                .where(PrenatalCheckup.pregnancy_id.in_(pregnancy_ids))
-                .order_by(PrenatalCheckup.checkup_date)
-            )
-        ).scalars()
+    checkups = await _all(
+        session,
+        select(PrenatalCheckup)
+        .where(PrenatalCheckup.pregnancy_id.in_(pregnancy_ids))
+        .order_by(PrenatalCheckup.checkup_date),
     )
-    children = list(
-        (
-            await session.execute(
-                select(Child).where(Child.mother_person_no == person_no).order_by(Child.birth_date)
-            )
-        ).scalars()
+    children = await _all(
+        session,
+        select(Child).where(Child.mother_person_no == person_no).order_by(Child.birth_date),
     )
-    own_birth = list(
-        (await session.execute(select(Child).where(Child.person_no == person_no))).scalars()
-    )
+    own_birth = await _all(session, select(Child).where(Child.person_no == person_no))
     child_ids = [c.id for c in children + own_birth]
-    lbw = list(
-        (
-            await session.execute(
-                select(LowBirthWeightNotification).where(
-                    LowBirthWeightNotification.child_id.in_(child_ids)
-                )
-            )
-        ).scalars()
+    lbw = await _all(
+        session,
+        select(LowBirthWeightNotification).where(
+            LowBirthWeightNotification.child_id.in_(child_ids)
+        ),
     )
-    visits = list(
-        (
-            await session.execute(
-                select(HomeVisit)
-                .where(
-                    or_(HomeVisit.mother_person_no == person_no, HomeVisit.child_id.in_(child_ids))
-                )
-                .order_by(HomeVisit.due_by)
-            )
-        ).scalars()
+    visits = await _all(
+        session,
+        select(HomeVisit)
+        .where(or_(HomeVisit.mother_person_no == person_no, HomeVisit.child_id.in_(child_ids)))
+        .order_by(HomeVisit.due_by),
     )
 
     async def of_person(model: Any, order: Any) -> list[Any]:
-        return list(
-            (
-                await session.execute(
-                    select(model).where(model.person_no == person_no).order_by(order)
-                )
-            ).scalars()
+        return await _all(
+            session,
+            select(model).where(model.person_no == person_no).order_by(order),
         )
 
     notices = await of_person(CheckupNotice, CheckupNotice.period)
     results = await of_person(CheckupResult, CheckupResult.examined_on)
     exam_vouchers = await of_person(DetailedExamVoucher, DetailedExamVoucher.voucher_no)
     center = await _center_cases(session, principal, person_no)
-    access = list(
-        (
-            await session.execute(
-                select(AuditRecord)
-                .where(AuditRecord.target_id == person_no)
-                .order_by(AuditRecord.seq)
-            )
-        ).scalars()
+    access = await _all(
+        session,
+        select(AuditRecord).where(AuditRecord.target_id == person_no).order_by(AuditRecord.seq),
     )
     # The export itself is an access: logged, and (from the next export on) disclosed too.
     await audit_principal(
@@ -186,12 +155,9 @@ async def _center_cases(
 ) -> list[dict[str, Any]]:
     """Center records are the center staff's alone: disclosed only by someone who may read
     them (else the section says what was withheld and why)."""
-    case_ids = list(
-        (
-            await session.execute(
-                select(CenterCaseMember.case_id).where(CenterCaseMember.person_no == person_no)
-            )
-        ).scalars()
+    case_ids = await _all(
+        session,
+        select(CenterCaseMember.case_id).where(CenterCaseMember.person_no == person_no),
     )
     if not case_ids:
         return []
