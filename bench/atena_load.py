@@ -22,7 +22,6 @@ import gc
 import json
 import os
 import random
-import resource
 import signal
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from _common import peak_rss_mb
 
 from atena.bulk.loader import Loader, asyncpg_dsn
 from atena.bulk.parse import HEADER
@@ -76,10 +76,6 @@ TOWNS = {
     "401099": ["八幡西区黒崎", "八幡西区折尾"],
 }
 WARDS = list(KITAKYUSHU_WARDS)
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def generate_csv(path: Path, rows: int, seed: int = 7) -> list[str]:
@@ -230,7 +226,7 @@ async def main() -> None:  # noqa: C901 - a linear script
         assert report.inserted == args.rows, report.summary()
         print(json.dumps({
             "bench": "atena_load", "value": round(report.seconds, 2), "unit": "s", "target": 60,
-            "peak_rss_mb": round(rss_mb(), 1), "rows": args.rows,
+            "peak_rss_mb": peak_rss_mb(), "rows": args.rows,
             "rows_per_s": round(args.rows / report.seconds), "events": not args.no_events,
         }))
         sys.stdout.flush()
@@ -347,19 +343,19 @@ async def main() -> None:  # noqa: C901 - a linear script
         print(json.dumps({
             "bench": "atena_lookup_p99", "value": round(value, 2), "unit": "ms", "target": 50,
             "ceiling": round(ceiling, 2), "ratio": round(value / ceiling, 2),
-            "peak_rss_mb": round(rss_mb(), 1), "rate": round(http_rate, 1),
+            "peak_rss_mb": peak_rss_mb(), "rate": round(http_rate, 1),
             "p50_ms": round(statistics.median(http_lat), 2), "failures": failures,
             "transport": f"uvicorn on 127.0.0.1 ({args.workers} workers) + httpx",
             "mix": "50% lookup, 50% read",
         }))
         print(json.dumps({
             "bench": "atena_lookup_throughput", "value": round(throughput, 1), "unit": "req/s",
-            "concurrency": 32, "workers": args.workers, "peak_rss_mb": round(rss_mb(), 1),
+            "concurrency": 32, "workers": args.workers, "peak_rss_mb": peak_rss_mb(),
         }))
         print(json.dumps({
             "bench": "atena_relay_drain", "value": round(relay_seconds, 1), "unit": "s",
             "events": relayed, "events_per_s": round(relayed / relay_seconds, 1)
-            if relay_seconds else None, "peak_rss_mb": round(rss_mb(), 1),
+            if relay_seconds else None, "peak_rss_mb": peak_rss_mb(),
         }))
     finally:
         if server is not None:

@@ -29,6 +29,7 @@ from mch_common.events import EventBus
 from mch_common.ids import uuid7
 from mch_common.infra import LOCAL_NATS, LOCAL_POSTGRES, asyncpg_url, with_database
 from mch_common.migrations import upgrade_async
+from mch_common.testing.app import free_port
 from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 
 TARGET = 300
@@ -39,12 +40,6 @@ LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 MOTHERS = int(os.environ.get("BENCH_MOTHERS", "1200"))  # two writes each
 SCOPES = ("boshi:pregnancy:read", "boshi:pregnancy:write")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def plain_dsn(url: str) -> str:

@@ -21,14 +21,12 @@ It creates and drops its own database and deletes its NATS streams.
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
-import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,7 +35,6 @@ import asyncpg
 import httpx
 import jwt
 import pyotp
-import uvicorn
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import insert
 
@@ -62,6 +59,7 @@ from mch_common.events.bus import EventBus  # noqa: E402
 from mch_common.migrations import upgrade_async  # noqa: E402
 from mch_common.runtime import service_lifespan  # noqa: E402
 from mch_common.settings import ServiceSettings  # noqa: E402
+from mch_common.testing.app import serve_over_http  # noqa: E402
 from mch_common.web import create_service_app  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services/identity/src/identity/migrations"
@@ -70,32 +68,6 @@ TERMINAL = "BENCH-TERM-01"
 CLIENT_SECRET = secrets.token_urlsafe(32)
 TOTP_SECRET = pyotp.random_base32()
 ISSUER = "http://identity.bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", http="h11")
-    )
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            raise RuntimeError("uvicorn did not start")
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def seed(app: FastAPI, settings: Settings, users: int) -> list[str]:
@@ -201,7 +173,10 @@ async def run(args: argparse.Namespace) -> list[str]:
         settings = Settings(**common, maintenance_interval_seconds=3600)
         app = create_app(settings)
         try:
-            async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+            async with (
+                serve_over_http(app) as url,
+                httpx.AsyncClient(base_url=url, timeout=30) as http,
+            ):
                 logins = await seed(app, settings, args.users)
                 code = pyotp.TOTP(TOTP_SECRET).now()
 

@@ -1,13 +1,9 @@
 """Revocations: the in-memory list, and the watcher fed by identity's events over real NATS."""
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +13,7 @@ from fastapi import FastAPI
 from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.revocation import RevocationList, RevocationWatcher
 from mch_common.auth.setup import start_auth, stop_auth
+from mch_common.embedded import embedded_nats, free_port
 from mch_common.errors import Unauthorized
 from mch_common.events.bus import EventBus
 from mch_common.events.envelope import CloudEvent
@@ -209,80 +206,28 @@ async def test_revocation_reaches_the_verifier(
 # --- surviving a NATS restart --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _nats_server_binary() -> str:
-    local = Path(sys.executable).parent / "nats-server"
-    found = str(local) if local.exists() else shutil.which("nats-server")
-    if found is None:
-        pytest.skip("no nats-server binary to run a private server")
-    return found
-
-
-class PrivateNats:
-    """A NATS server of this test's own, so it can be restarted without disturbing others."""
-
-    def __init__(self, binary: str, store: Path) -> None:
-        self.port = _free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self._args = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(store)]
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            self._args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private nats-server did not start")
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
-
-
-@pytest.fixture
-def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
-    server = PrivateNats(_nats_server_binary(), tmp_path / "jetstream")
-    server.start()
-    yield server
-    server.stop()
-
-
-async def test_watcher_survives_a_nats_restart(private_nats: PrivateNats) -> None:
-    bus = await EventBus.connect(private_nats.url, namespace="restart", name="revocation-test")
-    revocations = RevocationList()
-    watcher = RevocationWatcher(bus, revocations)
-    try:
+async def test_watcher_survives_a_nats_restart(tmp_path: Path) -> None:
+    """A NATS server of this test's own (same store, same port) is stopped and started again."""
+    port, store = free_port(), tmp_path / "jetstream"
+    with embedded_nats(store, port) as url:
+        bus = await EventBus.connect(url, namespace="restart", name="revocation-test")
+        revocations = RevocationList()
+        watcher = RevocationWatcher(bus, revocations)
         await watcher.start()
         before = f"staff-{uuid.uuid4().hex[:8]}"
         await _publish(bus, _event("identity.user.suspended", {"user_id": before, "at": 1e9}))
         await _eventually(lambda: revocations.is_revoked({"sub": before, "iat": 0}), 2.0)
-
-        private_nats.stop()
-        await asyncio.sleep(0.5)
-        private_nats.start()
-        await _eventually(lambda: bus.nc.is_connected, within=10.0)
-
-        after = f"staff-{uuid.uuid4().hex[:8]}"
-        await _publish(bus, _event("identity.user.suspended", {"user_id": after, "at": 1e9}))
-
-        # The ordered consumer notices the missing heartbeats (2 x 1 s) and resumes.
-        await _eventually(lambda: revocations.is_revoked({"sub": after, "iat": 0}), 10.0)
-    finally:
-        await watcher.stop()
-        await bus.close()
+    await asyncio.sleep(0.5)
+    with embedded_nats(store, port):
+        try:
+            await _eventually(lambda: bus.nc.is_connected, within=10.0)
+            after = f"staff-{uuid.uuid4().hex[:8]}"
+            await _publish(bus, _event("identity.user.suspended", {"user_id": after, "at": 1e9}))
+            # The ordered consumer notices the missing heartbeats (2 x 1 s) and resumes.
+            await _eventually(lambda: revocations.is_revoked({"sub": after, "iat": 0}), 10.0)
+        finally:
+            await watcher.stop()
+            await bus.close()
 
 
 # --- wiring into a service's lifespan ------------------------------------------------------

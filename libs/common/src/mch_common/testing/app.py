@@ -1,8 +1,10 @@
-"""Running a service app in tests: its real lifespan, HTTP through ASGITransport."""
+"""Running a service app in tests: its real lifespan, HTTP through ASGITransport, or uvicorn
+on a free loopback port when another service must reach it over real HTTP."""
+
+__all__ = ["free_port", "running_app", "serve_over_http"]
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mch_common.embedded import free_port
 
 
 @asynccontextmanager
@@ -28,13 +32,6 @@ async def running_app(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
