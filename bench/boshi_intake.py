@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
-import httpx
+from _http import LeanClient, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification, snapshot
@@ -123,38 +122,17 @@ def boshi_server(settings: dict[str, str], port: int) -> Iterator[str]:
         log.close()
 
 
-async def wait_ready(client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("boshi_core did not become ready")
-        await asyncio.sleep(0.2)
-
-
 async def rest_run(base_url: str, keys: TestKeySet, people: list[str]) -> float:
     token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
-    headers = {"Authorization": f"Bearer {token}"}
     today = date.today().isoformat()
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    # TCP_NODELAY: headers and body go out as two writes; Nagle plus delayed ACK would add 40 ms.
-    transport = httpx.AsyncHTTPTransport(
-        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-    )
-    async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=30) as client:
-        await wait_ready(client)
+    await wait_ready(base_url)
+    async with LeanClient(base_url, {"Authorization": f"Bearer {token}"}) as client:
 
         async def intake(i: int) -> None:
             person_no = people[i]
-            created = await client.post(
-                "/pregnancies", json=notification(person_no), headers=headers
-            )
-            if created.status_code != 201:
-                raise RuntimeError(f"notification refused: {created.status_code} {created.text}")
+            created = await client.post("/pregnancies", json=notification(person_no))
+            if created.status != 201:
+                raise RuntimeError(f"notification refused: {created.status} {created.text}")
             checkup = await client.post(
                 f"/pregnancies/{created.json()['id']}/checkups",
                 json={
@@ -168,10 +146,9 @@ async def rest_run(base_url: str, keys: TestKeySet, people: list[str]) -> float:
                     "oedema": "-",
                     "findings": "特記なし",
                 },
-                headers=headers,
             )
-            if checkup.status_code != 201:
-                raise RuntimeError(f"checkup refused: {checkup.status_code} {checkup.text}")
+            if checkup.status != 201:
+                raise RuntimeError(f"checkup refused: {checkup.status} {checkup.text}")
 
         # Warm-up: every worker fetches the JWKS and fills its pool.
         await asyncio.gather(*(intake(i) for i in range(WARMUP)))

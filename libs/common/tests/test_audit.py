@@ -16,7 +16,7 @@ STAFF = Principal(
 async def _write(session: AsyncSession, n: int) -> list[int]:
     seqs = []
     for i in range(n):
-        record = await audit_principal(
+        seq = await audit_principal(
             session,
             STAFF,
             action="person.read",
@@ -24,7 +24,7 @@ async def _write(session: AsyncSession, n: int) -> list[int]:
             target_id=f"100000{i:04d}",
             purpose="妊娠届の受付",
         )
-        seqs.append(record.seq)
+        seqs.append(seq)
     await seal_pending(session)
     return seqs
 
@@ -87,7 +87,7 @@ async def test_sealed_record_cannot_be_resealed_and_sealing_cannot_change_conten
                 text("UPDATE audit_log SET hash = repeat('a', 64) WHERE seq = :seq"),
                 {"seq": seqs[0]},
             )
-    record = await append_audit(db_session, actor="x", action="test.unsealed")
+    seq = await append_audit(db_session, actor="x", action="test.unsealed")
     with pytest.raises(DBAPIError, match="append-only"):
         async with db_session.begin_nested():
             await db_session.execute(
@@ -95,7 +95,7 @@ async def test_sealed_record_cannot_be_resealed_and_sealing_cannot_change_conten
                     "UPDATE audit_log SET hash = repeat('b', 64), chain_pos = 999999, "
                     "prev_hash = repeat('c', 64), actor = 'forged' WHERE seq = :seq"
                 ),
-                {"seq": record.seq},
+                {"seq": seq},
             )
 
 

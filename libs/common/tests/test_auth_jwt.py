@@ -156,9 +156,10 @@ async def test_expired_token_is_refused(verifier: JWKSVerifier, jwt_keys: TestKe
 async def test_cached_token_is_refused_once_expired(jwt_keys: TestKeySet) -> None:
     verifier = JWKSVerifier(jwt_keys.jwks_url, issuer=TEST_ISSUER, audience=TEST_AUDIENCE, leeway=0)
     try:
-        token = jwt_keys.mint(exp_in=1)
+        # exp is whole seconds: 2 s leaves at least 1 s to verify it while still valid.
+        token = jwt_keys.mint(exp_in=2)
         await verifier.verify(token)
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(2.1)
 
         assert await _refused(verifier, token) == "token expired"
     finally:

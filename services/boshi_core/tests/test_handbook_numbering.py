@@ -1,4 +1,4 @@
-"""Handbook numbers under concurrency: real commits, many transactions at once."""
+"""Handbook numbers and intake under concurrency: real commits, many transactions at once."""
 
 import asyncio
 from datetime import date
@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import boshi_core.pregnancy.service as service
 from boshi_core.people.repository import upsert_snapshot
-from boshi_core.pregnancy.models import Handbook
+from boshi_core.pregnancy.models import Handbook, Pregnancy
 from boshi_core.pregnancy.schemas import IdentityCheck, NotificationForm
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, notification, snapshot
 from mch_common.auth.principal import Principal
+from mch_common.errors import Conflict
 
 STAFF = Principal(
     sub="staff-0001",
@@ -70,3 +71,33 @@ async def test_concurrent_issues_number_without_gaps(
         assert sorted(serials) == list(range(1, len(serials) + 1))  # gapless, no duplicates
     expected = sum(2 if i % 3 == 0 else 1 for i in range(len(mothers)) if i != 5)
     assert len(handbooks) == expected
+
+
+async def test_concurrent_notifications_for_one_person_open_one_pregnancy(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    person_no = "3000000100"
+    async with committed_sessions() as session, session.begin():
+        await upsert_snapshot(session, snapshot(person_no), "atena.person.registered")
+    body = notification(person_no)
+
+    async def notify() -> None:
+        async with committed_sessions() as session, session.begin():
+            await service.open_pregnancy(
+                session,
+                principal=STAFF,
+                channel="window",
+                person_no=person_no,
+                form=NotificationForm.model_validate(body["form"]),
+                identity_check=IdentityCheck.model_validate(body["identity_check"]),
+            )
+
+    results = await asyncio.gather(*(notify() for _ in range(6)), return_exceptions=True)
+    refused = [r for r in results if r is not None]
+    assert len(refused) == 5
+    assert all(isinstance(r, Conflict) for r in refused), refused
+    async with committed_sessions() as session:
+        opened = (
+            await session.execute(select(Pregnancy).where(Pregnancy.person_no == person_no))
+        ).scalars().all()
+    assert [p.status for p in opened] == ["open"]

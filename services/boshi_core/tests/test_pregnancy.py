@@ -114,6 +114,19 @@ async def test_bad_input_is_a_problem_and_changes_nothing(
     assert await counts(db_session) == before
 
 
+async def test_second_open_pregnancy_is_a_conflict_and_changes_nothing(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    await open_one(client, auth)
+    before = await counts(db_session)
+    response = await client.post("/pregnancies", json=notification(), headers=auth())
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "already has an open pregnancy" in response.json()["detail"]
+    assert await counts(db_session) == before
+
+
 async def test_scopes_and_wards_are_enforced(
     client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
 ) -> None:

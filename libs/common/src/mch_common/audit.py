@@ -113,6 +113,14 @@ def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+_APPEND = text(
+    "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
+    " purpose, outcome, detail, correlation_id) VALUES (:occurred_at, :actor, :terminal,"
+    " :action, :target_type, :target_id, :purpose, :outcome, CAST(:detail AS jsonb),"
+    " :correlation_id) RETURNING seq"
+)
+
+
 async def append_audit(
     session: AsyncSession,
     *,
@@ -124,24 +132,27 @@ async def append_audit(
     target_id: str | None = None,
     purpose: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditRecord:
-    """Append one record in the caller's transaction (it commits or rolls back with the work).
-    A plain INSERT: the sealer chains it after commit."""
-    record = AuditRecord(
-        occurred_at=datetime.now(UTC),
-        actor=actor,
-        terminal=terminal,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        purpose=purpose,
-        outcome=outcome,
-        detail=detail or {},
-        correlation_id=correlation_id.get(),
-    )
-    session.add(record)
-    await session.flush()
-    return record
+) -> int:
+    """Append one record in the caller's transaction (it commits or rolls back with the work);
+    returns its `seq`. A plain INSERT, prepared once: every read of a person's data writes one,
+    so it is kept off the ORM's unit of work. The sealer chains it after commit."""
+    return (
+        await session.execute(
+            _APPEND,
+            {
+                "occurred_at": datetime.now(UTC),
+                "actor": actor,
+                "terminal": terminal,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "purpose": purpose,
+                "outcome": outcome,
+                "detail": json.dumps(detail or {}, ensure_ascii=False),
+                "correlation_id": correlation_id.get(),
+            },
+        )
+    ).scalar_one()
 
 
 async def audit_principal(
@@ -154,7 +165,7 @@ async def audit_principal(
     target_id: str | None = None,
     purpose: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditRecord:
+) -> int:
     """The access record for a staff member's or service's operation on a person's data."""
     return await append_audit(
         session,

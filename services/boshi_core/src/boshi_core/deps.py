@@ -16,12 +16,13 @@ VisitWriter = Annotated[Principal, require_scope("boshi:visit:write")]
 DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export")]
 
 
-def _settings(request: Request) -> Settings:
+# async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _atena(request: Request) -> AtenaClient:
+async def _atena(request: Request) -> AtenaClient:
     client: AtenaClient = request.app.state.atena
     return client
 

@@ -17,17 +17,17 @@ TERMINAL_ADMIN = "identity:terminal:admin"
 KEY_ROTATE = "identity:key:rotate"
 
 
-def get_context(request: Request) -> IdentityContext:
+async def get_context(request: Request) -> IdentityContext:
     context: IdentityContext = request.app.state.identity
     return context
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_verifier(request: Request) -> LocalVerifier:
+async def get_verifier(request: Request) -> LocalVerifier:
     verifier: LocalVerifier = request.app.state.verifier
     return verifier
 

@@ -15,13 +15,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Index,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mch_common.db import Base
 from mch_common.ids import uuid7
+
+
+OPEN_PREGNANCY_INDEX = "uq_pregnancies_open_person"
 
 
 class Pregnancy(Base):
@@ -72,6 +77,13 @@ class Pregnancy(Base):
         CheckConstraint("channel IN ('window', 'online')", name="channel"),
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("expected_children BETWEEN 1 AND 5", name="expected_children"),
+        # One open pregnancy per person, held by the database even under concurrent intake.
+        Index(
+            OPEN_PREGNANCY_INDEX,
+            "person_no",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
     )
 
 

@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.ages import years_old
-from boshi_core.pregnancy.models import RiskRuleSet
+from boshi_core.pregnancy.models import PrenatalCheckup, RiskRuleSet
 from mch_common.errors import ServiceUnavailable
 
 
@@ -22,18 +23,23 @@ class CheckupFacts:
     expected_delivery_date: date
 
 
-async def rules_in_force(session: AsyncSession, on: date) -> RiskRuleSet:
-    rule_set = (
+async def rules_in_force(
+    session: AsyncSession, on: date, *, pregnancy_id: UUID
+) -> tuple[RiskRuleSet, bool]:
+    """The rule set in force on `on`, and whether this is the pregnancy's first checkup (one
+    round trip: it is on every checkup's write path)."""
+    is_first = ~exists().where(PrenatalCheckup.pregnancy_id == pregnancy_id)
+    row = (
         await session.execute(
-            select(RiskRuleSet)
+            select(RiskRuleSet, is_first.label("is_first"))
             .where(RiskRuleSet.effective_from <= on)
             .order_by(RiskRuleSet.effective_from.desc())
             .limit(1)
         )
-    ).scalar_one_or_none()
-    if rule_set is None:
+    ).first()
+    if row is None:
         raise ServiceUnavailable(f"no prenatal risk rules are in force on {on.isoformat()}")
-    return rule_set
+    return row[0], bool(row[1])
 
 
 def evaluate(rules: dict[str, Any], facts: CheckupFacts) -> list[str]:

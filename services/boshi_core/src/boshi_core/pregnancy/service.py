@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
@@ -13,6 +14,7 @@ from boshi_core.errors import UnknownPerson
 from boshi_core.people import repository as people
 from boshi_core.pregnancy import risk
 from boshi_core.pregnancy.models import (
+    OPEN_PREGNANCY_INDEX,
     Handbook,
     Pregnancy,
     PrenatalCheckup,
@@ -61,13 +63,6 @@ async def open_pregnancy(
         raise InvalidInput(f"person {person_no} is {person.residence_status}")
     if person.birth_date is not None and person.birth_date != form.birth_date:
         raise InvalidInput("birth_date does not match atena's record of the person")
-    already_open = (
-        await session.execute(
-            select(Pregnancy.id).where(Pregnancy.person_no == person_no, Pregnancy.status == "open")
-        )
-    ).first()
-    if already_open is not None:
-        raise Conflict(f"person {person_no} already has an open pregnancy {already_open.id}")
     received = received_at or datetime.now(UTC)
     notified_on = today_tokyo(received)
     pregnancy = Pregnancy(
@@ -103,7 +98,15 @@ async def open_pregnancy(
         created_by=principal.sub,
     )
     session.add(pregnancy)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if OPEN_PREGNANCY_INDEX in str(exc.orig):
+            raise Conflict(
+                f"person {person_no} already has an open pregnancy; record its outcome before "
+                "a new notification"
+            ) from None
+        raise
     await events.emit(
         session,
         type=events.PREGNANCY_OPENED,
@@ -342,21 +345,16 @@ async def record_checkup(
             raise InvalidInput(f"voucher {checkup.voucher_no} was not issued for this pregnancy")
         if voucher.used_by_checkup_id is not None:
             raise Conflict(f"voucher {checkup.voucher_no} was already used on {voucher.used_on}")
-    earlier = (
-        await session.execute(
-            select(func.count())
-            .select_from(PrenatalCheckup)
-            .where(PrenatalCheckup.pregnancy_id == pregnancy_id)
-        )
-    ).scalar_one()
-    rule_set = await risk.rules_in_force(session, checkup.checkup_date)
+    rule_set, is_first_checkup = await risk.rules_in_force(
+        session, checkup.checkup_date, pregnancy_id=pregnancy_id
+    )
     flags = risk.evaluate(
         rule_set.rules,
         risk.CheckupFacts(
             gestational_weeks=checkup.gestational_weeks,
             systolic_bp=checkup.systolic_bp,
             diastolic_bp=checkup.diastolic_bp,
-            is_first_checkup=earlier == 0,
+            is_first_checkup=is_first_checkup,
             mother_birth_date=pregnancy.birth_date,
             expected_delivery_date=pregnancy.expected_delivery_date,
         ),

@@ -1,0 +1,132 @@
+"""A minimal HTTP/1.1 keep-alive client for load generation.
+
+The benches share two cores between the service under test, PostgreSQL and the load generator.
+httpx spends about a millisecond of CPU per request; this client spends a few tens of
+microseconds, so the figures measure the service rather than the client. It speaks only what
+the benches need: one request at a time per connection, Content-Length bodies, JSON.
+"""
+
+import asyncio
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def exchange(self, request: bytes) -> tuple[Response, bool]:
+        """Send one request; returns the response and whether the connection can be reused."""
+        self.writer.write(request)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("the server closed the connection")
+        status = int(status_line.split(b" ", 2)[1])
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif name == b"transfer-encoding":
+                raise ConnectionError("chunked responses are not supported by this client")
+        body = await self.reader.readexactly(length) if length else b""
+        return Response(status, body), not close
+
+
+class LeanClient:
+    """Connections are reused (LIFO) and opened on demand; `headers` go with every request."""
+
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        fixed = {"Host": f"{self.host}:{self.port}", **(headers or {})}
+        self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode()
+        self._idle: list[_Connection] = []
+
+    async def _connect(self) -> _Connection:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _Connection(reader, writer)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        body = b""
+        head = f"{method} {path} HTTP/1.1\r\n".encode() + self._fixed
+        if headers:
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False).encode()
+            head += b"Content-Type: application/json\r\n"
+        head += f"Content-Length: {len(body)}\r\n\r\n".encode()
+        connection = self._idle.pop() if self._idle else await self._connect()
+        try:
+            response, reusable = await connection.exchange(head + body)
+        except BaseException:
+            connection.writer.close()
+            raise
+        if reusable:
+            self._idle.append(connection)
+        else:
+            connection.writer.close()
+        return response
+
+    async def get(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, json: Any = None, **kwargs: Any) -> Response:
+        return await self.request("POST", path, json_body=json, **kwargs)
+
+    async def close(self) -> None:
+        for connection in self._idle:
+            connection.writer.close()
+        self._idle.clear()
+
+    async def __aenter__(self) -> "LeanClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def wait_ready(base_url: str, *, timeout: float = 30) -> None:
+    """Poll /readyz until the service answers 200."""
+    client = LeanClient(base_url)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            try:
+                if (await client.get("/readyz")).status == 200:
+                    return
+            except OSError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"{base_url} did not become ready in {timeout:.0f} s")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()

@@ -1,0 +1,29 @@
+"""One open pregnancy per person, as a partial unique index (concurrent notifications).
+
+Revision ID: 0102_one_open_pregnancy
+Revises: 0101_delivery_addresses
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0102_one_open_pregnancy"
+down_revision: str | None = "0101_delivery_addresses"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "uq_pregnancies_open_person",
+        "pregnancies",
+        ["person_no"],
+        unique=True,
+        postgresql_where=sa.text("status = 'open'"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("uq_pregnancies_open_person", table_name="pregnancies")
