@@ -7,7 +7,7 @@ reads under concurrency.
    with the production loader (COPY into staging, INSERT ... SELECT), events included.
    Figure: load seconds (generation excluded), peak RSS of this process (the loader).
 2. Starts the real service (uvicorn on 127.0.0.1, a separate process) with JWTs from a local
-   JWKS, and drives it with httpx at a fixed rate (half lookups by My Number, half person
+   JWKS, and drives it over keep-alive HTTP/1.1 (bench/_http.py) at a fixed rate (half lookups by My Number, half person
    reads, each with its access-log record). Then the same queries through raw asyncpg at the
    same rate: the ceiling.
 
@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from _common import peak_rss_mb
+from _http import LeanClient, wait_ready
 
 from atena.bulk.loader import Loader, asyncpg_dsn
 from atena.bulk.parse import HEADER
@@ -168,19 +168,6 @@ async def wait_for_relay(dsn: str) -> tuple[float, int]:
     return time.perf_counter() - started, total
 
 
-async def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(url + "/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the service did not become ready")
-
-
 async def main() -> None:  # noqa: C901 - a linear script
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -188,7 +175,8 @@ async def main() -> None:  # noqa: C901 - a linear script
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--no-events", action="store_true")
     parser.add_argument("--port", type=int, default=18101)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="uvicorn worker processes (default: one per core)")
     parser.add_argument("--load-only", action="store_true", help="skip the lookup measurement")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for probing")
     args = parser.parse_args()
@@ -273,9 +261,7 @@ async def main() -> None:  # noqa: C901 - a linear script
             token = keys.mint(sub="bench", scopes=("atena:person:read", "atena:mynumber:lookup"),
                               terminal="BENCH")
             headers = {"Authorization": f"Bearer {token}", "X-Access-Purpose": "benchmark"}
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-            async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
-                                         timeout=30) as client:
+            async with LeanClient(url, headers) as client:
                 failures = 0
 
                 async def http_call(n: int) -> None:
@@ -286,15 +272,15 @@ async def main() -> None:  # noqa: C901 - a linear script
                                                   json={"my_number": sample[n % len(sample)]})
                         else:
                             r = await client.get(f"/persons/{person_nos[n % len(person_nos)]}")
-                    except httpx.TransportError as exc:
+                    except OSError as exc:
                         failures += 1
                         if failures <= 3:
                             print(f"# request failed: {type(exc).__name__}", file=sys.stderr)
                         return
-                    if r.status_code != 200:
+                    if r.status != 200:
                         failures += 1
                         if failures <= 3:
-                            print(f"# status {r.status_code}: {r.text[:200]}", file=sys.stderr)
+                            print(f"# status {r.status}: {r.text[:200]}", file=sys.stderr)
 
                 await percentile_run(http_call, rate=args.rate, seconds=5)  # warm up
                 print(f"# warm-up done, {failures} failures; measuring", file=sys.stderr)
@@ -345,7 +331,7 @@ async def main() -> None:  # noqa: C901 - a linear script
             "ceiling": round(ceiling, 2), "ratio": round(value / ceiling, 2),
             "peak_rss_mb": peak_rss_mb(), "rate": round(http_rate, 1),
             "p50_ms": round(statistics.median(http_lat), 2), "failures": failures,
-            "transport": f"uvicorn on 127.0.0.1 ({args.workers} workers) + httpx",
+            "transport": f"uvicorn on 127.0.0.1 ({args.workers} workers), keep-alive HTTP/1.1",
             "mix": "50% lookup, 50% read",
         }))
         print(json.dumps({

@@ -32,8 +32,8 @@ from mch_common.testing.app import free_port
 from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 
 TARGET = 300
-# Half the cores for boshi_core's workers: the load generator needs the rest.
-WORKERS = int(os.environ.get("BENCH_WORKERS", str(max(1, (os.cpu_count() or 2) // 2))))
+# One worker per core, as deployed; the load generator (bench/_http.py) needs little CPU.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 WARMUP = 4 * WORKERS
 LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
