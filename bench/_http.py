@@ -114,10 +114,10 @@ class LeanClient:
         await self.close()
 
 
-async def wait_ready(base_url: str, *, timeout: float = 30) -> None:
+async def wait_ready(base_url: str, *, within: float = 30) -> None:
     """Poll /readyz until the service answers 200."""
     client = LeanClient(base_url)
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     try:
         while True:
             try:
@@ -126,7 +126,7 @@ async def wait_ready(base_url: str, *, timeout: float = 30) -> None:
             except OSError:
                 pass
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"{base_url} did not become ready in {timeout:.0f} s")
+                raise RuntimeError(f"{base_url} did not become ready in {within:.0f} s")
             await asyncio.sleep(0.2)
     finally:
         await client.close()

@@ -7,9 +7,9 @@ reads under concurrency.
    with the production loader (COPY into staging, INSERT ... SELECT), events included.
    Figure: load seconds (generation excluded), peak RSS of this process (the loader).
 2. Starts the real service (uvicorn on 127.0.0.1, a separate process) with JWTs from a local
-   JWKS, and drives it over keep-alive HTTP/1.1 (bench/_http.py) at a fixed rate (half lookups by My Number, half person
-   reads, each with its access-log record). Then the same queries through raw asyncpg at the
-   same rate: the ceiling.
+   JWKS, and drives it over keep-alive HTTP/1.1 (bench/_http.py) at a fixed rate (half
+   lookups by My Number, half person reads, each with its access-log record). Then the same
+   queries through raw asyncpg at the same rate: the ceiling.
 
 It creates and drops its own database (and its NATS stream namespace). PostgreSQL and NATS
 come from BENCH_DATABASE_URL (server URL) / NATS_URL, default 127.0.0.1.
@@ -177,6 +177,7 @@ async def main() -> None:  # noqa: C901 - a linear script
     parser.add_argument("--port", type=int, default=18101)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="uvicorn worker processes (default: one per core)")
+    parser.add_argument("--connections", type=int, default=2, help="loader connections")
     parser.add_argument("--load-only", action="store_true", help="skip the lookup measurement")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for probing")
     args = parser.parse_args()
@@ -200,8 +201,9 @@ async def main() -> None:  # noqa: C901 - a linear script
             generated = time.perf_counter() - t0
             print(f"# generated {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB) in "
                   f"{generated:.1f} s", file=sys.stderr)
-            conn = await asyncpg.connect(asyncpg_dsn(database_url))
-            loader = Loader(conn, tenant=settings.tenant, vault=settings.vault, actor="bench",
+            conns = [await asyncpg.connect(asyncpg_dsn(database_url))
+                     for _ in range(args.connections)]
+            loader = Loader(conns, tenant=settings.tenant, vault=settings.vault, actor="bench",
                             today=date.today(), emit_events=not args.no_events)
 
             def progress(report: Any) -> None:
@@ -209,13 +211,15 @@ async def main() -> None:  # noqa: C901 - a linear script
                     print(f"# {report.lines} lines, {report.seconds:.1f} s", file=sys.stderr)
 
             report = await loader.load(str(path), progress=progress)
-            await conn.execute("ANALYZE")
-            await conn.close()
+            await conns[0].execute("ANALYZE")
+            for conn in conns:
+                await conn.close()
         assert report.inserted == args.rows, report.summary()
         print(json.dumps({
             "bench": "atena_load", "value": round(report.seconds, 2), "unit": "s", "target": 60,
             "peak_rss_mb": peak_rss_mb(), "rows": args.rows,
             "rows_per_s": round(args.rows / report.seconds), "events": not args.no_events,
+            "connections": args.connections,
         }))
         sys.stdout.flush()
         if args.load_only:

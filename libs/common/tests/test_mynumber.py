@@ -48,6 +48,16 @@ def test_check_digit_is_zero_when_remainder_is_at_most_one() -> None:
             seen.add(total % 11)
 
 
+def test_check_digit_reads_any_unicode_digits_as_int_does() -> None:
+    # The ASCII fast path and the general path agree; a digit int() cannot read still raises.
+    assert my_number_check_digit("１２３４５６７８９０１") == 8
+    assert my_number_check_digit("12345678901") == 8
+    with pytest.raises(ValueError, match="invalid literal"):
+        my_number_check_digit("1234567890²")
+    with pytest.raises(ValueError, match="11 digits"):
+        my_number_check_digit("1234567890a")
+
+
 def test_normalize_accepts_full_width_and_separators() -> None:
     assert normalize_my_number("１２３４ ５６７８-９０１８") == "123456789018"
 

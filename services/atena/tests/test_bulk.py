@@ -128,6 +128,18 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     assert mine["data"]["effective_date"] == "2024-04-01"
     assert mine["tenant"] == "401005"
     assert mine["id"][14] == "7"  # UUIDv7
+    # The rows the loader builds itself are what the database's own snapshot function says.
+    async with committed_sessions() as session:
+        mismatched = (await session.execute(text(
+            "SELECT count(*) FROM person p JOIN person_version v USING (person_no)"
+            " JOIN person_change c USING (person_no)"
+            " JOIN outbox o ON o.envelope->>'subject' = p.person_no"
+            " WHERE v.snapshot <> atena_snapshot(p) OR c.after <> atena_snapshot(p) - 'version'"
+            " OR c.before <> '{}' OR o.envelope->'data'->'person' <> atena_snapshot(p)"
+            " OR o.envelope->'data'->'after' <> atena_snapshot(p) - 'version'"
+            " OR v.valid_from <> c.effective_date OR c.change_type <> 'registered'"
+        ))).scalar_one()
+    assert mismatched == 0
 
     # The same file again changes nothing.
     again = await cli.load(settings, str(path), quiet=True)
@@ -204,3 +216,83 @@ def test_cli_runs_as_a_module(
     )
     assert exported.returncode == 0, exported.stderr
     assert len(exported.stdout.strip().splitlines()) == 1 + 3
+
+
+def many_rows(count: int, households: int) -> tuple[list[dict[str, str]], list[str]]:
+    numbers = [generate_my_number() for _ in range(count)]
+    rows = [
+        line(external_key=f"M{i:04d}", my_number=numbers[i], household_key=f"H{i % households}",
+             given_name=f"花子{i}", relationship_to_head="世帯主" if i < households else "子")
+        for i in range(count)
+    ]
+    return rows, numbers
+
+
+async def schema_objects(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessions() as session:
+        return {row[0] for row in await session.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+            " UNION ALL SELECT conname FROM pg_constraint"
+            " WHERE connamespace = 'public'::regnamespace"
+        ))}
+
+
+async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_each(
+    tmp_path: Path, settings: Settings, committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    before = await schema_objects(committed_sessions)
+    rows, numbers = many_rows(60, households=7)
+    rows.append(line(external_key="DUP", my_number=numbers[3]))  # a number seen 57 lines up
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    # Chunks of 4 lines: members of one household land in chunks loaded at the same time.
+    report = await cli.load(settings, str(path), chunk_size=4, connections=2, quiet=True)
+    assert (report.inserted, report.rejected) == (60, 1)
+    assert [(e.line, e.field) for e in report.errors] == [(62, "my_number")]
+    # An initial load drops and rebuilds the secondary indexes and constraints: all are back.
+    assert await schema_objects(committed_sessions) == before
+    assert await count(committed_sessions, "SELECT count(*) FROM bulk_deferred_index") == 0
+    assert await count(committed_sessions, "SELECT count(*) FROM household") == 7
+    assert await count(
+        committed_sessions, "SELECT count(DISTINCT household_no) FROM person"
+    ) == 7
+    for table in ("person_version", "person_change", "person_my_number", "outbox"):
+        assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 60, table
+    assert await count(
+        committed_sessions, "SELECT count(DISTINCT envelope->>'subject') FROM outbox"
+    ) == 60
+
+
+async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_it(
+    tmp_path: Path, settings: Settings, committed_sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from atena.bulk.loader import Loader
+
+    before = await schema_objects(committed_sessions)
+    rows, _ = many_rows(40, households=5)
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    load_chunk = Loader._load_chunk
+    calls = 0
+
+    async def failing(self: Loader, conn: asyncpg.Connection, prepared: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise ConnectionResetError("the database went away")
+        await load_chunk(self, conn, prepared)
+
+    monkeypatch.setattr(Loader, "_load_chunk", failing)
+    with pytest.raises(ConnectionResetError):
+        await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
+    monkeypatch.undo()
+    assert await schema_objects(committed_sessions) == before
+    loaded = await count(committed_sessions, "SELECT count(*) FROM person")
+    assert 0 < loaded < 40
+
+    again = await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
+    assert (again.inserted, again.unchanged, again.rejected) == (40 - loaded, loaded, 0)
+    for table in ("person", "person_version", "person_change", "person_my_number", "outbox"):
+        assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 40, table
+    assert await count(committed_sessions, "SELECT count(*) FROM household") == 5

@@ -1,7 +1,10 @@
 """Numbers, normalisation and configuration."""
 
+from datetime import date
+
 import pytest
 
+from atena.bulk.parse import _date
 from atena.config import Settings
 from atena.normalize import search_key
 from atena.numbers import is_valid_person_no, luhn_check_digit, person_no_from_serial
@@ -49,6 +52,29 @@ def test_person_numbers_are_ten_digits_with_a_luhn_check_digit() -> None:
 )
 def test_search_keys(typed: str, key: str) -> None:
     assert search_key(typed) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-02-29", date(2024, 2, 29)),
+        ("20240229", date(2024, 2, 29)),
+        ("2024-0229", date(2024, 2, 29)),
+        ("２０２４-０２-２９", date(2024, 2, 29)),
+        ("2023-02-29", "no such date"),
+        ("20230229", "no such date"),
+        ("0000-01-01", "no such date"),
+        ("2024-W09-4", "not a date"),  # ISO week dates: date.fromisoformat reads them, we do not
+        ("2024W094", "not a date"),
+        ("2024-2-29", "not a date"),
+    ],
+)
+def test_extract_dates(text: str, expected: date | str) -> None:
+    if isinstance(expected, date):
+        assert _date(text) == expected
+    else:
+        with pytest.raises(ValueError, match=expected):
+            _date(text)
 
 
 def test_stray_my_numbers_are_detected() -> None:

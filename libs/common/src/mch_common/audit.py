@@ -136,7 +136,7 @@ async def append_audit(
     """Append one record in the caller's transaction (it commits or rolls back with the work);
     returns its `seq`. A plain INSERT, prepared once: every read of a person's data writes one,
     so it is kept off the ORM's unit of work. The sealer chains it after commit."""
-    return (
+    seq: int = (
         await session.execute(
             _APPEND,
             {
@@ -153,6 +153,7 @@ async def append_audit(
             },
         )
     ).scalar_one()
+    return seq
 
 
 async def audit_principal(

@@ -12,26 +12,45 @@ import os
 import random
 import re
 from dataclasses import dataclass
+from operator import mul
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MY_NUMBER_LENGTH = 12
+
+# Qn for P11..P1, i.e. for the base digits read left to right.
+_WEIGHTS = tuple(n + 1 if n <= 6 else n - 5 for n in range(11, 0, -1))
+# The same weights for the digits read right to left (P1..P11).
+_WEIGHTS_FROM_RIGHT = _WEIGHTS[::-1]
+# The weighted sum of the ASCII digits' codes exceeds that of their values by this much.
+_ASCII_ZERO_SUM = ord("0") * sum(_WEIGHTS)
+
+
+def _check_digit(total: int) -> int:
+    r = total % 11
+    return 0 if r <= 1 else 11 - r
 
 
 def my_number_check_digit(base11: str) -> int:
     if len(base11) != 11 or not base11.isdigit():
         raise ValueError("a My Number base is 11 digits")
-    total = 0
-    for n in range(1, 12):
-        p = int(base11[11 - n])
-        q = n + 1 if n <= 6 else n - 5
-        total += p * q
-    r = total % 11
-    return 0 if r <= 1 else 11 - r
+    if base11.isascii():
+        # Hot path (bulk loads): the bytes are the digits' codes, summed in C.
+        return _check_digit(sum(map(mul, _WEIGHTS, base11.encode())) - _ASCII_ZERO_SUM)
+    # Other Unicode digits (e.g. full width): int() reads them, or raises for the rightmost one
+    # it cannot read, as it always did.
+    return _check_digit(sum(map(mul, _WEIGHTS_FROM_RIGHT, map(int, reversed(base11)))))
 
 
 def is_valid_my_number(value: str) -> bool:
     if len(value) != MY_NUMBER_LENGTH or not value.isascii() or not value.isdigit():
         return False
-    return my_number_check_digit(value[:11]) == int(value[11])
+    digits = value.encode()
+    # map() stops after the 11 weights, so the check digit itself is not summed.
+    total = sum(map(mul, _WEIGHTS, digits)) - _ASCII_ZERO_SUM
+    return _check_digit(total) == digits[11] - 48  # 48: ord("0")
 
 
 _TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
@@ -74,10 +93,14 @@ def redact_my_numbers(text: str) -> str:
     return _scan(text, replace=True)[1]
 
 
+_NORMALIZE = str.maketrans("０１２３４５６７８９", "0123456789", " -　－")
+
+
 def normalize_my_number(value: str) -> str:
     """Accepts full-width digits, spaces and hyphens as typed at a window; returns 12 digits."""
-    table = str.maketrans("０１２３４５６７８９", "0123456789", " -　－")
-    return value.translate(table)
+    if value.isascii() and value.isdigit():
+        return value  # the common case, which the table leaves as it is
+    return value.translate(_NORMALIZE)
 
 
 def generate_my_number(rng: random.Random | None = None) -> str:
@@ -118,6 +141,9 @@ class MyNumberVault:
         self._keys = dict(keys)
         self.current_key_id = current_key_id
         self._index_key = index_key
+        # Keyed once: blind_index() copies it rather than re-keying an HMAC per number.
+        self._index_mac = hmac.new(index_key, digestmod=hashlib.sha256)
+        self._aeads: dict[str, AESGCM] = {}  # one AESGCM per key id, built on first use
 
     @classmethod
     def from_config(cls, *, keys: str, current_key_id: str, index_key: str) -> "MyNumberVault":
@@ -130,29 +156,35 @@ class MyNumberVault:
             keys=parsed, current_key_id=current_key_id, index_key=base64.b64decode(index_key)
         )
 
-    def encrypt(self, number: str, *, aad: bytes = b"") -> EncryptedMyNumber:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    def _aead(self, key_id: str) -> "AESGCM":
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+            aead = self._aeads[key_id] = AESGCM(self._keys[key_id])
+        return aead
+
+    def encrypt(self, number: str, *, aad: bytes = b"") -> EncryptedMyNumber:
         if not is_valid_my_number(number):
             raise ValueError("not a valid My Number")
+        key_id = self.current_key_id
         nonce = os.urandom(12)
-        sealed = AESGCM(self._keys[self.current_key_id]).encrypt(nonce, number.encode(), aad)
-        return EncryptedMyNumber(self.current_key_id, nonce + sealed)
+        sealed = self._aead(key_id).encrypt(nonce, number.encode(), aad)
+        return EncryptedMyNumber(key_id, nonce + sealed)
 
     def decrypt(self, encrypted: EncryptedMyNumber, *, aad: bytes = b"") -> str:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        key = self._keys.get(encrypted.key_id)
-        if key is None:
+        if encrypted.key_id not in self._keys:
             raise KeyError(f"no key for key id {encrypted.key_id}")
         nonce, sealed = encrypted.ciphertext[:12], encrypted.ciphertext[12:]
-        return AESGCM(key).decrypt(nonce, sealed, aad).decode()
+        return self._aead(encrypted.key_id).decrypt(nonce, sealed, aad).decode()
 
     def needs_rotation(self, encrypted: EncryptedMyNumber) -> bool:
         return encrypted.key_id != self.current_key_id
 
     def blind_index(self, number: str) -> bytes:
-        return hmac.new(self._index_key, number.encode(), hashlib.sha256).digest()
+        mac = self._index_mac.copy()
+        mac.update(number.encode())
+        return mac.digest()
 
 
 def new_dev_key() -> str:

@@ -10,19 +10,19 @@ PERSON_SERIAL_START = 100_000_001
 HOUSEHOLD_SERIAL_START = 800_000_001
 
 
+# Luhn doubles a digit and subtracts 9 when the result has two digits: 5 -> 1, 9 -> 9 and so on.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+
+
 def luhn_check_digit(payload: str) -> int:
     """Luhn (mod 10) check digit for `payload`, to be appended on the right."""
     if not payload or not payload.isascii() or not payload.isdigit():
         raise ValueError("a Luhn payload is digits")
-    total = 0
-    for offset, char in enumerate(reversed(payload)):
-        digit = int(char)
-        if offset % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10
+    # Rightmost first: it and every second digit from it are doubled. Summing the ASCII codes
+    # in C is fast; the codes exceed the digits' values by ord("0") each.
+    digits = payload.encode()[::-1]
+    total = sum(digits[0::2].translate(_DOUBLED)) + sum(digits[1::2]) - ord("0") * len(digits)
+    return -total % 10
 
 
 def person_no_from_serial(serial: int) -> str:

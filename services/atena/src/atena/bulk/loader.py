@@ -1,18 +1,26 @@
 """Bulk load: CSV lines are validated in Python, numbers resolved and My Numbers encrypted per
-chunk, COPY'd into a temporary staging table, then merged set-based (INSERT ... SELECT ...
-ON CONFLICT) with the same history, change log and outbox rows the API writes.
+chunk. New people go straight to their tables by COPY (the rows, snapshots and envelopes built
+here); people already registered are COPY'd into a temporary staging table and merged
+set-based (UPDATE ... FROM, INSERT ... SELECT). Both write the same history, change log and
+outbox rows the API writes.
 
 Idempotent: a person is matched by person number, else by external key; an unchanged line
 changes nothing (no version, no event). Each chunk commits on its own, so a re-run after a
 crash picks up where it stopped.
+
+Chunks are loaded on every connection given, at once: while one connection's backend merges a
+chunk, the loader prepares the next on another (parsing, numbering, encryption), so both cores
+work. A file names each person once (repeats are rejected), so chunks never touch the same
+person; households are created ahead of their members, idempotently, outside the chunks.
 """
 
 import asyncio
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
 
@@ -31,8 +39,12 @@ DATA_COLUMNS = (
 )
 STAGING_COLUMNS = (
     "line_no", "person_no", *DATA_COLUMNS, "mn_key_id", "mn_cipher", "mn_blind", "effective_date",
-    "is_new",
 )
+# A new person's row and My Number go straight to their tables (COPY).
+PERSON_COLUMNS = ("person_no", "version", "delivery_addresses", *DATA_COLUMNS)
+MY_NUMBER_COLUMNS = ("person_no", "key_id", "ciphertext", "blind_index")
+_LOADED = '{"source": "bulk_load"}'
+_REASON = "resident registry extract"
 
 _SETUP = """
 CREATE TEMP TABLE IF NOT EXISTS atena_staging (
@@ -41,7 +53,7 @@ CREATE TEMP TABLE IF NOT EXISTS atena_staging (
     kana_key text COLLATE "C", sex text, birth_date date, death_date date, postal_code text,
     prefecture text, municipality_code text, ward_code text, town text, block text,
     building text, household_no text, relationship_to_head text, phone text, email text,
-    mn_key_id text, mn_cipher bytea, mn_blind bytea, effective_date date, is_new bool
+    mn_key_id text, mn_cipher bytea, mn_blind bytea, effective_date date
 );
 CREATE TEMP TABLE IF NOT EXISTS atena_before (person_no text PRIMARY KEY, snap jsonb);
 CREATE TEMP TABLE IF NOT EXISTS atena_changed (
@@ -62,26 +74,13 @@ JOIN person_my_number m ON m.blind_index = s.mn_blind AND m.person_no <> s.perso
 _BEFORE = f"""
 INSERT INTO atena_before (person_no, snap)
 SELECT p.person_no, atena_snapshot(p) FROM atena_staging s JOIN person p USING (person_no)
-WHERE NOT s.is_new AND ({_p_cols}) IS DISTINCT FROM ({_s_cols})
-"""
-# New people: a plain INSERT (the numbers were resolved per chunk, so no conflict is expected;
-# a concurrent loader creating the same person fails the chunk, which a re-run then loads).
-_INSERT_NEW = f"""
-WITH up AS (
-    INSERT INTO person AS p (person_no, version, delivery_addresses, {_cols})
-    SELECT s.person_no, 1, '[]'::jsonb, {_s_cols} FROM atena_staging s WHERE s.is_new
-    RETURNING p.person_no, atena_snapshot(p) AS snap
-)
-INSERT INTO atena_changed (person_no, inserted, snap, eff, verb, before, after)
-SELECT up.person_no, true, up.snap, s.effective_date, 'registered', '{{}}'::jsonb,
-       up.snap - 'version'
-FROM up JOIN atena_staging s USING (person_no)
+WHERE ({_p_cols}) IS DISTINCT FROM ({_s_cols})
 """
 _UPDATE_EXISTING = f"""
 WITH up AS (
     UPDATE person AS p SET ({_cols}) = ({_s_cols}), version = p.version + 1, updated_at = now()
     FROM atena_staging s
-    WHERE s.person_no = p.person_no AND NOT s.is_new AND ({_p_cols}) IS DISTINCT FROM ({_s_cols})
+    WHERE s.person_no = p.person_no AND ({_p_cols}) IS DISTINCT FROM ({_s_cols})
     RETURNING p.person_no, atena_snapshot(p) AS snap, s.effective_date
 )
 INSERT INTO atena_changed (person_no, inserted, snap, eff)
@@ -131,42 +130,79 @@ SELECT person_no, (snap->>'version')::int, eff, snap, now() FROM atena_changed
 _CHANGES = """
 INSERT INTO person_change
     (person_no, version, change_type, effective_date, actor, reason, before, after, detail)
-SELECT person_no, (snap->>'version')::int, verb, eff, $1, 'resident registry extract',
-       before, after, '{"source": "bulk_load"}'::jsonb
+SELECT person_no, (snap->>'version')::int, verb, eff, $1, $2, before, after, $3::jsonb
 FROM atena_changed
 """
 # The envelope mch_common.events.emit_event writes, built set-based; the id is a UUIDv7.
-_OUTBOX = """
+
+
+def _outbox_from(rows: str, tenant: str, correlation: str, time: str) -> str:
+    """INSERT of one envelope per row of `rows` (person_no, eff, verb, before, after, snap), the
+    envelope mch_common.events.CloudEvent writes; the id is a UUIDv7."""
+    return f"""
 INSERT INTO outbox (event_id, subject, envelope)
 SELECT x.id, 'atena.person.' || x.verb, jsonb_build_object(
     'specversion', '1.0', 'id', x.id::text, 'source', '/atena',
     'type', 'atena.person.' || x.verb, 'subject', x.person_no,
-    'time', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    'datacontenttype', 'application/json', 'tenant', $1::text, 'correlationid', $2::text,
+    'time', {time}::text, 'datacontenttype', 'application/json', 'tenant', {tenant}::text,
+    'correlationid', {correlation}::text,
     'data', jsonb_build_object(
         'person_no', x.person_no, 'effective_date', x.eff, 'before', x.before,
         'after', x.after, 'person', x.snap
     ) || CASE x.verb
-        WHEN 'moved_in' THEN '{"previous_municipality_code": null}'::jsonb
-        WHEN 'moved_out' THEN '{"destination_municipality_code": null}'::jsonb
-        ELSE '{}'::jsonb END
+        WHEN 'moved_in' THEN '{{"previous_municipality_code": null}}'::jsonb
+        WHEN 'moved_out' THEN '{{"destination_municipality_code": null}}'::jsonb
+        ELSE '{{}}'::jsonb END
 )
 FROM (
     SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
            substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
            FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid AS id, c.*
-    FROM atena_changed c ORDER BY c.person_no
+    FROM {rows} c
 ) x
 """
-_MY_NUMBERS_NEW = """
-INSERT INTO person_my_number (person_no, key_id, ciphertext, blind_index)
-SELECT person_no, mn_key_id, mn_cipher, mn_blind FROM atena_staging
-WHERE is_new AND mn_blind IS NOT NULL
+
+
+_OUTBOX = _outbox_from("atena_changed", "$1", "$2", "$3")
+# New people, once COPY'd: their first version, the registration and its event in one
+# statement; the snapshot is built once per person and kept in memory, not in a table.
+_REGISTER = """
+WITH s AS MATERIALIZED (
+    SELECT p.person_no, e.eff, atena_snapshot(p) AS snap
+    FROM unnest($1::text[], $2::date[]) AS e (person_no, eff) JOIN person p USING (person_no)
+), n AS MATERIALIZED (
+    SELECT person_no, eff, 'registered'::text AS verb, '{{}}'::jsonb AS before,
+           snap - 'version' AS after, snap
+    FROM s
+), versions AS (
+    INSERT INTO person_version (person_no, version, valid_from, snapshot)
+    SELECT person_no, 1, eff, snap FROM n
+), changes AS (
+    INSERT INTO person_change
+        (person_no, version, change_type, effective_date, actor, reason, before, after, detail)
+    SELECT person_no, 1, verb, eff, $3, $4, before, after, $5::jsonb FROM n
+    RETURNING 1
+){events}
+SELECT count(*) FROM changes
+"""
+_REGISTER_EVENTS = _REGISTER.format(
+    events=", events AS (" + _outbox_from("n", "$6", "$7", "$8") + ")"
+)
+_REGISTER_ONLY = _REGISTER.format(events="")
+_HOUSEHOLDS_KNOWN = (
+    "SELECT external_key, household_no FROM household WHERE external_key = ANY($1::text[])"
+)
+# Households first, each in one statement of its own: concurrent chunks naming the same
+# household wait for each other only for this statement, and sorted keys never deadlock.
+_HOUSEHOLDS = """
+INSERT INTO household (household_no, external_key)
+SELECT n, k FROM unnest($1::text[], $2::text[]) AS h (k, n) ORDER BY k
+ON CONFLICT (external_key) DO NOTHING
 """
 _MY_NUMBERS = """
 INSERT INTO person_my_number (person_no, key_id, ciphertext, blind_index)
 SELECT person_no, mn_key_id, mn_cipher, mn_blind FROM atena_staging
-WHERE NOT is_new AND mn_blind IS NOT NULL
+WHERE mn_blind IS NOT NULL
 ON CONFLICT (person_no) DO UPDATE SET key_id = EXCLUDED.key_id,
     ciphertext = EXCLUDED.ciphertext, blind_index = EXCLUDED.blind_index, registered_at = now()
 WHERE person_my_number.blind_index <> EXCLUDED.blind_index
@@ -186,7 +222,7 @@ SELECT k.conname, format('ALTER TABLE %I DROP CONSTRAINT %I', c.relname, k.conna
        format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, k.conname,
               pg_get_constraintdef(k.oid))
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-WHERE c.relname = ANY($1::text[]) AND k.contype = 'u'
+WHERE c.relname = ANY($1::text[]) AND k.contype IN ('u', 'f')
 """
 
 
@@ -216,6 +252,11 @@ def asyncpg_dsn(url: str) -> str:
     return url
 
 
+def _now_iso() -> str:
+    """The envelope's `time`, as mch_common.events.CloudEvent writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -223,9 +264,11 @@ def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 
 class Loader:
+    """`connections`: the first also prepares and finishes the load; chunks go to all."""
+
     def __init__(
         self,
-        conn: asyncpg.Connection,
+        connections: Sequence[asyncpg.Connection],
         *,
         tenant: str,
         vault: MyNumberVault,
@@ -235,7 +278,10 @@ class Loader:
         correlation_id: str | None = None,
         on_error: Callable[[LineError], None] | None = None,
     ) -> None:
-        self.conn = conn
+        if not connections:
+            raise ValueError("the loader needs at least one connection")
+        self.conn = connections[0]
+        self.connections = list(connections)
         self.tenant = tenant
         self.vault = vault
         self.actor = actor
@@ -271,9 +317,14 @@ class Loader:
             if parsed.person_no is not None and parsed.person_no in self._seen_person_nos:
                 self._reject(LineError(line, "person_no", "repeated in this file"))
                 continue
+            if parsed.my_number is not None and int(parsed.my_number) in self._seen_numbers:
+                self._reject(LineError(line, "my_number", "repeated in this file"))
+                continue
             self._seen_keys.add(parsed.external_key)
             if parsed.person_no is not None:
                 self._seen_person_nos.add(parsed.person_no)
+            if parsed.my_number is not None:
+                self._seen_numbers.add(int(parsed.my_number))
             yield parsed
 
     async def _drop_secondary_indexes(self) -> None:
@@ -285,10 +336,23 @@ class Loader:
                 await self.conn.execute(drop)
 
     async def _restore_indexes(self) -> None:
-        for name, ddl in await self.conn.fetch("SELECT name, ddl FROM bulk_deferred_index"):
-            async with self.conn.transaction():
-                await self.conn.execute(ddl)
-                await self.conn.execute("DELETE FROM bulk_deferred_index WHERE name = $1", name)
+        """Build the deferred indexes and constraints, on every connection at once; foreign
+        keys last (their check reads the indexes built before)."""
+        pending = sorted(
+            await self.conn.fetch("SELECT name, ddl FROM bulk_deferred_index"),
+            key=lambda row: " FOREIGN KEY " in row["ddl"],
+        )
+
+        async def build(conn: asyncpg.Connection) -> None:
+            await conn.execute("SET maintenance_work_mem = '128MB'")
+            while pending:
+                name, ddl = pending.pop(0)
+                async with conn.transaction():
+                    await conn.execute(ddl)
+                    await conn.execute("DELETE FROM bulk_deferred_index WHERE name = $1", name)
+            await conn.execute("RESET maintenance_work_mem")
+
+        await asyncio.gather(*(build(conn) for conn in self.connections))
         for table in REBUILT_TABLES:
             await self.conn.execute(f"ANALYZE {table}")
 
@@ -299,7 +363,12 @@ class Loader:
         """`rebuild_indexes`: "auto" drops and rebuilds secondary indexes when the registry is
         empty (an initial load), "never" keeps them."""
         started = time.perf_counter()
-        await self.conn.execute(_SETUP)
+        for conn in self.connections:
+            await conn.execute(_SETUP)
+            # A crash loses at most the last chunks' commits, and a re-run loads them again.
+            await conn.execute("SET synchronous_commit = off")
+            # A chunk's snapshots are kept in memory while they are written three times.
+            await conn.execute("SET work_mem = '64MB'")
         if await self.conn.fetchval("SELECT count(*) FROM bulk_deferred_index"):
             await self._restore_indexes()  # an earlier initial load was interrupted
         self._initial = rebuild_indexes == "auto" and not await self.conn.fetchval(
@@ -319,45 +388,64 @@ class Loader:
         self, path: str, encoding: str | None, chunk_size: int,
         progress: Callable[[LoadReport], None] | None, started: float,
     ) -> None:
-        # A crash loses at most the last chunks' commits, and a re-run loads them again.
-        await self.conn.execute("SET synchronous_commit = off")
         stream, self.report.encoding = open_text(path, encoding)
         with stream:
             chunks = _chunks(self._valid(read_lines(stream)), chunk_size)
-            # Parsing the next chunk (a thread) overlaps the database merging this one.
-            upcoming = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-            while (chunk := await upcoming) is not None:
-                upcoming = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-                try:
-                    async with self.conn.transaction():
-                        await self._load_chunk(chunk)
-                        await self.conn.execute(_RESET)
-                except BaseException:
-                    upcoming.cancel()
-                    await asyncio.gather(upcoming, return_exceptions=True)
-                    raise
-                self.report.seconds = time.perf_counter() - started
-                if progress is not None:
-                    progress(self.report)
+            # Parsing (a thread) runs one chunk ahead of the connections.
+            ready: asyncio.Queue[list[Record] | None] = asyncio.Queue(1)
 
-    async def _numbers(self, sequence: str, count: int) -> list[str]:
+            async def parse() -> None:
+                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                    await ready.put(chunk)
+                for _ in self.connections:
+                    await ready.put(None)
+
+            async def load(conn: asyncpg.Connection) -> None:
+                while (chunk := await ready.get()) is not None:
+                    chunk = await self._resolve(conn, chunk)
+                    prepared = await asyncio.to_thread(self._prepare, chunk)
+                    async with conn.transaction():
+                        await self._load_chunk(conn, prepared)
+                        await conn.execute(_RESET)
+                    self.report.seconds = time.perf_counter() - started
+                    if progress is not None:
+                        progress(self.report)
+
+            # The parsing thread would keep the GIL for up to 5 ms (the default switch
+            # interval) each time the event loop needs it to read a reply from PostgreSQL.
+            switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(0.0005)
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(parse())
+                    for conn in self.connections:
+                        tasks.create_task(load(conn))
+            except BaseExceptionGroup as group:
+                raise group.exceptions[0] from None  # the first failure, as a caller expects
+            finally:
+                sys.setswitchinterval(switch_interval)
+
+    @staticmethod
+    async def _numbers(conn: asyncpg.Connection, sequence: str, count: int) -> list[str]:
         if count == 0:
             return []
-        rows = await self.conn.fetch(
-            "SELECT nextval($1::regclass) FROM generate_series(1, $2)", sequence, count
+        # One array value, not a row per number: far less for the event loop to unpack.
+        serials = await conn.fetchval(
+            "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2)", sequence, count
         )
-        return [person_no_from_serial(row[0]) for row in rows]
+        return [person_no_from_serial(serial) for serial in serials]
 
-    async def _resolve(self, chunk: list[Record]) -> list[Record]:
-        """Give every record its person number and household number; reject conflicts."""
+    async def _resolve(self, conn: asyncpg.Connection, chunk: list[Record]) -> list[Record]:
+        """Give every record its person number and household number; reject conflicts. Runs
+        outside the chunk's transaction: numbers and households are taken for good."""
         # In an initial load every key is new (repeats within the file are already rejected),
         # and the index that would answer this is being rebuilt.
-        by_key = {} if self._initial else dict(await self.conn.fetch(
+        by_key = {} if self._initial else dict(await conn.fetch(
             "SELECT external_key, person_no FROM person WHERE external_key = ANY($1::text[])",
             [r.external_key for r in chunk],
         ))
         given = [r.person_no for r in chunk if r.person_no is not None]
-        by_no: dict[str, str | None] = dict(await self.conn.fetch(
+        by_no: dict[str, str | None] = dict(await conn.fetch(
             "SELECT person_no, external_key FROM person WHERE person_no = ANY($1::text[])", given
         )) if given else {}
         kept: list[Record] = []
@@ -378,89 +466,130 @@ class Loader:
         in_range = [int(no[:9]) for no in given if int(no[:9]) < HOUSEHOLD_SERIAL_START]
         if in_range:
             # Numbers carried over from the extract must never be issued again.
-            await self.conn.execute(
+            await conn.execute(
                 "SELECT setval('person_serial', GREATEST($1::bigint, last_value)) "
                 "FROM person_serial",
                 max(in_range),
             )
         fresh = [r for r in kept if r.person_no is None]
-        for r, number in zip(fresh, await self._numbers("person_serial", len(fresh)), strict=True):
+        numbers = await self._numbers(conn, "person_serial", len(fresh))
+        for r, number in zip(fresh, numbers, strict=True):
             r.person_no = number
 
         keys = sorted({r.household_key for r in kept if r.household_key})
-        households = dict(await self.conn.fetch(
-            "SELECT external_key, household_no FROM household WHERE external_key = ANY($1::text[])",
-            keys,
-        ))
+        households = dict(await conn.fetch(_HOUSEHOLDS_KNOWN, keys))
         missing = [k for k in keys if k not in households]
-        new_numbers = await self._numbers("household_serial", len(missing))
         if missing:
-            await self.conn.copy_records_to_table(
-                "household", records=list(zip(new_numbers, missing, strict=True)),
-                columns=("household_no", "external_key"),
-            )
-            households.update(zip(missing, new_numbers, strict=True))
+            # Another connection may create some of them first: it then keeps its number.
+            numbers = await self._numbers(conn, "household_serial", len(missing))
+            await conn.execute(_HOUSEHOLDS, missing, numbers)
+            households.update(await conn.fetch(_HOUSEHOLDS_KNOWN, missing))
         for r in kept:  # from here on the field holds the household number
             r.household_key = households[r.household_key] if r.household_key else None
         return kept
 
-    def _staging_rows(self, chunk: list[Record]) -> Iterator[tuple[Any, ...]]:
-        vault = self.vault
+    def _prepare(self, chunk: list[Record]) -> "_Prepared":
+        """Encrypt the My Numbers; stage the people already registered for the set-based merge;
+        the rest are new people, COPY'd straight into their tables."""
+        vault, prepared = self.vault, _Prepared()
         for r in chunk:
             assert r.person_no is not None
             key_id = cipher = blind = None
             if r.my_number is not None:
                 blind = vault.blind_index(r.my_number)
-                short = int.from_bytes(blind[:8], "big")
-                if short in self._seen_numbers:
-                    self._reject(LineError(r.line, "my_number", "repeated in this file"))
-                    continue
-                self._seen_numbers.add(short)
                 sealed = vault.encrypt(r.my_number, aad=r.person_no.encode())
                 key_id, cipher = sealed.key_id, sealed.ciphertext
-            yield (
-                r.line, r.person_no, r.external_key, r.residence_status, r.family_name,
-                r.given_name, r.family_name_kana, r.given_name_kana, r.name_key, r.kana_key,
-                r.sex, r.birth_date, r.death_date, r.postal_code, r.prefecture,
-                r.municipality_code, r.ward_code, r.town, r.block, r.building, r.household_key,
-                r.relationship_to_head, r.phone, r.email, key_id, cipher, blind,
-                r.effective_date, r.is_new,
+            data = (
+                r.external_key, r.residence_status, r.family_name, r.given_name,
+                r.family_name_kana, r.given_name_kana, r.name_key, r.kana_key, r.sex,
+                r.birth_date, r.death_date, r.postal_code, r.prefecture, r.municipality_code,
+                r.ward_code, r.town, r.block, r.building, r.household_key,
+                r.relationship_to_head, r.phone, r.email,
             )
+            if not r.is_new:
+                prepared.staging.append(
+                    (r.line, r.person_no, *data, key_id, cipher, blind, r.effective_date)
+                )
+                continue
+            prepared.new.append(_NewPerson(
+                line=r.line,
+                blind=blind,
+                person=(r.person_no, 1, "[]", *data),
+                effective_date=r.effective_date,
+                my_number=(r.person_no, key_id, cipher, blind) if blind is not None else None,
+            ))
+        return prepared
 
-    async def _load_chunk(self, chunk: list[Record]) -> None:
-        chunk = await self._resolve(chunk)
-        rows = await asyncio.to_thread(lambda: list(self._staging_rows(chunk)))
-        await self.conn.copy_records_to_table(
-            "atena_staging", records=rows, columns=STAGING_COLUMNS
+    async def _insert_new(self, conn: asyncpg.Connection, new: list["_NewPerson"]) -> None:
+        if not self._initial:  # (an initial load has no numbers to collide with)
+            blinds = [n.blind for n in new if n.blind is not None]
+            taken = {row[0] for row in await conn.fetch(
+                "SELECT blind_index FROM person_my_number WHERE blind_index = ANY($1::bytea[])",
+                blinds,
+            )} if blinds else set()
+            for n in new:
+                if n.blind in taken:
+                    self._reject(LineError(n.line, "my_number", "registered to another person"))
+            new = [n for n in new if n.blind not in taken]
+        if not new:
+            return
+        await conn.copy_records_to_table(
+            "person", records=[n.person for n in new], columns=PERSON_COLUMNS
         )
-        taken = [] if self._initial else await self.conn.fetch(_MY_NUMBER_TAKEN)
+        my_numbers = [n.my_number for n in new if n.my_number is not None]
+        if my_numbers:
+            await conn.copy_records_to_table(
+                "person_my_number", records=my_numbers, columns=MY_NUMBER_COLUMNS
+            )
+        register: tuple[str | None, ...] = (self.actor, _REASON, _LOADED)
+        if self.emit_events:
+            register += (self.tenant, self.correlation_id, _now_iso())
+        await conn.fetchval(
+            _REGISTER_EVENTS if self.emit_events else _REGISTER_ONLY,
+            [n.person[0] for n in new], [n.effective_date for n in new], *register,
+        )
+        self.report.inserted += len(new)
+
+    async def _load_chunk(self, conn: asyncpg.Connection, prepared: "_Prepared") -> None:
+        if prepared.new:
+            await self._insert_new(conn, prepared.new)
+        if prepared.staging:
+            await self._merge_existing(conn, prepared.staging)
+
+    async def _merge_existing(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+        await conn.copy_records_to_table("atena_staging", records=rows, columns=STAGING_COLUMNS)
+        taken = await conn.fetch(_MY_NUMBER_TAKEN)
         if taken:
             for row in taken:
                 self._reject(LineError(row[0], "my_number", "registered to another person"))
-            await self.conn.execute(
+            await conn.execute(
                 "DELETE FROM atena_staging WHERE line_no = ANY($1::int[])", [r[0] for r in taken]
             )
-        existing = sum(1 for r in chunk if not r.is_new)
-        if existing:
-            await self.conn.execute(_BEFORE)
-        await self.conn.execute(_INSERT_NEW)
-        if existing:
-            await self.conn.execute(_UPDATE_EXISTING)
-            await self.conn.execute(_EFFECTIVE)
-            await self.conn.execute(_DIFF)
-            await self.conn.execute(_CLOSE_VERSIONS)
-        await self.conn.execute(_VERSIONS)
-        await self.conn.execute(_CHANGES, self.actor)
+        await conn.execute(_BEFORE)
+        await conn.execute(_UPDATE_EXISTING)
+        await conn.execute(_EFFECTIVE)
+        await conn.execute(_DIFF)
+        await conn.execute(_CLOSE_VERSIONS)
+        await conn.execute(_VERSIONS)
+        await conn.execute(_CHANGES, self.actor, _REASON, _LOADED)
         if self.emit_events:
-            await self.conn.execute(_OUTBOX, self.tenant, self.correlation_id)
-        await self.conn.execute(_MY_NUMBERS_NEW)
-        if existing:
-            await self.conn.execute(_MY_NUMBERS)
-        counts = await self.conn.fetchrow(
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
-            "FROM atena_changed"
-        )
-        assert counts is not None
-        self.report.inserted += counts[0]
-        self.report.updated += counts[1]
-        self.report.unchanged += len(rows) - len(taken) - counts[0] - counts[1]
+            await conn.execute(_OUTBOX, self.tenant, self.correlation_id, _now_iso())
+        await conn.execute(_MY_NUMBERS)
+        updated = await conn.fetchval("SELECT count(*) FROM atena_changed")
+        self.report.updated += updated
+        self.report.unchanged += len(rows) - len(taken) - updated
+
+
+@dataclass(frozen=True)
+class _NewPerson:
+    line: int
+    blind: bytes | None
+    person: tuple[Any, ...]
+    effective_date: date
+    my_number: tuple[Any, ...] | None
+
+
+@dataclass
+class _Prepared:
+    staging: list[tuple[Any, ...]] = field(default_factory=list)
+    new: list[_NewPerson] = field(default_factory=list)

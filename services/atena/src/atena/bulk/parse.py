@@ -133,6 +133,15 @@ def open_text(path: str, encoding: str | None = None) -> tuple[IO[str], str]:
 
 
 def _date(value: str) -> date:
+    # The usual spellings in ASCII digits go to date.fromisoformat (C, and it reads only what
+    # _DATE would); anything else, and a date it refuses, takes the regex, which says why.
+    if value.isascii() and (
+        (len(value) == 10 and value[4] == value[7] == "-") or (len(value) == 8 and value.isdigit())
+    ):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     m = _DATE.match(value)
     if not m:
         raise ValueError("not a date (YYYY-MM-DD or YYYYMMDD)")
@@ -189,9 +198,10 @@ class LineParser:
         if birth > self.today or birth < _EARLIEST:
             return LineError(line, "birth_date", "outside the plausible range")
         death = None
-        if f["death_date"].strip():
+        death_text = f["death_date"].strip()
+        if death_text:
             try:
-                death = _date(f["death_date"].strip())
+                death = _date(death_text)
             except ValueError as exc:
                 return LineError(line, "death_date", str(exc))
             if death < birth or death > self.today:
@@ -199,9 +209,10 @@ class LineParser:
         if (status == "deceased") != (death is not None):
             return LineError(line, "death_date", "required exactly when deceased")
         effective = self.today
-        if f["effective_date"].strip():
+        effective_text = f["effective_date"].strip()
+        if effective_text:
             try:
-                effective = _date(f["effective_date"].strip())
+                effective = _date(effective_text)
             except ValueError as exc:
                 return LineError(line, "effective_date", str(exc))
             if effective < birth:
@@ -224,8 +235,9 @@ class LineParser:
             if municipality == self.tenant and self.wards is not None and ward not in self.wards:
                 return LineError(line, "ward_code", "unknown ward code for this city")
         relationship = None
-        if f["relationship_to_head"].strip():
-            relationship = RELATIONSHIPS.get(f["relationship_to_head"].strip())
+        relationship_text = f["relationship_to_head"].strip()
+        if relationship_text:
+            relationship = RELATIONSHIPS.get(relationship_text)
             if relationship is None:
                 return LineError(line, "relationship_to_head", "unknown relationship")
         phone = _opt(f["phone"])
@@ -235,8 +247,9 @@ class LineParser:
         if email is not None and "@" not in email:
             return LineError(line, "email", "not an e-mail address")
         my_number = None
-        if f["my_number"].strip():
-            my_number = normalize_my_number(f["my_number"].strip())
+        my_number_text = f["my_number"].strip()
+        if my_number_text:
+            my_number = normalize_my_number(my_number_text)
             if not is_valid_my_number(my_number):
                 return LineError(line, "my_number", "not a valid My Number (check digit)")
         family, given = f["family_name"].strip(), f["given_name"].strip()

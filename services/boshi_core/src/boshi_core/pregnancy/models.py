@@ -9,13 +9,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
-    Index,
     func,
     text,
 )
@@ -24,7 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mch_common.db import Base
 from mch_common.ids import uuid7
-
 
 OPEN_PREGNANCY_INDEX = "uq_pregnancies_open_person"
 
