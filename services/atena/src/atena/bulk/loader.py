@@ -337,11 +337,13 @@ class Loader:
 
     async def _restore_indexes(self) -> None:
         """Build the deferred indexes and constraints, on every connection at once; foreign
-        keys last (their check reads the indexes built before)."""
-        pending = sorted(
-            await self.conn.fetch("SELECT name, ddl FROM bulk_deferred_index"),
-            key=lambda row: " FOREIGN KEY " in row["ddl"],
+        keys after (their check reads the indexes built before), then fresh statistics."""
+        pending: list[tuple[str | None, str]] = sorted(
+            ((row["name"], row["ddl"]) for row in
+             await self.conn.fetch("SELECT name, ddl FROM bulk_deferred_index")),
+            key=lambda item: " FOREIGN KEY " in item[1],
         )
+        pending += [(None, f"ANALYZE {table}") for table in REBUILT_TABLES]
 
         async def build(conn: asyncpg.Connection) -> None:
             await conn.execute("SET maintenance_work_mem = '128MB'")
@@ -349,12 +351,13 @@ class Loader:
                 name, ddl = pending.pop(0)
                 async with conn.transaction():
                     await conn.execute(ddl)
-                    await conn.execute("DELETE FROM bulk_deferred_index WHERE name = $1", name)
+                    if name is not None:
+                        await conn.execute(
+                            "DELETE FROM bulk_deferred_index WHERE name = $1", name
+                        )
             await conn.execute("RESET maintenance_work_mem")
 
         await asyncio.gather(*(build(conn) for conn in self.connections))
-        for table in REBUILT_TABLES:
-            await self.conn.execute(f"ANALYZE {table}")
 
     async def load(
         self, path: str, *, encoding: str | None = None, chunk_size: int = 20_000,
