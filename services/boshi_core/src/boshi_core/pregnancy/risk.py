@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.ages import years_old
@@ -23,20 +23,25 @@ class CheckupFacts:
     expected_delivery_date: date
 
 
+_IN_FORCE = (
+    select(
+        RiskRuleSet,
+        (~exists().where(PrenatalCheckup.pregnancy_id == bindparam("pregnancy_id"))).label(
+            "is_first"
+        ),
+    )
+    .where(RiskRuleSet.effective_from <= bindparam("on"))
+    .order_by(RiskRuleSet.effective_from.desc())
+    .limit(1)
+)
+
+
 async def rules_in_force(
     session: AsyncSession, on: date, *, pregnancy_id: UUID
 ) -> tuple[RiskRuleSet, bool]:
     """The rule set in force on `on`, and whether this is the pregnancy's first checkup (one
     round trip: it is on every checkup's write path)."""
-    is_first = ~exists().where(PrenatalCheckup.pregnancy_id == pregnancy_id)
-    row = (
-        await session.execute(
-            select(RiskRuleSet, is_first.label("is_first"))
-            .where(RiskRuleSet.effective_from <= on)
-            .order_by(RiskRuleSet.effective_from.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await session.execute(_IN_FORCE, {"on": on, "pregnancy_id": pregnancy_id})).first()
     if row is None:
         raise ServiceUnavailable(f"no prenatal risk rules are in force on {on.isoformat()}")
     return row[0], bool(row[1])

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,13 +134,18 @@ async def open_pregnancy(
     return pregnancy
 
 
+# Built once: they are on every checkup's and view's path.
+_PREGNANCY = select(Pregnancy).where(Pregnancy.id == bindparam("pregnancy_id"))
+_PREGNANCY_FOR_UPDATE = _PREGNANCY.with_for_update()
+
+
 async def get_pregnancy(
     session: AsyncSession, principal: Principal, pregnancy_id: UUID, *, for_update: bool = False
 ) -> Pregnancy:
-    stmt = select(Pregnancy).where(Pregnancy.id == pregnancy_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    pregnancy = (await session.execute(stmt)).scalar_one_or_none()
+    stmt = _PREGNANCY_FOR_UPDATE if for_update else _PREGNANCY
+    pregnancy = (
+        await session.execute(stmt, {"pregnancy_id": pregnancy_id})
+    ).scalar_one_or_none()
     if pregnancy is None:
         raise NotFound(f"no pregnancy {pregnancy_id}")
     if principal.ward is not None and principal.ward != pregnancy.ward_code:
