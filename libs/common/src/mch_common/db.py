@@ -3,8 +3,9 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, func, insert, inspect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -71,3 +72,22 @@ def sync_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
     return url
+
+
+async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
+    """INSERT a new object's row as an ORM bulk insert: one statement, prepared once per model
+    and set of columns, without the unit of work (which costs about twice as much CPU on a
+    request's hot path). Python-side column defaults (ids, scalars) are set on the object first.
+    The object stays out of the session: server defaults are not read back into it, and later
+    changes to it are not written."""
+    mapper = inspect(type(row))
+    values: dict[str, Any] = {}
+    for attribute in mapper.column_attrs:
+        key = attribute.key
+        if key not in row.__dict__:
+            default = attribute.columns[0].default
+            if default is None or not (default.is_callable or default.is_scalar):
+                continue  # a server default: the database fills it in
+            setattr(row, key, default.arg(None) if default.is_callable else default.arg)
+        values[key] = row.__dict__[key]
+    await session.execute(insert(type(row)), [values])

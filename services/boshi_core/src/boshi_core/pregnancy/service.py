@@ -26,6 +26,7 @@ from boshi_core.wards import ward_digits
 from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
+from mch_common.db import insert_new
 from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 PURPOSE = "母子保健法第15条・第16条 (pregnancy notification and handbook)"
@@ -97,9 +98,8 @@ async def open_pregnancy(
         id_checked_at=received,
         created_by=principal.sub,
     )
-    session.add(pregnancy)
     try:
-        await session.flush()
+        await insert_new(session, pregnancy)
     except IntegrityError as exc:
         if OPEN_PREGNANCY_INDEX in str(exc.orig):
             raise Conflict(
@@ -382,8 +382,7 @@ async def record_checkup(
         risk_rules_version=rule_set.version,
         recorded_by=principal.sub,
     )
-    session.add(record)
-    await session.flush()
+    await insert_new(session, record)
     if voucher is not None:
         voucher.used_by_checkup_id = record.id
         voucher.used_on = checkup.checkup_date
