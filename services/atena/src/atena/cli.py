@@ -72,9 +72,11 @@ async def load(
 
         def progress(report: LoadReport) -> None:
             if not quiet:
+                loaded = report.inserted + report.updated + report.unchanged
+                # Parsing runs a chunk ahead of the database: lines read > lines loaded.
                 _err(
-                    f"atena load: {report.lines} lines, {report.inserted} new, "
-                    f"{report.updated} changed, {report.rejected} rejected, "
+                    f"atena load: {report.lines} lines read, {loaded} loaded ({report.inserted}"
+                    f" new, {report.updated} changed), {report.rejected} rejected, "
                     f"{report.seconds:.1f} s"
                 )
 
