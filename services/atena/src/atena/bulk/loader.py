@@ -357,7 +357,9 @@ class Loader:
                         )
             await conn.execute("RESET maintenance_work_mem")
 
-        await asyncio.gather(*(build(conn) for conn in self.connections))
+        # After a failure some connection may be gone; the others (at least one) carry on.
+        live = [conn for conn in self.connections if not conn.is_closed()] or [self.conn]
+        await asyncio.gather(*(build(conn) for conn in live))
 
     async def load(
         self, path: str, *, encoding: str | None = None, chunk_size: int = 20_000,
