@@ -150,3 +150,83 @@ async def test_every_read_is_in_the_access_log(
     assert search.detail["criteria"] == ["name"]
     [registered] = await audit_rows(db_session, "person.registered")
     assert registered.target_id == no
+
+
+async def test_my_number_registered_later_and_replaced_with_a_reason(
+    client: httpx.AsyncClient, headers: Headers, make_person: MakePerson, db_session: AsyncSession,
+    caplog: Any,
+) -> None:
+    person = await make_person()
+    no = person["person_no"]
+    first, second = generate_my_number(), generate_my_number()
+    lookup = headers("atena:mynumber:lookup")
+
+    async def holder(number: str) -> str | None:
+        r = await client.post("/persons/lookup-by-my-number", json={"my_number": number},
+                              headers=lookup)
+        return r.json()["person_no"] if r.status_code == 200 else None
+
+    async def counts() -> tuple[int, int]:
+        row = (await db_session.execute(text(
+            "SELECT (SELECT count(*) FROM person_my_number WHERE person_no = :no),"
+            " (SELECT count(*) FROM person_change WHERE person_no = :no)"), {"no": no})).one()
+        return row[0], row[1]
+
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": first},
+                         headers=headers())
+    assert r.status_code == 200, r.text
+    assert (r.json()["has_my_number"], r.json()["my_number"]) == (True, "********" + first[-4:])
+    assert await holder(first) == no
+    # The same number again changes nothing.
+    before = await counts()
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": first},
+                         headers=headers())
+    assert r.status_code == 200
+    assert await counts() == before
+
+    # A replacement needs its reason; without one, nothing changes.
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": second},
+                         headers=headers())
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"][-1] == "reason"
+    assert second not in r.text
+    assert await holder(first) == no
+    r = await client.put(f"/persons/{no}/my-number",
+                         json={"my_number": second, "reason": "番号漏えいによる変更"},
+                         headers=headers())
+    assert r.status_code == 200, r.text
+    assert (await holder(first), await holder(second)) == (None, no)
+
+    # Another person's number, a wrong check digit, another ward: refused, nothing changed.
+    other = await make_person(my_number=(taken := generate_my_number()))
+    before = await counts()
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": taken},
+                         headers=headers())
+    assert r.status_code == 409
+    bad = second[:11] + str((int(second[11]) + 1) % 10)
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": bad}, headers=headers())
+    assert r.status_code == 422
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": generate_my_number()},
+                         headers=headers("atena:person:write", ward=YAHATA_NISHI))
+    assert r.status_code == 403
+    r = await client.put(f"/persons/{no}/my-number", json={"my_number": generate_my_number()},
+                         headers=headers(READ))
+    assert r.status_code == 403
+    assert await counts() == before
+    assert await holder(taken) == other["person_no"]
+
+    changes = (await client.get(f"/persons/{no}/changes", headers=headers())).json()["items"]
+    assert [c["change_type"] for c in changes][-2:] == ["my_number_registered",
+                                                        "my_number_replaced"]
+    assert changes[-1]["reason"] == "番号漏えいによる変更"
+    logged = await audit_rows(db_session, "person.my_number_replaced")
+    assert [x.target_id for x in logged] == [no]
+    # The numbers reach no outbox row, change row, access record or log line.
+    dump = (await db_session.execute(text(
+        "SELECT coalesce(string_agg(envelope::text, ''), '') FROM outbox"
+        " UNION ALL SELECT string_agg(before::text || after::text || detail::text, '')"
+        " FROM person_change UNION ALL SELECT string_agg(detail::text, '') FROM audit_log"
+    ))).scalars().all()
+    for number in (first, second, taken, bad):
+        assert all(number not in (text_ or "") for text_ in dump)
+        assert number not in caplog.text

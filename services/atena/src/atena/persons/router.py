@@ -22,6 +22,7 @@ from atena.persons.schemas import (
     MoveIn,
     MoveOut,
     MyNumberLookup,
+    MyNumberRegistration,
     NameChange,
     PersonCreate,
     PersonOut,
@@ -234,6 +235,19 @@ async def change_delivery_addresses(
     return _out(await service.change_delivery_addresses(
         session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
     ))
+
+
+@router.put(
+    "/persons/{person_no}/my-number",
+    summary="個人番号: register a first My Number, or replace it (with a reason)",
+)
+async def register_my_number(
+    person_no: str, body: MyNumberRegistration, session: Session, principal: Writer,
+    request: Request, purpose: PurposeHeader = None,
+) -> PersonOut:
+    return await service.register_my_number(
+        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    )
 
 
 @router.post("/persons/{person_no}/corrections", summary="職権修正 (also contact details)")

@@ -204,6 +204,19 @@ class MyNumberLookup(Strict):
         return _my_number(value)
 
 
+class MyNumberRegistration(Strict):
+    """A My Number for a registered person: a first one, or a replacement (番号の変更, e.g.
+    after a leak), which needs its reason."""
+
+    my_number: SecretStr
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @field_validator("my_number", mode="before")
+    @classmethod
+    def _check_my_number(cls, value: object) -> object:
+        return _my_number(value)
+
+
 class AddressOut(BaseModel):
     postal_code: str | None
     prefecture: str | None

@@ -29,6 +29,7 @@ from atena.persons.schemas import (
     HouseholdPlacement,
     MoveIn,
     MoveOut,
+    MyNumberRegistration,
     NameChange,
     PersonCreate,
     PersonOut,
@@ -570,6 +571,48 @@ async def change_delivery_addresses(
         session, ctx, person=person, verb="delivery_address_changed",
         effective_date=body.effective_date, before=before,
     )
+
+
+async def register_my_number(
+    session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: MyNumberRegistration
+) -> PersonOut:
+    """A first My Number for a registered person, or its replacement (with a reason). The change
+    log and the access log say that it happened, never the number; no event is emitted (the
+    number is nobody else's business, and the person's snapshot does not change)."""
+    person = await _load(session, person_no, lock=True)
+    _ward_check(ctx.principal, person.ward_code)
+    _ensure_alive(person)
+    number = body.my_number.get_secret_value()
+    blind = ctx.vault.blind_index(number)
+    holder = await repo.person_by_blind_index(session, blind)
+    if holder is not None and holder != person_no:
+        raise Conflict("this My Number is already registered to another person")
+    if holder is None:
+        current = await repo.my_number_of(session, person_no)
+        if current is not None and body.reason is None:
+            raise _invalid("reason", "replacing a registered My Number needs the reason")
+        sealed = ctx.vault.encrypt(number, aad=person_no.encode())
+        if current is None:
+            session.add(PersonMyNumber(
+                person_no=person_no, key_id=sealed.key_id, ciphertext=sealed.ciphertext,
+                blind_index=blind,
+            ))
+        else:
+            current.key_id, current.ciphertext = sealed.key_id, sealed.ciphertext
+            current.blind_index, current.registered_at = blind, datetime.now(UTC)
+        verb = "my_number_registered" if current is None else "my_number_replaced"
+        await session.execute(insert(PersonChange).values(
+            person_no=person_no, version=person.version, change_type=verb,
+            effective_date=today(), actor=ctx.principal.sub, reason=body.reason,
+            before={}, after={}, detail={"my_number": verb.removeprefix("my_number_")},
+        ))
+        await audit_principal(
+            session, ctx.principal, action=f"person.{verb}", target_type="person",
+            target_id=person_no, purpose=ctx.purpose,
+        )
+        await session.flush()
+    # The same number again changes nothing; either way the answer is the person, masked.
+    return await read_person(session, ctx=ctx, person_no=person_no)
 
 
 async def correct(
