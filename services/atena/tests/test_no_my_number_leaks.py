@@ -88,6 +88,12 @@ async def run_day(client: httpx.AsyncClient, h: Headers) -> tuple[list[str], lis
                                     "valid_from": "2025-07-01"}]}),
         ("POST", f"/persons/{e}/corrections", {"changes": {"phone": "090-1"}, "reason": "typo"}),
     ]
+    replacement = generate_my_number()
+    numbers.append(replacement)
+    steps += [  # a new number after a leak, then the same request again (no change)
+        ("PUT", f"/persons/{e}/my-number", {"my_number": replacement, "reason": "漏えい"}),
+        ("PUT", f"/persons/{e}/my-number", {"my_number": replacement}),
+    ]
     for method, url, body in steps:
         r = await call(method, url, json=body, headers=writer)
         assert r.status_code == 200, r.text
