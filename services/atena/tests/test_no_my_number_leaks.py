@@ -165,4 +165,4 @@ async def test_a_full_day_leaks_no_my_number(
     # Responses: only the holder of atena:mynumber:read sees a number, and nobody did today.
     for body in bodies:
         assert my_numbers_in(body) == []
-    assert len(numbers) == 19
+    assert len(numbers) == 20
