@@ -147,6 +147,18 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     assert await count(committed_sessions, "SELECT count(*) FROM outbox") == 4
     assert await count(committed_sessions, "SELECT count(*) FROM person_version") == 4
 
+    # Numbers registered to someone else: a new person's line and a known person's line are
+    # both rejected whole.
+    write_csv(path, [line(external_key="N01", my_number=numbers[0]),
+                     good_rows[2] | {"my_number": numbers[1], "block": "9-9"}])
+    taken = await cli.load(settings, str(path), quiet=True)
+    assert (taken.inserted, taken.updated, taken.rejected) == (0, 0, 2)
+    assert {(e.line, e.field, e.reason) for e in taken.errors} == {
+        (2, "my_number", "registered to another person"),
+        (3, "my_number", "registered to another person"),
+    }
+    assert await count(committed_sessions, "SELECT count(*) FROM person") == 4
+
     # A changed extract: a move, a death, a name change.
     changed = [
         good_rows[0] | {"block": "2-2", "effective_date": "2025-04-01"},

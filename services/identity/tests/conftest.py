@@ -12,7 +12,6 @@ import httpx
 import pyotp
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import identity
@@ -24,6 +23,7 @@ from identity.terminals.models import Terminal
 from identity.users.service import issue_user
 from mch_common.events.bus import EventBus
 from mch_common.testing.app import running_app
+from mch_common.testing.plugin import empty_tables
 
 PASSWORD = DEMO_PASSWORD
 HQ_TERMINAL = "HQ-TEST-01"
@@ -50,18 +50,7 @@ def settings(service_settings: dict[str, Any]) -> Settings:
 @pytest.fixture(autouse=True)
 async def clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
     yield
-    async with engine.begin() as conn:
-        tables = (
-            (
-                await conn.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-                )
-            )
-            .scalars()
-            .all()
-        )
-        doomed = [t for t in tables if t not in KEEP]
-        await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in doomed) + " CASCADE"))
+    await empty_tables(engine, keep=KEEP)
 
 
 @dataclass

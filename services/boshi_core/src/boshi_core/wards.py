@@ -4,15 +4,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-WARDS: dict[str, str] = {
-    "401013": "門司区",
-    "401021": "若松区",
-    "401030": "戸畑区",
-    "401064": "小倉北区",
-    "401072": "小倉南区",
-    "401081": "八幡東区",
-    "401099": "八幡西区",
-}
+from mch_common.lgcode import KITAKYUSHU_WARDS
+
+WARDS = KITAKYUSHU_WARDS  # 区 by local government code; one table, in mch_common
 
 
 def ward_digits(ward_code: str) -> str:

@@ -17,7 +17,7 @@ from boshi_core.main import create_app
 from boshi_core.part2 import routers
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.repository import upsert_snapshot
-from boshi_core.testsupport import FakeAtena
+from boshi_core.testsupport import FakeAtena, snapshot
 from mch_common.testing.app import running_app
 from mch_common.testing.keys import TestKeySet
 
@@ -105,33 +105,15 @@ def person(
     death_date: str | None = None,
     delivery_addresses: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "person_no": person_no,
-        "residence_status": residence_status,
-        "family_name": family_name,
-        "given_name": given_name,
-        "family_name_kana": "キタキュウ",
-        "given_name_kana": "タロウ",
-        "sex": "male",
-        "birth_date": str(birth_date),
-        "death_date": death_date,
-        "address": {
-            "postal_code": "8030812",
-            "prefecture": "福岡県",
-            "municipality_code": "401005",
-            "ward_code": ward,
-            "town": "小倉北区城内",
-            "block": "1-1",
-            "building": None,
-        },
-        "household_no": household_no or f"H{person_no}",
-        "relationship_to_head": "子",
-        "phone": None,
-        "email": None,
-        "delivery_addresses": delivery_addresses or [],
-        "mother_person_no": mother_person_no,
-        "version": version,
-    }
+    """A child (by default) as atena's events carry it."""
+    return snapshot(
+        person_no, birth_date=str(birth_date), sex="male", family_name=family_name,
+        given_name=given_name, given_name_kana="タロウ", ward=ward,
+        household_no=household_no or f"H{person_no}", relationship_to_head="子", phone=None,
+        residence_status=residence_status, death_date=death_date,
+        delivery_addresses=delivery_addresses, mother_person_no=mother_person_no,
+        version=version,
+    )
 
 
 Resident = Callable[..., Awaitable[dict[str, Any]]]

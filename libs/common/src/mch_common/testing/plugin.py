@@ -10,7 +10,7 @@ library's own tests create the platform tables directly.
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,19 +147,18 @@ async def committed_sessions(
     """Real commits, for tests where other connections (a relay, a consumer) must see the data;
     every table but the append-only audit log and `preserved_tables` is emptied afterwards."""
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    await empty_tables(engine, keep=preserved_tables)
+
+
+async def empty_tables(engine: AsyncEngine, *, keep: Collection[str]) -> None:
+    """TRUNCATE every table of the public schema except `keep` (what committed tests wrote)."""
     async with engine.begin() as conn:
         tables = (
-            (
-                await conn.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-                )
-            )
-            .scalars()
-            .all()
-        )
-        tables = [t for t in tables if t not in preserved_tables]
-        if tables:
-            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+            await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        ).scalars().all()
+        doomed = [t for t in tables if t not in keep]
+        if doomed:
+            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in doomed) + " CASCADE"))
 
 
 @pytest.fixture(scope="session")

@@ -67,10 +67,6 @@ _cols = ", ".join(DATA_COLUMNS)
 _p_cols = ", ".join(f"p.{c}" for c in DATA_COLUMNS)
 _s_cols = ", ".join(f"s.{c}" for c in DATA_COLUMNS)
 
-_MY_NUMBER_TAKEN = """
-SELECT s.line_no FROM atena_staging s
-JOIN person_my_number m ON m.blind_index = s.mn_blind AND m.person_no <> s.person_no
-"""
 _BEFORE = f"""
 INSERT INTO atena_before (person_no, snap)
 SELECT p.person_no, atena_snapshot(p) FROM atena_staging s JOIN person p USING (person_no)
@@ -504,6 +500,7 @@ class Loader:
                 blind = vault.blind_index(r.my_number)
                 sealed = vault.encrypt(r.my_number, aad=r.person_no.encode())
                 key_id, cipher = sealed.key_id, sealed.ciphertext
+                prepared.numbers[blind] = (r.line, r.person_no)
             data = (
                 r.external_key, r.residence_status, r.family_name, r.given_name,
                 r.family_name_kana, r.given_name_kana, r.name_key, r.kana_key, r.sex,
@@ -518,7 +515,6 @@ class Loader:
                 continue
             prepared.new.append(_NewPerson(
                 line=r.line,
-                blind=blind,
                 person=(r.person_no, 1, "[]", *data),
                 effective_date=r.effective_date,
                 my_number=(r.person_no, key_id, cipher, blind) if blind is not None else None,
@@ -526,18 +522,6 @@ class Loader:
         return prepared
 
     async def _insert_new(self, conn: asyncpg.Connection, new: list["_NewPerson"]) -> None:
-        if not self._initial:  # (an initial load has no numbers to collide with)
-            blinds = [n.blind for n in new if n.blind is not None]
-            taken = {row[0] for row in await conn.fetch(
-                "SELECT blind_index FROM person_my_number WHERE blind_index = ANY($1::bytea[])",
-                blinds,
-            )} if blinds else set()
-            for n in new:
-                if n.blind in taken:
-                    self._reject(LineError(n.line, "my_number", "registered to another person"))
-            new = [n for n in new if n.blind not in taken]
-        if not new:
-            return
         await conn.copy_records_to_table(
             "person", records=[n.person for n in new], columns=PERSON_COLUMNS
         )
@@ -556,20 +540,35 @@ class Loader:
         self.report.inserted += len(new)
 
     async def _load_chunk(self, conn: asyncpg.Connection, prepared: "_Prepared") -> None:
+        if not self._initial:  # (an initial load has no numbers to collide with)
+            await self._refuse_numbers_of_others(conn, prepared)
         if prepared.new:
             await self._insert_new(conn, prepared.new)
         if prepared.staging:
             await self._merge_existing(conn, prepared.staging)
 
+    async def _refuse_numbers_of_others(
+        self, conn: asyncpg.Connection, prepared: "_Prepared"
+    ) -> None:
+        """A line whose My Number is registered to another person is rejected whole."""
+        if not prepared.numbers:
+            return
+        holders = dict(await conn.fetch(
+            "SELECT blind_index, person_no FROM person_my_number WHERE blind_index = ANY($1)",
+            list(prepared.numbers),
+        ))
+        refused = {
+            line for blind, (line, person_no) in prepared.numbers.items()
+            if holders.get(blind, person_no) != person_no
+        }
+        for line in sorted(refused):
+            self._reject(LineError(line, "my_number", "registered to another person"))
+        if refused:
+            prepared.new = [n for n in prepared.new if n.line not in refused]
+            prepared.staging = [row for row in prepared.staging if row[0] not in refused]
+
     async def _merge_existing(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
         await conn.copy_records_to_table("atena_staging", records=rows, columns=STAGING_COLUMNS)
-        taken = await conn.fetch(_MY_NUMBER_TAKEN)
-        if taken:
-            for row in taken:
-                self._reject(LineError(row[0], "my_number", "registered to another person"))
-            await conn.execute(
-                "DELETE FROM atena_staging WHERE line_no = ANY($1::int[])", [r[0] for r in taken]
-            )
         await conn.execute(_BEFORE)
         await conn.execute(_UPDATE_EXISTING)
         await conn.execute(_EFFECTIVE)
@@ -582,13 +581,12 @@ class Loader:
         await conn.execute(_MY_NUMBERS)
         updated = await conn.fetchval("SELECT count(*) FROM atena_changed")
         self.report.updated += updated
-        self.report.unchanged += len(rows) - len(taken) - updated
+        self.report.unchanged += len(rows) - updated
 
 
 @dataclass(frozen=True)
 class _NewPerson:
     line: int
-    blind: bytes | None
     person: tuple[Any, ...]
     effective_date: date
     my_number: tuple[Any, ...] | None
@@ -598,3 +596,4 @@ class _NewPerson:
 class _Prepared:
     staging: list[tuple[Any, ...]] = field(default_factory=list)
     new: list[_NewPerson] = field(default_factory=list)
+    numbers: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # blind: line, person

@@ -426,6 +426,14 @@ async def _load(session: AsyncSession, person_no: str, *, lock: bool = False) ->
     return person
 
 
+async def _living_for_change(session: AsyncSession, ctx: RegistryContext, person_no: str) -> Person:
+    """The person, locked for a life event: in the caller's ward, and not deceased."""
+    person = await _load(session, person_no, lock=True)
+    _ward_check(ctx.principal, person.ward_code)
+    _ensure_alive(person)
+    return person
+
+
 async def record_birth(
     session: AsyncSession, *, ctx: RegistryContext, mother_person_no: str, body: Birth
 ) -> dict[str, Any]:
@@ -501,9 +509,7 @@ async def move_out(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: MoveOut
 ) -> dict[str, Any]:
     """転出: the record stays with its last address; the destination goes into the event."""
-    person = await _load(session, person_no, lock=True)
-    _ward_check(ctx.principal, person.ward_code)
-    _ensure_alive(person)
+    person = await _living_for_change(session, ctx, person_no)
     if person.residence_status != "resident":
         raise Conflict("only a resident moves out")
     _check_municipality(
@@ -522,9 +528,7 @@ async def move_out(
 async def change_name(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: NameChange
 ) -> dict[str, Any]:
-    person = await _load(session, person_no, lock=True)
-    _ward_check(ctx.principal, person.ward_code)
-    _ensure_alive(person)
+    person = await _living_for_change(session, ctx, person_no)
     _check_effective(body.effective_date, person.birth_date)
     before = await repo.snapshot(session, person_no)
     for field in ("family_name", "given_name", "family_name_kana", "given_name_kana"):
@@ -541,9 +545,7 @@ async def change_name(
 async def record_death(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: Death
 ) -> dict[str, Any]:
-    person = await _load(session, person_no, lock=True)
-    _ward_check(ctx.principal, person.ward_code)
-    _ensure_alive(person)
+    person = await _living_for_change(session, ctx, person_no)
     if body.death_date > today():
         raise _invalid("death_date", "the death date is in the future")
     if body.death_date < person.birth_date:
@@ -561,9 +563,7 @@ async def record_death(
 async def change_delivery_addresses(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: DeliveryAddressesChange
 ) -> dict[str, Any]:
-    person = await _load(session, person_no, lock=True)
-    _ward_check(ctx.principal, person.ward_code)
-    _ensure_alive(person)
+    person = await _living_for_change(session, ctx, person_no)
     _check_effective(body.effective_date, person.birth_date)
     before = await repo.snapshot(session, person_no)
     person.delivery_addresses = _check_delivery_addresses(body.delivery_addresses)
@@ -579,9 +579,7 @@ async def register_my_number(
     """A first My Number for a registered person, or its replacement (with a reason). The change
     log and the access log say that it happened, never the number; no event is emitted (the
     number is nobody else's business, and the person's snapshot does not change)."""
-    person = await _load(session, person_no, lock=True)
-    _ward_check(ctx.principal, person.ward_code)
-    _ensure_alive(person)
+    person = await _living_for_change(session, ctx, person_no)
     number = body.my_number.get_secret_value()
     blind = ctx.vault.blind_index(number)
     holder = await repo.person_by_blind_index(session, blind)
