@@ -367,9 +367,7 @@ async def drop_stream(nats_url: str, namespace: str) -> None:
 
     bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
     try:
-        for info in await bus.js.streams_info():
-            if info.config.name and info.config.name.startswith(namespace.upper() + "_"):
-                await bus.js.delete_stream(info.config.name)
+        await bus.delete_namespace()
     finally:
         await bus.close()
 

@@ -292,9 +292,7 @@ async def main() -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
-        for info in await bus.js.streams_info():
-            if info.config.name and info.config.name.startswith(namespace.upper() + "_"):
-                await bus.js.delete_stream(info.config.name)
+        await bus.delete_namespace()
         await bus.close()
     # The larger of this process and the biggest boshi_core worker.
     peak_rss_mb = (

@@ -403,9 +403,7 @@ async def run(args: argparse.Namespace) -> list[str]:
                 )
         finally:
             bus = await EventBus.connect(nats_url, namespace=namespace, name="bench-cleanup")
-            for info in await bus.js.streams_info():
-                if info.config.name and info.config.name.startswith(namespace.upper() + "_"):
-                    await bus.js.delete_stream(info.config.name)
+            await bus.delete_namespace()
             await bus.close()
     return lines
 

@@ -265,3 +265,28 @@ async def test_forget_service_drops_its_stream_and_its_durables(bus: EventBus) -
     assert f"stream {bus.naming.stream('forgetme')}" in deleted
     remaining = [c.name for c in await bus.js.consumers_info(bus.naming.stream("other"))]
     assert remaining == [bus.naming.durable("keeper-other")]
+
+
+async def test_delete_namespace_deletes_its_streams_only(
+    nats_url: str, event_namespace: str
+) -> None:
+    a, b = f"{event_namespace}nsa", f"{event_namespace}nsb"
+    mine = await EventBus.connect(nats_url, namespace=a, name="test")
+    other = await EventBus.connect(nats_url, namespace=b, name="test")
+    bare = await EventBus.connect(nats_url, name="test")
+    try:
+        await mine.ensure_stream("atena")
+        await mine.ensure_stream("boshi")
+        await other.ensure_stream("atena")
+
+        assert sorted(await mine.delete_namespace()) == [f"{a}_ATENA".upper(), f"{a}_BOSHI".upper()]
+
+        names = {info.config.name for info in await mine.js.streams_info()}
+        assert f"{b}_ATENA".upper() in names
+        assert not any(name and name.startswith(f"{a}_".upper()) for name in names)
+        with pytest.raises(ValueError, match="every stream"):
+            await bare.delete_namespace()
+    finally:
+        await other.delete_namespace()
+        for bus in (mine, other, bare):
+            await bus.close()

@@ -117,6 +117,19 @@ class EventBus:
                 await self.js.update_stream(config)
         return name
 
+    async def delete_namespace(self) -> list[str]:
+        """Delete every stream of this bus's namespace, whoever made it: the cleanup of a test
+        session or a benchmark run. Returns the names deleted."""
+        if not self.naming.namespace:
+            raise ValueError("a bus without a namespace would delete every stream")
+        prefix = self.naming.stream("")
+        deleted = []
+        for info in await self.js.streams_info():
+            if info.config.name and info.config.name.startswith(prefix):
+                await self.js.delete_stream(info.config.name)
+                deleted.append(info.config.name)
+        return deleted
+
     async def forget_service(self, service: str) -> list[str]:
         """Delete a service's stream and its durable consumers everywhere: for a dev stack
         whose database was just created, so old events and positions cannot outlive the data

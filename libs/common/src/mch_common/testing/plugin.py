@@ -205,9 +205,7 @@ async def _delete_namespace_streams(nats_url: str, event_namespace: str) -> Asyn
     yield
     cleanup = await EventBus.connect(nats_url, namespace=event_namespace, name="tests-cleanup")
     try:
-        for info in await cleanup.js.streams_info():
-            if info.config.name and info.config.name.startswith(event_namespace.upper() + "_"):
-                await cleanup.js.delete_stream(info.config.name)
+        await cleanup.delete_namespace()
     finally:
         await cleanup.close(drain=False)
 
