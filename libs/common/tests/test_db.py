@@ -1,12 +1,16 @@
-"""insert_new: one INSERT outside the unit of work, with the model's Python-side defaults."""
+"""insert_new (one INSERT outside the unit of work, with the model's Python-side defaults) and the
+pool's ping of idle connections."""
 
+import asyncio
 from uuid import UUID
 
-from sqlalchemy import String, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+import pytest
+from sqlalchemy import String, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mch_common.db import insert_new
+from mch_common.db import create_engine, insert_new
 from mch_common.ids import uuid7
 
 
@@ -36,3 +40,45 @@ async def test_insert_new_writes_the_row_and_sets_python_defaults(db_session: As
     stored = (await db_session.execute(select(Sample.__table__))).one()
     assert (stored.id, stored.status, stored.note) == (row.id, "open", None)
     assert stored.created  # the server default was left to the database
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        return pid
+
+
+async def _terminate(engine: AsyncEngine, pid: int) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+async def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, ping_after_idle=0.2)
+    try:
+        first = await _backend_pid(pooled)
+        await _terminate(engine, first)  # as a PostgreSQL restart would
+        await asyncio.sleep(0.3)
+        # The ping fails, the pool connects afresh: the caller never sees the dead connection.
+        assert await _backend_pid(pooled) != first
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_connection_back_within_the_threshold_is_not_pinged(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, ping_after_idle=60)
+    try:
+        first = await _backend_pid(pooled)
+        await _terminate(engine, first)
+        # No ping: the dead connection is handed out, its first statement fails as a
+        # disconnect, and the pool drops it. The next checkout is a fresh connection.
+        with pytest.raises(DBAPIError) as failure:
+            await _backend_pid(pooled)
+        assert failure.value.connection_invalidated
+        assert await _backend_pid(pooled) != first
+    finally:
+        await pooled.dispose()

@@ -59,6 +59,7 @@ def service_lifespan(
             settings.database_url,
             pool_size=settings.db_pool_size,
             pre_ping=settings.db_pool_pre_ping,
+            ping_after_idle=settings.db_pool_ping_after_idle,
         )
         bus = await EventBus.connect(
             settings.nats_url, namespace=settings.event_namespace, name=settings.service_name

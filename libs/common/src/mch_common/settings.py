@@ -27,8 +27,10 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/mch"
     # Per process; max_overflow doubles it. Sized for ~32 requests in flight per worker.
     db_pool_size: int = 20
-    # A ping per checkout survives a PostgreSQL restart cleanly; it costs a round trip.
+    # Ping a pooled connection idle for longer than this many seconds before reuse (0: on every
+    # checkout, three round trips each); survives a PostgreSQL restart cleanly.
     db_pool_pre_ping: bool = True
+    db_pool_ping_after_idle: float = Field(default=1.0, ge=0)
     nats_url: str = "nats://127.0.0.1:4222"
     # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
     event_namespace: str = ""
