@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mch_common.auth.principal import Principal
 from mch_common.db import Base
+from mch_common.events.outbox import QUEUED_ROWS, take_queued_events
 from mch_common.logs import correlation_id
 
 log = logging.getLogger("mch.audit")
@@ -113,11 +114,18 @@ def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-_APPEND = text(
+_APPEND_SQL = (
     "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
     " purpose, outcome, detail, correlation_id) VALUES (:occurred_at, :actor, :terminal,"
     " :action, :target_type, :target_id, :purpose, :outcome, CAST(:detail AS jsonb),"
     " :correlation_id) RETURNING seq"
+)
+_APPEND = text(_APPEND_SQL)
+# The same, carrying the events the transaction queued (mch_common.events.outbox): one round
+# trip for both, since a write usually emits its event just before its access record.
+_APPEND_WITH_EVENTS = text(
+    f"WITH queued_events AS (INSERT INTO outbox (event_id, subject, envelope) {QUEUED_ROWS})"
+    f" {_APPEND_SQL}"
 )
 
 
@@ -136,10 +144,12 @@ async def append_audit(
     """Append one record in the caller's transaction (it commits or rolls back with the work);
     returns its `seq`. A plain INSERT, prepared once: every read of a person's data writes one,
     so it is kept off the ORM's unit of work. The sealer chains it after commit."""
+    queued_events = take_queued_events(session.sync_session)
     seq: int = (
         await session.execute(
-            _APPEND,
+            _APPEND if queued_events is None else _APPEND_WITH_EVENTS,
             {
+                **(queued_events or {}),
                 "occurred_at": datetime.now(UTC),
                 "actor": actor,
                 "terminal": terminal,
