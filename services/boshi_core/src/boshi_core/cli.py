@@ -3,13 +3,15 @@
     python -m boshi_core.cli extract --programme 4m --month 2026-12
     python -m boshi_core.cli extract --all --month 2026-12
     python -m boshi_core.cli remind --month 2026-12 --out /var/spool/boshi/reminders
+    python -m boshi_core.cli import-people atena-export.csv [--encoding cp932]
 
 The database URL comes from the service's settings (BOSHI_DATABASE_URL) or --database-url.
 `--month current` is this month in Asia/Tokyo (for a CronJob on the 1st). Progress goes to
 stderr, the summary (one JSON object) to stdout.
-Exit codes: 0 done (also: already done), 2 bad arguments, 3 database unreachable or not
-migrated, 4 run failed half way (re-run the same command to resume), 5 another run of the
-month is in progress, 1 anything else.
+Exit codes: 0 done (also: already done), 2 bad arguments (import-people: also some lines
+rejected, each named on stderr), 3 database unreachable or not migrated, 4 run failed half way
+(re-run the same command to resume), 5 another run of the month is in progress, 1 anything
+else.
 """
 
 import argparse
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boshi_core.checkups import service as checkups
 from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings
+from boshi_core.people.importer import ImportReport, LineError, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
 from mch_common.db import create_engine, session_factory
 from mch_common.errors import DomainError, InvalidInput
@@ -68,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     remind.add_argument(
         "--letters-per-file", type=int, default=100, help="households per print file (PDF)"
     )
+    people = commands.add_parser(
+        "import-people", help="fill the people read model from atena's batch export (CSV)"
+    )
+    people.add_argument("file", type=Path, help="the output of python -m atena.cli export")
+    people.add_argument("--encoding", default="utf-8-sig", help="utf-8 (default) or cp932")
+    people.add_argument("--batch-size", type=int, default=5_000)
     return parser
 
 
@@ -112,6 +121,49 @@ async def _remind(sessions: async_sessionmaker[AsyncSession], args: argparse.Nam
     return {"command": "remind"} | summary.as_dict()
 
 
+async def _import_people(
+    sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace
+) -> Any:
+    if args.batch_size < 1:
+        raise InvalidInput("--batch-size must be at least 1")
+    try:
+        stream = args.file.open(encoding=args.encoding, newline="")
+    except LookupError:
+        raise InvalidInput(f"unknown encoding {args.encoding}") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from None
+    started = time.perf_counter()
+
+    def rejected(error: LineError) -> None:
+        _say(f"line {error.line}: {error.field}: {error.reason} (rejected)")
+
+    def progress(report: ImportReport) -> None:
+        _say(
+            f"import-people: {report.lines} lines read, {report.applied} applied, "
+            f"{report.kept_newer} kept (as new or newer), {report.rejected} rejected, "
+            f"{time.perf_counter() - started:.1f}s",
+        )
+
+    with stream:
+        try:
+            report = await import_people(
+                sessions, stream, batch_size=args.batch_size, on_error=rejected, progress=progress
+            )
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"{args.file} is not {args.encoding} text (an export written with "
+                "--encoding cp932 is read with --encoding cp932)"
+            ) from None
+        except ValueError as exc:
+            raise InvalidInput(f"{args.file}: {exc}") from None
+    return {"command": "import-people"} | report.summary() | {
+        "seconds": round(time.perf_counter() - started, 2)
+    }
+
+
+COMMANDS = {"extract": _extract, "remind": _remind, "import-people": _import_people}
+
+
 async def run(args: argparse.Namespace) -> int:
     engine = create_engine(database_url(args.database_url), pool_size=2)
     sessions = session_factory(engine)
@@ -122,7 +174,7 @@ async def run(args: argparse.Namespace) -> int:
             _say(f"error: database not usable: {exc}")
             return EXIT_DATABASE
         try:
-            result = await (_extract if args.command == "extract" else _remind)(sessions, args)
+            result = await COMMANDS[args.command](sessions, args)
         except RunInProgress as exc:
             _say(f"error: {exc.detail}")
             return EXIT_BUSY
@@ -136,7 +188,7 @@ async def run(args: argparse.Namespace) -> int:
             )
             return EXIT_RUN_FAILED
         sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
-        return EXIT_OK
+        return EXIT_USAGE if result.get("rejected") else EXIT_OK
     finally:
         await engine.dispose()
 

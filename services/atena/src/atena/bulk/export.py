@@ -13,6 +13,7 @@ EXPORT_HEADER = (
     "family_name_kana", "given_name_kana", "sex", "birth_date", "death_date", "postal_code",
     "prefecture", "municipality_code", "ward_code", "town", "block", "building", "household_no",
     "relationship_to_head", "phone", "email", "mother_person_no", "version", "updated_at",
+    "delivery_addresses",
 )
 
 

@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +19,10 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-async def upsert_snapshot(session: AsyncSession, snapshot: dict[str, Any], event_type: str) -> bool:
-    """Store atena's snapshot unless what we hold is as new or newer; True when applied."""
+def snapshot_values(snapshot: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """The read model's row for one of atena's person snapshots."""
     address: dict[str, Any] = snapshot.get("address") or {}
-    values: dict[str, Any] = {
+    return {
         "person_no": snapshot["person_no"],
         "version": int(snapshot["version"]),
         "residence_status": snapshot.get("residence_status") or "resident",
@@ -43,11 +43,31 @@ async def upsert_snapshot(session: AsyncSession, snapshot: dict[str, Any], event
         "mother_person_no": snapshot.get("mother_person_no"),
         "last_event_type": event_type,
     }
-    insert_stmt = insert(Person).values(**values)
-    stmt = insert_stmt.on_conflict_do_update(
+
+
+def _upsert() -> Any:
+    stmt = insert(Person)
+    updated = [c.key for c in Person.__table__.columns if c.key not in ("person_no", "updated_at")]
+    return stmt.on_conflict_do_update(
         index_elements=[Person.person_no],
-        set_={k: insert_stmt.excluded[k] for k in values if k != "person_no"},
+        set_={key: stmt.excluded[key] for key in updated} | {"updated_at": func.now()},
         # Events can arrive out of order: an older snapshot never overwrites a newer one.
-        where=Person.version < insert_stmt.excluded.version,
+        where=Person.version < stmt.excluded.version,
     ).returning(Person.person_no)
-    return (await session.execute(stmt)).first() is not None
+
+
+_UPSERT = _upsert()
+
+
+async def upsert_snapshot(session: AsyncSession, snapshot: dict[str, Any], event_type: str) -> bool:
+    """Store atena's snapshot unless what we hold is as new or newer; True when applied."""
+    values = snapshot_values(snapshot, event_type)
+    return (await session.execute(_UPSERT, values)).first() is not None
+
+
+async def upsert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Many `snapshot_values` rows in one executemany; returns how many were applied (the
+    others: what we hold is as new or newer)."""
+    if not rows:
+        return 0
+    return len((await session.execute(_UPSERT, rows)).all())
