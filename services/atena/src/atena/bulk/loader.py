@@ -186,7 +186,8 @@ _REGISTER_EVENTS = _REGISTER.format(
 )
 _REGISTER_ONLY = _REGISTER.format(events="")
 _HOUSEHOLDS_KNOWN = (
-    "SELECT external_key, household_no FROM household WHERE external_key = ANY($1::text[])"
+    "SELECT h.external_key, h.household_no FROM unnest($1::text[]) AS k (external_key)"
+    " JOIN household h USING (external_key)"
 )
 # Households first, each in one statement of its own: concurrent chunks naming the same
 # household wait for each other only for this statement, and sorted keys never deadlock.
@@ -194,6 +195,7 @@ _HOUSEHOLDS = """
 INSERT INTO household (household_no, external_key)
 SELECT n, k FROM unnest($1::text[], $2::text[]) AS h (k, n) ORDER BY k
 ON CONFLICT (external_key) DO NOTHING
+RETURNING external_key, household_no
 """
 _MY_NUMBERS = """
 INSERT INTO person_my_number (person_no, key_id, ciphertext, blind_index)
@@ -478,13 +480,15 @@ class Loader:
             r.person_no = number
 
         keys = sorted({r.household_key for r in kept if r.household_key})
-        households = dict(await conn.fetch(_HOUSEHOLDS_KNOWN, keys))
+        # In an initial load nearly every household is new: no lookup first.
+        households = {} if self._initial else dict(await conn.fetch(_HOUSEHOLDS_KNOWN, keys))
         missing = [k for k in keys if k not in households]
         if missing:
-            # Another connection may create some of them first: it then keeps its number.
             numbers = await self._numbers(conn, "household_serial", len(missing))
-            await conn.execute(_HOUSEHOLDS, missing, numbers)
-            households.update(await conn.fetch(_HOUSEHOLDS_KNOWN, missing))
+            households.update(await conn.fetch(_HOUSEHOLDS, missing, numbers))
+            # An earlier chunk, or another connection first, created the rest: theirs stand.
+            if taken := [k for k in missing if k not in households]:
+                households.update(await conn.fetch(_HOUSEHOLDS_KNOWN, taken))
         for r in kept:  # from here on the field holds the household number
             r.household_key = households[r.household_key] if r.household_key else None
         return kept
