@@ -308,3 +308,24 @@ async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_i
     for table in ("person", "person_version", "person_change", "person_my_number", "outbox"):
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 40, table
     assert await count(committed_sessions, "SELECT count(*) FROM household") == 5
+
+
+async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
+    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]],
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The file is read in a process of its own; its failures reach the caller as they are."""
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("external_key,name\nJ1,髙橋\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="the header does not match"):
+        await cli.load(settings, str(wrong), quiet=True)
+    with pytest.raises(FileNotFoundError):
+        await cli.load(settings, str(tmp_path / "missing.csv"), encoding="utf-8", quiet=True)
+
+    # Bytes that are not UTF-8 on a later line: the load stops with the decoding error.
+    undecodable = tmp_path / "undecodable.csv"
+    write_csv(undecodable, good_rows)
+    with undecodable.open("ab") as out:
+        out.write(b"J9,," + "髙橋".encode("cp932") + b",\r\n")
+    with pytest.raises(UnicodeDecodeError):
+        await cli.load(settings, str(undecodable), encoding="utf-8", chunk_size=2, quiet=True)

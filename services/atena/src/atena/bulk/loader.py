@@ -8,25 +8,36 @@ Idempotent: a person is matched by person number, else by external key; an uncha
 changes nothing (no version, no event). Each chunk commits on its own, so a re-run after a
 crash picks up where it stopped.
 
-Chunks are loaded on every connection given, at once: while one connection's backend merges a
-chunk, the loader prepares the next on another (parsing, numbering, encryption), so both cores
-work. A file names each person once (repeats are rejected), so chunks never touch the same
+The file is read, validated and de-duplicated in a process of its own, which sends chunks of
+valid records ahead. Chunks are loaded on every connection given, at once: while one
+connection's backend merges a chunk, the loader numbers and encrypts the next. A file names each person once (repeats are rejected), so chunks never touch the same
 person; households are created ahead of their members, idempotently, outside the chunks.
 """
 
 import asyncio
+import multiprocessing
+import pickle
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from itertools import islice
+from multiprocessing.connection import Connection
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
 
-from atena.bulk.parse import LineError, LineParser, Record, open_text, read_lines
+from atena.bulk.parse import (
+    LineError,
+    LineParser,
+    Record,
+    detect_encoding,
+    open_text,
+    read_lines,
+)
 from atena.numbers import HOUSEHOLD_SERIAL_START, person_no_from_serial
 from mch_common.mynumber import MyNumberVault
 
@@ -224,6 +235,75 @@ WHERE c.relname = ANY($1::text[]) AND k.contype IN ('u', 'f')
 """
 
 
+_RECORD_FIELDS = attrgetter(*(f.name for f in fields(Record)))
+
+
+class UniqueRecords:
+    """The valid lines of a file, each person once: a line repeating an earlier line's external
+    key, person number or My Number is rejected (the first stands)."""
+
+    def __init__(self, parser: LineParser) -> None:
+        self.parser = parser
+        self.lines = 0
+        self.errors: list[LineError] = []
+        self._keys: set[str] = set()
+        self._person_nos: set[str] = set()
+        self._numbers: set[int] = set()
+
+    def __call__(self, lines: Iterable[tuple[int, list[str]]]) -> Iterator[Record]:
+        for line, row in lines:
+            self.lines += 1
+            parsed = self.parser.parse(line, row)
+            if isinstance(parsed, LineError):
+                self.errors.append(parsed)
+                continue
+            if parsed.external_key in self._keys:
+                self.errors.append(LineError(line, "external_key", "repeated in this file"))
+                continue
+            if parsed.person_no is not None and parsed.person_no in self._person_nos:
+                self.errors.append(LineError(line, "person_no", "repeated in this file"))
+                continue
+            if parsed.my_number is not None and int(parsed.my_number) in self._numbers:
+                self.errors.append(LineError(line, "my_number", "repeated in this file"))
+                continue
+            self._keys.add(parsed.external_key)
+            if parsed.person_no is not None:
+                self._person_nos.add(parsed.person_no)
+            if parsed.my_number is not None:
+                self._numbers.add(int(parsed.my_number))
+            yield parsed
+
+    def take(self) -> tuple[list[LineError], int]:
+        """The errors and the count of lines read since the last call."""
+        taken = self.errors, self.lines
+        self.errors, self.lines = [], 0
+        return taken
+
+
+def read_valid_chunks(
+    path: str, encoding: str, chunk_size: int, tenant: str, today: date, sender: Connection
+) -> None:
+    """The parsing process: sends (record tuples, line errors, lines read) per chunk, then None.
+    A failure (a wrong header, bytes that are not the encoding) is sent, not raised."""
+
+    def send(message: object) -> None:
+        # The C pickler: Connection.send's own pickler is a Python subclass, twice as slow.
+        sender.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    try:
+        stream, _ = open_text(path, encoding)
+        with stream:
+            unique = UniqueRecords(LineParser(tenant=tenant, today=today))
+            for chunk in _chunks(unique(read_lines(stream)), chunk_size):
+                send(([_RECORD_FIELDS(r) for r in chunk], *unique.take()))
+            send(([], *unique.take()))  # rejected lines after the last chunk
+        send(None)
+    except Exception as exc:  # noqa: BLE001 - the loader raises it
+        send(exc)
+    finally:
+        sender.close()
+
+
 @dataclass
 class LoadReport:
     encoding: str = ""
@@ -285,45 +365,19 @@ class Loader:
         self.actor = actor
         self.emit_events = emit_events
         self.correlation_id = correlation_id
-        self.parser = LineParser(tenant=tenant, today=today)
+        self.today = today
         self.report = LoadReport()
         self._on_error = on_error
-        self._seen_keys: set[str] = set()
-        self._seen_person_nos: set[str] = set()
-        self._seen_numbers: set[int] = set()
         self._lock = threading.Lock()
         self._initial = False
 
     def _reject(self, error: LineError) -> None:
-        with self._lock:  # the parsing thread and the event loop both report
+        with self._lock:  # the receiving thread and the event loop both report
             self.report.rejected += 1
             if len(self.report.errors) < 10_000:
                 self.report.errors.append(error)
             if self._on_error is not None:
                 self._on_error(error)
-
-    def _valid(self, lines: Iterable[tuple[int, list[str]]]) -> Iterator[Record]:
-        for line, row in lines:
-            self.report.lines += 1
-            parsed = self.parser.parse(line, row)
-            if isinstance(parsed, LineError):
-                self._reject(parsed)
-                continue
-            if parsed.external_key in self._seen_keys:
-                self._reject(LineError(line, "external_key", "repeated in this file"))
-                continue
-            if parsed.person_no is not None and parsed.person_no in self._seen_person_nos:
-                self._reject(LineError(line, "person_no", "repeated in this file"))
-                continue
-            if parsed.my_number is not None and int(parsed.my_number) in self._seen_numbers:
-                self._reject(LineError(line, "my_number", "repeated in this file"))
-                continue
-            self._seen_keys.add(parsed.external_key)
-            if parsed.person_no is not None:
-                self._seen_person_nos.add(parsed.person_no)
-            if parsed.my_number is not None:
-                self._seen_numbers.add(int(parsed.my_number))
-            yield parsed
 
     async def _drop_secondary_indexes(self) -> None:
         async with self.conn.transaction():
@@ -391,42 +445,75 @@ class Loader:
         self, path: str, encoding: str | None, chunk_size: int,
         progress: Callable[[LoadReport], None] | None, started: float,
     ) -> None:
-        stream, self.report.encoding = open_text(path, encoding)
-        with stream:
-            chunks = _chunks(self._valid(read_lines(stream)), chunk_size)
-            # Parsing (a thread) runs one chunk ahead of the connections.
-            ready: asyncio.Queue[list[Record] | None] = asyncio.Queue(1)
+        if encoding is None:
+            with open(path, "rb") as raw:  # noqa: ASYNC230 - 64 KiB, once
+                encoding = detect_encoding(raw.read(65536))
+        self.report.encoding = encoding
+        # Reading and validating the file (a third of the loader's CPU) runs in a process of its
+        # own, a chunk or two ahead: in a thread it would hold the GIL the event loop needs.
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        parser = context.Process(
+            target=read_valid_chunks,
+            args=(path, encoding, chunk_size, self.tenant, self.today, sender),
+            name="atena-load-parser",
+            daemon=True,
+        )
+        parser.start()
+        sender.close()
+        ready: asyncio.Queue[list[Record] | None] = asyncio.Queue(1)
 
-            async def parse() -> None:
-                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        async def parse() -> None:
+            while (chunk := await asyncio.to_thread(self._receive, receiver)) is not None:
+                if chunk:
                     await ready.put(chunk)
-                for _ in self.connections:
-                    await ready.put(None)
+            for _ in self.connections:
+                await ready.put(None)
 
-            async def load(conn: asyncpg.Connection) -> None:
-                while (chunk := await ready.get()) is not None:
-                    chunk = await self._resolve(conn, chunk)
-                    prepared = await asyncio.to_thread(self._prepare, chunk)
-                    async with conn.transaction():
-                        await self._load_chunk(conn, prepared)
-                        await conn.execute(_RESET)
-                    self.report.seconds = time.perf_counter() - started
-                    if progress is not None:
-                        progress(self.report)
+        async def load(conn: asyncpg.Connection) -> None:
+            while (chunk := await ready.get()) is not None:
+                chunk = await self._resolve(conn, chunk)
+                prepared = await asyncio.to_thread(self._prepare, chunk)
+                async with conn.transaction():
+                    await self._load_chunk(conn, prepared)
+                    await conn.execute(_RESET)
+                self.report.seconds = time.perf_counter() - started
+                if progress is not None:
+                    progress(self.report)
 
-            # The parsing thread would keep the GIL for up to 5 ms (the default switch
-            # interval) each time the event loop needs it to read a reply from PostgreSQL.
-            switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(0.0005)
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(parse())
-                    for conn in self.connections:
-                        tasks.create_task(load(conn))
-            except BaseExceptionGroup as group:
-                raise group.exceptions[0] from None  # the first failure, as a caller expects
-            finally:
-                sys.setswitchinterval(switch_interval)
+        # A thread keeps the GIL for up to 5 ms (the default switch interval) each time the
+        # event loop needs it to read a reply from PostgreSQL.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(parse())
+                for conn in self.connections:
+                    tasks.create_task(load(conn))
+        except BaseExceptionGroup as group:
+            raise group.exceptions[0] from None  # the first failure, as a caller expects
+        finally:
+            sys.setswitchinterval(switch_interval)
+            if parser.is_alive():
+                parser.kill()
+            parser.join()
+            receiver.close()
+
+    def _receive(self, receiver: Connection) -> list[Record] | None:
+        """The parsing process's next chunk (empty: only rejected lines); None at the end."""
+        try:
+            message = pickle.loads(receiver.recv_bytes())
+        except EOFError:
+            raise RuntimeError("the parsing process ended without finishing the file") from None
+        if message is None:
+            return None
+        if isinstance(message, BaseException):
+            raise message  # the file's own error (header, encoding), as reading it would raise
+        rows, errors, lines = message
+        self.report.lines += lines
+        for error in errors:
+            self._reject(error)
+        return [Record(*row) for row in rows]
 
     @staticmethod
     async def _numbers(conn: asyncpg.Connection, sequence: str, count: int) -> list[str]:
