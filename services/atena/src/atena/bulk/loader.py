@@ -10,8 +10,9 @@ crash picks up where it stopped.
 
 The file is read, validated and de-duplicated in a process of its own, which sends chunks of
 valid records ahead. Chunks are loaded on every connection given, at once: while one
-connection's backend merges a chunk, the loader numbers and encrypts the next. A file names each person once (repeats are rejected), so chunks never touch the same
-person; households are created ahead of their members, idempotently, outside the chunks.
+connection's backend merges a chunk, the loader numbers and encrypts the next. A file names
+each person once (repeats are rejected), so chunks never touch the same person; households
+are created ahead of their members, idempotently, outside the chunks.
 """
 
 import asyncio
