@@ -343,7 +343,10 @@ def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 
 class Loader:
-    """`connections`: the first also prepares and finishes the load; chunks go to all."""
+    """`connections`: the first also prepares and finishes the load; chunks go to all.
+
+    The file is read in a spawned process, which imports the caller's main module again: a
+    script that loads must start under `if __name__ == "__main__":` (atena.cli does)."""
 
     def __init__(
         self,
