@@ -115,6 +115,7 @@ async def watched(bus: EventBus) -> AsyncIterator[RevocationList]:
         "identity.user.transferred",
         "identity.user.deleted",
         "identity.user.roles_changed",
+        "identity.user.password_changed",
     ],
 )
 async def test_user_events_revoke_the_subject_within_2s(

@@ -107,6 +107,7 @@ class Identity:
                 valid_from=valid_from,
                 valid_until=valid_until,
                 password=PASSWORD,
+                password_must_change=False,  # a staff member who chose their own password
             )
         return Staff(
             str(issued.user.id),

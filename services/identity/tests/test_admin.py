@@ -42,7 +42,20 @@ async def test_issue_validates_roles_against_ward_and_refuses_reuse(idp: Identit
     assert body["totp_uri"].startswith("otpauth://totp/")
     assert body["user"]["second_factor_enrolled"] is False
     staff = Staff(body["user"]["id"], "new01", body["totp_secret"])
-    login = await idp.login(staff, password=body["initial_password"])
+    # The administrator knows the initial password: its owner must choose one first.
+    first = await idp.login(
+        staff, password=body["initial_password"], code=staff.code(offset_steps=-1)
+    )
+    assert first.status_code == 403
+    assert first.json()["type"].endswith("/password-expired")
+    changed = await idp.client.post("/oauth2/password", data={
+        "username": "new01", "password": body["initial_password"], "totp": staff.code(),
+        "terminal_id": staff.terminal, "new_password": "かもめ大橋を渡る朝の海風です",
+    })
+    assert changed.status_code == 204, changed.text
+    login = await idp.login(
+        staff, password="かもめ大橋を渡る朝の海風です", code=staff.code(offset_steps=1)
+    )
     assert login.status_code == 200
     fetched = await idp.client.get(f"/admin/users/{staff.user_id}", headers=admin)
     assert fetched.json()["second_factor_enrolled"] is True

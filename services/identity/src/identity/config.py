@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     signing_key_max_age_seconds: int = Field(default=30 * 24 * 3600, ge=60)
 
     password_min_length: int = Field(default=12, ge=8)
+    # Passwords are changed periodically (the assessment's measure): a login with a password
+    # older than this many days is refused until its owner changes it. 0: no expiry.
+    password_max_age_days: int = Field(default=90, ge=0)
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=15 * 60, ge=1)
     totp_issuer: str = "Kitakyushu MCH"

@@ -63,7 +63,9 @@ class SecretBox:
         return self._aead.decrypt(blob[:12], blob[12:], purpose.encode())
 
 
-def check_password_policy(password: str, *, login_id: str, min_length: int) -> None:
+def check_password_policy(
+    password: str, *, login_id: str, min_length: int, field: str = "password"
+) -> None:
     """Length over composition (NIST SP 800-63B style), plus a few obvious refusals."""
     problems: list[str] = []
     if len(password) < min_length:
@@ -79,7 +81,7 @@ def check_password_policy(password: str, *, login_id: str, min_length: int) -> N
     if problems:
         raise InvalidInput(
             "The password does not meet the policy.",
-            errors=[{"loc": ["password"], "msg": p, "type": "password_policy"} for p in problems],
+            errors=[{"loc": [field], "msg": p, "type": "password_policy"} for p in problems],
         )
 
 

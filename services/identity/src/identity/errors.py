@@ -32,6 +32,10 @@ class AccountInactive(Forbidden):
     code, title = "account-inactive", "The account may not log in"
 
 
+class PasswordExpired(Forbidden):
+    code, title = "password-expired", "The password must be changed before logging in"
+
+
 class InvalidClient(Unauthorized):
     code, title = "invalid-client", "Client authentication failed"
 

@@ -12,7 +12,9 @@ from mch_common.events import emit_event
 
 SOURCE = "identity"
 
-UserVerb = Literal["revoked", "suspended", "transferred", "deleted", "roles_changed"]
+UserVerb = Literal[
+    "revoked", "suspended", "transferred", "deleted", "roles_changed", "password_changed"
+]
 
 
 def revocation_instant(now: float | None = None) -> int:

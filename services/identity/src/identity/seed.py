@@ -133,6 +133,8 @@ async def seed_demo(
                     valid_from=None,
                     valid_until=None,
                     password=DEMO_PASSWORD,
+                    # Demo logins work at once; a real issue makes its owner choose one.
+                    password_must_change=False,
                 )
                 secret = issued.totp_secret
             else:

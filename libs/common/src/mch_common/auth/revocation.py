@@ -31,6 +31,7 @@ SUBJECT_REVOKING_EVENTS = frozenset(
         "identity.user.transferred",
         "identity.user.deleted",
         "identity.user.roles_changed",
+        "identity.user.password_changed",
     }
 )
 # Upper bound on a token's lifetime: a subject revocation older than this can refuse nothing.

@@ -105,6 +105,32 @@ async def token(
     return JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
 
 
+@router.post(
+    "/oauth2/password",
+    status_code=204,
+    summary="Change one's own password (authenticated as at login; works when it has expired)",
+)
+async def change_password(
+    ctx: Context,
+    sessions: Sessions,
+    username: Annotated[str, Form(max_length=50)],
+    password: Annotated[str, Form(max_length=200)],
+    totp: Annotated[str, Form(max_length=10)],
+    terminal_id: Annotated[str, Form(max_length=50)],
+    new_password: Annotated[str, Form(max_length=200)],
+) -> Response:
+    await service.change_password(
+        sessions,
+        ctx,
+        login_id=username,
+        password=password,
+        totp_code=totp,
+        terminal_id=terminal_id,
+        new_password=new_password,
+    )
+    return Response(status_code=204, headers=NO_STORE)
+
+
 @router.post("/oauth2/revoke", summary="RFC 7009 token revocation (refresh or access token)")
 async def revoke(
     session: Session,

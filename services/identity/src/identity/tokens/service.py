@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from identity import totp
 from identity.auth import LocalVerifier
 from identity.context import IdentityContext
-from identity.crypto import client_secret_matches, opaque_token, token_digest, verify_password
+from identity.crypto import (
+    check_password_policy,
+    client_secret_matches,
+    hash_password_async,
+    opaque_token,
+    token_digest,
+    verify_password,
+)
 from identity.errors import (
     AccountInactive,
     AccountLocked,
@@ -29,6 +36,7 @@ from identity.errors import (
     InvalidGrant,
     InvalidScope,
     InvalidSecondFactor,
+    PasswordExpired,
     RefreshTokenReused,
     UnregisteredTerminal,
 )
@@ -37,10 +45,10 @@ from identity.terminals.models import Terminal
 from identity.tokens.models import RefreshToken, RevokedToken, ServiceClient
 from identity.users import repository as users
 from identity.users.models import User, UserStatus
-from identity.users.service import apply_due_transfers
+from identity.users.service import apply_due_transfers, cut_live_tokens
 from mch_common.audit import append_audit
 from mch_common.auth.principal import Principal
-from mch_common.errors import DomainError, Unauthorized
+from mch_common.errors import DomainError, InvalidInput, Unauthorized
 
 SERVICE_SUBJECT_PREFIX = "svc:"
 T = TypeVar("T")
@@ -190,6 +198,7 @@ async def _login_failed(
     terminal_id: str,
     user: User | None,
     counts: bool,
+    action: str = "identity.login",
 ) -> DomainError:
     now = datetime.now(UTC)
     detail: dict[str, Any] = {"login_id": login_id[:50], "reason": reason}
@@ -204,7 +213,7 @@ async def _login_failed(
         session,
         actor=str(user.id) if user is not None else "unknown",
         terminal=terminal_id[:100],
-        action="identity.login",
+        action=action,
         outcome="failure",
         target_type="staff_user",
         target_id=str(user.id) if user is not None else None,
@@ -213,7 +222,7 @@ async def _login_failed(
     return error
 
 
-async def _password_grant(
+async def _authenticate(
     session: AsyncSession,
     ctx: IdentityContext,
     *,
@@ -221,8 +230,11 @@ async def _password_grant(
     password: str,
     totp_code: str,
     terminal_id: str,
-    requested_scope: str | None,
-) -> TokenSet:
+    action: str,
+) -> tuple[User, int]:
+    """A staff member's terminal, password and one-time code, checked in that order; returns
+    the user and the code's time step. Every refusal is counted where it should be, audited
+    as `action`, and raised (the caller commits before the error is answered)."""
     now = datetime.now(UTC)
 
     async def fail(
@@ -237,6 +249,7 @@ async def _password_grant(
             terminal_id=terminal_id,
             user=user,
             counts=counts,
+            action=action,
         )
 
     terminal = await session.get(Terminal, terminal_id)
@@ -286,12 +299,60 @@ async def _password_grant(
             user,
             counts=True,
         )
-    # Success: a transfer whose date has come applies before the token shows ward and roles.
-    # (it updates this same `user` object: one identity map per session).
-    await apply_due_transfers(session, ctx, user_id=user.id)
+    # The code is used up, whatever follows.
     user.failed_attempts = 0
     user.totp_last_step = step
     user.totp_confirmed_at = user.totp_confirmed_at or now
+    return user, step
+
+
+def _password_expiry(user: User, ctx: IdentityContext, now: datetime) -> str | None:
+    """Why the user's password must be changed before a login, or None."""
+    if user.password_must_change:
+        return "The password was set by a user administrator: choose your own"
+    max_age = ctx.settings.password_max_age_days
+    if max_age and now - user.password_changed_at >= timedelta(days=max_age):
+        return f"The password is older than {max_age} days: choose a new one"
+    return None
+
+
+async def _password_grant(
+    session: AsyncSession,
+    ctx: IdentityContext,
+    *,
+    login_id: str,
+    password: str,
+    totp_code: str,
+    terminal_id: str,
+    requested_scope: str | None,
+) -> TokenSet:
+    now = datetime.now(UTC)
+    user, _ = await _authenticate(
+        session,
+        ctx,
+        login_id=login_id,
+        password=password,
+        totp_code=totp_code,
+        terminal_id=terminal_id,
+        action="identity.login",
+    )
+    expired = _password_expiry(user, ctx, now)
+    if expired is not None:
+        raise await _login_failed(
+            session,
+            ctx,
+            error=PasswordExpired(
+                f"{expired} (POST /oauth2/password with a new one-time code), then log in."
+            ),
+            reason="password_expired",
+            login_id=login_id,
+            terminal_id=terminal_id,
+            user=user,
+            counts=False,
+        )
+    # Success: a transfer whose date has come applies before the token shows ward and roles.
+    # (it updates this same `user` object: one identity map per session).
+    await apply_due_transfers(session, ctx, user_id=user.id)
     user.last_login_at = now
     tokens = await _staff_tokens(
         session,
@@ -317,6 +378,60 @@ async def _password_grant(
         },
     )
     return tokens
+
+
+async def change_password(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: IdentityContext,
+    *,
+    login_id: str,
+    password: str,
+    totp_code: str,
+    terminal_id: str,
+    new_password: str,
+) -> None:
+    """A staff member changes their own password, authenticated as at login (so an expired
+    password can still be changed). Every token they hold is refused afterwards."""
+
+    # Before anything is checked or used up: the policy needs only the form.
+    check_password_policy(
+        new_password,
+        login_id=login_id,
+        min_length=ctx.settings.password_min_length,
+        field="new_password",
+    )
+
+    async def work(session: AsyncSession) -> None:
+        user, _ = await _authenticate(
+            session,
+            ctx,
+            login_id=login_id,
+            password=password,
+            totp_code=totp_code,
+            terminal_id=terminal_id,
+            action="identity.password_change",
+        )
+        if await verify_password(user.password_hash, new_password):
+            raise InvalidInput(
+                "the new password is the current one; choose another",
+                errors=[{"loc": ["new_password"], "msg": "same as the current password",
+                         "type": "password_policy"}],
+            )
+        user.password_hash = await hash_password_async(new_password)
+        user.password_changed_at = datetime.now(UTC)
+        user.password_must_change = False
+        await cut_live_tokens(session, ctx, user, "password_changed")
+        await append_audit(
+            session,
+            actor=str(user.id),
+            terminal=terminal_id,
+            action="identity.password_change",
+            target_type="staff_user",
+            target_id=str(user.id),
+            detail={"login_id": user.login_id},
+        )
+
+    await _commit_then_raise(sessions, work)
 
 
 async def _revoke_family(

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -71,6 +72,8 @@ class User(TimestampMixin, Base):
 
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set by an administrator (issue, reset): its owner must change it at the next login.
+    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last TOTP time step accepted: a code from that step or earlier is a replay.

@@ -81,7 +81,7 @@ def _raise_if(problems: list[str], field: str) -> None:
         )
 
 
-async def _cut_live_tokens(
+async def cut_live_tokens(
     session: AsyncSession, ctx: IdentityContext, user: User, verb: UserVerb
 ) -> int:
     """Refuse every token the user holds now, here and (via the event) in every service."""
@@ -124,6 +124,7 @@ async def issue_user(
     valid_until: date | None,
     password: str | None,
     audit_detail: dict[str, Any] | None = None,
+    password_must_change: bool = True,
 ) -> IssuedUser:
     catalog = await repository.roles_by_name(session)
     _raise_if(_ward_errors(ward), "ward")
@@ -152,6 +153,8 @@ async def issue_user(
         valid_until=valid_until,
         password_hash=await hash_password_async(initial),
         password_changed_at=now,
+        # An administrator knows the password: its owner replaces it at the first login.
+        password_must_change=password_must_change,
         totp_secret_encrypted=ctx.box.encrypt(secret.encode(), purpose=f"totp:{login_id}"),
         failed_attempts=0,
         created_by=actor.sub,
@@ -242,7 +245,7 @@ async def change_roles(
     before = user.role_names
     user.roles = [UserRole(role=r) for r in sorted(set(roles))]
     await session.flush()
-    at = await _cut_live_tokens(session, ctx, user, "roles_changed")
+    at = await cut_live_tokens(session, ctx, user, "roles_changed")
     await audit_principal(
         session,
         actor,
@@ -316,7 +319,7 @@ async def apply_transfer(
     transfer.applied_at = datetime.now(UTC)
     await session.flush()
     verb: UserVerb = "transferred" if moved else "roles_changed"
-    at = await _cut_live_tokens(session, ctx, user, verb)
+    at = await cut_live_tokens(session, ctx, user, verb)
     await append_audit(
         session,
         actor=SYSTEM_ACTOR,
@@ -391,7 +394,7 @@ async def set_status(
         if user.status != UserStatus.ACTIVE:
             raise Conflict(f"only an active user can be suspended; this one is {user.status}")
         user.status = UserStatus.SUSPENDED.value
-        at = await _cut_live_tokens(session, ctx, user, "suspended")
+        at = await cut_live_tokens(session, ctx, user, "suspended")
     elif action == "reinstate":
         if user.status != UserStatus.SUSPENDED:
             raise Conflict(f"only a suspended user can be reinstated; this one is {user.status}")
@@ -400,12 +403,12 @@ async def set_status(
         if user.status == UserStatus.REVOKED:
             raise Conflict("the user id is already revoked")
         user.status = UserStatus.REVOKED.value
-        at = await _cut_live_tokens(session, ctx, user, "revoked")
+        at = await cut_live_tokens(session, ctx, user, "revoked")
     elif action == "delete":
         user.deleted_at = datetime.now(UTC)
         if user.status != UserStatus.REVOKED:
             user.status = UserStatus.REVOKED.value
-        at = await _cut_live_tokens(session, ctx, user, "deleted")
+        at = await cut_live_tokens(session, ctx, user, "deleted")
     else:  # pragma: no cover - routers only pass the four actions
         raise InvalidInput(f"unknown action {action}")
     await audit_principal(
@@ -447,6 +450,7 @@ async def reset_password(
         )
     user.password_hash = await hash_password_async(new)
     user.password_changed_at = datetime.now(UTC)
+    user.password_must_change = True  # the administrator knows it
     user.failed_attempts = 0
     user.locked_until = None
     await audit_principal(
