@@ -217,3 +217,36 @@ async def test_rotated_keys_keep_old_tokens_valid_until_they_expire(stack: Stack
         "/oauth2/me", headers={"authorization": f"Bearer {old_token}"}
     )
     assert refused.status_code == 401
+
+
+async def test_a_rotated_client_secret_refuses_its_tokens_in_another_service(
+    stack: Stack,
+) -> None:
+    idp = stack.idp
+    netops = await idp.make_staff("netops02", ["network_operator"])
+    operator = {"authorization": f"Bearer {await idp.token(netops)}"}
+    created = await stack.identity_http.post(
+        "/admin/clients",
+        headers=operator,
+        json={"client_id": "probe_client", "name": "probe", "scopes": ["boshi:pregnancy:read"]},
+    )
+    assert created.status_code == 201, created.text
+    issued = await stack.identity_http.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "probe_client",
+            "client_secret": created.json()["client_secret"],
+        },
+    )
+    token = issued.json()["access_token"]
+    ok = await stack.probe.get(
+        "/wards/401099/records", headers={"authorization": f"Bearer {token}"}
+    )
+    assert ok.status_code == 200, ok.text
+
+    rotated = await stack.identity_http.post("/admin/clients/probe_client/secret", headers=operator)
+    assert rotated.status_code == 200
+    elapsed, refused = await _until_refused(stack.probe, "/wards/401099/records", token)
+    assert refused.status_code == 401, refused.text
+    assert elapsed < REVOCATION_BUDGET_S, f"revocation took {elapsed:.2f}s"

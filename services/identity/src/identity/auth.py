@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.keys.service import ALGORITHM, KeyRing
-from identity.tokens.models import RevokedToken
+from identity.tokens.models import RevokedToken, ServiceClient
 from identity.users.models import User, UserStatus
 from mch_common.auth.jwt import REQUIRED_CLAIMS, principal_from_claims
 from mch_common.auth.principal import Principal
@@ -91,6 +91,13 @@ class LocalVerifier:
         if await session.get(RevokedToken, principal.jti) is not None:
             raise Unauthorized("token revoked")
         if principal.is_service:
+            client = await session.get(ServiceClient, principal.sub.removeprefix("svc:"))
+            if client is None or not client.active:
+                raise Unauthorized("token revoked")
+            if client.tokens_valid_after is not None:
+                issued = datetime.fromtimestamp(float(claims["iat"]), UTC)
+                if issued < client.tokens_valid_after:
+                    raise Unauthorized("token revoked")
             return
         try:
             user_id = uuid.UUID(principal.sub)

@@ -15,6 +15,7 @@ AUDIT_READ = "identity:audit:read"
 REVIEW_SIGN = "identity:review:sign"
 TERMINAL_ADMIN = "identity:terminal:admin"
 KEY_ROTATE = "identity:key:rotate"
+CLIENT_ADMIN = "identity:client:admin"
 
 
 async def get_context(request: Request) -> IdentityContext:
@@ -40,3 +41,4 @@ Auditor = Annotated[Principal, require_scope(AUDIT_READ)]
 ReviewSigner = Annotated[Principal, require_scope(REVIEW_SIGN)]
 TerminalAdmin = Annotated[Principal, require_scope(TERMINAL_ADMIN)]
 KeyRotator = Annotated[Principal, require_scope(KEY_ROTATE)]
+ClientAdmin = Annotated[Principal, require_scope(CLIENT_ADMIN)]

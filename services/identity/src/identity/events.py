@@ -37,6 +37,23 @@ async def emit_user_event(
     )
 
 
+ClientVerb = Literal["secret_rotated", "scopes_changed", "deactivated"]
+
+
+async def emit_client_event(
+    session: AsyncSession, *, tenant: str, client_id: str, verb: ClientVerb, at: int
+) -> None:
+    """Every token the service client holds from before `at` is refused (its `sub`)."""
+    await emit_event(
+        session,
+        source=SOURCE,
+        type=f"identity.client.{verb}",
+        subject=client_id,
+        data={"client_id": client_id, "subject": f"svc:{client_id}", "at": at},
+        tenant=tenant,
+    )
+
+
 async def emit_token_revoked(
     session: AsyncSession, *, tenant: str, jti: str, exp: datetime
 ) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from identity import maintenance
 from identity.auditlog.router import router as audit_router
 from identity.auth import LocalVerifier
+from identity.clients.router import router as clients_router
 from identity.config import Settings
 from identity.context import IdentityContext
 from identity.crypto import SecretBox
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reviews_router,  # before users: /admin/users/export.csv is not a user id
             users_router,
             terminals_router,
+            clients_router,
             keys_router,
             audit_router,
         ],

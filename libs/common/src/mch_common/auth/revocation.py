@@ -32,6 +32,10 @@ SUBJECT_REVOKING_EVENTS = frozenset(
         "identity.user.deleted",
         "identity.user.roles_changed",
         "identity.user.password_changed",
+        # A service client's (`sub` = svc:<client_id>, in the event's `subject`).
+        "identity.client.secret_rotated",
+        "identity.client.scopes_changed",
+        "identity.client.deactivated",
     }
 )
 # Upper bound on a token's lifetime: a subject revocation older than this can refuse nothing.
@@ -103,11 +107,11 @@ def apply_event(revocations: RevocationList, event: CloudEvent) -> bool:
     """Apply one identity event; returns whether it revoked anything."""
     data = event.data
     if event.type in SUBJECT_REVOKING_EVENTS:
-        user_id, at = data.get("user_id"), data.get("at")
-        if not isinstance(user_id, str) or not _is_number(at):
-            log.warning("ignoring %s event %s without user_id/at", event.type, event.id)
+        subject, at = data.get("subject", data.get("user_id")), data.get("at")
+        if not isinstance(subject, str) or not _is_number(at):
+            log.warning("ignoring %s event %s without subject/at", event.type, event.id)
             return False
-        revocations.revoke_subject(user_id, float(at))  # type: ignore[arg-type]
+        revocations.revoke_subject(subject, float(at))  # type: ignore[arg-type]
         return True
     if event.type == TOKEN_REVOKED:
         jti, exp = data.get("jti"), data.get("exp")
@@ -150,9 +154,13 @@ class RevocationWatcher:
     @property
     def subjects(self) -> tuple[str, ...]:
         naming = self.bus.naming
-        # Two consumers, not one with filter_subjects: that needs NATS 2.10 and the dev servers
-        # may be older.
-        return (naming.subject("identity.user.*"), naming.subject(TOKEN_REVOKED))
+        # A consumer each, not one with filter_subjects: that needs NATS 2.10 and the dev
+        # servers may be older.
+        return (
+            naming.subject("identity.user.*"),
+            naming.subject("identity.client.*"),
+            naming.subject(TOKEN_REVOKED),
+        )
 
     async def start(self) -> None:
         """Subscribe and wait (bounded) until the backlog is applied, so a restarted service

@@ -20,6 +20,8 @@ class ServiceClient(Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Tokens issued before this instant are refused (secret rotated, scope taken, deactivated).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RefreshToken(Base):

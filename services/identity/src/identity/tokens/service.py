@@ -599,6 +599,8 @@ async def client_credentials_grant(
             raise InvalidClient("Unknown client, wrong secret or deactivated client.")
         scopes = _narrow(sorted(client.scopes), requested_scope)
         iat = int(time.time())
+        if client.tokens_valid_after is not None:  # never below its revocation instant
+            iat = max(iat, math.ceil(client.tokens_valid_after.timestamp()))
         exp = iat + ctx.settings.service_token_ttl_seconds
         claims: dict[str, Any] = {
             "iss": ctx.settings.jwt_issuer,

@@ -1,0 +1,55 @@
+"""Service clients (scope identity:client:admin)."""
+
+from fastapi import APIRouter
+
+from identity.clients import service
+from identity.clients.schemas import ClientIn, ClientOut, ClientScopesIn, ClientSecretOut
+from identity.deps import ClientAdmin, Context
+from mch_common.web import Session
+
+router = APIRouter(prefix="/admin/clients", tags=["service clients"])
+
+
+@router.post("", status_code=201, response_model=ClientSecretOut)
+async def register(
+    body: ClientIn, session: Session, actor: ClientAdmin
+) -> ClientSecretOut:
+    client, secret = await service.register_client(
+        session, actor=actor, client_id=body.client_id, name=body.name, scopes=body.scopes
+    )
+    return ClientSecretOut(client=ClientOut.model_validate(client), client_secret=secret)
+
+
+@router.get("", response_model=list[ClientOut])
+async def list_clients(session: Session, actor: ClientAdmin) -> list[ClientOut]:
+    return [ClientOut.model_validate(c) for c in await service.list_clients(session)]
+
+
+@router.post("/{client_id}/secret", response_model=ClientSecretOut)
+async def rotate_secret(
+    client_id: str, session: Session, ctx: Context, actor: ClientAdmin
+) -> ClientSecretOut:
+    client, secret = await service.rotate_secret(
+        session, actor=actor, tenant=ctx.settings.tenant, client_id=client_id
+    )
+    return ClientSecretOut(client=ClientOut.model_validate(client), client_secret=secret)
+
+
+@router.put("/{client_id}/scopes", response_model=ClientOut)
+async def change_scopes(
+    client_id: str, body: ClientScopesIn, session: Session, ctx: Context, actor: ClientAdmin
+) -> ClientOut:
+    client = await service.change_scopes(
+        session, actor=actor, tenant=ctx.settings.tenant, client_id=client_id, scopes=body.scopes
+    )
+    return ClientOut.model_validate(client)
+
+
+@router.post("/{client_id}/deactivate", response_model=ClientOut)
+async def deactivate(
+    client_id: str, session: Session, ctx: Context, actor: ClientAdmin
+) -> ClientOut:
+    client = await service.deactivate_client(
+        session, actor=actor, tenant=ctx.settings.tenant, client_id=client_id
+    )
+    return ClientOut.model_validate(client)
