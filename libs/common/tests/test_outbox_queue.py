@@ -97,3 +97,17 @@ async def test_savepoints_keep_their_own_events(committed_sessions: Sessions) ->
         async with session.begin_nested():
             inside = await emit(session, "inside a savepoint released")
     assert sorted(await outbox_ids(committed_sessions)) == sorted([before.id, inside.id])
+
+
+async def test_an_event_before_the_session_began_is_written_at_once(
+    committed_sessions: Sessions,
+) -> None:
+    session = committed_sessions()
+    abandoned = await emit(session, "session closed without commit")
+    await session.close()  # rolled back
+    # The same session object, used again, carries nothing along.
+    async with session.begin():
+        kept = await emit(session, "kept")
+    await session.close()
+    assert await outbox_ids(committed_sessions) == [kept.id]
+    assert abandoned.id != kept.id

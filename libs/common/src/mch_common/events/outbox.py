@@ -3,8 +3,8 @@
 An event emitted at the top level of a transaction is queued on the session and written with
 the next statement's round trip, not one of its own: with the access record when that comes
 next (`mch_common.audit`), as one INSERT before any other statement, or just before commit.
-A rollback drops the queue. Inside a savepoint the row is written at once, so it goes with the
-savepoint if that is rolled back.
+A rollback drops the queue. Inside a savepoint, or before the session has begun a transaction,
+the row is written at once (so it goes with a savepoint that is rolled back).
 """
 
 from typing import Any
@@ -63,12 +63,14 @@ async def emit_event(
     # Serialised once: the same text is checked and stored.
     envelope = event.model_dump_json()
     assert_no_my_number(envelope)
-    if session.in_nested_transaction():
+    if session.in_transaction() and not session.in_nested_transaction():
+        session.info.setdefault(_QUEUE, []).append((event.id, event.type, envelope))
+    else:
+        # In a savepoint, or before the session began (nothing would end a queue that began
+        # outside a transaction): the row goes now.
         await session.execute(
             _INSERT, {"event_id": event.id, "subject": event.type, "envelope": envelope}
         )
-    else:
-        session.info.setdefault(_QUEUE, []).append((event.id, event.type, envelope))
     return event
 
 
