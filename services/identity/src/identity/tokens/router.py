@@ -70,15 +70,8 @@ async def token(
         assert password is not None
         assert totp is not None
         assert terminal_id is not None
-        tokens = await service.password_grant(
-            sessions,
-            ctx,
-            login_id=username,
-            password=password,
-            totp_code=totp,
-            terminal_id=terminal_id,
-            requested_scope=scope,
-        )
+        credentials = service.StaffCredentials(username, password, totp, terminal_id)
+        tokens = await service.password_grant(sessions, ctx, credentials, requested_scope=scope)
     elif grant_type == "refresh_token":
         _require({"refresh_token": refresh_token})
         assert refresh_token
@@ -119,15 +112,8 @@ async def change_password(
     terminal_id: Annotated[str, Form(max_length=50)],
     new_password: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    await service.change_password(
-        sessions,
-        ctx,
-        login_id=username,
-        password=password,
-        totp_code=totp,
-        terminal_id=terminal_id,
-        new_password=new_password,
-    )
+    credentials = service.StaffCredentials(username, password, totp, terminal_id)
+    await service.change_password(sessions, ctx, credentials, new_password=new_password)
     return Response(status_code=204, headers=NO_STORE)
 
 

@@ -164,26 +164,25 @@ def _inactive_reason(user: User, today: date) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class StaffCredentials:
+    """What a staff member presents to log in, or to change their password."""
+
+    login_id: str
+    password: str
+    totp_code: str
+    terminal_id: str
+
+
 async def password_grant(
     sessions: async_sessionmaker[AsyncSession],
     ctx: IdentityContext,
+    credentials: StaffCredentials,
     *,
-    login_id: str,
-    password: str,
-    totp_code: str,
-    terminal_id: str,
     requested_scope: str | None,
 ) -> TokenSet:
     async def work(session: AsyncSession) -> TokenSet:
-        return await _password_grant(
-            session,
-            ctx,
-            login_id=login_id,
-            password=password,
-            totp_code=totp_code,
-            terminal_id=terminal_id,
-            requested_scope=requested_scope,
-        )
+        return await _password_grant(session, ctx, credentials, requested_scope=requested_scope)
 
     return await _commit_then_raise(sessions, work)
 
@@ -191,17 +190,16 @@ async def password_grant(
 async def _login_failed(
     session: AsyncSession,
     ctx: IdentityContext,
+    credentials: StaffCredentials,
     *,
     error: DomainError,
     reason: str,
-    login_id: str,
-    terminal_id: str,
     user: User | None,
     counts: bool,
-    action: str = "identity.login",
+    action: str,
 ) -> DomainError:
     now = datetime.now(UTC)
-    detail: dict[str, Any] = {"login_id": login_id[:50], "reason": reason}
+    detail: dict[str, Any] = {"login_id": credentials.login_id[:50], "reason": reason}
     if user is not None and counts:
         user.failed_attempts += 1
         detail["failed_attempts"] = user.failed_attempts
@@ -212,7 +210,7 @@ async def _login_failed(
     await append_audit(
         session,
         actor=str(user.id) if user is not None else "unknown",
-        terminal=terminal_id[:100],
+        terminal=credentials.terminal_id[:100],
         action=action,
         outcome="failure",
         target_type="staff_user",
@@ -223,36 +221,22 @@ async def _login_failed(
 
 
 async def _authenticate(
-    session: AsyncSession,
-    ctx: IdentityContext,
-    *,
-    login_id: str,
-    password: str,
-    totp_code: str,
-    terminal_id: str,
-    action: str,
-) -> tuple[User, int]:
-    """A staff member's terminal, password and one-time code, checked in that order; returns
-    the user and the code's time step. Every refusal is counted where it should be, audited
-    as `action`, and raised (the caller commits before the error is answered)."""
+    session: AsyncSession, ctx: IdentityContext, credentials: StaffCredentials, *, action: str
+) -> User:
+    """A staff member's terminal, password and one-time code, checked in that order. Every
+    refusal is counted where it should be, audited as `action`, and raised (the caller commits
+    before the error is answered). The one-time code is used up on success."""
     now = datetime.now(UTC)
 
     async def fail(
         error: DomainError, reason: str, user: User | None = None, *, counts: bool = False
     ) -> DomainError:
         return await _login_failed(
-            session,
-            ctx,
-            error=error,
-            reason=reason,
-            login_id=login_id,
-            terminal_id=terminal_id,
-            user=user,
-            counts=counts,
+            session, ctx, credentials, error=error, reason=reason, user=user, counts=counts,
             action=action,
         )
 
-    terminal = await session.get(Terminal, terminal_id)
+    terminal = await session.get(Terminal, credentials.terminal_id)
     if terminal is None or not terminal.active:
         raise await fail(
             UnregisteredTerminal(
@@ -261,7 +245,7 @@ async def _authenticate(
             ),
             "unregistered_terminal",
         )
-    user = await users.get_user_by_login(session, login_id, for_update=True)
+    user = await users.get_user_by_login(session, credentials.login_id, for_update=True)
     if user is not None and user.locked_until is not None:
         if user.locked_until > now:
             raise await fail(
@@ -275,7 +259,7 @@ async def _authenticate(
             )
         user.locked_until = None
         user.failed_attempts = 0
-    if not await verify_password(user.password_hash if user else None, password):
+    if not await verify_password(user.password_hash if user else None, credentials.password):
         raise await fail(
             InvalidCredentials("The user id or password is incorrect."),
             "invalid_credentials",
@@ -287,7 +271,7 @@ async def _authenticate(
     if inactive is not None:
         raise await fail(AccountInactive(inactive), f"inactive:{user.status}", user)
     secret = ctx.box.decrypt(user.totp_secret_encrypted, purpose=f"totp:{user.login_id}")
-    step = totp.matching_step(secret.decode(), totp_code.strip())
+    step = totp.matching_step(secret.decode(), credentials.totp_code.strip())
     if step is None:
         raise await fail(
             InvalidSecondFactor("The one-time code is wrong."), "totp_wrong", user, counts=True
@@ -299,11 +283,10 @@ async def _authenticate(
             user,
             counts=True,
         )
-    # The code is used up, whatever follows.
     user.failed_attempts = 0
     user.totp_last_step = step
     user.totp_confirmed_at = user.totp_confirmed_at or now
-    return user, step
+    return user
 
 
 def _password_expiry(user: User, ctx: IdentityContext, now: datetime) -> str | None:
@@ -319,36 +302,26 @@ def _password_expiry(user: User, ctx: IdentityContext, now: datetime) -> str | N
 async def _password_grant(
     session: AsyncSession,
     ctx: IdentityContext,
+    credentials: StaffCredentials,
     *,
-    login_id: str,
-    password: str,
-    totp_code: str,
-    terminal_id: str,
     requested_scope: str | None,
 ) -> TokenSet:
     now = datetime.now(UTC)
-    user, _ = await _authenticate(
-        session,
-        ctx,
-        login_id=login_id,
-        password=password,
-        totp_code=totp_code,
-        terminal_id=terminal_id,
-        action="identity.login",
-    )
+    terminal_id = credentials.terminal_id
+    user = await _authenticate(session, ctx, credentials, action="identity.login")
     expired = _password_expiry(user, ctx, now)
     if expired is not None:
         raise await _login_failed(
             session,
             ctx,
+            credentials,
             error=PasswordExpired(
                 f"{expired} (POST /oauth2/password with a new one-time code), then log in."
             ),
             reason="password_expired",
-            login_id=login_id,
-            terminal_id=terminal_id,
             user=user,
             counts=False,
+            action="identity.login",
         )
     # Success: a transfer whose date has come applies before the token shows ward and roles.
     # (it updates this same `user` object: one identity map per session).
@@ -383,11 +356,8 @@ async def _password_grant(
 async def change_password(
     sessions: async_sessionmaker[AsyncSession],
     ctx: IdentityContext,
+    credentials: StaffCredentials,
     *,
-    login_id: str,
-    password: str,
-    totp_code: str,
-    terminal_id: str,
     new_password: str,
 ) -> None:
     """A staff member changes their own password, authenticated as at login (so an expired
@@ -396,21 +366,13 @@ async def change_password(
     # Before anything is checked or used up: the policy needs only the form.
     check_password_policy(
         new_password,
-        login_id=login_id,
+        login_id=credentials.login_id,
         min_length=ctx.settings.password_min_length,
         field="new_password",
     )
 
     async def work(session: AsyncSession) -> None:
-        user, _ = await _authenticate(
-            session,
-            ctx,
-            login_id=login_id,
-            password=password,
-            totp_code=totp_code,
-            terminal_id=terminal_id,
-            action="identity.password_change",
-        )
+        user = await _authenticate(session, ctx, credentials, action="identity.password_change")
         if await verify_password(user.password_hash, new_password):
             raise InvalidInput(
                 "the new password is the current one; choose another",
@@ -424,7 +386,7 @@ async def change_password(
         await append_audit(
             session,
             actor=str(user.id),
-            terminal=terminal_id,
+            terminal=credentials.terminal_id,
             action="identity.password_change",
             target_type="staff_user",
             target_id=str(user.id),
