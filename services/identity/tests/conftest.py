@@ -12,6 +12,7 @@ import httpx
 import pyotp
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import identity
@@ -21,7 +22,9 @@ from identity.main import create_app
 from identity.seed import DEMO_PASSWORD, SEED_ACTOR
 from identity.terminals.models import Terminal
 from identity.users.service import issue_user
+from mch_common.audit import AuditRecord
 from mch_common.events.bus import EventBus
+from mch_common.events.tables import OutboxEvent
 from mch_common.testing.app import running_app
 from mch_common.testing.plugin import empty_tables
 
@@ -141,6 +144,24 @@ class Identity:
         assert response.status_code == 200, response.text
         token: str = response.json()["access_token"]
         return token
+
+    async def audit(self, action: str) -> list[AuditRecord]:
+        """The audit records of `action`, oldest first."""
+        async with self.app.state.sessions() as session:
+            rows = await session.execute(
+                select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)
+            )
+            return list(rows.scalars())
+
+    async def event_types_about(self, subject: str) -> list[str]:
+        """The types of the events queued about `subject` (a user or client id), in order."""
+        async with self.app.state.sessions() as session:
+            rows = await session.execute(
+                select(OutboxEvent.subject)
+                .where(OutboxEvent.envelope["subject"].astext == subject)
+                .order_by(OutboxEvent.position)
+            )
+            return list(rows.scalars())
 
     async def admin(self, login_id: str = "admin01") -> dict[str, str]:
         staff = await self.make_staff(login_id, ["user_admin"])

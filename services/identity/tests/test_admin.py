@@ -5,11 +5,10 @@ import io
 from datetime import timedelta
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from identity.reviews.service import EXPORT_COLUMNS
 from identity.users.models import UserTransfer
-from mch_common.events.tables import OutboxEvent
 
 from .conftest import Identity, Staff
 
@@ -326,16 +325,4 @@ async def test_delete_is_soft_announced_and_the_id_is_never_reused(idp: Identity
         json={"login_id": "del01", "display_name": "x", "dept": "x", "roles": ["mch_staff"]},
     )
     assert reuse.status_code == 409
-    async with idp.app.state.sessions() as session:
-        types = (
-            (
-                await session.execute(
-                    select(OutboxEvent.subject).where(
-                        OutboxEvent.envelope["subject"].astext == staff.user_id
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert list(types) == ["identity.user.deleted"]
+    assert await idp.event_types_about(staff.user_id) == ["identity.user.deleted"]

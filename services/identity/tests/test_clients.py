@@ -4,10 +4,6 @@ known scopes, a secret shown once, rotated and deactivated, each refusing the to
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-
-from mch_common.audit import AuditRecord
-from mch_common.events.tables import OutboxEvent
 
 from .conftest import Identity
 
@@ -30,16 +26,6 @@ async def register(idp: Identity, headers: dict[str, str], **body: Any) -> httpx
     return await idp.client.post("/admin/clients", headers=headers, json=payload)
 
 
-async def events_for(idp: Identity, client_id: str) -> list[str]:
-    async with idp.app.state.sessions() as session:
-        rows = await session.execute(
-            select(OutboxEvent.subject)
-            .where(OutboxEvent.envelope["subject"].astext == client_id)
-            .order_by(OutboxEvent.position)
-        )
-        return list(rows.scalars())
-
-
 async def test_a_registered_client_gets_its_scopes_and_its_secret_once(idp: Identity) -> None:
     headers = await operator(idp)
     created = await register(idp, headers)
@@ -54,9 +40,8 @@ async def test_a_registered_client_gets_its_scopes_and_its_secret_once(idp: Iden
     token = await client_token(idp, "immunization_bridge", secret)
     assert token.status_code == 200, token.text
     assert token.json()["scope"] == "atena:person:read"
-    async with idp.app.state.sessions() as session:
-        actions = (await session.execute(select(AuditRecord.action))).scalars().all()
-    assert "identity.client.register" in actions
+    [registered] = await idp.audit("identity.client.register")
+    assert registered.target_id == "immunization_bridge"
 
 
 async def test_bad_registrations_are_refused_and_change_nothing(idp: Identity) -> None:
@@ -93,7 +78,7 @@ async def test_rotating_the_secret_refuses_the_old_secret_and_its_tokens(idp: Id
     fresh = (await client_token(idp, "immunization_bridge", new_secret)).json()["access_token"]
     me = await idp.client.get("/oauth2/me", headers={"authorization": f"Bearer {fresh}"})
     assert me.status_code == 200, me.text  # issued in the same second, still valid
-    assert "identity.client.secret_rotated" in await events_for(idp, "immunization_bridge")
+    assert "identity.client.secret_rotated" in await idp.event_types_about("immunization_bridge")
 
 
 async def test_taking_a_scope_away_or_deactivating_refuses_live_tokens(idp: Identity) -> None:
@@ -131,5 +116,5 @@ async def test_taking_a_scope_away_or_deactivating_refuses_live_tokens(idp: Iden
     assert again.status_code == 422
     missing = await idp.client.post("/admin/clients/nosuch/secret", headers=headers)
     assert missing.status_code == 404
-    assert await events_for(idp, "immunization_bridge") == [
+    assert await idp.event_types_about("immunization_bridge") == [
         "identity.client.scopes_changed", "identity.client.deactivated"]

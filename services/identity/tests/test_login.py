@@ -6,17 +6,8 @@ import jwt
 from sqlalchemy import select
 
 from identity.users.models import User
-from mch_common.audit import AuditRecord
 
 from .conftest import PASSWORD, Identity
-
-
-async def _audit(idp: Identity, action: str) -> list[AuditRecord]:
-    async with idp.app.state.sessions() as session:
-        rows = await session.execute(
-            select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)
-        )
-        return list(rows.scalars())
 
 
 async def test_login_issues_signed_token_with_the_promised_claims(idp: Identity) -> None:
@@ -48,7 +39,7 @@ async def test_login_issues_signed_token_with_the_promised_claims(idp: Identity)
     )
     assert me.status_code == 200
     assert me.json()["login_id"] == "ward01"
-    [record] = [r for r in await _audit(idp, "identity.login") if r.actor == staff.user_id]
+    [record] = [r for r in await idp.audit("identity.login") if r.actor == staff.user_id]
     assert (record.actor, record.terminal, record.outcome) == (
         staff.user_id,
         staff.terminal,
@@ -88,7 +79,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(idp: Identity
         assert response.json()["detail"] == "The user id or password is incorrect."
     records = [
         r
-        for r in await _audit(idp, "identity.login")
+        for r in await idp.audit("identity.login")
         if r.detail.get("login_id") in {"pw01", "nobody-here"}
     ]
     assert [(r.outcome, r.detail["reason"]) for r in records] == [

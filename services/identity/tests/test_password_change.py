@@ -8,8 +8,6 @@ import httpx
 from sqlalchemy import select, update
 
 from identity.users.models import User
-from mch_common.audit import AuditRecord
-from mch_common.events.tables import OutboxEvent
 
 from .conftest import PASSWORD, Identity, Staff
 
@@ -38,14 +36,6 @@ async def set_user(idp: Identity, staff: Staff, **values: Any) -> None:
         await session.execute(update(User).where(User.login_id == staff.login_id).values(**values))
 
 
-async def audit(idp: Identity, action: str) -> list[AuditRecord]:
-    async with idp.app.state.sessions() as session:
-        rows = await session.execute(
-            select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)
-        )
-        return list(rows.scalars())
-
-
 async def test_a_password_past_its_age_is_refused_until_changed(idp: Identity) -> None:
     staff = await idp.make_staff("old01", ["mch_staff"])
     await set_user(idp, staff, password_changed_at=datetime.now(UTC) - timedelta(days=91))
@@ -59,7 +49,7 @@ async def test_a_password_past_its_age_is_refused_until_changed(idp: Identity) -
     assert "access_token" not in problem
     user = await user_row(idp, staff)
     assert user.failed_attempts == 0  # the credentials were right: no step towards a lockout
-    assert (await audit(idp, "identity.login"))[-1].detail["reason"] == "password_expired"
+    assert (await idp.audit("identity.login"))[-1].detail["reason"] == "password_expired"
 
     changed = await change(idp, staff)
     assert changed.status_code == 204, changed.text
@@ -68,7 +58,7 @@ async def test_a_password_past_its_age_is_refused_until_changed(idp: Identity) -
     assert (await idp.login(staff, code=staff.code(offset_steps=1))).status_code == 401  # old
     ok = await idp.login(staff, password=NEW_PASSWORD, code=staff.code(offset_steps=1))
     assert ok.status_code == 200, ok.text
-    record = (await audit(idp, "identity.password_change"))[-1]
+    record = (await idp.audit("identity.password_change"))[-1]
     assert (record.outcome, record.target_id) == ("success", staff.user_id)
     assert NEW_PASSWORD not in str(record.detail)
     assert PASSWORD not in str(record.detail)
@@ -100,15 +90,7 @@ async def test_changing_refuses_every_token_held_before(idp: Identity) -> None:
     )
     assert refreshed.status_code == 400
     # The other services learn it from the event, as for a suspension.
-    async with idp.app.state.sessions() as session:
-        subjects = (
-            await session.execute(
-                select(OutboxEvent.subject).where(
-                    OutboxEvent.envelope["subject"].astext == staff.user_id
-                )
-            )
-        ).scalars().all()
-    assert "identity.user.password_changed" in subjects
+    assert "identity.user.password_changed" in await idp.event_types_about(staff.user_id)
 
 
 async def test_a_refused_change_changes_nothing(idp: Identity) -> None:
