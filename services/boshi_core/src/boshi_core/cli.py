@@ -30,10 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boshi_core.checkups import service as checkups
 from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings
-from boshi_core.people.importer import ImportReport, LineError, import_people
+from boshi_core.people.importer import ImportReport, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
 from mch_common.db import create_engine, session_factory
 from mch_common.errors import DomainError, InvalidInput
+from mch_common.lines import LineError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATABASE, EXIT_RUN_FAILED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
 PROGRAMMES = ("4m", "7m", "1y6m", "3y")

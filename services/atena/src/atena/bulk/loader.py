@@ -32,7 +32,6 @@ from typing import Any
 import asyncpg
 
 from atena.bulk.parse import (
-    LineError,
     LineParser,
     Record,
     detect_encoding,
@@ -40,6 +39,7 @@ from atena.bulk.parse import (
     read_lines,
 )
 from atena.numbers import HOUSEHOLD_SERIAL_START, person_no_from_serial
+from mch_common.lines import LineError, record_rejection
 from mch_common.mynumber import MyNumberVault
 
 # Compared to decide whether a line changes the person, and copied on insert/update.
@@ -377,11 +377,7 @@ class Loader:
 
     def _reject(self, error: LineError) -> None:
         with self._lock:  # the receiving thread and the event loop both report
-            self.report.rejected += 1
-            if len(self.report.errors) < 10_000:
-                self.report.errors.append(error)
-            if self._on_error is not None:
-                self._on_error(error)
+            record_rejection(self.report, error, self._on_error)
 
     async def _drop_secondary_indexes(self) -> None:
         async with self.conn.transaction():

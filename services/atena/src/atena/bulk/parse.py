@@ -15,6 +15,7 @@ from atena.normalize import name_key
 from atena.numbers import is_valid_person_no
 from atena.persons.schemas import contains_my_number
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
+from mch_common.lines import LineError
 from mch_common.mynumber import is_valid_my_number, normalize_my_number
 
 HEADER = (
@@ -69,13 +70,6 @@ FREE_TEXT = tuple(f for f in HEADER if f not in ("my_number",))
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 _PHONE = re.compile(r"^[0-9+()\- ]{1,30}$")
 _EARLIEST = date(1880, 1, 1)
-
-
-@dataclass(frozen=True)
-class LineError:
-    line: int
-    field: str
-    reason: str
 
 
 @dataclass

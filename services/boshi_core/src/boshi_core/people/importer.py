@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.people import repository
+from mch_common.lines import LineError, record_rejection
 
 EVENT_TYPE = "atena.export"
 REQUIRED = ("person_no", "version", "residence_status", "family_name", "given_name")
@@ -21,15 +22,6 @@ ADDRESS = ("postal_code", "prefecture", "municipality_code", "ward_code", "town"
            "building")
 OPTIONAL_TEXT = ("family_name_kana", "given_name_kana", "sex", "household_no", "phone", "email",
                  "mother_person_no")
-
-
-@dataclass(frozen=True)
-class LineError:
-    """A rejected line: where and why, never the value (it is a person's data)."""
-
-    line: int
-    field: str
-    reason: str
 
 
 @dataclass
@@ -113,11 +105,7 @@ def _batches(
         try:
             snapshot = snapshot_from_row(row)
         except _Rejected as exc:
-            error = LineError(reader.line_num, exc.field, exc.reason)
-            report.rejected += 1
-            if len(report.errors) < 10_000:
-                report.errors.append(error)
-            on_error(error)
+            record_rejection(report, LineError(reader.line_num, exc.field, exc.reason), on_error)
             continue
         batch.append(repository.snapshot_values(snapshot, EVENT_TYPE))
         if len(batch) == size:

@@ -1,0 +1,21 @@
+"""Per-line error reports: every rejection counted and passed on, the first ones kept."""
+
+from dataclasses import dataclass, field
+
+from mch_common.lines import MAX_KEPT_ERRORS, LineError, record_rejection
+
+
+@dataclass
+class Report:
+    rejected: int = 0
+    errors: list[LineError] = field(default_factory=list)
+
+
+def test_rejections_are_counted_and_passed_on_and_the_first_ones_kept() -> None:
+    report, seen = Report(), []
+    for line in range(2, MAX_KEPT_ERRORS + 4):
+        record_rejection(report, LineError(line, "birth_date", "no such date"), seen.append)
+    assert report.rejected == MAX_KEPT_ERRORS + 2
+    assert len(seen) == MAX_KEPT_ERRORS + 2
+    assert len(report.errors) == MAX_KEPT_ERRORS
+    assert report.errors[0] == LineError(2, "birth_date", "no such date")
