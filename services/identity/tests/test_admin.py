@@ -38,6 +38,7 @@ async def test_issue_validates_roles_against_ward_and_refuses_reuse(idp: Identit
     assert issued.status_code == 201, issued.text
     body = issued.json()
     assert body["initial_password"]
+    assert issued.headers["cache-control"] == "no-store"
     assert body["totp_uri"].startswith("otpauth://totp/")
     assert body["user"]["second_factor_enrolled"] is False
     staff = Staff(body["user"]["id"], "new01", body["totp_secret"])

@@ -30,6 +30,7 @@ async def test_a_registered_client_gets_its_scopes_and_its_secret_once(idp: Iden
     headers = await operator(idp)
     created = await register(idp, headers)
     assert created.status_code == 201, created.text
+    assert created.headers["cache-control"] == "no-store"  # the secret is shown once
     body = created.json()
     secret = body["client_secret"]
     assert body["client"]["scopes"] == ["atena:person:read"]

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.auth import LocalVerifier
@@ -32,6 +32,14 @@ async def get_verifier(request: Request) -> LocalVerifier:
     verifier: LocalVerifier = request.app.state.verifier
     return verifier
 
+
+async def _no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
+
+
+# On every route whose answer holds a secret shown once (a password, a TOTP or client secret):
+# no cache between here and the administrator may keep a copy.
+SHOWS_SECRET = [Depends(_no_store)]
 
 Context = Annotated[IdentityContext, Depends(get_context)]
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]

@@ -4,13 +4,13 @@ from fastapi import APIRouter
 
 from identity.clients import service
 from identity.clients.schemas import ClientIn, ClientOut, ClientScopesIn, ClientSecretOut
-from identity.deps import ClientAdmin, Context
+from identity.deps import SHOWS_SECRET, ClientAdmin, Context
 from mch_common.web import Session
 
 router = APIRouter(prefix="/admin/clients", tags=["service clients"])
 
 
-@router.post("", status_code=201, response_model=ClientSecretOut)
+@router.post("", status_code=201, response_model=ClientSecretOut, dependencies=SHOWS_SECRET)
 async def register(
     body: ClientIn, session: Session, actor: ClientAdmin
 ) -> ClientSecretOut:
@@ -25,7 +25,7 @@ async def list_clients(session: Session, actor: ClientAdmin) -> list[ClientOut]:
     return [ClientOut.model_validate(c) for c in await service.list_clients(session)]
 
 
-@router.post("/{client_id}/secret", response_model=ClientSecretOut)
+@router.post("/{client_id}/secret", response_model=ClientSecretOut, dependencies=SHOWS_SECRET)
 async def rotate_secret(
     client_id: str, session: Session, ctx: Context, actor: ClientAdmin
 ) -> ClientSecretOut:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
-from identity.deps import Context, UserAdmin
+from identity.deps import SHOWS_SECRET, Context, UserAdmin
 from identity.users import service
 from identity.users.models import User
 from identity.users.schemas import (
@@ -36,7 +36,13 @@ def user_out(user: User) -> UserOut:
     return out
 
 
-@router.post("", status_code=201, response_model=IssuedCredentials, summary="Issue a user id")
+@router.post(
+    "",
+    status_code=201,
+    response_model=IssuedCredentials,
+    summary="Issue a user id",
+    dependencies=SHOWS_SECRET,
+)
 async def issue(
     body: UserIssue, session: Session, ctx: Context, actor: UserAdmin
 ) -> IssuedCredentials:
@@ -60,6 +66,7 @@ async def list_users(
     "/import",
     response_model=ImportResult,
     summary="Bulk issue from CSV (all or nothing; per-line error report)",
+    dependencies=SHOWS_SECRET,
     responses={422: {"description": "problem+json whose `errors` name each bad line"}},
 )
 async def import_csv(
@@ -208,7 +215,12 @@ async def unlock(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> User
     return user_out(await service.unlock(session, actor=actor, user_id=user_id))
 
 
-@router.post("/{user_id}/password", response_model=PasswordResetOut, summary="Reset password")
+@router.post(
+    "/{user_id}/password",
+    response_model=PasswordResetOut,
+    summary="Reset password",
+    dependencies=SHOWS_SECRET,
+)
 async def reset_password(
     user_id: uuid.UUID, body: PasswordReset, session: Session, ctx: Context, actor: UserAdmin
 ) -> PasswordResetOut:
@@ -222,6 +234,7 @@ async def reset_password(
     "/{user_id}/second-factor",
     response_model=SecondFactorOut,
     summary="Reissue the second factor (new TOTP secret; the old one stops working)",
+    dependencies=SHOWS_SECRET,
 )
 async def reissue_second_factor(
     user_id: uuid.UUID, session: Session, ctx: Context, actor: UserAdmin
