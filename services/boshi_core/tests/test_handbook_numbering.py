@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +23,18 @@ STAFF = Principal(
 )
 
 
+async def notify_at_window(session: AsyncSession, body: dict[str, Any]) -> Pregnancy:
+    """The window notification `body` (testsupport.notification), through the service."""
+    return await service.open_pregnancy(
+        session,
+        principal=STAFF,
+        channel="window",
+        person_no=body["person_no"],
+        form=NotificationForm.model_validate(body["form"]),
+        identity_check=IdentityCheck.model_validate(body["identity_check"]),
+    )
+
+
 def test_fiscal_year_starts_in_april() -> None:
     assert service.fiscal_year(date(2026, 3, 31)) == 2025
     assert service.fiscal_year(date(2026, 4, 1)) == 2026
@@ -36,14 +49,7 @@ async def test_concurrent_issues_number_without_gaps(
         for i, person_no in enumerate(mothers):
             await upsert_snapshot(session, snapshot(person_no), "atena.person.registered")
             body = notification(person_no, expected_children=2 if i % 3 == 0 else 1)
-            pregnancy = await service.open_pregnancy(
-                session,
-                principal=STAFF,
-                channel="window",
-                person_no=person_no,
-                form=NotificationForm.model_validate(body["form"]),
-                identity_check=IdentityCheck.model_validate(body["identity_check"]),
-            )
+            pregnancy = await notify_at_window(session, body)
             pregnancy_ids.append(pregnancy.id)
 
     async def issue(index: int) -> None:
@@ -83,14 +89,7 @@ async def test_concurrent_notifications_for_one_person_open_one_pregnancy(
 
     async def notify() -> None:
         async with committed_sessions() as session, session.begin():
-            await service.open_pregnancy(
-                session,
-                principal=STAFF,
-                channel="window",
-                person_no=person_no,
-                form=NotificationForm.model_validate(body["form"]),
-                identity_check=IdentityCheck.model_validate(body["identity_check"]),
-            )
+            await notify_at_window(session, body)
 
     results = await asyncio.gather(*(notify() for _ in range(6)), return_exceptions=True)
     refused = [r for r in results if r is not None]
