@@ -4,30 +4,42 @@ Rows are claimed with FOR UPDATE SKIP LOCKED, so several relay processes can run
 carries `Nats-Msg-Id` = event id: if the relay dies after publishing and before marking the rows
 sent, the re-publish falls inside JetStream's duplicate window and is dropped; consumers'
 inboxes are the second line.
+
+A batch row stands for many events of its subject (a bulk load's registrations): its envelope
+holds `outbox_batch` and the service's `outbox_batch_events(position)` gives the events, built
+from history the batch's transaction wrote, with ids derived from the batch row (the same on
+every expansion, so a re-publish is dropped as above). Rows are published in order; a claim
+stops after its first batch row, so one round holds at most one batch.
 """
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from nats.js import JetStreamContext
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mch_common.events.bus import EventNaming
 
 log = logging.getLogger("mch.events.relay")
 
+BATCH_KEY = "outbox_batch"
 _CLAIM = text(
-    """
+    f"""
     SELECT position, event_id, subject, envelope::text AS envelope,
-           envelope->>'correlationid' AS correlation_id
+           envelope->>'correlationid' AS correlation_id,
+           envelope ? '{BATCH_KEY}' AS is_batch
     FROM outbox
     WHERE published_at IS NULL
     ORDER BY position
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
     """
+)
+_EXPAND = text(
+    "SELECT event_id, envelope, correlation_id FROM outbox_batch_events(:position)"
 )
 _MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:positions)")
 
@@ -51,20 +63,35 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were published and marked sent."""
+        """Publish one claim's rows (a batch row's events counted each); returns how many
+        events were published and marked sent."""
         async with self.engine.begin() as conn:
             rows = (await conn.execute(_CLAIM, {"limit": self.batch_size})).all()
             if not rows:
                 return 0
-            await asyncio.gather(
-                *(
-                    self._publish(row.event_id, row.subject, row.envelope, row.correlation_id)
-                    for row in rows
+            # Up to and including the first batch row; the rest wait for the next round.
+            end = next((i + 1 for i, row in enumerate(rows) if row.is_batch), len(rows))
+            rows = rows[:end]
+            events = [
+                (row.event_id, row.subject, row.envelope, row.correlation_id)
+                for row in rows if not row.is_batch
+            ]
+            if rows[-1].is_batch:
+                events += await self._expand(conn, rows[-1].position, rows[-1].subject)
+            for start in range(0, len(events), self.batch_size):
+                await asyncio.gather(
+                    *(self._publish(*event) for event in events[start:start + self.batch_size])
                 )
-            )
             await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
-        self.published += len(rows)
-        return len(rows)
+        self.published += len(events)
+        return len(events)
+
+    @staticmethod
+    async def _expand(
+        conn: AsyncConnection, position: int, subject: str
+    ) -> Sequence[tuple[Any, str, str, str | None]]:
+        expanded = await conn.execute(_EXPAND, {"position": position})
+        return [(e.event_id, subject, e.envelope, e.correlation_id) for e in expanded]
 
     async def _publish(
         self, event_id: Any, subject: str, envelope: str, correlation_id: str | None
