@@ -154,10 +154,15 @@ async def wait_for_relay(dsn: str) -> tuple[float, int]:
     """Wait until the outbox is published; prints progress; returns (seconds, events)."""
     conn = await asyncpg.connect(dsn)
     started = time.perf_counter()
-    # Every event of the load (the relay may have published some before the first look).
-    total = await conn.fetchval("SELECT count(*) FROM outbox")
+    # Every event of the load (the relay may have published some before the first look); a
+    # batch row stands for its registrations.
+    count_events = (
+        "SELECT coalesce(sum(coalesce(jsonb_array_length(envelope->'outbox_batch'->'person_nos'),"
+        " 1)), 0) FROM outbox"
+    )
+    total = await conn.fetchval(count_events)
     while True:
-        pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        pending = await conn.fetchval(count_events + " WHERE published_at IS NULL")
         elapsed = time.perf_counter() - started
         done = total - pending
         rate = done / elapsed if elapsed > 0 else 0.0

@@ -19,7 +19,7 @@ from atena.bulk.export import export_csv
 from atena.bulk.loader import asyncpg_dsn
 from atena.bulk.parse import HEADER
 from atena.config import Settings
-from atena.testing import Headers
+from atena.testing import OUTBOX_EVENTS, Headers
 from mch_common.mynumber import generate_my_number
 
 
@@ -119,8 +119,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     assert person["version"] == 1
 
     async with committed_sessions() as session:
-        envelopes = [row[0] for row in await session.execute(
-            text("SELECT envelope FROM outbox ORDER BY position"))]
+        envelopes = [row.envelope for row in await session.execute(text(OUTBOX_EVENTS))]
     assert [e["type"] for e in envelopes] == ["atena.person.registered"] * 4
     mine = next(e for e in envelopes if e["subject"] == person["person_no"])
     assert mine["data"]["person"] == {k: v for k, v in person.items()
@@ -133,7 +132,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
         mismatched = (await session.execute(text(
             "SELECT count(*) FROM person p JOIN person_version v USING (person_no)"
             " JOIN person_change c USING (person_no)"
-            " JOIN outbox o ON o.envelope->>'subject' = p.person_no"
+            f" JOIN ({OUTBOX_EVENTS}) o ON o.envelope->>'subject' = p.person_no"
             " WHERE v.snapshot <> atena_snapshot(p) OR c.after <> atena_snapshot(p) - 'version'"
             " OR c.before <> '{}' OR o.envelope->'data'->'person' <> atena_snapshot(p)"
             " OR o.envelope->'data'->'after' <> atena_snapshot(p) - 'version'"
@@ -144,7 +143,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     # The same file again changes nothing.
     again = await cli.load(settings, str(path), quiet=True)
     assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 7)
-    assert await count(committed_sessions, "SELECT count(*) FROM outbox") == 4
+    assert await count(committed_sessions, f"SELECT count(*) FROM ({OUTBOX_EVENTS}) o") == 4
     assert await count(committed_sessions, "SELECT count(*) FROM person_version") == 4
 
     # Numbers registered to someone else: a new person's line and a known person's line are
@@ -172,7 +171,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     assert (third.inserted, third.updated, third.unchanged) == (0, 3, 1)
     async with committed_sessions() as session:
         types = [row[0] for row in await session.execute(
-            text("SELECT envelope->>'type' FROM outbox ORDER BY position OFFSET 4"))]
+            text(f"SELECT envelope->>'type' FROM ({OUTBOX_EVENTS}) o OFFSET 4"))]
     assert sorted(types) == ["atena.person.address_changed", "atena.person.died",
                              "atena.person.name_changed"]
     moved = (await committed_client.get("/persons", params={"name": "高橋花子"},
@@ -268,10 +267,10 @@ async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_e
     assert await count(
         committed_sessions, "SELECT count(DISTINCT household_no) FROM person"
     ) == 7
-    for table in ("person_version", "person_change", "person_my_number", "outbox"):
+    for table in ("person_version", "person_change", "person_my_number", f"({OUTBOX_EVENTS}) o"):
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 60, table
     assert await count(
-        committed_sessions, "SELECT count(DISTINCT envelope->>'subject') FROM outbox"
+        committed_sessions, f"SELECT count(DISTINCT envelope->>'subject') FROM ({OUTBOX_EVENTS}) o"
     ) == 60
 
 
@@ -305,7 +304,8 @@ async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_i
 
     again = await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
     assert (again.inserted, again.unchanged, again.rejected) == (40 - loaded, loaded, 0)
-    for table in ("person", "person_version", "person_change", "person_my_number", "outbox"):
+    for table in ("person", "person_version", "person_change", "person_my_number",
+                  f"({OUTBOX_EVENTS}) o"):
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 40, table
     assert await count(committed_sessions, "SELECT count(*) FROM household") == 5
 

@@ -39,6 +39,7 @@ from atena.bulk.parse import (
     read_lines,
 )
 from atena.numbers import HOUSEHOLD_SERIAL_START, person_no_from_serial
+from mch_common.events.relay import BATCH_KEY
 from mch_common.lines import LineError, record_rejection
 from mch_common.mynumber import MyNumberVault
 
@@ -141,12 +142,15 @@ INSERT INTO person_change
 SELECT person_no, (snap->>'version')::int, verb, eff, $1, $2, before, after, $3::jsonb
 FROM atena_changed
 """
-# The envelope mch_common.events.emit_event writes, built set-based; the id is a UUIDv7.
+# A UUIDv7, as mch_common.ids.uuid7 makes it: a random UUID with the time in its first 48 bits.
+_UUID7 = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
+    substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+    FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
 
 
 def _outbox_from(rows: str, tenant: str, correlation: str, time: str) -> str:
     """INSERT of one envelope per row of `rows` (person_no, eff, verb, before, after, snap), the
-    envelope mch_common.events.CloudEvent writes; the id is a UUIDv7."""
+    envelope mch_common.events.CloudEvent writes."""
     return f"""
 INSERT INTO outbox (event_id, subject, envelope)
 SELECT x.id, 'atena.person.' || x.verb, jsonb_build_object(
@@ -162,18 +166,16 @@ SELECT x.id, 'atena.person.' || x.verb, jsonb_build_object(
         WHEN 'moved_out' THEN '{{"destination_municipality_code": null}}'::jsonb
         ELSE '{{}}'::jsonb END
 )
-FROM (
-    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
-           substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
-           FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid AS id, c.*
-    FROM {rows} c
-) x
+FROM (SELECT {_UUID7} AS id, c.* FROM {rows} c) x
 """
 
 
 _OUTBOX = _outbox_from("atena_changed", "$1", "$2", "$3")
-# New people, once COPY'd: their first version, the registration and its event in one
-# statement; the snapshot is built once per person and kept in memory, not in a table.
+# New people, once COPY'd: their first version and the registration in one statement; the
+# snapshot is built once per person and kept in memory, not in a table. Their events are one
+# outbox batch row for the chunk: the relay gets them from outbox_batch_events (migration
+# 0002), built from the rows written here, so the load does not build and store every
+# envelope (which took about a third of its database time).
 _REGISTER = """
 WITH s AS MATERIALIZED (
     SELECT p.person_no, e.eff, atena_snapshot(p) AS snap
@@ -193,9 +195,14 @@ WITH s AS MATERIALIZED (
 ){events}
 SELECT count(*) FROM changes
 """
-_REGISTER_EVENTS = _REGISTER.format(
-    events=", events AS (" + _outbox_from("n", "$6", "$7", "$8") + ")"
-)
+_REGISTER_EVENTS = _REGISTER.format(events=f"""
+, events AS (
+    INSERT INTO outbox (event_id, subject, envelope)
+    SELECT {_UUID7}, 'atena.person.registered', jsonb_build_object(
+        '{BATCH_KEY}', jsonb_build_object('person_nos', to_jsonb($1::text[])),
+        'time', $8::text, 'tenant', $6::text, 'correlationid', $7::text
+    )
+)""")
 _REGISTER_ONLY = _REGISTER.format(events="")
 _HOUSEHOLDS_KNOWN = (
     "SELECT h.external_key, h.household_no FROM unnest($1::text[]) AS k (external_key)"
