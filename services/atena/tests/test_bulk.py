@@ -20,6 +20,7 @@ from atena.bulk.loader import asyncpg_dsn
 from atena.bulk.parse import HEADER
 from atena.config import Settings
 from atena.testing import OUTBOX_EVENTS, Headers
+from mch_common.events import CloudEvent
 from mch_common.mynumber import generate_my_number
 
 
@@ -127,6 +128,11 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     assert mine["data"]["effective_date"] == "2024-04-01"
     assert mine["tenant"] == "401005"
     assert mine["id"][14] == "7"  # UUIDv7
+    # Expanded from the load's batch row at publish time, it is a complete CloudEvent.
+    event = CloudEvent.model_validate(mine)
+    assert (event.source, event.type, event.subject) == (
+        "/atena", "atena.person.registered", person["person_no"])
+    assert len({e["id"] for e in envelopes}) == 4
     # The rows the loader builds itself are what the database's own snapshot function says.
     async with committed_sessions() as session:
         mismatched = (await session.execute(text(
