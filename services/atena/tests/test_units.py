@@ -95,3 +95,21 @@ def test_dev_keys_are_refused_outside_dev() -> None:
         my_number_index_key="idx:" + "B" * 43 + "=",
     )
     assert real.vault.current_key_id == "k2"
+
+
+def test_a_record_crosses_from_the_parsing_process_unchanged() -> None:
+    """The wire tuple (marshal, dates as ordinals) lists Record's fields by hand: a field added
+    to one and not the other fails here."""
+    import marshal
+    from dataclasses import fields
+
+    from atena.bulk.loader import _record, _wire
+    from atena.bulk.parse import Record
+
+    values = {f.name: f"v{i}" for i, f in enumerate(fields(Record))}
+    values |= {"line": 7, "birth_date": date(1990, 1, 2), "death_date": date(2025, 3, 4),
+               "effective_date": date(2025, 3, 4), "is_new": False}
+    record = Record(**values)
+    assert _record(marshal.loads(marshal.dumps(_wire(record)))) == record
+    alive = Record(**values | {"death_date": None, "person_no": None})
+    assert _record(marshal.loads(marshal.dumps(_wire(alive)))) == alive
