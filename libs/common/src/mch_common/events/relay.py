@@ -26,16 +26,22 @@ from mch_common.events.bus import EventNaming
 log = logging.getLogger("mch.events.relay")
 
 BATCH_KEY = "outbox_batch"
+# A batch row's envelope is large (its list of what it stands for) and is not published: it
+# is not sent to the relay, which would decode it on every claim until its turn comes.
 _CLAIM = text(
     f"""
-    SELECT position, event_id, subject, envelope::text AS envelope,
-           envelope->>'correlationid' AS correlation_id,
-           envelope ? '{BATCH_KEY}' AS is_batch
-    FROM outbox
-    WHERE published_at IS NULL
+    SELECT position, event_id, subject, is_batch,
+           CASE WHEN NOT is_batch THEN envelope::text END AS envelope,
+           CASE WHEN NOT is_batch THEN envelope->>'correlationid' END AS correlation_id
+    FROM (
+        SELECT position, event_id, subject, envelope, envelope ? '{BATCH_KEY}' AS is_batch
+        FROM outbox
+        WHERE published_at IS NULL
+        ORDER BY position
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) claimed
     ORDER BY position
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
     """
 )
 _EXPAND = text(
