@@ -1,17 +1,24 @@
-"""A full day at the registry; then every event published to NATS and every log line is
-scanned for anything that passes the My Number check digit."""
+"""A full day at the registry (the window's changes, and a registry extract loaded in bulk,
+whose events the relay builds as it publishes); then every event published to NATS, every log
+line and what the load printed is scanned for anything that passes the My Number check digit."""
 
 import asyncio
+import csv
 import io
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atena.testing import YAHATA_NISHI, Headers, person_body
+from atena import cli
+from atena.bulk.parse import HEADER
+from atena.config import Settings
+from atena.testing import OUTBOX_EVENTS, YAHATA_NISHI, Headers, person_body
 from mch_common.events.bus import EventBus
 from mch_common.logs import JsonFormatter
 from mch_common.mynumber import generate_my_number, is_valid_my_number
@@ -116,6 +123,24 @@ async def run_day(client: httpx.AsyncClient, h: Headers) -> tuple[list[str], lis
     return numbers, bodies
 
 
+async def load_extract(settings: Settings, path: Path) -> list[str]:
+    """Three residents from the registry's extract, each with a My Number; returns them."""
+    numbers = [generate_my_number() for _ in range(3)]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=HEADER)
+        writer.writeheader()
+        for i, number in enumerate(numbers):
+            writer.writerow(dict.fromkeys(HEADER, "") | {
+                "external_key": f"DAY{i}", "family_name": "佐藤", "given_name": f"一日{i}",
+                "family_name_kana": "サトウ", "given_name_kana": "イチニチ", "sex": "2",
+                "birth_date": "1990-04-01", "municipality_code": "401005",
+                "ward_code": YAHATA_NISHI, "town": "八幡西区黒崎", "my_number": number,
+            })
+    report = await cli.load(settings, str(path))  # progress and summary printed, as run
+    assert (report.inserted, report.rejected) == (3, 0)
+    return numbers
+
+
 async def all_events(bus: EventBus) -> list[bytes]:
     stream = bus.naming.stream("atena")
     info = await bus.js.stream_info(stream)
@@ -131,6 +156,9 @@ async def test_a_full_day_leaks_no_my_number(
     committed_sessions: async_sessionmaker[AsyncSession],
     headers: Headers,
     bus: EventBus,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     capture = Capture()
     root = logging.getLogger()
@@ -139,8 +167,10 @@ async def test_a_full_day_leaks_no_my_number(
     root.setLevel(logging.DEBUG)
     try:
         numbers, bodies = await run_day(committed_client, headers)
+        numbers += await load_extract(settings, tmp_path / "extract.csv")
         async with committed_sessions() as session:
-            outbox = (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+            outbox = (await session.execute(
+                text(f"SELECT count(*) FROM ({OUTBOX_EVENTS}) o"))).scalar_one()
             for _ in range(200):
                 pending = (await session.execute(
                     text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
@@ -149,13 +179,21 @@ async def test_a_full_day_leaks_no_my_number(
                     break
                 await asyncio.sleep(0.05)
             assert pending == 0, "the relay did not publish everything"
+            day_load = text("SELECT person_no FROM person WHERE external_key LIKE 'DAY%'")
+            loaded = (await session.execute(day_load)).scalars().all()
     finally:
         root.removeHandler(capture)
         root.setLevel(old_level)
 
-    assert outbox == 12 + 6 + 1 + 6
+    assert outbox == 12 + 6 + 1 + 6 + 3
+    printed = capsys.readouterr()
+    assert "3 loaded" in printed.err, "the load's progress was not captured"
+    assert my_numbers_in(printed.out + printed.err) == []
     events = await all_events(bus)
     assert len(events) >= outbox
+    for person_no in loaded:  # the load's registrations, expanded by the relay, were scanned
+        subject = re.compile(rf'"subject"\s*:\s*"{person_no}"')
+        assert any(subject.search(e.decode()) for e in events), person_no
     for event in events:
         assert my_numbers_in(event.decode()) == [], "an event carries a My Number"
     assert capture.raw, "nothing was logged: the capture is broken"
@@ -165,4 +203,4 @@ async def test_a_full_day_leaks_no_my_number(
     # Responses: only the holder of atena:mynumber:read sees a number, and nobody did today.
     for body in bodies:
         assert my_numbers_in(body) == []
-    assert len(numbers) == 20
+    assert len(numbers) == 23
