@@ -48,31 +48,86 @@ ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "services/atena/src/atena/migrations"
 
 FAMILY = [
-    ("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"),
-    ("伊藤", "イトウ"), ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"),
-    ("小林", "コバヤシ"), ("加藤", "カトウ"), ("吉田", "ヨシダ"), ("山田", "ヤマダ"),
-    ("佐々木", "ササキ"), ("山口", "ヤマグチ"), ("松本", "マツモト"), ("井上", "イノウエ"),
-    ("木村", "キムラ"), ("林", "ハヤシ"), ("斎藤", "サイトウ"), ("清水", "シミズ"),
-    ("山崎", "ヤマザキ"), ("森", "モリ"), ("池田", "イケダ"), ("橋本", "ハシモト"),
-    ("阿部", "アベ"), ("石川", "イシカワ"), ("山下", "ヤマシタ"), ("中島", "ナカシマ"),
-    ("石井", "イシイ"), ("小川", "オガワ"), ("前田", "マエダ"), ("岡田", "オカダ"),
-    ("長谷川", "ハセガワ"), ("藤田", "フジタ"), ("後藤", "ゴトウ"), ("近藤", "コンドウ"),
-    ("髙橋", "タカハシ"), ("渡邉", "ワタナベ"), ("齋藤", "サイトウ"), ("濱田", "ハマダ"),
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+    ("山田", "ヤマダ"),
+    ("佐々木", "ササキ"),
+    ("山口", "ヤマグチ"),
+    ("松本", "マツモト"),
+    ("井上", "イノウエ"),
+    ("木村", "キムラ"),
+    ("林", "ハヤシ"),
+    ("斎藤", "サイトウ"),
+    ("清水", "シミズ"),
+    ("山崎", "ヤマザキ"),
+    ("森", "モリ"),
+    ("池田", "イケダ"),
+    ("橋本", "ハシモト"),
+    ("阿部", "アベ"),
+    ("石川", "イシカワ"),
+    ("山下", "ヤマシタ"),
+    ("中島", "ナカシマ"),
+    ("石井", "イシイ"),
+    ("小川", "オガワ"),
+    ("前田", "マエダ"),
+    ("岡田", "オカダ"),
+    ("長谷川", "ハセガワ"),
+    ("藤田", "フジタ"),
+    ("後藤", "ゴトウ"),
+    ("近藤", "コンドウ"),
+    ("髙橋", "タカハシ"),
+    ("渡邉", "ワタナベ"),
+    ("齋藤", "サイトウ"),
+    ("濱田", "ハマダ"),
 ]
 GIVEN_F = [
-    ("陽葵", "ヒマリ"), ("凛", "リン"), ("結菜", "ユイナ"), ("葵", "アオイ"), ("花子", "ハナコ"),
-    ("美咲", "ミサキ"), ("さくら", "サクラ"), ("陽子", "ヨウコ"), ("恵子", "ケイコ"),
-    ("由美", "ユミ"), ("真由美", "マユミ"), ("愛", "アイ"), ("彩", "アヤ"), ("舞", "マイ"),
+    ("陽葵", "ヒマリ"),
+    ("凛", "リン"),
+    ("結菜", "ユイナ"),
+    ("葵", "アオイ"),
+    ("花子", "ハナコ"),
+    ("美咲", "ミサキ"),
+    ("さくら", "サクラ"),
+    ("陽子", "ヨウコ"),
+    ("恵子", "ケイコ"),
+    ("由美", "ユミ"),
+    ("真由美", "マユミ"),
+    ("愛", "アイ"),
+    ("彩", "アヤ"),
+    ("舞", "マイ"),
 ]
 GIVEN_M = [
-    ("蓮", "レン"), ("湊", "ミナト"), ("陽翔", "ハルト"), ("大翔", "ヒロト"), ("太郎", "タロウ"),
-    ("翔太", "ショウタ"), ("健", "ケン"), ("誠", "マコト"), ("浩", "ヒロシ"), ("大輔", "ダイスケ"),
-    ("拓也", "タクヤ"), ("直樹", "ナオキ"), ("悠真", "ユウマ"), ("樹", "イツキ"),
+    ("蓮", "レン"),
+    ("湊", "ミナト"),
+    ("陽翔", "ハルト"),
+    ("大翔", "ヒロト"),
+    ("太郎", "タロウ"),
+    ("翔太", "ショウタ"),
+    ("健", "ケン"),
+    ("誠", "マコト"),
+    ("浩", "ヒロシ"),
+    ("大輔", "ダイスケ"),
+    ("拓也", "タクヤ"),
+    ("直樹", "ナオキ"),
+    ("悠真", "ユウマ"),
+    ("樹", "イツキ"),
 ]
 TOWNS = {
-    "401013": ["門司区栄町", "門司区東本町"], "401021": ["若松区本町", "若松区小石本村町"],
-    "401030": ["戸畑区新池", "戸畑区中本町"], "401064": ["小倉北区浅野", "小倉北区京町"],
-    "401072": ["小倉南区北方", "小倉南区守恒"], "401081": ["八幡東区中央", "八幡東区西本町"],
+    "401013": ["門司区栄町", "門司区東本町"],
+    "401021": ["若松区本町", "若松区小石本村町"],
+    "401030": ["戸畑区新池", "戸畑区中本町"],
+    "401064": ["小倉北区浅野", "小倉北区京町"],
+    "401072": ["小倉南区北方", "小倉南区守恒"],
+    "401081": ["八幡東区中央", "八幡東区西本町"],
     "401099": ["八幡西区黒崎", "八幡西区折尾"],
 }
 WARDS = list(KITAKYUSHU_WARDS)
@@ -98,25 +153,47 @@ def generate_csv(path: Path, rows: int, seed: int = 7) -> list[str]:
                 female = rng.random() < 0.5 if member != 1 else True
                 given, given_kana = rng.choice(GIVEN_F if female else GIVEN_M)
                 if member < 2:
-                    birth = date(rng.randrange(1950, 2004), rng.randrange(1, 13),
-                                 rng.randrange(1, 29))
+                    birth = date(
+                        rng.randrange(1950, 2004), rng.randrange(1, 13), rng.randrange(1, 29)
+                    )
                     relationship = "head" if member == 0 else "spouse"
                 else:
-                    birth = date(rng.randrange(2015, 2026), rng.randrange(1, 13),
-                                 rng.randrange(1, 29))
+                    birth = date(
+                        rng.randrange(2015, 2026), rng.randrange(1, 13), rng.randrange(1, 29)
+                    )
                     relationship = "child"
                 # Unique by construction: one base per row, spaced 97 apart.
                 base = str(10_000_000_000 + i * 97 + rng.randrange(97))
                 my_number = base + str(my_number_check_digit(base))
                 if i % max(1, rows // 2000) == 0:
                     sample.append(my_number)
-                writer.writerow((
-                    f"J{i:09d}", "", "resident", family, given, family_kana, given_kana,
-                    "female" if female else "male", birth.isoformat(), "", "8020001", "福岡県",
-                    "401005", ward, town, block, "", f"H{household:09d}", relationship,
-                    f"093-{rng.randrange(100, 999)}-{rng.randrange(1000, 9999)}", "", my_number,
-                    max(birth, date(2024, 4, 1)).isoformat(),
-                ))
+                writer.writerow(
+                    (
+                        f"J{i:09d}",
+                        "",
+                        "resident",
+                        family,
+                        given,
+                        family_kana,
+                        given_kana,
+                        "female" if female else "male",
+                        birth.isoformat(),
+                        "",
+                        "8020001",
+                        "福岡県",
+                        "401005",
+                        ward,
+                        town,
+                        block,
+                        "",
+                        f"H{household:09d}",
+                        relationship,
+                        f"093-{rng.randrange(100, 999)}-{rng.randrange(1000, 9999)}",
+                        "",
+                        my_number,
+                        max(birth, date(2024, 4, 1)).isoformat(),
+                    )
+                )
                 i += 1
     return sample
 
@@ -181,14 +258,20 @@ async def main() -> None:  # noqa: C901 - a linear script
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--no-events", action="store_true")
     parser.add_argument("--port", type=int, default=18101)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="uvicorn worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn worker processes (default: one per core)",
+    )
     parser.add_argument("--connections", type=int, default=2, help="loader connections")
     parser.add_argument("--load-only", action="store_true", help="skip the lookup measurement")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for probing")
     args = parser.parse_args()
 
-    server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    server_url = os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    )
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     db_name = f"atena_bench_{os.getpid()}"
     base = server_url.rsplit("/", 1)[0]
@@ -205,12 +288,22 @@ async def main() -> None:  # noqa: C901 - a linear script
             t0 = time.perf_counter()
             sample = generate_csv(path, args.rows)
             generated = time.perf_counter() - t0
-            print(f"# generated {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB) in "
-                  f"{generated:.1f} s", file=sys.stderr)
-            conns = [await asyncpg.connect(asyncpg_dsn(database_url))
-                     for _ in range(args.connections)]
-            loader = Loader(conns, tenant=settings.tenant, vault=settings.vault, actor="bench",
-                            today=date.today(), emit_events=not args.no_events)
+            print(
+                f"# generated {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB) in "
+                f"{generated:.1f} s",
+                file=sys.stderr,
+            )
+            conns = [
+                await asyncpg.connect(asyncpg_dsn(database_url)) for _ in range(args.connections)
+            ]
+            loader = Loader(
+                conns,
+                tenant=settings.tenant,
+                vault=settings.vault,
+                actor="bench",
+                today=date.today(),
+                emit_events=not args.no_events,
+            )
 
             def progress(report: Any) -> None:
                 if report.lines % 200_000 < 20_000:
@@ -221,12 +314,21 @@ async def main() -> None:  # noqa: C901 - a linear script
             for conn in conns:
                 await conn.close()
         assert report.inserted == args.rows, report.summary()
-        print(json.dumps({
-            "bench": "atena_load", "value": round(report.seconds, 2), "unit": "s", "target": 60,
-            "peak_rss_mb": peak_rss_mb(), "rows": args.rows,
-            "rows_per_s": round(args.rows / report.seconds), "events": not args.no_events,
-            "connections": args.connections,
-        }))
+        print(
+            json.dumps(
+                {
+                    "bench": "atena_load",
+                    "value": round(report.seconds, 2),
+                    "unit": "s",
+                    "target": 60,
+                    "peak_rss_mb": peak_rss_mb(),
+                    "rows": args.rows,
+                    "rows_per_s": round(args.rows / report.seconds),
+                    "events": not args.no_events,
+                    "connections": args.connections,
+                }
+            )
+        )
         sys.stdout.flush()
         if args.load_only:
             return
@@ -237,8 +339,12 @@ async def main() -> None:  # noqa: C901 - a linear script
         await conn.execute("VACUUM (ANALYZE)")
         # Flush the load's dirty pages now, not in the middle of the latency measurement.
         await conn.execute("CHECKPOINT")
-        person_nos = [r[0] for r in await conn.fetch(
-            "SELECT person_no FROM person TABLESAMPLE SYSTEM (1) LIMIT 2000")]
+        person_nos = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT person_no FROM person TABLESAMPLE SYSTEM (1) LIMIT 2000"
+            )
+        ]
         await conn.close()
 
         from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
@@ -246,17 +352,36 @@ async def main() -> None:  # noqa: C901 - a linear script
         keys = TestKeySet()
         with serve_jwks(keys):
             env = {
-                **os.environ, "ATENA_DATABASE_URL": database_url, "ATENA_NATS_URL": nats_url,
-                "ATENA_EVENT_NAMESPACE": namespace, "ATENA_JWKS_URL": keys.jwks_url,
-                "ATENA_JWT_ISSUER": TEST_ISSUER, "ATENA_JWT_AUDIENCE": TEST_AUDIENCE,
-                "ATENA_ENVIRONMENT": "test", "ATENA_LOG_LEVEL": "WARNING",
+                **os.environ,
+                "ATENA_DATABASE_URL": database_url,
+                "ATENA_NATS_URL": nats_url,
+                "ATENA_EVENT_NAMESPACE": namespace,
+                "ATENA_JWKS_URL": keys.jwks_url,
+                "ATENA_JWT_ISSUER": TEST_ISSUER,
+                "ATENA_JWT_AUDIENCE": TEST_AUDIENCE,
+                "ATENA_ENVIRONMENT": "test",
+                "ATENA_LOG_LEVEL": "WARNING",
                 "ATENA_DB_POOL_SIZE": "20",
             }
             server = subprocess.Popen(  # noqa: ASYNC220 - started once, then polled over HTTP
-                [sys.executable, "-m", "uvicorn", "--factory", "atena.main:create_app",
-                 "--host", "127.0.0.1", "--port", str(args.port), "--no-access-log",
-                 "--log-level", "warning", "--timeout-keep-alive", "60",
-                 "--workers", str(args.workers)],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "atena.main:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(args.port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                    "--timeout-keep-alive",
+                    "60",
+                    "--workers",
+                    str(args.workers),
+                ],
                 env=env,
             )
             url = f"http://127.0.0.1:{args.port}"
@@ -273,8 +398,9 @@ async def main() -> None:  # noqa: C901 - a linear script
             # each burst stalls the access log's commits (p99 50-80 ms measured). Write them
             # now: the figure is the service's, not the flusher's.
             await asyncio.to_thread(os.sync)
-            token = keys.mint(sub="bench", scopes=("atena:person:read", "atena:mynumber:lookup"),
-                              terminal="BENCH")
+            token = keys.mint(
+                sub="bench", scopes=("atena:person:read", "atena:mynumber:lookup"), terminal="BENCH"
+            )
             headers = {"Authorization": f"Bearer {token}", "X-Access-Purpose": "benchmark"}
             async with LeanClient(url, headers) as client:
                 failures = 0
@@ -283,8 +409,10 @@ async def main() -> None:  # noqa: C901 - a linear script
                     nonlocal failures
                     try:
                         if n % 2:
-                            r = await client.post("/persons/lookup-by-my-number",
-                                                  json={"my_number": sample[n % len(sample)]})
+                            r = await client.post(
+                                "/persons/lookup-by-my-number",
+                                json={"my_number": sample[n % len(sample)]},
+                            )
                         else:
                             r = await client.get(f"/persons/{person_nos[n % len(person_nos)]}")
                     except OSError as exc:
@@ -304,7 +432,8 @@ async def main() -> None:  # noqa: C901 - a linear script
                 gc.collect()
                 gc.freeze()
                 http_lat, http_rate = await percentile_run(
-                    http_call, rate=args.rate, seconds=args.seconds)
+                    http_call, rate=args.rate, seconds=args.seconds
+                )
 
                 # Throughput: closed loop, 32 callers, 5 s.
                 done = 0
@@ -330,34 +459,63 @@ async def main() -> None:  # noqa: C901 - a linear script
                     if n % 2:
                         blind = vault.blind_index(sample[n % len(sample)])
                         no = await c.fetchval(
-                            "SELECT person_no FROM person_my_number WHERE blind_index = $1", blind)
+                            "SELECT person_no FROM person_my_number WHERE blind_index = $1", blind
+                        )
                     else:
                         no = person_nos[n % len(person_nos)]
-                    await c.fetchval("SELECT atena_snapshot(p) FROM person p WHERE person_no = $1",
-                                     no)
+                    await c.fetchval(
+                        "SELECT atena_snapshot(p) FROM person p WHERE person_no = $1", no
+                    )
 
             await percentile_run(raw_call, rate=args.rate, seconds=2)
             raw_lat, _ = await percentile_run(raw_call, rate=args.rate, seconds=args.seconds)
             await pool.close()
 
         value, ceiling = p99(http_lat), p99(raw_lat)
-        print(json.dumps({
-            "bench": "atena_lookup_p99", "value": round(value, 2), "unit": "ms", "target": 50,
-            "ceiling": round(ceiling, 2), "ratio": round(value / ceiling, 2),
-            "peak_rss_mb": peak_rss_mb(), "rate": round(http_rate, 1),
-            "p50_ms": round(statistics.median(http_lat), 2), "failures": failures,
-            "transport": f"uvicorn on 127.0.0.1 ({args.workers} workers), keep-alive HTTP/1.1",
-            "mix": "50% lookup, 50% read",
-        }))
-        print(json.dumps({
-            "bench": "atena_lookup_throughput", "value": round(throughput, 1), "unit": "req/s",
-            "concurrency": 32, "workers": args.workers, "peak_rss_mb": peak_rss_mb(),
-        }))
-        print(json.dumps({
-            "bench": "atena_relay_drain", "value": round(relay_seconds, 1), "unit": "s",
-            "events": relayed, "events_per_s": round(relayed / relay_seconds, 1)
-            if relay_seconds else None, "peak_rss_mb": peak_rss_mb(),
-        }))
+        print(
+            json.dumps(
+                {
+                    "bench": "atena_lookup_p99",
+                    "value": round(value, 2),
+                    "unit": "ms",
+                    "target": 50,
+                    "ceiling": round(ceiling, 2),
+                    "ratio": round(value / ceiling, 2),
+                    "peak_rss_mb": peak_rss_mb(),
+                    "rate": round(http_rate, 1),
+                    "p50_ms": round(statistics.median(http_lat), 2),
+                    "failures": failures,
+                    "transport": (
+                        f"uvicorn on 127.0.0.1 ({args.workers} workers), keep-alive HTTP/1.1"
+                    ),
+                    "mix": "50% lookup, 50% read",
+                }
+            )
+        )
+        print(
+            json.dumps(
+                {
+                    "bench": "atena_lookup_throughput",
+                    "value": round(throughput, 1),
+                    "unit": "req/s",
+                    "concurrency": 32,
+                    "workers": args.workers,
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+        )
+        print(
+            json.dumps(
+                {
+                    "bench": "atena_relay_drain",
+                    "value": round(relay_seconds, 1),
+                    "unit": "s",
+                    "events": relayed,
+                    "events_per_s": round(relayed / relay_seconds, 1) if relay_seconds else None,
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+        )
     finally:
         if server is not None:
             server.send_signal(signal.SIGINT)

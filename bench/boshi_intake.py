@@ -96,9 +96,20 @@ def boshi_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
     processes = [
         subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", "boshi_core.main:create_app",
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                "--no-access-log", "--timeout-keep-alive", "60",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "boshi_core.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--timeout-keep-alive",
+                "60",
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -342,6 +342,7 @@ async def run(args: argparse.Namespace) -> list[str]:
                         cached_rate, _, _ = await drive(
                             authed_cached, seconds=3, concurrency=1, limit=n
                         )
+
                         async def verify_reused(i: int) -> bool:
                             await verifier.verify(fresh[0])
                             return True

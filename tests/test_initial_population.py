@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 from faker import Faker
+from sqlalchemy import text
 
 import atena
 from atena import cli as atena_cli
@@ -23,7 +24,6 @@ from atena.config import Settings as AtenaSettings
 from boshi_core.migrate import MIGRATIONS as BOSHI_MIGRATIONS
 from mch_common.mynumber import my_number_check_digit
 from mch_common.testing.plugin import DatabaseFactory
-from sqlalchemy import text
 
 from .conftest import Stack, eventually
 
@@ -36,25 +36,45 @@ def extract_rows(count: int) -> list[dict[str, str]]:
     rows = []
     for i in range(count):
         base = f"{31_000_000_000 + i * 7:011d}"
-        rows.append({
-            "external_key": f"K{i:06d}", "person_no": "", "residence_status": "resident",
-            "family_name": fake.last_name(), "given_name": fake.first_name_female(),
-            "family_name_kana": fake.last_kana_name(), "given_name_kana": fake.first_kana_name(),
-            "sex": "female", "birth_date": f"19{80 + i % 20}-0{1 + i % 9}-1{i % 10}",
-            "death_date": "", "postal_code": "8030813", "prefecture": "福岡県",
-            "municipality_code": "401005", "ward_code": "401064" if i % 2 else "401072",
-            "town": "城内", "block": f"{i}-1", "building": "", "household_key": f"H{i // 2:05d}",
-            "relationship_to_head": "head" if i % 2 == 0 else "spouse", "phone": "", "email": "",
-            "my_number": base + str(my_number_check_digit(base)), "effective_date": "2025-04-01",
-        })
+        rows.append(
+            {
+                "external_key": f"K{i:06d}",
+                "person_no": "",
+                "residence_status": "resident",
+                "family_name": fake.last_name(),
+                "given_name": fake.first_name_female(),
+                "family_name_kana": fake.last_kana_name(),
+                "given_name_kana": fake.first_kana_name(),
+                "sex": "female",
+                "birth_date": f"19{80 + i % 20}-0{1 + i % 9}-1{i % 10}",
+                "death_date": "",
+                "postal_code": "8030813",
+                "prefecture": "福岡県",
+                "municipality_code": "401005",
+                "ward_code": "401064" if i % 2 else "401072",
+                "town": "城内",
+                "block": f"{i}-1",
+                "building": "",
+                "household_key": f"H{i // 2:05d}",
+                "relationship_to_head": "head" if i % 2 == 0 else "spouse",
+                "phone": "",
+                "email": "",
+                "my_number": base + str(my_number_check_digit(base)),
+                "effective_date": "2025-04-01",
+            }
+        )
     return rows
 
 
 async def boshi_cli(*args: str, database_url: str) -> tuple[int, dict[str, Any] | None, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "boshi_core.cli", *args,
+        sys.executable,
+        "-m",
+        "boshi_core.cli",
+        *args,
         env=os.environ | {"BOSHI_DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode is not None
@@ -98,7 +118,12 @@ async def test_boshi_core_imports_atenas_export_as_the_events_would_have(
         await atena_conn.close()
 
     code, summary, err = await boshi_cli(
-        "import-people", str(export), "--encoding", "cp932", "--batch-size", "7",
+        "import-people",
+        str(export),
+        "--encoding",
+        "cp932",
+        "--batch-size",
+        "7",
         database_url=boshi_db,
     )
     assert code == 0, err
@@ -114,7 +139,9 @@ async def test_boshi_core_imports_atenas_export_as_the_events_would_have(
             row = held[person_no]
             assert row["version"] == snap["version"]
             assert (row["family_name"], row["given_name"]) == (
-                snap["family_name"], snap["given_name"])
+                snap["family_name"],
+                snap["given_name"],
+            )
             assert row["birth_date"].isoformat() == snap["birth_date"]
             assert row["ward_code"] == snap["address"]["ward_code"]
             assert json.loads(row["address"]) == snap["address"]
@@ -133,9 +160,10 @@ async def test_boshi_core_imports_atenas_export_as_the_events_would_have(
         assert code == 0, err
         assert summary is not None
         assert (summary["applied"], summary["kept_newer"]) == (0, PEOPLE)
-        assert await boshi_conn.fetchval(
-            "SELECT family_name FROM people WHERE person_no = $1", newer
-        ) == "新姓"
+        assert (
+            await boshi_conn.fetchval("SELECT family_name FROM people WHERE person_no = $1", newer)
+            == "新姓"
+        )
     finally:
         await boshi_conn.close()
 
@@ -144,18 +172,26 @@ async def test_bad_lines_are_named_and_the_rest_imported(
     database_factory: DatabaseFactory, test_database_name: str, tmp_path: Path
 ) -> None:
     boshi_db = await database_factory.create(f"{test_database_name}_pop_bad", BOSHI_MIGRATIONS)
-    header = ("person_no,external_key,residence_status,family_name,given_name,birth_date,"
-              "ward_code,version,delivery_addresses")
+    header = (
+        "person_no,external_key,residence_status,family_name,given_name,birth_date,"
+        "ward_code,version,delivery_addresses"
+    )
     export = tmp_path / "export.csv"
-    export.write_text("\n".join([
-        header,
-        "0000000019,K1,resident,北九,花子,1990-04-01,401064,1,[]",
-        "0000000027,K2,resident,北九,桜,1990-02-30,401064,1,[]",  # no such day
-        "12345,K3,resident,北九,梅,1990-01-01,401064,1,[]",
-        "0000000035,K4,gone,北九,桃,1990-01-01,401064,1,[]",
-        "0000000043,K5,resident,北九,菊,1990-01-01,401064,1,{broken",
-        "0000000051,K6,resident,北九,蘭,1991-01-01,401064,2,[]",
-    ]) + "\n", encoding="utf-8")
+    export.write_text(
+        "\n".join(
+            [
+                header,
+                "0000000019,K1,resident,北九,花子,1990-04-01,401064,1,[]",
+                "0000000027,K2,resident,北九,桜,1990-02-30,401064,1,[]",  # no such day
+                "12345,K3,resident,北九,梅,1990-01-01,401064,1,[]",
+                "0000000035,K4,gone,北九,桃,1990-01-01,401064,1,[]",
+                "0000000043,K5,resident,北九,菊,1990-01-01,401064,1,{broken",
+                "0000000051,K6,resident,北九,蘭,1991-01-01,401064,2,[]",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     code, summary, err = await boshi_cli("import-people", str(export), database_url=boshi_db)
     assert code == 2, err
     assert summary is not None
@@ -202,11 +238,20 @@ async def test_a_load_with_events_reaches_boshi_core_through_the_relay(
             "SELECT position FROM outbox WHERE envelope ? 'outbox_batch' ORDER BY position"
         )
         assert len(batches) == 4  # chunks of 8, 8, 8 and 6
-        first = [r["event_id"] for r in await atena_conn.fetch(
-            "SELECT event_id FROM outbox_batch_events($1)", batches[0]["position"])]
-        again = [r["event_id"] for r in await atena_conn.fetch(
-            "SELECT event_id FROM outbox_batch_events($1)", batches[0]["position"])]
-        assert first == again and len(set(first)) == 8
+        first = [
+            r["event_id"]
+            for r in await atena_conn.fetch(
+                "SELECT event_id FROM outbox_batch_events($1)", batches[0]["position"]
+            )
+        ]
+        again = [
+            r["event_id"]
+            for r in await atena_conn.fetch(
+                "SELECT event_id FROM outbox_batch_events($1)", batches[0]["position"]
+            )
+        ]
+        assert first == again
+        assert len(set(first)) == 8
         snapshots = {
             row["person_no"]: json.loads(row["snap"])
             for row in await atena_conn.fetch(
@@ -222,18 +267,36 @@ async def test_a_load_with_events_reaches_boshi_core_through_the_relay(
     async def applied() -> dict[str, Any]:
         async with stack.boshi_app.state.sessions() as session:
             result = await session.execute(
-                text("SELECT person_no, family_name, version, last_event_type FROM people"
-                     " WHERE person_no = ANY(:nos)"), {"nos": list(snapshots)})
+                text(
+                    "SELECT person_no, family_name, version, last_event_type FROM people"
+                    " WHERE person_no = ANY(:nos)"
+                ),
+                {"nos": list(snapshots)},
+            )
             return {row.person_no: row for row in result}
 
-    held = await eventually(applied, lambda got: len(got) == PEOPLE, within=20,
-                            what="boshi_core applying the load's registrations")
+    held = await eventually(
+        applied,
+        lambda got: len(got) == PEOPLE,
+        within=20,
+        what="boshi_core applying the load's registrations",
+    )
     for person_no, snap in snapshots.items():
         assert held[person_no].family_name == snap["family_name"]
         assert held[person_no].version == 1
         assert held[person_no].last_event_type == "atena.person.registered"
     async with stack.boshi_app.state.sessions() as session:
-        applied_ids = (await session.execute(text(
-            "SELECT event_id FROM inbox WHERE consumer LIKE '%boshi_core-atena'"
-            " AND event_id = ANY(:ids)"), {"ids": [str(i) for i in first]})).scalars().all()
+        applied_ids = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT event_id FROM inbox WHERE consumer LIKE '%boshi_core-atena'"
+                        " AND event_id = ANY(:ids)"
+                    ),
+                    {"ids": [str(i) for i in first]},
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(applied_ids) == sorted(str(i) for i in first)  # each applied once

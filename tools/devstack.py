@@ -344,8 +344,14 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
             defaults[f"{other.name.upper()}_URL"] = other.url
     env = dict(os.environ)
     for key, value in defaults.items():
-        chosen = next((os.environ[f"{p}_{key}"] for p in reversed(service.prefixes)
-                       if f"{p}_{key}" in os.environ), value)
+        chosen = next(
+            (
+                os.environ[f"{p}_{key}"]
+                for p in reversed(service.prefixes)
+                if f"{p}_{key}" in os.environ
+            ),
+            value,
+        )
         for prefix in service.prefixes:
             env[f"{prefix}_{key}"] = chosen
     # Shared defaults, read by the settings base (prefix MCH_).
@@ -399,8 +405,14 @@ def run_step(
     """Run a setup step (migrations, seeding) to completion; its output goes to the log."""
     try:
         result = subprocess.run(
-            args, cwd=service.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+            args,
+            cwd=service.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
         )
         output, code = result.stdout, result.returncode
     except subprocess.TimeoutExpired as exc:
@@ -409,11 +421,17 @@ def run_step(
     with service.log_path.open("a", encoding="utf-8") as log:
         log.write(f"==== {what}\n" + "".join(line + "\n" for line in lines))
     if code is None:
-        raise StartupError(f"{service.name}: {what} did not finish within {timeout:.0f}s",
-                           lines[-TAIL_LINES:], service.log_path)
+        raise StartupError(
+            f"{service.name}: {what} did not finish within {timeout:.0f}s",
+            lines[-TAIL_LINES:],
+            service.log_path,
+        )
     if code != 0:
-        raise StartupError(f"{service.name}: {what} failed (exit code {code})",
-                           lines[-TAIL_LINES:], service.log_path)
+        raise StartupError(
+            f"{service.name}: {what} failed (exit code {code})",
+            lines[-TAIL_LINES:],
+            service.log_path,
+        )
     return lines
 
 
@@ -433,16 +451,24 @@ def prepare(service: Service, env: dict[str, str]) -> list[str]:
     migrations = service.package / "migrations"
     if (migrations / "env.py").is_file():
         say(f"{service.name}: {'created' if created else 'database'} {database}, migrating")
-        run_step(service, "migrations", [sys.executable, "-c", MIGRATE, str(migrations),
-                                         database_url], env, timeout=300)
+        run_step(
+            service,
+            "migrations",
+            [sys.executable, "-c", MIGRATE, str(migrations), database_url],
+            env,
+            timeout=300,
+        )
     else:
-        say(f"{service.name}: {'created' if created else 'database'} {database} "
-            f"(no migrations folder {_rel(migrations)})")
+        say(
+            f"{service.name}: {'created' if created else 'database'} {database} "
+            f"(no migrations folder {_rel(migrations)})"
+        )
     if not (service.package / "seed.py").is_file():
         return []
     say(f"{service.name}: seeding demo data")
-    lines = run_step(service, "seed", [sys.executable, "-m", f"{service.name}.seed"], env,
-                     timeout=300)
+    lines = run_step(
+        service, "seed", [sys.executable, "-m", f"{service.name}.seed"], env, timeout=300
+    )
     label = _paint(f"{service.name + ' seed':<19}|", "2")
     emit([f"{label} {line}" for line in lines])
     return lines
@@ -483,10 +509,22 @@ def start(service: Service, env: dict[str, str], echo: bool, colour: str) -> Chi
         )
     say(f"{service.name}: starting on {service.url}")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", f"{service.name}.main:create_app",
-         "--host", HOST, "--port", str(service.port)],
-        cwd=service.root, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"{service.name}.main:create_app",
+            "--host",
+            HOST,
+            "--port",
+            str(service.port),
+        ],
+        cwd=service.root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
         start_new_session=True,
     )
@@ -504,8 +542,11 @@ def wait_ready(child: Child, timeout: float) -> float:
             code = child.process.poll()
             if code is not None:
                 child.join(2)
-                raise StartupError(f"{child.service.name} exited with code {code} while starting",
-                                   list(child.tail), child.service.log_path)
+                raise StartupError(
+                    f"{child.service.name} exited with code {code} while starting",
+                    list(child.tail),
+                    child.service.log_path,
+                )
             try:
                 response = client.get(url)
                 if response.status_code == 200:
@@ -516,7 +557,8 @@ def wait_ready(child: Child, timeout: float) -> float:
             if time.monotonic() - started > timeout:
                 raise StartupError(
                     f"{child.service.name} not ready after {timeout:.0f}s: GET {url} -> {last}",
-                    list(child.tail), child.service.log_path,
+                    list(child.tail),
+                    child.service.log_path,
                 )
             time.sleep(0.25)
 
@@ -549,8 +591,15 @@ def print_summary(
     servers: Servers, children: Sequence[Child], seeds: dict[str, list[str]], echo: bool
 ) -> None:
     rows = [("service", "API docs", "liveness", "readiness")]
-    rows += [(c.service.name, f"{c.service.url}/docs", f"{c.service.url}/healthz",
-              f"{c.service.url}/readyz") for c in children]
+    rows += [
+        (
+            c.service.name,
+            f"{c.service.url}/docs",
+            f"{c.service.url}/healthz",
+            f"{c.service.url}/readyz",
+        )
+        for c in children
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["", _paint("MCH platform is up", "1;32")]
     for index, row in enumerate(rows):
@@ -584,13 +633,22 @@ def _ignore_signals() -> None:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the MCH platform locally (make run).")
-    parser.add_argument("--quiet", action="store_true",
-                        help="write service logs to .devstack/logs only, not to the console")
-    parser.add_argument("--services", default="",
-                        help="comma-separated subset to start (default: every service found)")
-    parser.add_argument("--ready-timeout", type=float,
-                        default=float(os.environ.get("MCH_READY_TIMEOUT", "90")),
-                        help="seconds each service has to answer /readyz (default 90)")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="write service logs to .devstack/logs only, not to the console",
+    )
+    parser.add_argument(
+        "--services",
+        default="",
+        help="comma-separated subset to start (default: every service found)",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=float(os.environ.get("MCH_READY_TIMEOUT", "90")),
+        help="seconds each service has to answer /readyz (default 90)",
+    )
     return parser.parse_args(argv)
 
 
@@ -604,8 +662,9 @@ def watch(children: list[Child]) -> None:
                 child.reported_exit = True
                 child.join(2)
                 say(f"{child.service.name} exited with code {code}; the others keep running")
-                show_tail(f"last lines of {child.service.name}", list(child.tail),
-                          child.service.log_path)
+                show_tail(
+                    f"last lines of {child.service.name}", list(child.tail), child.service.log_path
+                )
 
 
 def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Child]) -> int:
@@ -623,8 +682,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Ch
     servers = Servers(postgres_url, postgres_from, nats_url, nats_from)
 
     if not services:
-        say(f"no services found in {_rel(services_dir())} (a service is services/<svc>/ with "
-            "pyproject.toml and src/<svc>/main.py)")
+        say(
+            f"no services found in {_rel(services_dir())} (a service is services/<svc>/ with "
+            "pyproject.toml and src/<svc>/main.py)"
+        )
         say("servers are up; Ctrl-C stops them")
         while True:
             time.sleep(3600)
@@ -674,6 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say(f"stopping embedded {' and '.join(EMBEDDED)}")
     say("stopped")
     return code
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -103,14 +103,17 @@ def test_embedded_nats_refuses_a_folder_owned_by_a_live_process(data_root: Path)
 def test_embedded_nats_stops_a_server_whose_owner_died(data_root: Path) -> None:
     folder = data_root / "nats"
     owner = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from pathlib import Path\n"
-         "from mch_common.embedded import embedded_nats\n"
-         "with embedded_nats(Path(sys.argv[1])) as url:\n"
-         "    print(url, flush=True)\n"
-         "    time.sleep(60)\n",
-         str(folder)],
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from mch_common.embedded import embedded_nats\n"
+            "with embedded_nats(Path(sys.argv[1])) as url:\n"
+            "    print(url, flush=True)\n"
+            "    time.sleep(60)\n",
+            str(folder),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -136,8 +139,9 @@ async def test_embedded_postgres_listens_on_tcp_and_keeps_its_data(data_root: Pa
     with embedded_postgres_server(folder) as server:
         assert server.url == f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/postgres"
         assert server.port != 5432
-        conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                     database="postgres")
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=server.port, user="postgres", database="postgres"
+        )
         try:
             assert await conn.fetchval("select inet_server_addr()::text") == "127.0.0.1/32"
             assert await conn.fetchval("show server_encoding") == "UTF8"
@@ -151,8 +155,9 @@ async def test_embedded_postgres_listens_on_tcp_and_keeps_its_data(data_root: Pa
 
     with embedded_postgres_server(folder) as again:
         assert again.port == port, "the last port is reused when free"
-        conn = await asyncpg.connect(host="127.0.0.1", port=again.port, user="postgres",
-                                     database="postgres")
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=again.port, user="postgres", database="postgres"
+        )
         try:
             assert await conn.fetchval("select name from kept") == "母子健康手帳"
         finally:

@@ -39,8 +39,13 @@ async def expansion(engine: AsyncEngine) -> None:
 
 async def emit_note(sessions: async_sessionmaker[AsyncSession], kind: str, note: str) -> None:
     async with sessions() as s, s.begin():
-        await emit_event(s, source="test", type=f"{SERVICE}.{kind}.happened",
-                         data={"note": note}, tenant="401005")
+        await emit_event(
+            s,
+            source="test",
+            type=f"{SERVICE}.{kind}.happened",
+            data={"note": note},
+            tenant="401005",
+        )
 
 
 async def emit_batch(
@@ -48,10 +53,15 @@ async def emit_batch(
 ) -> None:
     async with sessions() as s, s.begin():
         await s.execute(
-            text("INSERT INTO outbox (event_id, subject, envelope)"
-                 " VALUES (:id, :subject, CAST(:envelope AS jsonb))"),
-            {"id": uuid7(), "subject": f"{SERVICE}.{kind}.happened",
-             "envelope": json.dumps({"outbox_batch": {"notes": notes}})},
+            text(
+                "INSERT INTO outbox (event_id, subject, envelope)"
+                " VALUES (:id, :subject, CAST(:envelope AS jsonb))"
+            ),
+            {
+                "id": uuid7(),
+                "subject": f"{SERVICE}.{kind}.happened",
+                "envelope": json.dumps({"outbox_batch": {"notes": notes}}),
+            },
         )
 
 
@@ -68,7 +78,9 @@ async def published_notes(bus: EventBus, kind: str) -> list[str]:
 
 
 async def test_a_batch_row_is_published_as_its_events_in_order(
-    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, bus: EventBus,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
     expansion: None,
 ) -> None:
     await bus.ensure_stream(SERVICE)
@@ -84,8 +96,11 @@ async def test_a_batch_row_is_published_as_its_events_in_order(
 
 
 async def test_a_relay_killed_while_publishing_a_batch_publishes_each_event_once(
-    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, bus: EventBus,
-    expansion: None, monkeypatch: pytest.MonkeyPatch,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    expansion: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await bus.ensure_stream(SERVICE)
     await emit_batch(committed_sessions, "killed", ["k1", "k2", "k3"])
@@ -100,6 +115,7 @@ async def test_a_relay_killed_while_publishing_a_batch_publishes_each_event_once
     # The re-publish was dropped (JetStream's duplicate window, by Nats-Msg-Id).
     assert await published_notes(bus, "killed") == ["k1", "k2", "k3"]
     async with committed_sessions() as s:
-        pending = (await s.execute(
-            text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
+        pending = (
+            await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        ).scalar_one()
     assert pending == 0

@@ -24,7 +24,6 @@ ALL_SCOPES = (
 )
 
 
-
 @pytest.fixture(scope="session")
 def migrations_path() -> Path:
     import atena
@@ -75,7 +74,10 @@ def headers(jwt_keys: TestKeySet) -> Headers:
         *scopes: str, ward: str | None = None, sub: str = "staff-0001", purpose: str | None = None
     ) -> dict[str, str]:
         token = jwt_keys.mint(
-            sub=sub, scopes=scopes or ALL_SCOPES, ward=ward, terminal="TERM-0001",
+            sub=sub,
+            scopes=scopes or ALL_SCOPES,
+            ward=ward,
+            terminal="TERM-0001",
             roles=("mch_staff",),
         )
         result = {"Authorization": f"Bearer {token}"}

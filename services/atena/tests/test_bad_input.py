@@ -30,22 +30,24 @@ BAD_BODIES = {
     "my number length": lambda: person_body(my_number="12345678901"),
     "impossible date": lambda: person_body(birth_date="2025-02-30"),
     "future birth": lambda: person_body(birth_date="2999-01-01"),
-    "unknown ward": lambda: person_body(
-        address=person_body()["address"] | {"ward_code": "401137"}),
+    "unknown ward": lambda: person_body(address=person_body()["address"] | {"ward_code": "401137"}),
     "ward check digit": lambda: person_body(
-        address=person_body()["address"] | {"ward_code": "401062"}),
+        address=person_body()["address"] | {"ward_code": "401062"}
+    ),
     "municipality check digit": lambda: person_body(
-        address=person_body()["address"] | {"municipality_code": "401001"}),
+        address=person_body()["address"] | {"municipality_code": "401001"}
+    ),
     "resident outside the city": lambda: person_body(
-        address=person_body()["address"] | {"municipality_code": "401307", "ward_code": None}),
-    "postal code": lambda: person_body(
-        address=person_body()["address"] | {"postal_code": "12-34"}),
+        address=person_body()["address"] | {"municipality_code": "401307", "ward_code": None}
+    ),
+    "postal code": lambda: person_body(address=person_body()["address"] | {"postal_code": "12-34"}),
     "unknown field": lambda: person_body(nickname="x"),
     "bad sex": lambda: person_body(sex="x"),
     "effective before birth": lambda: person_body(effective_date="1990-01-01"),
     "my number in the phone field": lambda: person_body(phone=generate_my_number()),
     "my number in the building": lambda: person_body(
-        address=person_body()["address"] | {"building": "ハイツ" + generate_my_number()}),
+        address=person_body()["address"] | {"building": "ハイツ" + generate_my_number()}
+    ),
 }
 
 
@@ -75,8 +77,11 @@ async def test_duplicate_registrations_are_conflicts(
     for body in (
         person_body(my_number=number),  # the same My Number
         person_body(external_key="JUKI-0001"),  # the same registry key
-        person_body(given_name=first["given_name"], given_name_kana=first["given_name_kana"],
-                    address=first["address"] | {"postal_code": "8020001"}),  # the same person
+        person_body(
+            given_name=first["given_name"],
+            given_name_kana=first["given_name_kana"],
+            address=first["address"] | {"postal_code": "8020001"},
+        ),  # the same person
     ):
         r = await client.post("/persons", json=body, headers=headers())
         assert r.status_code == 409, r.text
@@ -92,16 +97,36 @@ async def test_bad_life_events_change_nothing(
     no = person["person_no"]
     before = await counts(db_session)
     cases: list[tuple[str, dict[str, Any], int]] = [
-        ("move-out", {"effective_date": "2025-01-01", "destination_municipality_code": "401306"},
-         422),
-        ("move-out", {"effective_date": "2025-01-01", "destination_municipality_code": "401005"},
-         422),
+        (
+            "move-out",
+            {"effective_date": "2025-01-01", "destination_municipality_code": "401306"},
+            422,
+        ),
+        (
+            "move-out",
+            {"effective_date": "2025-01-01", "destination_municipality_code": "401005"},
+            422,
+        ),
         ("address-change", {"effective_date": "2025-13-01", "address": person["address"]}, 422),
-        ("address-change", {"effective_date": "2025-01-01",
-                            "address": person["address"] | {"ward_code": "999999"}}, 422),
+        (
+            "address-change",
+            {
+                "effective_date": "2025-01-01",
+                "address": person["address"] | {"ward_code": "999999"},
+            },
+            422,
+        ),
         ("death", {"death_date": "1980-01-01"}, 422),
-        ("births", {"given_name": "子", "given_name_kana": "コ", "sex": "male",
-                    "birth_date": "2024-02-30"}, 422),
+        (
+            "births",
+            {
+                "given_name": "子",
+                "given_name_kana": "コ",
+                "sex": "male",
+                "birth_date": "2024-02-30",
+            },
+            422,
+        ),
         ("name-change", {"effective_date": "2025-01-01"}, 422),
         ("corrections", {"changes": {}, "reason": "nothing"}, 422),
     ]
@@ -109,10 +134,12 @@ async def test_bad_life_events_change_nothing(
         r = await client.post(f"/persons/{no}/{path}", json=body, headers=headers())
         assert r.status_code == status, (path, r.text)
         assert r.headers["content-type"] == "application/problem+json"
-    r = await client.post("/persons/0000000000/death", json={"death_date": "2025-01-01"},
-                          headers=headers())
+    r = await client.post(
+        "/persons/0000000000/death", json={"death_date": "2025-01-01"}, headers=headers()
+    )
     assert r.status_code == 404
-    r = await client.post("/persons/lookup-by-my-number", json={"my_number": _bad_my_number()},
-                          headers=headers())
+    r = await client.post(
+        "/persons/lookup-by-my-number", json={"my_number": _bad_my_number()}, headers=headers()
+    )
     assert r.status_code == 422
     assert await counts(db_session) == before

@@ -26,13 +26,25 @@ from mch_common.mynumber import generate_my_number
 
 def line(**overrides: str) -> dict[str, str]:
     row = dict.fromkeys(HEADER, "")
-    row.update({
-        "residence_status": "resident", "family_name": "髙橋", "given_name": "花子",
-        "family_name_kana": "ﾀｶﾊｼ", "given_name_kana": "ハナコ", "sex": "2",
-        "birth_date": "19940510", "postal_code": "802-0001", "prefecture": "福岡県",
-        "municipality_code": "401005", "ward_code": "401064", "town": "小倉北区浅野",
-        "block": "1-1", "relationship_to_head": "世帯主", "effective_date": "2024-04-01",
-    })
+    row.update(
+        {
+            "residence_status": "resident",
+            "family_name": "髙橋",
+            "given_name": "花子",
+            "family_name_kana": "ﾀｶﾊｼ",
+            "given_name_kana": "ハナコ",
+            "sex": "2",
+            "birth_date": "19940510",
+            "postal_code": "802-0001",
+            "prefecture": "福岡県",
+            "municipality_code": "401005",
+            "ward_code": "401064",
+            "town": "小倉北区浅野",
+            "block": "1-1",
+            "relationship_to_head": "世帯主",
+            "effective_date": "2024-04-01",
+        }
+    )
     row.update(overrides)
     return row
 
@@ -59,46 +71,81 @@ def numbers() -> list[str]:
 def good_rows(numbers: list[str]) -> list[dict[str, str]]:
     return [
         line(external_key="J001", my_number=numbers[0], household_key="H1"),
-        line(external_key="J002", given_name="太郎", given_name_kana="タロウ", sex="1",
-             birth_date="2023-02-01", relationship_to_head="子", household_key="H1",
-             my_number=numbers[1]),
-        line(external_key="J003", family_name="渡邉", family_name_kana="ワタナベ",
-             household_key="H2", my_number=numbers[2]),
-        line(external_key="J004", family_name="鈴木", family_name_kana="スズキ",
-             residence_status="non_resident", municipality_code="401307",
-             ward_code="", town="福岡市中央区天神", household_key=""),
+        line(
+            external_key="J002",
+            given_name="太郎",
+            given_name_kana="タロウ",
+            sex="1",
+            birth_date="2023-02-01",
+            relationship_to_head="子",
+            household_key="H1",
+            my_number=numbers[1],
+        ),
+        line(
+            external_key="J003",
+            family_name="渡邉",
+            family_name_kana="ワタナベ",
+            household_key="H2",
+            my_number=numbers[2],
+        ),
+        line(
+            external_key="J004",
+            family_name="鈴木",
+            family_name_kana="スズキ",
+            residence_status="non_resident",
+            municipality_code="401307",
+            ward_code="",
+            town="福岡市中央区天神",
+            household_key="",
+        ),
     ]
 
 
 async def test_load_reports_bad_lines_and_keeps_good_ones(
-    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]], numbers: list[str],
-    committed_sessions: async_sessionmaker[AsyncSession], committed_client: httpx.AsyncClient,
+    tmp_path: Path,
+    settings: Settings,
+    good_rows: list[dict[str, str]],
+    numbers: list[str],
+    committed_sessions: async_sessionmaker[AsyncSession],
+    committed_client: httpx.AsyncClient,
     headers: Headers,
 ) -> None:
     bad_number = numbers[3][:11] + str((int(numbers[3][11]) + 1) % 10)
     rows = [
         good_rows[0],
-        line(external_key="B01", my_number=bad_number),                 # line 3
+        line(external_key="B01", my_number=bad_number),  # line 3
         good_rows[1],
-        line(external_key="B02", birth_date="2023-02-30"),              # line 5
-        line(external_key="B03", ward_code="401137"),                   # line 6
+        line(external_key="B02", birth_date="2023-02-30"),  # line 5
+        line(external_key="B03", ward_code="401137"),  # line 6
         good_rows[2],
-        line(external_key="J001", given_name="重複"),                    # line 8
-        line(external_key="B04", phone=numbers[3]),                      # line 9
-        line(external_key="B05", family_name=""),                       # line 10
-        line(external_key="B06", my_number=numbers[0]),                  # line 11
+        line(external_key="J001", given_name="重複"),  # line 8
+        line(external_key="B04", phone=numbers[3]),  # line 9
+        line(external_key="B05", family_name=""),  # line 10
+        line(external_key="B06", my_number=numbers[0]),  # line 11
         good_rows[3],
     ]
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
     report = await cli.load(settings, str(path), quiet=True)
     assert report.summary() | {"seconds": 0} == {
-        "encoding": "utf-8", "lines": 11, "inserted": 4, "updated": 0, "unchanged": 0,
-        "rejected": 7, "seconds": 0,
+        "encoding": "utf-8",
+        "lines": 11,
+        "inserted": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 7,
+        "seconds": 0,
     }
     errors = {(e.line, e.field) for e in report.errors}
-    assert errors == {(3, "my_number"), (5, "birth_date"), (6, "ward_code"),
-                      (8, "external_key"), (9, "phone"), (10, "family_name"), (11, "my_number")}
+    assert errors == {
+        (3, "my_number"),
+        (5, "birth_date"),
+        (6, "ward_code"),
+        (8, "external_key"),
+        (9, "phone"),
+        (10, "family_name"),
+        (11, "my_number"),
+    }
     report_text = (tmp_path / "extract.csv.errors.csv").read_text()
     assert report_text.startswith("line,field,reason")
     for n in numbers:
@@ -111,11 +158,13 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     assert adult["household_no"] == child["household_no"]
     assert child["relationship_to_head"] == "child"
     assert child["sex"] == "male"
-    r = await committed_client.post("/persons/lookup-by-my-number",
-                                    json={"my_number": numbers[2]}, headers=headers())
+    r = await committed_client.post(
+        "/persons/lookup-by-my-number", json={"my_number": numbers[2]}, headers=headers()
+    )
     assert r.status_code == 200
-    person = (await committed_client.get(f"/persons/{r.json()['person_no']}",
-                                         headers=headers())).json()
+    person = (
+        await committed_client.get(f"/persons/{r.json()['person_no']}", headers=headers())
+    ).json()
     assert person["family_name"] == "渡邉"
     assert person["version"] == 1
 
@@ -123,27 +172,36 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
         envelopes = [row.envelope for row in await session.execute(text(OUTBOX_EVENTS))]
     assert [e["type"] for e in envelopes] == ["atena.person.registered"] * 4
     mine = next(e for e in envelopes if e["subject"] == person["person_no"])
-    assert mine["data"]["person"] == {k: v for k, v in person.items()
-                                      if k not in ("has_my_number", "my_number")}
+    assert mine["data"]["person"] == {
+        k: v for k, v in person.items() if k not in ("has_my_number", "my_number")
+    }
     assert mine["data"]["effective_date"] == "2024-04-01"
     assert mine["tenant"] == "401005"
     assert mine["id"][14] == "7"  # UUIDv7
     # Expanded from the load's batch row at publish time, it is a complete CloudEvent.
     event = CloudEvent.model_validate(mine)
     assert (event.source, event.type, event.subject) == (
-        "/atena", "atena.person.registered", person["person_no"])
+        "/atena",
+        "atena.person.registered",
+        person["person_no"],
+    )
     assert len({e["id"] for e in envelopes}) == 4
     # The rows the loader builds itself are what the database's own snapshot function says.
     async with committed_sessions() as session:
-        mismatched = (await session.execute(text(
-            "SELECT count(*) FROM person p JOIN person_version v USING (person_no)"
-            " JOIN person_change c USING (person_no)"
-            f" JOIN ({OUTBOX_EVENTS}) o ON o.envelope->>'subject' = p.person_no"
-            " WHERE v.snapshot <> atena_snapshot(p) OR c.after <> atena_snapshot(p) - 'version'"
-            " OR c.before <> '{}' OR o.envelope->'data'->'person' <> atena_snapshot(p)"
-            " OR o.envelope->'data'->'after' <> atena_snapshot(p) - 'version'"
-            " OR v.valid_from <> c.effective_date OR c.change_type <> 'registered'"
-        ))).scalar_one()
+        mismatched = (
+            await session.execute(
+                text(
+                    "SELECT count(*) FROM person p JOIN person_version v USING (person_no)"
+                    " JOIN person_change c USING (person_no)"
+                    f" JOIN ({OUTBOX_EVENTS}) o ON o.envelope->>'subject' = p.person_no"
+                    " WHERE v.snapshot <> atena_snapshot(p)"
+                    " OR c.after <> atena_snapshot(p) - 'version'"
+                    " OR c.before <> '{}' OR o.envelope->'data'->'person' <> atena_snapshot(p)"
+                    " OR o.envelope->'data'->'after' <> atena_snapshot(p) - 'version'"
+                    " OR v.valid_from <> c.effective_date OR c.change_type <> 'registered'"
+                )
+            )
+        ).scalar_one()
     assert mismatched == 0
 
     # The same file again changes nothing.
@@ -154,8 +212,13 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
 
     # Numbers registered to someone else: a new person's line and a known person's line are
     # both rejected whole.
-    write_csv(path, [line(external_key="N01", my_number=numbers[0]),
-                     good_rows[2] | {"my_number": numbers[1], "block": "9-9"}])
+    write_csv(
+        path,
+        [
+            line(external_key="N01", my_number=numbers[0]),
+            good_rows[2] | {"my_number": numbers[1], "block": "9-9"},
+        ],
+    )
     taken = await cli.load(settings, str(path), quiet=True)
     assert (taken.inserted, taken.updated, taken.rejected) == (0, 0, 2)
     assert {(e.line, e.field, e.reason) for e in taken.errors} == {
@@ -168,27 +231,44 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     changed = [
         good_rows[0] | {"block": "2-2", "effective_date": "2025-04-01"},
         good_rows[1],
-        good_rows[2] | {"residence_status": "deceased", "death_date": "2025-01-05",
-                        "effective_date": "2025-01-05"},
+        good_rows[2]
+        | {
+            "residence_status": "deceased",
+            "death_date": "2025-01-05",
+            "effective_date": "2025-01-05",
+        },
         good_rows[3] | {"family_name": "斎藤", "family_name_kana": "サイトウ"},
     ]
     write_csv(path, changed)
     third = await cli.load(settings, str(path), quiet=True)
     assert (third.inserted, third.updated, third.unchanged) == (0, 3, 1)
     async with committed_sessions() as session:
-        types = [row[0] for row in await session.execute(
-            text(f"SELECT envelope->>'type' FROM ({OUTBOX_EVENTS}) o OFFSET 4"))]
-    assert sorted(types) == ["atena.person.address_changed", "atena.person.died",
-                             "atena.person.name_changed"]
-    moved = (await committed_client.get("/persons", params={"name": "高橋花子"},
-                                        headers=headers())).json()["items"][0]
-    old = (await committed_client.get(f"/persons/{moved['person_no']}",
-                                      params={"as_of": "2025-03-31"}, headers=headers())).json()
+        types = [
+            row[0]
+            for row in await session.execute(
+                text(f"SELECT envelope->>'type' FROM ({OUTBOX_EVENTS}) o OFFSET 4")
+            )
+        ]
+    assert sorted(types) == [
+        "atena.person.address_changed",
+        "atena.person.died",
+        "atena.person.name_changed",
+    ]
+    moved = (
+        await committed_client.get("/persons", params={"name": "高橋花子"}, headers=headers())
+    ).json()["items"][0]
+    old = (
+        await committed_client.get(
+            f"/persons/{moved['person_no']}", params={"as_of": "2025-03-31"}, headers=headers()
+        )
+    ).json()
     assert (moved["address"]["block"], old["address"]["block"]) == ("2-2", "1-1")
 
 
 async def test_shift_jis_extract_and_export(
-    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]],
+    tmp_path: Path,
+    settings: Settings,
+    good_rows: list[dict[str, str]],
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     path = tmp_path / "sjis.csv"
@@ -213,23 +293,36 @@ async def test_shift_jis_extract_and_export(
 
 
 def test_cli_runs_as_a_module(
-    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]],
+    tmp_path: Path,
+    settings: Settings,
+    good_rows: list[dict[str, str]],
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     path = tmp_path / "extract.csv"
     write_csv(path, [*good_rows, line(external_key="X", sex="?")])
-    env: dict[str, Any] = {**os.environ, "ATENA_DATABASE_URL": settings.database_url,
-                           "ATENA_ENVIRONMENT": "test"}
+    env: dict[str, Any] = {
+        **os.environ,
+        "ATENA_DATABASE_URL": settings.database_url,
+        "ATENA_ENVIRONMENT": "test",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "atena.cli", "load", str(path)],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert '"inserted": 4' in done.stdout
     assert "rejected" in done.stderr
     exported = subprocess.run(
         [sys.executable, "-m", "atena.cli", "export", "--status", "resident"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert exported.returncode == 0, exported.stderr
     assert len(exported.stdout.strip().splitlines()) == 1 + 3
@@ -238,8 +331,13 @@ def test_cli_runs_as_a_module(
 def many_rows(count: int, households: int) -> tuple[list[dict[str, str]], list[str]]:
     numbers = [generate_my_number() for _ in range(count)]
     rows = [
-        line(external_key=f"M{i:04d}", my_number=numbers[i], household_key=f"H{i % households}",
-             given_name=f"花子{i}", relationship_to_head="世帯主" if i < households else "子")
+        line(
+            external_key=f"M{i:04d}",
+            my_number=numbers[i],
+            household_key=f"H{i % households}",
+            given_name=f"花子{i}",
+            relationship_to_head="世帯主" if i < households else "子",
+        )
         for i in range(count)
     ]
     return rows, numbers
@@ -247,15 +345,22 @@ def many_rows(count: int, households: int) -> tuple[list[dict[str, str]], list[s
 
 async def schema_objects(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
     async with sessions() as session:
-        return {row[0] for row in await session.execute(text(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-            " UNION ALL SELECT conname FROM pg_constraint"
-            " WHERE connamespace = 'public'::regnamespace"
-        ))}
+        return {
+            row[0]
+            for row in await session.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+                    " UNION ALL SELECT conname FROM pg_constraint"
+                    " WHERE connamespace = 'public'::regnamespace"
+                )
+            )
+        }
 
 
 async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_each(
-    tmp_path: Path, settings: Settings, committed_sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     before = await schema_objects(committed_sessions)
     rows, numbers = many_rows(60, households=7)
@@ -270,18 +375,22 @@ async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_e
     assert await schema_objects(committed_sessions) == before
     assert await count(committed_sessions, "SELECT count(*) FROM bulk_deferred_index") == 0
     assert await count(committed_sessions, "SELECT count(*) FROM household") == 7
-    assert await count(
-        committed_sessions, "SELECT count(DISTINCT household_no) FROM person"
-    ) == 7
+    assert await count(committed_sessions, "SELECT count(DISTINCT household_no) FROM person") == 7
     for table in ("person_version", "person_change", "person_my_number", f"({OUTBOX_EVENTS}) o"):
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 60, table
-    assert await count(
-        committed_sessions, f"SELECT count(DISTINCT envelope->>'subject') FROM ({OUTBOX_EVENTS}) o"
-    ) == 60
+    assert (
+        await count(
+            committed_sessions,
+            f"SELECT count(DISTINCT envelope->>'subject') FROM ({OUTBOX_EVENTS}) o",
+        )
+        == 60
+    )
 
 
 async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_it(
-    tmp_path: Path, settings: Settings, committed_sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from atena.bulk.loader import Loader
@@ -310,14 +419,21 @@ async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_i
 
     again = await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
     assert (again.inserted, again.unchanged, again.rejected) == (40 - loaded, loaded, 0)
-    for table in ("person", "person_version", "person_change", "person_my_number",
-                  f"({OUTBOX_EVENTS}) o"):
+    for table in (
+        "person",
+        "person_version",
+        "person_change",
+        "person_my_number",
+        f"({OUTBOX_EVENTS}) o",
+    ):
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 40, table
     assert await count(committed_sessions, "SELECT count(*) FROM household") == 5
 
 
 async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
-    tmp_path: Path, settings: Settings, good_rows: list[dict[str, str]],
+    tmp_path: Path,
+    settings: Settings,
+    good_rows: list[dict[str, str]],
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """The file is read in a process of its own; its failures reach the caller as they are."""

@@ -44,7 +44,13 @@ async def test_registration_issues_a_ten_digit_number_and_emits_registered(
     extra = ("has_my_number", "my_number")
     assert data["person"] == {k: v for k, v in person.items() if k not in extra}
     assert set(data["person"]["address"]) == {
-        "postal_code", "prefecture", "municipality_code", "ward_code", "town", "block", "building"
+        "postal_code",
+        "prefecture",
+        "municipality_code",
+        "ward_code",
+        "town",
+        "block",
+        "building",
     }
 
 
@@ -54,8 +60,12 @@ async def test_birth_joins_the_mothers_household(
     mother = await make_person()
     r = await client.post(
         f"/persons/{mother['person_no']}/births",
-        json={"given_name": "太郎", "given_name_kana": "タロウ", "sex": "male",
-              "birth_date": "2025-03-03"},
+        json={
+            "given_name": "太郎",
+            "given_name_kana": "タロウ",
+            "sex": "male",
+            "birth_date": "2025-03-03",
+        },
         headers=headers(),
     )
     assert r.status_code == 201, r.text
@@ -97,8 +107,12 @@ async def test_move_within_the_city_and_the_as_of_query(
     person = await make_person(effective_date="2020-01-01")
     no = person["person_no"]
     new_address = {
-        "postal_code": "8070000", "prefecture": "福岡県", "municipality_code": "401005",
-        "ward_code": YAHATA_NISHI, "town": "八幡西区黒崎", "block": "3-1-1",
+        "postal_code": "8070000",
+        "prefecture": "福岡県",
+        "municipality_code": "401005",
+        "ward_code": YAHATA_NISHI,
+        "town": "八幡西区黒崎",
+        "block": "3-1-1",
     }
     r = await client.post(
         f"/persons/{no}/address-change",
@@ -143,17 +157,29 @@ async def test_move_out_name_change_delivery_and_death(
 
     r = await client.post(
         f"/persons/{no}/name-change",
-        json={"effective_date": "2024-06-01", "family_name": "佐藤", "family_name_kana": "サトウ",
-              "reason": "marriage"},
+        json={
+            "effective_date": "2024-06-01",
+            "family_name": "佐藤",
+            "family_name_kana": "サトウ",
+            "reason": "marriage",
+        },
         headers=headers(),
     )
     assert r.status_code == 200, r.text
     r = await client.put(
         f"/persons/{no}/delivery-addresses",
-        json={"effective_date": "2024-07-01", "delivery_addresses": [{
-            "purpose": "checkup_notice", "postal_code": "8020002",
-            "address_line": "北九州市小倉北区京町1-1", "addressee": "佐藤花子",
-            "valid_from": "2024-07-01"}]},
+        json={
+            "effective_date": "2024-07-01",
+            "delivery_addresses": [
+                {
+                    "purpose": "checkup_notice",
+                    "postal_code": "8020002",
+                    "address_line": "北九州市小倉北区京町1-1",
+                    "addressee": "佐藤花子",
+                    "valid_from": "2024-07-01",
+                }
+            ],
+        },
         headers=headers(),
     )
     assert r.status_code == 200, r.text
@@ -165,22 +191,22 @@ async def test_move_out_name_change_delivery_and_death(
     )
     assert r.status_code == 200, r.text
     assert r.json()["residence_status"] == "moved_out"
-    r = await client.post(f"/persons/{no}/death", json={"death_date": "2025-02-01"},
-                          headers=headers())
+    r = await client.post(
+        f"/persons/{no}/death", json={"death_date": "2025-02-01"}, headers=headers()
+    )
     assert r.status_code == 200, r.text
     assert r.json()["residence_status"] == "deceased"
     assert r.json()["death_date"] == "2025-02-01"
     # Nothing but a correction after death.
     r = await client.post(
         f"/persons/{no}/name-change",
-        json={"effective_date": "2025-03-01", "given_name": "次郎"}, headers=headers(),
+        json={"effective_date": "2025-03-01", "given_name": "次郎"},
+        headers=headers(),
     )
     assert r.status_code == 409
 
     types = [e["type"].rsplit(".", 1)[1] for e in await events_for(db_session, no)]
-    assert types == [
-        "registered", "name_changed", "delivery_address_changed", "moved_out", "died"
-    ]
+    assert types == ["registered", "name_changed", "delivery_address_changed", "moved_out", "died"]
     events = await events_for(db_session, no)
     assert events[1]["data"]["before"] == {"family_name": "山田", "family_name_kana": "ヤマダ"}
     assert events[1]["data"]["after"] == {"family_name": "佐藤", "family_name_kana": "サトウ"}
@@ -200,9 +226,11 @@ async def test_correction_rewrites_history_and_keeps_what_was_known(
     person = await make_person(effective_date="2020-01-01", birth_date="1990-01-01")
     no = person["person_no"]
     new_address = person["address"] | {"block": "9-9"}
-    r = await client.post(f"/persons/{no}/address-change",
-                          json={"effective_date": "2024-01-01", "address": new_address},
-                          headers=headers())
+    r = await client.post(
+        f"/persons/{no}/address-change",
+        json={"effective_date": "2024-01-01", "address": new_address},
+        headers=headers(),
+    )
     assert r.status_code == 200
     r = await client.get(f"/persons/{no}?as_of=2021-01-01", headers=headers())
     known_before = r.json()
@@ -211,8 +239,10 @@ async def test_correction_rewrites_history_and_keeps_what_was_known(
     known_at = dt.datetime.now(dt.UTC).isoformat()
     r = await client.post(
         f"/persons/{no}/corrections",
-        json={"changes": {"birth_date": "1990-01-02", "phone": "093-111-2222"},
-              "reason": "typo at registration"},
+        json={
+            "changes": {"birth_date": "1990-01-02", "phone": "093-111-2222"},
+            "reason": "typo at registration",
+        },
         headers=headers(),
     )
     assert r.status_code == 200, r.text
@@ -234,9 +264,11 @@ async def test_correction_rewrites_history_and_keeps_what_was_known(
     assert event["type"] == "atena.person.corrected"
     assert event["data"]["before"] == {"birth_date": "1990-01-01", "phone": "093-000-0000"}
 
-    r = await client.post(f"/persons/{no}/corrections",
-                          json={"changes": {"phone": "093-111-2222"}, "reason": "again"},
-                          headers=headers())
+    r = await client.post(
+        f"/persons/{no}/corrections",
+        json={"changes": {"phone": "093-111-2222"}, "reason": "again"},
+        headers=headers(),
+    )
     assert r.status_code == 422  # changes nothing
 
 
@@ -245,12 +277,15 @@ async def test_returning_resident_keeps_the_number(
 ) -> None:
     person = await make_person(effective_date="2020-01-01")
     no = person["person_no"]
-    r = await client.post(f"/persons/{no}/move-out",
-                          json={"effective_date": "2022-01-01",
-                                "destination_municipality_code": "401307"}, headers=headers())
+    r = await client.post(
+        f"/persons/{no}/move-out",
+        json={"effective_date": "2022-01-01", "destination_municipality_code": "401307"},
+        headers=headers(),
+    )
     assert r.status_code == 200
-    body = person_body(person_no=no, previous_municipality_code="401307",
-                       effective_date="2024-01-01")
+    body = person_body(
+        person_no=no, previous_municipality_code="401307", effective_date="2024-01-01"
+    )
     r = await client.post("/persons/move-in", json=body, headers=headers())
     assert r.status_code == 201, r.text
     assert r.json()["person_no"] == no

@@ -30,7 +30,9 @@ def my_numbers_in(text_: str) -> list[str]:
     # Every 12-digit window of every digit run: a number glued to other digits still counts.
     found = []
     for run in re.findall(r"\d{12,}", text_):
-        found += [run[i:i + 12] for i in range(len(run) - 11) if is_valid_my_number(run[i:i + 12])]
+        found += [
+            run[i : i + 12] for i in range(len(run) - 11) if is_valid_my_number(run[i : i + 12])
+        ]
     return found
 
 
@@ -64,17 +66,29 @@ async def run_day(client: httpx.AsyncClient, h: Headers) -> tuple[list[str], lis
     for _ in range(12):
         n = generate_my_number()
         numbers.append(n)
-        r = await call("POST", "/persons", json=person_body(my_number=n, birth_date="1995-01-01",
-                                                           effective_date="2025-01-01"),
-                       headers=writer)
+        r = await call(
+            "POST",
+            "/persons",
+            json=person_body(my_number=n, birth_date="1995-01-01", effective_date="2025-01-01"),
+            headers=writer,
+        )
         assert r.status_code == 201, r.text
         mothers.append(r.json())
     for i, mother in enumerate(mothers[:6]):
         n = generate_my_number()
         numbers.append(n)
-        r = await call("POST", f"/persons/{mother['person_no']}/births", headers=writer, json={
-            "given_name": f"子{i}", "given_name_kana": "コ", "sex": "female",
-            "birth_date": "2025-06-01", "my_number": n})
+        r = await call(
+            "POST",
+            f"/persons/{mother['person_no']}/births",
+            headers=writer,
+            json={
+                "given_name": f"子{i}",
+                "given_name_kana": "コ",
+                "sex": "female",
+                "birth_date": "2025-06-01",
+                "my_number": n,
+            },
+        )
         assert r.status_code == 201, r.text
     moved_in = person_body(previous_municipality_code="401307", my_number=generate_my_number())
     numbers.append(moved_in["my_number"])
@@ -83,16 +97,32 @@ async def run_day(client: httpx.AsyncClient, h: Headers) -> tuple[list[str], lis
     a, b, c, d, e = (m["person_no"] for m in mothers[6:11])
     new_address = mothers[0]["address"] | {"ward_code": YAHATA_NISHI, "block": "5-5"}
     steps: list[tuple[str, str, dict[str, Any]]] = [
-        ("POST", f"/persons/{a}/address-change", {"effective_date": "2025-07-01",
-                                                  "address": new_address}),
-        ("POST", f"/persons/{b}/move-out", {"effective_date": "2025-07-01",
-                                            "destination_municipality_code": "401307"}),
-        ("POST", f"/persons/{c}/name-change", {"effective_date": "2025-07-01",
-                                               "family_name": "田中"}),
+        (
+            "POST",
+            f"/persons/{a}/address-change",
+            {"effective_date": "2025-07-01", "address": new_address},
+        ),
+        (
+            "POST",
+            f"/persons/{b}/move-out",
+            {"effective_date": "2025-07-01", "destination_municipality_code": "401307"},
+        ),
+        (
+            "POST",
+            f"/persons/{c}/name-change",
+            {"effective_date": "2025-07-01", "family_name": "田中"},
+        ),
         ("POST", f"/persons/{d}/death", {"death_date": "2025-07-02"}),
-        ("PUT", f"/persons/{e}/delivery-addresses", {"effective_date": "2025-07-01",
-            "delivery_addresses": [{"purpose": "notice", "address_line": "北九州市",
-                                    "valid_from": "2025-07-01"}]}),
+        (
+            "PUT",
+            f"/persons/{e}/delivery-addresses",
+            {
+                "effective_date": "2025-07-01",
+                "delivery_addresses": [
+                    {"purpose": "notice", "address_line": "北九州市", "valid_from": "2025-07-01"}
+                ],
+            },
+        ),
         ("POST", f"/persons/{e}/corrections", {"changes": {"phone": "090-1"}, "reason": "typo"}),
     ]
     replacement = generate_my_number()
@@ -106,12 +136,24 @@ async def run_day(client: httpx.AsyncClient, h: Headers) -> tuple[list[str], lis
         assert r.status_code == 200, r.text
     # Reads, lookups (found, not found, malformed, unauthorised), and refused registrations.
     for n in numbers[:5]:
-        await call("POST", "/persons/lookup-by-my-number", json={"my_number": n},
-                   headers=h("atena:mynumber:lookup", "atena:person:read"))
-        await call("POST", "/persons/lookup-by-my-number", json={"my_number": n},
-                   headers=h("atena:person:read"))
-    await call("POST", "/persons/lookup-by-my-number", json={"my_number": generate_my_number()},
-               headers=h("atena:mynumber:lookup"))
+        await call(
+            "POST",
+            "/persons/lookup-by-my-number",
+            json={"my_number": n},
+            headers=h("atena:mynumber:lookup", "atena:person:read"),
+        )
+        await call(
+            "POST",
+            "/persons/lookup-by-my-number",
+            json={"my_number": n},
+            headers=h("atena:person:read"),
+        )
+    await call(
+        "POST",
+        "/persons/lookup-by-my-number",
+        json={"my_number": generate_my_number()},
+        headers=h("atena:mynumber:lookup"),
+    )
     bad = numbers[0][:11] + str((int(numbers[0][11]) + 1) % 10)
     await call("POST", "/persons/lookup-by-my-number", json={"my_number": bad}, headers=writer)
     await call("POST", "/persons/lookup-by-my-number", json={"my_number": 123}, headers=writer)
@@ -130,12 +172,22 @@ async def load_extract(settings: Settings, path: Path) -> list[str]:
         writer = csv.DictWriter(out, fieldnames=HEADER)
         writer.writeheader()
         for i, number in enumerate(numbers):
-            writer.writerow(dict.fromkeys(HEADER, "") | {
-                "external_key": f"DAY{i}", "family_name": "佐藤", "given_name": f"一日{i}",
-                "family_name_kana": "サトウ", "given_name_kana": "イチニチ", "sex": "2",
-                "birth_date": "1990-04-01", "municipality_code": "401005",
-                "ward_code": YAHATA_NISHI, "town": "八幡西区黒崎", "my_number": number,
-            })
+            writer.writerow(
+                dict.fromkeys(HEADER, "")
+                | {
+                    "external_key": f"DAY{i}",
+                    "family_name": "佐藤",
+                    "given_name": f"一日{i}",
+                    "family_name_kana": "サトウ",
+                    "given_name_kana": "イチニチ",
+                    "sex": "2",
+                    "birth_date": "1990-04-01",
+                    "municipality_code": "401005",
+                    "ward_code": YAHATA_NISHI,
+                    "town": "八幡西区黒崎",
+                    "my_number": number,
+                }
+            )
     report = await cli.load(settings, str(path))  # progress and summary printed, as run
     assert (report.inserted, report.rejected) == (3, 0)
     return numbers
@@ -169,11 +221,15 @@ async def test_a_full_day_leaks_no_my_number(
         numbers, bodies = await run_day(committed_client, headers)
         numbers += await load_extract(settings, tmp_path / "extract.csv")
         async with committed_sessions() as session:
-            outbox = (await session.execute(
-                text(f"SELECT count(*) FROM ({OUTBOX_EVENTS}) o"))).scalar_one()
+            outbox = (
+                await session.execute(text(f"SELECT count(*) FROM ({OUTBOX_EVENTS}) o"))
+            ).scalar_one()
             for _ in range(200):
-                pending = (await session.execute(
-                    text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
+                pending = (
+                    await session.execute(
+                        text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    )
+                ).scalar_one()
                 await session.rollback()
                 if pending == 0:
                     break

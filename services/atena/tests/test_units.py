@@ -25,7 +25,7 @@ def test_person_numbers_are_ten_digits_with_a_luhn_check_digit() -> None:
         assert is_valid_person_no(number)
         # A single-digit typo is always caught.
         for i in range(10):
-            typo = number[:i] + str((int(number[i]) + 3) % 10) + number[i + 1:]
+            typo = number[:i] + str((int(number[i]) + 3) % 10) + number[i + 1 :]
             assert not is_valid_person_no(typo)
     with pytest.raises(ValueError, match="exhausted"):
         person_no_from_serial(1_000_000_000)
@@ -90,8 +90,10 @@ def test_dev_keys_are_refused_outside_dev() -> None:
     with pytest.raises(ValueError, match="dev-only"):
         Settings(environment="production", client_secret="real")
     real = Settings(
-        environment="production", client_secret="real",
-        my_number_keys="k2:" + "A" * 43 + "=", my_number_current_key_id="k2",
+        environment="production",
+        client_secret="real",
+        my_number_keys="k2:" + "A" * 43 + "=",
+        my_number_current_key_id="k2",
         my_number_index_key="idx:" + "B" * 43 + "=",
     )
     assert real.vault.current_key_id == "k2"
@@ -107,8 +109,13 @@ def test_a_record_crosses_from_the_parsing_process_unchanged() -> None:
     from atena.bulk.parse import Record
 
     values = {f.name: f"v{i}" for i, f in enumerate(fields(Record))}
-    values |= {"line": 7, "birth_date": date(1990, 1, 2), "death_date": date(2025, 3, 4),
-               "effective_date": date(2025, 3, 4), "is_new": False}
+    values |= {
+        "line": 7,
+        "birth_date": date(1990, 1, 2),
+        "death_date": date(2025, 3, 4),
+        "effective_date": date(2025, 3, 4),
+        "is_new": False,
+    }
     record = Record(**values)
     assert _record(marshal.loads(marshal.dumps(_wire(record)))) == record
     alive = Record(**values | {"death_date": None, "person_no": None})

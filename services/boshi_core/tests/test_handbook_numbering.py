@@ -97,6 +97,8 @@ async def test_concurrent_notifications_for_one_person_open_one_pregnancy(
     assert all(isinstance(r, Conflict) for r in refused), refused
     async with committed_sessions() as session:
         opened = (
-            await session.execute(select(Pregnancy).where(Pregnancy.person_no == person_no))
-        ).scalars().all()
+            (await session.execute(select(Pregnancy).where(Pregnancy.person_no == person_no)))
+            .scalars()
+            .all()
+        )
     assert [p.status for p in opened] == ["open"]

@@ -48,10 +48,16 @@ async def test_issue_validates_roles_against_ward_and_refuses_reuse(idp: Identit
     )
     assert first.status_code == 403
     assert first.json()["type"].endswith("/password-expired")
-    changed = await idp.client.post("/oauth2/password", data={
-        "username": "new01", "password": body["initial_password"], "totp": staff.code(),
-        "terminal_id": staff.terminal, "new_password": "かもめ大橋を渡る朝の海風です",
-    })
+    changed = await idp.client.post(
+        "/oauth2/password",
+        data={
+            "username": "new01",
+            "password": body["initial_password"],
+            "totp": staff.code(),
+            "terminal_id": staff.terminal,
+            "new_password": "かもめ大橋を渡る朝の海風です",
+        },
+    )
     assert changed.status_code == 204, changed.text
     login = await idp.login(
         staff, password="かもめ大橋を渡る朝の海風です", code=staff.code(offset_steps=1)

@@ -21,8 +21,11 @@ async def client_token(idp: Identity, client_id: str, secret: str) -> httpx.Resp
 
 
 async def register(idp: Identity, headers: dict[str, str], **body: Any) -> httpx.Response:
-    payload = {"client_id": "immunization_bridge", "name": "予防接種連携", "scopes": [
-        "atena:person:read"]} | body
+    payload = {
+        "client_id": "immunization_bridge",
+        "name": "予防接種連携",
+        "scopes": ["atena:person:read"],
+    } | body
     return await idp.client.post("/admin/clients", headers=headers, json=payload)
 
 
@@ -91,13 +94,15 @@ async def test_taking_a_scope_away_or_deactivating_refuses_live_tokens(idp: Iden
     bearer = {"authorization": f"Bearer {token}"}
 
     widened = await idp.client.put(
-        "/admin/clients/immunization_bridge/scopes", headers=headers,
+        "/admin/clients/immunization_bridge/scopes",
+        headers=headers,
         json={"scopes": ["atena:person:read", "atena:mynumber:lookup", "boshi:checkup:read"]},
     )
     assert widened.status_code == 200, widened.text
     assert (await idp.client.get("/oauth2/me", headers=bearer)).status_code == 200  # kept
     narrowed = await idp.client.put(
-        "/admin/clients/immunization_bridge/scopes", headers=headers,
+        "/admin/clients/immunization_bridge/scopes",
+        headers=headers,
         json={"scopes": ["atena:person:read"]},
     )
     assert narrowed.json()["scopes"] == ["atena:person:read"]
@@ -111,11 +116,11 @@ async def test_taking_a_scope_away_or_deactivating_refuses_live_tokens(idp: Iden
     refused = await idp.client.get("/oauth2/me", headers={"authorization": f"Bearer {token}"})
     assert refused.status_code == 401
     assert (await client_token(idp, "immunization_bridge", secret)).status_code == 401
-    again = await idp.client.post(
-        "/admin/clients/immunization_bridge/deactivate", headers=headers
-    )
+    again = await idp.client.post("/admin/clients/immunization_bridge/deactivate", headers=headers)
     assert again.status_code == 422
     missing = await idp.client.post("/admin/clients/nosuch/secret", headers=headers)
     assert missing.status_code == 404
     assert await idp.event_types_about("immunization_bridge") == [
-        "identity.client.scopes_changed", "identity.client.deactivated"]
+        "identity.client.scopes_changed",
+        "identity.client.deactivated",
+    ]

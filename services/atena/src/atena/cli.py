@@ -42,7 +42,11 @@ async def _audit(settings: Settings, *, actor: str, action: str, detail: dict[st
     try:
         async with unit_of_work(session_factory(engine)) as session:
             await append_audit(
-                session, actor=actor, action=action, target_type="batch", detail=detail,
+                session,
+                actor=actor,
+                action=action,
+                target_type="batch",
+                detail=detail,
                 purpose="resident registry batch",
             )
     finally:
@@ -84,8 +88,13 @@ async def load(
         conns = [await asyncpg.connect(dsn) for _ in range(max(1, connections))]
         try:
             loader = Loader(
-                conns, tenant=settings.tenant, vault=settings.vault, actor=actor, today=today(),
-                emit_events=emit_events, on_error=on_error,
+                conns,
+                tenant=settings.tenant,
+                vault=settings.vault,
+                actor=actor,
+                today=today(),
+                emit_events=emit_events,
+                on_error=on_error,
             )
             report = await loader.load(
                 path, encoding=encoding, chunk_size=chunk_size, progress=progress
@@ -93,8 +102,12 @@ async def load(
         finally:
             for conn in conns:
                 await conn.close()
-    await _audit(settings, actor=actor, action="person.bulk_load",
-                 detail={"file": path.rsplit("/", 1)[-1], **report.summary()})
+    await _audit(
+        settings,
+        actor=actor,
+        action="person.bulk_load",
+        detail={"file": path.rsplit("/", 1)[-1], **report.summary()},
+    )
     return report
 
 
@@ -113,46 +126,70 @@ async def export(
     try:
         if output == "-":
             count = await export_csv(
-                conn, sys.stdout.buffer, encoding=encoding, ward_code=ward_code,
-                residence_status=residence_status, changed_since=changed_since,
+                conn,
+                sys.stdout.buffer,
+                encoding=encoding,
+                ward_code=ward_code,
+                residence_status=residence_status,
+                changed_since=changed_since,
             )
             sys.stdout.flush()
         else:
             with open(output, "wb") as out:  # noqa: ASYNC230 - a local export file
                 count = await export_csv(
-                    conn, out, encoding=encoding, ward_code=ward_code,
-                    residence_status=residence_status, changed_since=changed_since,
+                    conn,
+                    out,
+                    encoding=encoding,
+                    ward_code=ward_code,
+                    residence_status=residence_status,
+                    changed_since=changed_since,
                 )
     finally:
         await conn.close()
-    await _audit(settings, actor=actor, action="person.batch_export", detail={
-        "count": count, "ward_code": ward_code, "residence_status": residence_status,
-        "changed_since": changed_since.isoformat() if changed_since else None,
-    })
+    await _audit(
+        settings,
+        actor=actor,
+        action="person.batch_export",
+        detail={
+            "count": count,
+            "ward_code": ward_code,
+            "residence_status": residence_status,
+            "changed_since": changed_since.isoformat() if changed_since else None,
+        },
+    )
     return count
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m atena.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m atena.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_load = sub.add_parser("load", help="load a resident-registry extract (CSV)")
     p_load.add_argument("file")
     p_load.add_argument("--encoding", help="utf-8 or cp932 (Shift_JIS); default: detected")
     p_load.add_argument("--errors", help="error report path; default FILE.errors.csv")
     p_load.add_argument("--chunk-size", type=int, default=20_000)
-    p_load.add_argument("--connections", type=int, default=2,
-                        help="chunks loaded at once (default 2: one per core of a small server)")
-    p_load.add_argument("--no-events", action="store_true",
-                        help="no atena.person.* events (a first load; consumers take an export)")
+    p_load.add_argument(
+        "--connections",
+        type=int,
+        default=2,
+        help="chunks loaded at once (default 2: one per core of a small server)",
+    )
+    p_load.add_argument(
+        "--no-events",
+        action="store_true",
+        help="no atena.person.* events (a first load; consumers take an export)",
+    )
     p_load.add_argument("--operator", help="who runs the load (access log)")
     p_load.add_argument("--quiet", action="store_true")
     p_export = sub.add_parser("export", help="export current records (CSV) for business systems")
     p_export.add_argument("--output", default="-")
     p_export.add_argument("--encoding", default="utf-8")
     p_export.add_argument("--ward")
-    p_export.add_argument("--status", choices=["resident", "non_resident", "moved_out",
-                                               "deceased"])
+    p_export.add_argument("--status", choices=["resident", "non_resident", "moved_out", "deceased"])
     p_export.add_argument("--changed-since", type=datetime.fromisoformat)
     p_export.add_argument("--operator")
     args = parser.parse_args(argv)
@@ -160,21 +197,35 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "load":
         try:
-            report = asyncio.run(load(
-                settings, args.file, encoding=args.encoding, errors_path=args.errors,
-                chunk_size=args.chunk_size, connections=args.connections,
-                emit_events=not args.no_events,
-                operator=args.operator, quiet=args.quiet,
-            ))
+            report = asyncio.run(
+                load(
+                    settings,
+                    args.file,
+                    encoding=args.encoding,
+                    errors_path=args.errors,
+                    chunk_size=args.chunk_size,
+                    connections=args.connections,
+                    emit_events=not args.no_events,
+                    operator=args.operator,
+                    quiet=args.quiet,
+                )
+            )
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             _err(f"atena load failed: {type(exc).__name__}: {exc}")
             return 1
         _out(json.dumps(report.summary(), ensure_ascii=False))
         return 2 if report.rejected else 0
-    count = asyncio.run(export(
-        settings, args.output, encoding=args.encoding, ward_code=args.ward,
-        residence_status=args.status, changed_since=args.changed_since, operator=args.operator,
-    ))
+    count = asyncio.run(
+        export(
+            settings,
+            args.output,
+            encoding=args.encoding,
+            ward_code=args.ward,
+            residence_status=args.status,
+            changed_since=args.changed_since,
+            operator=args.operator,
+        )
+    )
     _err(f"atena export: {count} people")
     return 0
 

@@ -39,4 +39,3 @@ def is_valid_person_no(value: str) -> bool:
         and value.isdigit()
         and luhn_check_digit(value[:-1]) == int(value[-1])
     )
-

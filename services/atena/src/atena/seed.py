@@ -27,13 +27,20 @@ from mch_common.mynumber import generate_my_number
 SEED = 2026
 # (ward code, town, postal code)
 TOWNS = [
-    ("401013", "門司区栄町", "8010852"), ("401013", "門司区東本町", "8010853"),
-    ("401021", "若松区本町", "8080034"), ("401021", "若松区小石本村町", "8080022"),
-    ("401030", "戸畑区新池", "8040082"), ("401030", "戸畑区中本町", "8040066"),
-    ("401064", "小倉北区浅野", "8020001"), ("401064", "小倉北区京町", "8020002"),
-    ("401072", "小倉南区北方", "8020841"), ("401072", "小倉南区守恒", "8020971"),
-    ("401081", "八幡東区中央", "8050019"), ("401081", "八幡東区西本町", "8050061"),
-    ("401099", "八幡西区黒崎", "8060021"), ("401099", "八幡西区折尾", "8070825"),
+    ("401013", "門司区栄町", "8010852"),
+    ("401013", "門司区東本町", "8010853"),
+    ("401021", "若松区本町", "8080034"),
+    ("401021", "若松区小石本村町", "8080022"),
+    ("401030", "戸畑区新池", "8040082"),
+    ("401030", "戸畑区中本町", "8040066"),
+    ("401064", "小倉北区浅野", "8020001"),
+    ("401064", "小倉北区京町", "8020002"),
+    ("401072", "小倉南区北方", "8020841"),
+    ("401072", "小倉南区守恒", "8020971"),
+    ("401081", "八幡東区中央", "8050019"),
+    ("401081", "八幡東区西本町", "8050061"),
+    ("401099", "八幡西区黒崎", "8060021"),
+    ("401099", "八幡西区折尾", "8070825"),
 ]
 
 
@@ -49,7 +56,9 @@ class CityBuilder:
         self.rng = random.Random(SEED)
         self.today = service.today()
         self.principal = Principal(
-            sub="seed", tenant=settings.tenant, scopes=frozenset({"atena:person:write"}),
+            sub="seed",
+            tenant=settings.tenant,
+            scopes=frozenset({"atena:person:write"}),
             roles=("system",),
         )
         self.created: dict[str, int] = {"households": 0, "people": 0, "skipped_households": 0}
@@ -57,32 +66,52 @@ class CityBuilder:
 
     def _ctx(self) -> service.RegistryContext:
         return service.RegistryContext(
-            tenant=self.settings.tenant, vault=self.settings.vault, principal=self.principal,
+            tenant=self.settings.tenant,
+            vault=self.settings.vault,
+            principal=self.principal,
             purpose="demo seed",
         )
 
     def _address(self) -> Address:
         ward, town, postal = self.rng.choice(TOWNS)
         return Address(
-            postal_code=postal, prefecture="福岡県", municipality_code=self.settings.tenant,
-            ward_code=ward, town=town,
+            postal_code=postal,
+            prefecture="福岡県",
+            municipality_code=self.settings.tenant,
+            ward_code=ward,
+            town=town,
             block="-".join(str(self.rng.randrange(1, n)) for n in (6, 30, 20)),
             building=self.fake.building_name() + str(self.rng.randrange(101, 505))
-            if self.rng.random() < 0.4 else None,
+            if self.rng.random() < 0.4
+            else None,
         )
 
-    def _adult(self, key: str, *, female: bool, family: tuple[str, str], age: tuple[int, int],
-               address: Address, household: HouseholdPlacement | None,
-               status: str = "resident") -> PersonCreate:
+    def _adult(
+        self,
+        key: str,
+        *,
+        female: bool,
+        family: tuple[str, str],
+        age: tuple[int, int],
+        address: Address,
+        household: HouseholdPlacement | None,
+        status: str = "resident",
+    ) -> PersonCreate:
         given, given_kana, _ = (
             self.fake.first_name_female_pair() if female else self.fake.first_name_male_pair()
         )
         return PersonCreate(
-            external_key=key, residence_status=status,
-            family_name=family[0], given_name=given, family_name_kana=family[1],
-            given_name_kana=given_kana, sex="female" if female else "male",
-            birth_date=_years_ago(self.today, self.rng, *age), address=address,
-            household=household, phone=self.fake.phone_number(),
+            external_key=key,
+            residence_status=status,
+            family_name=family[0],
+            given_name=given,
+            family_name_kana=family[1],
+            given_name_kana=given_kana,
+            sex="female" if female else "male",
+            birth_date=_years_ago(self.today, self.rng, *age),
+            address=address,
+            household=household,
+            phone=self.fake.phone_number(),
             email=self.fake.free_email() if self.rng.random() < 0.5 else None,
             my_number=SecretStr(generate_my_number(self.rng)),
             effective_date=self.today - timedelta(days=self.rng.randrange(30, 3000)),
@@ -101,35 +130,66 @@ class CityBuilder:
             address = self._address()
             status = "non_resident" if kind == "non_resident" else "resident"
             if status == "non_resident":
-                address = Address(postal_code="8100001", prefecture="福岡県",
-                                  municipality_code="401307", town="福岡市中央区天神",
-                                  block=f"1-{self.rng.randrange(1, 20)}")
+                address = Address(
+                    postal_code="8100001",
+                    prefecture="福岡県",
+                    municipality_code="401307",
+                    town="福岡市中央区天神",
+                    block=f"1-{self.rng.randrange(1, 20)}",
+                )
             woman_age = {"young_family": (24, 39), "childbearing": (18, 45)}.get(kind, (40, 90))
-            woman = await service.register(session, ctx=self._ctx(), body=self._adult(
-                key + "-1", female=True, family=family, age=woman_age, address=address,
-                household=None, status=status))
+            woman = await service.register(
+                session,
+                ctx=self._ctx(),
+                body=self._adult(
+                    key + "-1",
+                    female=True,
+                    family=family,
+                    age=woman_age,
+                    address=address,
+                    household=None,
+                    status=status,
+                ),
+            )
             people = 1
-            placement = HouseholdPlacement(household_no=woman["household_no"],
-                                           relationship_to_head="spouse")
+            placement = HouseholdPlacement(
+                household_no=woman["household_no"], relationship_to_head="spouse"
+            )
             if kind in ("young_family", "older") and self.rng.random() < 0.8:
-                await service.register(session, ctx=self._ctx(), body=self._adult(
-                    key + "-2", female=False, family=family,
-                    age=(woman_age[0] + 1, woman_age[1] + 3),
-                    address=address, household=placement))
+                await service.register(
+                    session,
+                    ctx=self._ctx(),
+                    body=self._adult(
+                        key + "-2",
+                        female=False,
+                        family=family,
+                        age=(woman_age[0] + 1, woman_age[1] + 3),
+                        address=address,
+                        household=placement,
+                    ),
+                )
                 people += 1
             if kind == "young_family":
                 for child in range(self.rng.choice((1, 1, 2, 3))):
-                    given, given_kana, _ = (self.fake.first_name_female_pair()
-                                            if self.rng.random() < 0.5
-                                            else self.fake.first_name_male_pair())
+                    given, given_kana, _ = (
+                        self.fake.first_name_female_pair()
+                        if self.rng.random() < 0.5
+                        else self.fake.first_name_male_pair()
+                    )
                     # Babies and toddlers: the checkup ages (4 months to 4 years) are covered.
                     born = self.today - timedelta(days=self.rng.randrange(20, 5 * 365))
                     await service.record_birth(
-                        session, ctx=self._ctx(), mother_person_no=woman["person_no"],
-                        body=Birth(given_name=given, given_name_kana=given_kana,
-                                   sex="female" if self.rng.random() < 0.5 else "male",
-                                   birth_date=born, external_key=f"{key}-c{child}",
-                                   my_number=SecretStr(generate_my_number(self.rng))),
+                        session,
+                        ctx=self._ctx(),
+                        mother_person_no=woman["person_no"],
+                        body=Birth(
+                            given_name=given,
+                            given_name_kana=given_kana,
+                            sex="female" if self.rng.random() < 0.5 else "male",
+                            birth_date=born,
+                            external_key=f"{key}-c{child}",
+                            my_number=SecretStr(generate_my_number(self.rng)),
+                        ),
                     )
                     people += 1
             if len(self.examples) < 5 and kind in ("young_family", "childbearing"):
@@ -144,8 +204,12 @@ class CityBuilder:
         engine = create_engine(self.settings.database_url, pool_size=2)
         self.sessions = session_factory(engine)
         try:
-            plan = (["young_family"] * 60 + ["childbearing"] * 40 + ["older"] * 50
-                    + ["non_resident"] * 10)
+            plan = (
+                ["young_family"] * 60
+                + ["childbearing"] * 40
+                + ["older"] * 50
+                + ["non_resident"] * 10
+            )
             for n, kind in enumerate(plan, start=1):
                 await self.household(n, kind)
         finally:

@@ -36,7 +36,6 @@ def person_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-
 # The outbox's events in the order the relay publishes them, a bulk load's batch rows expanded
 # into the registrations they stand for (migration 0002): columns position, envelope (jsonb).
 OUTBOX_EVENTS = """

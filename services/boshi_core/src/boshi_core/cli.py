@@ -157,9 +157,11 @@ async def _import_people(
             ) from None
         except ValueError as exc:
             raise InvalidInput(f"{args.file}: {exc}") from None
-    return {"command": "import-people"} | report.summary() | {
-        "seconds": round(time.perf_counter() - started, 2)
-    }
+    return (
+        {"command": "import-people"}
+        | report.summary()
+        | {"seconds": round(time.perf_counter() - started, 2)}
+    )
 
 
 COMMANDS = {"extract": _extract, "remind": _remind, "import-people": _import_people}

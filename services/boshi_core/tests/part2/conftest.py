@@ -107,11 +107,20 @@ def person(
 ) -> dict[str, Any]:
     """A child (by default) as atena's events carry it."""
     return snapshot(
-        person_no, birth_date=str(birth_date), sex="male", family_name=family_name,
-        given_name=given_name, given_name_kana="タロウ", ward=ward,
-        household_no=household_no or f"H{person_no}", relationship_to_head="子", phone=None,
-        residence_status=residence_status, death_date=death_date,
-        delivery_addresses=delivery_addresses, mother_person_no=mother_person_no,
+        person_no,
+        birth_date=str(birth_date),
+        sex="male",
+        family_name=family_name,
+        given_name=given_name,
+        given_name_kana="タロウ",
+        ward=ward,
+        household_no=household_no or f"H{person_no}",
+        relationship_to_head="子",
+        phone=None,
+        residence_status=residence_status,
+        death_date=death_date,
+        delivery_addresses=delivery_addresses,
+        mother_person_no=mother_person_no,
         version=version,
     )
 

@@ -32,9 +32,7 @@ STREAM_MAX_AGE = timedelta(days=1)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    base_lifespan = service_lifespan(
-        settings, stream_service=STREAM, stream_max_age=STREAM_MAX_AGE
-    )
+    base_lifespan = service_lifespan(settings, stream_service=STREAM, stream_max_age=STREAM_MAX_AGE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -44,9 +44,7 @@ _CLAIM = text(
     ORDER BY position
     """
 )
-_EXPAND = text(
-    "SELECT event_id, envelope, correlation_id FROM outbox_batch_events(:position)"
-)
+_EXPAND = text("SELECT event_id, envelope, correlation_id FROM outbox_batch_events(:position)")
 _MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:positions)")
 
 
@@ -80,13 +78,14 @@ class OutboxRelay:
             rows = rows[:end]
             events = [
                 (row.event_id, row.subject, row.envelope, row.correlation_id)
-                for row in rows if not row.is_batch
+                for row in rows
+                if not row.is_batch
             ]
             if rows[-1].is_batch:
                 events += await self._expand(conn, rows[-1].position, rows[-1].subject)
             for start in range(0, len(events), self.batch_size):
                 await asyncio.gather(
-                    *(self._publish(*event) for event in events[start:start + self.batch_size])
+                    *(self._publish(*event) for event in events[start : start + self.batch_size])
                 )
             await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
         self.published += len(events)

@@ -154,8 +154,14 @@ async def empty_tables(engine: AsyncEngine, *, keep: Collection[str]) -> None:
     """TRUNCATE every table of the public schema except `keep` (what committed tests wrote)."""
     async with engine.begin() as conn:
         tables = (
-            await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-        ).scalars().all()
+            (
+                await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                )
+            )
+            .scalars()
+            .all()
+        )
         doomed = [t for t in tables if t not in keep]
         if doomed:
             await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in doomed) + " CASCADE"))

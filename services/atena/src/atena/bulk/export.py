@@ -9,10 +9,30 @@ from typing import BinaryIO
 import asyncpg
 
 EXPORT_HEADER = (
-    "person_no", "external_key", "residence_status", "family_name", "given_name",
-    "family_name_kana", "given_name_kana", "sex", "birth_date", "death_date", "postal_code",
-    "prefecture", "municipality_code", "ward_code", "town", "block", "building", "household_no",
-    "relationship_to_head", "phone", "email", "mother_person_no", "version", "updated_at",
+    "person_no",
+    "external_key",
+    "residence_status",
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "sex",
+    "birth_date",
+    "death_date",
+    "postal_code",
+    "prefecture",
+    "municipality_code",
+    "ward_code",
+    "town",
+    "block",
+    "building",
+    "household_no",
+    "relationship_to_head",
+    "phone",
+    "email",
+    "mother_person_no",
+    "version",
+    "updated_at",
     "delivery_addresses",
 )
 
@@ -48,7 +68,9 @@ async def export_csv(
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     columns = ", ".join(
         "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-        if c == "updated_at" else c for c in EXPORT_HEADER
+        if c == "updated_at"
+        else c
+        for c in EXPORT_HEADER
     )
     query = f"SELECT {columns} FROM person {where} ORDER BY person_no"
 

@@ -47,13 +47,37 @@ from mch_common.mynumber import MyNumberVault
 
 # Compared to decide whether a line changes the person, and copied on insert/update.
 DATA_COLUMNS = (
-    "external_key", "residence_status", "family_name", "given_name", "family_name_kana",
-    "given_name_kana", "name_key", "kana_key", "sex", "birth_date", "death_date", "postal_code",
-    "prefecture", "municipality_code", "ward_code", "town", "block", "building", "household_no",
-    "relationship_to_head", "phone", "email",
+    "external_key",
+    "residence_status",
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "name_key",
+    "kana_key",
+    "sex",
+    "birth_date",
+    "death_date",
+    "postal_code",
+    "prefecture",
+    "municipality_code",
+    "ward_code",
+    "town",
+    "block",
+    "building",
+    "household_no",
+    "relationship_to_head",
+    "phone",
+    "email",
 )
 STAGING_COLUMNS = (
-    "line_no", "person_no", *DATA_COLUMNS, "mn_key_id", "mn_cipher", "mn_blind", "effective_date",
+    "line_no",
+    "person_no",
+    *DATA_COLUMNS,
+    "mn_key_id",
+    "mn_cipher",
+    "mn_blind",
+    "effective_date",
 )
 # A new person's row and My Number go straight to their tables (COPY).
 PERSON_COLUMNS = ("person_no", "version", "delivery_addresses", *DATA_COLUMNS)
@@ -197,14 +221,16 @@ WITH s AS MATERIALIZED (
 ){events}
 SELECT count(*) FROM changes
 """
-_REGISTER_EVENTS = _REGISTER.format(events=f"""
+_REGISTER_EVENTS = _REGISTER.format(
+    events=f"""
 , events AS (
     INSERT INTO outbox (event_id, subject, envelope)
     SELECT {_UUID7}, 'atena.person.registered', jsonb_build_object(
         '{BATCH_KEY}', jsonb_build_object('person_nos', to_jsonb($1::text[])),
         'time', $8::text, 'tenant', $6::text, 'correlationid', $7::text
     )
-)""")
+)"""
+)
 _REGISTER_ONLY = _REGISTER.format(events="")
 _HOUSEHOLDS_KNOWN = (
     "SELECT h.external_key, h.household_no FROM unnest($1::text[]) AS k (external_key)"
@@ -257,11 +283,31 @@ _MARSHALLED, _PICKLED = b"M", b"P"
 
 def _wire(r: Record) -> tuple[Any, ...]:
     return (
-        r.line, r.external_key, r.person_no, r.residence_status, r.family_name, r.given_name,
-        r.family_name_kana, r.given_name_kana, r.name_key, r.kana_key, r.sex,
-        r.birth_date.toordinal(), r.death_date.toordinal() if r.death_date else None,
-        r.postal_code, r.prefecture, r.municipality_code, r.ward_code, r.town, r.block,
-        r.building, r.household_key, r.relationship_to_head, r.phone, r.email, r.my_number,
+        r.line,
+        r.external_key,
+        r.person_no,
+        r.residence_status,
+        r.family_name,
+        r.given_name,
+        r.family_name_kana,
+        r.given_name_kana,
+        r.name_key,
+        r.kana_key,
+        r.sex,
+        r.birth_date.toordinal(),
+        r.death_date.toordinal() if r.death_date else None,
+        r.postal_code,
+        r.prefecture,
+        r.municipality_code,
+        r.ward_code,
+        r.town,
+        r.block,
+        r.building,
+        r.household_key,
+        r.relationship_to_head,
+        r.phone,
+        r.email,
+        r.my_number,
         r.effective_date.toordinal(),
     )
 
@@ -269,12 +315,17 @@ def _wire(r: Record) -> tuple[Any, ...]:
 def _record(row: tuple[Any, ...]) -> Record:
     death = row[_DEATH_AT]
     dates = (
-        date.fromordinal(row[_BIRTH_AT]), date.fromordinal(death) if death is not None else None
+        date.fromordinal(row[_BIRTH_AT]),
+        date.fromordinal(death) if death is not None else None,
     )
-    return Record(*(
-        row[:_BIRTH_AT] + dates + row[_DEATH_AT + 1:_EFFECTIVE_AT]
-        + (date.fromordinal(row[_EFFECTIVE_AT]),)
-    ))
+    return Record(
+        *(
+            row[:_BIRTH_AT]
+            + dates
+            + row[_DEATH_AT + 1 : _EFFECTIVE_AT]
+            + (date.fromordinal(row[_EFFECTIVE_AT]),)
+        )
+    )
 
 
 class UniqueRecords:
@@ -356,8 +407,12 @@ class LoadReport:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "encoding": self.encoding, "lines": self.lines, "inserted": self.inserted,
-            "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
+            "encoding": self.encoding,
+            "lines": self.lines,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
             "seconds": round(self.seconds, 2),
         }
 
@@ -429,8 +484,10 @@ class Loader:
         """Build the deferred indexes and constraints, on every connection at once; foreign
         keys after (their check reads the indexes built before), then fresh statistics."""
         pending: list[tuple[str | None, str]] = sorted(
-            ((row["name"], row["ddl"]) for row in
-             await self.conn.fetch("SELECT name, ddl FROM bulk_deferred_index")),
+            (
+                (row["name"], row["ddl"])
+                for row in await self.conn.fetch("SELECT name, ddl FROM bulk_deferred_index")
+            ),
             key=lambda item: " FOREIGN KEY " in item[1],
         )
         pending += [(None, f"ANALYZE {table}") for table in REBUILT_TABLES]
@@ -446,9 +503,7 @@ class Loader:
                         await conn.execute("SET LOCAL enable_hashjoin = off")
                     await conn.execute(ddl)
                     if name is not None:
-                        await conn.execute(
-                            "DELETE FROM bulk_deferred_index WHERE name = $1", name
-                        )
+                        await conn.execute("DELETE FROM bulk_deferred_index WHERE name = $1", name)
             await conn.execute("RESET maintenance_work_mem")
 
         # After a failure some connection may be gone; the others (at least one) carry on.
@@ -456,8 +511,13 @@ class Loader:
         await asyncio.gather(*(build(conn) for conn in live))
 
     async def load(
-        self, path: str, *, encoding: str | None = None, chunk_size: int = 20_000,
-        progress: Callable[[LoadReport], None] | None = None, rebuild_indexes: str = "auto",
+        self,
+        path: str,
+        *,
+        encoding: str | None = None,
+        chunk_size: int = 20_000,
+        progress: Callable[[LoadReport], None] | None = None,
+        rebuild_indexes: str = "auto",
     ) -> LoadReport:
         """`rebuild_indexes`: "auto" drops and rebuilds secondary indexes when the registry is
         empty (an initial load), "never" keeps them."""
@@ -486,8 +546,12 @@ class Loader:
         return self.report
 
     async def _load_file(
-        self, path: str, encoding: str | None, chunk_size: int,
-        progress: Callable[[LoadReport], None] | None, started: float,
+        self,
+        path: str,
+        encoding: str | None,
+        chunk_size: int,
+        progress: Callable[[LoadReport], None] | None,
+        started: float,
     ) -> None:
         if encoding is None:
             with open(path, "rb") as raw:  # noqa: ASYNC230 - 64 KiB, once
@@ -576,14 +640,28 @@ class Loader:
         outside the chunk's transaction: numbers and households are taken for good."""
         # In an initial load every key is new (repeats within the file are already rejected),
         # and the index that would answer this is being rebuilt.
-        by_key = {} if self._initial else dict(await conn.fetch(
-            "SELECT external_key, person_no FROM person WHERE external_key = ANY($1::text[])",
-            [r.external_key for r in chunk],
-        ))
+        by_key = (
+            {}
+            if self._initial
+            else dict(
+                await conn.fetch(
+                    "SELECT external_key, person_no FROM person"
+                    " WHERE external_key = ANY($1::text[])",
+                    [r.external_key for r in chunk],
+                )
+            )
+        )
         given = [r.person_no for r in chunk if r.person_no is not None]
-        by_no: dict[str, str | None] = dict(await conn.fetch(
-            "SELECT person_no, external_key FROM person WHERE person_no = ANY($1::text[])", given
-        )) if given else {}
+        by_no: dict[str, str | None] = (
+            dict(
+                await conn.fetch(
+                    "SELECT person_no, external_key FROM person WHERE person_no = ANY($1::text[])",
+                    given,
+                )
+            )
+            if given
+            else {}
+        )
         kept: list[Record] = []
         for r in chunk:
             existing = by_key.get(r.external_key)
@@ -639,21 +717,42 @@ class Loader:
                 key_id, cipher = sealed.key_id, sealed.ciphertext
                 prepared.numbers[blind] = (r.line, r.person_no)
             data = (
-                r.external_key, r.residence_status, r.family_name, r.given_name,
-                r.family_name_kana, r.given_name_kana, r.name_key, r.kana_key, r.sex,
-                r.birth_date, r.death_date, r.postal_code, r.prefecture, r.municipality_code,
-                r.ward_code, r.town, r.block, r.building, r.household_key,
-                r.relationship_to_head, r.phone, r.email,
+                r.external_key,
+                r.residence_status,
+                r.family_name,
+                r.given_name,
+                r.family_name_kana,
+                r.given_name_kana,
+                r.name_key,
+                r.kana_key,
+                r.sex,
+                r.birth_date,
+                r.death_date,
+                r.postal_code,
+                r.prefecture,
+                r.municipality_code,
+                r.ward_code,
+                r.town,
+                r.block,
+                r.building,
+                r.household_key,
+                r.relationship_to_head,
+                r.phone,
+                r.email,
             )
             if not r.is_new:
                 prepared.staging.append(
                     (r.line, r.person_no, *data, key_id, cipher, blind, r.effective_date)
                 )
                 continue
-            prepared.new.append(_NewPerson(
-                r.line, (r.person_no, 1, "[]", *data), r.effective_date,
-                (r.person_no, key_id, cipher, blind) if blind is not None else None,
-            ))
+            prepared.new.append(
+                _NewPerson(
+                    r.line,
+                    (r.person_no, 1, "[]", *data),
+                    r.effective_date,
+                    (r.person_no, key_id, cipher, blind) if blind is not None else None,
+                )
+            )
         return prepared
 
     async def _insert_new(self, conn: asyncpg.Connection, new: list["_NewPerson"]) -> None:
@@ -670,7 +769,9 @@ class Loader:
             register += (self.tenant, self.correlation_id, _now_iso())
         await conn.fetchval(
             _REGISTER_EVENTS if self.emit_events else _REGISTER_ONLY,
-            [n.person[0] for n in new], [n.effective_date for n in new], *register,
+            [n.person[0] for n in new],
+            [n.effective_date for n in new],
+            *register,
         )
         self.report.inserted += len(new)
 
@@ -688,12 +789,15 @@ class Loader:
         """A line whose My Number is registered to another person is rejected whole."""
         if not prepared.numbers:
             return
-        holders = dict(await conn.fetch(
-            "SELECT blind_index, person_no FROM person_my_number WHERE blind_index = ANY($1)",
-            list(prepared.numbers),
-        ))
+        holders = dict(
+            await conn.fetch(
+                "SELECT blind_index, person_no FROM person_my_number WHERE blind_index = ANY($1)",
+                list(prepared.numbers),
+            )
+        )
         refused = {
-            line for blind, (line, person_no) in prepared.numbers.items()
+            line
+            for blind, (line, person_no) in prepared.numbers.items()
             if holders.get(blind, person_no) != person_no
         }
         for line in sorted(refused):

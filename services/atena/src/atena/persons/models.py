@@ -112,9 +112,7 @@ class PersonVersion(Base):
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
-    __table_args__ = (
-        Index("ix_person_version_lookup", "person_no", "valid_from"),
-    )
+    __table_args__ = (Index("ix_person_version_lookup", "person_no", "valid_from"),)
 
 
 class PersonChange(Base):

@@ -54,9 +54,14 @@ async def snapshot(session: AsyncSession, person_no: str) -> dict[str, Any] | No
     return result
 
 
-async def snapshots(session: AsyncSession, where: Sequence[ColumnElement[bool]], *,
-                    order_by: Sequence[Any], limit: int, offset: int
-                    ) -> tuple[list[dict[str, Any]], int]:
+async def snapshots(
+    session: AsyncSession,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    order_by: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
     stmt = select(_SNAPSHOT).select_from(Person).where(*where).order_by(*order_by)
     rows = (await session.execute(stmt.limit(limit).offset(offset))).scalars().all()
     total_stmt = select(func.count()).select_from(Person).where(*where)
@@ -86,10 +91,17 @@ class PersonView:
 
 
 def _view_query() -> Select[Any]:
-    return select(
-        Person.person_no, Person.ward_code, _SNAPSHOT, PersonMyNumber.key_id,
-        PersonMyNumber.ciphertext,
-    ).select_from(Person).outerjoin(PersonMyNumber, PersonMyNumber.person_no == Person.person_no)
+    return (
+        select(
+            Person.person_no,
+            Person.ward_code,
+            _SNAPSHOT,
+            PersonMyNumber.key_id,
+            PersonMyNumber.ciphertext,
+        )
+        .select_from(Person)
+        .outerjoin(PersonMyNumber, PersonMyNumber.person_no == Person.person_no)
+    )
 
 
 async def person_view(session: AsyncSession, person_no: str) -> PersonView | None:
@@ -195,14 +207,22 @@ async def person_no_by_external_key(session: AsyncSession, external_key: str) ->
 
 
 async def same_person_registered(
-    session: AsyncSession, *, name_key: str, birth_date: date, town: str | None,
+    session: AsyncSession,
+    *,
+    name_key: str,
+    birth_date: date,
+    town: str | None,
     block: str | None,
 ) -> bool:
-    stmt = select(Person.person_no).where(
-        Person.name_key == name_key,
-        Person.birth_date == birth_date,
-        Person.town.is_not_distinct_from(town),
-        Person.block.is_not_distinct_from(block),
-        Person.residence_status.in_(("resident", "non_resident")),
-    ).limit(1)
+    stmt = (
+        select(Person.person_no)
+        .where(
+            Person.name_key == name_key,
+            Person.birth_date == birth_date,
+            Person.town.is_not_distinct_from(town),
+            Person.block.is_not_distinct_from(block),
+            Person.residence_status.in_(("resident", "non_resident")),
+        )
+        .limit(1)
+    )
     return (await session.execute(stmt)).scalar_one_or_none() is not None

@@ -67,7 +67,10 @@ def _out(snapshot: dict[str, Any]) -> PersonOut:
 
 @router.post("/persons", status_code=201, summary="Register a resident or a non-resident")
 async def register_person(
-    body: PersonCreate, session: Session, principal: Writer, request: Request,
+    body: PersonCreate,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
     return _out(await service.register(session, ctx=_ctx(request, principal, purpose), body=body))
@@ -75,7 +78,10 @@ async def register_person(
 
 @router.post("/persons/move-in", status_code=201, summary="転入: move in from another city")
 async def move_in(
-    body: MoveIn, session: Session, principal: Writer, request: Request,
+    body: MoveIn,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
     return _out(await service.move_in(session, ctx=_ctx(request, principal, purpose), body=body))
@@ -88,18 +94,25 @@ async def move_in(
     responses={404: {"description": "nobody has this My Number"}},
 )
 async def lookup_by_my_number(
-    body: MyNumberLookup, session: Session, principal: Looker, request: Request,
+    body: MyNumberLookup,
+    session: Session,
+    principal: Looker,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> LookupOut | JSONResponse:
     found = await service.lookup_by_my_number(
-        session, ctx=_ctx(request, principal, purpose),
+        session,
+        ctx=_ctx(request, principal, purpose),
         my_number=body.my_number.get_secret_value(),
     )
     if found is None:
         # Returned, not raised, so the access record of the failed lookup is committed.
         return problem_response(
-            status=404, code="not-found", title="Not found",
-            detail="no person has this My Number", instance=request.url.path,
+            status=404,
+            code="not-found",
+            title="Not found",
+            detail="no person has this My Number",
+            instance=request.url.path,
         )
     if isinstance(found, str):
         return LookupOut(person_no=found)
@@ -128,10 +141,22 @@ async def search_persons(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> PersonPage:
     items, total = await service.search(
-        session, ctx=_ctx(request, principal, purpose), name=name, kana=kana,
-        birth_date=birth_date, birth_date_from=birth_date_from, birth_date_to=birth_date_to,
-        postal_code=postal_code, ward_code=ward_code, town=town, household_no=household_no,
-        residence_status=residence_status, sex=sex, sort=sort, limit=limit, offset=offset,
+        session,
+        ctx=_ctx(request, principal, purpose),
+        name=name,
+        kana=kana,
+        birth_date=birth_date,
+        birth_date_from=birth_date_from,
+        birth_date_to=birth_date_to,
+        postal_code=postal_code,
+        ward_code=ward_code,
+        town=town,
+        household_no=household_no,
+        residence_status=residence_status,
+        sex=sex,
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
     return PersonPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -147,14 +172,20 @@ async def read_person(
     known_at: datetime | None = None,
 ) -> PersonOut:
     return await service.read_person(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, as_of=as_of,
+        session,
+        ctx=_ctx(request, principal, purpose),
+        person_no=person_no,
+        as_of=as_of,
         known_at=known_at,
     )
 
 
 @router.get("/persons/{person_no}/changes", summary="The list of changes (change log)")
 async def list_changes(
-    person_no: str, session: Session, principal: Reader, request: Request,
+    person_no: str,
+    session: Session,
+    principal: Reader,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> ChangeList:
     rows = await service.list_changes(
@@ -168,7 +199,10 @@ async def list_changes(
 
 @router.get("/households/{household_no}", summary="The members of a household")
 async def read_household(
-    household_no: str, session: Session, principal: Reader, request: Request,
+    household_no: str,
+    session: Session,
+    principal: Reader,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> HouseholdOut:
     members = await service.read_household(
@@ -179,62 +213,98 @@ async def read_household(
 
 @router.post("/persons/{person_no}/births", status_code=201, summary="出生: a child of this mother")
 async def record_birth(
-    person_no: str, body: Birth, session: Session, principal: Writer, request: Request,
+    person_no: str,
+    body: Birth,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.record_birth(
-        session, ctx=_ctx(request, principal, purpose), mother_person_no=person_no, body=body
-    ))
+    return _out(
+        await service.record_birth(
+            session, ctx=_ctx(request, principal, purpose), mother_person_no=person_no, body=body
+        )
+    )
 
 
 @router.post("/persons/{person_no}/address-change", summary="転居: move within the city")
 async def change_address(
-    person_no: str, body: AddressChange, session: Session, principal: Writer, request: Request,
+    person_no: str,
+    body: AddressChange,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.change_address(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
-    ))
+    return _out(
+        await service.change_address(
+            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+        )
+    )
 
 
 @router.post("/persons/{person_no}/move-out", summary="転出: move to another municipality")
 async def move_out(
-    person_no: str, body: MoveOut, session: Session, principal: Writer, request: Request,
+    person_no: str,
+    body: MoveOut,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.move_out(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
-    ))
+    return _out(
+        await service.move_out(
+            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+        )
+    )
 
 
 @router.post("/persons/{person_no}/name-change", summary="氏名変更")
 async def change_name(
-    person_no: str, body: NameChange, session: Session, principal: Writer, request: Request,
+    person_no: str,
+    body: NameChange,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.change_name(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
-    ))
+    return _out(
+        await service.change_name(
+            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+        )
+    )
 
 
 @router.post("/persons/{person_no}/death", summary="死亡")
 async def record_death(
-    person_no: str, body: Death, session: Session, principal: Writer, request: Request,
+    person_no: str,
+    body: Death,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.record_death(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
-    ))
+    return _out(
+        await service.record_death(
+            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+        )
+    )
 
 
 @router.put("/persons/{person_no}/delivery-addresses", summary="送付先: replace the list")
 async def change_delivery_addresses(
-    person_no: str, body: DeliveryAddressesChange, session: Session, principal: Writer,
-    request: Request, purpose: PurposeHeader = None,
+    person_no: str,
+    body: DeliveryAddressesChange,
+    session: Session,
+    principal: Writer,
+    request: Request,
+    purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.change_delivery_addresses(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
-    ))
+    return _out(
+        await service.change_delivery_addresses(
+            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+        )
+    )
 
 
 @router.put(
@@ -242,8 +312,12 @@ async def change_delivery_addresses(
     summary="個人番号: register a first My Number, or replace it (with a reason)",
 )
 async def register_my_number(
-    person_no: str, body: MyNumberRegistration, session: Session, principal: Writer,
-    request: Request, purpose: PurposeHeader = None,
+    person_no: str,
+    body: MyNumberRegistration,
+    session: Session,
+    principal: Writer,
+    request: Request,
+    purpose: PurposeHeader = None,
 ) -> PersonOut:
     return await service.register_my_number(
         session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
@@ -252,9 +326,15 @@ async def register_my_number(
 
 @router.post("/persons/{person_no}/corrections", summary="職権修正 (also contact details)")
 async def correct(
-    person_no: str, body: Correction, session: Session, principal: Writer, request: Request,
+    person_no: str,
+    body: Correction,
+    session: Session,
+    principal: Writer,
+    request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.correct(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
-    ))
+    return _out(
+        await service.correct(
+            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+        )
+    )

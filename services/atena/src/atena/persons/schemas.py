@@ -25,7 +25,7 @@ KanaText = Annotated[str, Field(min_length=1, max_length=200)]
 def contains_my_number(text: str) -> bool:
     """True when any 12-digit window of the text passes the My Number check digit."""
     for run in _DIGIT_RUNS.findall(text):
-        if any(is_valid_my_number(run[i:i + 12]) for i in range(len(run) - 11)):
+        if any(is_valid_my_number(run[i : i + 12]) for i in range(len(run) - 11)):
             return True
     return False
 

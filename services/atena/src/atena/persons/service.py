@@ -197,7 +197,9 @@ async def _store_my_number(
     sealed = ctx.vault.encrypt(my_number, aad=person_no.encode())
     session.add(
         PersonMyNumber(
-            person_no=person_no, key_id=sealed.key_id, ciphertext=sealed.ciphertext,
+            person_no=person_no,
+            key_id=sealed.key_id,
+            ciphertext=sealed.ciphertext,
             blind_index=blind,
         )
     )
@@ -237,23 +239,35 @@ async def _record(
 
     if verb == "corrected":
         await _rewrite_history(
-            session, person_no=person.person_no, patch=changed_after, snapshot=after,
+            session,
+            person_no=person.person_no,
+            patch=changed_after,
+            snapshot=after,
             from_date=correction_from,
         )
     else:
         await repo.close_open_version(session, person.person_no, effective_date)
         await session.execute(
             insert(PersonVersion).values(
-                person_no=person.person_no, version=person.version, valid_from=effective_date,
-                snapshot=after, recorded_at=datetime.now(UTC),
+                person_no=person.person_no,
+                version=person.version,
+                valid_from=effective_date,
+                snapshot=after,
+                recorded_at=datetime.now(UTC),
             )
         )
     actor = ctx.principal.sub
     await session.execute(
         insert(PersonChange).values(
-            person_no=person.person_no, version=person.version, change_type=verb,
-            effective_date=effective_date, actor=actor, reason=reason,
-            before=changed_before, after=changed_after, detail=extra or {},
+            person_no=person.person_no,
+            version=person.version,
+            change_type=verb,
+            effective_date=effective_date,
+            actor=actor,
+            reason=reason,
+            before=changed_before,
+            after=changed_after,
+            detail=extra or {},
         )
     )
     await emit_event(
@@ -272,8 +286,12 @@ async def _record(
         },
     )
     await audit_principal(
-        session, ctx.principal, action=f"person.{verb}", target_type="person",
-        target_id=person.person_no, purpose=ctx.purpose,
+        session,
+        ctx.principal,
+        action=f"person.{verb}",
+        target_type="person",
+        target_id=person.person_no,
+        purpose=ctx.purpose,
         detail={"version": person.version, "fields": sorted(changed_after)},
     )
     return after
@@ -293,9 +311,9 @@ async def _rewrite_history(
     version = snapshot["version"]
     # Without a date, identity facts are wrong for the whole history, but an address or a
     # phone number corrected now says nothing about where the person lived before.
-    older_patch = patch if from_date is not None else {
-        k: v for k, v in patch.items() if k in IDENTITY_FIELDS
-    }
+    older_patch = (
+        patch if from_date is not None else {k: v for k, v in patch.items() if k in IDENTITY_FIELDS}
+    )
     for row in await repo.live_versions(session, person_no):
         if row.valid_to is not None and row.valid_to <= row.valid_from:
             continue  # a version replaced on its first day is never the answer to a query
@@ -310,19 +328,28 @@ async def _rewrite_history(
         if from_date is not None and row.valid_from < from_date:
             await session.execute(
                 insert(PersonVersion).values(
-                    person_no=person_no, version=row.version, valid_from=row.valid_from,
-                    valid_to=from_date, snapshot=row.snapshot, recorded_at=now,
+                    person_no=person_no,
+                    version=row.version,
+                    valid_from=row.valid_from,
+                    valid_to=from_date,
+                    snapshot=row.snapshot,
+                    recorded_at=now,
                 )
             )
             start = from_date
         corrected = (
-            snapshot if row.valid_to is None
+            snapshot
+            if row.valid_to is None
             else {**row.snapshot, **older_patch, "version": version}
         )
         await session.execute(
             insert(PersonVersion).values(
-                person_no=person_no, version=version, valid_from=start, valid_to=row.valid_to,
-                snapshot=corrected, recorded_at=now,
+                person_no=person_no,
+                version=version,
+                valid_from=start,
+                valid_to=row.valid_to,
+                snapshot=corrected,
+                recorded_at=now,
             )
         )
 
@@ -339,7 +366,10 @@ async def _new_person(
         raise Conflict("a person with this external key is already registered")
     key = name_key(body.family_name, body.given_name)
     if await repo.same_person_registered(
-        session, name_key=key, birth_date=body.birth_date, town=body.address.town,
+        session,
+        name_key=key,
+        birth_date=body.birth_date,
+        town=body.address.town,
         block=body.address.block,
     ):
         raise Conflict("a person with the same name, birth date and address is already registered")
@@ -378,9 +408,7 @@ async def register(
     )
 
 
-async def move_in(
-    session: AsyncSession, *, ctx: RegistryContext, body: MoveIn
-) -> dict[str, Any]:
+async def move_in(session: AsyncSession, *, ctx: RegistryContext, body: MoveIn) -> dict[str, Any]:
     """転入: from another municipality; a former resident returning keeps their number."""
     _check_municipality(
         body.previous_municipality_code, tenant=ctx.tenant, loc="previous_municipality_code"
@@ -391,7 +419,12 @@ async def move_in(
     if body.person_no is None:
         person, effective = await _new_person(session, ctx, body, in_city=True)
         return await _record(
-            session, ctx, person=person, verb="moved_in", effective_date=effective, before=None,
+            session,
+            ctx,
+            person=person,
+            verb="moved_in",
+            effective_date=effective,
+            before=None,
             extra=extra,
         )
     person = await _load(session, body.person_no, lock=True)
@@ -412,7 +445,12 @@ async def move_in(
     if body.my_number is not None and await repo.my_number_of(session, person.person_no) is None:
         await _store_my_number(session, ctx, person.person_no, body.my_number.get_secret_value())
     return await _record(
-        session, ctx, person=person, verb="moved_in", effective_date=effective, before=before,
+        session,
+        ctx,
+        person=person,
+        verb="moved_in",
+        effective_date=effective,
+        before=before,
         extra=extra,
     )
 
@@ -451,8 +489,11 @@ async def record_birth(
         raise Conflict("a person with this external key is already registered")
     family_name = body.family_name or mother.family_name
     if await repo.same_person_registered(
-        session, name_key=name_key(family_name, body.given_name), birth_date=body.birth_date,
-        town=mother.town, block=mother.block,
+        session,
+        name_key=name_key(family_name, body.given_name),
+        birth_date=body.birth_date,
+        town=mother.town,
+        block=mother.block,
     ):
         raise Conflict("this birth is already registered")
     child = Person(
@@ -472,14 +513,26 @@ async def record_birth(
         delivery_addresses=[],
     )
     _set_names(child)
-    for column in ("postal_code", "prefecture", "municipality_code", "ward_code", "town",
-                   "block", "building"):
+    for column in (
+        "postal_code",
+        "prefecture",
+        "municipality_code",
+        "ward_code",
+        "town",
+        "block",
+        "building",
+    ):
         setattr(child, column, getattr(mother, column))
     session.add(child)
     if body.my_number is not None:
         await _store_my_number(session, ctx, child.person_no, body.my_number.get_secret_value())
     return await _record(
-        session, ctx, person=child, verb="born", effective_date=body.birth_date, before=None,
+        session,
+        ctx,
+        person=child,
+        verb="born",
+        effective_date=body.birth_date,
+        before=None,
         extra={"mother_person_no": mother.person_no},
     )
 
@@ -500,7 +553,11 @@ async def change_address(
     if body.household is not None:
         await _place_in_household(session, person, body.household)
     return await _record(
-        session, ctx, person=person, verb="address_changed", effective_date=body.effective_date,
+        session,
+        ctx,
+        person=person,
+        verb="address_changed",
+        effective_date=body.effective_date,
         before=before,
     )
 
@@ -519,7 +576,11 @@ async def move_out(
     before = await repo.snapshot(session, person_no)
     person.residence_status = "moved_out"
     return await _record(
-        session, ctx, person=person, verb="moved_out", effective_date=body.effective_date,
+        session,
+        ctx,
+        person=person,
+        verb="moved_out",
+        effective_date=body.effective_date,
         before=before,
         extra={"destination_municipality_code": body.destination_municipality_code},
     )
@@ -537,8 +598,13 @@ async def change_name(
             setattr(person, field, value)
     _set_names(person)
     return await _record(
-        session, ctx, person=person, verb="name_changed", effective_date=body.effective_date,
-        before=before, reason=body.reason,
+        session,
+        ctx,
+        person=person,
+        verb="name_changed",
+        effective_date=body.effective_date,
+        before=before,
+        reason=body.reason,
     )
 
 
@@ -568,8 +634,12 @@ async def change_delivery_addresses(
     before = await repo.snapshot(session, person_no)
     person.delivery_addresses = _check_delivery_addresses(body.delivery_addresses)
     return await _record(
-        session, ctx, person=person, verb="delivery_address_changed",
-        effective_date=body.effective_date, before=before,
+        session,
+        ctx,
+        person=person,
+        verb="delivery_address_changed",
+        effective_date=body.effective_date,
+        before=before,
     )
 
 
@@ -591,22 +661,38 @@ async def register_my_number(
             raise _invalid("reason", "replacing a registered My Number needs the reason")
         sealed = ctx.vault.encrypt(number, aad=person_no.encode())
         if current is None:
-            session.add(PersonMyNumber(
-                person_no=person_no, key_id=sealed.key_id, ciphertext=sealed.ciphertext,
-                blind_index=blind,
-            ))
+            session.add(
+                PersonMyNumber(
+                    person_no=person_no,
+                    key_id=sealed.key_id,
+                    ciphertext=sealed.ciphertext,
+                    blind_index=blind,
+                )
+            )
         else:
             current.key_id, current.ciphertext = sealed.key_id, sealed.ciphertext
             current.blind_index, current.registered_at = blind, datetime.now(UTC)
         verb = "my_number_registered" if current is None else "my_number_replaced"
-        await session.execute(insert(PersonChange).values(
-            person_no=person_no, version=person.version, change_type=verb,
-            effective_date=today(), actor=ctx.principal.sub, reason=body.reason,
-            before={}, after={}, detail={"my_number": verb.removeprefix("my_number_")},
-        ))
+        await session.execute(
+            insert(PersonChange).values(
+                person_no=person_no,
+                version=person.version,
+                change_type=verb,
+                effective_date=today(),
+                actor=ctx.principal.sub,
+                reason=body.reason,
+                before={},
+                after={},
+                detail={"my_number": verb.removeprefix("my_number_")},
+            )
+        )
         await audit_principal(
-            session, ctx.principal, action=f"person.{verb}", target_type="person",
-            target_id=person_no, purpose=ctx.purpose,
+            session,
+            ctx.principal,
+            action=f"person.{verb}",
+            target_type="person",
+            target_id=person_no,
+            purpose=ctx.purpose,
         )
         await session.flush()
     # The same number again changes nothing; either way the answer is the person, masked.
@@ -626,8 +712,10 @@ async def correct(
         _check_birth_date(body.changes.birth_date, loc="changes.birth_date")
     if body.changes.address is not None:
         _check_address(
-            body.changes.address, tenant=ctx.tenant,
-            in_city=person.residence_status == "resident", loc="changes.address",
+            body.changes.address,
+            tenant=ctx.tenant,
+            in_city=person.residence_status == "resident",
+            loc="changes.address",
         )
     for field in ("family_name", "given_name", "family_name_kana", "given_name_kana", "sex"):
         if field in changes and changes[field] is None:
@@ -642,8 +730,14 @@ async def correct(
     _set_names(person)
     effective = body.effective_date or today()
     return await _record(
-        session, ctx, person=person, verb="corrected", effective_date=effective, before=before,
-        reason=body.reason, correction_from=body.effective_date,
+        session,
+        ctx,
+        person=person,
+        verb="corrected",
+        effective_date=effective,
+        before=before,
+        reason=body.reason,
+        correction_from=body.effective_date,
     )
 
 
@@ -685,8 +779,12 @@ async def read_person(
     assert snap is not None
     has, shown, how = _my_number_shown(ctx, view)
     await audit_principal(
-        session, ctx.principal, action="person.read", target_type="person",
-        target_id=person_no, purpose=ctx.purpose,
+        session,
+        ctx.principal,
+        action="person.read",
+        target_type="person",
+        target_id=person_no,
+        purpose=ctx.purpose,
         detail={"as_of": as_of.isoformat() if as_of else None, "my_number": how},
     )
     return PersonOut.model_validate({**snap, "has_my_number": has, "my_number": shown})
@@ -699,8 +797,12 @@ async def list_changes(
     _ward_check(ctx.principal, person.ward_code)
     rows = await repo.changes(session, person_no)
     await audit_principal(
-        session, ctx.principal, action="person.changes.read", target_type="person",
-        target_id=person_no, purpose=ctx.purpose,
+        session,
+        ctx.principal,
+        action="person.changes.read",
+        target_type="person",
+        target_id=person_no,
+        purpose=ctx.purpose,
     )
     return rows
 
@@ -782,8 +884,12 @@ async def search(
     numbers = [s["person_no"] for s in snaps]
     with_number = await repo.persons_with_my_number(session, numbers)
     await audit_principal(
-        session, ctx.principal, action="person.search", target_type="person",
-        purpose=ctx.purpose, detail={"criteria": criteria, "person_nos": numbers},
+        session,
+        ctx.principal,
+        action="person.search",
+        target_type="person",
+        purpose=ctx.purpose,
+        detail={"criteria": criteria, "person_nos": numbers},
     )
     items = [
         PersonOut.model_validate({**s, "has_my_number": s["person_no"] in with_number})
@@ -808,8 +914,13 @@ async def read_household(
     numbers = [s["person_no"] for s in snaps]
     with_number = await repo.persons_with_my_number(session, numbers)
     await audit_principal(
-        session, ctx.principal, action="household.read", target_type="household",
-        target_id=household_no, purpose=ctx.purpose, detail={"person_nos": numbers},
+        session,
+        ctx.principal,
+        action="household.read",
+        target_type="household",
+        target_id=household_no,
+        purpose=ctx.purpose,
+        detail={"person_nos": numbers},
     )
     return [
         PersonOut.model_validate({**s, "has_my_number": s["person_no"] in with_number})
@@ -826,14 +937,22 @@ async def lookup_by_my_number(
     view = await repo.person_view_by_blind_index(session, ctx.vault.blind_index(my_number))
     if view is None:
         await audit_principal(
-            session, ctx.principal, action="person.lookup_by_my_number", outcome="not_found",
-            target_type="person", purpose=ctx.purpose,
+            session,
+            ctx.principal,
+            action="person.lookup_by_my_number",
+            outcome="not_found",
+            target_type="person",
+            purpose=ctx.purpose,
         )
         return None
     _ward_check(ctx.principal, view.ward_code)
     await audit_principal(
-        session, ctx.principal, action="person.lookup_by_my_number", target_type="person",
-        target_id=view.person_no, purpose=ctx.purpose,
+        session,
+        ctx.principal,
+        action="person.lookup_by_my_number",
+        target_type="person",
+        target_id=view.person_no,
+        purpose=ctx.purpose,
     )
     if not ctx.principal.has_scope(SCOPE_PERSON_READ):
         return view.person_no

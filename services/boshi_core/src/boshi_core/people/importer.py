@@ -18,10 +18,24 @@ from mch_common.lines import LineError, record_rejection
 EVENT_TYPE = "atena.export"
 REQUIRED = ("person_no", "version", "residence_status", "family_name", "given_name")
 STATUSES = {"resident", "non_resident", "moved_out", "deceased"}
-ADDRESS = ("postal_code", "prefecture", "municipality_code", "ward_code", "town", "block",
-           "building")
-OPTIONAL_TEXT = ("family_name_kana", "given_name_kana", "sex", "household_no", "phone", "email",
-                 "mother_person_no")
+ADDRESS = (
+    "postal_code",
+    "prefecture",
+    "municipality_code",
+    "ward_code",
+    "town",
+    "block",
+    "building",
+)
+OPTIONAL_TEXT = (
+    "family_name_kana",
+    "given_name_kana",
+    "sex",
+    "household_no",
+    "phone",
+    "email",
+    "mother_person_no",
+)
 
 
 @dataclass
@@ -33,8 +47,12 @@ class ImportReport:
     errors: list[LineError] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
-        return {"lines": self.lines, "applied": self.applied, "kept_newer": self.kept_newer,
-                "rejected": self.rejected}
+        return {
+            "lines": self.lines,
+            "applied": self.applied,
+            "kept_newer": self.kept_newer,
+            "rejected": self.rejected,
+        }
 
 
 class _Rejected(ValueError):

@@ -143,9 +143,7 @@ async def get_pregnancy(
     session: AsyncSession, principal: Principal, pregnancy_id: UUID, *, for_update: bool = False
 ) -> Pregnancy:
     stmt = _PREGNANCY_FOR_UPDATE if for_update else _PREGNANCY
-    pregnancy = (
-        await session.execute(stmt, {"pregnancy_id": pregnancy_id})
-    ).scalar_one_or_none()
+    pregnancy = (await session.execute(stmt, {"pregnancy_id": pregnancy_id})).scalar_one_or_none()
     if pregnancy is None:
         raise NotFound(f"no pregnancy {pregnancy_id}")
     if principal.ward is not None and principal.ward != pregnancy.ward_code:

@@ -11,9 +11,7 @@ router = APIRouter(prefix="/admin/clients", tags=["service clients"])
 
 
 @router.post("", status_code=201, response_model=ClientSecretOut, dependencies=SHOWS_SECRET)
-async def register(
-    body: ClientIn, session: Session, actor: ClientAdmin
-) -> ClientSecretOut:
+async def register(body: ClientIn, session: Session, actor: ClientAdmin) -> ClientSecretOut:
     client, secret = await service.register_client(
         session, actor=actor, client_id=body.client_id, name=body.name, scopes=body.scopes
     )

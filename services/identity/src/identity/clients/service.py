@@ -91,7 +91,10 @@ async def rotate_secret(
     client.secret_hash = hash_client_secret(secret)
     await _refuse_live_tokens(session, tenant, client, "secret_rotated")
     await audit_principal(
-        session, actor, action="identity.client.rotate_secret", target_type=TARGET,
+        session,
+        actor,
+        action="identity.client.rotate_secret",
+        target_type=TARGET,
         target_id=client_id,
     )
     return client, secret
@@ -108,8 +111,12 @@ async def change_scopes(
         # A scope was taken away: tokens carrying it must not outlive the change.
         await _refuse_live_tokens(session, tenant, client, "scopes_changed")
     await audit_principal(
-        session, actor, action="identity.client.change_scopes", target_type=TARGET,
-        target_id=client_id, detail={"before": before, "after": granted},
+        session,
+        actor,
+        action="identity.client.change_scopes",
+        target_type=TARGET,
+        target_id=client_id,
+        detail={"before": before, "after": granted},
     )
     return client
 
@@ -123,7 +130,10 @@ async def deactivate_client(
     client.active = False
     await _refuse_live_tokens(session, tenant, client, "deactivated")
     await audit_principal(
-        session, actor, action="identity.client.deactivate", target_type=TARGET,
+        session,
+        actor,
+        action="identity.client.deactivate",
+        target_type=TARGET,
         target_id=client_id,
     )
     return client

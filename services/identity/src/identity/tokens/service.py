@@ -232,7 +232,13 @@ async def _authenticate(
         error: DomainError, reason: str, user: User | None = None, *, counts: bool = False
     ) -> DomainError:
         return await _login_failed(
-            session, ctx, credentials, error=error, reason=reason, user=user, counts=counts,
+            session,
+            ctx,
+            credentials,
+            error=error,
+            reason=reason,
+            user=user,
+            counts=counts,
             action=action,
         )
 
@@ -376,8 +382,13 @@ async def change_password(
         if await verify_password(user.password_hash, new_password):
             raise InvalidInput(
                 "the new password is the current one; choose another",
-                errors=[{"loc": ["new_password"], "msg": "same as the current password",
-                         "type": "password_policy"}],
+                errors=[
+                    {
+                        "loc": ["new_password"],
+                        "msg": "same as the current password",
+                        "type": "password_policy",
+                    }
+                ],
             )
         user.password_hash = await hash_password_async(new_password)
         user.password_changed_at = datetime.now(UTC)

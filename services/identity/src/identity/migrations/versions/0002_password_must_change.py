@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column(
         "users",
-        sa.Column(
-            "password_must_change", sa.Boolean(), nullable=False, server_default=sa.false()
-        ),
+        sa.Column("password_must_change", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
 
 

@@ -18,9 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "service_clients", sa.Column("tokens_valid_after", sa.DateTime(timezone=True))
-    )
+    op.add_column("service_clients", sa.Column("tokens_valid_after", sa.DateTime(timezone=True)))
     op.execute(
         "INSERT INTO role_scopes (role, scope) VALUES ('network_operator', 'identity:client:admin')"
         " ON CONFLICT DO NOTHING"
