@@ -4,16 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := $(sort $(dir $(wildcard services/*/pyproject.toml)))
 # Each package's own tests, then the cross-service tests in tests/.
-PACKAGES := libs/common $(SERVICES) tests
+PACKAGES := libs/common libs/testing $(SERVICES) tests
 
 .PHONY: install run test lint bench constraints clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: constraints.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(VENV)/.installed: constraints.txt libs/common/pyproject.toml libs/testing/pyproject.toml $(wildcard services/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e 'libs/common[testing]' $(foreach s,$(SERVICES),-e $(s)) ruff mypy
+	$(BIN)/python -m pip install -q -c constraints.txt -e libs/common -e libs/testing $(foreach s,$(SERVICES),-e $(s)) ruff mypy
 	touch $@
 
 run: install

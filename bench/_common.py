@@ -7,10 +7,8 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import text
-
-from mch_common import infra
-from mch_common.db import create_engine
+from mch_common.db import create_database, drop_database, with_database
+from mch_testing import servers
 
 
 def peak_rss_mb() -> float:
@@ -43,17 +41,11 @@ def result_line(
 
 @contextlib.asynccontextmanager
 async def scratch_database(prefix: str) -> AsyncIterator[str]:
-    """A fresh database on the test servers (see mch_common.infra), dropped afterwards."""
+    """A fresh database on the test servers (see mch_testing.servers), dropped afterwards."""
     name = f"bench_{prefix}_{secrets.token_hex(4)}"
-    with infra.postgres_for_tests() as server:
-        admin = create_engine(server, pool_size=1)
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    with servers.postgres_for_tests() as server:
+        await create_database(server, name)
         try:
-            yield infra.with_database(server, name)
+            yield with_database(server, name)
         finally:
-            async with admin.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await admin.dispose()
+            await drop_database(server, name)

@@ -37,9 +37,10 @@ import asyncpg
 from _common import peak_rss_mb
 from _http import LeanClient, wait_ready
 
-from atena.bulk.loader import Loader, asyncpg_dsn
+from atena.bulk.loader import Loader
 from atena.bulk.parse import HEADER
 from atena.config import Settings
+from mch_common.db import asyncpg_dsn, create_database, drop_database, with_database
 from mch_common.lgcode import KITAKYUSHU_WARDS
 from mch_common.migrations import upgrade
 from mch_common.mynumber import my_number_check_digit
@@ -274,11 +275,9 @@ async def main() -> None:  # noqa: C901 - a linear script
     )
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     db_name = f"atena_bench_{os.getpid()}"
-    base = server_url.rsplit("/", 1)[0]
-    database_url = f"{base}/{db_name}"
+    database_url = with_database(server_url, db_name)
     namespace = f"bench{os.getpid()}"
-    admin = await asyncpg.connect(asyncpg_dsn(server_url))
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
+    await create_database(server_url, db_name)
     server: subprocess.Popen[bytes] | None = None
     try:
         await asyncio.to_thread(upgrade, MIGRATIONS, database_url)
@@ -347,7 +346,7 @@ async def main() -> None:  # noqa: C901 - a linear script
         ]
         await conn.close()
 
-        from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
+        from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 
         keys = TestKeySet()
         with serve_jwks(keys):
@@ -526,8 +525,7 @@ async def main() -> None:  # noqa: C901 - a linear script
         if args.keep_db:
             print(f"# kept database {db_name}", file=sys.stderr)
         else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await admin.close()
+            await drop_database(server_url, db_name)
         await drop_stream(nats_url, namespace)
 
 

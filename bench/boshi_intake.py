@@ -24,12 +24,13 @@ from _http import LeanClient, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification, snapshot
+from mch_common.db import asyncpg_dsn, create_database, drop_database, with_database
 from mch_common.events import EventBus
 from mch_common.ids import uuid7
-from mch_common.infra import LOCAL_NATS, LOCAL_POSTGRES, asyncpg_url, with_database
 from mch_common.migrations import upgrade_async
-from mch_common.testing.app import free_port
-from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
+from mch_testing.app import free_port
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
+from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
 TARGET = 300
 # As deployed (deploy/k8s): single-worker replicas behind a balancer, one per core here, the
@@ -42,10 +43,6 @@ LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 MOTHERS = int(os.environ.get("BENCH_MOTHERS", "1200"))  # two writes each
 SCOPES = ("boshi:pregnancy:read", "boshi:pregnancy:write")
-
-
-def plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def seed_people(dsn: str, prefix: str, count: int) -> list[str]:
@@ -267,19 +264,18 @@ async def direct_run(dsn: str, people: list[str]) -> float:
 
 
 async def main() -> None:
-    server = asyncpg_url(os.environ.get("DATABASE_URL") or LOCAL_POSTGRES)
-    server = with_database(server, "postgres")
+    server = os.environ.get("DATABASE_URL") or LOCAL_POSTGRES
     nats_url = os.environ.get("NATS_URL") or LOCAL_NATS
     name = f"bench_boshi_{os.getpid()}"
     namespace = f"bench{os.getpid()}"
-    admin = await asyncpg.connect(plain_dsn(server))
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await create_database(server, name)
     url = with_database(server, name)
+    admin = await asyncpg.connect(asyncpg_dsn(url))  # for CHECKPOINT
     keys = TestKeySet()
     try:
         await upgrade_async(MIGRATIONS, url)
-        rest_people = await seed_people(plain_dsn(url), "7", MOTHERS)
-        direct_people = await seed_people(plain_dsn(url), "8", MOTHERS)
+        rest_people = await seed_people(asyncpg_dsn(url), "7", MOTHERS)
+        direct_people = await seed_people(asyncpg_dsn(url), "8", MOTHERS)
         # Earlier work's dirty pages (other benches share the server) are written now, not in
         # the middle of the measurement.
         await admin.execute("CHECKPOINT")
@@ -298,10 +294,10 @@ async def main() -> None:
             with boshi_servers(settings, WORKERS) as base_urls:
                 value = await rest_run(base_urls, keys, rest_people)
         await admin.execute("CHECKPOINT")
-        ceiling = await direct_run(plain_dsn(url), direct_people)
+        ceiling = await direct_run(asyncpg_dsn(url), direct_people)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        await drop_database(server, name)
         bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
         await bus.delete_namespace()
         await bus.close()

@@ -30,7 +30,7 @@ from boshi_core.ages import add_months_legal  # noqa: E402
 from boshi_core.checkups.service import extract_month, require_rule  # noqa: E402
 from boshi_core.checkups.windows import Period  # noqa: E402
 from boshi_core.migrate import MIGRATIONS  # noqa: E402
-from mch_common.db import create_engine, session_factory  # noqa: E402
+from mch_common.db import asyncpg_dsn, create_engine, session_factory  # noqa: E402
 from mch_common.migrations import upgrade_async  # noqa: E402
 
 FIRST_BIRTH = "2021-06-01"
@@ -155,13 +155,9 @@ def birth_range(period: Period, start: int, end: int) -> tuple[date, date]:
     return lo, hi
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def populate(url: str, children: int, period: Period) -> dict[str, Any]:
     started = time.perf_counter()
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         first = Period.parse(FIRST_BIRTH[:7]).first
         last = period.first.replace(day=1)
@@ -198,7 +194,7 @@ async def ours(url: str, period: Period) -> tuple[float, dict[str, tuple[int, in
 
 
 async def handwritten(url: str, period: Period) -> tuple[float, dict[str, tuple[int, int]]]:
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     windows = {"4m": (3, 7, 60), "7m": (6, 12, 60), "1y6m": (18, 24, 60), "3y": (36, 48, 60)}
     counts: dict[str, tuple[int, int]] = {}
     await conn.execute(HAND_TABLE)
@@ -245,7 +241,7 @@ async def main(children: int, month: str) -> None:
         )
         print(f"previous month {previous} extraction (untimed) ...", flush=True)
         await ours(url, previous)
-        conn = await asyncpg.connect(_asyncpg_dsn(url))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         await conn.execute("VACUUM ANALYZE checkup_notices")
         # Flush the generated data now, so no checkpoint lands inside a timed section.
         await conn.execute("CHECKPOINT")
@@ -255,7 +251,7 @@ async def main(children: int, month: str) -> None:
         print(f"hand-written SQL, {month}, four programmes ...", flush=True)
         ceiling, hand_counts = await handwritten(url, period)
         print(f"  {ceiling:.2f}s {hand_counts}", flush=True)
-        conn = await asyncpg.connect(_asyncpg_dsn(url))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         await conn.execute("CHECKPOINT")  # same starting point as the hand-written run
         await conn.close()
         print(f"boshi_core extraction and non-attendee lists, {month} ...", flush=True)

@@ -17,9 +17,9 @@ from _common import result_line, scratch_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
-from mch_common import infra  # noqa: E402
 from mch_common.db import create_engine, session_factory  # noqa: E402
 from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event  # noqa: E402
+from mch_testing import servers  # noqa: E402
 
 TYPE = "bench.thing.happened"
 
@@ -34,7 +34,7 @@ async def raw_publish_rate(bus: EventBus, n: int) -> float:
 
 
 async def pipeline_rate(bus: EventBus, database_url: str, n: int) -> float:
-    await infra.create_platform_schema(database_url)
+    await servers.create_platform_schema(database_url)
     engine = create_engine(database_url, pool_size=5)
     sessions = session_factory(engine)
     async with engine.begin() as conn:
@@ -84,7 +84,7 @@ async def pipeline_rate(bus: EventBus, database_url: str, n: int) -> float:
 
 async def main(n: int) -> None:
     namespace = f"bench{secrets.token_hex(3)}"
-    with infra.nats_for_tests() as nats_url:
+    with servers.nats_for_tests() as nats_url:
         bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
         try:
             await bus.ensure_stream("bench")

@@ -55,12 +55,13 @@ from identity.tokens.models import ServiceClient  # noqa: E402
 from identity.users.models import User, UserRole  # noqa: E402
 from mch_common.auth.deps import require_scope  # noqa: E402
 from mch_common.auth.principal import Principal  # noqa: E402
+from mch_common.db import asyncpg_dsn  # noqa: E402
 from mch_common.events.bus import EventBus  # noqa: E402
 from mch_common.migrations import upgrade_async  # noqa: E402
 from mch_common.runtime import service_lifespan  # noqa: E402
 from mch_common.settings import ServiceSettings  # noqa: E402
-from mch_common.testing.app import serve_over_http  # noqa: E402
 from mch_common.web import create_service_app  # noqa: E402
+from mch_testing.app import serve_over_http  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services/identity/src/identity/migrations"
 PASSWORD = "Bench-Passw0rd-2026"
@@ -241,7 +242,7 @@ async def run(args: argparse.Namespace) -> list[str]:
                 # Ceiling: the same database work (client look-up, hash-chained audit record
                 # under the chain lock, commit) through raw asyncpg, plus the signature.
                 pool = await asyncpg.create_pool(
-                    database_url.replace("postgresql+asyncpg://", "postgresql://"),
+                    asyncpg_dsn(database_url),
                     min_size=args.concurrency,
                     max_size=args.concurrency,
                 )

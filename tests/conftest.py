@@ -45,8 +45,8 @@ from identity.totp import PERIOD, VALID_WINDOW
 from mch_common.audit import AuditRecord
 from mch_common.events.bus import EventBus
 from mch_common.mynumber import contains_my_number, generate_my_number
-from mch_common.testing.app import serve_over_http
-from mch_common.testing.plugin import DatabaseFactory
+from mch_testing.app import serve_over_http
+from mch_testing.plugin import DatabaseFactory
 
 ISSUER = "http://identity.e2e.test"
 JWKS_PATH = "/.well-known/jwks.json"

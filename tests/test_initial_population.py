@@ -23,7 +23,7 @@ from atena.bulk.parse import HEADER
 from atena.config import Settings as AtenaSettings
 from boshi_core.migrate import MIGRATIONS as BOSHI_MIGRATIONS
 from mch_common.mynumber import my_number_check_digit
-from mch_common.testing.plugin import DatabaseFactory
+from mch_testing.plugin import DatabaseFactory
 
 from .conftest import Stack, eventually
 

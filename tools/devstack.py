@@ -126,7 +126,8 @@ def _env_port(name: str, default: int) -> int:
 
 
 def resolve_postgres(stack: contextlib.ExitStack) -> tuple[str, str]:
-    from mch_common.infra import asyncpg_url, port_open, with_database
+    from mch_common.db import asyncpg_url, with_database
+    from mch_testing.servers import port_open
 
     configured = os.environ.get("DATABASE_URL", "").strip()
     if configured:
@@ -134,7 +135,7 @@ def resolve_postgres(stack: contextlib.ExitStack) -> tuple[str, str]:
     port = _env_port("MCH_LOCAL_PG_PORT", 5432)
     if port_open(HOST, port):
         return f"postgresql+asyncpg://postgres@{HOST}:{port}/postgres", f"local, port {port}"
-    from mch_common.embedded import embedded_postgres_server
+    from mch_testing.embedded import embedded_postgres_server
 
     folder = DEVSTACK / "pg"
     first = "" if (folder / "pgdata" / "PG_VERSION").exists() else " (first run: initdb)"
@@ -145,7 +146,7 @@ def resolve_postgres(stack: contextlib.ExitStack) -> tuple[str, str]:
 
 
 def resolve_nats(stack: contextlib.ExitStack) -> tuple[str, str]:
-    from mch_common.infra import port_open
+    from mch_testing.servers import port_open
 
     configured = os.environ.get("NATS_URL", "").strip()
     if configured:
@@ -153,7 +154,7 @@ def resolve_nats(stack: contextlib.ExitStack) -> tuple[str, str]:
     port = _env_port("MCH_LOCAL_NATS_PORT", 4222)
     if port_open(HOST, port):
         return f"nats://{HOST}:{port}", f"local, port {port}"
-    from mch_common.embedded import embedded_nats
+    from mch_testing.embedded import embedded_nats
 
     folder = DEVSTACK / "nats"
     say(f"nothing on {HOST}:{port}: starting embedded NATS (JetStream) in {_rel(folder)}")
@@ -186,7 +187,7 @@ def check_postgres(url: str) -> str:
 
 
 def check_nats(url: str) -> None:
-    from mch_common.embedded import nats_info
+    from mch_testing.embedded import nats_info
 
     first = urlsplit(url.split(",")[0].strip())
     if first.scheme not in {"nats", "tls"} or not first.hostname:
@@ -203,32 +204,12 @@ def check_nats(url: str) -> None:
 
 def ensure_database(url: str) -> bool:
     """Create the database named in `url` if missing; True if it was created."""
-    from sqlalchemy import pool, text
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from mch_common.db import create_database, database_name
 
-    from mch_common.infra import with_database
-
-    name = urlsplit(url).path.lstrip("/")
+    name = database_name(url)
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
         raise StartupError(f"unexpected database name {name!r} in {redact(url)}")
-
-    async def create() -> bool:
-        engine = create_async_engine(
-            with_database(url, "postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
-        )
-        try:
-            async with engine.connect() as conn:
-                found = await conn.scalar(
-                    text("select 1 from pg_database where datname = :name"), {"name": name}
-                )
-                if found:
-                    return False
-                await conn.execute(text(f'create database "{name}"'))
-                return True
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(create())
+    return asyncio.run(create_database(url, name, exist_ok=True))
 
 
 def forget_events(service: Service, nats_url: str) -> None:
@@ -324,7 +305,7 @@ def discover(only: Sequence[str] = ()) -> list[Service]:
 
 def service_env(service: Service, servers: Servers, everyone: Sequence[Service]) -> dict[str, str]:
     """The child's environment. A variable already set in ours wins over these defaults."""
-    from mch_common.infra import with_database
+    from mch_common.db import with_database
 
     identity = next((other for other in everyone if other.name == "identity"), None)
     issuer = identity.url if identity else f"http://{HOST}:{DEFAULT_PORTS['identity']}"
@@ -443,8 +424,10 @@ MIGRATE = (
 
 def prepare(service: Service, env: dict[str, str]) -> list[str]:
     """Database, migrations, seed data. Returns the seeder's output (demo credentials)."""
+    from mch_common.db import database_name
+
     database_url = env[f"{service.prefix}_DATABASE_URL"]
-    database = urlsplit(database_url).path.lstrip("/")
+    database = database_name(database_url)
     created = ensure_database(database_url)
     if created:
         forget_events(service, env[f"{service.prefix}_NATS_URL"])
@@ -476,7 +459,7 @@ def prepare(service: Service, env: dict[str, str]) -> list[str]:
 
 def stop_leftovers(services: Sequence[Service]) -> None:
     """Services an earlier run left behind (it was killed without cleanup) hold our ports."""
-    from mch_common import embedded
+    from mch_testing import embedded
 
     try:
         recorded = json.loads(PIDS_FILE.read_text())
@@ -500,7 +483,7 @@ def record_pids(children: Sequence[Child]) -> None:
 
 
 def start(service: Service, env: dict[str, str], echo: bool, colour: str) -> Child:
-    from mch_common.infra import port_open
+    from mch_testing.servers import port_open
 
     if port_open(HOST, service.port):
         raise StartupError(

@@ -11,7 +11,6 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 
 def say(message: str) -> None:
@@ -33,38 +32,12 @@ def database_url(service: str) -> str:
     )
 
 
-def create_database(url: str) -> None:
-    from sqlalchemy import pool, text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from mch_common.infra import with_database
-
-    name = urlsplit(url).path.lstrip("/")
-
-    async def run() -> None:
-        engine = create_async_engine(
-            with_database(url, "postgres"), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
-        )
-        try:
-            async with engine.connect() as conn:
-                found = await conn.scalar(
-                    text("select 1 from pg_database where datname = :n"), {"n": name}
-                )
-                if not found:
-                    await conn.execute(text('create database "{}"'.format(name.replace('"', '""'))))
-                    say(f"created database {name}")
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         say("usage: mch-migrate.py <service>")
         return 64
     service = argv[0]
-    from mch_common.infra import asyncpg_url
+    from mch_common.db import asyncpg_url, create_database, database_name
     from mch_common.migrations import upgrade
 
     package = importlib.import_module(service)
@@ -73,10 +46,13 @@ def main(argv: list[str]) -> int:
         say(f"{service} has no migrations ({migrations})")
         return 1
     url = asyncpg_url(database_url(service))
-    if os.environ.get("MCH_CREATE_DATABASE") == "1":
-        create_database(url)
+    name = database_name(url)
+    if os.environ.get("MCH_CREATE_DATABASE") == "1" and asyncio.run(
+        create_database(url, name, exist_ok=True)
+    ):
+        say(f"created database {name}")
     upgrade(migrations, url)
-    say(f"{service}: database {urlsplit(url).path.lstrip('/')} is at head")
+    say(f"{service}: database {name} is at head")
     return 0
 
 

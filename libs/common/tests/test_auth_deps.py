@@ -17,7 +17,7 @@ from mch_common.auth.deps import (
 from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.principal import Principal
 from mch_common.errors import PROBLEM_CONTENT_TYPE, Forbidden, install_problem_handlers
-from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 
 PERSON_READ = "atena:person:read"
 MYNUMBER_READ = "atena:mynumber:read"

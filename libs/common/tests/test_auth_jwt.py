@@ -14,7 +14,7 @@ import pytest
 from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.revocation import RevocationList
 from mch_common.errors import ServiceUnavailable, Unauthorized
-from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mch_common import infra
-from mch_common.db import create_engine, session_factory
-from mch_common.embedded import embedded_nats, start_embedded_postgres
+from mch_common.db import create_database, create_engine, session_factory, with_database
 from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event
-from mch_common.testing.app import free_port
+from mch_testing import servers
+from mch_testing.app import free_port
+from mch_testing.embedded import embedded_nats, start_embedded_postgres
 
 EVENT = "restart.thing.happened"
 
@@ -109,14 +109,9 @@ async def test_postgres_restart_mid_flow_loses_nothing_and_duplicates_nothing(
     port = free_port()
     server = start_embedded_postgres(data_root / "pg", port)
     try:
-        admin = create_engine(server.url, pool_size=1)
-        async with admin.connect() as conn:
-            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
-                text("CREATE DATABASE restart")
-            )
-        await admin.dispose()
-        url = infra.with_database(server.url, "restart")
-        await infra.create_platform_schema(url)
+        await create_database(server.url, "restart")
+        url = with_database(server.url, "restart")
+        await servers.create_platform_schema(url)
         engine = create_engine(url, pool_size=2)  # pre-ping: a restarted server is noticed
         sessions = session_factory(engine)
         async with engine.begin() as conn:

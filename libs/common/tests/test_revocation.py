@@ -13,12 +13,12 @@ from fastapi import FastAPI
 from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.revocation import RevocationList, RevocationWatcher
 from mch_common.auth.setup import start_auth, stop_auth
-from mch_common.embedded import embedded_nats, free_port
 from mch_common.errors import Unauthorized
 from mch_common.events.bus import EventBus
 from mch_common.events.envelope import CloudEvent
 from mch_common.settings import ServiceSettings
-from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
+from mch_testing.embedded import embedded_nats, free_port
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 
 # --- RevocationList ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.principal import Principal
 from mch_common.auth.revocation import RevocationList
 from mch_common.errors import install_problem_handlers
-from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 
 TOKEN_URL = "http://identity.test/oauth2/token"
 CLIENT_ID = "boshi"

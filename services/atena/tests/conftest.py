@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atena.config import Settings
 from atena.main import create_app
 from atena.testing import Headers, person_body
-from mch_common.testing.keys import TestKeySet
+from mch_testing.keys import TestKeySet
 
 ALL_SCOPES = (
     "atena:person:read",

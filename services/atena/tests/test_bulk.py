@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atena import cli
 from atena.bulk.export import export_csv
-from atena.bulk.loader import asyncpg_dsn
 from atena.bulk.parse import HEADER
 from atena.config import Settings
 from atena.testing import OUTBOX_EVENTS, Headers
+from mch_common.db import asyncpg_dsn
 from mch_common.events import CloudEvent
 from mch_common.mynumber import generate_my_number
 

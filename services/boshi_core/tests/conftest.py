@@ -12,8 +12,8 @@ from boshi_core.migrate import MIGRATIONS
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.repository import upsert_snapshot
 from boshi_core.testsupport import ALL_SCOPES, Auth, FakeAtena, Register, snapshot
-from mch_common.testing.app import running_app
-from mch_common.testing.keys import TestKeySet
+from mch_testing.app import running_app
+from mch_testing.keys import TestKeySet
 
 
 @pytest.fixture(scope="session")

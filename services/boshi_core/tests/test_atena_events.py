@@ -15,7 +15,7 @@ from boshi_core.people.models import Person
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, snapshot
 from mch_common.events import CloudEvent, EventBus
 from mch_common.events.tables import InboxEvent
-from mch_common.testing.app import running_app
+from mch_testing.app import running_app
 
 
 def person_event(verb: str, snap: dict[str, Any], **extra: Any) -> CloudEvent:

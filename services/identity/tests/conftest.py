@@ -25,8 +25,8 @@ from identity.users.service import issue_user
 from mch_common.audit import AuditRecord
 from mch_common.events.bus import EventBus
 from mch_common.events.tables import OutboxEvent
-from mch_common.testing.app import running_app
-from mch_common.testing.plugin import empty_tables
+from mch_testing.app import running_app
+from mch_testing.plugin import empty_tables
 
 PASSWORD = DEMO_PASSWORD
 HQ_TERMINAL = "HQ-TEST-01"

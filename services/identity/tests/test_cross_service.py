@@ -21,8 +21,8 @@ from mch_common.auth.deps import ensure_ward_access, require_scope
 from mch_common.auth.principal import Principal
 from mch_common.runtime import service_lifespan
 from mch_common.settings import ServiceSettings
-from mch_common.testing.app import running_app, serve_over_http
 from mch_common.web import create_service_app
+from mch_testing.app import running_app, serve_over_http
 
 from .conftest import Identity
 

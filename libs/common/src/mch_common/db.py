@@ -5,10 +5,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import DateTime, MetaData, event, func, insert, inspect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import DateTime, MetaData, NullPool, event, func, insert, inspect, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -100,13 +102,6 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
         yield session
 
 
-def sync_url(url: str) -> str:
-    """Alembic runs through asyncpg too; this only normalises a plain postgresql:// URL."""
-    if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
-    return url
-
-
 async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
     """INSERT a new object's row as an ORM bulk insert: one statement, prepared once per model
     and set of columns, without the unit of work (which costs about twice as much CPU on a
@@ -124,3 +119,87 @@ async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
             setattr(row, key, default.arg(None) if default.is_callable else default.arg)
         values[key] = row.__dict__[key]
     await session.execute(insert(type(row)), [values])
+
+
+# --- database URLs and databases ------------------------------------------------------------
+
+_POSTGRES_SCHEMES = (
+    "postgresql",
+    "postgres",
+    "postgresql+asyncpg",
+    "postgresql+psycopg2",
+    "postgresql+psycopg",
+)
+MAINTENANCE_DATABASE = "postgres"
+DUPLICATE_DATABASE = "42P04"  # SQLSTATE of CREATE DATABASE for a name that exists
+
+
+def _split(url: str) -> tuple[str, str]:
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in _POSTGRES_SCHEMES:
+        raise ValueError(f"not a PostgreSQL URL (scheme {scheme!r})")
+    return scheme, rest
+
+
+def asyncpg_url(url: str) -> str:
+    """Any PostgreSQL URL as SQLAlchemy's asyncpg URL (`postgresql+asyncpg://`)."""
+    return "postgresql+asyncpg://" + _split(url)[1]
+
+
+def asyncpg_dsn(url: str) -> str:
+    """Any PostgreSQL URL as the plain DSN that `asyncpg.connect` takes (`postgresql://`)."""
+    return "postgresql://" + _split(url)[1]
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@asynccontextmanager
+async def _maintenance_connection(server_url: str) -> AsyncIterator[AsyncConnection]:
+    # CREATE and DROP DATABASE refuse to run in a transaction; a pool would outlive the call.
+    engine = create_async_engine(
+        asyncpg_url(with_database(server_url, MAINTENANCE_DATABASE)),
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
+async def create_database(server_url: str, name: str, *, exist_ok: bool = False) -> bool:
+    """Create database `name` on the server of `server_url` (any database of it); True if it
+    was created, False if it existed and `exist_ok`. Creating needs CREATEDB; finding it
+    there already does not."""
+    async with _maintenance_connection(server_url) as conn:
+        if exist_ok and await conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ):
+            return False
+        try:
+            await conn.execute(text(f"CREATE DATABASE {_quoted(name)}"))
+        except DBAPIError as exc:
+            # Another process created it since the look-up.
+            if exist_ok and getattr(exc.orig, "sqlstate", None) == DUPLICATE_DATABASE:
+                return False
+            raise
+    return True
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    """Drop database `name` if it exists, ending its sessions first (tests, benchmarks)."""
+    async with _maintenance_connection(server_url) as conn:
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)"))

@@ -8,13 +8,13 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mch_common.db import sync_url
+from mch_common.db import asyncpg_url
 
 
 def alembic_config(script_location: Path, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    config.set_main_option("sqlalchemy.url", sync_url(database_url).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", asyncpg_url(database_url).replace("%", "%%"))
     return config
 
 

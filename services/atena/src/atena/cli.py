@@ -19,11 +19,11 @@ from typing import Any
 import asyncpg
 
 from atena.bulk.export import export_csv
-from atena.bulk.loader import Loader, LoadReport, asyncpg_dsn
+from atena.bulk.loader import Loader, LoadReport
 from atena.config import Settings
 from atena.persons.service import today
 from mch_common.audit import append_audit
-from mch_common.db import create_engine, session_factory, unit_of_work
+from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.lines import LineError
 
 

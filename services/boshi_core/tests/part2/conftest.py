@@ -18,8 +18,8 @@ from boshi_core.part2 import routers
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.repository import upsert_snapshot
 from boshi_core.testsupport import FakeAtena, snapshot
-from mch_common.testing.app import running_app
-from mch_common.testing.keys import TestKeySet
+from mch_testing.app import running_app
+from mch_testing.keys import TestKeySet
 
 KOKURA_NORTH = "401064"
 YAHATA_WEST = "401099"

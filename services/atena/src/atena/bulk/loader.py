@@ -417,13 +417,6 @@ class LoadReport:
         }
 
 
-def asyncpg_dsn(url: str) -> str:
-    for prefix in ("postgresql+asyncpg://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url.removeprefix(prefix)
-    return url
-
-
 def _now_iso() -> str:
     """The envelope's `time`, as mch_common.events.CloudEvent writes it."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -47,7 +47,7 @@ PORT_FILE = "port"
 # plus tests need more than the default 100 connections. No Unix socket: TCP only, so socket
 # path length limits and /tmp collisions never matter.
 _PG_CONF = """
-# --- added by mch_common.embedded ---
+# --- added by mch_testing.embedded ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 300

@@ -2,7 +2,7 @@
 
 Servers come from the environment (`TEST_DATABASE_URL` or `DATABASE_URL`, `NATS_URL`), else
 testcontainers when a Docker engine answers, else the local servers on 127.0.0.1:5432 and
-:4222, else embedded ones (see mch_common.infra).
+:4222, else embedded ones (see mch_testing.servers).
 
 A service's conftest.py overrides `migrations_path` to point at its Alembic folder; the common
 library's own tests create the platform tables directly.
@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from mch_common import infra
-from mch_common.db import create_engine
+from mch_common.db import create_database, create_engine, drop_database, with_database
 from mch_common.events.bus import EventBus
+from mch_testing import servers
 
 RUN_ID = secrets.token_hex(4)
 
@@ -28,13 +28,13 @@ RUN_ID = secrets.token_hex(4)
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """URL of a PostgreSQL server (its maintenance database); tests create their own database."""
-    with infra.postgres_for_tests() as url:
+    with servers.postgres_for_tests() as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def nats_url() -> Iterator[str]:
-    with infra.nats_for_tests() as url:
+    with servers.nats_for_tests() as url:
         yield url
 
 
@@ -56,28 +56,22 @@ class DatabaseFactory:
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
         self.created: list[str] = []
-        self._admin = create_engine(server_url, pool_size=1)
 
     async def create(self, name: str, migrations_path: Path | None) -> str:
-        async with self._admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await create_database(self.server_url, name)
         self.created.append(name)
-        url = infra.with_database(self.server_url, name)
+        url = with_database(self.server_url, name)
         if migrations_path is not None:
             from mch_common.migrations import upgrade_async
 
             await upgrade_async(migrations_path, url)
         else:
-            await infra.create_platform_schema(url)
+            await servers.create_platform_schema(url)
         return url
 
     async def drop_all(self) -> None:
-        async with self._admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for name in self.created:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await self._admin.dispose()
+        for name in self.created:
+            await drop_database(self.server_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +170,7 @@ def service_settings(
     _delete_namespace_streams: None,  # services under test create streams of their own
 ) -> dict[str, Any]:
     """Keyword arguments for a service's Settings in tests: this session's servers and keys."""
-    from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER
+    from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER
 
     return {
         "environment": "test",
@@ -216,13 +210,13 @@ async def _delete_namespace_streams(nats_url: str, event_namespace: str) -> Asyn
         await cleanup.close(drain=False)
 
 
-from mch_common.testing.keys import TestKeySet, serve_jwks  # noqa: E402 - appended section
+from mch_testing.keys import TestKeySet, serve_jwks  # noqa: E402 - appended section
 
 
 @pytest.fixture(scope="session")
 def jwt_keys() -> Iterator[TestKeySet]:
     """Identity's signing keys for tests, the JWKS served over real HTTP at `jwt_keys.jwks_url`
-    (issuer `TEST_ISSUER`, audience `TEST_AUDIENCE` from mch_common.testing.keys)."""
+    (issuer `TEST_ISSUER`, audience `TEST_AUDIENCE` from mch_testing.keys)."""
     keys = TestKeySet()
     with serve_jwks(keys):
         yield keys

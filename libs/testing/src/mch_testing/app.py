@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mch_common.embedded import free_port
+from mch_testing.embedded import free_port
 
 
 @asynccontextmanager

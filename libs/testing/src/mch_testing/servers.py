@@ -10,9 +10,10 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from mch_common.db import asyncpg_url, with_database
 
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 LOCAL_NATS = "nats://127.0.0.1:4222"
@@ -24,23 +25,6 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
-
-
-def asyncpg_url(url: str) -> str:
-    for prefix in (
-        "postgresql://",
-        "postgres://",
-        "postgresql+psycopg2://",
-        "postgresql+psycopg://",
-    ):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url.removeprefix(prefix)
-    return url
-
-
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
 def repo_root() -> Path:
@@ -84,7 +68,7 @@ def postgres_for_tests() -> Iterator[str]:
     if port_open("127.0.0.1", 5432):
         yield LOCAL_POSTGRES
         return
-    from mch_common.embedded import embedded_postgres
+    from mch_testing.embedded import embedded_postgres
 
     yield with_database(embedded_postgres(repo_root() / ".devstack" / "pg-test"), "postgres")
 
@@ -104,7 +88,7 @@ def nats_for_tests() -> Iterator[str]:
     if port_open("127.0.0.1", 4222):
         yield LOCAL_NATS
         return
-    from mch_common.embedded import embedded_nats
+    from mch_testing.embedded import embedded_nats
 
     with embedded_nats(repo_root() / ".devstack" / "nats-test") as url:
         yield url

@@ -16,15 +16,15 @@ import asyncpg
 import nats
 import pytest
 
-from mch_common import embedded
-from mch_common.embedded import (
+from mch_testing import embedded
+from mch_testing.embedded import (
     EmbeddedServerError,
     embedded_nats,
     embedded_postgres_server,
     free_port,
     nats_info,
 )
-from mch_common.infra import port_open
+from mch_testing.servers import port_open
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_embedded_nats_stops_a_server_whose_owner_died(data_root: Path) -> None:
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from mch_common.embedded import embedded_nats\n"
+            "from mch_testing.embedded import embedded_nats\n"
             "with embedded_nats(Path(sys.argv[1])) as url:\n"
             "    print(url, flush=True)\n"
             "    time.sleep(60)\n",
