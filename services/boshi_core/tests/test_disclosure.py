@@ -7,7 +7,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.disclosure.pdf import default_font_path
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, Auth, Register, notification
 from mch_common.audit import AuditRecord
 
@@ -73,7 +72,3 @@ async def test_disclosure_needs_its_scope_and_the_ward(
     assert (await client.get(f"/people/{MOTHER}/disclosure", headers=other_ward)).status_code == 403
     unknown = await client.get("/people/1999999990/disclosure", headers=auth())
     assert unknown.status_code == 404
-
-
-def test_the_font_ships_in_a_wheel() -> None:
-    assert default_font_path().is_file()

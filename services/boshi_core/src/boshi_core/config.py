@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
     pdf_font_path: str | None = Field(
         default=None,
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "
-        "IPAexGothic font shipped in the japanize-matplotlib wheel",
+        "IPAexGothic font shipped in mch_common (mch_common.fonts)",
     )
     premature_visit_due_days: int = Field(
         default=14, description="days after a low birth weight notification to visit by"

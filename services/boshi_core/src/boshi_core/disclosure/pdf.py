@@ -1,6 +1,5 @@
 """The disclosure export as a readable PDF with an embedded Japanese font (fpdf2)."""
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -9,21 +8,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from boshi_core.disclosure.service import SECTIONS
-
-FONT_PACKAGE = "japanize_matplotlib"  # its wheel ships IPAexGothic (IPA Font License)
-FONT_FILE = "fonts/ipaexg.ttf"
-
-
-def default_font_path() -> Path:
-    """Found without importing the package (which would import matplotlib)."""
-    spec = importlib.util.find_spec(FONT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"the {FONT_PACKAGE} package (which ships the Japanese font) is not installed; "
-            "install it or set BOSHI_PDF_FONT_PATH"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / FONT_FILE
-
+from mch_common.fonts import IPAEX_GOTHIC
 
 # Japanese labels for the form items and the common fields; any other field shows its key.
 LABELS = {
@@ -108,7 +93,7 @@ def _text(value: Any) -> str:
 def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("jp", fname=str(font_path or default_font_path()))
+    pdf.add_font("jp", fname=str(font_path or IPAEX_GOTHIC))
     pdf.set_title(f"保有個人情報開示 {export['person_no']}")
     pdf.add_page()
     pdf.set_font("jp", size=16)

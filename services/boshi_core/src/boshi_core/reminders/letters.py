@@ -1,6 +1,6 @@
 """Reminder letters (受診勧奨通知): one per household, in Japanese, with the font embedded.
 
-The font comes from the disclosure PDF's helper (boshi_core.disclosure.pdf.default_font_path).
+The font is IPAexGothic from mch_common.fonts, as in the disclosure PDF.
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from boshi_core.disclosure.pdf import default_font_path
 from boshi_core.wards import WARDS
+from mch_common.fonts import IPAEX_GOTHIC
 
 KITAKYUSHU = "401005"
 # Delivery-address purposes that cover MCH mail, in order of preference.
@@ -103,7 +103,7 @@ def render_letters(
         raise ValueError("no letters to render")
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("jp", fname=str(font_path or default_font_path()))
+    pdf.add_font("jp", fname=str(font_path or IPAEX_GOTHIC))
     pdf.set_title(f"乳幼児健康診査 受診のご案内 {letters[0].letter_no}")
     pages: list[int] = []
     for letter in letters:
