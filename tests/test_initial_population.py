@@ -18,10 +18,10 @@ from sqlalchemy import text
 import atena
 from atena import cli as atena_cli
 from atena.bulk.export import export_csv
-from atena.bulk.loader import asyncpg_dsn
 from atena.bulk.parse import HEADER
 from atena.config import Settings as AtenaSettings
 from boshi_core.migrate import MIGRATIONS as BOSHI_MIGRATIONS
+from mch_common.db import asyncpg_dsn
 from mch_common.mynumber import my_number_check_digit
 from mch_testing.plugin import DatabaseFactory
 
