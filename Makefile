@@ -5,6 +5,13 @@ BIN := $(VENV)/bin
 SERVICES := $(sort $(dir $(wildcard services/*/pyproject.toml)))
 # Each package's own tests, then the cross-service tests in tests/.
 PACKAGES := libs/common libs/testing $(SERVICES) tests
+# Everything ruff and mypy (strict) check: every package with its tests, and the scripts.
+LINTED := libs services tests bench tools deploy
+# mypy's import roots (with explicit_package_bases): each src/ folder, so a package is checked
+# once under its own name, and bench/ for its helpers; a tests folder (no __init__.py) is named
+# from the repository root, so the five conftest.py files do not collide.
+empty :=
+MYPY_PATH := $(subst $(empty) $(empty),:,$(strip $(wildcard libs/*/src services/*/src) bench))
 
 .PHONY: install run test lint bench constraints clean
 
@@ -19,12 +26,14 @@ $(VENV)/.installed: constraints.txt libs/common/pyproject.toml libs/testing/pypr
 run: install
 	$(BIN)/python tools/devstack.py
 
-test: install
+# CI runs this: the lint first, then every package's tests.
+test: lint
 	$(BIN)/python tools/run_tests.py $(PACKAGES)
 
 lint: install
-	$(BIN)/ruff check libs services tools bench
-	$(BIN)/mypy -p mch_common $(foreach s,$(SERVICES),-p $(notdir $(patsubst %/,%,$(s))))
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	MYPYPATH=$(MYPY_PATH) $(BIN)/mypy $(LINTED)
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

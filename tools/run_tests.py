@@ -43,8 +43,8 @@ def main(packages: list[str]) -> int:
             if code != 0:
                 failed_packages.append(package)
             if report.exists():
-                suite = ET.parse(report).getroot()
-                suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+                root = ET.parse(report).getroot()
+                suite = root if root.tag == "testsuite" else root.find("testsuite")
                 if suite is not None:
                     tests_n = int(suite.get("tests", 0))
                     failures = int(suite.get("failures", 0)) + int(suite.get("errors", 0))

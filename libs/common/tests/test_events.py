@@ -213,6 +213,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(
     dead = await bus.js.get_last_msg(
         bus.naming.stream("deadletter"), bus.naming.dead_letter_subject("poison")
     )
+    assert dead.data is not None
     assert json.loads(dead.data)["data"]["note"] == "poison"
     assert dead.headers is not None
     assert dead.headers["X-Dead-Letter-Reason"] == "ValueError"

@@ -12,7 +12,8 @@ class Report:
 
 
 def test_rejections_are_counted_and_passed_on_and_the_first_ones_kept() -> None:
-    report, seen = Report(), []
+    report = Report()
+    seen: list[LineError] = []
     for line in range(2, MAX_KEPT_ERRORS + 4):
         record_rejection(report, LineError(line, "birth_date", "no such date"), seen.append)
     assert report.rejected == MAX_KEPT_ERRORS + 2

@@ -39,7 +39,7 @@ def test_generated_numbers_pass_and_one_digit_changes_fail() -> None:
 def test_check_digit_is_zero_when_remainder_is_at_most_one() -> None:
     # Find bases with remainder 0 and 1 and check the rule's edge, which lgcode does differently.
     rng = random.Random(1)
-    seen = set()
+    seen: set[int] = set()
     while len(seen) < 2:
         base = "".join(str(rng.randrange(10)) for _ in range(11))
         total = sum(int(base[11 - n]) * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))

@@ -1,6 +1,7 @@
 """Numbers, normalisation and configuration."""
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_a_record_crosses_from_the_parsing_process_unchanged() -> None:
     from atena.bulk.loader import _record, _wire
     from atena.bulk.parse import Record
 
-    values = {f.name: f"v{i}" for i, f in enumerate(fields(Record))}
+    values: dict[str, Any] = {f.name: f"v{i}" for i, f in enumerate(fields(Record))}
     values |= {
         "line": 7,
         "birth_date": date(1990, 1, 2),

@@ -28,7 +28,8 @@ async def change(idp: Identity, staff: Staff, **overrides: str) -> httpx.Respons
 async def user_row(idp: Identity, staff: Staff) -> User:
     async with idp.app.state.sessions() as session:
         found = await session.execute(select(User).where(User.login_id == staff.login_id))
-        return found.scalar_one()
+        user: User = found.scalar_one()  # the app's sessions are untyped app state
+        return user
 
 
 async def set_user(idp: Identity, staff: Staff, **values: Any) -> None:
