@@ -68,9 +68,7 @@ def test_newborn_window_is_under_28_days() -> None:
         (date(2026, 11, 30), date(2027, 3, 29)),
     ],
 )
-def test_last_day_before_4_months(
-    birth: date, last_day_under_4_months: date
-) -> None:
+def test_last_day_before_4_months(birth: date, last_day_under_4_months: date) -> None:
     assert last_day_before_months(birth, 4) == last_day_under_4_months
     assert months_old(birth, last_day_under_4_months) == 3
     assert months_old(birth, date.fromordinal(last_day_under_4_months.toordinal() + 1)) == 4
