@@ -48,10 +48,10 @@ from identity.users.models import User, UserStatus
 from identity.users.service import apply_due_transfers, cut_live_tokens
 from mch_common.audit import append_audit
 from mch_common.auth.principal import Principal
+from mch_common.auth.verifier import service_subject
 from mch_common.dates import today_tokyo
 from mch_common.errors import DomainError, InvalidInput, Unauthorized
 
-SERVICE_SUBJECT_PREFIX = "svc:"
 T = TypeVar("T")
 
 
@@ -565,7 +565,7 @@ async def client_credentials_grant(
         if client is None or not ok or not client.active:
             await append_audit(
                 session,
-                actor=f"{SERVICE_SUBJECT_PREFIX}{client_id[:50]}",
+                actor=service_subject(client_id[:50]),
                 action="identity.client.token",
                 outcome="failure",
                 detail={"reason": "invalid_client"},
@@ -579,7 +579,7 @@ async def client_credentials_grant(
         claims: dict[str, Any] = {
             "iss": ctx.settings.jwt_issuer,
             "aud": ctx.settings.jwt_audience,
-            "sub": f"{SERVICE_SUBJECT_PREFIX}{client.client_id}",
+            "sub": service_subject(client.client_id),
             "client_id": client.client_id,
             "tenant": ctx.settings.tenant,
             "dept": None,
