@@ -40,7 +40,7 @@ from identity.config import Settings as IdentitySettings
 from identity.main import create_app as create_identity
 from identity.seed import DEMO_PASSWORD, DemoLogin, seed_demo
 from identity.totp import PERIOD, VALID_WINDOW
-from mch_common.audit import AuditRecord
+from mch_common.audit import GENESIS_HASH, AuditRecord
 from mch_common.dates import today_tokyo
 from mch_common.events.bus import EventBus
 from mch_common.mynumber import contains_my_number, generate_my_number
@@ -151,7 +151,10 @@ def my_number_findings(text_: str, numbers: Iterable[str]) -> list[str]:
     for candidate in {text_, unquote(text_)}:
         if any(number in candidate for number in numbers):
             findings.add("a synthetic My Number of this test")
-        if contains_my_number(_DIGEST.sub("<digest>", candidate)):
+        # The audit chain starts from a hash of 64 zeros, whose 12-digit windows pass the
+        # check digit: a constant of the chain, not data.
+        scanned = _DIGEST.sub("<digest>", candidate.replace(GENESIS_HASH, "<genesis>"))
+        if contains_my_number(scanned):
             findings.add("a 12-digit run with a valid My Number check digit")
     return sorted(findings)
 
