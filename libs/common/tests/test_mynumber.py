@@ -128,3 +128,14 @@ def test_uuids_are_never_taken_for_my_numbers() -> None:
     assert contains_my_number(text)
     assert redact_my_numbers(text) == "id 01a21768-c494-7eba-8d63-123456789018 and [REDACTED]"
     assert not contains_my_number("id 01a21768-c494-7eba-8d63-123456789018")
+
+
+def test_a_my_number_glued_to_other_digits_is_found() -> None:
+    from mch_common.mynumber import contains_my_number
+
+    # Every 12-digit window of a longer run counts: a number typed without a separator after
+    # another is still a My Number (the one rule for events, logs, input and bulk files).
+    assert contains_my_number("tel 0931234567123456789018")
+    assert contains_my_number("1234567890189")
+    assert redact_my_numbers("ref 91234567890189 end") == "ref [REDACTED] end"
+    assert not contains_my_number("093-123-4567 1234567897 2026-04-01")

@@ -241,7 +241,14 @@ async def test_start_and_stop_auth_wire_verifier_and_watcher(
     settings = ServiceSettings(
         jwks_url=jwt_keys.jwks_url, jwt_issuer=TEST_ISSUER, jwt_audience=TEST_AUDIENCE
     )
-    await start_auth(app, settings, bus)
+    revocations = RevocationList()
+    verifier = JWKSVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=revocations,
+    )
+    await start_auth(app, bus, verifier=verifier, revocations=revocations)
     try:
         user = f"staff-{uuid.uuid4().hex[:8]}"
         token = jwt_keys.mint(sub=user)
@@ -250,7 +257,7 @@ async def test_start_and_stop_auth_wire_verifier_and_watcher(
 
         await _publish(bus, _event("identity.user.roles_changed", {"user_id": user, "at": 2e9}))
 
-        revocations: RevocationList = app.state.revocations
+        assert app.state.revocations is revocations
         await _eventually(lambda: revocations.is_revoked({"sub": user, "iat": 0}), within=2.0)
     finally:
         await stop_auth(app)

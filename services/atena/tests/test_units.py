@@ -9,8 +9,7 @@ from atena.bulk.parse import _date
 from atena.config import Settings
 from atena.normalize import search_key
 from atena.numbers import is_valid_person_no, luhn_check_digit, person_no_from_serial
-from atena.persons.schemas import contains_my_number
-from mch_common.mynumber import generate_my_number
+from mch_common.mynumber import contains_my_number, generate_my_number
 
 
 def test_person_numbers_are_ten_digits_with_a_luhn_check_digit() -> None:

@@ -5,7 +5,6 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.ages import add_months_legal
 from boshi_core.births.models import Child
 from boshi_core.people.consumer import apply_person_event
 from boshi_core.pregnancy.models import Pregnancy
@@ -18,6 +17,7 @@ from boshi_core.testsupport import (
     snapshot,
 )
 from boshi_core.visits.models import HomeVisit
+from mch_common.dates import add_months_legal
 from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
 

@@ -5,7 +5,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.people.schemas import MyNumberSearchIn
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalVoucher
+from boshi_core.pregnancy.schemas import WindowNotificationIn
 from boshi_core.testsupport import (
     KOKURA_NORTH,
     MY_NUMBER,
@@ -111,6 +113,28 @@ async def test_bad_input_is_a_problem_and_changes_nothing(
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert MY_NUMBER not in response.text
+    assert await counts(db_session) == before
+
+
+async def test_a_my_number_in_free_text_is_refused_without_echo(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    before = await counts(db_session)
+    typed = f"{MY_NUMBER[:4]}-{MY_NUMBER[4:8]}-{MY_NUMBER[8:]}"
+    for body in (
+        notification(occupation=f"会社員 {MY_NUMBER}"),
+        notification(contact_address=f"小倉北区城内1-1 {MY_NUMBER}9"),  # glued to a digit
+        notification(None)
+        | {
+            "my_number": typed,
+            "identity_check": {"document_type": "my_number_card", "checked_by": MY_NUMBER},
+        },
+    ):
+        response = await client.post("/pregnancies", json=body, headers=auth())
+        assert response.status_code == 422, response.text
+        assert MY_NUMBER not in response.text
+        assert "holds what looks like a My Number" in response.text
     assert await counts(db_session) == before
 
 
@@ -344,3 +368,14 @@ async def test_older_mother_flag_uses_age_at_expected_delivery(
         headers=auth(),
     )
     assert response.json()["risk_flags"] == ["older_mother"]
+
+
+def test_a_parsed_my_number_is_never_shown() -> None:
+    full_width = MY_NUMBER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    body = WindowNotificationIn.model_validate(notification(None) | {"my_number": full_width})
+    search = MyNumberSearchIn.model_validate({"my_number": MY_NUMBER})
+    for parsed in (body, search):
+        assert MY_NUMBER not in repr(parsed)
+        assert MY_NUMBER not in parsed.model_dump_json()
+    assert body.my_number is not None
+    assert body.my_number.get_secret_value() == search.my_number.get_secret_value() == MY_NUMBER

@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from identity.reviews.service import EXPORT_COLUMNS
 from identity.users.models import UserTransfer
+from mch_common.dates import today_tokyo
 
 from .conftest import Identity, Staff
 
@@ -142,7 +143,7 @@ async def test_csv_import_reports_every_bad_line_and_imports_nothing(idp: Identi
 async def test_future_dated_transfer_applies_on_its_date(idp: Identity) -> None:
     admin = await idp.admin()
     staff = await idp.make_staff("fut01", ["ward_mch_staff"], ward="401099")
-    tomorrow = idp.ctx.today() + timedelta(days=1)
+    tomorrow = today_tokyo() + timedelta(days=1)
     scheduled = await idp.client.post(
         f"/admin/users/{staff.user_id}/transfers",
         headers=admin,
@@ -161,7 +162,7 @@ async def test_future_dated_transfer_applies_on_its_date(idp: Identity) -> None:
 
     # The date arrives (simulated by moving the transfer to today).
     async with idp.app.state.sessions() as session, session.begin():
-        await session.execute(update(UserTransfer).values(effective_date=idp.ctx.today()))
+        await session.execute(update(UserTransfer).values(effective_date=today_tokyo()))
     # Applied before the next token is issued (the maintenance task would apply it too),
     # and the token issued before the transfer is refused.
     assert (
@@ -185,7 +186,7 @@ async def test_maintenance_applies_due_transfers(idp: Identity) -> None:
 
     admin = await idp.admin()
     staff = await idp.make_staff("fut02", ["ward_mch_staff"], ward="401099")
-    tomorrow = idp.ctx.today() + timedelta(days=1)
+    tomorrow = today_tokyo() + timedelta(days=1)
     await idp.client.post(
         f"/admin/users/{staff.user_id}/transfers",
         headers=admin,
@@ -198,7 +199,7 @@ async def test_maintenance_applies_due_transfers(idp: Identity) -> None:
     )
     assert await run_once(idp.app.state.sessions, idp.ctx) == 0
     async with idp.app.state.sessions() as session, session.begin():
-        await session.execute(update(UserTransfer).values(effective_date=idp.ctx.today()))
+        await session.execute(update(UserTransfer).values(effective_date=today_tokyo()))
     assert await run_once(idp.app.state.sessions, idp.ctx) == 1
     user = (await idp.client.get(f"/admin/users/{staff.user_id}", headers=admin)).json()
     assert user["ward"] == "401064"

@@ -6,6 +6,7 @@ import jwt
 from sqlalchemy import select
 
 from identity.users.models import User
+from mch_common.dates import today_tokyo
 
 from .conftest import PASSWORD, Identity
 
@@ -154,7 +155,7 @@ async def test_wrong_totp_codes_count_towards_the_lockout(idp: Identity) -> None
 
 
 async def test_expired_or_future_validity_is_refused(idp: Identity) -> None:
-    today = idp.ctx.today()
+    today = today_tokyo()
     expired = await idp.make_staff(
         "old01", ["mch_staff"], valid_from=date(2020, 4, 1), valid_until=today - timedelta(days=1)
     )

@@ -53,28 +53,35 @@ def is_valid_my_number(value: str) -> bool:
     return _check_digit(total) == digits[11] - 48  # 48: ord("0")
 
 
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+# Runs of 12 or more digits: a My Number glued to other digits (a phone number typed after it,
+# a reference number around it) still counts, so every 12-digit window of a run is checked.
+_DIGIT_RUN = re.compile(r"\d{12,}")
 # A UUID's last group is 12 hex characters and is sometimes all digits: never a My Number.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _run_holds_my_number(run: str) -> bool:
+    return any(is_valid_my_number(run[i : i + MY_NUMBER_LENGTH]) for i in range(len(run) - 11))
 
 
 def _scan(text: str, replace: bool) -> tuple[bool, str]:
     found = False
     out: list[str] = []
     pos = 0
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal found
+        if _run_holds_my_number(m.group(0)):
+            found = True
+            return "[REDACTED]"
+        return m.group(0)
+
     for uuid_match in [*_UUID.finditer(text), None]:
         end = uuid_match.start() if uuid_match else len(text)
         segment = text[pos:end]
-
-        def sub(m: re.Match[str]) -> str:
-            nonlocal found
-            if is_valid_my_number(m.group(0)):
-                found = True
-                return "[REDACTED]"
-            return m.group(0)
-
-        out.append(_TWELVE_DIGITS.sub(sub, segment) if replace else segment)
-        if not replace and any(is_valid_my_number(d) for d in _TWELVE_DIGITS.findall(segment)):
+        if replace:
+            out.append(_DIGIT_RUN.sub(sub, segment))
+        elif any(_run_holds_my_number(run) for run in _DIGIT_RUN.findall(segment)):
             return True, text
         if uuid_match:
             out.append(uuid_match.group(0))
@@ -83,13 +90,17 @@ def _scan(text: str, replace: bool) -> tuple[bool, str]:
 
 
 def contains_my_number(text: str) -> bool:
-    """True if any 12-digit run in `text` (outside UUIDs) passes the My Number check digit."""
-    if _TWELVE_DIGITS.search(text) is None:  # the common case, on every event written
+    """True if any 12 consecutive digits in `text` (outside UUIDs) pass the My Number check
+    digit. The one rule for events, log lines, free-text input and bulk files."""
+    if _DIGIT_RUN.search(text) is None:  # the common case, on every event written
         return False
     return _scan(text, replace=False)[0]
 
 
 def redact_my_numbers(text: str) -> str:
+    """Replaces every digit run that holds a My Number (see contains_my_number)."""
+    if _DIGIT_RUN.search(text) is None:
+        return text
     return _scan(text, replace=True)[1]
 
 

@@ -14,6 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mch_common.audit import AuditSealer
+from mch_common.auth.jwt import JWKSVerifier
+from mch_common.auth.revocation import RevocationList
+from mch_common.auth.verifier import TokenVerifier
 from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.events.consumer import EventConsumer
@@ -36,9 +39,23 @@ class Runtime:
     relay: OutboxRelay
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Filled from identity's revocation events; the verifier refuses what it lists.
+    revocations: RevocationList = field(default_factory=RevocationList)
 
 
 ConsumerFactory = Callable[[Runtime], Sequence[EventConsumer]]
+VerifierFactory = Callable[[Runtime], TokenVerifier]
+
+
+def jwks_verifier(runtime: Runtime) -> TokenVerifier:
+    """The default: identity's tokens checked against its published JWKS."""
+    settings = runtime.settings
+    return JWKSVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=runtime.revocations,
+    )
 
 
 def service_lifespan(
@@ -47,9 +64,11 @@ def service_lifespan(
     stream_service: str,
     stream_max_age: timedelta | None = None,
     consumers: ConsumerFactory | None = None,
+    verifier: VerifierFactory = jwks_verifier,
     configure_logs: bool = True,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """Build a FastAPI lifespan for a service emitting events on `<stream_service>.>`."""
+    """Build a FastAPI lifespan for a service emitting events on `<stream_service>.>`.
+    `verifier` builds the token verifier `require_scope` uses (`app.state.verifier`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +101,7 @@ def service_lifespan(
 
         from mch_common.auth.setup import start_auth, stop_auth
 
-        await start_auth(app, settings, bus)
+        await start_auth(app, bus, verifier=verifier(runtime), revocations=runtime.revocations)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         sealer = AuditSealer(engine)
         runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))

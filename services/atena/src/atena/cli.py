@@ -21,8 +21,8 @@ import asyncpg
 from atena.bulk.export import export_csv
 from atena.bulk.loader import Loader, LoadReport
 from atena.config import Settings
-from atena.persons.service import today
 from mch_common.audit import append_audit
+from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.lines import LineError
 
@@ -92,7 +92,7 @@ async def load(
                 tenant=settings.tenant,
                 vault=settings.vault,
                 actor=actor,
-                today=today(),
+                today=today_tokyo(),
                 emit_events=emit_events,
                 on_error=on_error,
             )

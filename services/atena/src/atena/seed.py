@@ -20,6 +20,7 @@ from atena.config import Settings
 from atena.persons import service
 from atena.persons.schemas import Address, Birth, HouseholdPlacement, PersonCreate
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.migrations import upgrade
 from mch_common.mynumber import generate_my_number
@@ -54,7 +55,7 @@ class CityBuilder:
         self.fake = Faker("ja_JP")
         self.fake.seed_instance(SEED)
         self.rng = random.Random(SEED)
-        self.today = service.today()
+        self.today = today_tokyo()
         self.principal = Principal(
             sub="seed",
             tenant=settings.tenant,

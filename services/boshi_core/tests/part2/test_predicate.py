@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.ages import add_months_legal, age_reached
 from boshi_core.checkups import repository
 from boshi_core.checkups.models import CheckupNotice
 from boshi_core.checkups.service import extract
 from boshi_core.checkups.windows import Period, is_non_attendee, is_target, window_for
+from mch_common.dates import add_months_legal, age_reached
 
 MONTHS = (0, 1, 3, 6, 7, 12, 18, 24, 36, 48)
 

@@ -4,7 +4,8 @@ Other services verify against the published JWKS and learn revocations from even
 holds the truth, so it verifies with its in-memory key ring (no HTTP to itself) and then checks
 the database: revoked token ids, and for staff the user's current status and
 `tokens_valid_after`. A revocation therefore takes effect in identity the moment it commits.
-It replaces `app.state.verifier`, so mch_common.auth.deps.require_scope works unchanged.
+It is identity's `TokenVerifier` (main.py passes it to service_lifespan), and it decodes with
+mch_common's decode_token like every other service's verifier.
 """
 
 import time
@@ -13,18 +14,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.keys.service import ALGORITHM, KeyRing
 from identity.tokens.models import RevokedToken, ServiceClient
 from identity.users.models import User, UserStatus
-from mch_common.auth.jwt import REQUIRED_CLAIMS, principal_from_claims
+from mch_common.auth.jwt import principal_from_claims
 from mch_common.auth.principal import Principal
+from mch_common.auth.verifier import client_id_of, decode_token
 from mch_common.errors import Unauthorized
 
-LEEWAY = 10.0
 UNKNOWN_KID_RELOAD_INTERVAL = 5.0
 
 
@@ -42,7 +43,6 @@ class LocalVerifier:
         self._issuer = issuer
         self._audience = audience
         self._last_reload = 0.0
-        self._options: Any = {"require": list(REQUIRED_CLAIMS)}
 
     async def verify(self, token: str) -> Principal:
         claims = await self.decode(token)
@@ -52,15 +52,17 @@ class LocalVerifier:
         return principal
 
     async def decode(self, token: str, *, verify_exp: bool = True) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise Unauthorized("malformed token") from None
-        if header.get("alg") != ALGORITHM:
-            raise Unauthorized("signing algorithm not allowed")
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise Unauthorized("token names no signing key")
+        decoded = await decode_token(
+            token,
+            key_for=self._key_for,
+            algorithms=(ALGORITHM,),
+            issuer=self._issuer,
+            audience=self._audience,
+            verify_exp=verify_exp,
+        )
+        return decoded.claims
+
+    async def _key_for(self, kid: str) -> ec.EllipticCurvePublicKey:
         key = self._keyring.public_key(kid)
         if key is None and time.monotonic() - self._last_reload > UNKNOWN_KID_RELOAD_INTERVAL:
             self._last_reload = time.monotonic()
@@ -68,22 +70,7 @@ class LocalVerifier:
             key = self._keyring.public_key(kid)
         if key is None:
             raise Unauthorized("unknown signing key")
-        options: Any = {**self._options, "verify_exp": verify_exp}
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=LEEWAY,
-                options=options,
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("token expired") from None
-        except jwt.PyJWTError:
-            raise Unauthorized("invalid token") from None
-        return claims
+        return key
 
     async def _refuse_if_revoked(
         self, session: AsyncSession, principal: Principal, claims: dict[str, Any]
@@ -91,7 +78,8 @@ class LocalVerifier:
         if await session.get(RevokedToken, principal.jti) is not None:
             raise Unauthorized("token revoked")
         if principal.is_service:
-            client = await session.get(ServiceClient, principal.sub.removeprefix("svc:"))
+            client_id = client_id_of(principal.sub)
+            client = await session.get(ServiceClient, client_id) if client_id is not None else None
             if client is None or not client.active:
                 raise Unauthorized("token revoked")
             if client.tokens_valid_after is not None:

@@ -31,6 +31,4 @@ class Settings(ServiceSettings):
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=15 * 60, ge=1)
     totp_issuer: str = "Kitakyushu MCH"
-    # Personnel transfers take effect on a calendar date in the city's time zone.
-    local_timezone: str = "Asia/Tokyo"
     maintenance_interval_seconds: float = Field(default=30.0, gt=0)

@@ -32,32 +32,39 @@ STREAM_MAX_AGE = timedelta(days=1)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    base_lifespan = service_lifespan(settings, stream_service=STREAM, stream_max_age=STREAM_MAX_AGE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with base_lifespan(app):
-            runtime: Runtime = app.state.runtime
-            ctx = IdentityContext(
-                settings=settings,
-                box=SecretBox(settings.key_encryption_secret),
-                keyring=KeyRing(SecretBox(settings.key_encryption_secret)),
-            )
-            app.state.identity = ctx
-            await maintenance.ensure_keys(runtime.sessions, ctx)
+        ctx = IdentityContext(
+            settings=settings,
+            box=SecretBox(settings.key_encryption_secret),
+            keyring=KeyRing(SecretBox(settings.key_encryption_secret)),
+        )
 
-            def current_sessions() -> async_sessionmaker[AsyncSession]:
-                sessions: async_sessionmaker[AsyncSession] = app.state.sessions
-                return sessions
+        def current_sessions() -> async_sessionmaker[AsyncSession]:
+            # Read per request: tests swap in their own session factory after startup.
+            sessions: async_sessionmaker[AsyncSession] = app.state.sessions
+            return sessions
 
+        def local_verifier(runtime: Runtime) -> LocalVerifier:
             # Identity verifies its own tokens locally and against the database (see auth.py).
-            await app.state.verifier.close()
-            app.state.verifier = LocalVerifier(
+            return LocalVerifier(
                 keyring=ctx.keyring,
                 sessions=current_sessions,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
             )
+
+        base_lifespan = service_lifespan(
+            settings,
+            stream_service=STREAM,
+            stream_max_age=STREAM_MAX_AGE,
+            verifier=local_verifier,
+        )
+        async with base_lifespan(app):
+            runtime: Runtime = app.state.runtime
+            app.state.identity = ctx
+            await maintenance.ensure_keys(runtime.sessions, ctx)
             task = asyncio.create_task(
                 maintenance.run_forever(runtime.sessions, ctx), name="identity-maintenance"
             )

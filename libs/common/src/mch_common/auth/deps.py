@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.principal import Principal
+from mch_common.auth.verifier import TokenVerifier
 from mch_common.errors import Forbidden, Unauthorized
 
 
@@ -23,7 +23,7 @@ async def get_principal(request: Request) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("authorization header is not a bearer token")
-    verifier: JWKSVerifier = request.app.state.verifier
+    verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(token)
     request.state.principal = principal
     return principal

@@ -16,10 +16,7 @@ and revocation checks, which are never cached.
 """
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -32,13 +29,11 @@ from jwt.exceptions import PyJWKError
 
 from mch_common.auth.principal import Principal
 from mch_common.auth.revocation import RevocationList
+from mch_common.auth.verifier import DEFAULT_LEEWAY, client_id_of, decode_token
 from mch_common.errors import ServiceUnavailable, Unauthorized
 
 log = logging.getLogger("mch.auth.jwt")
 
-REQUIRED_CLAIMS = ("sub", "tenant", "scope", "jti", "exp", "iat")
-SERVICE_SUBJECT_PREFIX = "svc:"
-DEFAULT_LEEWAY = 10.0
 DEFAULT_REFETCH_INTERVAL = 10.0
 DEFAULT_MAX_REFETCHES_PER_MINUTE = 6
 DEFAULT_KEYS_MAX_AGE = 300.0
@@ -48,7 +43,7 @@ FAILED_FETCH_BACKOFF = 1.0
 
 
 class JWKSVerifier:
-    """Turns a bearer token into a Principal, or raises Unauthorized saying why."""
+    """The TokenVerifier of every service but identity."""
 
     def __init__(
         self,
@@ -80,8 +75,6 @@ class JWKSVerifier:
         self.jwks_fetches = 0
         self._http = http if http is not None else httpx.AsyncClient(timeout=5.0)
         self._owns_http = http is None
-        self._jwt = jwt.PyJWT()
-        self._options: Any = {"require": list(REQUIRED_CLAIMS)}
         self._keys: dict[str, jwt.PyJWK] = {}
         self._keys_loaded_at: float | None = None
         self._last_failure: float | None = None
@@ -104,15 +97,14 @@ class JWKSVerifier:
             self._refresh_keys_if_stale()
             return principal
 
-        header = _unverified_header(token)
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self.algorithms:
-            raise Unauthorized("signing algorithm not allowed")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise Unauthorized("token names no signing key")
-        key = await self._key_for(kid)
-        claims = self._decode(token, key)
+        kid, claims = await decode_token(
+            token,
+            key_for=self._key_for,
+            algorithms=self.algorithms,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway=self.leeway,
+        )
         principal = principal_from_claims(claims)
         self._refuse_if_revoked(claims)
         self._remember(token, principal, float(claims["exp"]), kid)
@@ -132,36 +124,6 @@ class JWKSVerifier:
             self._background = None
         if self._owns_http:
             await self._http.aclose()
-
-    def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
-        try:
-            return self._jwt.decode(
-                token,
-                key=key,
-                algorithms=list(self.algorithms),
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options=self._options,
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("token expired") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthorized("wrong audience") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthorized("wrong issuer") from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise Unauthorized(f"token lacks claim {exc.claim}") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthorized("token not yet valid") from None
-        except jwt.InvalidIssuedAtError:
-            raise Unauthorized("malformed claim iat") from None
-        except jwt.InvalidSignatureError:
-            raise Unauthorized("bad signature") from None
-        except jwt.InvalidAlgorithmError:
-            raise Unauthorized("signing algorithm not allowed") from None
-        except jwt.PyJWTError:
-            raise Unauthorized("malformed token") from None
 
     def _refuse_if_revoked(self, claims: Mapping[str, object]) -> None:
         if self.revocations is not None and self.revocations.is_revoked(claims):
@@ -267,25 +229,10 @@ class JWKSVerifier:
                 self._keys_loaded_at = time.monotonic()
 
 
-def _unverified_header(token: str) -> dict[str, Any]:
-    """Only to choose the key; nothing in it is trusted until the signature checks."""
-    head, dot, _ = token.partition(".")
-    if not dot or not head:
-        raise Unauthorized("malformed token")
-    try:
-        raw = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
-        header = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise Unauthorized("malformed token") from None
-    if not isinstance(header, dict):
-        raise Unauthorized("malformed token")
-    return header
-
-
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """Map verified claims to a Principal, refusing claims of the wrong shape."""
     sub = _claim_str(claims, "sub")
-    is_service = "client_id" in claims or sub.startswith(SERVICE_SUBJECT_PREFIX)
+    is_service = "client_id" in claims or client_id_of(sub) is not None
     scope = _claim_str(claims, "scope", allow_empty=True)
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

@@ -1,23 +1,18 @@
-"""Wires JWT verification and the revocation watcher into a service's lifespan."""
+"""Wires a token verifier and the revocation watcher into a service's lifespan."""
 
 from fastapi import FastAPI
 
-from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.revocation import RevocationList, RevocationWatcher
+from mch_common.auth.verifier import TokenVerifier
 from mch_common.events.bus import EventBus
-from mch_common.settings import ServiceSettings
 
 
-async def start_auth(app: FastAPI, settings: ServiceSettings, bus: EventBus) -> None:
-    """Keys are fetched lazily on the first request: identity verifies its own tokens too and
-    is not serving its JWKS yet while it starts."""
-    revocations = RevocationList()
-    verifier = JWKSVerifier(
-        settings.jwks_url,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        revocations=revocations,
-    )
+async def start_auth(
+    app: FastAPI, bus: EventBus, *, verifier: TokenVerifier, revocations: RevocationList
+) -> None:
+    """`revocations` is what the watcher fills from identity's events, for the verifier to
+    consult. Keys are fetched lazily on the first request: identity verifies its own tokens
+    too and is not serving its JWKS yet while it starts."""
     watcher = RevocationWatcher(bus, revocations)
     try:
         await watcher.start()
@@ -34,6 +29,6 @@ async def stop_auth(app: FastAPI) -> None:
     watcher: RevocationWatcher | None = getattr(app.state, "revocation_watcher", None)
     if watcher is not None:
         await watcher.stop()
-    verifier: JWKSVerifier | None = getattr(app.state, "verifier", None)
+    verifier: TokenVerifier | None = getattr(app.state, "verifier", None)
     if verifier is not None:
         await verifier.close()

@@ -13,10 +13,9 @@ from typing import IO
 
 from atena.normalize import name_key
 from atena.numbers import is_valid_person_no
-from atena.persons.schemas import contains_my_number
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.lines import LineError
-from mch_common.mynumber import is_valid_my_number, normalize_my_number
+from mch_common.mynumber import contains_my_number, is_valid_my_number, normalize_my_number
 
 HEADER = (
     "external_key",

@@ -1,13 +1,14 @@
-"""Request and response bodies. A My Number is a SecretStr from the moment it is parsed, so a
-repr, a log line or a validation error cannot show it."""
+"""Request and response bodies. Request bodies are mch_common.inputs.StrictModel, and a My
+Number is a MyNumber field: a SecretStr from the moment it is parsed, so a repr, a log line or
+a validation error cannot show it."""
 
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
-from mch_common.mynumber import is_valid_my_number, normalize_my_number
+from mch_common.inputs import MyNumber, StrictModel
 
 ResidenceStatus = Literal["resident", "non_resident", "moved_out", "deceased"]
 Sex = Literal["male", "female"]
@@ -17,45 +18,11 @@ Relationship = Literal[
 SortKey = Literal["person_no", "kana", "-kana", "birth_date", "-birth_date", "name", "-name"]
 
 _POSTAL = re.compile(r"^\d{7}$")
-_DIGIT_RUNS = re.compile(r"\d{12,}")
 NameText = Annotated[str, Field(min_length=1, max_length=100)]
 KanaText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def contains_my_number(text: str) -> bool:
-    """True when any 12-digit window of the text passes the My Number check digit."""
-    for run in _DIGIT_RUNS.findall(text):
-        if any(is_valid_my_number(run[i : i + 12]) for i in range(len(run) - 11)):
-            return True
-    return False
-
-
-class Strict(BaseModel):
-    """Rejects unknown fields, and a My Number typed anywhere but in `my_number` (a phone
-    number field, a building name): it would otherwise travel in events and exports."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="after")
-    def _no_stray_my_number(self) -> "Strict":
-        for name, value in self:
-            if name != "my_number" and isinstance(value, str) and contains_my_number(value):
-                raise ValueError(f"{name} holds what looks like a My Number")
-        return self
-
-
-def _my_number(value: object) -> object:
-    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-    if not isinstance(raw, str):
-        raise ValueError("a My Number is a string of 12 digits")
-    normalized = normalize_my_number(raw)
-    if not is_valid_my_number(normalized):
-        # Say why, never what: the message reaches the client and may reach logs.
-        raise ValueError("not a valid My Number: 12 digits with a matching check digit")
-    return SecretStr(normalized)
-
-
-class Address(Strict):
+class Address(StrictModel):
     postal_code: str | None = Field(default=None, description="7 digits; a hyphen is accepted")
     prefecture: str | None = Field(default=None, max_length=20)
     municipality_code: str = Field(description="地方公共団体コード, 6 digits with check digit")
@@ -74,7 +41,7 @@ class Address(Strict):
         return value
 
 
-class DeliveryAddress(Strict):
+class DeliveryAddress(StrictModel):
     """送付先: where mail for a purpose goes instead of the registered address."""
 
     purpose: str = Field(min_length=1, max_length=50, examples=["checkup_notice"])
@@ -85,14 +52,14 @@ class DeliveryAddress(Strict):
     valid_to: date | None = None
 
 
-class HouseholdPlacement(Strict):
+class HouseholdPlacement(StrictModel):
     """Join an existing household, or (household_no omitted) found a new one as its head."""
 
     household_no: str | None = None
     relationship_to_head: Relationship = "head"
 
 
-class PersonCreate(Strict):
+class PersonCreate(StrictModel):
     external_key: str | None = Field(default=None, max_length=64)
     residence_status: Literal["resident", "non_resident"] = "resident"
     family_name: NameText
@@ -106,13 +73,8 @@ class PersonCreate(Strict):
     phone: str | None = Field(default=None, max_length=30)
     email: str | None = Field(default=None, max_length=254)
     delivery_addresses: list[DeliveryAddress] = Field(default_factory=list)
-    my_number: SecretStr | None = None
+    my_number: MyNumber | None = None
     effective_date: date | None = Field(default=None, description="default: today")
-
-    @field_validator("my_number", mode="before")
-    @classmethod
-    def _check_my_number(cls, value: object) -> object:
-        return None if value is None else _my_number(value)
 
 
 class MoveIn(PersonCreate):
@@ -122,7 +84,7 @@ class MoveIn(PersonCreate):
     previous_municipality_code: str
 
 
-class Birth(Strict):
+class Birth(StrictModel):
     """出生: the child joins the mother's household and address."""
 
     family_name: NameText | None = Field(default=None, description="default: the mother's")
@@ -132,16 +94,11 @@ class Birth(Strict):
     sex: Sex
     birth_date: date
     relationship_to_head: Relationship = "child"
-    my_number: SecretStr | None = None
+    my_number: MyNumber | None = None
     external_key: str | None = Field(default=None, max_length=64)
 
-    @field_validator("my_number", mode="before")
-    @classmethod
-    def _check_my_number(cls, value: object) -> object:
-        return None if value is None else _my_number(value)
 
-
-class AddressChange(Strict):
+class AddressChange(StrictModel):
     """転居: a move within the city, possibly into another household."""
 
     effective_date: date
@@ -149,12 +106,12 @@ class AddressChange(Strict):
     household: HouseholdPlacement | None = None
 
 
-class MoveOut(Strict):
+class MoveOut(StrictModel):
     effective_date: date
     destination_municipality_code: str
 
 
-class NameChange(Strict):
+class NameChange(StrictModel):
     effective_date: date
     family_name: NameText | None = None
     given_name: NameText | None = None
@@ -163,17 +120,17 @@ class NameChange(Strict):
     reason: str | None = Field(default=None, max_length=200)
 
 
-class Death(Strict):
+class Death(StrictModel):
     death_date: date
     effective_date: date | None = Field(default=None, description="default: the death date")
 
 
-class DeliveryAddressesChange(Strict):
+class DeliveryAddressesChange(StrictModel):
     effective_date: date
     delivery_addresses: list[DeliveryAddress]
 
 
-class CorrectionFields(Strict):
+class CorrectionFields(StrictModel):
     family_name: NameText | None = None
     given_name: NameText | None = None
     family_name_kana: KanaText | None = None
@@ -186,7 +143,7 @@ class CorrectionFields(Strict):
     email: str | None = Field(default=None, max_length=254)
 
 
-class Correction(Strict):
+class Correction(StrictModel):
     """職権修正: fixes a recorded error. The correction applies to the history from
     `effective_date` (default: the whole history); superseded versions are kept."""
 
@@ -195,26 +152,16 @@ class Correction(Strict):
     effective_date: date | None = None
 
 
-class MyNumberLookup(Strict):
-    my_number: SecretStr
-
-    @field_validator("my_number", mode="before")
-    @classmethod
-    def _check_my_number(cls, value: object) -> object:
-        return _my_number(value)
+class MyNumberLookup(StrictModel):
+    my_number: MyNumber
 
 
-class MyNumberRegistration(Strict):
+class MyNumberRegistration(StrictModel):
     """A My Number for a registered person: a first one, or a replacement (番号の変更, e.g.
     after a leak), which needs its reason."""
 
-    my_number: SecretStr
+    my_number: MyNumber
     reason: str | None = Field(default=None, min_length=1, max_length=500)
-
-    @field_validator("my_number", mode="before")
-    @classmethod
-    def _check_my_number(cls, value: object) -> object:
-        return _my_number(value)
 
 
 class AddressOut(BaseModel):

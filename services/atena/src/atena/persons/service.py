@@ -9,7 +9,6 @@ record. Every read writes an access record.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,12 +38,12 @@ from atena.persons.snapshot import SNAPSHOT_FIELDS, changed_fields
 from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mch_common.events import emit_event
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.mynumber import EncryptedMyNumber, MyNumberVault, mask_my_number
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 EARLIEST_BIRTH = date(1880, 1, 1)
 EVENT_SOURCE = "/atena"
 SCOPE_MY_NUMBER_READ = "atena:mynumber:read"
@@ -62,10 +61,6 @@ class RegistryContext:
     vault: MyNumberVault
     principal: Principal
     purpose: str
-
-
-def today() -> date:
-    return datetime.now(TOKYO).date()
 
 
 def _error(loc: str, msg: str) -> dict[str, Any]:
@@ -108,7 +103,7 @@ def _check_address(address: Address, *, tenant: str, in_city: bool, loc: str = "
 
 
 def _check_birth_date(birth_date: date, loc: str = "birth_date") -> None:
-    if birth_date > today():
+    if birth_date > today_tokyo():
         raise _invalid(loc, "the birth date is in the future")
     if birth_date < EARLIEST_BIRTH:
         raise _invalid(loc, "the birth date is implausibly early")
@@ -117,7 +112,7 @@ def _check_birth_date(birth_date: date, loc: str = "birth_date") -> None:
 def _check_effective(effective: date, person_birth: date, loc: str = "effective_date") -> None:
     if effective < person_birth:
         raise _invalid(loc, "the effective date precedes the birth date")
-    if (effective - today()).days > 366:
+    if (effective - today_tokyo()).days > 366:
         raise _invalid(loc, "the effective date is more than a year ahead")
 
 
@@ -359,7 +354,7 @@ async def _new_person(
 ) -> tuple[Person, date]:
     _check_birth_date(body.birth_date)
     _check_address(body.address, tenant=ctx.tenant, in_city=in_city)
-    effective = body.effective_date or today()
+    effective = body.effective_date or today_tokyo()
     _check_effective(effective, body.birth_date)
     _ward_check(ctx.principal, body.address.ward_code)
     if body.external_key and await repo.person_no_by_external_key(session, body.external_key):
@@ -432,7 +427,7 @@ async def move_in(session: AsyncSession, *, ctx: RegistryContext, body: MoveIn) 
         raise Conflict("only a person who moved out or a non-resident can move in")
     _check_address(body.address, tenant=ctx.tenant, in_city=True)
     _ward_check(ctx.principal, body.address.ward_code)
-    effective = body.effective_date or today()
+    effective = body.effective_date or today_tokyo()
     _check_effective(effective, person.birth_date)
     before = await repo.snapshot(session, person.person_no)
     person.residence_status = "resident"
@@ -612,7 +607,7 @@ async def record_death(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: Death
 ) -> dict[str, Any]:
     person = await _living_for_change(session, ctx, person_no)
-    if body.death_date > today():
+    if body.death_date > today_tokyo():
         raise _invalid("death_date", "the death date is in the future")
     if body.death_date < person.birth_date:
         raise _invalid("death_date", "the death date precedes the birth date")
@@ -678,7 +673,7 @@ async def register_my_number(
                 person_no=person_no,
                 version=person.version,
                 change_type=verb,
-                effective_date=today(),
+                effective_date=today_tokyo(),
                 actor=ctx.principal.sub,
                 reason=body.reason,
                 before={},
@@ -728,7 +723,7 @@ async def correct(
         else:
             setattr(person, field, value)
     _set_names(person)
-    effective = body.effective_date or today()
+    effective = body.effective_date or today_tokyo()
     return await _record(
         session,
         ctx,
@@ -773,7 +768,7 @@ async def read_person(
     if as_of is None and known_at is None:
         snap: dict[str, Any] | None = view.snapshot
     else:
-        snap = await repo.snapshot_as_of(session, person_no, as_of or today(), known_at)
+        snap = await repo.snapshot_as_of(session, person_no, as_of or today_tokyo(), known_at)
         if snap is None:
             raise NotFound("the registry has no record of this person on that date")
     assert snap is not None

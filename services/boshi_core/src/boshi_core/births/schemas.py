@@ -4,14 +4,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from boshi_core.pregnancy.schemas import Strict
+from mch_common.inputs import StrictModel
 
 Outcome = Literal["birth", "miscarriage", "stillbirth", "abortion", "other"]
 Sex = Literal["male", "female"]
 Attendant = Literal["doctor", "midwife", "other"]
 
 
-class BirthIn(Strict):
+class BirthIn(StrictModel):
     child_person_no: str | None = Field(default=None, pattern=r"^\d{10}$")
     birth_date: date
     birth_time: time | None = None
@@ -23,7 +23,7 @@ class BirthIn(Strict):
     birth_place: str = Field(min_length=1, max_length=200)
 
 
-class OutcomeIn(Strict):
+class OutcomeIn(StrictModel):
     """How a pregnancy ended. A birth lists its children; other outcomes list none."""
 
     outcome: Outcome
@@ -68,7 +68,7 @@ class OutcomeOut(BaseModel):
     children: list[ChildOut]
 
 
-class LowBirthWeightIn(Strict):
+class LowBirthWeightIn(StrictModel):
     """低体重児の届出: the items of the notification (MCH Act art. 18)."""
 
     notified_on: date

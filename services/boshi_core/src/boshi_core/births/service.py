@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
-from boshi_core.ages import today_tokyo
 from boshi_core.births.models import Child, LowBirthWeightNotification
 from boshi_core.births.schemas import BirthIn, LowBirthWeightIn, OutcomeIn
 from boshi_core.people import repository as people
@@ -19,6 +18,7 @@ from boshi_core.visits.models import HomeVisit
 from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 
 LOW_BIRTH_WEIGHT_G = 2500  # 低体重児: under 2,500 g (MCH Act art. 18)

@@ -4,21 +4,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mch_common.inputs import StrictModel
+
 Relationship = Literal["mother", "father", "child", "guardian", "other"]
 Channel = Literal["office", "phone", "home_visit", "online"]
 ReviewOutcome = Literal["continue", "end"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class MemberIn(Strict):
+class MemberIn(StrictModel):
     person_no: str = Field(pattern=r"^\d{10}$")
     relationship: Relationship
 
 
-class CaseIn(Strict):
+class CaseIn(StrictModel):
     """A family's case: its members must be known to the read model; the case's ward and
     household come from the first member."""
 
@@ -34,7 +32,7 @@ class MemberOut(BaseModel):
     relationship: str
 
 
-class ConsultationIn(Strict):
+class ConsultationIn(StrictModel):
     consulted_on: date
     channel: Channel
     summary: str = Field(min_length=1, max_length=8000)
@@ -51,7 +49,7 @@ class ConsultationOut(BaseModel):
     recorded_at: datetime
 
 
-class PlanIn(Strict):
+class PlanIn(StrictModel):
     starts_on: date
     review_on: date
     goals: str = Field(min_length=1, max_length=4000)
@@ -78,7 +76,7 @@ class PlanOut(BaseModel):
     last_reviewed_on: date | None
 
 
-class ReviewIn(Strict):
+class ReviewIn(StrictModel):
     reviewed_on: date
     outcome: ReviewOutcome
     note: str | None = Field(default=None, max_length=4000)

@@ -8,7 +8,6 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.ages import today_tokyo
 from boshi_core.center.models import (
     CenterCase,
     CenterCaseMember,
@@ -32,6 +31,7 @@ from boshi_core.people.service import person_in_scope
 from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 
 PURPOSE = "児童福祉法第10条の2 (child and family center)"

@@ -5,16 +5,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mch_common.inputs import StrictModel
+
 ProgrammeCode = Literal["4m", "7m", "1y6m", "3y"]
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Judgement = Literal["no_problem", "follow_up", "detailed_exam"]
 FollowUpOutcome = Literal["attended", "refused", "unreachable", "home_visit_needed"]
 DevelopmentMark = Literal["pass", "fail", "not_checked"]
 Status = Literal["upcoming", "due", "non_attendee", "attended", "window_closed", "not_resident"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ProgrammeOut(BaseModel):
@@ -26,7 +24,7 @@ class ProgrammeOut(BaseModel):
     effective_from: date
 
 
-class ExtractionIn(Strict):
+class ExtractionIn(StrictModel):
     programme: ProgrammeCode
     month: str = Field(pattern=MONTH_PATTERN, examples=["2026-12"])
 
@@ -79,14 +77,14 @@ class NonAttendeeList(BaseModel):
     items: list[NonAttendeeOut]
 
 
-class Measurements(Strict):
+class Measurements(StrictModel):
     height_cm: Decimal | None = Field(default=None, ge=30, le=130, decimal_places=1)
     weight_kg: Decimal | None = Field(default=None, ge=1, le=40, decimal_places=2)
     head_circumference_cm: Decimal | None = Field(default=None, ge=25, le=60, decimal_places=1)
     chest_circumference_cm: Decimal | None = Field(default=None, ge=25, le=70, decimal_places=1)
 
 
-class ResultIn(Strict):
+class ResultIn(StrictModel):
     programme: ProgrammeCode
     examined_on: date
     institution: str = Field(min_length=1, max_length=200)
@@ -156,7 +154,7 @@ class CheckupProfile(BaseModel):
     programmes: list[ProgrammeStatus]
 
 
-class FollowUpIn(Strict):
+class FollowUpIn(StrictModel):
     outcome: FollowUpOutcome
     note: str | None = Field(default=None, max_length=2000)
 

@@ -12,7 +12,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
-from boshi_core.ages import today_tokyo
 from boshi_core.checkups import repository
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.checkups.schemas import (
@@ -34,6 +33,7 @@ from boshi_core.people.service import person_in_scope
 from boshi_core.wards import ward_digits
 from mch_common.audit import append_audit, audit_principal
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 
 PURPOSE = "母子保健法第12条・第13条 (infant checkups and reminders)"

@@ -1,7 +1,7 @@
 """The checkup predicate in SQL: one candidate query and one status expression, shared by the
 extraction, the non-attendee list, the reminder run and the child's profile, so they cannot
 disagree on a boundary day. `legal_add_months` is created by migration 0100 and mirrors
-boshi_core.ages.add_months_legal (tests compare them day by day).
+mch_common.dates.add_months_legal (tests compare them day by day).
 
 Parameters: :code, :start_months, :end_months, :reminder_days (the programme version in force
 on the period's first day), :m1 and :ml (the period's first and last days).

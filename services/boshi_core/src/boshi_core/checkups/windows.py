@@ -1,4 +1,4 @@
-"""Checkup windows and the month-based predicates, in Python, on top of boshi_core.ages.
+"""Checkup windows and the month-based predicates, in Python, on top of mch_common.dates.
 
 The same rules run in SQL (checkups/sql.py, the `legal_add_months` function created by
 migration 0100); tests check that both agree on every boundary day.
@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from boshi_core.ages import add_months_legal, today_tokyo
+from mch_common.dates import add_months_legal, today_tokyo
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

@@ -1,9 +1,9 @@
 """atena's REST API as boshi_core uses it: only the scoped My Number lookup."""
 
 import httpx
+from pydantic import SecretStr
 
-from mch_common.errors import InvalidInput, ServiceUnavailable
-from mch_common.mynumber import is_valid_my_number, normalize_my_number
+from mch_common.errors import ServiceUnavailable
 
 
 class AtenaClient:
@@ -12,13 +12,11 @@ class AtenaClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def lookup_person_no(self, my_number: str) -> str | None:
-        number = normalize_my_number(my_number)
-        if not is_valid_my_number(number):
-            raise InvalidInput("the My Number is not 12 digits with a valid check digit")
+    async def lookup_person_no(self, my_number: SecretStr) -> str | None:
+        """`my_number` was checked when the request was parsed (mch_common.inputs.MyNumber)."""
         try:
             response = await self.client.post(
-                "/persons/lookup-by-my-number", json={"my_number": number}
+                "/persons/lookup-by-my-number", json={"my_number": my_number.get_secret_value()}
             )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(

@@ -1,9 +1,9 @@
 from datetime import date
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from boshi_core.pregnancy.schemas import Strict
+from mch_common.inputs import MyNumber, StrictModel
 
 
 class PersonOut(BaseModel):
@@ -47,5 +47,5 @@ class PersonProfileOut(BaseModel):
     children: list[ChildSummary]
 
 
-class MyNumberSearchIn(Strict):
-    my_number: str = Field(min_length=12, max_length=20)
+class MyNumberSearchIn(StrictModel):
+    my_number: MyNumber

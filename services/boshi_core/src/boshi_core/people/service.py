@@ -1,5 +1,6 @@
 """Finding the person a request is about, and checking the caller may see them."""
 
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +34,12 @@ async def person_in_scope(session: AsyncSession, principal: Principal, person_no
 
 
 async def find_by_my_number(
-    session: AsyncSession, principal: Principal, *, atena: AtenaClient, my_number: str, purpose: str
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    atena: AtenaClient,
+    my_number: SecretStr,
+    purpose: str,
 ) -> Person:
     """Search by My Number through atena's scoped lookup; the number itself is never stored
     or logged here: the access record names only the person found."""

@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.ages import years_old
 from boshi_core.pregnancy.models import PrenatalCheckup, RiskRuleSet
+from mch_common.dates import years_old
 from mch_common.errors import ServiceUnavailable
 
 

@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from boshi_core.wards import WardCode
+from mch_common.inputs import MyNumber, StrictModel
 
 Channel = Literal["window", "online"]
 IdDocument = Literal[
@@ -23,11 +24,7 @@ OedemaResult = Literal["-", "+", "2+"]
 _TEXT = Field(min_length=1, max_length=200)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class NotificationForm(Strict):
+class NotificationForm(StrictModel):
     """The items of the pregnancy notification (妊娠届出書, seed 別添1). The My Number written on
     the form is used only to find the person through atena; it is never stored here."""
 
@@ -64,16 +61,16 @@ class NotificationForm(Strict):
         return self
 
 
-class IdentityCheck(Strict):
+class IdentityCheck(StrictModel):
     document_type: IdDocument
     checked_by: str = Field(min_length=1, max_length=100)
 
 
-class WindowNotificationIn(Strict):
+class WindowNotificationIn(StrictModel):
     """Staff at the ward window: the person by number, or by My Number through atena."""
 
     person_no: str | None = Field(default=None, pattern=r"^\d{10}$")
-    my_number: str | None = Field(default=None, min_length=12, max_length=20)
+    my_number: MyNumber | None = None
     form: NotificationForm
     identity_check: IdentityCheck
 
@@ -120,7 +117,7 @@ class PregnancyOut(BaseModel):
     id_checked_at: datetime
 
 
-class HandbookIssueIn(Strict):
+class HandbookIssueIn(StrictModel):
     ward_code: WardCode
     issued_on: date | None = None
 
@@ -148,7 +145,7 @@ class HandbookIssueOut(BaseModel):
     vouchers: list[VoucherOut]
 
 
-class CheckupIn(Strict):
+class CheckupIn(StrictModel):
     checkup_date: date
     gestational_weeks: int = Field(ge=0, le=45)
     institution: str | None = Field(default=None, max_length=200)

@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
-from boshi_core.ages import today_tokyo, years_old
 from boshi_core.errors import UnknownPerson
 from boshi_core.people import repository as people
 from boshi_core.pregnancy import risk
@@ -26,6 +25,7 @@ from boshi_core.wards import ward_digits
 from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo, years_old
 from mch_common.db import insert_new
 from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 

@@ -21,7 +21,6 @@ from uuid import UUID
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boshi_core.ages import TOKYO, today_tokyo
 from boshi_core.checkups import repository, sql
 from boshi_core.checkups.models import CheckupNotice
 from boshi_core.checkups.windows import Period
@@ -36,6 +35,7 @@ from boshi_core.reminders.letters import (
 from boshi_core.reminders.models import ReminderRun
 from boshi_core.reminders.progress import Progress
 from mch_common.audit import append_audit
+from mch_common.dates import TOKYO, today_tokyo
 from mch_common.errors import Conflict
 
 ACTOR = "batch:boshi_core.reminders"

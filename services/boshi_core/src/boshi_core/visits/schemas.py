@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from boshi_core.pregnancy.schemas import Strict
+from mch_common.inputs import StrictModel
 
 VisitKind = Literal["newborn", "premature", "infant_household"]
 
@@ -25,11 +25,11 @@ class VisitOut(BaseModel):
     within_window: bool | None
 
 
-class AssignIn(Strict):
+class AssignIn(StrictModel):
     staff_id: str = Field(min_length=1, max_length=100)
 
 
-class VisitResultIn(Strict):
+class VisitResultIn(StrictModel):
     visited_on: date
     child_weight_g: int | None = Field(default=None, ge=200, le=20000)
     feeding: Literal["breast", "formula", "mixed"] | None = None

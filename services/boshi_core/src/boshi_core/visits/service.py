@@ -10,12 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
-from boshi_core.ages import last_day_before_months, newborn_last_day, today_tokyo
 from boshi_core.births.models import Child
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
+from mch_common.dates import last_day_before_months, newborn_last_day, today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 
 INFANT_HOUSEHOLD_MONTHS = 4  # こんにちは赤ちゃん事業: before the baby is 4 months old

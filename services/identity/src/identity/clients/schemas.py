@@ -2,16 +2,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mch_common.inputs import StrictModel
+
 SCOPE_PATTERN = r"^[a-z][a-z_]*:[a-z][a-z_]*:[a-z][a-z_]*$"
 
 
-class ClientIn(BaseModel):
+class ClientIn(StrictModel):
     client_id: str = Field(min_length=2, max_length=50, pattern=r"^[a-z][a-z0-9_-]*$")
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=50)
 
 
-class ClientScopesIn(BaseModel):
+class ClientScopesIn(StrictModel):
     scopes: list[str] = Field(min_length=1, max_length=50)
 
 

@@ -4,8 +4,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mch_common.inputs import StrictModel
 
-class ReviewCreate(BaseModel):
+
+class ReviewCreate(StrictModel):
     note: str | None = Field(default=None, max_length=2000)
 
 

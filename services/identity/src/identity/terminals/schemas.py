@@ -2,8 +2,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mch_common.inputs import StrictModel
 
-class TerminalIn(BaseModel):
+
+class TerminalIn(StrictModel):
     id: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=100)
     ward: str | None = Field(default=None, pattern=r"^\d{6}$")

@@ -48,9 +48,10 @@ from identity.users.models import User, UserStatus
 from identity.users.service import apply_due_transfers, cut_live_tokens
 from mch_common.audit import append_audit
 from mch_common.auth.principal import Principal
+from mch_common.auth.verifier import service_subject
+from mch_common.dates import today_tokyo
 from mch_common.errors import DomainError, InvalidInput, Unauthorized
 
-SERVICE_SUBJECT_PREFIX = "svc:"
 T = TypeVar("T")
 
 
@@ -273,7 +274,7 @@ async def _authenticate(
             counts=True,
         )
     assert user is not None  # verify_password is False for an unknown user
-    inactive = _inactive_reason(user, ctx.today())
+    inactive = _inactive_reason(user, today_tokyo())
     if inactive is not None:
         raise await fail(AccountInactive(inactive), f"inactive:{user.status}", user)
     secret = ctx.box.decrypt(user.totp_secret_encrypted, purpose=f"totp:{user.login_id}")
@@ -514,7 +515,7 @@ async def _refresh_grant(
     problem: str | None = None
     if user is None or user.deleted_at is not None:
         problem = "the user id was deleted"
-    elif (reason := _inactive_reason(user, ctx.today())) is not None:
+    elif (reason := _inactive_reason(user, today_tokyo())) is not None:
         problem = reason
     elif stored.revoked_at is not None or (
         user.tokens_valid_after is not None and stored.issued_at < user.tokens_valid_after
@@ -564,7 +565,7 @@ async def client_credentials_grant(
         if client is None or not ok or not client.active:
             await append_audit(
                 session,
-                actor=f"{SERVICE_SUBJECT_PREFIX}{client_id[:50]}",
+                actor=service_subject(client_id[:50]),
                 action="identity.client.token",
                 outcome="failure",
                 detail={"reason": "invalid_client"},
@@ -578,7 +579,7 @@ async def client_credentials_grant(
         claims: dict[str, Any] = {
             "iss": ctx.settings.jwt_issuer,
             "aud": ctx.settings.jwt_audience,
-            "sub": f"{SERVICE_SUBJECT_PREFIX}{client.client_id}",
+            "sub": service_subject(client.client_id),
             "client_id": client.client_id,
             "tenant": ctx.settings.tenant,
             "dept": None,

@@ -4,11 +4,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mch_common.inputs import StrictModel
+
 LoginId = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
 WardCode = Field(default=None, pattern=r"^\d{6}$", description="ward code; null = city-wide")
 
 
-class UserIssue(BaseModel):
+class UserIssue(StrictModel):
+    model_config = ConfigDict(str_strip_whitespace=False)  # a password is taken as typed
+
     login_id: str = LoginId
     display_name: str = Field(min_length=1, max_length=100)
     dept: str = Field(min_length=1, max_length=50)
@@ -50,17 +54,17 @@ class IssuedCredentials(BaseModel):
     totp_uri: str
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(StrictModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     valid_from: date | None = None
     valid_until: date | None = None
 
 
-class RolesChange(BaseModel):
+class RolesChange(StrictModel):
     roles: list[str] = Field(min_length=1)
 
 
-class TransferIn(BaseModel):
+class TransferIn(StrictModel):
     effective_date: date | None = Field(
         default=None, description="takes effect on this date (Asia/Tokyo); today if omitted"
     )
@@ -86,11 +90,13 @@ class TransferOut(BaseModel):
     applied_at: datetime | None
 
 
-class Reason(BaseModel):
+class Reason(StrictModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class PasswordReset(BaseModel):
+class PasswordReset(StrictModel):
+    model_config = ConfigDict(str_strip_whitespace=False)  # a password is taken as typed
+
     password: str | None = Field(default=None, description="generated if omitted")
 
 

@@ -34,6 +34,7 @@ from identity.users.models import (
 )
 from mch_common.audit import append_audit, audit_principal
 from mch_common.auth.principal import Principal
+from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.lgcode import KITAKYUSHU_WARDS
 
@@ -129,7 +130,7 @@ async def issue_user(
     catalog = await repository.roles_by_name(session)
     _raise_if(_ward_errors(ward), "ward")
     _raise_if(role_errors(roles, ward, catalog), "roles")
-    start = valid_from or ctx.today()
+    start = valid_from or today_tokyo()
     if valid_until is not None and valid_until < start:
         _raise_if(["valid_until is before valid_from"], "valid_until")
     if await repository.login_ids_taken(session, [login_id]):
@@ -278,7 +279,7 @@ async def schedule_transfer(
     transfer = UserTransfer(
         id=uuid.uuid4(),
         user_id=user.id,
-        effective_date=effective_date or ctx.today(),
+        effective_date=effective_date or today_tokyo(),
         ward=ward,
         dept=dept,
         roles=sorted(set(roles)),
@@ -302,7 +303,7 @@ async def schedule_transfer(
             "user_roles": transfer.roles,
         },
     )
-    if transfer.effective_date <= ctx.today():
+    if transfer.effective_date <= today_tokyo():
         await apply_transfer(session, ctx, transfer=transfer, user=user)
     return transfer
 
@@ -342,7 +343,7 @@ async def apply_due_transfers(
 ) -> int:
     """Apply every pending transfer whose date has come (for one user, or all)."""
     applied = 0
-    for transfer in await repository.due_transfers(session, today=ctx.today(), user_id=user_id):
+    for transfer in await repository.due_transfers(session, today=today_tokyo(), user_id=user_id):
         user = await repository.get_user(session, transfer.user_id, for_update=True)
         if user is None or user.deleted_at is not None:
             transfer.status = TransferStatus.CANCELLED.value

@@ -17,7 +17,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The one age rule in SQL (boshi_core.ages.add_months_legal): the first day on which someone
+# The one age rule in SQL (mch_common.dates.add_months_legal): the first day on which someone
 # born on `birth` is `months` months old. PostgreSQL's date + interval clamps a missing day to
 # the month's last day (31 Jan + 3 months = 30 Apr); the legal period ends that day, so the
 # age is reached the next day. A single-expression IMMUTABLE SQL function, so it is inlined.

@@ -1,4 +1,5 @@
-"""The one age predicate module: every list, profile, due date and reminder uses it.
+"""Today's date in the city, and the one age rule: every list, profile, due date and reminder
+of every service uses it.
 
 Legal ages (年齢計算ニ関スル法律, 民法143条): a period of N months counted from the birth date
 ends on the day before the corresponding day of the Nth month, or, where that month has no
@@ -16,6 +17,8 @@ NEWBORN_DAYS = 28  # 新生児: under 28 days old
 
 
 def today_tokyo(now: datetime | None = None) -> date:
+    """The calendar date in the city (Asia/Tokyo), which decides what a date-bound rule means
+    "today"; never the server's local date."""
     return (now or datetime.now(UTC)).astimezone(TOKYO).date()
 
 

@@ -1,8 +1,8 @@
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from boshi_core.ages import (
+from mch_common.dates import (
     add_months_legal,
     add_years_legal,
     is_newborn,
@@ -12,7 +12,6 @@ from boshi_core.ages import (
     today_tokyo,
     years_old,
 )
-from boshi_core.visits.service import due_by
 
 
 @pytest.mark.parametrize(
@@ -57,7 +56,6 @@ def test_newborn_window_is_under_28_days() -> None:
     assert is_newborn(birth, date(2026, 3, 9))  # day 27
     assert not is_newborn(birth, date(2026, 3, 10))  # day 28: no longer a newborn
     assert newborn_last_day(birth) == date(2026, 3, 9)
-    assert due_by("newborn", birth_date=birth) == date(2026, 3, 9)
 
 
 @pytest.mark.parametrize(
@@ -70,17 +68,12 @@ def test_newborn_window_is_under_28_days() -> None:
         (date(2026, 11, 30), date(2027, 3, 29)),
     ],
 )
-def test_infant_household_visit_is_due_before_4_months(
-    birth: date, last_day_under_4_months: date
-) -> None:
+def test_last_day_before_4_months(birth: date, last_day_under_4_months: date) -> None:
     assert last_day_before_months(birth, 4) == last_day_under_4_months
-    assert due_by("infant_household", birth_date=birth) == last_day_under_4_months
     assert months_old(birth, last_day_under_4_months) == 3
     assert months_old(birth, date.fromordinal(last_day_under_4_months.toordinal() + 1)) == 4
 
 
 def test_today_is_a_tokyo_date() -> None:
-    from datetime import UTC, datetime
-
     # 15:30 UTC on 31 March is already 1 April in Tokyo.
     assert today_tokyo(datetime(2026, 3, 31, 15, 30, tzinfo=UTC)) == date(2026, 4, 1)

@@ -1,0 +1,82 @@
+"""Request bodies: the one strict base model and the one My Number input type.
+
+`StrictModel` refuses unknown fields and refuses a My Number typed into any other string field
+(a phone number, a building name, a note, also inside lists and dicts), where it would travel
+on in events, exports and logs. The message names the field, never the value.
+
+`MyNumber` is the only field type that may hold one. It accepts what is typed at a window
+(full-width digits, spaces, hyphens), checks the check digit, and holds the 12 ASCII digits as
+a `SecretStr`: a repr, a log line or `model_dump()` shows `**********`, and a service reads the
+number with `.get_secret_value()`, nowhere else.
+"""
+
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    WithJsonSchema,
+    model_validator,
+)
+
+from mch_common.mynumber import contains_my_number, is_valid_my_number, normalize_my_number
+
+__all__ = ["MyNumber", "StrictModel"]
+
+
+def _parse_my_number(value: object) -> SecretStr:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(raw, str):
+        raise ValueError("a My Number is a string of 12 digits")
+    number = normalize_my_number(raw)
+    if not is_valid_my_number(number):
+        # Say why, never what: the message reaches the client and may reach logs.
+        raise ValueError("not a valid My Number: 12 digits with a matching check digit")
+    return SecretStr(number)
+
+
+MyNumber = Annotated[
+    SecretStr,
+    BeforeValidator(_parse_my_number),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "writeOnly": True,
+            "description": (
+                "個人番号 (My Number): 12 digits, the last a check digit. Full-width digits, "
+                "spaces and hyphens are accepted."
+            ),
+        }
+    ),
+]
+
+
+def _holds_my_number(value: object) -> bool:
+    if isinstance(value, str):
+        return contains_my_number(value)
+    if isinstance(value, StrictModel | SecretStr):
+        return False  # a nested strict model checked itself; a SecretStr is a MyNumber field
+    if isinstance(value, BaseModel):
+        return any(_holds_my_number(v) for _, v in value)
+    if isinstance(value, Mapping):
+        return any(_holds_my_number(k) or _holds_my_number(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_my_number(v) for v in value)
+    return False
+
+
+class StrictModel(BaseModel):
+    """The base of every request body: unknown fields refused, strings stripped, and no My
+    Number anywhere but in a `MyNumber` field."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+
+    @model_validator(mode="after")
+    def _no_stray_my_number(self) -> Self:
+        for name, value in self:
+            if _holds_my_number(value):
+                raise ValueError(f"{name} holds what looks like a My Number")
+        return self
