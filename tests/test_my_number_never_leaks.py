@@ -22,8 +22,8 @@ from nats.js.errors import NotFoundError
 
 from atena.testing import person_body
 from boshi_core.testsupport import notification
-from mch_common.events.bus import EventBus
 from mch_common.dates import today_tokyo
+from mch_common.events.bus import EventBus
 from mch_common.logs import JsonFormatter
 from mch_common.mynumber import generate_my_number, my_number_check_digit
 
