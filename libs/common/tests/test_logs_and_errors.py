@@ -214,7 +214,7 @@ def test_configure_logging_takes_over_uvicorns_loggers() -> None:
         logging.getLogger(name).addHandler(plain)
         logging.getLogger(name).propagate = False
     configure_logging("demo")
-    for name in UVICORN_LOGGERS:
+    for name in ("uvicorn.error", "uvicorn.access"):
         assert logging.getLogger(name).handlers == [], name
         assert logging.getLogger(name).propagate, name
     (handler,) = logging.getLogger().handlers

@@ -33,7 +33,7 @@ __all__ = [
 
 # uvicorn's loggers: without a handler of their own they propagate to the root's JSON handler.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
-# Access lines only on request (uvicorn --log-level info): a request's own lines say enough.
+# Access lines only on request (`--log-level info`): a request's own lines say enough.
 ACCESS_LOG_LEVEL = "WARNING"
 _ACCESS = "uvicorn.access"
 
@@ -128,8 +128,9 @@ def uvicorn_log_config(service: str, level: str = "INFO") -> dict[str, Any]:
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """JSON lines on stdout for every logger; also takes over uvicorn's loggers when uvicorn
-    was started with its own (plain text) configuration."""
+    """JSON lines on stdout for every logger. uvicorn started with its own (plain text)
+    configuration has handlers on its loggers: they are dropped, and the loggers propagate to
+    the root. A logger without handlers is left as it is (`--no-access-log` keeps it silent)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
@@ -137,6 +138,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for name in UVICORN_LOGGERS:
         logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
-    logging.getLogger(_ACCESS).setLevel(ACCESS_LOG_LEVEL)
+        if logger.handlers:
+            logger.handlers.clear()
+            logger.propagate = True
