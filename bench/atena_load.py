@@ -366,7 +366,7 @@ async def main() -> None:  # noqa: C901 - a linear script
                 [
                     sys.executable,
                     "-m",
-                    "uvicorn",
+                    "mch_common.serve",
                     "--factory",
                     "atena.main:create_app",
                     "--host",

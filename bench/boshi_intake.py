@@ -95,7 +95,7 @@ def boshi_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                "mch_common.serve",
                 "--factory",
                 "boshi_core.main:create_app",
                 "--host",

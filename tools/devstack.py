@@ -7,7 +7,8 @@
 2. Services: every services/<svc>/ holding a pyproject.toml and src/<svc>/main.py, identity
    first (the others fetch its JWKS). Each gets its database `mch_<svc>` (created if missing),
    its Alembic migrations, its optional seeder (`python -m <svc>.seed`), then
-   `uvicorn --factory <svc>.main:create_app` on its port, and must answer /readyz.
+   `python -m mch_common.serve --factory <svc>.main:create_app` (uvicorn with the JSON log
+   configuration) on its port, and must answer /readyz.
 3. Logs go to .devstack/logs/<svc>.log and, prefixed, to this console (unless --quiet).
 
 Ctrl-C or SIGTERM stops the services, then any embedded server. See docs/running.md.
@@ -169,7 +170,7 @@ def check_postgres(url: str) -> str:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     async def query() -> str:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         try:
             async with engine.connect() as conn:
                 return str(await conn.scalar(text("show server_version")))
@@ -495,7 +496,7 @@ def start(service: Service, env: dict[str, str], echo: bool, colour: str) -> Chi
         [
             sys.executable,
             "-m",
-            "uvicorn",
+            "mch_common.serve",
             "--factory",
             f"{service.name}.main:create_app",
             "--host",

@@ -18,8 +18,9 @@ case "$command" in
         need_service
         # Proxy headers: behind an ingress or load balancer, logs and redirects use the
         # client's scheme and address. --timeout-graceful-shutdown stays under Kubernetes'
-        # default 30 s termination grace period.
-        exec uvicorn --factory "${MCH_SERVICE}.main:create_app" \
+        # default 30 s termination grace period. mch_common.serve is uvicorn with the
+        # services' JSON log configuration (uvicorn's own lines included).
+        exec python -m mch_common.serve --factory "${MCH_SERVICE}.main:create_app" \
             --host 0.0.0.0 --port "${PORT:-8000}" \
             --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \
             --no-access-log --timeout-graceful-shutdown 20 "$@"

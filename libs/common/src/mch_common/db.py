@@ -61,6 +61,7 @@ def create_engine(
         max_overflow=pool_size,
         pool_pre_ping=pre_ping and ping_after_idle <= 0,
         connect_args={"server_settings": {"timezone": "UTC", "application_name": "mch"}},
+        hide_parameters=True,  # an error message (and so a log line) never quotes a value
     )
     if pre_ping and ping_after_idle > 0:
         _ping_after_idle(engine, ping_after_idle)
@@ -172,6 +173,7 @@ async def _maintenance_connection(server_url: str) -> AsyncIterator[AsyncConnect
         asyncpg_url(with_database(server_url, MAINTENANCE_DATABASE)),
         poolclass=NullPool,
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
     )
     try:
         async with engine.connect() as conn:

@@ -59,6 +59,7 @@ def problem_response(
     instance: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
@@ -69,7 +70,33 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    if extensions:
+        body.update(extensions)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+def internal_error_response(*, instance: str, correlation_id: str) -> JSONResponse:
+    """The answer to an unhandled error (the shared middleware logs it): nothing about the
+    error itself, and the correlation id that finds its log line."""
+    return problem_response(
+        status=500,
+        code="internal",
+        title="Internal error",
+        detail="An unexpected error occurred; it has been logged with the correlation id.",
+        instance=instance,
+        extensions={"correlation_id": correlation_id},
+    )
+
+
+def my_number_in_url_response(*, instance: str) -> JSONResponse:
+    return problem_response(
+        status=422,
+        code="invalid-input",
+        title="Invalid input",
+        detail="A My Number is never sent in a URL (path or query parameter); send it in the "
+        "request body.",
+        instance=instance,
+    )
 
 
 def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -116,18 +143,5 @@ def install_problem_handlers(app: FastAPI) -> None:
             code="http-" + str(exc.status_code),
             title=str(exc.detail) if exc.status_code != 404 else "Not found",
             detail=str(exc.detail),
-            instance=request.url.path,
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        import logging
-
-        logging.getLogger("mch.errors").exception("unhandled error on %s", request.url.path)
-        return problem_response(
-            status=500,
-            code="internal",
-            title="Internal error",
-            detail="An unexpected error occurred; it has been logged with the correlation id.",
             instance=request.url.path,
         )

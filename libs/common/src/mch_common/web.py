@@ -1,10 +1,13 @@
 """The HTTP conventions every service shares: app factory, problem+json, health, metrics,
-correlation ids, and the database session dependency."""
+correlation ids, no My Number in a URL, `Cache-Control: no-store`, and the database session
+dependency."""
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -13,9 +16,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mch_common.errors import install_problem_handlers
+from mch_common.errors import (
+    install_problem_handlers,
+    internal_error_response,
+    my_number_in_url_response,
+)
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
+from mch_common.mynumber import contains_my_number, redact_my_numbers
 
 CORRELATION_HEADER = "x-correlation-id"
 
@@ -29,8 +37,30 @@ LATENCY = Histogram(
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+# Answers without personal data: everything else a service answers is `no-store`.
+OPERATIONAL_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+_NO_STORE = (b"cache-control", b"no-store")
+_errors_log = logging.getLogger("mch.errors")
+
+
+def url_holds_my_number(scope: Scope) -> bool:
+    """A My Number in the path or in any query parameter's name or value (percent-decoded)."""
+    if contains_my_number(scope["path"]):
+        return True
+    query = scope["query_string"].decode("latin-1")
+    return bool(query) and any(
+        contains_my_number(name) or contains_my_number(value)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    )
+
+
 class CorrelationAndMetricsMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): sets the correlation id and records metrics."""
+    """Pure ASGI (no BaseHTTPMiddleware): sets the correlation id, records metrics, refuses a
+    My Number in the URL, marks answers `Cache-Control: no-store`, and answers and logs an
+    unhandled error itself, while the correlation id is still set. Starlette's outer
+    ServerErrorMiddleware never sees the error, so it is logged once, as one JSON line."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -43,22 +73,34 @@ class CorrelationAndMetricsMiddleware:
         incoming = dict(scope["headers"]).get(CORRELATION_HEADER.encode())
         cid = incoming.decode("latin-1")[:64] if incoming else str(uuid7())
         token = correlation_id.set(cid)
+        no_store = scope["path"] not in OPERATIONAL_PATHS
         status = 500
+        responded = False
         started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (CORRELATION_HEADER.encode(), cid.encode()),
-                ]
+                responded = True
+                headers = [*message.get("headers", ()), (CORRELATION_HEADER.encode(), cid.encode())]
+                if no_store and not any(name.lower() == _NO_STORE[0] for name, _ in headers):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if url_holds_my_number(scope):
+                refusal = my_number_in_url_response(instance=redact_my_numbers(scope["path"]))
+                await refusal(scope, receive, send_wrapper)
+                return
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception:
+                _errors_log.exception("unhandled error on %s", scope["path"])
+                if not responded:  # else uvicorn closes the half-sent answer
+                    answer = internal_error_response(instance=scope["path"], correlation_id=cid)
+                    await answer(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")

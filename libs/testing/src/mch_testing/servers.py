@@ -98,7 +98,7 @@ async def create_platform_schema(database_url: str) -> None:
     """The platform tables alone (outbox, inbox, audit log): for the common library's tests."""
     from mch_common.migrations import create_platform_tables
 
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(database_url, hide_parameters=True)
     async with engine.begin() as conn:
         await conn.run_sync(create_platform_tables)
     await engine.dispose()
