@@ -8,8 +8,8 @@ is derived from the batch row's id and the event's place in it, so a re-expansio
 crash gives the same ids and JetStream's duplicate window drops the re-publish.
 
 The row's envelope: `{"outbox_batch": {"count": n, "lines": base64(zlib(lines))}, "source",
-"tenant", "time", "correlationid"}`; each line is the subject as a JSON string, a tab, and the
-payload as JSON (JSON text never holds a raw tab, so the first tab splits them).
+"tenant", "time", "correlationid"}`; the first line is the JSON list of the events' subjects,
+then one line per payload (compact JSON never holds a raw newline).
 """
 
 import base64
@@ -36,6 +36,8 @@ BATCH_KEY = "outbox_batch"
 INSERT_BATCH_ROW = (
     "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1::uuid, $2, $3::jsonb)"
 )
+# ASCII digits to "0", every other byte to " ".
+_DIGIT_MASK = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
 _INSERT = text(
     "INSERT INTO outbox (event_id, subject, envelope) "
     "VALUES (CAST(:event_id AS uuid), :subject, CAST(:envelope AS jsonb))"
@@ -57,26 +59,42 @@ class BatchRow:
 
 
 def batch_row(*, source: str, type: str, tenant: str, items: Iterable[tuple[str, str]]) -> BatchRow:
-    """One batch row for the events `(subject, payload as JSON text)`; refuses the whole batch
-    if any payload holds a My Number. The payloads are taken as text so that a bulk writer
-    that has them from PostgreSQL as JSON does not decode and encode them again."""
-    lines = "\n".join(
-        f"{json.dumps(subject, ensure_ascii=False)}\t{data}" for subject, data in items
-    )
-    # One scan of the joined text: the guard sees every payload (a subject is an aggregate id).
-    assert_no_my_number(lines)
-    count = lines.count("\n") + 1 if lines else 0
+    """One batch row for the events `(subject, payload as compact one-line JSON text)`;
+    refuses the whole batch if any payload holds a My Number. The payloads are taken as text
+    so that a bulk writer that has them from PostgreSQL as JSON does not decode and encode
+    them again."""
+    subjects, payloads = _unzip(items)
+    if not payloads:
+        raise ValueError("a batch row stands for at least one event")
+    body = "\n".join(payloads)
+    if body.count("\n") != len(payloads) - 1:
+        raise ValueError("a batch payload must be one line of JSON")
+    encoded = f"{json.dumps(subjects, ensure_ascii=False)}\n{body}".encode()
+    # The guard sees every payload. A My Number is 12 ASCII digits: a batch without such a run
+    # (the translation keeps only where the digits are) needs no regular-expression scan, which
+    # costs about a second per 25 MB.
+    if b"0" * 12 in encoded.translate(_DIGIT_MASK):
+        assert_no_my_number(encoded.decode())
     envelope = {
         BATCH_KEY: {
-            "count": count,
-            "lines": base64.b64encode(zlib.compress(lines.encode(), 1)).decode(),
+            "count": len(payloads),
+            "lines": base64.b64encode(zlib.compress(encoded, 1)).decode(),
         },
         "source": source,
         "tenant": tenant,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "correlationid": correlation_id.get(),
     }
-    return BatchRow(uuid7(), type, json.dumps(envelope, ensure_ascii=False), count)
+    return BatchRow(uuid7(), type, json.dumps(envelope, ensure_ascii=False), len(payloads))
+
+
+def _unzip(items: Iterable[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    subjects: list[str] = []
+    payloads: list[str] = []
+    for subject, payload in items:
+        subjects.append(subject)
+        payloads.append(payload)
+    return subjects, payloads
 
 
 async def emit_events(
@@ -89,14 +107,10 @@ async def emit_events(
 ) -> BatchRow | None:
     """Write many events of one type as one batch row in the session's transaction (published
     only if it commits); None if there were no items."""
-    row = batch_row(
-        source=source,
-        type=type,
-        tenant=tenant,
-        items=((subject, _payload_json(data)) for subject, data in items),
-    )
-    if row.count == 0:
+    encoded = [(subject, _payload_json(data)) for subject, data in items]
+    if not encoded:
         return None
+    row = batch_row(source=source, type=type, tenant=tenant, items=encoded)
     await session.execute(
         _INSERT, {"event_id": row.event_id, "subject": row.subject, "envelope": row.envelope}
     )
@@ -129,9 +143,8 @@ def expand_batch(
     """The events a batch row stands for, in order: (event id, CloudEvent JSON text), the
     same on every expansion. The envelope is written as `CloudEvent.model_dump_json` does."""
     batch = envelope[BATCH_KEY]
-    lines = zlib.decompress(base64.b64decode(batch["lines"])).decode()
-    if not lines:
-        return
+    subjects_line, body = zlib.decompress(base64.b64decode(batch["lines"])).decode().split("\n", 1)
+    subjects = json.loads(subjects_line)
     dumps = json.dumps
     head = (
         f',"source":{dumps(envelope["source"], ensure_ascii=False)},"type":{dumps(subject)}'
@@ -142,10 +155,10 @@ def expand_batch(
         f',"tenant":{dumps(envelope["tenant"])}'
         f',"correlationid":{dumps(envelope.get("correlationid"))}}}'
     )
-    for index, line in enumerate(lines.split("\n")):
-        item_subject, data = line.split("\t", 1)
+    for index, (item_subject, data) in enumerate(zip(subjects, body.split("\n"), strict=True)):
         id_ = batch_event_id(event_id, index)
-        yield id_, f'{{"specversion":"1.0","id":"{id_}"{head}{item_subject}{middle}{data}{tail}'
+        subject_json = dumps(item_subject, ensure_ascii=False)
+        yield id_, f'{{"specversion":"1.0","id":"{id_}"{head}{subject_json}{middle}{data}{tail}'
 
 
 _OUTBOX_ROWS = text("SELECT event_id, subject, envelope FROM outbox ORDER BY position")

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from atena import events
 from atena.bulk.parse import (
     LineParser,
     Record,
@@ -169,7 +170,8 @@ INSERT INTO person_change
 SELECT person_no, (snap->>'version')::int, verb, eff, $1, $2, before, after, $3::jsonb
 FROM atena_changed
 """
-# The events of the merged people: (type, person number, payload), grouped by type.
+# The events of the merged people: (type, person number, payload), grouped by type. The
+# payloads are atena.events' person payloads, built here from the rows just written.
 _CHANGED_EVENTS = """
 SELECT 'atena.person.' || verb, person_no, (jsonb_build_object(
         'person_no', person_no, 'effective_date', eff, 'before', before, 'after', after,
@@ -209,7 +211,6 @@ _REGISTER_EVENTS = _REGISTER.format(
 )::text FROM n"""
 )
 _REGISTER_ONLY = _REGISTER.format(result="SELECT count(*) FROM changes")
-_REGISTERED = "atena.person.registered"
 _HOUSEHOLDS_KNOWN = (
     "SELECT h.external_key, h.household_no FROM unnest($1::text[]) AS k (external_key)"
     " JOIN household h USING (external_key)"
@@ -430,7 +431,7 @@ class Loader:
         self.conn = connections[0]
         self.connections = list(connections)
         self.tenant = tenant
-        self.source = event_source("atena", tenant)
+        self.source = event_source(events.SERVICE, tenant)
         self.vault = vault
         self.actor = actor
         self.emit_events = emit_events
@@ -745,7 +746,7 @@ class Loader:
         )
         if self.emit_events:
             registered = await conn.fetch(_REGISTER_EVENTS, *register)
-            await self._write_events(conn, _REGISTERED, registered)
+            await self._write_events(conn, events.PERSON_REGISTERED.type, registered)
         else:
             await conn.fetchval(_REGISTER_ONLY, *register)
         self.report.inserted += len(new)
@@ -755,7 +756,10 @@ class Loader:
     ) -> None:
         """One batch row for the events `(subject, payload JSON)` of one type."""
         if items:
-            row = batch_row(source=self.source, type=type, tenant=self.tenant, items=items)
+            # Compressed off the event loop, which meanwhile serves the other connections.
+            row = await asyncio.to_thread(
+                batch_row, source=self.source, type=type, tenant=self.tenant, items=items
+            )
             await conn.execute(INSERT_BATCH_ROW, *row.params())
 
     async def _load_chunk(self, conn: asyncpg.Connection, prepared: "_Prepared") -> None:
@@ -799,8 +803,8 @@ class Loader:
         await conn.execute(_VERSIONS)
         await conn.execute(_CHANGES, self.actor, _REASON, _LOADED)
         if self.emit_events:
-            events = await conn.fetch(_CHANGED_EVENTS)
-            for type, group in groupby(events, key=itemgetter(0)):
+            changed = await conn.fetch(_CHANGED_EVENTS)
+            for type, group in groupby(changed, key=itemgetter(0)):
                 await self._write_events(conn, type, [(e[1], e[2]) for e in group])
         await conn.execute(_MY_NUMBERS)
         updated = await conn.fetchval("SELECT count(*) FROM atena_changed")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atena.events import PERSON_EVENTS
 from atena.normalize import name_key, search_key
 from atena.numbers import is_valid_person_no
 from atena.persons import repository as repo
@@ -40,13 +41,11 @@ from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mch_common.events import emit_event
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.mynumber import EncryptedMyNumber, MyNumberVault, mask_my_number
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 EARLIEST_BIRTH = date(1880, 1, 1)
-EVENT_SOURCE = "/atena"
 SCOPE_MY_NUMBER_READ = "atena:mynumber:read"
 SCOPE_PERSON_READ = "atena:person:read"
 IDENTITY_FIELDS = frozenset(
@@ -270,20 +269,19 @@ async def _record(
             detail=extra or {},
         )
     )
-    await emit_event(
+    event = PERSON_EVENTS[verb]
+    await event.emit(
         session,
-        source=EVENT_SOURCE,
-        type=f"atena.person.{verb}",
         subject=person.person_no,
         tenant=ctx.tenant,
-        data={
-            "person_no": person.person_no,
-            "effective_date": effective_date.isoformat(),
-            "before": changed_before,
-            "after": changed_after,
-            "person": after,
+        data=event.payload(
+            person_no=person.person_no,
+            effective_date=effective_date,
+            before=changed_before,
+            after=changed_after,
+            person=after,
             **(extra or {}),
-        },
+        ),
     )
     await audit_principal(
         session,

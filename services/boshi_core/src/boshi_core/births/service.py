@@ -30,18 +30,17 @@ def is_low_birth_weight(weight_g: int | None) -> bool:
 
 
 async def _child_registered(session: AsyncSession, child: Child, tenant: str) -> None:
-    await events.emit(
+    await events.CHILD_REGISTERED.emit(
         session,
-        type=events.CHILD_REGISTERED,
         subject=str(child.id),
         tenant=tenant,
-        data={
-            "child_id": str(child.id),
-            "person_no": child.person_no,
-            "mother_person_no": child.mother_person_no,
-            "pregnancy_id": str(child.pregnancy_id) if child.pregnancy_id else None,
-            "birth_date": child.birth_date.isoformat(),
-        },
+        data=events.ChildRegistered(
+            child_id=str(child.id),
+            person_no=child.person_no,
+            mother_person_no=child.mother_person_no,
+            pregnancy_id=str(child.pregnancy_id) if child.pregnancy_id else None,
+            birth_date=child.birth_date,
+        ),
     )
 
 
@@ -87,18 +86,17 @@ async def record_outcome(
     pregnancy.outcome_date = outcome.outcome_date
     pregnancy.outcome_note = outcome.note
     await session.flush()
-    await events.emit(
+    await events.PREGNANCY_CLOSED.emit(
         session,
-        type=events.PREGNANCY_CLOSED,
         subject=str(pregnancy_id),
         tenant=principal.tenant,
-        data={
-            "pregnancy_id": str(pregnancy_id),
-            "person_no": pregnancy.person_no,
-            "outcome": outcome.outcome,
-            "outcome_date": outcome.outcome_date.isoformat(),
-            "children": len(children),
-        },
+        data=events.PregnancyClosed(
+            pregnancy_id=str(pregnancy_id),
+            person_no=pregnancy.person_no,
+            outcome=outcome.outcome,
+            outcome_date=outcome.outcome_date,
+            children=len(children),
+        ),
     )
     await audit_principal(
         session,
@@ -282,19 +280,18 @@ async def notify_low_birth_weight(
     )
     if visit is None:
         raise Conflict(f"child {child_id} already has a premature infant visit")
-    await events.emit(
+    await events.LOW_BIRTH_WEIGHT_NOTIFIED.emit(
         session,
-        type=events.LOW_BIRTH_WEIGHT_NOTIFIED,
         subject=str(child_id),
         tenant=principal.tenant,
-        data={
-            "notification_id": str(record.id),
-            "child_id": str(child_id),
-            "child_person_no": child.person_no,
-            "mother_person_no": child.mother_person_no,
-            "birth_weight_g": child.birth_weight_g,
-            "premature_visit_id": str(visit.id),
-        },
+        data=events.LowBirthWeightNotified(
+            notification_id=str(record.id),
+            child_id=str(child_id),
+            child_person_no=child.person_no,
+            mother_person_no=child.mother_person_no,
+            birth_weight_g=child.birth_weight_g,
+            premature_visit_id=str(visit.id),
+        ),
     )
     await audit_principal(
         session,

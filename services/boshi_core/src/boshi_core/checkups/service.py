@@ -343,18 +343,16 @@ async def record_result(
         purpose=PURPOSE,
         detail={"programme": result.programme, "judgement": result.judgement},
     )
-    data: dict[str, Any] = {
-        "person_no": person_no,
-        "programme": result.programme,
-        "examined_on": result.examined_on.isoformat(),
-        "judgement": result.judgement,
-    }
-    await events.emit(
+    await events.INFANT_CHECKUP_RECORDED.emit(
         session,
-        type=events.INFANT_CHECKUP_RECORDED,
         subject=str(record.id),
         tenant=principal.tenant,
-        data=data,
+        data=events.InfantCheckupRecorded(
+            person_no=person_no,
+            programme=result.programme,
+            examined_on=result.examined_on,
+            judgement=result.judgement,
+        ),
     )
     return _result_out(record, voucher)
 

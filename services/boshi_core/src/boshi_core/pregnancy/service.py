@@ -107,19 +107,18 @@ async def open_pregnancy(
                 "a new notification"
             ) from None
         raise
-    await events.emit(
+    await events.PREGNANCY_OPENED.emit(
         session,
-        type=events.PREGNANCY_OPENED,
         subject=str(pregnancy.id),
         tenant=principal.tenant,
-        data={
-            "pregnancy_id": str(pregnancy.id),
-            "person_no": person_no,
-            "ward_code": pregnancy.ward_code,
-            "channel": channel,
-            "expected_children": pregnancy.expected_children,
-            "expected_delivery_date": pregnancy.expected_delivery_date.isoformat(),
-        },
+        data=events.PregnancyOpened(
+            pregnancy_id=str(pregnancy.id),
+            person_no=person_no,
+            ward_code=pregnancy.ward_code,
+            channel=channel,
+            expected_children=pregnancy.expected_children,
+            expected_delivery_date=pregnancy.expected_delivery_date,
+        ),
     )
     # The access record comes last: it takes the audit chain's lock, held until commit.
     await audit_principal(
@@ -306,20 +305,19 @@ async def issue_handbooks(
         detail={"pregnancy_id": str(pregnancy_id), "handbooks": [h.handbook_no for h in handbooks]},
     )
     for handbook in handbooks:
-        await events.emit(
+        await events.HANDBOOK_ISSUED.emit(
             session,
-            type=events.HANDBOOK_ISSUED,
             subject=handbook.handbook_no,
             tenant=principal.tenant,
-            data={
-                "handbook_no": handbook.handbook_no,
-                "pregnancy_id": str(pregnancy_id),
-                "person_no": pregnancy.person_no,
-                "child_index": handbook.child_index,
-                "ward_code": ward_code,
-                "issued_on": on.isoformat(),
-                "vouchers": count if handbook.child_index == 1 else 0,
-            },
+            data=events.HandbookIssued(
+                handbook_no=handbook.handbook_no,
+                pregnancy_id=str(pregnancy_id),
+                person_no=pregnancy.person_no,
+                child_index=handbook.child_index,
+                ward_code=ward_code,
+                issued_on=on,
+                vouchers=count if handbook.child_index == 1 else 0,
+            ),
         )
     return handbooks, vouchers
 
@@ -385,20 +383,19 @@ async def record_checkup(
         voucher.used_by_checkup_id = record.id
         voucher.used_on = checkup.checkup_date
         await session.flush()
-    await events.emit(
+    await events.PRENATAL_CHECKUP_RECORDED.emit(
         session,
-        type=events.PRENATAL_CHECKUP_RECORDED,
         subject=str(pregnancy_id),
         tenant=principal.tenant,
-        data={
-            "pregnancy_id": str(pregnancy_id),
-            "checkup_id": str(record.id),
-            "person_no": pregnancy.person_no,
-            "checkup_date": checkup.checkup_date.isoformat(),
-            "gestational_weeks": checkup.gestational_weeks,
-            "voucher_used": voucher is not None,
-            "risk_flags": flags,
-        },
+        data=events.PrenatalCheckupRecorded(
+            pregnancy_id=str(pregnancy_id),
+            checkup_id=str(record.id),
+            person_no=pregnancy.person_no,
+            checkup_date=checkup.checkup_date,
+            gestational_weeks=checkup.gestational_weeks,
+            voucher_used=voucher is not None,
+            risk_flags=flags,
+        ),
     )
     await audit_principal(
         session,

@@ -120,19 +120,18 @@ async def complete(
     visit.result = result
     visit.completed_by = principal.sub
     await session.flush()
-    await events.emit(
+    await events.VISIT_COMPLETED.emit(
         session,
-        type=events.VISIT_COMPLETED,
         subject=str(visit.id),
         tenant=principal.tenant,
-        data={
-            "visit_id": str(visit.id),
-            "kind": visit.kind,
-            "child_id": str(visit.child_id),
-            "child_person_no": child.person_no,
-            "visited_on": visited_on.isoformat(),
-            "within_window": visit.within_window,
-        },
+        data=events.VisitCompleted(
+            visit_id=str(visit.id),
+            kind=visit.kind,
+            child_id=str(visit.child_id),
+            child_person_no=child.person_no,
+            visited_on=visited_on,
+            within_window=visit.within_window,
+        ),
     )
     await audit_principal(
         session,

@@ -1,0 +1,66 @@
+"""A service's event catalogue: the types it emits, each with its payload model.
+
+Every service has one `events.py` holding `EventType`s and a `CATALOGUE` of them. Producers
+emit through an `EventType` (a payload model, not a free dict); consumers subscribe from the
+producer's catalogue; a test checks each catalogue against docs/asyncapi.yaml.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mch_common.events.batch import BatchRow, emit_events
+from mch_common.events.envelope import CloudEvent, event_source
+from mch_common.events.outbox import emit_event
+
+
+class EventPayload(BaseModel):
+    """Base of every payload model: ids and minimal facts, never a My Number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+P = TypeVar("P", bound=EventPayload)
+
+
+@dataclass(frozen=True)
+class EventType(Generic[P]):
+    """One event type (also its NATS subject: `<stream>.<aggregate>.<verb>`), its payload, and
+    the service (settings' `service_name`) that emits it, which gives the CloudEvents source."""
+
+    service: str
+    type: str
+    payload: type[P]
+
+    async def emit(
+        self, session: AsyncSession, *, tenant: str, subject: str, data: P
+    ) -> CloudEvent:
+        """Queue one event in the session's transaction (see mch_common.events.outbox)."""
+        return await emit_event(
+            session,
+            source=event_source(self.service, tenant),
+            type=self.type,
+            subject=subject,
+            tenant=tenant,
+            data=data.model_dump(mode="json"),
+        )
+
+    async def emit_many(
+        self, session: AsyncSession, *, tenant: str, items: Iterable[tuple[str, P]]
+    ) -> BatchRow | None:
+        """Many events of this type as one batch row (see mch_common.events.batch)."""
+        return await emit_events(
+            session,
+            source=event_source(self.service, tenant),
+            type=self.type,
+            tenant=tenant,
+            items=items,
+        )
+
+
+def types_of(catalogue: Iterable[EventType[Any]]) -> list[str]:
+    """The event types of a catalogue, for a consumer's subscription."""
+    return [event.type for event in catalogue]
