@@ -5,6 +5,7 @@ emit through an `EventType` (a payload model, not a free dict); consumers subscr
 producer's catalogue; a test checks each catalogue against docs/asyncapi.yaml.
 """
 
+import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -33,7 +34,7 @@ class EventType(Generic[P]):
 
     service: str
     type: str
-    payload: type[P]
+    payload: builtins.type[P]  # (`type` is the field above)
 
     async def emit(
         self, session: AsyncSession, *, tenant: str, subject: str, data: P
