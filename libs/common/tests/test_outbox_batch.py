@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from mch_common.db import unit_of_work
 from mch_common.events import (
     CloudEvent,
     EventBus,
     OutboxRelay,
-    emit_event,
     emit_events,
     read_outbox,
 )
@@ -21,6 +21,7 @@ from mch_common.events import relay as relay_module
 from mch_common.events.outbox import MyNumberInEventError
 from mch_common.logs import correlation_id
 from mch_common.mynumber import generate_my_number
+from mch_common.work import UnitOfWork
 
 SERVICE = "batchdemo"
 SOURCE = "urn:mch:401005:batchdemo"
@@ -31,9 +32,8 @@ class Note(BaseModel):
 
 
 async def emit_note(sessions: async_sessionmaker[AsyncSession], kind: str, note: str) -> None:
-    async with sessions() as s, s.begin():
-        await emit_event(
-            s,
+    async with unit_of_work(sessions) as s:
+        UnitOfWork.of(s).emit(
             source=SOURCE,
             type=f"{SERVICE}.{kind}.happened",
             data={"note": note},

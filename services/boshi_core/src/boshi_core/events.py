@@ -46,7 +46,7 @@ class PregnancyClosed(EventPayload):
 
 class ChildRegistered(EventPayload):
     child_id: str
-    person_no: str
+    person_no: str | None  # until atena's birth registration links it
     mother_person_no: str
     pregnancy_id: str | None
     birth_date: date
@@ -55,7 +55,7 @@ class ChildRegistered(EventPayload):
 class LowBirthWeightNotified(EventPayload):
     notification_id: str
     child_id: str
-    child_person_no: str
+    child_person_no: str | None
     mother_person_no: str
     birth_weight_g: int | None
     premature_visit_id: str
@@ -65,7 +65,7 @@ class VisitCompleted(EventPayload):
     visit_id: str
     kind: str
     child_id: str
-    child_person_no: str
+    child_person_no: str | None
     visited_on: date
     within_window: bool | None
 

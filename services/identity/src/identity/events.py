@@ -19,6 +19,7 @@ from mch_common.auth.revocation import (
     UserRevoked,
 )
 from mch_common.events.catalogue import EventType
+from mch_common.work import UnitOfWork
 
 SERVICE = "identity"
 
@@ -44,31 +45,32 @@ def revocation_instant(now: float | None = None) -> int:
     return math.ceil(time.time() if now is None else now)
 
 
-async def emit_user_event(
+def emit_user_event(
     session: AsyncSession, *, tenant: str, user_id: uuid.UUID, verb: UserVerb, at: int
 ) -> None:
-    await USER_EVENTS[verb].emit(
-        session, tenant=tenant, subject=str(user_id), data=UserRevoked(user_id=str(user_id), at=at)
+    USER_EVENTS[verb].emit(
+        UnitOfWork.of(session),
+        tenant=tenant,
+        subject=str(user_id),
+        data=UserRevoked(user_id=str(user_id), at=at),
     )
 
 
-async def emit_client_event(
+def emit_client_event(
     session: AsyncSession, *, tenant: str, client_id: str, verb: ClientVerb, at: int
 ) -> None:
     """Every token the service client holds from before `at` is refused (its `sub`)."""
-    await CLIENT_EVENTS[verb].emit(
-        session,
+    CLIENT_EVENTS[verb].emit(
+        UnitOfWork.of(session),
         tenant=tenant,
         subject=client_id,
         data=ClientRevoked(client_id=client_id, subject=f"svc:{client_id}", at=at),
     )
 
 
-async def emit_token_revoked(
-    session: AsyncSession, *, tenant: str, jti: str, exp: datetime
-) -> None:
-    await TOKEN_REVOKED_EVENT.emit(
-        session,
+def emit_token_revoked(session: AsyncSession, *, tenant: str, jti: str, exp: datetime) -> None:
+    TOKEN_REVOKED_EVENT.emit(
+        UnitOfWork.of(session),
         tenant=tenant,
         subject=jti,
         data=TokenRevoked(jti=jti, exp=int(exp.astimezone(UTC).timestamp())),

@@ -4,7 +4,6 @@ from mch_common.events.batch import BatchRow, batch_row, emit_events, read_outbo
 from mch_common.events.bus import EventBus, EventNaming
 from mch_common.events.consumer import EventConsumer, Handler
 from mch_common.events.envelope import CloudEvent, event_source
-from mch_common.events.outbox import emit_event
 from mch_common.events.relay import OutboxRelay
 
 __all__ = [
@@ -16,7 +15,6 @@ __all__ = [
     "Handler",
     "OutboxRelay",
     "batch_row",
-    "emit_event",
     "emit_events",
     "event_source",
     "read_outbox",

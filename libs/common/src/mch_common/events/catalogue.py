@@ -8,14 +8,16 @@ producer's catalogue; a test checks each catalogue against docs/asyncapi.yaml.
 import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mch_common.events.batch import BatchRow, emit_events
 from mch_common.events.envelope import CloudEvent, event_source
-from mch_common.events.outbox import emit_event
+
+if TYPE_CHECKING:
+    from mch_common.work import UnitOfWork
 
 
 class EventPayload(BaseModel):
@@ -36,12 +38,9 @@ class EventType(Generic[P]):
     type: str
     payload: builtins.type[P]  # (`type` is the field above)
 
-    async def emit(
-        self, session: AsyncSession, *, tenant: str, subject: str, data: P
-    ) -> CloudEvent:
-        """Queue one event in the session's transaction (see mch_common.events.outbox)."""
-        return await emit_event(
-            session,
+    def emit(self, work: "UnitOfWork", *, tenant: str, subject: str, data: P) -> CloudEvent:
+        """Queue one event in the unit of work's transaction."""
+        return work.emit(
             source=event_source(self.service, tenant),
             type=self.type,
             subject=subject,

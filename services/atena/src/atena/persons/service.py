@@ -37,12 +37,12 @@ from atena.persons.schemas import (
     SortKey,
 )
 from atena.persons.snapshot import SNAPSHOT_FIELDS, changed_fields
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.mynumber import EncryptedMyNumber, MyNumberVault, mask_my_number
+from mch_common.work import UnitOfWork
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 EARLIEST_BIRTH = date(1880, 1, 1)
@@ -270,8 +270,8 @@ async def _record(
         )
     )
     event = PERSON_EVENTS[verb]
-    await event.emit(
-        session,
+    event.emit(
+        UnitOfWork.of(session),
         subject=person.person_no,
         tenant=ctx.tenant,
         data=event.payload(
@@ -283,8 +283,7 @@ async def _record(
             **(extra or {}),
         ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action=f"person.{verb}",
         target_type="person",
@@ -684,8 +683,7 @@ async def register_my_number(
                 detail={"my_number": verb.removeprefix("my_number_")},
             )
         )
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             ctx.principal,
             action=f"person.{verb}",
             target_type="person",
@@ -776,8 +774,7 @@ async def read_person(
             raise NotFound("the registry has no record of this person on that date")
     assert snap is not None
     has, shown, how = _my_number_shown(ctx, view)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.read",
         target_type="person",
@@ -794,8 +791,7 @@ async def list_changes(
     person = await _load(session, person_no)
     _ward_check(ctx.principal, person.ward_code)
     rows = await repo.changes(session, person_no)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.changes.read",
         target_type="person",
@@ -881,8 +877,7 @@ async def search(
     )
     numbers = [s["person_no"] for s in snaps]
     with_number = await repo.persons_with_my_number(session, numbers)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.search",
         target_type="person",
@@ -911,8 +906,7 @@ async def read_household(
             raise Forbidden("the household belongs to another ward")
     numbers = [s["person_no"] for s in snaps]
     with_number = await repo.persons_with_my_number(session, numbers)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="household.read",
         target_type="household",
@@ -934,8 +928,7 @@ async def lookup_by_my_number(
     just the person number."""
     view = await repo.person_view_by_blind_index(session, ctx.vault.blind_index(my_number))
     if view is None:
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             ctx.principal,
             action="person.lookup_by_my_number",
             outcome="not_found",
@@ -944,8 +937,7 @@ async def lookup_by_my_number(
         )
         return None
     _ward_check(ctx.principal, view.ward_code)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.lookup_by_my_number",
         target_type="person",

@@ -16,10 +16,10 @@ from boshi_core.pregnancy.models import Pregnancy
 from boshi_core.pregnancy.service import get_pregnancy
 from boshi_core.visits import service as visits
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 LOW_BIRTH_WEIGHT_G = 2500  # 低体重児: under 2,500 g (MCH Act art. 18)
 PURPOSE = "母子保健法第18条 (births and low birth weight)"
@@ -30,8 +30,8 @@ def is_low_birth_weight(weight_g: int | None) -> bool:
 
 
 async def _child_registered(session: AsyncSession, child: Child, tenant: str) -> None:
-    await events.CHILD_REGISTERED.emit(
-        session,
+    events.CHILD_REGISTERED.emit(
+        UnitOfWork.of(session),
         subject=str(child.id),
         tenant=tenant,
         data=events.ChildRegistered(
@@ -86,8 +86,8 @@ async def record_outcome(
     pregnancy.outcome_date = outcome.outcome_date
     pregnancy.outcome_note = outcome.note
     await session.flush()
-    await events.PREGNANCY_CLOSED.emit(
-        session,
+    events.PREGNANCY_CLOSED.emit(
+        UnitOfWork.of(session),
         subject=str(pregnancy_id),
         tenant=principal.tenant,
         data=events.PregnancyClosed(
@@ -98,8 +98,7 @@ async def record_outcome(
             children=len(children),
         ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.close",
         target_type="person",
@@ -280,8 +279,8 @@ async def notify_low_birth_weight(
     )
     if visit is None:
         raise Conflict(f"child {child_id} already has a premature infant visit")
-    await events.LOW_BIRTH_WEIGHT_NOTIFIED.emit(
-        session,
+    events.LOW_BIRTH_WEIGHT_NOTIFIED.emit(
+        UnitOfWork.of(session),
         subject=str(child_id),
         tenant=principal.tenant,
         data=events.LowBirthWeightNotified(
@@ -293,8 +292,7 @@ async def notify_low_birth_weight(
             premature_visit_id=str(visit.id),
         ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="low_birth_weight.notify",
         target_type="person",
@@ -307,8 +305,7 @@ async def notify_low_birth_weight(
 
 async def view_child(session: AsyncSession, *, principal: Principal, child_id: UUID) -> Child:
     child = await get_child(session, principal, child_id)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="child.view",
         target_type="person",

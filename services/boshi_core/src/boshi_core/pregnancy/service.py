@@ -23,11 +23,11 @@ from boshi_core.pregnancy.models import (
 )
 from boshi_core.pregnancy.schemas import Channel, CheckupIn, IdentityCheck, NotificationForm
 from boshi_core.wards import ward_digits
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.db import insert_new
 from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健法第15条・第16条 (pregnancy notification and handbook)"
 
@@ -107,8 +107,8 @@ async def open_pregnancy(
                 "a new notification"
             ) from None
         raise
-    await events.PREGNANCY_OPENED.emit(
-        session,
+    events.PREGNANCY_OPENED.emit(
+        UnitOfWork.of(session),
         subject=str(pregnancy.id),
         tenant=principal.tenant,
         data=events.PregnancyOpened(
@@ -121,8 +121,7 @@ async def open_pregnancy(
         ),
     )
     # The access record comes last: it takes the audit chain's lock, held until commit.
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.open",
         target_type="person",
@@ -193,8 +192,7 @@ async def view_pregnancy(
             )
         ).scalars()
     ]
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.view",
         target_type="person",
@@ -295,8 +293,7 @@ async def issue_handbooks(
     ]
     session.add_all(vouchers)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="handbook.issue",
         target_type="person",
@@ -305,8 +302,8 @@ async def issue_handbooks(
         detail={"pregnancy_id": str(pregnancy_id), "handbooks": [h.handbook_no for h in handbooks]},
     )
     for handbook in handbooks:
-        await events.HANDBOOK_ISSUED.emit(
-            session,
+        events.HANDBOOK_ISSUED.emit(
+            UnitOfWork.of(session),
             subject=handbook.handbook_no,
             tenant=principal.tenant,
             data=events.HandbookIssued(
@@ -383,8 +380,8 @@ async def record_checkup(
         voucher.used_by_checkup_id = record.id
         voucher.used_on = checkup.checkup_date
         await session.flush()
-    await events.PRENATAL_CHECKUP_RECORDED.emit(
-        session,
+    events.PRENATAL_CHECKUP_RECORDED.emit(
+        UnitOfWork.of(session),
         subject=str(pregnancy_id),
         tenant=principal.tenant,
         data=events.PrenatalCheckupRecorded(
@@ -397,8 +394,7 @@ async def record_checkup(
             risk_flags=flags,
         ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="prenatal_checkup.record",
         target_type="person",

@@ -13,10 +13,10 @@ from boshi_core import events
 from boshi_core.ages import last_day_before_months, newborn_last_day, today_tokyo
 from boshi_core.births.models import Child
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 INFANT_HOUSEHOLD_MONTHS = 4  # こんにちは赤ちゃん事業: before the baby is 4 months old
 PURPOSE = "母子保健法第11条・第19条, 児童福祉法第6条の3第4項 (home visits)"
@@ -85,8 +85,7 @@ async def assign(
     visit.assigned_to = staff_id
     visit.assigned_at = datetime.now(UTC)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="visit.assign",
         target_type="person",
@@ -120,8 +119,8 @@ async def complete(
     visit.result = result
     visit.completed_by = principal.sub
     await session.flush()
-    await events.VISIT_COMPLETED.emit(
-        session,
+    events.VISIT_COMPLETED.emit(
+        UnitOfWork.of(session),
         subject=str(visit.id),
         tenant=principal.tenant,
         data=events.VisitCompleted(
@@ -133,8 +132,7 @@ async def complete(
             within_window=visit.within_window,
         ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="visit.complete",
         target_type="person",
@@ -190,8 +188,7 @@ async def overdue(
         ).scalars()
     )
     page, more = rows[:limit], len(rows) > limit
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="visit.list_overdue",
         target_type="visit_list",
