@@ -18,6 +18,7 @@ from mch_common.events import (
     read_outbox,
 )
 from mch_common.events import relay as relay_module
+from mch_common.events.catalogue import EventPayload, EventType
 from mch_common.events.outbox import MyNumberInEventError
 from mch_common.logs import correlation_id
 from mch_common.mynumber import generate_my_number
@@ -28,6 +29,10 @@ SOURCE = "urn:mch:401005:batchdemo"
 
 
 class Note(BaseModel):
+    note: str
+
+
+class TypedNote(EventPayload):
     note: str
 
 
@@ -138,3 +143,22 @@ async def test_a_batch_with_a_my_number_in_any_payload_is_refused_whole(
         await emit_batch(committed_sessions, "refused", ["fine", f"no {generate_my_number()}"])
     async with committed_sessions() as s:
         assert await read_outbox(s) == []
+
+
+async def test_a_catalogue_type_emits_many_after_what_was_queued_before(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    noted = EventType(SERVICE, f"{SERVICE}.typed.happened", TypedNote)
+    async with unit_of_work(committed_sessions) as s:
+        work = UnitOfWork.of(s)
+        noted.emit(work, tenant="401005", subject="n-first", data=TypedNote(note="first"))
+        await noted.emit_many(
+            work, tenant="401005", items=[(f"n-{n}", TypedNote(note=n)) for n in ("m1", "m2")]
+        )
+    async with committed_sessions() as s:
+        events = await read_outbox(s)
+    assert [(e["subject"], e["data"]["note"], e["source"]) for e in events] == [
+        ("n-first", "first", SOURCE),
+        ("n-m1", "m1", SOURCE),
+        ("n-m2", "m2", SOURCE),
+    ]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mch_common.events.batch import BatchRow, emit_events
 from mch_common.events.envelope import CloudEvent, event_source
@@ -49,11 +48,13 @@ class EventType(Generic[P]):
         )
 
     async def emit_many(
-        self, session: AsyncSession, *, tenant: str, items: Iterable[tuple[str, P]]
+        self, work: "UnitOfWork", *, tenant: str, items: Iterable[tuple[str, P]]
     ) -> BatchRow | None:
-        """Many events of this type as one batch row (see mch_common.events.batch)."""
+        """Many events of this type as one batch row (see mch_common.events.batch), written
+        now, after what the unit of work queued before, so the outbox keeps their order."""
+        await work.flush()
         return await emit_events(
-            session,
+            work.session,
             source=event_source(self.service, tenant),
             type=self.type,
             tenant=tenant,
