@@ -235,8 +235,8 @@ async def wait_for_relay(dsn: str) -> tuple[float, int]:
     # Every event of the load (the relay may have published some before the first look); a
     # batch row stands for its registrations.
     count_events = (
-        "SELECT coalesce(sum(coalesce(jsonb_array_length(envelope->'outbox_batch'->'person_nos'),"
-        " 1)), 0) FROM outbox"
+        "SELECT coalesce(sum(coalesce((envelope->'outbox_batch'->>'count')::int, 1)), 0)"
+        " FROM outbox"
     )
     total = await conn.fetchval(count_events)
     while True:

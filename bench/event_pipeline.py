@@ -17,8 +17,9 @@ from _common import result_line, scratch_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
-from mch_common.db import create_engine, session_factory  # noqa: E402
-from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event  # noqa: E402
+from mch_common.db import create_engine, session_factory, unit_of_work  # noqa: E402
+from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay  # noqa: E402
+from mch_common.work import UnitOfWork  # noqa: E402
 from mch_testing import servers  # noqa: E402
 
 TYPE = "bench.thing.happened"
@@ -56,9 +57,10 @@ async def pipeline_rate(bus: EventBus, database_url: str, n: int) -> float:
     written = 0
     last_report = started
     for start in range(0, n, 100):
-        async with sessions() as s, s.begin():
+        async with unit_of_work(sessions) as s:
+            work = UnitOfWork.of(s)
             for i in range(start, min(start + 100, n)):
-                await emit_event(s, source="bench", type=TYPE, data={"i": i}, tenant="401005")
+                work.emit(source="bench", type=TYPE, data={"i": i}, tenant="401005")
         written = min(start + 100, n)
         if time.perf_counter() - last_report > 1:
             print(f"  written {written}/{n}, applied {consumer.applied}", flush=True)

@@ -1,30 +1,47 @@
 """The audit log: append-only in the database, hash-chained, verified record by record."""
 
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from mch_common.audit import AuditSealer, append_audit, audit_principal, seal_pending, verify_chain
+from mch_common.audit import AuditSealer, seal_pending, verify_chain
 from mch_common.auth.principal import Principal
+from mch_common.db import unit_of_work
+from mch_common.work import UnitOfWork
 
 STAFF = Principal(
     sub="staff-0001", tenant="401005", scopes=frozenset(), ward="401064", terminal="T-01"
 )
 
 
+async def _last_seq(session: AsyncSession) -> int:
+    return int((await session.execute(text("SELECT max(seq) FROM audit_log"))).scalar_one())
+
+
+async def append_audit(session: AsyncSession, **fields: Any) -> int:
+    """One record written at once; returns its seq."""
+    work = UnitOfWork(session)  # the test's session was not opened with one
+    work.record(**fields)
+    await work.flush()
+    return await _last_seq(session)
+
+
 async def _write(session: AsyncSession, n: int) -> list[int]:
     seqs = []
+    work = UnitOfWork(session)
     for i in range(n):
-        seq = await audit_principal(
-            session,
+        work.record_access(
             STAFF,
             action="person.read",
             target_type="person",
             target_id=f"100000{i:04d}",
             purpose="妊娠届の受付",
         )
-        seqs.append(seq)
+        await work.flush()
+        seqs.append(await _last_seq(session))
     await seal_pending(session)
     return seqs
 
@@ -115,8 +132,8 @@ async def test_concurrent_writers_keep_one_chain(engine: AsyncEngine) -> None:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def writer(i: int) -> None:
-        async with sessions() as s, s.begin():
-            await append_audit(s, actor=f"svc:{i}", action="test.concurrent", target_id=str(i))
+        async with unit_of_work(sessions) as s:
+            UnitOfWork.of(s).record(actor=f"svc:{i}", action="test.concurrent", target_id=str(i))
 
     await asyncio.gather(*(writer(i) for i in range(20)))
     sealer = AuditSealer(engine)

@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event
+from mch_common.db import unit_of_work
+from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
 from mch_common.events import relay as relay_module
 from mch_common.events.outbox import MyNumberInEventError
 from mch_common.events.tables import InboxEvent, OutboxEvent
+from mch_common.work import UnitOfWork
 
 SERVICE = "demo"
 
@@ -45,10 +47,9 @@ async def emit(
     sessions: async_sessionmaker[AsyncSession], kind: str, n: int = 1, note: str = ""
 ) -> list[str]:
     ids = []
-    async with sessions() as s, s.begin():
+    async with unit_of_work(sessions) as s:
         for i in range(n):
-            event = await emit_event(
-                s,
+            event = UnitOfWork.of(s).emit(
                 source="test",
                 type=f"{SERVICE}.{kind}.happened",
                 subject=str(i),
@@ -88,9 +89,8 @@ async def test_rolled_back_event_is_never_published(
     applied_table: None,
 ) -> None:
     async def failing_change() -> None:
-        async with committed_sessions() as s, s.begin():
-            await emit_event(
-                s,
+        async with unit_of_work(committed_sessions) as s:
+            UnitOfWork.of(s).emit(
                 source="test",
                 type=f"{SERVICE}.rollback.happened",
                 data={"note": "rolled back"},
@@ -224,8 +224,7 @@ async def test_event_with_a_my_number_is_refused(
     db_session: AsyncSession,
 ) -> None:
     with pytest.raises(MyNumberInEventError):
-        await emit_event(
-            db_session,
+        UnitOfWork(db_session).emit(
             source="test",
             type=f"{SERVICE}.leak.happened",
             data={"note": "number 123456789018"},

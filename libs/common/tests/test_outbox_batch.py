@@ -1,47 +1,45 @@
-"""Outbox batch rows: one row standing for many events, expanded by the service's
-outbox_batch_events(position) when the relay publishes it (here a toy function of the test)."""
+"""Outbox batch rows (mch_common.events.batch): one row standing for many events, written by
+any service through `emit_events` and expanded by the relay itself. `batchdemo` is a second,
+test-only service: nothing of it is known to the library."""
 
 import json
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mch_common.events import EventBus, OutboxRelay, emit_event
+from mch_common.db import unit_of_work
+from mch_common.events import (
+    CloudEvent,
+    EventBus,
+    OutboxRelay,
+    emit_events,
+    read_outbox,
+)
 from mch_common.events import relay as relay_module
-from mch_common.ids import uuid7
+from mch_common.events.catalogue import EventPayload, EventType
+from mch_common.events.outbox import MyNumberInEventError
+from mch_common.logs import correlation_id
+from mch_common.mynumber import generate_my_number
+from mch_common.work import UnitOfWork
 
 SERVICE = "batchdemo"
-
-# Each note of the batch becomes an event whose id is derived from the batch row's id.
-_TOY_EXPANSION = """
-CREATE OR REPLACE FUNCTION outbox_batch_events(batch_position bigint)
-RETURNS TABLE (event_id uuid, envelope text, correlation_id text)
-LANGUAGE sql STABLE AS $$
-    SELECT md5(o.event_id::text || n.note)::uuid,
-           json_build_object('specversion', '1.0', 'id', md5(o.event_id::text || n.note)::uuid,
-                             'source', '/test', 'type', o.subject, 'tenant', '401005',
-                             'data', json_build_object('note', n.note))::text,
-           o.envelope->>'correlationid'
-    FROM outbox o, jsonb_array_elements_text(o.envelope->'outbox_batch'->'notes')
-        WITH ORDINALITY AS n (note, i)
-    WHERE o.position = batch_position
-    ORDER BY n.i
-$$
-"""
+SOURCE = "urn:mch:401005:batchdemo"
 
 
-@pytest.fixture
-async def expansion(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text(_TOY_EXPANSION))
+class Note(BaseModel):
+    note: str
+
+
+class TypedNote(EventPayload):
+    note: str
 
 
 async def emit_note(sessions: async_sessionmaker[AsyncSession], kind: str, note: str) -> None:
-    async with sessions() as s, s.begin():
-        await emit_event(
-            s,
-            source="test",
+    async with unit_of_work(sessions) as s:
+        UnitOfWork.of(s).emit(
+            source=SOURCE,
             type=f"{SERVICE}.{kind}.happened",
             data={"note": note},
             tenant="401005",
@@ -52,16 +50,12 @@ async def emit_batch(
     sessions: async_sessionmaker[AsyncSession], kind: str, notes: list[str]
 ) -> None:
     async with sessions() as s, s.begin():
-        await s.execute(
-            text(
-                "INSERT INTO outbox (event_id, subject, envelope)"
-                " VALUES (:id, :subject, CAST(:envelope AS jsonb))"
-            ),
-            {
-                "id": uuid7(),
-                "subject": f"{SERVICE}.{kind}.happened",
-                "envelope": json.dumps({"outbox_batch": {"notes": notes}}),
-            },
+        await emit_events(
+            s,
+            source=SOURCE,
+            type=f"{SERVICE}.{kind}.happened",
+            tenant="401005",
+            items=[(f"n-{note}", Note(note=note)) for note in notes],
         )
 
 
@@ -81,7 +75,6 @@ async def test_a_batch_row_is_published_as_its_events_in_order(
     committed_sessions: async_sessionmaker[AsyncSession],
     engine: AsyncEngine,
     bus: EventBus,
-    expansion: None,
 ) -> None:
     await bus.ensure_stream(SERVICE)
     await emit_note(committed_sessions, "ordered", "before")
@@ -99,7 +92,6 @@ async def test_a_relay_killed_while_publishing_a_batch_publishes_each_event_once
     committed_sessions: async_sessionmaker[AsyncSession],
     engine: AsyncEngine,
     bus: EventBus,
-    expansion: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await bus.ensure_stream(SERVICE)
@@ -119,3 +111,54 @@ async def test_a_relay_killed_while_publishing_a_batch_publishes_each_event_once
             await s.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
         ).scalar_one()
     assert pending == 0
+
+
+async def test_a_batch_row_expands_to_complete_cloudevents_with_stable_ids(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    token = correlation_id.set("corr-batch")
+    try:
+        await emit_batch(committed_sessions, "expanded", ["e1", "e2"])
+    finally:
+        correlation_id.reset(token)
+    async with committed_sessions() as s:
+        first = await read_outbox(s)
+        again = await read_outbox(s)
+        (row,) = (await s.execute(text("SELECT event_id FROM outbox"))).scalars()
+    assert first == again  # the same ids on every expansion
+    events = [CloudEvent.model_validate(e) for e in first]
+    assert [(e.source, e.type, e.subject, e.data, e.tenant, e.correlationid) for e in events] == [
+        (SOURCE, f"{SERVICE}.expanded.happened", f"n-{n}", {"note": n}, "401005", "corr-batch")
+        for n in ("e1", "e2")
+    ]
+    assert len({e.id for e in events}) == 2
+    # UUIDv7s with the batch row's timestamp.
+    assert all(e.id[14] == "7" and e.id[:13] == str(row)[:13] for e in events)
+
+
+async def test_a_batch_with_a_my_number_in_any_payload_is_refused_whole(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    with pytest.raises(MyNumberInEventError):
+        await emit_batch(committed_sessions, "refused", ["fine", f"no {generate_my_number()}"])
+    async with committed_sessions() as s:
+        assert await read_outbox(s) == []
+
+
+async def test_a_catalogue_type_emits_many_after_what_was_queued_before(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    noted = EventType(SERVICE, f"{SERVICE}.typed.happened", TypedNote)
+    async with unit_of_work(committed_sessions) as s:
+        work = UnitOfWork.of(s)
+        noted.emit(work, tenant="401005", subject="n-first", data=TypedNote(note="first"))
+        await noted.emit_many(
+            work, tenant="401005", items=[(f"n-{n}", TypedNote(note=n)) for n in ("m1", "m2")]
+        )
+    async with committed_sessions() as s:
+        events = await read_outbox(s)
+    assert [(e["subject"], e["data"]["note"], e["source"]) for e in events] == [
+        ("n-first", "first", SOURCE),
+        ("n-m1", "m1", SOURCE),
+        ("n-m2", "m2", SOURCE),
+    ]

@@ -11,8 +11,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mch_common.db import create_database, create_engine, session_factory, with_database
-from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay, emit_event
+from mch_common.db import (
+    create_database,
+    create_engine,
+    session_factory,
+    unit_of_work,
+    with_database,
+)
+from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
+from mch_common.work import UnitOfWork
 from mch_testing import servers
 from mch_testing.app import free_port
 from mch_testing.embedded import embedded_nats, start_embedded_postgres
@@ -25,9 +32,10 @@ async def record(session: AsyncSession, event: CloudEvent) -> None:
 
 
 async def emit(sessions: async_sessionmaker[AsyncSession], n: int) -> list[str]:
-    async with sessions() as s, s.begin():
+    async with unit_of_work(sessions) as s:
+        work = UnitOfWork.of(s)
         return [
-            (await emit_event(s, source="test", type=EVENT, data={"i": i}, tenant="401005")).id
+            work.emit(source="test", type=EVENT, data={"i": i}, tenant="401005").id
             for i in range(n)
         ]
 

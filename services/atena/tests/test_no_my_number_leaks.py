@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atena import cli
 from atena.bulk.parse import HEADER
 from atena.config import Settings
-from atena.testing import OUTBOX_EVENTS, YAHATA_NISHI, Headers, person_body
+from atena.testing import YAHATA_NISHI, Headers, person_body
+from mch_common.events import read_outbox
 from mch_common.events.bus import EventBus
 from mch_common.logs import JsonFormatter
 from mch_common.mynumber import generate_my_number, is_valid_my_number
@@ -221,9 +222,7 @@ async def test_a_full_day_leaks_no_my_number(
         numbers, bodies = await run_day(committed_client, headers)
         numbers += await load_extract(settings, tmp_path / "extract.csv")
         async with committed_sessions() as session:
-            outbox = (
-                await session.execute(text(f"SELECT count(*) FROM ({OUTBOX_EVENTS}) o"))
-            ).scalar_one()
+            outbox = len(await read_outbox(session))
             for _ in range(200):
                 pending = (
                     await session.execute(

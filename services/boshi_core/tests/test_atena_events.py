@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atena.events import STREAM as ATENA_STREAM
 from boshi_core.config import Settings
 from boshi_core.main import create_app
-from boshi_core.people.consumer import ATENA_STREAM, DURABLE, atena_consumer
+from boshi_core.people.consumer import DURABLE, atena_consumer
 from boshi_core.people.models import Person
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, snapshot
 from mch_common.events import CloudEvent, EventBus

@@ -20,6 +20,7 @@ from boshi_core.visits.models import HomeVisit
 from mch_common.dates import add_months_legal
 from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
+from mch_common.work import UnitOfWork
 
 MOTHER = "1000000010"
 
@@ -158,8 +159,9 @@ async def test_atena_born_event_links_the_child_either_way_round(
                 ),
             },
         )
-        await apply_person_event(db_session, event)
-        await apply_person_event(db_session, event)  # a replay changes nothing
+        async with UnitOfWork.on(db_session):  # as the consumer opens one
+            await apply_person_event(db_session, event)
+            await apply_person_event(db_session, event)  # a replay changes nothing
     children = {c.sex: c for c in (await db_session.execute(select(Child))).scalars()}
     assert children["male"].person_no == "2000000017"
     assert children["female"].person_no == "2000000025"
@@ -170,26 +172,27 @@ async def test_atena_born_event_links_the_child_either_way_round(
     await register(other, ward=YAHATA_WEST)
     other_pregnancy = await open_pregnancy(client, auth, person_no=other, ward=YAHATA_WEST)
     baby = "2000000033"
-    await apply_person_event(
-        db_session,
-        CloudEvent(
-            source="urn:mch:atena",
-            type="atena.person.born",
-            subject=baby,
-            tenant="401005",
-            data={
-                "person_no": baby,
-                "mother_person_no": other,
-                "person": snapshot(
-                    baby,
-                    ward=YAHATA_WEST,
-                    birth_date=born.isoformat(),
-                    sex="male",
-                    mother_person_no=other,
-                ),
-            },
-        ),
-    )
+    async with UnitOfWork.on(db_session):  # as the consumer opens one
+        await apply_person_event(
+            db_session,
+            CloudEvent(
+                source="urn:mch:atena",
+                type="atena.person.born",
+                subject=baby,
+                tenant="401005",
+                data={
+                    "person_no": baby,
+                    "mother_person_no": other,
+                    "person": snapshot(
+                        baby,
+                        ward=YAHATA_WEST,
+                        birth_date=born.isoformat(),
+                        sex="male",
+                        mother_person_no=other,
+                    ),
+                },
+            ),
+        )
     linked = (await db_session.execute(select(Child).where(Child.person_no == baby))).scalar_one()
     assert linked.pregnancy_id is not None
     assert linked.birth_weight_g is None

@@ -13,6 +13,7 @@ from boshi_core.pregnancy.models import Handbook, Pregnancy
 from boshi_core.pregnancy.schemas import IdentityCheck, NotificationForm
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, notification, snapshot
 from mch_common.auth.principal import Principal
+from mch_common.db import unit_of_work
 from mch_common.errors import Conflict
 
 STAFF = Principal(
@@ -45,7 +46,7 @@ async def test_concurrent_issues_number_without_gaps(
 ) -> None:
     mothers = [f"30000000{i:02d}" for i in range(24)]
     pregnancy_ids = []
-    async with committed_sessions() as session, session.begin():
+    async with unit_of_work(committed_sessions) as session:
         for i, person_no in enumerate(mothers):
             await upsert_snapshot(session, snapshot(person_no), "atena.person.registered")
             body = notification(person_no, expected_children=2 if i % 3 == 0 else 1)
@@ -53,7 +54,7 @@ async def test_concurrent_issues_number_without_gaps(
             pregnancy_ids.append(pregnancy.id)
 
     async def issue(index: int) -> None:
-        async with committed_sessions() as session, session.begin():
+        async with unit_of_work(committed_sessions) as session:
             await service.issue_handbooks(
                 session,
                 principal=STAFF,
@@ -83,12 +84,12 @@ async def test_concurrent_notifications_for_one_person_open_one_pregnancy(
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     person_no = "3000000100"
-    async with committed_sessions() as session, session.begin():
+    async with unit_of_work(committed_sessions) as session:
         await upsert_snapshot(session, snapshot(person_no), "atena.person.registered")
     body = notification(person_no)
 
     async def notify() -> None:
-        async with committed_sessions() as session, session.begin():
+        async with unit_of_work(committed_sessions) as session:
             await notify_at_window(session, body)
 
     results = await asyncio.gather(*(notify() for _ in range(6)), return_exceptions=True)

@@ -23,6 +23,7 @@ from identity.seed import DEMO_PASSWORD, SEED_ACTOR
 from identity.terminals.models import Terminal
 from identity.users.service import issue_user
 from mch_common.audit import AuditRecord
+from mch_common.db import unit_of_work
 from mch_common.events.bus import EventBus
 from mch_common.events.tables import OutboxEvent
 from mch_testing.app import running_app
@@ -81,7 +82,7 @@ class Identity:
         return ctx
 
     async def add_terminals(self) -> None:
-        async with self.app.state.sessions() as session, session.begin():
+        async with unit_of_work(self.app.state.sessions) as session:
             for tid, ward in ((HQ_TERMINAL, None), (WARD_TERMINAL, "401099")):
                 session.add(
                     Terminal(id=tid, name=tid, ward=ward, active=True, registered_by="test")
@@ -97,7 +98,7 @@ class Identity:
         valid_from: date | None = None,
         valid_until: date | None = None,
     ) -> Staff:
-        async with self.app.state.sessions() as session, session.begin():
+        async with unit_of_work(self.app.state.sessions) as session:
             issued = await issue_user(
                 session,
                 self.ctx,

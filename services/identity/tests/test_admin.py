@@ -10,6 +10,7 @@ from sqlalchemy import update
 from identity.reviews.service import EXPORT_COLUMNS
 from identity.users.models import UserTransfer
 from mch_common.dates import today_tokyo
+from mch_common.db import unit_of_work
 
 from .conftest import Identity, Staff
 
@@ -161,7 +162,7 @@ async def test_future_dated_transfer_applies_on_its_date(idp: Identity) -> None:
     assert jwt.decode(token, options={"verify_signature": False})["ward"] == "401099"
 
     # The date arrives (simulated by moving the transfer to today).
-    async with idp.app.state.sessions() as session, session.begin():
+    async with unit_of_work(idp.app.state.sessions) as session:
         await session.execute(update(UserTransfer).values(effective_date=today_tokyo()))
     # Applied before the next token is issued (the maintenance task would apply it too),
     # and the token issued before the transfer is refused.
@@ -198,7 +199,7 @@ async def test_maintenance_applies_due_transfers(idp: Identity) -> None:
         },
     )
     assert await run_once(idp.app.state.sessions, idp.ctx) == 0
-    async with idp.app.state.sessions() as session, session.begin():
+    async with unit_of_work(idp.app.state.sessions) as session:
         await session.execute(update(UserTransfer).values(effective_date=today_tokyo()))
     assert await run_once(idp.app.state.sessions, idp.ctx) == 1
     user = (await idp.client.get(f"/admin/users/{staff.user_id}", headers=admin)).json()

@@ -19,6 +19,7 @@ from identity.keys.models import SigningKey
 from identity.main import create_app
 from mch_common.auth.deps import ensure_ward_access, require_scope
 from mch_common.auth.principal import Principal
+from mch_common.db import unit_of_work
 from mch_common.runtime import service_lifespan
 from mch_common.settings import ServiceSettings
 from mch_common.web import create_service_app
@@ -204,7 +205,7 @@ async def test_rotated_keys_keep_old_tokens_valid_until_they_expire(stack: Stack
         old_exp = jwt.decode(old_token, options={"verify_signature": False})["exp"]
         assert old.publish_until.timestamp() >= old_exp
     # ...and then leaves the JWKS, after which nothing signed with it is accepted.
-    async with idp.app.state.sessions() as session, session.begin():
+    async with unit_of_work(idp.app.state.sessions) as session:
         await session.execute(
             update(SigningKey)
             .where(SigningKey.kid == old_kid)

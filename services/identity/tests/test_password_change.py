@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import select, update
 
 from identity.users.models import User
+from mch_common.db import unit_of_work
 
 from .conftest import PASSWORD, Identity, Staff
 
@@ -33,7 +34,7 @@ async def user_row(idp: Identity, staff: Staff) -> User:
 
 
 async def set_user(idp: Identity, staff: Staff, **values: Any) -> None:
-    async with idp.app.state.sessions() as session, session.begin():
+    async with unit_of_work(idp.app.state.sessions) as session:
         await session.execute(update(User).where(User.login_id == staff.login_id).values(**values))
 
 

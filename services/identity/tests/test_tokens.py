@@ -7,6 +7,7 @@ from sqlalchemy import select
 from identity.crypto import hash_client_secret
 from identity.seed import DEMO_CLIENT_SECRET, DEMO_CLIENTS
 from identity.tokens.models import ServiceClient
+from mch_common.db import unit_of_work
 from mch_common.events.tables import OutboxEvent
 
 from .conftest import Identity
@@ -78,7 +79,7 @@ async def test_unknown_refresh_token_is_invalid_grant(idp: Identity) -> None:
 
 
 async def test_client_credentials(idp: Identity) -> None:
-    async with idp.app.state.sessions() as session, session.begin():
+    async with unit_of_work(idp.app.state.sessions) as session:
         for client_id, name, scopes in DEMO_CLIENTS:
             session.add(
                 ServiceClient(

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Text, func, select, text
@@ -21,10 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mch_common.auth.principal import Principal
 from mch_common.db import Base
-from mch_common.events.outbox import QUEUED_ROWS, take_queued_events
-from mch_common.logs import correlation_id
 
 log = logging.getLogger("mch.audit")
 
@@ -112,83 +109,6 @@ def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
-
-_APPEND_SQL = (
-    "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
-    " purpose, outcome, detail, correlation_id) VALUES (:occurred_at, :actor, :terminal,"
-    " :action, :target_type, :target_id, :purpose, :outcome, CAST(:detail AS jsonb),"
-    " :correlation_id) RETURNING seq"
-)
-_APPEND = text(_APPEND_SQL)
-# The same, carrying the events the transaction queued (mch_common.events.outbox): one round
-# trip for both, since a write usually emits its event just before its access record.
-_APPEND_WITH_EVENTS = text(
-    f"WITH queued_events AS (INSERT INTO outbox (event_id, subject, envelope) {QUEUED_ROWS})"
-    f" {_APPEND_SQL}"
-)
-
-
-async def append_audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    outcome: str = "success",
-    terminal: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    purpose: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> int:
-    """Append one record in the caller's transaction (it commits or rolls back with the work);
-    returns its `seq`. A plain INSERT, prepared once: every read of a person's data writes one,
-    so it is kept off the ORM's unit of work. The sealer chains it after commit."""
-    queued_events = take_queued_events(session.sync_session)
-    seq: int = (
-        await session.execute(
-            _APPEND if queued_events is None else _APPEND_WITH_EVENTS,
-            {
-                **(queued_events or {}),
-                "occurred_at": datetime.now(UTC),
-                "actor": actor,
-                "terminal": terminal,
-                "action": action,
-                "target_type": target_type,
-                "target_id": target_id,
-                "purpose": purpose,
-                "outcome": outcome,
-                "detail": json.dumps(detail or {}, ensure_ascii=False),
-                "correlation_id": correlation_id.get(),
-            },
-        )
-    ).scalar_one()
-    return seq
-
-
-async def audit_principal(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    action: str,
-    outcome: str = "success",
-    target_type: str | None = None,
-    target_id: str | None = None,
-    purpose: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> int:
-    """The access record for a staff member's or service's operation on a person's data."""
-    return await append_audit(
-        session,
-        actor=principal.sub,
-        terminal=principal.terminal,
-        action=action,
-        outcome=outcome,
-        target_type=target_type,
-        target_id=target_id,
-        purpose=purpose,
-        detail={"ward": principal.ward, "roles": list(principal.roles), **(detail or {})},
-    )
 
 
 _SEAL = text(

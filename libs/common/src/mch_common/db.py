@@ -98,8 +98,12 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One explicit transaction: commit on success, roll back on any error."""
-    async with factory() as session, session.begin():
+    """One explicit transaction with its unit of work (`UnitOfWork.of(session)`): what it
+    queued is written just before commit; everything rolls back on any error."""
+    # Imported here: mch_common.work imports mch_common.events, whose consumer imports this.
+    from mch_common.work import UnitOfWork
+
+    async with factory() as session, session.begin(), UnitOfWork.on(session):
         yield session
 
 

@@ -5,6 +5,8 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mch_common.events.envelope import event_source
+
 # Secrets that ship in the repo for the demo stack. Outside dev they must be replaced.
 DEV_SECRET_MARKER = "dev-only"
 
@@ -43,6 +45,11 @@ class ServiceSettings(BaseSettings):
     client_secret: str = f"{DEV_SECRET_MARKER}-client-secret"
 
     log_level: str = "INFO"
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of this service's events (one convention, see there)."""
+        return event_source(self.service_name, self.tenant)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> "ServiceSettings":

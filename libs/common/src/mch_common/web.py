@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mch_common.db import unit_of_work
 from mch_common.errors import (
     install_problem_handlers,
     internal_error_response,
@@ -24,6 +25,7 @@ from mch_common.errors import (
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
+from mch_common.work import UnitOfWork
 
 CORRELATION_HEADER = "x-correlation-id"
 
@@ -178,11 +180,20 @@ def nats_check(nc: Any) -> ReadinessCheck:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request with its unit of work (mch_common.work): flushed and
+    committed when the handler returns, rolled back on error."""
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is the answer.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_work(session: Session) -> UnitOfWork:
+    return UnitOfWork.of(session)
+
+
+# A route that only emits and records access takes its unit of work in one parameter.
+Work = Annotated[UnitOfWork, Depends(get_work)]

@@ -21,10 +21,10 @@ import asyncpg
 from atena.bulk.export import export_csv
 from atena.bulk.loader import Loader, LoadReport
 from atena.config import Settings
-from mch_common.audit import append_audit
 from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.lines import LineError
+from mch_common.work import UnitOfWork
 
 
 def _out(text: str) -> None:
@@ -41,8 +41,7 @@ async def _audit(settings: Settings, *, actor: str, action: str, detail: dict[st
     engine = create_engine(settings.database_url, pool_size=1)
     try:
         async with unit_of_work(session_factory(engine)) as session:
-            await append_audit(
-                session,
+            UnitOfWork.of(session).record(
                 actor=actor,
                 action=action,
                 target_type="batch",

@@ -34,14 +34,3 @@ def person_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-# The outbox's events in the order the relay publishes them, a bulk load's batch rows expanded
-# into the registrations they stand for (migration 0002): columns position, envelope (jsonb).
-OUTBOX_EVENTS = """
-SELECT o.position, coalesce(e.envelope::jsonb, o.envelope) AS envelope
-FROM outbox o
-LEFT JOIN LATERAL outbox_batch_events(o.position) WITH ORDINALITY
-    AS e (event_id, envelope, correlation_id, n) ON o.envelope ? 'outbox_batch'
-ORDER BY o.position, e.n
-"""

@@ -32,7 +32,7 @@ from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings
 from boshi_core.people.importer import ImportReport, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
-from mch_common.db import create_engine, session_factory
+from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError, InvalidInput
 from mch_common.lines import LineError
 
@@ -97,7 +97,7 @@ async def _extract(sessions: async_sessionmaker[AsyncSession], args: argparse.Na
     results = []
     for code in programmes:
         started = time.perf_counter()
-        async with sessions() as session, session.begin():
+        async with unit_of_work(sessions) as session:
             out = await checkups.extract(session, programme=code, period=args.month)
         took = time.perf_counter() - started
         _say(

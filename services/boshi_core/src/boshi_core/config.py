@@ -7,7 +7,6 @@ from mch_common.settings import ServiceSettings
 
 SERVICE = "boshi_core"
 STREAM = "boshi"
-EVENT_SOURCE = "urn:mch:boshi_core"
 
 
 class Settings(ServiceSettings):

@@ -1,25 +1,103 @@
-"""The events boshi_core emits on its stream "boshi": ids and minimal facts, never a My Number."""
+"""boshi_core's event catalogue (stream "boshi"): the types it emits and their payloads, ids
+and minimal facts, never a My Number. Emit through a type: `await X.emit(session, ...)`."""
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from boshi_core.config import EVENT_SOURCE
-from mch_common.events import emit_event
-
-PREGNANCY_OPENED = "boshi.pregnancy.opened"
-HANDBOOK_ISSUED = "boshi.handbook.issued"
-PRENATAL_CHECKUP_RECORDED = "boshi.prenatal_checkup.recorded"
-PREGNANCY_CLOSED = "boshi.pregnancy.closed"
-CHILD_REGISTERED = "boshi.child.registered"
-LOW_BIRTH_WEIGHT_NOTIFIED = "boshi.low_birth_weight.notified"
-VISIT_COMPLETED = "boshi.visit.completed"
-INFANT_CHECKUP_RECORDED = "boshi.infant_checkup.recorded"
+from boshi_core.config import SERVICE
+from mch_common.events.catalogue import EventPayload, EventType
 
 
-async def emit(
-    session: AsyncSession, *, type: str, subject: str, tenant: str, data: dict[str, Any]
-) -> None:
-    await emit_event(
-        session, source=EVENT_SOURCE, type=type, subject=subject, tenant=tenant, data=data
-    )
+class PregnancyOpened(EventPayload):
+    pregnancy_id: str
+    person_no: str
+    ward_code: str
+    channel: str
+    expected_children: int
+    expected_delivery_date: date
+
+
+class HandbookIssued(EventPayload):
+    handbook_no: str
+    pregnancy_id: str
+    person_no: str
+    child_index: int
+    ward_code: str
+    issued_on: date
+    vouchers: int
+
+
+class PrenatalCheckupRecorded(EventPayload):
+    pregnancy_id: str
+    checkup_id: str
+    person_no: str
+    checkup_date: date
+    gestational_weeks: int
+    voucher_used: bool
+    risk_flags: list[str]
+
+
+class PregnancyClosed(EventPayload):
+    pregnancy_id: str
+    person_no: str
+    outcome: str
+    outcome_date: date
+    children: int
+
+
+class ChildRegistered(EventPayload):
+    child_id: str
+    person_no: str | None  # until atena's birth registration links it
+    mother_person_no: str
+    pregnancy_id: str | None
+    birth_date: date
+
+
+class LowBirthWeightNotified(EventPayload):
+    notification_id: str
+    child_id: str
+    child_person_no: str | None
+    mother_person_no: str
+    birth_weight_g: int | None
+    premature_visit_id: str
+
+
+class VisitCompleted(EventPayload):
+    visit_id: str
+    kind: str
+    child_id: str
+    child_person_no: str | None
+    visited_on: date
+    within_window: bool | None
+
+
+class InfantCheckupRecorded(EventPayload):
+    person_no: str
+    programme: str
+    examined_on: date
+    judgement: str
+
+
+PREGNANCY_OPENED = EventType(SERVICE, "boshi.pregnancy.opened", PregnancyOpened)
+HANDBOOK_ISSUED = EventType(SERVICE, "boshi.handbook.issued", HandbookIssued)
+PRENATAL_CHECKUP_RECORDED = EventType(
+    SERVICE, "boshi.prenatal_checkup.recorded", PrenatalCheckupRecorded
+)
+PREGNANCY_CLOSED = EventType(SERVICE, "boshi.pregnancy.closed", PregnancyClosed)
+CHILD_REGISTERED = EventType(SERVICE, "boshi.child.registered", ChildRegistered)
+LOW_BIRTH_WEIGHT_NOTIFIED = EventType(
+    SERVICE, "boshi.low_birth_weight.notified", LowBirthWeightNotified
+)
+VISIT_COMPLETED = EventType(SERVICE, "boshi.visit.completed", VisitCompleted)
+INFANT_CHECKUP_RECORDED = EventType(SERVICE, "boshi.infant_checkup.recorded", InfantCheckupRecorded)
+
+CATALOGUE: tuple[EventType[Any], ...] = (
+    PREGNANCY_OPENED,
+    HANDBOOK_ISSUED,
+    PRENATAL_CHECKUP_RECORDED,
+    PREGNANCY_CLOSED,
+    CHILD_REGISTERED,
+    LOW_BIRTH_WEIGHT_NOTIFIED,
+    VISIT_COMPLETED,
+    INFANT_CHECKUP_RECORDED,
+)

@@ -21,6 +21,7 @@ from boshi_core.checkups.service import extract
 from boshi_core.checkups.windows import Period
 from boshi_core.reminders.service import run_reminders
 from mch_common.audit import AuditRecord
+from mch_common.work import UnitOfWork
 
 from .conftest import CENTER_SCOPES, KOKURA_NORTH, YAHATA_WEST, Headers, Resident
 
@@ -71,7 +72,8 @@ async def test_born_on_the_31st_enters_the_4_month_window_on_the_1st(
     await resident("2000000001", "2026-08-31")
     await resident("2000000002", "2026-08-30")  # 3 months old on 30 November
     for month in ("2026-11", "2026-12"):
-        await extract(db_session, programme="4m", period=Period.parse(month))
+        async with UnitOfWork.on(db_session):
+            await extract(db_session, programme="4m", period=Period.parse(month))
     november = await targets(app_client, staff(), "4m", "2026-11")
     december = await targets(app_client, staff(), "4m", "2026-12")
     assert set(november) == {"2000000002"}
@@ -88,7 +90,8 @@ async def test_born_on_29_february(
 ) -> None:
     await resident("2000000011", "2024-02-29")
     for month in ("2027-02", "2027-03"):
-        await extract(db_session, programme="3y", period=Period.parse(month))
+        async with UnitOfWork.on(db_session):
+            await extract(db_session, programme="3y", period=Period.parse(month))
     assert await targets(app_client, staff(), "3y", "2027-02") == {}
     march = await targets(app_client, staff(), "3y", "2027-03")
     assert march["2000000011"]["window_start"] == "2027-03-01"  # 3 years old from 1 March 2027
@@ -154,7 +157,8 @@ async def test_moved_in_mid_window_is_invited_moved_out_and_dead_are_not(
     await resident("2000000031", "2026-04-10", residence_status="non_resident")
     await resident("2000000032", "2026-04-12")
     await resident("2000000033", "2026-04-14")
-    await extract(db_session, programme="4m", period=Period.parse("2026-07"))
+    async with UnitOfWork.on(db_session):
+        await extract(db_session, programme="4m", period=Period.parse("2026-07"))
     assert set(await targets(app_client, staff(), "4m", "2026-07")) == {"2000000032", "2000000033"}
     await resident("2000000031", "2026-04-10", event="moved_in", version=2)
     await resident(
@@ -168,7 +172,8 @@ async def test_moved_in_mid_window_is_invited_moved_out_and_dead_are_not(
         residence_status="deceased",
         death_date="2026-08-01",
     )
-    await extract(db_session, programme="4m", period=Period.parse("2026-08"))
+    async with UnitOfWork.on(db_session):
+        await extract(db_session, programme="4m", period=Period.parse("2026-08"))
     august = await targets(app_client, staff(), "4m", "2026-08")
     assert set(august) == {"2000000031"}
     assert august["2000000031"]["reason"] == "catch_up"

@@ -12,6 +12,7 @@ from boshi_core.checkups.models import CheckupNotice
 from boshi_core.checkups.service import extract
 from boshi_core.checkups.windows import Period, is_non_attendee, is_target, window_for
 from mch_common.dates import add_months_legal, age_reached
+from mch_common.work import UnitOfWork
 
 MONTHS = (0, 1, 3, 6, 7, 12, 18, 24, 36, 48)
 
@@ -78,7 +79,8 @@ async def test_extraction_and_non_attendees_match_python(
     period = Period.parse(month)
     births = await _people_born_every_day(db_session, date(2022, 1, 1), date(2028, 3, 31))
     for rule in await repository.rules_in_force(db_session, period.first):
-        await extract(db_session, programme=rule.code, period=period)
+        async with UnitOfWork.on(db_session):
+            await extract(db_session, programme=rule.code, period=period)
         invited = set(
             (
                 await db_session.execute(

@@ -1,20 +1,45 @@
-"""Identity's events (see docs/service-conventions.md): revocations every service applies."""
+"""Identity's event catalogue (see docs/service-conventions.md): the revocations every service
+applies. The types and payloads are the platform's revocation contract, which mch_common owns
+(mch_common.auth.revocation), since every service's token check depends on them."""
 
 import math
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mch_common.events import emit_event
+from mch_common.auth.revocation import (
+    CLIENT_REVOKING_EVENTS,
+    TOKEN_REVOKED,
+    USER_REVOKING_EVENTS,
+    ClientRevoked,
+    TokenRevoked,
+    UserRevoked,
+)
+from mch_common.events.catalogue import EventType
+from mch_common.work import UnitOfWork
 
-SOURCE = "identity"
+SERVICE = "identity"
 
 UserVerb = Literal[
     "revoked", "suspended", "transferred", "deleted", "roles_changed", "password_changed"
 ]
+ClientVerb = Literal["secret_rotated", "scopes_changed", "deactivated"]
+
+USER_EVENTS = {
+    t.rsplit(".", 1)[1]: EventType(SERVICE, t, UserRevoked) for t in USER_REVOKING_EVENTS
+}
+CLIENT_EVENTS = {
+    t.rsplit(".", 1)[1]: EventType(SERVICE, t, ClientRevoked) for t in CLIENT_REVOKING_EVENTS
+}
+TOKEN_REVOKED_EVENT = EventType(SERVICE, TOKEN_REVOKED, TokenRevoked)
+CATALOGUE: tuple[EventType[Any], ...] = (
+    *USER_EVENTS.values(),
+    *CLIENT_EVENTS.values(),
+    TOKEN_REVOKED_EVENT,
+)
 
 
 def revocation_instant(now: float | None = None) -> int:
@@ -24,44 +49,33 @@ def revocation_instant(now: float | None = None) -> int:
     return math.ceil(time.time() if now is None else now)
 
 
-async def emit_user_event(
+def emit_user_event(
     session: AsyncSession, *, tenant: str, user_id: uuid.UUID, verb: UserVerb, at: int
 ) -> None:
-    await emit_event(
-        session,
-        source=SOURCE,
-        type=f"identity.user.{verb}",
-        subject=str(user_id),
-        data={"user_id": str(user_id), "at": at},
+    USER_EVENTS[verb].emit(
+        UnitOfWork.of(session),
         tenant=tenant,
+        subject=str(user_id),
+        data=UserRevoked(user_id=str(user_id), at=at),
     )
 
 
-ClientVerb = Literal["secret_rotated", "scopes_changed", "deactivated"]
-
-
-async def emit_client_event(
+def emit_client_event(
     session: AsyncSession, *, tenant: str, client_id: str, verb: ClientVerb, at: int
 ) -> None:
     """Every token the service client holds from before `at` is refused (its `sub`)."""
-    await emit_event(
-        session,
-        source=SOURCE,
-        type=f"identity.client.{verb}",
-        subject=client_id,
-        data={"client_id": client_id, "subject": f"svc:{client_id}", "at": at},
+    CLIENT_EVENTS[verb].emit(
+        UnitOfWork.of(session),
         tenant=tenant,
+        subject=client_id,
+        data=ClientRevoked(client_id=client_id, subject=f"svc:{client_id}", at=at),
     )
 
 
-async def emit_token_revoked(
-    session: AsyncSession, *, tenant: str, jti: str, exp: datetime
-) -> None:
-    await emit_event(
-        session,
-        source=SOURCE,
-        type="identity.token.revoked",
-        subject=jti,
-        data={"jti": jti, "exp": int(exp.astimezone(UTC).timestamp())},
+def emit_token_revoked(session: AsyncSession, *, tenant: str, jti: str, exp: datetime) -> None:
+    TOKEN_REVOKED_EVENT.emit(
+        UnitOfWork.of(session),
         tenant=tenant,
+        subject=jti,
+        data=TokenRevoked(jti=jti, exp=int(exp.astimezone(UTC).timestamp())),
     )

@@ -12,6 +12,7 @@ from identity.context import IdentityContext
 from identity.keys.service import ensure_active_key
 from identity.tokens.service import purge_expired
 from identity.users.service import apply_due_transfers
+from mch_common.db import unit_of_work
 
 log = logging.getLogger("identity.maintenance")
 
@@ -22,7 +23,7 @@ def token_overlap(ctx: IdentityContext) -> timedelta:
 
 
 async def ensure_keys(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> None:
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         await ensure_active_key(
             session,
             box=ctx.box,
@@ -33,7 +34,7 @@ async def ensure_keys(sessions: async_sessionmaker[AsyncSession], ctx: IdentityC
 
 
 async def run_once(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> int:
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         applied = await apply_due_transfers(session, ctx)
         await purge_expired(session)
     await ensure_keys(sessions, ctx)

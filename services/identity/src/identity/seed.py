@@ -21,7 +21,7 @@ from identity.tokens.models import ServiceClient
 from identity.users import repository
 from identity.users.service import issue_user
 from mch_common.auth.principal import Principal
-from mch_common.db import create_engine, session_factory
+from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.lgcode import KITAKYUSHU_WARDS
 from mch_common.migrations import upgrade_async
 from mch_common.settings import DEV_SECRET_MARKER
@@ -95,7 +95,7 @@ async def seed_demo(
     sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext
 ) -> list[DemoLogin]:
     logins: list[DemoLogin] = []
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         for terminal_id, name, ward in DEMO_TERMINALS:
             if await session.get(Terminal, terminal_id) is None:
                 session.add(

@@ -14,30 +14,52 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
-from mch_common.events.bus import EventBus
+from mch_common.events.bus import EventBus, covering_filter
+from mch_common.events.catalogue import EventPayload
 from mch_common.events.envelope import CloudEvent
 
 log = logging.getLogger("mch.auth.revocation")
 
 IDENTITY_STREAM_SERVICE = "identity"
+# The platform's revocation contract: the events identity emits (its catalogue, identity.events,
+# is built from these) and every service applies.
 TOKEN_REVOKED = "identity.token.revoked"
 # Events after which every token the user already holds is refused.
-SUBJECT_REVOKING_EVENTS = frozenset(
-    {
-        "identity.user.revoked",
-        "identity.user.suspended",
-        "identity.user.transferred",
-        "identity.user.deleted",
-        "identity.user.roles_changed",
-        "identity.user.password_changed",
-        # A service client's (`sub` = svc:<client_id>, in the event's `subject`).
-        "identity.client.secret_rotated",
-        "identity.client.scopes_changed",
-        "identity.client.deactivated",
-    }
+USER_REVOKING_EVENTS = (
+    "identity.user.revoked",
+    "identity.user.suspended",
+    "identity.user.transferred",
+    "identity.user.deleted",
+    "identity.user.roles_changed",
+    "identity.user.password_changed",
 )
+# The same for a service client (`sub` = svc:<client_id>, in the event's `subject`).
+CLIENT_REVOKING_EVENTS = (
+    "identity.client.secret_rotated",
+    "identity.client.scopes_changed",
+    "identity.client.deactivated",
+)
+SUBJECT_REVOKING_EVENTS = frozenset(USER_REVOKING_EVENTS + CLIENT_REVOKING_EVENTS)
+
+
+class UserRevoked(EventPayload):
+    user_id: str
+    at: int = Field(description="unix seconds; the user's tokens issued before are refused")
+
+
+class ClientRevoked(EventPayload):
+    client_id: str
+    subject: str = Field(description="svc:<client_id>, the tokens' sub")
+    at: int = Field(description="unix seconds; the client's tokens issued before are refused")
+
+
+class TokenRevoked(EventPayload):
+    jti: str
+    exp: int
+
+
 # Upper bound on a token's lifetime: a subject revocation older than this can refuse nothing.
 DEFAULT_SUBJECT_TTL = 24 * 3600.0
 PRUNE_EVERY = 60.0
@@ -157,8 +179,8 @@ class RevocationWatcher:
         # A consumer each, not one with filter_subjects: that needs NATS 2.10 and the dev
         # servers may be older.
         return (
-            naming.subject("identity.user.*"),
-            naming.subject("identity.client.*"),
+            naming.subject(covering_filter(list(USER_REVOKING_EVENTS))),
+            naming.subject(covering_filter(list(CLIENT_REVOKING_EVENTS))),
             naming.subject(TOKEN_REVOKED),
         )
 

@@ -17,6 +17,8 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
+from mch_common.streams import SERVICE_STREAMS
+
 log = logging.getLogger("mch.events")
 
 DEAD_LETTER = "deadletter"
@@ -25,18 +27,8 @@ DEAD_LETTER = "deadletter"
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
-# Each service's stream (its events are `<stream>.<aggregate>.<verb>`). Durable consumers are
-# named `<consuming service>-<what they read>`.
-SERVICE_STREAMS = {
-    "identity": "identity",
-    "atena": "atena",
-    "boshi_core": "boshi",
-    "e_application": "eapp",
-    "intermediate_server": "ims",
-    "immunization_bridge": "immunization",
-}
-
-
+# Each service's stream is mch_common.streams'; durable consumers are named
+# `<consuming service>-<what they read>`.
 @dataclass(frozen=True)
 class EventNaming:
     """Maps event types to subjects and names to streams; a namespace isolates test runs."""

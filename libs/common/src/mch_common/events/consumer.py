@@ -16,10 +16,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mch_common.db import unit_of_work
 from mch_common.events.bus import EventBus
 from mch_common.events.envelope import CloudEvent
 from mch_common.events.tables import InboxEvent
 from mch_common.logs import correlation_id
+from mch_common.work import UnitOfWork
 
 log = logging.getLogger("mch.events.consumer")
 
@@ -124,7 +126,7 @@ class EventConsumer:
         fails, the transaction is rolled back and the batch is replayed message by message with
         a savepoint each, so only the failing messages are retried."""
         try:
-            async with self.sessions() as session, session.begin():
+            async with unit_of_work(self.sessions) as session:
                 events = [CloudEvent.from_json_bytes(msg.data) for msg in msgs]
                 fresh = await self._record_in_inbox(session, events)
                 for event in events:
@@ -139,19 +141,19 @@ class EventConsumer:
 
     async def _apply_one_by_one(self, msgs: list[Msg]) -> None:
         failures: dict[int, Exception] = {}
-        async with self.sessions() as session:
-            async with session.begin():
-                await session.connection()  # the database is down: fail the batch, not a message
-                for index, msg in enumerate(msgs):
-                    try:
-                        async with session.begin_nested():
-                            event = CloudEvent.from_json_bytes(msg.data)
-                            if await self._record_in_inbox(session, [event]):
-                                await self._handle(session, event)
-                    except Exception as exc:  # noqa: BLE001 - one bad message must not block the rest
-                        if is_infrastructure_error(exc):
-                            raise  # not the message's fault: no ack, redelivered after ack_wait
-                        failures[index] = exc
+        async with unit_of_work(self.sessions) as session:
+            work = UnitOfWork.of(session)
+            await session.connection()  # the database is down: fail the batch, not a message
+            for index, msg in enumerate(msgs):
+                try:
+                    async with work.savepoint():
+                        event = CloudEvent.from_json_bytes(msg.data)
+                        if await self._record_in_inbox(session, [event]):
+                            await self._handle(session, event)
+                except Exception as exc:  # noqa: BLE001 - one bad message must not block the rest
+                    if is_infrastructure_error(exc):
+                        raise  # not the message's fault: no ack, redelivered after ack_wait
+                    failures[index] = exc
         for index, msg in enumerate(msgs):
             if index in failures:
                 await self._retry_or_dead_letter(msg, failures[index])

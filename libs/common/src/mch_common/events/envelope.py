@@ -8,6 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from mch_common.ids import uuid7
 
 
+def event_source(service_name: str, tenant: str) -> str:
+    """The CloudEvents `source` of every event a service emits: `urn:mch:<tenant>:<service>`
+    (the municipality code, then the service's settings name, e.g. `urn:mch:401005:boshi_core`)."""
+    return f"urn:mch:{tenant}:{service_name}"
+
+
 class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -5,27 +5,25 @@ carries `Nats-Msg-Id` = event id: if the relay dies after publishing and before 
 sent, the re-publish falls inside JetStream's duplicate window and is dropped; consumers'
 inboxes are the second line.
 
-A batch row stands for many events of its subject (a bulk load's registrations): its envelope
-holds `outbox_batch` and the service's `outbox_batch_events(position)` gives the events, built
-from history the batch's transaction wrote, with ids derived from the batch row (the same on
-every expansion, so a re-publish is dropped as above). Rows are published in order; a claim
-stops after its first batch row, so one round holds at most one batch.
+A batch row (`mch_common.events.batch`) stands for many events of its subject; the relay
+expands it into its events, with ids derived from the batch row (the same on every expansion,
+so a re-publish is dropped as above). Rows are published in order; a claim stops after its
+first batch row, so one round holds at most one batch.
 """
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from nats.js import JetStreamContext
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mch_common.events.batch import BATCH_KEY, expand_batch
 from mch_common.events.bus import EventNaming
 
 log = logging.getLogger("mch.events.relay")
 
-BATCH_KEY = "outbox_batch"
 # A batch row's envelope is large (its list of what it stands for) and is not published: it
 # is not sent to the relay, which would decode it on every claim until its turn comes.
 _CLAIM = text(
@@ -44,7 +42,7 @@ _CLAIM = text(
     ORDER BY position
     """
 )
-_EXPAND = text("SELECT event_id, envelope, correlation_id FROM outbox_batch_events(:position)")
+_BATCH_ROW = text("SELECT envelope FROM outbox WHERE position = :position")
 _MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:positions)")
 
 
@@ -82,7 +80,7 @@ class OutboxRelay:
                 if not row.is_batch
             ]
             if rows[-1].is_batch:
-                events += await self._expand(conn, rows[-1].position, rows[-1].subject)
+                events += await self._expand(conn, rows[-1])
             for start in range(0, len(events), self.batch_size):
                 await asyncio.gather(
                     *(self._publish(*event) for event in events[start : start + self.batch_size])
@@ -93,10 +91,14 @@ class OutboxRelay:
 
     @staticmethod
     async def _expand(
-        conn: AsyncConnection, position: int, subject: str
-    ) -> Sequence[tuple[Any, str, str, str | None]]:
-        expanded = await conn.execute(_EXPAND, {"position": position})
-        return [(e.event_id, subject, e.envelope, e.correlation_id) for e in expanded]
+        conn: AsyncConnection, row: Row[Any]
+    ) -> list[tuple[Any, str, str, str | None]]:
+        envelope = (await conn.execute(_BATCH_ROW, {"position": row.position})).scalar_one()
+        correlation = envelope.get("correlationid")
+        return [
+            (event_id, row.subject, event, correlation)
+            for event_id, event in expand_batch(row.event_id, row.subject, envelope)
+        ]
 
     async def _publish(
         self, event_id: Any, subject: str, envelope: str, correlation_id: str | None

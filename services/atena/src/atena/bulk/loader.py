@@ -1,10 +1,9 @@
 """Bulk load: CSV lines are validated in Python, numbers resolved and My Numbers encrypted per
 chunk. New people go straight to their tables by COPY, then their first versions and change
-rows are written set-based, and their events as one outbox batch row per chunk (expanded at
-publish time, see migration 0002); people already registered are COPY'd into a temporary
-staging table and merged set-based (UPDATE ... FROM, INSERT ... SELECT), their events written
-one by one. Both write the same history and change log the API writes, and the same events
-reach the bus.
+rows are written set-based; people already registered are COPY'd into a temporary staging
+table and merged set-based (UPDATE ... FROM, INSERT ... SELECT). Both write the same history
+and change log the API writes, and the same events reach the bus: a chunk's events are batch
+rows of mch_common.events.batch (one per event type), which the relay expands.
 
 Idempotent: a person is matched by person number, else by external key; an unchanged line
 changes nothing (no version, no event). Each chunk commits on its own, so a re-run after a
@@ -26,13 +25,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
-from itertools import islice
+from datetime import date
+from itertools import groupby, islice
 from multiprocessing.connection import Connection
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import asyncpg
 
+from atena import events
 from atena.bulk.parse import (
     LineParser,
     Record,
@@ -41,7 +42,8 @@ from atena.bulk.parse import (
     read_lines,
 )
 from atena.numbers import HOUSEHOLD_SERIAL_START, person_no_from_serial
-from mch_common.events.relay import BATCH_KEY
+from mch_common.events.batch import INSERT_BATCH_ROW, batch_row
+from mch_common.events.envelope import event_source
 from mch_common.lines import LineError, record_rejection
 from mch_common.mynumber import MyNumberVault
 
@@ -168,40 +170,21 @@ INSERT INTO person_change
 SELECT person_no, (snap->>'version')::int, verb, eff, $1, $2, before, after, $3::jsonb
 FROM atena_changed
 """
-# A UUIDv7, as mch_common.ids.uuid7 makes it: a random UUID with the time in its first 48 bits.
-_UUID7 = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
-    substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
-    FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
-
-
-def _outbox_from(rows: str, tenant: str, correlation: str, time: str) -> str:
-    """INSERT of one envelope per row of `rows` (person_no, eff, verb, before, after, snap), the
-    envelope mch_common.events.CloudEvent writes."""
-    return f"""
-INSERT INTO outbox (event_id, subject, envelope)
-SELECT x.id, 'atena.person.' || x.verb, jsonb_build_object(
-    'specversion', '1.0', 'id', x.id::text, 'source', '/atena',
-    'type', 'atena.person.' || x.verb, 'subject', x.person_no,
-    'time', {time}::text, 'datacontenttype', 'application/json', 'tenant', {tenant}::text,
-    'correlationid', {correlation}::text,
-    'data', jsonb_build_object(
-        'person_no', x.person_no, 'effective_date', x.eff, 'before', x.before,
-        'after', x.after, 'person', x.snap
-    ) || CASE x.verb
-        WHEN 'moved_in' THEN '{{"previous_municipality_code": null}}'::jsonb
-        WHEN 'moved_out' THEN '{{"destination_municipality_code": null}}'::jsonb
-        ELSE '{{}}'::jsonb END
-)
-FROM (SELECT {_UUID7} AS id, c.* FROM {rows} c) x
+# The events of the merged people: (type, person number, payload), grouped by type. The
+# payloads are atena.events' person payloads, built here from the rows just written.
+_CHANGED_EVENTS = """
+SELECT 'atena.person.' || verb, person_no, (jsonb_build_object(
+        'person_no', person_no, 'effective_date', eff, 'before', before, 'after', after,
+        'person', snap
+    ) || CASE verb
+        WHEN 'moved_in' THEN '{"previous_municipality_code": null}'::jsonb
+        WHEN 'moved_out' THEN '{"destination_municipality_code": null}'::jsonb
+        ELSE '{}'::jsonb END)::text
+FROM atena_changed ORDER BY verb, person_no
 """
-
-
-_OUTBOX = _outbox_from("atena_changed", "$1", "$2", "$3")
 # New people, once COPY'd: their first version and the registration in one statement; the
-# snapshot is built once per person and kept in memory, not in a table. Their events are one
-# outbox batch row for the chunk: the relay gets them from outbox_batch_events (migration
-# 0002), built from the rows written here, so the load does not build and store every
-# envelope (which took about a third of its database time).
+# snapshot is built once per person and kept in memory, not in a table. With events, the
+# registrations' payloads come back as JSON text for the chunk's batch row.
 _REGISTER = """
 WITH s AS MATERIALIZED (
     SELECT p.person_no, e.eff, atena_snapshot(p) AS snap
@@ -218,20 +201,16 @@ WITH s AS MATERIALIZED (
         (person_no, version, change_type, effective_date, actor, reason, before, after, detail)
     SELECT person_no, 1, verb, eff, $3, $4, before, after, $5::jsonb FROM n
     RETURNING 1
-){events}
-SELECT count(*) FROM changes
+)
+{result}
 """
 _REGISTER_EVENTS = _REGISTER.format(
-    events=f"""
-, events AS (
-    INSERT INTO outbox (event_id, subject, envelope)
-    SELECT {_UUID7}, 'atena.person.registered', jsonb_build_object(
-        '{BATCH_KEY}', jsonb_build_object('person_nos', to_jsonb($1::text[])),
-        'time', $8::text, 'tenant', $6::text, 'correlationid', $7::text
-    )
-)"""
+    result="""SELECT person_no, json_build_object(
+    'person_no', person_no, 'effective_date', eff, 'before', before, 'after', after,
+    'person', snap
+)::text FROM n"""
 )
-_REGISTER_ONLY = _REGISTER.format(events="")
+_REGISTER_ONLY = _REGISTER.format(result="SELECT count(*) FROM changes")
 _HOUSEHOLDS_KNOWN = (
     "SELECT h.external_key, h.household_no FROM unnest($1::text[]) AS k (external_key)"
     " JOIN household h USING (external_key)"
@@ -417,11 +396,6 @@ class LoadReport:
         }
 
 
-def _now_iso() -> str:
-    """The envelope's `time`, as mch_common.events.CloudEvent writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -443,7 +417,6 @@ class Loader:
         actor: str,
         today: date,
         emit_events: bool = True,
-        correlation_id: str | None = None,
         on_error: Callable[[LineError], None] | None = None,
     ) -> None:
         if not connections:
@@ -451,10 +424,10 @@ class Loader:
         self.conn = connections[0]
         self.connections = list(connections)
         self.tenant = tenant
+        self.source = event_source(events.SERVICE, tenant)
         self.vault = vault
         self.actor = actor
         self.emit_events = emit_events
-        self.correlation_id = correlation_id
         self.today = today
         self.report = LoadReport()
         self._on_error = on_error
@@ -757,16 +730,30 @@ class Loader:
             await conn.copy_records_to_table(
                 "person_my_number", records=my_numbers, columns=MY_NUMBER_COLUMNS
             )
-        register: tuple[str | None, ...] = (self.actor, _REASON, _LOADED)
-        if self.emit_events:
-            register += (self.tenant, self.correlation_id, _now_iso())
-        await conn.fetchval(
-            _REGISTER_EVENTS if self.emit_events else _REGISTER_ONLY,
+        register = (
             [n.person[0] for n in new],
             [n.effective_date for n in new],
-            *register,
+            self.actor,
+            _REASON,
+            _LOADED,
         )
+        if self.emit_events:
+            registered = await conn.fetch(_REGISTER_EVENTS, *register)
+            await self._write_events(conn, events.PERSON_REGISTERED.type, registered)
+        else:
+            await conn.fetchval(_REGISTER_ONLY, *register)
         self.report.inserted += len(new)
+
+    async def _write_events(
+        self, conn: asyncpg.Connection, type: str, items: Sequence[tuple[str, str]]
+    ) -> None:
+        """One batch row for the events `(subject, payload JSON)` of one type."""
+        if items:
+            # Compressed off the event loop, which meanwhile serves the other connections.
+            row = await asyncio.to_thread(
+                batch_row, source=self.source, type=type, tenant=self.tenant, items=items
+            )
+            await conn.execute(INSERT_BATCH_ROW, *row.params())
 
     async def _load_chunk(self, conn: asyncpg.Connection, prepared: "_Prepared") -> None:
         if not self._initial:  # (an initial load has no numbers to collide with)
@@ -809,7 +796,9 @@ class Loader:
         await conn.execute(_VERSIONS)
         await conn.execute(_CHANGES, self.actor, _REASON, _LOADED)
         if self.emit_events:
-            await conn.execute(_OUTBOX, self.tenant, self.correlation_id, _now_iso())
+            changed = await conn.fetch(_CHANGED_EVENTS)
+            for type, group in groupby(changed, key=itemgetter(0)):
+                await self._write_events(conn, type, [(e[1], e[2]) for e in group])
         await conn.execute(_MY_NUMBERS)
         updated = await conn.fetchval("SELECT count(*) FROM atena_changed")
         self.report.updated += updated

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atena.events import PERSON_EVENTS
 from atena.normalize import name_key, search_key
 from atena.numbers import is_valid_person_no
 from atena.persons import repository as repo
@@ -35,17 +36,15 @@ from atena.persons.schemas import (
     SortKey,
 )
 from atena.persons.snapshot import SNAPSHOT_FIELDS, changed_fields
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mch_common.events import emit_event
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.mynumber import EncryptedMyNumber, MyNumberVault, mask_my_number
+from mch_common.work import UnitOfWork
 
 EARLIEST_BIRTH = date(1880, 1, 1)
-EVENT_SOURCE = "/atena"
 SCOPE_MY_NUMBER_READ = "atena:mynumber:read"
 SCOPE_PERSON_READ = "atena:person:read"
 IDENTITY_FIELDS = frozenset(
@@ -265,23 +264,21 @@ async def _record(
             detail=extra or {},
         )
     )
-    await emit_event(
-        session,
-        source=EVENT_SOURCE,
-        type=f"atena.person.{verb}",
+    event = PERSON_EVENTS[verb]
+    event.emit(
+        UnitOfWork.of(session),
         subject=person.person_no,
         tenant=ctx.tenant,
-        data={
-            "person_no": person.person_no,
-            "effective_date": effective_date.isoformat(),
-            "before": changed_before,
-            "after": changed_after,
-            "person": after,
+        data=event.payload(
+            person_no=person.person_no,
+            effective_date=effective_date,
+            before=changed_before,
+            after=changed_after,
+            person=after,
             **(extra or {}),
-        },
+        ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action=f"person.{verb}",
         target_type="person",
@@ -681,8 +678,7 @@ async def register_my_number(
                 detail={"my_number": verb.removeprefix("my_number_")},
             )
         )
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             ctx.principal,
             action=f"person.{verb}",
             target_type="person",
@@ -773,8 +769,7 @@ async def read_person(
             raise NotFound("the registry has no record of this person on that date")
     assert snap is not None
     has, shown, how = _my_number_shown(ctx, view)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.read",
         target_type="person",
@@ -791,8 +786,7 @@ async def list_changes(
     person = await _load(session, person_no)
     _ward_check(ctx.principal, person.ward_code)
     rows = await repo.changes(session, person_no)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.changes.read",
         target_type="person",
@@ -878,8 +872,7 @@ async def search(
     )
     numbers = [s["person_no"] for s in snaps]
     with_number = await repo.persons_with_my_number(session, numbers)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.search",
         target_type="person",
@@ -908,8 +901,7 @@ async def read_household(
             raise Forbidden("the household belongs to another ward")
     numbers = [s["person_no"] for s in snaps]
     with_number = await repo.persons_with_my_number(session, numbers)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="household.read",
         target_type="household",
@@ -931,8 +923,7 @@ async def lookup_by_my_number(
     just the person number."""
     view = await repo.person_view_by_blind_index(session, ctx.vault.blind_index(my_number))
     if view is None:
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             ctx.principal,
             action="person.lookup_by_my_number",
             outcome="not_found",
@@ -941,8 +932,7 @@ async def lookup_by_my_number(
         )
         return None
     _ward_check(ctx.principal, view.ward_code)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         ctx.principal,
         action="person.lookup_by_my_number",
         target_type="person",

@@ -15,11 +15,11 @@ from boshi_core.pregnancy.models import Pregnancy
 from boshi_core.pregnancy.service import get_pregnancy
 from boshi_core.visits import service as visits
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 LOW_BIRTH_WEIGHT_G = 2500  # 低体重児: under 2,500 g (MCH Act art. 18)
 PURPOSE = "母子保健法第18条 (births and low birth weight)"
@@ -30,18 +30,17 @@ def is_low_birth_weight(weight_g: int | None) -> bool:
 
 
 async def _child_registered(session: AsyncSession, child: Child, tenant: str) -> None:
-    await events.emit(
-        session,
-        type=events.CHILD_REGISTERED,
+    events.CHILD_REGISTERED.emit(
+        UnitOfWork.of(session),
         subject=str(child.id),
         tenant=tenant,
-        data={
-            "child_id": str(child.id),
-            "person_no": child.person_no,
-            "mother_person_no": child.mother_person_no,
-            "pregnancy_id": str(child.pregnancy_id) if child.pregnancy_id else None,
-            "birth_date": child.birth_date.isoformat(),
-        },
+        data=events.ChildRegistered(
+            child_id=str(child.id),
+            person_no=child.person_no,
+            mother_person_no=child.mother_person_no,
+            pregnancy_id=str(child.pregnancy_id) if child.pregnancy_id else None,
+            birth_date=child.birth_date,
+        ),
     )
 
 
@@ -87,21 +86,19 @@ async def record_outcome(
     pregnancy.outcome_date = outcome.outcome_date
     pregnancy.outcome_note = outcome.note
     await session.flush()
-    await events.emit(
-        session,
-        type=events.PREGNANCY_CLOSED,
+    events.PREGNANCY_CLOSED.emit(
+        UnitOfWork.of(session),
         subject=str(pregnancy_id),
         tenant=principal.tenant,
-        data={
-            "pregnancy_id": str(pregnancy_id),
-            "person_no": pregnancy.person_no,
-            "outcome": outcome.outcome,
-            "outcome_date": outcome.outcome_date.isoformat(),
-            "children": len(children),
-        },
+        data=events.PregnancyClosed(
+            pregnancy_id=str(pregnancy_id),
+            person_no=pregnancy.person_no,
+            outcome=outcome.outcome,
+            outcome_date=outcome.outcome_date,
+            children=len(children),
+        ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.close",
         target_type="person",
@@ -282,22 +279,20 @@ async def notify_low_birth_weight(
     )
     if visit is None:
         raise Conflict(f"child {child_id} already has a premature infant visit")
-    await events.emit(
-        session,
-        type=events.LOW_BIRTH_WEIGHT_NOTIFIED,
+    events.LOW_BIRTH_WEIGHT_NOTIFIED.emit(
+        UnitOfWork.of(session),
         subject=str(child_id),
         tenant=principal.tenant,
-        data={
-            "notification_id": str(record.id),
-            "child_id": str(child_id),
-            "child_person_no": child.person_no,
-            "mother_person_no": child.mother_person_no,
-            "birth_weight_g": child.birth_weight_g,
-            "premature_visit_id": str(visit.id),
-        },
+        data=events.LowBirthWeightNotified(
+            notification_id=str(record.id),
+            child_id=str(child_id),
+            child_person_no=child.person_no,
+            mother_person_no=child.mother_person_no,
+            birth_weight_g=child.birth_weight_g,
+            premature_visit_id=str(visit.id),
+        ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="low_birth_weight.notify",
         target_type="person",
@@ -310,8 +305,7 @@ async def notify_low_birth_weight(
 
 async def view_child(session: AsyncSession, *, principal: Principal, child_id: UUID) -> Child:
     child = await get_child(session, principal, child_id)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="child.view",
         target_type="person",

@@ -28,11 +28,11 @@ from boshi_core.center.schemas import (
     ReviewIn,
 )
 from boshi_core.people.service import person_in_scope
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 PURPOSE = "児童福祉法第10条の2 (child and family center)"
 
@@ -40,8 +40,7 @@ PURPOSE = "児童福祉法第10条の2 (child and family center)"
 async def _audit(
     session: AsyncSession, principal: Principal, action: str, case: CenterCase, **detail: object
 ) -> None:
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action=action,
         target_type="center_case",
@@ -269,8 +268,7 @@ async def overdue_reviews(
         )
         for plan, ward in (await session.execute(stmt))
     ]
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="center.overdue_reviews.view",
         target_type="center_case",

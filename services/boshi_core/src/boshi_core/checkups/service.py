@@ -31,10 +31,10 @@ from boshi_core.checkups.schemas import (
 from boshi_core.checkups.windows import Period, ProgrammeRule, window_for
 from boshi_core.people.service import person_in_scope
 from boshi_core.wards import ward_digits
-from mch_common.audit import append_audit, audit_principal
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健法第12条・第13条 (infant checkups and reminders)"
 # 精密健康診査受診票: valid for three months from issue (city practice; to be confirmed)
@@ -83,8 +83,7 @@ async def extract_month(
         )
     ).scalar_one()
     absent = await repository.non_attendees(session, rule, period, ward_code=None)
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=actor,
         action="checkup.extract",
         target_type="checkup_programme",
@@ -111,8 +110,7 @@ async def _audit_list(
     person_nos: list[str],
 ) -> None:
     # One access record per list view, naming every child shown.
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action=action,
         target_type="checkup_programme",
@@ -245,8 +243,7 @@ async def profile(
                 result=_result_out(result, vouchers.get(result.id)) if result else None,
             )
         )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="checkup.profile.view",
         target_type="person",
@@ -334,8 +331,7 @@ async def record_result(
         .values(follow_up_outcome="attended", follow_up_at=now, follow_up_by=principal.sub)
     )
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="checkup.result.record",
         target_type="person",
@@ -343,18 +339,16 @@ async def record_result(
         purpose=PURPOSE,
         detail={"programme": result.programme, "judgement": result.judgement},
     )
-    data: dict[str, Any] = {
-        "person_no": person_no,
-        "programme": result.programme,
-        "examined_on": result.examined_on.isoformat(),
-        "judgement": result.judgement,
-    }
-    await events.emit(
-        session,
-        type=events.INFANT_CHECKUP_RECORDED,
+    events.INFANT_CHECKUP_RECORDED.emit(
+        UnitOfWork.of(session),
         subject=str(record.id),
         tenant=principal.tenant,
-        data=data,
+        data=events.InfantCheckupRecorded(
+            person_no=person_no,
+            programme=result.programme,
+            examined_on=result.examined_on,
+            judgement=result.judgement,
+        ),
     )
     return _result_out(record, voucher)
 
@@ -382,8 +376,7 @@ async def follow_up(
     notice.follow_up_at = datetime.now(UTC)
     notice.follow_up_by = principal.sub
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="checkup.reminder.follow_up",
         target_type="person",

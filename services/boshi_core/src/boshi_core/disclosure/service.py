@@ -12,8 +12,9 @@ from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExa
 from boshi_core.people.service import person_in_scope
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import AuditRecord, audit_principal
+from mch_common.audit import AuditRecord
 from mch_common.auth.principal import Principal
+from mch_common.work import UnitOfWork
 
 SECTIONS = (
     ("person", "宛名情報 (person, from atena)"),
@@ -115,8 +116,7 @@ async def export(
         select(AuditRecord).where(AuditRecord.target_id == person_no).order_by(AuditRecord.seq),
     )
     # The export itself is an access: logged, and (from the next export on) disclosed too.
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="disclosure.export",
         target_type="person",

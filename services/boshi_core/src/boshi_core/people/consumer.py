@@ -6,25 +6,14 @@ import logging
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atena import events as atena_events
 from boshi_core.births.service import link_born
 from boshi_core.people import repository
 from mch_common.events import CloudEvent, EventBus, EventConsumer, Handler
 
 log = logging.getLogger("boshi_core.people")
 
-ATENA_STREAM = "atena"
 DURABLE = "boshi_core-atena"
-ATENA_VERBS = (
-    "registered",
-    "address_changed",
-    "name_changed",
-    "moved_in",
-    "moved_out",
-    "born",
-    "died",
-    "delivery_address_changed",
-    "corrected",
-)
 
 
 async def apply_person_event(session: AsyncSession, event: CloudEvent) -> None:
@@ -32,7 +21,7 @@ async def apply_person_event(session: AsyncSession, event: CloudEvent) -> None:
     if not isinstance(snapshot, dict) or "person_no" not in snapshot or "version" not in snapshot:
         raise ValueError(f"{event.type} event {event.id} carries no person snapshot")
     await repository.upsert_snapshot(session, snapshot, event.type)
-    if event.type == "atena.person.born":
+    if event.type == atena_events.PERSON_BORN.type:
         born = dict(snapshot)
         born.setdefault("mother_person_no", event.data.get("mother_person_no"))
         await link_born(session, born, event.tenant)
@@ -49,7 +38,7 @@ class AtenaConsumer(EventConsumer):
             await super().start()
         except NotFoundError:
             if not self._warned:  # once: it retries every second until atena's stream exists
-                log.warning("stream %s is not there yet; will bind when it is", ATENA_STREAM)
+                log.warning("stream %s is not there yet; will bind when it is", atena_events.STREAM)
                 self._warned = True
 
     async def consume_once(self, *, timeout: float = 1.0) -> int:  # noqa: ASYNC109 - base API
@@ -65,13 +54,13 @@ def atena_consumer(
     bus: EventBus, sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 200
 ) -> AtenaConsumer:
     handlers: dict[str, Handler] = {
-        f"atena.person.{verb}": apply_person_event for verb in ATENA_VERBS
+        event.type: apply_person_event for event in atena_events.CATALOGUE
     }
     return AtenaConsumer(
         bus,
         sessions,
         name=DURABLE,
-        stream_service=ATENA_STREAM,
+        stream_service=atena_events.STREAM,
         handlers=handlers,
         batch_size=batch_size,
     )

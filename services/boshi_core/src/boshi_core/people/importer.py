@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.people import repository
+from mch_common.db import unit_of_work
 from mch_common.lines import LineError, record_rejection
 
 EVENT_TYPE = "atena.export"
@@ -144,7 +145,7 @@ async def import_people(
     """Each batch commits on its own: a re-run after a failure applies only what is missing."""
     report = ImportReport()
     for batch in _batches(stream, batch_size, report, on_error):
-        async with sessions() as session, session.begin():
+        async with unit_of_work(sessions) as session:
             applied = await repository.upsert_snapshots(session, batch)
         report.applied += applied
         report.kept_newer += len(batch) - applied

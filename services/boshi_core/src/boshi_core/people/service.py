@@ -10,10 +10,10 @@ from boshi_core.people.atena import AtenaClient
 from boshi_core.people.models import Person
 from boshi_core.people.schemas import ChildSummary, PersonOut, PersonProfileOut, PregnancySummary
 from boshi_core.pregnancy.models import Pregnancy
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import NotFound
+from mch_common.work import UnitOfWork
 
 
 async def require_person(session: AsyncSession, person_no: str) -> Person:
@@ -45,8 +45,7 @@ async def find_by_my_number(
     or logged here: the access record names only the person found."""
     person_no = await atena.lookup_person_no(my_number)
     if person_no is None:
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             principal,
             action="person.lookup_by_my_number",
             outcome="not_found",
@@ -56,8 +55,7 @@ async def find_by_my_number(
         raise NotFound("atena knows no person with that My Number")
     person = await require_person(session, person_no)
     ensure_ward_access(principal, person.ward_code or "")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="person.lookup_by_my_number",
         target_type="person",
@@ -93,8 +91,7 @@ async def profile(
 ) -> PersonProfileOut:
     """A person's MCH profile, for a caller whose ward may see them; the view is logged."""
     await person_in_scope(session, principal, person_no)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="person.view",
         target_type="person",

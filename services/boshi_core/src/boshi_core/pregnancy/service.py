@@ -22,12 +22,12 @@ from boshi_core.pregnancy.models import (
 )
 from boshi_core.pregnancy.schemas import Channel, CheckupIn, IdentityCheck, NotificationForm
 from boshi_core.wards import ward_digits
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo, years_old
 from mch_common.db import insert_new
 from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健法第15条・第16条 (pregnancy notification and handbook)"
 
@@ -107,23 +107,21 @@ async def open_pregnancy(
                 "a new notification"
             ) from None
         raise
-    await events.emit(
-        session,
-        type=events.PREGNANCY_OPENED,
+    events.PREGNANCY_OPENED.emit(
+        UnitOfWork.of(session),
         subject=str(pregnancy.id),
         tenant=principal.tenant,
-        data={
-            "pregnancy_id": str(pregnancy.id),
-            "person_no": person_no,
-            "ward_code": pregnancy.ward_code,
-            "channel": channel,
-            "expected_children": pregnancy.expected_children,
-            "expected_delivery_date": pregnancy.expected_delivery_date.isoformat(),
-        },
+        data=events.PregnancyOpened(
+            pregnancy_id=str(pregnancy.id),
+            person_no=person_no,
+            ward_code=pregnancy.ward_code,
+            channel=channel,
+            expected_children=pregnancy.expected_children,
+            expected_delivery_date=pregnancy.expected_delivery_date,
+        ),
     )
     # The access record comes last: it takes the audit chain's lock, held until commit.
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.open",
         target_type="person",
@@ -194,8 +192,7 @@ async def view_pregnancy(
             )
         ).scalars()
     ]
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.view",
         target_type="person",
@@ -296,8 +293,7 @@ async def issue_handbooks(
     ]
     session.add_all(vouchers)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="handbook.issue",
         target_type="person",
@@ -306,20 +302,19 @@ async def issue_handbooks(
         detail={"pregnancy_id": str(pregnancy_id), "handbooks": [h.handbook_no for h in handbooks]},
     )
     for handbook in handbooks:
-        await events.emit(
-            session,
-            type=events.HANDBOOK_ISSUED,
+        events.HANDBOOK_ISSUED.emit(
+            UnitOfWork.of(session),
             subject=handbook.handbook_no,
             tenant=principal.tenant,
-            data={
-                "handbook_no": handbook.handbook_no,
-                "pregnancy_id": str(pregnancy_id),
-                "person_no": pregnancy.person_no,
-                "child_index": handbook.child_index,
-                "ward_code": ward_code,
-                "issued_on": on.isoformat(),
-                "vouchers": count if handbook.child_index == 1 else 0,
-            },
+            data=events.HandbookIssued(
+                handbook_no=handbook.handbook_no,
+                pregnancy_id=str(pregnancy_id),
+                person_no=pregnancy.person_no,
+                child_index=handbook.child_index,
+                ward_code=ward_code,
+                issued_on=on,
+                vouchers=count if handbook.child_index == 1 else 0,
+            ),
         )
     return handbooks, vouchers
 
@@ -385,23 +380,21 @@ async def record_checkup(
         voucher.used_by_checkup_id = record.id
         voucher.used_on = checkup.checkup_date
         await session.flush()
-    await events.emit(
-        session,
-        type=events.PRENATAL_CHECKUP_RECORDED,
+    events.PRENATAL_CHECKUP_RECORDED.emit(
+        UnitOfWork.of(session),
         subject=str(pregnancy_id),
         tenant=principal.tenant,
-        data={
-            "pregnancy_id": str(pregnancy_id),
-            "checkup_id": str(record.id),
-            "person_no": pregnancy.person_no,
-            "checkup_date": checkup.checkup_date.isoformat(),
-            "gestational_weeks": checkup.gestational_weeks,
-            "voucher_used": voucher is not None,
-            "risk_flags": flags,
-        },
+        data=events.PrenatalCheckupRecorded(
+            pregnancy_id=str(pregnancy_id),
+            checkup_id=str(record.id),
+            person_no=pregnancy.person_no,
+            checkup_date=checkup.checkup_date,
+            gestational_weeks=checkup.gestational_weeks,
+            voucher_used=voucher is not None,
+            risk_flags=flags,
+        ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="prenatal_checkup.record",
         target_type="person",

@@ -34,9 +34,10 @@ from boshi_core.reminders.letters import (
 )
 from boshi_core.reminders.models import ReminderRun
 from boshi_core.reminders.progress import Progress
-from mch_common.audit import append_audit
 from mch_common.dates import TOKYO, today_tokyo
+from mch_common.db import unit_of_work
 from mch_common.errors import Conflict
+from mch_common.work import UnitOfWork
 
 ACTOR = "batch:boshi_core.reminders"
 PURPOSE = "母子保健法第12条・第13条 (checkup reminders 受診勧奨)"
@@ -368,7 +369,7 @@ async def _run_locked(
     started: datetime,
     letters_per_file: int,
 ) -> RunSummary:
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         run, resumed = await _start_run(session, period, out_dir)
         run_id = run.id
         if run.status == "completed":
@@ -386,8 +387,7 @@ async def _run_locked(
             )
         added = await _insert_reminders(session, run, period)
         rules = await repository.rules_in_force(session, period.first)
-        await append_audit(
-            session,
+        UnitOfWork.of(session).record(
             actor=ACTOR,
             action="checkup.reminder_run.start",
             target_type="reminder_run",
@@ -404,7 +404,7 @@ async def _run_locked(
     try:
         for start in range(0, len(households), letters_per_file):
             chunk = households[start : start + letters_per_file]
-            async with sessions() as session, session.begin():
+            async with unit_of_work(sessions) as session:
                 run = (
                     await session.execute(select(ReminderRun).where(ReminderRun.id == run_id))
                 ).scalar_one()
@@ -439,8 +439,7 @@ async def _run_locked(
                                 sent_at=func.now(),
                             )
                         )
-                        await append_audit(
-                            session,
+                        UnitOfWork.of(session).record(
                             actor=ACTOR,
                             action="checkup.reminder.send",
                             target_type="household",
@@ -458,14 +457,14 @@ async def _run_locked(
             if after_letter is not None and built:
                 after_letter(sent)
     except BaseException as exc:
-        async with sessions() as session, session.begin():
+        async with unit_of_work(sessions) as session:
             await session.execute(
                 update(ReminderRun)
                 .where(ReminderRun.id == run_id)
                 .values(status="failed", error=f"{type(exc).__name__}: {exc}"[:1000])
             )
         raise
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         run = (
             await session.execute(
                 select(ReminderRun).where(ReminderRun.id == run_id).with_for_update()
@@ -506,8 +505,7 @@ async def _run_locked(
             per_programme=per_programme,
             seconds=(datetime.now(UTC) - started).total_seconds(),
         )
-        await append_audit(
-            session,
+        UnitOfWork.of(session).record(
             actor=ACTOR,
             action="checkup.reminder_run.complete",
             target_type="reminder_run",

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boshi_core import events
 from boshi_core.births.models import Child
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import audit_principal
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import last_day_before_months, newborn_last_day, today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 INFANT_HOUSEHOLD_MONTHS = 4  # こんにちは赤ちゃん事業: before the baby is 4 months old
 PURPOSE = "母子保健法第11条・第19条, 児童福祉法第6条の3第4項 (home visits)"
@@ -85,8 +85,7 @@ async def assign(
     visit.assigned_to = staff_id
     visit.assigned_at = datetime.now(UTC)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="visit.assign",
         target_type="person",
@@ -120,22 +119,20 @@ async def complete(
     visit.result = result
     visit.completed_by = principal.sub
     await session.flush()
-    await events.emit(
-        session,
-        type=events.VISIT_COMPLETED,
+    events.VISIT_COMPLETED.emit(
+        UnitOfWork.of(session),
         subject=str(visit.id),
         tenant=principal.tenant,
-        data={
-            "visit_id": str(visit.id),
-            "kind": visit.kind,
-            "child_id": str(visit.child_id),
-            "child_person_no": child.person_no,
-            "visited_on": visited_on.isoformat(),
-            "within_window": visit.within_window,
-        },
+        data=events.VisitCompleted(
+            visit_id=str(visit.id),
+            kind=visit.kind,
+            child_id=str(visit.child_id),
+            child_person_no=child.person_no,
+            visited_on=visited_on,
+            within_window=visit.within_window,
+        ),
     )
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="visit.complete",
         target_type="person",
@@ -191,8 +188,7 @@ async def overdue(
         ).scalars()
     )
     page, more = rows[:limit], len(rows) > limit
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         principal,
         action="visit.list_overdue",
         target_type="visit_list",

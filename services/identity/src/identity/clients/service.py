@@ -14,9 +14,9 @@ from identity.errors import AlreadyExists
 from identity.events import ClientVerb, emit_client_event, revocation_instant
 from identity.tokens.models import ServiceClient
 from identity.users.models import RoleScope
-from mch_common.audit import audit_principal
 from mch_common.auth.principal import Principal
 from mch_common.errors import InvalidInput, NotFound
+from mch_common.work import UnitOfWork
 
 TARGET = "service_client"
 
@@ -64,8 +64,7 @@ async def register_client(
     session.add(client)
     await session.flush()
     await session.refresh(client, attribute_names=["created_at"])
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.client.register",
         target_type=TARGET,
@@ -80,7 +79,7 @@ async def _refuse_live_tokens(
 ) -> None:
     at = revocation_instant()
     client.tokens_valid_after = datetime.fromtimestamp(at, UTC)
-    await emit_client_event(session, tenant=tenant, client_id=client.client_id, verb=verb, at=at)
+    emit_client_event(session, tenant=tenant, client_id=client.client_id, verb=verb, at=at)
 
 
 async def rotate_secret(
@@ -90,8 +89,7 @@ async def rotate_secret(
     secret = generate_client_secret()
     client.secret_hash = hash_client_secret(secret)
     await _refuse_live_tokens(session, tenant, client, "secret_rotated")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.client.rotate_secret",
         target_type=TARGET,
@@ -110,8 +108,7 @@ async def change_scopes(
     if not set(before) <= set(granted):
         # A scope was taken away: tokens carrying it must not outlive the change.
         await _refuse_live_tokens(session, tenant, client, "scopes_changed")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.client.change_scopes",
         target_type=TARGET,
@@ -129,8 +126,7 @@ async def deactivate_client(
         raise InvalidInput(f"service client {client_id} is already deactivated")
     client.active = False
     await _refuse_live_tokens(session, tenant, client, "deactivated")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.client.deactivate",
         target_type=TARGET,

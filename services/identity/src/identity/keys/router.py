@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from identity.deps import Context, KeyRotator, Sessions
 from identity.keys import service
-from mch_common.audit import audit_principal
+from mch_common.db import unit_of_work
+from mch_common.work import UnitOfWork
 
 router = APIRouter(prefix="/admin/keys", tags=["signing keys"])
 
@@ -22,10 +23,9 @@ async def rotate(sessions: Sessions, ctx: Context, actor: KeyRotator) -> Rotatio
     overlap = timedelta(
         seconds=max(ctx.settings.access_token_ttl_seconds, ctx.settings.service_token_ttl_seconds)
     )
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         key = await service.rotate_signing_key(session, box=ctx.box, overlap=overlap)
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             actor,
             action="identity.key.rotate",
             target_type="signing_key",

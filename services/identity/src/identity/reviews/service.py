@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.reviews.models import UserReview
 from identity.users import repository as users
-from mch_common.audit import audit_principal
 from mch_common.auth.principal import Principal
 from mch_common.errors import Conflict, NotFound
 from mch_common.lgcode import KITAKYUSHU_WARDS
+from mch_common.work import UnitOfWork
 
 EXPORT_COLUMNS = (
     "login_id",
@@ -144,8 +144,8 @@ async def last_review(session: AsyncSession) -> UserReview | None:
 
 async def export_csv(session: AsyncSession, *, actor: Principal) -> str:
     rows = await export_rows(session)
-    await audit_principal(
-        session, actor, action="identity.user_list.export", detail={"users": len(rows)}
+    UnitOfWork.of(session).record_access(
+        actor, action="identity.user_list.export", detail={"users": len(rows)}
     )
     return to_csv(rows)
 
@@ -174,8 +174,7 @@ async def create_review(session: AsyncSession, *, actor: Principal, note: str | 
     )
     session.add(review)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user_list.review",
         target_type="user_review",
@@ -221,8 +220,7 @@ async def sign_off(
     review.signed_off_at = datetime.now(UTC)
     if note:
         review.note = f"{review.note or ''}\n{note}".strip()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user_list.sign_off",
         target_type="user_review",

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.errors import AlreadyExists
 from identity.terminals.models import Terminal
-from mch_common.audit import audit_principal
 from mch_common.auth.principal import Principal
 from mch_common.errors import InvalidInput, NotFound
 from mch_common.lgcode import KITAKYUSHU_WARDS
+from mch_common.work import UnitOfWork
 
 
 async def register_terminal(
@@ -38,8 +38,7 @@ async def register_terminal(
     )
     session.add(terminal)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.terminal.register",
         target_type="terminal",
@@ -57,8 +56,7 @@ async def deactivate_terminal(
         raise NotFound("no such terminal")
     terminal.active = False
     terminal.deactivated_at = datetime.now(UTC)
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.terminal.deactivate",
         target_type="terminal",

@@ -46,11 +46,12 @@ from identity.tokens.models import RefreshToken, RevokedToken, ServiceClient
 from identity.users import repository as users
 from identity.users.models import User, UserStatus
 from identity.users.service import apply_due_transfers, cut_live_tokens
-from mch_common.audit import append_audit
 from mch_common.auth.principal import Principal
 from mch_common.auth.verifier import service_subject
 from mch_common.dates import today_tokyo
+from mch_common.db import unit_of_work
 from mch_common.errors import DomainError, InvalidInput, Unauthorized
+from mch_common.work import UnitOfWork
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ async def _commit_then_raise(
     """Run `work` in one transaction; a DomainError it raises is re-raised after the commit, so
     what it recorded before refusing (failure counts, audit, family revocation) is kept."""
     failure: DomainError | None = None
-    async with sessions() as session, session.begin():
+    async with unit_of_work(sessions) as session:
         try:
             return await work(session)
         except DomainError as exc:
@@ -208,8 +209,7 @@ async def _login_failed(
             user.locked_until = now + timedelta(seconds=ctx.settings.lockout_seconds)
             user.failed_attempts = 0
             detail["locked_until"] = user.locked_until.isoformat()
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=str(user.id) if user is not None else "unknown",
         terminal=credentials.terminal_id[:100],
         action=action,
@@ -343,8 +343,7 @@ async def _password_grant(
         family_id=uuid.uuid4(),
         refresh_expires_at=now + timedelta(seconds=ctx.settings.refresh_token_ttl_seconds),
     )
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=str(user.id),
         terminal=terminal_id,
         action="identity.login",
@@ -395,8 +394,7 @@ async def change_password(
         user.password_changed_at = datetime.now(UTC)
         user.password_must_change = False
         await cut_live_tokens(session, ctx, user, "password_changed")
-        await append_audit(
-            session,
+        UnitOfWork.of(session).record(
             actor=str(user.id),
             terminal=credentials.terminal_id,
             action="identity.password_change",
@@ -441,7 +439,7 @@ async def _revoke_jti(
     )
     if inserted.scalar_one_or_none() is None:
         return False
-    await emit_token_revoked(session, tenant=ctx.settings.tenant, jti=jti, exp=exp)
+    emit_token_revoked(session, tenant=ctx.settings.tenant, jti=jti, exp=exp)
     return True
 
 
@@ -480,8 +478,7 @@ async def _refresh_grant(
             detail["access_tokens_revoked"] = await _revoke_family(
                 session, ctx, family_id=stored.family_id, reason=reason
             )
-        await append_audit(
-            session,
+        UnitOfWork.of(session).record(
             actor=str(stored.user_id),
             terminal=stored.terminal_id,
             action="identity.token.refresh",
@@ -539,8 +536,7 @@ async def _refresh_grant(
         family_id=stored.family_id,
         refresh_expires_at=stored.expires_at,  # rotation never extends the session
     )
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=str(user.id),
         terminal=stored.terminal_id,
         action="identity.token.refresh",
@@ -563,8 +559,7 @@ async def client_credentials_grant(
         client = await session.get(ServiceClient, client_id)
         ok = client_secret_matches(client.secret_hash if client else None, client_secret)
         if client is None or not ok or not client.active:
-            await append_audit(
-                session,
+            UnitOfWork.of(session).record(
                 actor=service_subject(client_id[:50]),
                 action="identity.client.token",
                 outcome="failure",
@@ -591,8 +586,7 @@ async def client_credentials_grant(
             "iat": iat,
             "exp": exp,
         }
-        await append_audit(
-            session,
+        UnitOfWork.of(session).record(
             actor=claims["sub"],
             action="identity.client.token",
             detail={"scope": claims["scope"], "jti": claims["jti"]},
@@ -623,8 +617,7 @@ async def revoke(
     ).scalar_one_or_none()
     if stored is not None:
         count = await _revoke_family(session, ctx, family_id=stored.family_id, reason="revoked")
-        await append_audit(
-            session,
+        UnitOfWork.of(session).record(
             actor=str(stored.user_id),
             terminal=stored.terminal_id,
             action="identity.token.revoke",
@@ -639,8 +632,7 @@ async def revoke(
         return
     exp = datetime.fromtimestamp(float(claims["exp"]), UTC)
     await _revoke_jti(session, ctx, jti=str(claims["jti"]), exp=exp, reason="revoked")
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=str(claims["sub"]),
         terminal=claims.get("terminal"),
         action="identity.token.revoke",
@@ -685,8 +677,7 @@ async def logout(
             exp=datetime.fromtimestamp(float(exp_claim), UTC),
             reason="logout",
         )
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=principal.sub,
         terminal=principal.terminal,
         action="identity.logout",

@@ -32,11 +32,11 @@ from identity.users.models import (
     UserTransfer,
     WardLevel,
 )
-from mch_common.audit import append_audit, audit_principal
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.lgcode import KITAKYUSHU_WARDS
+from mch_common.work import UnitOfWork
 
 TARGET = "staff_user"
 SYSTEM_ACTOR = "system:identity"
@@ -93,7 +93,7 @@ async def cut_live_tokens(
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    await emit_user_event(session, tenant=ctx.settings.tenant, user_id=user.id, verb=verb, at=at)
+    emit_user_event(session, tenant=ctx.settings.tenant, user_id=user.id, verb=verb, at=at)
     return at
 
 
@@ -164,8 +164,7 @@ async def issue_user(
     session.add(user)
     await session.flush()
     await session.refresh(user, attribute_names=["created_at", "updated_at"])
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.issue",
         target_type=TARGET,
@@ -214,8 +213,7 @@ async def update_user(
         setattr(user, key, value)
     if user.valid_until is not None and user.valid_until < user.valid_from:
         _raise_if(["valid_until is before valid_from"], "valid_until")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.update",
         target_type=TARGET,
@@ -247,8 +245,7 @@ async def change_roles(
     user.roles = [UserRole(role=r) for r in sorted(set(roles))]
     await session.flush()
     at = await cut_live_tokens(session, ctx, user, "roles_changed")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.roles_change",
         target_type=TARGET,
@@ -289,8 +286,7 @@ async def schedule_transfer(
     )
     session.add(transfer)
     await session.flush()
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.transfer_schedule",
         target_type=TARGET,
@@ -321,8 +317,7 @@ async def apply_transfer(
     await session.flush()
     verb: UserVerb = "transferred" if moved else "roles_changed"
     at = await cut_live_tokens(session, ctx, user, verb)
-    await append_audit(
-        session,
+    UnitOfWork.of(session).record(
         actor=SYSTEM_ACTOR,
         action="identity.user.transfer_apply",
         target_type=TARGET,
@@ -362,8 +357,7 @@ async def cancel_transfer(
     if transfer.status != TransferStatus.PENDING:
         raise Conflict(f"the transfer is {transfer.status}, not pending")
     transfer.status = TransferStatus.CANCELLED.value
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.transfer_cancel",
         target_type=TARGET,
@@ -412,8 +406,7 @@ async def set_status(
         at = await cut_live_tokens(session, ctx, user, "deleted")
     else:  # pragma: no cover - routers only pass the four actions
         raise InvalidInput(f"unknown action {action}")
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action=f"identity.user.{action}",
         target_type=TARGET,
@@ -428,8 +421,8 @@ async def unlock(session: AsyncSession, *, actor: Principal, user_id: uuid.UUID)
     user = await _load(session, user_id)
     user.failed_attempts = 0
     user.locked_until = None
-    await audit_principal(
-        session, actor, action="identity.user.unlock", target_type=TARGET, target_id=str(user.id)
+    UnitOfWork.of(session).record_access(
+        actor, action="identity.user.unlock", target_type=TARGET, target_id=str(user.id)
     )
     return await _settled(session, user)
 
@@ -454,8 +447,7 @@ async def reset_password(
     user.password_must_change = True  # the administrator knows it
     user.failed_attempts = 0
     user.locked_until = None
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.password_reset",
         target_type=TARGET,
@@ -473,8 +465,7 @@ async def reissue_second_factor(
     user.totp_secret_encrypted = ctx.box.encrypt(secret.encode(), purpose=f"totp:{user.login_id}")
     user.totp_confirmed_at = None
     user.totp_last_step = None
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.second_factor_reissue",
         target_type=TARGET,
@@ -581,8 +572,7 @@ async def import_users(
     if not rows:
         problems.append({"line": 2, "field": None, "msg": "the file has no user lines"})
     if problems or dry_run:
-        await audit_principal(
-            session,
+        UnitOfWork.of(session).record_access(
             actor,
             action="identity.user.import",
             outcome="rejected" if problems else "dry_run",
@@ -596,8 +586,7 @@ async def import_users(
         )
         for line, values in parsed
     ]
-    await audit_principal(
-        session,
+    UnitOfWork.of(session).record_access(
         actor,
         action="identity.user.import",
         target_type=TARGET,

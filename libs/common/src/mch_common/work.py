@@ -1,0 +1,194 @@
+"""The unit of work: what one transaction writes besides its own rows, its events (outbox) and
+its access records (audit log), queued and written together in ONE statement.
+
+A `UnitOfWork` is opened with the transaction, by the request's session dependency
+(`mch_common.web.Session` / `Work`), by `mch_common.db.unit_of_work()` or by the event
+consumer, and flushed by them just before commit; nothing is written behind the caller's back
+and the order of `emit` and `record_access` does not matter. A read that must see the
+transaction's own events or records calls `flush()` first; code that opens a savepoint uses
+`savepoint()`, so that what it queued goes (or is dropped) with it.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mch_common.auth.principal import Principal
+from mch_common.events.envelope import CloudEvent
+from mch_common.events.outbox import assert_no_my_number
+from mch_common.logs import correlation_id
+
+_KEY = "mch.unit_of_work"
+
+_EVENTS = (
+    "INSERT INTO outbox (event_id, subject, envelope) SELECT * FROM unnest("
+    "CAST(:event_ids AS uuid[]), CAST(:subjects AS text[]), CAST(:envelopes AS jsonb[]))"
+)
+_RECORDS = (
+    "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
+    " purpose, outcome, detail, correlation_id) SELECT * FROM unnest("
+    "CAST(:occurred_at AS timestamptz[]), CAST(:actor AS text[]), CAST(:terminal AS text[]),"
+    " CAST(:action AS text[]), CAST(:target_type AS text[]), CAST(:target_id AS text[]),"
+    " CAST(:purpose AS text[]), CAST(:outcome AS text[]), CAST(:detail AS jsonb[]),"
+    " CAST(:correlation_id AS text[]))"
+)
+# Each prepared once; a request that writes both (most writes) takes one round trip for them.
+_WRITE_EVENTS = text(_EVENTS)
+_WRITE_RECORDS = text(_RECORDS)
+_WRITE_BOTH = text(f"WITH events AS ({_EVENTS}) {_RECORDS}")
+_RECORD_COLUMNS = (
+    "occurred_at",
+    "actor",
+    "terminal",
+    "action",
+    "target_type",
+    "target_id",
+    "purpose",
+    "outcome",
+    "detail",
+    "correlation_id",
+)
+
+
+class NoUnitOfWorkError(RuntimeError):
+    """The session was not opened as a unit of work, so nothing would write what is queued."""
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._events: list[tuple[str, str, str]] = []
+        self._records: list[tuple[Any, ...]] = []
+        session.info[_KEY] = self
+
+    @classmethod
+    @asynccontextmanager
+    async def on(cls, session: AsyncSession) -> AsyncIterator["UnitOfWork"]:
+        """A unit of work in a transaction the caller manages (a test's session, a script's):
+        what it queued is written when the block ends without an error."""
+        work = cls(session)
+        yield work
+        await work.flush()
+
+    @staticmethod
+    def of(session: AsyncSession) -> "UnitOfWork":
+        """The unit of work the session was opened with."""
+        work = session.info.get(_KEY)
+        if not isinstance(work, UnitOfWork):
+            raise NoUnitOfWorkError(
+                "open the session with mch_common.db.unit_of_work or the Session dependency"
+            )
+        return work
+
+    def emit(
+        self,
+        *,
+        source: str,
+        type: str,
+        data: dict[str, Any],
+        tenant: str,
+        subject: str | None = None,
+    ) -> CloudEvent:
+        """Queue one event; it is published only if the transaction commits. Services emit
+        through their catalogue (`EventType.emit`), which comes here."""
+        event = CloudEvent(
+            source=source,
+            type=type,
+            subject=subject,
+            data=data,
+            tenant=tenant,
+            correlationid=correlation_id.get(),
+        )
+        # Serialised once: the same text is checked and stored.
+        envelope = event.model_dump_json()
+        assert_no_my_number(envelope)
+        self._events.append((event.id, event.type, envelope))
+        return event
+
+    def record_access(
+        self,
+        principal: Principal,
+        *,
+        action: str,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        purpose: str | None = None,
+        outcome: str = "success",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue the access record of a staff member's or service's operation on a person's
+        data (mch_common.audit)."""
+        self.record(
+            actor=principal.sub,
+            terminal=principal.terminal,
+            action=action,
+            outcome=outcome,
+            target_type=target_type,
+            target_id=target_id,
+            purpose=purpose,
+            detail={"ward": principal.ward, "roles": list(principal.roles), **(detail or {})},
+        )
+
+    def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        outcome: str = "success",
+        terminal: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        purpose: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue an audit record of an actor that is not a request's principal (a login, a
+        scheduled job)."""
+        self._records.append(
+            (
+                datetime.now(UTC),
+                actor,
+                terminal,
+                action,
+                target_type,
+                target_id,
+                purpose,
+                outcome,
+                json.dumps(detail or {}, ensure_ascii=False),
+                correlation_id.get(),
+            )
+        )
+
+    async def flush(self) -> None:
+        """Write everything queued, in one statement."""
+        events, records = self._events, self._records
+        if not events and not records:
+            return
+        self._events, self._records = [], []
+        params: dict[str, Any] = {}
+        if events:
+            ids, subjects, envelopes = zip(*events, strict=True)
+            params |= {"event_ids": ids, "subjects": subjects, "envelopes": envelopes}
+        if records:
+            params |= dict(zip(_RECORD_COLUMNS, zip(*records, strict=True), strict=True))
+        if events and records:
+            statement = _WRITE_BOTH
+        else:
+            statement = _WRITE_EVENTS if events else _WRITE_RECORDS
+        await self.session.execute(statement, {k: list(v) for k, v in params.items()})
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint whose queued events and records are written with it, or dropped with it."""
+        await self.flush()  # what came before belongs to the enclosing transaction
+        try:
+            async with self.session.begin_nested():
+                yield
+                await self.flush()
+        except BaseException:
+            self._events, self._records = [], []
+            raise

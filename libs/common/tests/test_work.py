@@ -1,0 +1,123 @@
+"""The unit of work: events and access records queued, written together in one statement just
+before commit (or at `flush()`), never after a rollback, and with their savepoint."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mch_common.auth.principal import Principal
+from mch_common.db import unit_of_work
+from mch_common.events import CloudEvent
+from mch_common.events.tables import OutboxEvent
+from mch_common.work import NoUnitOfWorkError, UnitOfWork
+
+Sessions = async_sessionmaker[AsyncSession]
+STAFF = Principal(
+    sub="staff-1", tenant="401005", scopes=frozenset(), roles=("hoken",), ward="401064"
+)
+
+
+def emit(session: AsyncSession, note: str) -> CloudEvent:
+    return UnitOfWork.of(session).emit(
+        source="test", type="work.test.happened", data={"note": note}, tenant="401005"
+    )
+
+
+async def outbox_ids(sessions: Sessions) -> list[str]:
+    async with sessions() as session:
+        rows = await session.execute(select(OutboxEvent.event_id).order_by(OutboxEvent.position))
+        return [str(event_id) for event_id in rows.scalars()]
+
+
+async def audit_actions(sessions: Sessions, prefix: str) -> list[str]:
+    """The test's records (the audit log is append-only: other tests' records stay)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            text("SELECT action FROM audit_log WHERE starts_with(action, :p) ORDER BY seq"),
+            {"p": prefix},
+        )
+        return list(rows.scalars())
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Any:
+    """The SQL statements sent to PostgreSQL, in order."""
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_events_and_access_records_go_in_one_statement_whatever_their_order(
+    committed_sessions: Sessions, statements: list[str]
+) -> None:
+    async with unit_of_work(committed_sessions) as session:
+        work = UnitOfWork.of(session)
+        work.record_access(STAFF, action="work.one.read", target_type="person", target_id="1")
+        first = emit(session, "first")
+        work.record(actor="svc:job", action="work.one.job")
+        second = emit(session, "second")
+        assert statements == []  # queued: no round trip of its own
+    writes = [s for s in statements if s.startswith(("WITH", "INSERT"))]
+    assert len(writes) == 1
+    assert writes[0].startswith("WITH events AS (INSERT INTO outbox")
+    assert await outbox_ids(committed_sessions) == [first.id, second.id]
+    assert await audit_actions(committed_sessions, "work.one.") == ["work.one.read", "work.one.job"]
+
+
+async def test_a_read_sees_the_transaction_s_own_writes_after_flush(
+    committed_sessions: Sessions,
+) -> None:
+    async with unit_of_work(committed_sessions) as session:
+        seen = emit(session, "read back")
+        await UnitOfWork.of(session).flush()
+        count = await session.execute(text("SELECT count(*) FROM outbox"))
+        assert count.scalar_one() == 1
+        at_commit = emit(session, "at commit")
+    assert await outbox_ids(committed_sessions) == [seen.id, at_commit.id]
+
+
+async def test_a_rolled_back_unit_of_work_writes_nothing(committed_sessions: Sessions) -> None:
+    async def failing_work() -> None:
+        async with unit_of_work(committed_sessions) as session:
+            emit(session, "doomed")
+            UnitOfWork.of(session).record_access(STAFF, action="work.doomed.read")
+            raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_work()
+    assert await outbox_ids(committed_sessions) == []
+    assert await audit_actions(committed_sessions, "work.doomed.") == []
+
+
+async def test_savepoints_keep_their_own_events_and_records(committed_sessions: Sessions) -> None:
+    async with unit_of_work(committed_sessions) as session:
+        work = UnitOfWork.of(session)
+        before = emit(session, "queued before the savepoint")
+
+        async def failing_message() -> None:
+            async with work.savepoint():
+                emit(session, "inside a savepoint rolled back")
+                work.record_access(STAFF, action="work.savepoint.read")
+                raise RuntimeError("one message failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_message()
+        async with work.savepoint():
+            inside = emit(session, "inside a savepoint released")
+    assert await outbox_ids(committed_sessions) == [before.id, inside.id]
+    assert await audit_actions(committed_sessions, "work.savepoint.") == []
+
+
+async def test_a_session_opened_without_a_unit_of_work_refuses_to_queue(
+    committed_sessions: Sessions,
+) -> None:
+    async with committed_sessions() as session, session.begin():
+        with pytest.raises(NoUnitOfWorkError):
+            emit(session, "nobody would write this")
