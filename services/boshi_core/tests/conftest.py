@@ -1,19 +1,30 @@
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from boshi_core.checkups.models import CheckupProgramme
 from boshi_core.config import Settings
 from boshi_core.main import create_app
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.repository import upsert_snapshot
-from boshi_core.testsupport import ALL_SCOPES, Auth, FakeAtena, Register, snapshot
+from boshi_core.testsupport import ALL_SCOPES, Auth, FakeAtena, Register, Resident, child, snapshot
 from mch_testing.app import running_app
 from mch_testing.keys import TestKeySet
+
+# The checkup programmes migration 0003 seeds.
+PROGRAMME_SEED = [
+    ("4m", "4か月児健康診査 (4-month checkup)", 3, 7, 60),
+    ("7m", "7か月児健康診査 (7-month checkup)", 6, 12, 60),
+    ("1y6m", "1歳6か月児健康診査 (1 year 6 months checkup)", 18, 24, 60),
+    ("3y", "3歳児健康診査 (3 years checkup)", 36, 48, 60),
+]
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +87,38 @@ def register(db_session: AsyncSession) -> Register:
         return snap
 
     return add
+
+
+@pytest.fixture
+def resident(db_session: AsyncSession) -> Resident:
+    """Put a child (by default) in the read model as if atena's event had arrived."""
+
+    async def add(
+        person_no: str, birth_date: date | str, *, event: str = "registered", **kwargs: Any
+    ) -> dict[str, Any]:
+        snap = child(person_no, birth_date, **kwargs)
+        await upsert_snapshot(db_session, snap, f"atena.person.{event}")
+        await db_session.commit()
+        return snap
+
+    return add
+
+
+@pytest.fixture
+async def programmes(db_session: AsyncSession) -> None:
+    """The seed rows of migration 0003, restored inside the test's transaction if a committed
+    test elsewhere emptied the table (the checkup, reminder and center tests use them)."""
+    if (await db_session.execute(select(CheckupProgramme).limit(1))).first() is None:
+        db_session.add_all(
+            CheckupProgramme(
+                code=code,
+                effective_from=date(2000, 4, 1),
+                name=name,
+                start_months=start,
+                end_months=end,
+                reminder_days_before_end=days,
+                source="test seed",
+            )
+            for code, name, start, end, days in PROGRAMME_SEED
+        )
+        await db_session.commit()

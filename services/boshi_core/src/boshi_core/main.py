@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import httpx
 from fastapi import FastAPI
 
-from boshi_core import part2
 from boshi_core.births.router import router as births_router
+from boshi_core.center.router import router as center_router
+from boshi_core.checkups.router import router as checkups_router
 from boshi_core.config import SERVICE, STREAM, Settings
 from boshi_core.disclosure.router import router as disclosure_router
 from boshi_core.people.atena import AtenaClient
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
         service=SERVICE,
         title="boshi_core: the MCH system (母子保健システム)",
         description="Pregnancy notifications, MCH handbooks, prenatal checkups, births, low "
-        "birth weight notifications and home visits for Kitakyushu City.",
+        "birth weight notifications, home visits, infant checkups and their reminders, and the "
+        "child and family center for Kitakyushu City.",
         lifespan=_lifespan(settings, with_consumers=with_consumers),
         routers=[
             people_router,
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             births_router,
             visits_router,
             disclosure_router,
-            *part2.routers,  # infant checkups, reminders, the child and family center
+            checkups_router,
+            center_router,
         ],
     )

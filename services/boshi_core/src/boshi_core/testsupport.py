@@ -2,7 +2,7 @@
 and a fake atena lookup endpoint. No real personal data: names and numbers are made up."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -19,9 +19,12 @@ ALL_SCOPES = (
     "boshi:visit:write",
     "boshi:disclosure:export",
 )
+CHECKUP_SCOPES = ("boshi:checkup:read", "boshi:checkup:write")
+CENTER_SCOPES = ("boshi:center:read", "boshi:center:write")
 
 Auth = Callable[..., dict[str, str]]
 Register = Callable[..., Any]
+Resident = Callable[..., Awaitable[dict[str, Any]]]
 
 
 class FakeAtena:
@@ -91,6 +94,40 @@ def snapshot(
         "mother_person_no": mother_person_no,
         "version": version,
     }
+
+
+def child(
+    person_no: str,
+    birth_date: date | str,
+    *,
+    household_no: str | None = None,
+    residence_status: str = "resident",
+    ward: str = KOKURA_NORTH,
+    family_name: str = "北九",
+    given_name: str = "太郎",
+    mother_person_no: str | None = None,
+    version: int = 1,
+    death_date: str | None = None,
+    delivery_addresses: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A child (by default) as atena's events carry it, for the checkup and center tests."""
+    return snapshot(
+        person_no,
+        birth_date=str(birth_date),
+        sex="male",
+        family_name=family_name,
+        given_name=given_name,
+        given_name_kana="タロウ",
+        ward=ward,
+        household_no=household_no or f"H{person_no}",
+        relationship_to_head="子",
+        phone=None,
+        residence_status=residence_status,
+        death_date=death_date,
+        delivery_addresses=delivery_addresses,
+        mother_person_no=mother_person_no,
+        version=version,
+    )
 
 
 def notification(

@@ -1,6 +1,6 @@
 """The checkup predicate in SQL: one candidate query and one status expression, shared by the
 extraction, the non-attendee list, the reminder run and the child's profile, so they cannot
-disagree on a boundary day. `legal_add_months` is created by migration 0100 and mirrors
+disagree on a boundary day. `legal_add_months` is created by migration 0003 and mirrors
 mch_common.dates.add_months_legal (tests compare them day by day).
 
 Parameters: :code, :start_months, :end_months, :reminder_days (the programme version in force

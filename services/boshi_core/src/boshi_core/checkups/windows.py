@@ -1,7 +1,7 @@
 """Checkup windows and the month-based predicates, in Python, on top of mch_common.dates.
 
 The same rules run in SQL (checkups/sql.py, the `legal_add_months` function created by
-migration 0100); tests check that both agree on every boundary day.
+migration 0003); tests check that both agree on every boundary day.
 """
 
 import calendar

@@ -1,7 +1,7 @@
 """One open pregnancy per person, as a partial unique index (concurrent notifications).
 
-Revision ID: 0102_one_open_pregnancy
-Revises: 0101_delivery_addresses
+Revision ID: 0005
+Revises: 0004
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0102_one_open_pregnancy"
-down_revision: str | None = "0101_delivery_addresses"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

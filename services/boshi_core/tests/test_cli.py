@@ -6,8 +6,12 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The seeded checkup programmes (restored if a committed test emptied them).
+pytestmark = pytest.mark.usefixtures("programmes")
 
 
 async def cli(*args: str, database_url: str) -> tuple[int, str, str]:

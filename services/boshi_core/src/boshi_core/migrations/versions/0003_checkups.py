@@ -1,7 +1,7 @@
-"""Part 2: infant checkup programmes (seeded), notices, results, detailed-examination
+"""Infant checkup programmes (seeded), notices, results, detailed-examination
 vouchers, reminder runs, and the child and family center.
 
-Revision ID: 0100_checkups
+Revision ID: 0003
 Revises: 0002
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0100_checkups"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -17,9 +17,11 @@ from boshi_core.reminders.letters import mailing_address
 from boshi_core.reminders.models import ReminderRun
 from boshi_core.reminders.progress import Progress
 from boshi_core.reminders.service import run_reminders
+from boshi_core.testsupport import Resident
 from mch_common.errors import Conflict
 
-from .conftest import Resident
+# The seeded checkup programmes (restored if a committed test emptied them).
+pytestmark = pytest.mark.usefixtures("programmes")
 
 SEPTEMBER = Period.parse("2026-09")
 

@@ -20,10 +20,19 @@ from boshi_core.checkups.models import CheckupNotice, DetailedExamVoucher
 from boshi_core.checkups.service import extract
 from boshi_core.checkups.windows import Period
 from boshi_core.reminders.service import run_reminders
+from boshi_core.testsupport import (
+    CENTER_SCOPES,
+    CHECKUP_SCOPES,
+    KOKURA_NORTH,
+    YAHATA_WEST,
+    Auth,
+    Resident,
+)
 from mch_common.audit import AuditRecord
 from mch_common.work import UnitOfWork
 
-from .conftest import CENTER_SCOPES, KOKURA_NORTH, YAHATA_WEST, Headers, Resident
+# The seeded checkup programmes (restored if a committed test emptied them).
+pytestmark = pytest.mark.usefixtures("programmes")
 
 SEPTEMBER = Period.parse("2026-09")
 
@@ -38,6 +47,7 @@ async def tool_output(*command: str) -> str:
 async def non_attendees(
     client: httpx.AsyncClient, headers: dict[str, str], programme: str, month: str
 ) -> dict[str, Any]:
+
     response = await client.get(
         "/checkups/non-attendees", params={"programme": programme, "month": month}, headers=headers
     )
@@ -66,7 +76,7 @@ async def statuses(
 
 
 async def test_born_on_the_31st_enters_the_4_month_window_on_the_1st(
-    app_client: httpx.AsyncClient, staff: Headers, resident: Resident, db_session: AsyncSession
+    client: httpx.AsyncClient, auth: Auth, resident: Resident, db_session: AsyncSession
 ) -> None:
     # 31 August + 3 months: no 31 November, so 3 months old from 1 December.
     await resident("2000000001", "2026-08-31")
@@ -74,29 +84,31 @@ async def test_born_on_the_31st_enters_the_4_month_window_on_the_1st(
     for month in ("2026-11", "2026-12"):
         async with UnitOfWork.on(db_session):
             await extract(db_session, programme="4m", period=Period.parse(month))
-    november = await targets(app_client, staff(), "4m", "2026-11")
-    december = await targets(app_client, staff(), "4m", "2026-12")
+    november = await targets(client, auth(CHECKUP_SCOPES), "4m", "2026-11")
+    december = await targets(client, auth(CHECKUP_SCOPES), "4m", "2026-12")
     assert set(november) == {"2000000002"}
     assert set(december) == {"2000000001"}
     assert december["2000000001"]["window_start"] == "2026-12-01"
     assert december["2000000001"]["window_end"] == "2027-03-30"  # day before 7 months (31 Mar)
     assert december["2000000001"]["reason"] == "entered"
-    assert (await statuses(app_client, staff(), "2000000001", "2026-11"))["4m"] == "upcoming"
-    assert (await statuses(app_client, staff(), "2000000001", "2026-12"))["4m"] == "due"
+    assert (await statuses(client, auth(CHECKUP_SCOPES), "2000000001", "2026-11"))[
+        "4m"
+    ] == "upcoming"
+    assert (await statuses(client, auth(CHECKUP_SCOPES), "2000000001", "2026-12"))["4m"] == "due"
 
 
 async def test_born_on_29_february(
-    app_client: httpx.AsyncClient, staff: Headers, resident: Resident, db_session: AsyncSession
+    client: httpx.AsyncClient, auth: Auth, resident: Resident, db_session: AsyncSession
 ) -> None:
     await resident("2000000011", "2024-02-29")
     for month in ("2027-02", "2027-03"):
         async with UnitOfWork.on(db_session):
             await extract(db_session, programme="3y", period=Period.parse(month))
-    assert await targets(app_client, staff(), "3y", "2027-02") == {}
-    march = await targets(app_client, staff(), "3y", "2027-03")
+    assert await targets(client, auth(CHECKUP_SCOPES), "3y", "2027-02") == {}
+    march = await targets(client, auth(CHECKUP_SCOPES), "3y", "2027-03")
     assert march["2000000011"]["window_start"] == "2027-03-01"  # 3 years old from 1 March 2027
     assert march["2000000011"]["window_end"] == "2028-02-28"  # 4 years old on 29 Feb 2028
-    profile = await statuses(app_client, staff(), "2000000011", "2027-03")
+    profile = await statuses(client, auth(CHECKUP_SCOPES), "2000000011", "2027-03")
     # 1y6m: 29 Aug 2025 to the day before 2 years (no 29 Feb 2026: 1 March) = 28 Feb 2026.
     assert profile == {
         "4m": "window_closed",
@@ -107,7 +119,7 @@ async def test_born_on_29_february(
 
 
 async def test_last_day_of_month_reminder_point_and_last_day_attendance(
-    app_client: httpx.AsyncClient, staff: Headers, resident: Resident
+    client: httpx.AsyncClient, auth: Auth, resident: Resident
 ) -> None:
     # Born 30 April: 4m window 30 Jul .. 29 Nov (7 months on 30 Nov), reminder from 30 Sep.
     await resident("2000000021", "2026-04-30")
@@ -115,14 +127,14 @@ async def test_last_day_of_month_reminder_point_and_last_day_attendance(
     await resident("2000000022", "2026-05-01")
     # Born 20 April: window ends 19 Nov; attends on that last day.
     await resident("2000000023", "2026-04-20")
-    august = await non_attendees(app_client, staff(), "4m", "2026-08")
-    september = await non_attendees(app_client, staff(), "4m", "2026-09")
+    august = await non_attendees(client, auth(CHECKUP_SCOPES), "4m", "2026-08")
+    september = await non_attendees(client, auth(CHECKUP_SCOPES), "4m", "2026-09")
     assert set(august) == set()
     assert set(september) == {"2000000021", "2000000023"}
     assert september["2000000021"]["reminder_from"] == "2026-09-30"
-    assert (await statuses(app_client, staff(), "2000000022", "2026-09"))["4m"] == "due"
+    assert (await statuses(client, auth(CHECKUP_SCOPES), "2000000022", "2026-09"))["4m"] == "due"
 
-    response = await app_client.post(
+    response = await client.post(
         "/checkups/children/2000000023/results",
         json={
             "programme": "4m",
@@ -139,19 +151,21 @@ async def test_last_day_of_month_reminder_point_and_last_day_attendance(
             "judgement": "no_problem",
             "next_action": "7か月児健診のご案内",
         },
-        headers=staff(),
+        headers=auth(CHECKUP_SCOPES),
     )
     assert response.status_code == 201, response.text
-    assert set(await non_attendees(app_client, staff(), "4m", "2026-09")) == {"2000000021"}
-    assert set(await non_attendees(app_client, staff(), "4m", "2026-11")) == {
+    assert set(await non_attendees(client, auth(CHECKUP_SCOPES), "4m", "2026-09")) == {"2000000021"}
+    assert set(await non_attendees(client, auth(CHECKUP_SCOPES), "4m", "2026-11")) == {
         "2000000021",
         "2000000022",
     }
-    assert (await statuses(app_client, staff(), "2000000023", "2026-11"))["4m"] == "attended"
+    assert (await statuses(client, auth(CHECKUP_SCOPES), "2000000023", "2026-11"))[
+        "4m"
+    ] == "attended"
 
 
 async def test_moved_in_mid_window_is_invited_moved_out_and_dead_are_not(
-    app_client: httpx.AsyncClient, staff: Headers, resident: Resident, db_session: AsyncSession
+    client: httpx.AsyncClient, auth: Auth, resident: Resident, db_session: AsyncSession
 ) -> None:
     # Born 10 April: 4m window 10 Jul .. 9 Nov. Lives elsewhere until 20 August.
     await resident("2000000031", "2026-04-10", residence_status="non_resident")
@@ -159,7 +173,10 @@ async def test_moved_in_mid_window_is_invited_moved_out_and_dead_are_not(
     await resident("2000000033", "2026-04-14")
     async with UnitOfWork.on(db_session):
         await extract(db_session, programme="4m", period=Period.parse("2026-07"))
-    assert set(await targets(app_client, staff(), "4m", "2026-07")) == {"2000000032", "2000000033"}
+    assert set(await targets(client, auth(CHECKUP_SCOPES), "4m", "2026-07")) == {
+        "2000000032",
+        "2000000033",
+    }
     await resident("2000000031", "2026-04-10", event="moved_in", version=2)
     await resident(
         "2000000032", "2026-04-12", event="moved_out", version=2, residence_status="moved_out"
@@ -174,16 +191,18 @@ async def test_moved_in_mid_window_is_invited_moved_out_and_dead_are_not(
     )
     async with UnitOfWork.on(db_session):
         await extract(db_session, programme="4m", period=Period.parse("2026-08"))
-    august = await targets(app_client, staff(), "4m", "2026-08")
+    august = await targets(client, auth(CHECKUP_SCOPES), "4m", "2026-08")
     assert set(august) == {"2000000031"}
     assert august["2000000031"]["reason"] == "catch_up"
-    assert set(await non_attendees(app_client, staff(), "4m", "2026-09")) == {"2000000031"}
-    assert (await statuses(app_client, staff(), "2000000032", "2026-09"))["4m"] == "not_resident"
+    assert set(await non_attendees(client, auth(CHECKUP_SCOPES), "4m", "2026-09")) == {"2000000031"}
+    assert (await statuses(client, auth(CHECKUP_SCOPES), "2000000032", "2026-09"))[
+        "4m"
+    ] == "not_resident"
 
 
 async def test_list_profile_and_letter_agree(
-    app_client: httpx.AsyncClient,
-    staff: Headers,
+    client: httpx.AsyncClient,
+    auth: Auth,
     resident: Resident,
     sessions: async_sessionmaker[AsyncSession],
     db_session: AsyncSession,
@@ -215,12 +234,13 @@ async def test_list_profile_and_letter_agree(
     listed: set[tuple[str, str]] = set()
     for programme in ("4m", "7m", "1y6m", "3y"):
         listed |= {
-            (p, programme) for p in await non_attendees(app_client, staff(), programme, month)
+            (p, programme)
+            for p in await non_attendees(client, auth(CHECKUP_SCOPES), programme, month)
         }
     profiled = {
         (p, programme)
         for p in [*children, "2000000048"]
-        for programme, status in (await statuses(app_client, staff(), p, month)).items()
+        for programme, status in (await statuses(client, auth(CHECKUP_SCOPES), p, month)).items()
         if status == "non_attendee"
     }
     summary = await run_reminders(sessions, period=SEPTEMBER, out_dir=tmp_path)
@@ -240,10 +260,10 @@ async def test_list_profile_and_letter_agree(
     }
     assert listed == profiled == lettered == expected
     # Ward staff see their own ward only.
-    ward_list = await non_attendees(app_client, staff(ward=KOKURA_NORTH), "4m", month)
+    ward_list = await non_attendees(client, auth(CHECKUP_SCOPES, ward=KOKURA_NORTH), "4m", month)
     assert "2000000048" not in ward_list
-    forbidden = await app_client.get(
-        "/checkups/children/2000000048", headers=staff(ward=KOKURA_NORTH)
+    forbidden = await client.get(
+        "/checkups/children/2000000048", headers=auth(CHECKUP_SCOPES, ward=KOKURA_NORTH)
     )
     assert forbidden.status_code == 403
 
@@ -271,7 +291,7 @@ async def test_list_profile_and_letter_agree(
         assert " yes " in fonts  # embedded
 
     # The listing now shows they were reminded in September.
-    after = await non_attendees(app_client, staff(), "4m", month)
+    after = await non_attendees(client, auth(CHECKUP_SCOPES), "4m", month)
     assert after["2000000041"]["reminded_in"] == "2026-09"
     # Every profile view and list view left an access record.
     actions = (
@@ -285,8 +305,8 @@ async def test_list_profile_and_letter_agree(
 
 
 async def test_detailed_exam_issues_a_voucher_and_follow_up(
-    app_client: httpx.AsyncClient,
-    staff: Headers,
+    client: httpx.AsyncClient,
+    auth: Auth,
     resident: Resident,
     sessions: async_sessionmaker[AsyncSession],
     db_session: AsyncSession,
@@ -297,8 +317,10 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
     summary = await run_reminders(sessions, period=SEPTEMBER, out_dir=tmp_path)
     assert summary.children == 2
     profile = (
-        await app_client.get(
-            "/checkups/children/2000000052", params={"month": "2026-09"}, headers=staff()
+        await client.get(
+            "/checkups/children/2000000052",
+            params={"month": "2026-09"},
+            headers=auth(CHECKUP_SCOPES),
         )
     ).json()
     four = next(p for p in profile["programmes"] if p["programme"] == "4m")
@@ -306,10 +328,10 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
     assert reminder["status"] == "sent"
     assert reminder["letter_no"].startswith("202609-H052-")
 
-    refused = await app_client.post(
+    refused = await client.post(
         f"/checkups/reminders/{reminder['id']}/follow-up",
         json={"outcome": "home_visit_needed", "note": "電話不通のため訪問"},
-        headers=staff(),
+        headers=auth(CHECKUP_SCOPES),
     )
     assert refused.status_code == 200, refused.text
 
@@ -324,8 +346,8 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
         "next_action": "精密健康診査を受診",
         "detailed_exam_reason": "運動発達の遅れの疑い",
     }
-    created = await app_client.post(
-        "/checkups/children/2000000051/results", json=result, headers=staff()
+    created = await client.post(
+        "/checkups/children/2000000051/results", json=result, headers=auth(CHECKUP_SCOPES)
     )
     assert created.status_code == 201, created.text
     voucher = created.json()["voucher"]
@@ -346,11 +368,11 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
     ).scalar_one()
     await db_session.refresh(closed)
     assert closed.follow_up_outcome == "attended"
-    assert "2000000051" not in await non_attendees(app_client, staff(), "4m", "2026-09")
+    assert "2000000051" not in await non_attendees(client, auth(CHECKUP_SCOPES), "4m", "2026-09")
     # The disclosure export (開示請求) shows the invitation, the reminder, the result and the
     # voucher alongside the rest of what boshi_core holds.
-    disclosed = await app_client.get(
-        "/people/2000000051/disclosure", headers=staff(("boshi:disclosure:export",))
+    disclosed = await client.get(
+        "/people/2000000051/disclosure", headers=auth(("boshi:disclosure:export",))
     )
     assert disclosed.status_code == 200, disclosed.text
     body = disclosed.json()
@@ -358,21 +380,21 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
     assert [r["judgement"] for r in body["infant_checkup_results"]] == ["detailed_exam"]
     assert [v["voucher_no"] for v in body["detailed_exam_vouchers"]] == [voucher["voucher_no"]]
 
-    again = await app_client.post(
-        "/checkups/children/2000000051/results", json=result, headers=staff()
+    again = await client.post(
+        "/checkups/children/2000000051/results", json=result, headers=auth(CHECKUP_SCOPES)
     )
     assert again.status_code == 409
-    future = await app_client.post(
+    future = await client.post(
         "/checkups/children/2000000052/results",
         json=result
         | {"examined_on": "2099-01-01", "judgement": "no_problem", "detailed_exam_reason": None},
-        headers=staff(),
+        headers=auth(CHECKUP_SCOPES),
     )
     assert future.status_code == 422
-    bad = await app_client.post(
+    bad = await client.post(
         "/checkups/children/2000000052/results",
         json=result | {"judgement": "maybe"},
-        headers=staff(),
+        headers=auth(CHECKUP_SCOPES),
     )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
@@ -387,46 +409,46 @@ async def test_detailed_exam_issues_a_voucher_and_follow_up(
     ],
 )
 async def test_checkup_reads_need_the_checkup_scope(
-    app_client: httpx.AsyncClient, staff: Headers, path: str, params: dict[str, str]
+    client: httpx.AsyncClient, auth: Auth, path: str, params: dict[str, str]
 ) -> None:
-    response = await app_client.get(path, params=params, headers=staff(CENTER_SCOPES))
+    response = await client.get(path, params=params, headers=auth(CENTER_SCOPES))
     assert response.status_code == 403
 
 
-async def test_bad_month_and_programme_are_422(
-    app_client: httpx.AsyncClient, staff: Headers
-) -> None:
+async def test_bad_month_and_programme_are_422(client: httpx.AsyncClient, auth: Auth) -> None:
     for params in (
         {"programme": "4m", "month": "2026-13"},
         {"programme": "5m", "month": "2026-09"},
     ):
-        response = await app_client.get("/checkups/non-attendees", params=params, headers=staff())
+        response = await client.get(
+            "/checkups/non-attendees", params=params, headers=auth(CHECKUP_SCOPES)
+        )
         assert response.status_code == 422
 
 
 async def test_extraction_endpoint_is_idempotent_and_programmes_are_data(
-    app_client: httpx.AsyncClient, staff: Headers, resident: Resident, db_session: AsyncSession
+    client: httpx.AsyncClient, auth: Auth, resident: Resident, db_session: AsyncSession
 ) -> None:
     await resident("2000000071", "2026-08-31", household_no="H071")
     await resident("2000000072", "2026-08-31", household_no="H071")  # twins
     body = {"programme": "4m", "month": "2026-12"}
-    first = await app_client.post("/checkups/extractions", json=body, headers=staff())
+    first = await client.post("/checkups/extractions", json=body, headers=auth(CHECKUP_SCOPES))
     assert first.status_code == 200, first.text
     assert first.json()["invited"] == 2
-    again = await app_client.post("/checkups/extractions", json=body, headers=staff())
+    again = await client.post("/checkups/extractions", json=body, headers=auth(CHECKUP_SCOPES))
     assert again.json() | {"invited": None} == first.json() | {"invited": None}
     assert again.json()["invited"] == 0
     assert again.json()["invited_total"] == 2
-    read_only = await app_client.post(
-        "/checkups/extractions", json=body, headers=staff(("boshi:checkup:read",))
+    read_only = await client.post(
+        "/checkups/extractions", json=body, headers=auth(("boshi:checkup:read",))
     )
     assert read_only.status_code == 403
-    ward_staff = await app_client.post(
-        "/checkups/extractions", json=body, headers=staff(ward=KOKURA_NORTH)
+    ward_staff = await client.post(
+        "/checkups/extractions", json=body, headers=auth(CHECKUP_SCOPES, ward=KOKURA_NORTH)
     )
     assert ward_staff.status_code == 403
-    programmes = await app_client.get(
-        "/checkups/programmes", params={"month": "2026-12"}, headers=staff()
+    programmes = await client.get(
+        "/checkups/programmes", params={"month": "2026-12"}, headers=auth(CHECKUP_SCOPES)
     )
     windows = {p["code"]: (p["start_months"], p["end_months"]) for p in programmes.json()}
     assert windows == {"4m": (3, 7), "7m": (6, 12), "1y6m": (18, 24), "3y": (36, 48)}

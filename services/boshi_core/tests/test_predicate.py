@@ -14,6 +14,9 @@ from boshi_core.checkups.windows import Period, is_non_attendee, is_target, wind
 from mch_common.dates import add_months_legal, age_reached
 from mch_common.work import UnitOfWork
 
+# The seeded checkup programmes (restored if a committed test emptied them).
+pytestmark = pytest.mark.usefixtures("programmes")
+
 MONTHS = (0, 1, 3, 6, 7, 12, 18, 24, 36, 48)
 
 

@@ -1,7 +1,7 @@
 """The people read model keeps atena's delivery addresses (送付先) for letters.
 
-Revision ID: 0101_delivery_addresses
-Revises: 0100_checkups
+Revision ID: 0004
+Revises: 0003
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0101_delivery_addresses"
-down_revision: str | None = "0100_checkups"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
