@@ -21,13 +21,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.checkups import service as checkups
+from boshi_core.checkups.schemas import ProgrammeCode
 from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings
 from boshi_core.people.importer import ImportReport, import_people
@@ -37,7 +38,7 @@ from mch_common.errors import DomainError, InvalidInput
 from mch_common.lines import LineError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATABASE, EXIT_RUN_FAILED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
-PROGRAMMES = ("4m", "7m", "1y6m", "3y")
+PROGRAMMES = get_args(ProgrammeCode)
 
 
 def _say(message: str) -> None:

@@ -20,12 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boshi_core.checkups.schemas import FollowUpOutcome, Judgement, NoticeKind
+from boshi_core.constraints import one_of
 from mch_common.db import Base
 from mch_common.ids import uuid7
-
-NOTICE_KINDS = ("invitation", "reminder")
-FOLLOW_UP_OUTCOMES = ("attended", "refused", "unreachable", "home_visit_needed")
-JUDGEMENTS = ("no_problem", "follow_up", "detailed_exam")
 
 
 class CheckupProgramme(Base):
@@ -86,13 +84,9 @@ class CheckupNotice(Base):
             "household_key",
             postgresql_where=text("run_id IS NOT NULL"),
         ),
-        CheckConstraint("kind IN ('invitation', 'reminder')", name="kind"),
+        one_of("kind", NoticeKind),
         CheckConstraint("status IN ('recorded', 'pending', 'sent')", name="status"),
-        CheckConstraint(
-            "follow_up_outcome IS NULL OR follow_up_outcome IN "
-            "('attended', 'refused', 'unreachable', 'home_visit_needed')",
-            name="follow_up_outcome",
-        ),
+        one_of("follow_up_outcome", FollowUpOutcome, nullable=True),
     )
 
 
@@ -122,9 +116,7 @@ class CheckupResult(Base):
 
     __table_args__ = (
         UniqueConstraint("person_no", "programme_code"),
-        CheckConstraint(
-            "judgement IN ('no_problem', 'follow_up', 'detailed_exam')", name="judgement"
-        ),
+        one_of("judgement", Judgement),
     )
 
 

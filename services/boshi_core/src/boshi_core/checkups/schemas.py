@@ -9,6 +9,7 @@ from mch_common.inputs import StrictModel
 
 ProgrammeCode = Literal["4m", "7m", "1y6m", "3y"]
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+NoticeKind = Literal["invitation", "reminder"]
 Judgement = Literal["no_problem", "follow_up", "detailed_exam"]
 FollowUpOutcome = Literal["attended", "refused", "unreachable", "home_visit_needed"]
 DevelopmentMark = Literal["pass", "fail", "not_checked"]

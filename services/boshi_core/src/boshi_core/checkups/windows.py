@@ -32,9 +32,6 @@ class Window:
     end: date  # inclusive: the last day a checkup counts for the programme
     reminder_from: date
 
-    def contains(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 def window_for(rule: ProgrammeRule, birth: date) -> Window:
     start = add_months_legal(birth, rule.start_months)

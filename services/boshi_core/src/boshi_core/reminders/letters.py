@@ -113,10 +113,6 @@ def render_letters(
     return bytes(pdf.output()), pages
 
 
-def render_letter(letter: Letter, *, font_path: Path | None = None) -> bytes:
-    return render_letters([letter], font_path=font_path)[0]
-
-
 def _draw(pdf: FPDF, letter: Letter) -> None:
     pdf.set_font("jp", size=9)
     pdf.cell(0, 5, f"通知番号 {letter.letter_no}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -15,10 +15,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boshi_core.constraints import one_of
+from boshi_core.visits.schemas import VisitKind
 from mch_common.db import Base
 from mch_common.ids import uuid7
-
-VISIT_KINDS = ("newborn", "premature", "infant_household")
 
 
 class HomeVisit(Base):
@@ -41,7 +41,7 @@ class HomeVisit(Base):
 
     __table_args__ = (
         UniqueConstraint("child_id", "kind"),
-        CheckConstraint("kind IN ('newborn', 'premature', 'infant_household')", name="kind"),
+        one_of("kind", VisitKind),
         CheckConstraint("status IN ('open', 'completed')", name="status"),
         Index("ix_home_visits_open_due", "due_by", "id", postgresql_where="status = 'open'"),
     )
