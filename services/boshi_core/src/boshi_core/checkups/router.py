@@ -3,7 +3,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
 
-from boshi_core.checkups import repository, service
+from boshi_core.checkups import service
 from boshi_core.checkups.schemas import (
     MONTH_PATTERN,
     CheckupProfile,
@@ -37,17 +37,8 @@ async def programmes(
     session: Session, principal: CheckupReader, month: Month | None = None
 ) -> list[ProgrammeOut]:
     period = service.parse_period(month) if month else Period.current()
-    return [
-        ProgrammeOut(
-            code=r.code,
-            name=r.name,
-            start_months=r.start_months,
-            end_months=r.end_months,
-            reminder_days_before_end=r.reminder_days_before_end,
-            effective_from=r.effective_from,
-        )
-        for r in await repository.rules_in_force(session, period.first)
-    ]
+    rules = await service.programmes_in_force(session, period=period)
+    return [ProgrammeOut.model_validate(rule) for rule in rules]
 
 
 @router.post(
@@ -126,10 +117,4 @@ async def follow_up(
     notice = await service.follow_up(
         session, principal=principal, notice_id=notice_id, outcome=body.outcome, note=body.note
     )
-    assert notice.follow_up_outcome is not None
-    assert notice.follow_up_at is not None
-    return FollowUpOut(
-        notice_id=notice.id,
-        follow_up_outcome=notice.follow_up_outcome,
-        follow_up_at=notice.follow_up_at,
-    )
+    return FollowUpOut.model_validate(notice)

@@ -17,6 +17,8 @@ Status = Literal["upcoming", "due", "non_attendee", "attended", "window_closed",
 
 
 class ProgrammeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     name: str
     start_months: int
@@ -161,6 +163,10 @@ class FollowUpIn(StrictModel):
 
 
 class FollowUpOut(BaseModel):
-    notice_id: UUID
+    """A reminder notice after its follow-up (read from the notice's attributes)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    notice_id: UUID = Field(validation_alias="id")
     follow_up_outcome: str
     follow_up_at: datetime

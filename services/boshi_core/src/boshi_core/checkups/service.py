@@ -49,6 +49,11 @@ def parse_period(month: str) -> Period:
         raise InvalidInput(str(exc)) from exc
 
 
+async def programmes_in_force(session: AsyncSession, *, period: Period) -> list[ProgrammeRule]:
+    """Every programme's version in force on the period's first day, in age order."""
+    return await repository.rules_in_force(session, period.first)
+
+
 async def require_rule(session: AsyncSession, code: str, period: Period) -> ProgrammeRule:
     rule = await repository.rule_in_force(session, code, period.first)
     if rule is None:

@@ -7,8 +7,28 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from boshi_core.disclosure.service import SECTIONS
 from mch_common.fonts import IPAEX_GOTHIC
+
+# The export's sections in the order a reader expects them, with their Japanese titles.
+SECTIONS = (
+    ("person", "宛名情報 (person, from atena)"),
+    ("pregnancies", "妊娠届 (pregnancy notifications)"),
+    ("handbooks", "母子健康手帳 (MCH handbooks)"),
+    ("vouchers", "妊婦健康診査受診券 (prenatal checkup vouchers)"),
+    ("prenatal_checkups", "妊婦健康診査 (prenatal checkups)"),
+    ("children", "出生 (births: as mother)"),
+    ("own_birth", "出生 (own birth record)"),
+    ("low_birth_weight_notifications", "低体重児の届出 (low birth weight notifications)"),
+    ("home_visits", "家庭訪問 (home visits)"),
+    (
+        "infant_checkup_notices",
+        "乳幼児健診の案内・受診勧奨 (infant checkup invitations, reminders)",
+    ),
+    ("infant_checkup_results", "乳幼児健康診査 (infant checkup results)"),
+    ("detailed_exam_vouchers", "精密健康診査受診票 (detailed-examination vouchers)"),
+    ("center_cases", "子ども家庭センター (child and family center cases)"),
+    ("access_log", "アクセス記録 (who accessed this person's data)"),
+)
 
 # Japanese labels for the form items and the common fields; any other field shows its key.
 LABELS = {

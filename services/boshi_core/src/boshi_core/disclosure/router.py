@@ -1,4 +1,3 @@
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -6,7 +5,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from boshi_core.deps import AppSettings, DisclosureExporter
-from boshi_core.disclosure import pdf, service
+from boshi_core.disclosure import service
 from mch_common.web import Session
 
 router = APIRouter(prefix="/people/{person_no}/disclosure", tags=["disclosure"])
@@ -29,11 +28,13 @@ async def disclosure_json(
 async def disclosure_pdf(
     person_no: str, session: Session, principal: DisclosureExporter, settings: AppSettings
 ) -> Response:
-    export = await service.export(
-        session, principal=principal, person_no=person_no, purpose=PURPOSE
+    body = await service.export_pdf(
+        session,
+        principal=principal,
+        person_no=person_no,
+        purpose=PURPOSE,
+        font_path=Path(settings.pdf_font_path) if settings.pdf_font_path else None,
     )
-    font = Path(settings.pdf_font_path) if settings.pdf_font_path else None
-    body = await asyncio.to_thread(pdf.render, export, font_path=font)
     return Response(
         body,
         media_type="application/pdf",

@@ -1,5 +1,7 @@
+import asyncio
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -9,32 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boshi_core.births.models import Child, LowBirthWeightNotification
 from boshi_core.center.models import CenterCase, CenterCaseMember, CenterConsultation, SupportPlan
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
+from boshi_core.disclosure import pdf
 from boshi_core.people.service import person_in_scope
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
 from mch_common.auth.principal import Principal
 from mch_common.work import UnitOfWork
-
-SECTIONS = (
-    ("person", "宛名情報 (person, from atena)"),
-    ("pregnancies", "妊娠届 (pregnancy notifications)"),
-    ("handbooks", "母子健康手帳 (MCH handbooks)"),
-    ("vouchers", "妊婦健康診査受診券 (prenatal checkup vouchers)"),
-    ("prenatal_checkups", "妊婦健康診査 (prenatal checkups)"),
-    ("children", "出生 (births: as mother)"),
-    ("own_birth", "出生 (own birth record)"),
-    ("low_birth_weight_notifications", "低体重児の届出 (low birth weight notifications)"),
-    ("home_visits", "家庭訪問 (home visits)"),
-    (
-        "infant_checkup_notices",
-        "乳幼児健診の案内・受診勧奨 (infant checkup invitations, reminders)",
-    ),
-    ("infant_checkup_results", "乳幼児健康診査 (infant checkup results)"),
-    ("detailed_exam_vouchers", "精密健康診査受診票 (detailed-examination vouchers)"),
-    ("center_cases", "子ども家庭センター (child and family center cases)"),
-    ("access_log", "アクセス記録 (who accessed this person's data)"),
-)
 
 
 def _plain(value: Any) -> Any:
@@ -148,6 +131,19 @@ async def export(
             for r in access
         ],
     }
+
+
+async def export_pdf(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    person_no: str,
+    purpose: str,
+    font_path: Path | None,
+) -> bytes:
+    """`export` as a readable PDF (Japanese, embedded font), rendered off the event loop."""
+    held = await export(session, principal=principal, person_no=person_no, purpose=purpose)
+    return await asyncio.to_thread(pdf.render, held, font_path=font_path)
 
 
 async def _center_cases(

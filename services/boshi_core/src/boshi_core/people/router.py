@@ -26,7 +26,6 @@ async def get_person(
 async def search_by_my_number(
     body: MyNumberSearchIn, session: Session, principal: PregnancyReader, atena: Atena
 ) -> PersonProfileOut:
-    person = await service.find_by_my_number(
-        session, principal, atena=atena, my_number=body.my_number, purpose=PURPOSE
+    return await service.profile_by_my_number(
+        session, principal=principal, atena=atena, my_number=body.my_number, purpose=PURPOSE
     )
-    return await service.profile_of(session, person.person_no)

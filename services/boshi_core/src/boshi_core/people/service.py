@@ -65,7 +65,22 @@ async def find_by_my_number(
     return person
 
 
-async def profile_of(session: AsyncSession, person_no: str) -> PersonProfileOut:
+async def profile_by_my_number(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    atena: AtenaClient,
+    my_number: SecretStr,
+    purpose: str,
+) -> PersonProfileOut:
+    """The profile of the person atena finds by My Number (the lookup is the logged access)."""
+    person = await find_by_my_number(
+        session, principal, atena=atena, my_number=my_number, purpose=purpose
+    )
+    return await _profile_of(session, person.person_no)
+
+
+async def _profile_of(session: AsyncSession, person_no: str) -> PersonProfileOut:
     person = await require_person(session, person_no)
     pregnancies = (
         await session.execute(
@@ -98,4 +113,4 @@ async def profile(
         target_id=person_no,
         purpose=purpose,
     )
-    return await profile_of(session, person_no)
+    return await _profile_of(session, person_no)

@@ -3,7 +3,6 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from boshi_core.deps import Atena, PregnancyReader, PregnancyWriter
-from boshi_core.people.service import find_by_my_number
 from boshi_core.pregnancy import service
 from boshi_core.pregnancy.schemas import (
     CheckupIn,
@@ -29,24 +28,12 @@ router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
 async def notify_at_window(
     body: WindowNotificationIn, session: Session, principal: PregnancyWriter, atena: Atena
 ) -> PregnancyOut:
-    person_no = body.person_no
-    if body.my_number is not None:
-        # The form's My Number only finds the person; it goes no further than atena's lookup.
-        person_no = (
-            await find_by_my_number(
-                session,
-                principal,
-                atena=atena,
-                my_number=body.my_number,
-                purpose=service.PURPOSE,
-            )
-        ).person_no
-    assert person_no is not None  # the schema requires one of the two
-    pregnancy = await service.open_pregnancy(
+    pregnancy = await service.notify_at_window(
         session,
         principal=principal,
-        channel="window",
-        person_no=person_no,
+        atena=atena,
+        person_no=body.person_no,
+        my_number=body.my_number,
         form=body.form,
         identity_check=body.identity_check,
     )

@@ -4,14 +4,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, text
+from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
 from boshi_core.errors import UnknownPerson
 from boshi_core.people import repository as people
-from boshi_core.pregnancy import risk
+from boshi_core.people.atena import AtenaClient
+from boshi_core.people.service import find_by_my_number
+from boshi_core.pregnancy import repository, risk
 from boshi_core.pregnancy.models import (
     OPEN_PREGNANCY_INDEX,
     Handbook,
@@ -46,9 +48,7 @@ async def open_pregnancy(
     """Open a pregnancy from a notification. The window and the online path (e_application's
     accepted notification, `external_ref` = its application id) both come here."""
     if external_ref is not None:
-        existing = (
-            await session.execute(select(Pregnancy).where(Pregnancy.external_ref == external_ref))
-        ).scalar_one_or_none()
+        existing = await repository.by_external_ref(session, external_ref)
         if existing is not None:
             return existing  # the same application delivered twice
     person = await people.get(session, person_no)
@@ -132,16 +132,39 @@ async def open_pregnancy(
     return pregnancy
 
 
-# Built once: they are on every checkup's and view's path.
-_PREGNANCY = select(Pregnancy).where(Pregnancy.id == bindparam("pregnancy_id"))
-_PREGNANCY_FOR_UPDATE = _PREGNANCY.with_for_update()
+async def notify_at_window(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    atena: AtenaClient,
+    person_no: str | None,
+    my_number: SecretStr | None,
+    form: NotificationForm,
+    identity_check: IdentityCheck,
+) -> Pregnancy:
+    """A notification at the ward window, for the person given by number or by My Number.
+    The form's My Number only finds the person: it goes no further than atena's lookup."""
+    if my_number is not None:
+        person = await find_by_my_number(
+            session, principal, atena=atena, my_number=my_number, purpose=PURPOSE
+        )
+        person_no = person.person_no
+    if person_no is None:
+        raise InvalidInput("give exactly one of person_no and my_number")
+    return await open_pregnancy(
+        session,
+        principal=principal,
+        channel="window",
+        person_no=person_no,
+        form=form,
+        identity_check=identity_check,
+    )
 
 
 async def get_pregnancy(
     session: AsyncSession, principal: Principal, pregnancy_id: UUID, *, for_update: bool = False
 ) -> Pregnancy:
-    stmt = _PREGNANCY_FOR_UPDATE if for_update else _PREGNANCY
-    pregnancy = (await session.execute(stmt, {"pregnancy_id": pregnancy_id})).scalar_one_or_none()
+    pregnancy = await repository.get(session, pregnancy_id, for_update=for_update)
     if pregnancy is None:
         raise NotFound(f"no pregnancy {pregnancy_id}")
     if principal.ward is not None and principal.ward != pregnancy.ward_code:
@@ -163,34 +186,12 @@ async def view_pregnancy(
     session: AsyncSession, *, principal: Principal, pregnancy_id: UUID, purpose: str
 ) -> PregnancyDetail:
     pregnancy = await get_pregnancy(session, principal, pregnancy_id)
-    handbooks = list(
-        (
-            await session.execute(
-                select(Handbook)
-                .where(Handbook.pregnancy_id == pregnancy_id)
-                .order_by(Handbook.child_index)
-            )
-        ).scalars()
-    )
-    vouchers = list(
-        (
-            await session.execute(
-                select(PrenatalVoucher)
-                .where(PrenatalVoucher.pregnancy_id == pregnancy_id)
-                .order_by(PrenatalVoucher.seq)
-            )
-        ).scalars()
-    )
+    handbooks = await repository.handbooks_of(session, pregnancy_id)
+    vouchers = await repository.vouchers_of(session, pregnancy_id)
     voucher_nos = {v.id: v.voucher_no for v in vouchers}
     checkups = [
         (c, voucher_nos.get(c.voucher_id) if c.voucher_id else None)
-        for c in (
-            await session.execute(
-                select(PrenatalCheckup)
-                .where(PrenatalCheckup.pregnancy_id == pregnancy_id)
-                .order_by(PrenatalCheckup.checkup_date, PrenatalCheckup.recorded_at)
-            )
-        ).scalars()
+        for c in await repository.checkups_of(session, pregnancy_id)
     ]
     UnitOfWork.of(session).record_access(
         principal,
@@ -208,32 +209,8 @@ def fiscal_year(on: date) -> int:
     return on.year if on.month >= 4 else on.year - 1
 
 
-async def _allocate_serials(session: AsyncSession, fy: int, ward_code: str, count: int) -> int:
-    """Reserve `count` consecutive serials; returns the first. The counter row stays locked
-    until commit, so concurrent issuers queue and a rollback gives the numbers back: no gaps."""
-    last = (
-        await session.execute(
-            text(
-                "INSERT INTO handbook_serials (fiscal_year, ward_code, last_serial) "
-                "VALUES (:fy, :ward, :n) ON CONFLICT (fiscal_year, ward_code) "
-                "DO UPDATE SET last_serial = handbook_serials.last_serial + :n "
-                "RETURNING last_serial"
-            ),
-            {"fy": fy, "ward": ward_code, "n": count},
-        )
-    ).scalar_one()
-    return int(last) - count + 1
-
-
 async def voucher_rule_in_force(session: AsyncSession, on: date) -> VoucherRule:
-    rule = (
-        await session.execute(
-            select(VoucherRule)
-            .where(VoucherRule.effective_from <= on)
-            .order_by(VoucherRule.effective_from.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    rule = await repository.voucher_rule_in_force(session, on)
     if rule is None:
         raise ServiceUnavailable(f"no voucher rule is in force on {on.isoformat()}")
     return rule
@@ -252,18 +229,13 @@ async def issue_handbooks(
     pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
     if pregnancy.status != "open":
         raise Conflict("the pregnancy is closed; no handbook can be issued")
-    issued = (
-        await session.execute(
-            select(func.count()).select_from(Handbook).where(Handbook.pregnancy_id == pregnancy_id)
-        )
-    ).scalar_one()
-    if issued:
+    if await repository.handbook_count(session, pregnancy_id):
         raise Conflict(f"handbooks were already issued for pregnancy {pregnancy_id}")
     on = issued_on or today_tokyo()
     if on < pregnancy.notified_on:
         raise InvalidInput("issued_on is before the notification")
     fy = fiscal_year(on)
-    first = await _allocate_serials(session, fy, ward_code, pregnancy.expected_children)
+    first = await repository.allocate_serials(session, fy, ward_code, pregnancy.expected_children)
     handbooks = [
         Handbook(
             handbook_no=f"{fy}-{ward_digits(ward_code)}-{first + i:05d}",
@@ -329,16 +301,7 @@ async def record_checkup(
         raise InvalidInput("checkup_date is in the future")
     voucher: PrenatalVoucher | None = None
     if checkup.voucher_no is not None:
-        voucher = (
-            await session.execute(
-                select(PrenatalVoucher)
-                .where(
-                    PrenatalVoucher.voucher_no == checkup.voucher_no,
-                    PrenatalVoucher.pregnancy_id == pregnancy_id,
-                )
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
+        voucher = await repository.voucher_for_update(session, pregnancy_id, checkup.voucher_no)
         if voucher is None:
             raise InvalidInput(f"voucher {checkup.voucher_no} was not issued for this pregnancy")
         if voucher.used_by_checkup_id is not None:
