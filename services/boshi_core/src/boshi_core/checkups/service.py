@@ -1,6 +1,6 @@
 """Infant checkups: extraction, lists, a child's profile, results and follow-up.
 
-Every rule on who is due runs in SQL through checkups/sql.py; the profile asks the same query
+Every rule on who is due runs in SQL through checkups/repository.py; the profile asks the same query
 for one child, so the list, the profile and the letter agree on the boundary day.
 """
 
@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
@@ -76,17 +75,7 @@ async def extract_month(
 ) -> tuple[ExtractionOut, list[dict[str, Any]]]:
     """`extract` for one programme version, also returning the non-attendee rows."""
     invited = await repository.extract_invitations(session, rule, period)
-    total = (
-        await session.execute(
-            select(func.count())
-            .select_from(CheckupNotice)
-            .where(
-                CheckupNotice.programme_code == rule.code,
-                CheckupNotice.period == period.first,
-                CheckupNotice.kind == "invitation",
-            )
-        )
-    ).scalar_one()
+    total = await repository.invitation_count(session, rule, period)
     absent = await repository.non_attendees(session, rule, period, ward_code=None)
     UnitOfWork.of(session).record(
         actor=actor,
@@ -100,7 +89,7 @@ async def extract_month(
         programme=rule.code,
         month=str(period),
         invited=invited,
-        invited_total=int(total),
+        invited_total=total,
         non_attendees=len(absent),
     )
     return out, absent
@@ -223,14 +212,7 @@ async def profile(
     period = period or Period.current()
     notices = await repository.notices_of(session, person_no)
     results = {r.programme_code: r for r in await repository.results_of(session, person_no)}
-    vouchers = {
-        v.result_id: v
-        for v in (
-            await session.execute(
-                select(DetailedExamVoucher).where(DetailedExamVoucher.person_no == person_no)
-            )
-        ).scalars()
-    }
+    vouchers = {v.result_id: v for v in await repository.vouchers_of(session, person_no)}
     programmes: list[ProgrammeStatus] = []
     for rule in await repository.rules_in_force(session, period.first):
         window = window_for(rule, person.birth_date)
@@ -285,15 +267,7 @@ async def record_result(
         raise InvalidInput("examined_on is before the child's birth date")
     if result.judgement != "detailed_exam" and result.detailed_exam_reason:
         raise InvalidInput("detailed_exam_reason is only for a detailed_exam judgement")
-    existing = (
-        await session.execute(
-            select(CheckupResult.id).where(
-                CheckupResult.person_no == person_no,
-                CheckupResult.programme_code == result.programme,
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
+    if await repository.has_result(session, person_no, result.programme):
         raise Conflict(f"a {result.programme} checkup result is already recorded for {person_no}")
     record = CheckupResult(
         person_no=person_no,
@@ -323,18 +297,7 @@ async def record_result(
             reason=result.detailed_exam_reason,
         )
         session.add(voucher)
-    now = datetime.now(UTC)
-    same = (CheckupNotice.person_no == person_no, CheckupNotice.programme_code == result.programme)
-    await session.execute(
-        delete(CheckupNotice).where(
-            *same, CheckupNotice.kind == "reminder", CheckupNotice.status == "pending"
-        )
-    )
-    await session.execute(
-        update(CheckupNotice)
-        .where(*same, CheckupNotice.kind == "reminder", CheckupNotice.follow_up_outcome.is_(None))
-        .values(follow_up_outcome="attended", follow_up_at=now, follow_up_by=principal.sub)
-    )
+    await repository.close_reminders(session, person_no, result.programme, by=principal.sub)
     await session.flush()
     UnitOfWork.of(session).record_access(
         principal,
@@ -366,11 +329,7 @@ async def follow_up(
     outcome: str,
     note: str | None,
 ) -> CheckupNotice:
-    notice = (
-        await session.execute(
-            select(CheckupNotice).where(CheckupNotice.id == notice_id).with_for_update()
-        )
-    ).scalar_one_or_none()
+    notice = await repository.notice_for_update(session, notice_id)
     if notice is None or notice.kind != "reminder":
         raise NotFound(f"reminder {notice_id} does not exist")
     await person_in_scope(session, principal, notice.person_no)

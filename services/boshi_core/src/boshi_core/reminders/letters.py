@@ -12,6 +12,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from boshi_core.reminders.output import write_atomic
 from boshi_core.wards import WARDS
 from mch_common.fonts import IPAEX_GOTHIC
 
@@ -111,6 +112,14 @@ def render_letters(
         pages.append(pdf.page_no())
         _draw(pdf, letter)
     return bytes(pdf.output()), pages
+
+
+def write_print_file(path: Path, letters: Sequence[Letter], *, font_path: Path | None) -> list[int]:
+    """Render `letters` into one print file at `path` (whole or not at all); returns each
+    letter's first page."""
+    data, pages = render_letters(letters, font_path=font_path)
+    write_atomic(path, data)
+    return pages
 
 
 def _draw(pdf: FPDF, letter: Letter) -> None:
