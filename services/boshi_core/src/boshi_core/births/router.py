@@ -29,7 +29,7 @@ def child_out(child: Child) -> ChildOut:
 @router.post(
     "/pregnancies/{pregnancy_id}/outcome",
     status_code=status.HTTP_201_CREATED,
-    summary="Record how the pregnancy ended (births, or miscarriage/stillbirth/other) and close it",
+    summary="Record how the pregnancy ended and close it (妊娠の転帰: 出生・流産・死産)",
 )
 async def record_outcome(
     pregnancy_id: UUID, body: OutcomeIn, session: Session, principal: PregnancyWriter
@@ -45,7 +45,7 @@ async def record_outcome(
     )
 
 
-@router.get("/children/{child_id}", summary="A child's birth record (logged)")
+@router.get("/children/{child_id}", summary="A child's birth record (出生の記録; logged)")
 async def get_child(child_id: UUID, session: Session, principal: PregnancyReader) -> ChildOut:
     return child_out(await service.view_child(session, principal=principal, child_id=child_id))
 
@@ -53,7 +53,8 @@ async def get_child(child_id: UUID, session: Session, principal: PregnancyReader
 @router.post(
     "/children/{child_id}/low-birth-weight-notification",
     status_code=status.HTTP_201_CREATED,
-    summary="Low birth weight notification (< 2,500 g); opens a premature infant visit",
+    summary="Low birth weight notification, under 2,500 g (低体重児の届出); "
+    "opens a premature infant visit",
 )
 async def notify_low_birth_weight(
     child_id: UUID,

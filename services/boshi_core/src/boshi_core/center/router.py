@@ -25,12 +25,18 @@ CenterWriter = Annotated[Principal, require_scope("boshi:center:write")]
 router = APIRouter(prefix="/center", tags=["child and family center"])
 
 
-@router.post("/cases", status_code=status.HTTP_201_CREATED, summary="Open a family's case")
+@router.post(
+    "/cases",
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a family's case (子ども家庭センターの相談ケース)",
+)
 async def open_case(body: CaseIn, session: Session, principal: CenterWriter) -> CaseOut:
     return await service.open_case(session, principal=principal, case=body)
 
 
-@router.get("/cases/{case_id}", summary="A case with its consultations and plans (logged)")
+@router.get(
+    "/cases/{case_id}", summary="A case with its consultations and plans (ケース記録; logged)"
+)
 async def view_case(case_id: UUID, session: Session, principal: CenterReader) -> CaseOut:
     return await service.view_case(session, principal=principal, case_id=case_id)
 
@@ -38,7 +44,7 @@ async def view_case(case_id: UUID, session: Session, principal: CenterReader) ->
 @router.post(
     "/cases/{case_id}/consultations",
     status_code=status.HTTP_201_CREATED,
-    summary="Record a consultation",
+    summary="Record a consultation (相談記録)",
 )
 async def add_consultation(
     case_id: UUID, body: ConsultationIn, session: Session, principal: CenterWriter
@@ -62,7 +68,10 @@ async def add_plan(
     )
 
 
-@router.post("/plans/{plan_id}/reviews", summary="Review a support plan: continue or end")
+@router.post(
+    "/plans/{plan_id}/reviews",
+    summary="Review a support plan, continue or end (サポートプランの評価)",
+)
 async def review_plan(
     plan_id: UUID, body: ReviewIn, session: Session, principal: CenterWriter
 ) -> PlanOut:
@@ -71,7 +80,7 @@ async def review_plan(
     )
 
 
-@router.get("/overdue-reviews", summary="Active plans whose review date has passed")
+@router.get("/overdue-reviews", summary="Active plans whose review date has passed (評価期限超過)")
 async def overdue_reviews(
     session: Session, principal: CenterReader, on: date | None = None
 ) -> OverdueList:

@@ -32,7 +32,10 @@ PersonNo = Annotated[str, Path(pattern=r"^\d{10}$")]
 router = APIRouter(prefix="/checkups", tags=["infant checkups"])
 
 
-@router.get("/programmes", summary="Checkup programmes in force in a month (windows as data)")
+@router.get(
+    "/programmes",
+    summary="Infant checkup programmes in force in a month, windows as data (乳幼児健康診査)",
+)
 async def programmes(
     session: Session, principal: CheckupReader, month: Month | None = None
 ) -> list[ProgrammeOut]:
@@ -44,7 +47,8 @@ async def programmes(
 @router.post(
     "/extractions",
     status_code=status.HTTP_200_OK,
-    summary="Extract a month's targets as invitations (idempotent) and count its non-attendees",
+    summary="Extract a month's targets as invitations (対象者抽出), idempotent, "
+    "and count its non-attendees",
 )
 async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter) -> ExtractionOut:
     if not principal.city_wide:
@@ -58,7 +62,9 @@ async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter
     )
 
 
-@router.get("/targets", summary="The month's invited children (ward staff: their ward; logged)")
+@router.get(
+    "/targets", summary="The month's invited children (健診対象者; ward staff: their ward; logged)"
+)
 async def targets(
     session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
 ) -> TargetList:
@@ -81,7 +87,7 @@ async def non_attendees(
 
 @router.get(
     "/children/{person_no}",
-    summary="A child's checkup status per programme as of a month (logged)",
+    summary="A child's checkup status per programme as of a month (受診状況; logged)",
 )
 async def child_profile(
     person_no: PersonNo,
@@ -100,7 +106,8 @@ async def child_profile(
 @router.post(
     "/children/{person_no}/results",
     status_code=status.HTTP_201_CREATED,
-    summary="Record a checkup result; a detailed_exam judgement issues a voucher",
+    summary="Record a checkup result (健診結果); a detailed_exam judgement issues "
+    "a voucher (精密健康診査受診票)",
 )
 async def record_result(
     person_no: PersonNo, body: ResultIn, session: Session, principal: CheckupWriter
@@ -110,7 +117,10 @@ async def record_result(
     )
 
 
-@router.post("/reminders/{notice_id}/follow-up", summary="Record a reminder's follow-up outcome")
+@router.post(
+    "/reminders/{notice_id}/follow-up",
+    summary="Record a reminder's follow-up outcome (受診勧奨後の状況確認)",
+)
 async def follow_up(
     notice_id: UUID, body: FollowUpIn, session: Session, principal: CheckupWriter
 ) -> FollowUpOut:

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/people/{person_no}/disclosure", tags=["disclosure"])
 PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
 
 
-@router.get("", summary="Everything boshi_core holds about one person, as JSON")
+@router.get("", summary="Everything boshi_core holds about one person, as JSON (開示請求)")
 async def disclosure_json(
     person_no: str, session: Session, principal: DisclosureExporter
 ) -> dict[str, Any]:
@@ -21,7 +21,7 @@ async def disclosure_json(
 
 @router.get(
     ".pdf",
-    summary="The same export as a readable PDF (Japanese, embedded font)",
+    summary="The same disclosure as a readable PDF with an embedded Japanese font (開示請求)",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )

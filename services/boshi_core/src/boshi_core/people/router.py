@@ -12,7 +12,7 @@ router = APIRouter(tags=["people"])
 PURPOSE = "母子保健事務 (MCH casework: person profile)"
 
 
-@router.get("/people/{person_no}", summary="A person's MCH profile (logged)")
+@router.get("/people/{person_no}", summary="A person's MCH profile (母子保健の記録; logged)")
 async def get_person(
     person_no: str, session: Session, principal: PregnancyReader
 ) -> PersonProfileOut:
@@ -21,7 +21,8 @@ async def get_person(
 
 @router.post(
     "/people/search-by-my-number",
-    summary="Find a person by My Number through atena's scoped lookup (logged on both sides)",
+    summary="Find a person by My Number (個人番号による検索) through atena's lookup; "
+    "logged on both sides",
 )
 async def search_by_my_number(
     body: MyNumberSearchIn, session: Session, principal: PregnancyReader, atena: Atena

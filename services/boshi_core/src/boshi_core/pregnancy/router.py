@@ -23,7 +23,7 @@ router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Pregnancy notification at the ward window (identity checked by staff)",
+    summary="Pregnancy notification at the ward window (妊娠の届出); identity checked by staff",
 )
 async def notify_at_window(
     body: WindowNotificationIn, session: Session, principal: PregnancyWriter, atena: Atena
@@ -40,7 +40,9 @@ async def notify_at_window(
     return PregnancyOut.model_validate(pregnancy)
 
 
-@router.get("/{pregnancy_id}", summary="A pregnancy with its handbooks, vouchers and checkups")
+@router.get(
+    "/{pregnancy_id}", summary="A pregnancy with its handbooks, vouchers and checkups (妊娠の記録)"
+)
 async def get_pregnancy(
     pregnancy_id: UUID, session: Session, principal: PregnancyReader
 ) -> PregnancyDetailOut:
@@ -66,7 +68,8 @@ async def get_pregnancy(
 @router.post(
     "/{pregnancy_id}/handbooks",
     status_code=status.HTTP_201_CREATED,
-    summary="Issue the MCH handbooks (one per expected child) and the checkup vouchers",
+    summary="Issue the MCH handbooks (母子健康手帳の交付), one per expected child, "
+    "and the checkup vouchers",
 )
 async def issue_handbooks(
     pregnancy_id: UUID, body: HandbookIssueIn, session: Session, principal: PregnancyWriter
@@ -87,7 +90,7 @@ async def issue_handbooks(
 @router.post(
     "/{pregnancy_id}/checkups",
     status_code=status.HTTP_201_CREATED,
-    summary="Record a prenatal checkup result (uses a voucher when given)",
+    summary="Record a prenatal checkup result (妊婦健康診査); uses a voucher when given",
 )
 async def record_checkup(
     pregnancy_id: UUID, body: CheckupIn, session: Session, principal: PregnancyWriter

@@ -12,7 +12,9 @@ from mch_common.web import Session
 router = APIRouter(prefix="/visits", tags=["visits"])
 
 
-@router.get("/overdue", summary="Open home visits past their due date, oldest first (paged)")
+@router.get(
+    "/overdue", summary="Open home visits past their due date, oldest first, paged (家庭訪問)"
+)
 async def overdue(
     session: Session,
     principal: VisitReader,
@@ -29,7 +31,9 @@ async def overdue(
     )
 
 
-@router.post("/{visit_id}/assignment", summary="Assign the visit to a staff member")
+@router.post(
+    "/{visit_id}/assignment", summary="Assign the home visit to a staff member (訪問担当者)"
+)
 async def assign(
     visit_id: UUID, body: AssignIn, session: Session, principal: VisitWriter
 ) -> VisitOut:
@@ -39,7 +43,9 @@ async def assign(
     return VisitOut.model_validate(visit)
 
 
-@router.post("/{visit_id}/result", summary="Record the visit's result and complete it")
+@router.post(
+    "/{visit_id}/result", summary="Record the home visit's result and complete it (訪問結果)"
+)
 async def complete(
     visit_id: UUID, body: VisitResultIn, session: Session, principal: VisitWriter
 ) -> VisitOut:
