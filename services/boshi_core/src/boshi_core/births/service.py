@@ -4,10 +4,10 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
+from boshi_core.births import repository
 from boshi_core.births.models import Child, LowBirthWeightNotification
 from boshi_core.births.schemas import BirthIn, LowBirthWeightIn, OutcomeIn
 from boshi_core.people import repository as people
@@ -41,26 +41,6 @@ async def _child_registered(session: AsyncSession, child: Child, tenant: str) ->
             pregnancy_id=str(child.pregnancy_id) if child.pregnancy_id else None,
             birth_date=child.birth_date,
         ),
-    )
-
-
-async def _unlinked_child(
-    session: AsyncSession, *, mother: str, birth_date: date, sex: str | None, missing: str
-) -> Child | None:
-    """A child of this mother, born that day, still waiting for the other half of its record:
-    `missing` is "person_no" (recorded at outcome, atena's born event not yet applied) or
-    "details" (atena's event applied first, the outcome not yet recorded)."""
-    stmt = select(Child).where(Child.mother_person_no == mother, Child.birth_date == birth_date)
-    if sex is not None:
-        stmt = stmt.where(Child.sex == sex)
-    if missing == "person_no":
-        stmt = stmt.where(Child.person_no.is_(None))
-    else:
-        stmt = stmt.where(Child.birth_weight_g.is_(None))
-    return (
-        (await session.execute(stmt.order_by(Child.created_at).limit(1).with_for_update()))
-        .scalars()
-        .first()
     )
 
 
@@ -122,17 +102,13 @@ async def _register_birth(
 ) -> Child:
     child: Child | None = None
     if birth.child_person_no is not None:
-        child = (
-            await session.execute(
-                select(Child).where(Child.person_no == birth.child_person_no).with_for_update()
-            )
-        ).scalar_one_or_none()
+        child = await repository.by_person_no_for_update(session, birth.child_person_no)
         if child is not None and child.mother_person_no != pregnancy.person_no:
             raise InvalidInput(f"child {birth.child_person_no} is another mother's child")
         if child is not None and child.birth_weight_g is not None:
             raise Conflict(f"child {birth.child_person_no} already has a birth record")
     if child is None:
-        child = await _unlinked_child(
+        child = await repository.unlinked_child_for_update(
             session,
             mother=pregnancy.person_no,
             birth_date=birth.birth_date,
@@ -173,13 +149,11 @@ async def link_born(session: AsyncSession, snapshot: dict[str, Any], tenant: str
     person_no = snapshot["person_no"]
     if not mother_no or not snapshot.get("birth_date"):
         return
-    if (
-        await session.execute(select(Child.id).where(Child.person_no == person_no))
-    ).first() is not None:
+    if await repository.is_linked(session, person_no):
         return  # already linked (a replay, or staff gave the person number at the outcome)
     birth_date = date.fromisoformat(snapshot["birth_date"])
     sex = snapshot.get("sex")
-    child = await _unlinked_child(
+    child = await repository.unlinked_child_for_update(
         session, mother=mother_no, birth_date=birth_date, sex=sex, missing="person_no"
     )
     if child is not None:
@@ -189,14 +163,7 @@ async def link_born(session: AsyncSession, snapshot: dict[str, Any], tenant: str
     mother = await people.get(session, mother_no)
     if mother is None:
         return  # not a mother boshi_core serves (no pregnancy, no read model entry)
-    pregnancy_id = (
-        await session.execute(
-            select(Pregnancy.id)
-            .where(Pregnancy.person_no == mother_no)
-            .order_by(Pregnancy.notified_on.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    pregnancy_id = await repository.latest_pregnancy_id(session, mother_no)
     child = Child(
         person_no=person_no,
         mother_person_no=mother_no,
@@ -213,7 +180,7 @@ async def link_born(session: AsyncSession, snapshot: dict[str, Any], tenant: str
 
 
 async def get_child(session: AsyncSession, principal: Principal, child_id: UUID) -> Child:
-    child = await session.get(Child, child_id)
+    child = await repository.get(session, child_id)
     if child is None:
         raise NotFound(f"no child {child_id}")
     ensure_ward_access(principal, child.ward_code or "")
@@ -238,14 +205,7 @@ async def notify_low_birth_weight(
         )
     if notification.notified_on < child.birth_date or notification.notified_on > today_tokyo():
         raise InvalidInput("notified_on must be between the birth and today")
-    existing = (
-        await session.execute(
-            select(LowBirthWeightNotification.id).where(
-                LowBirthWeightNotification.child_id == child_id
-            )
-        )
-    ).first()
-    if existing is not None:
+    if await repository.has_low_birth_weight_notification(session, child_id):
         raise Conflict(f"child {child_id} already has a low birth weight notification")
     record = LowBirthWeightNotification(
         child_id=child_id,

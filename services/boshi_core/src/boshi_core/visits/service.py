@@ -5,12 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
 from boshi_core.births.models import Child
+from boshi_core.visits import repository
 from boshi_core.visits.models import HomeVisit
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
@@ -39,24 +38,7 @@ async def schedule(
     session: AsyncSession, *, child: Child, kind: str, due: date
 ) -> HomeVisit | None:
     """Create the visit unless the child already has one of this kind."""
-    visit_id = (
-        await session.execute(
-            insert(HomeVisit)
-            .values(
-                kind=kind,
-                child_id=child.id,
-                mother_person_no=child.mother_person_no,
-                ward_code=child.ward_code,
-                due_by=due,
-                status="open",
-            )
-            .on_conflict_do_nothing(index_elements=[HomeVisit.child_id, HomeVisit.kind])
-            .returning(HomeVisit.id)
-        )
-    ).scalar_one_or_none()
-    if visit_id is None:
-        return None
-    return await session.get(HomeVisit, visit_id)
+    return await repository.add_unless_scheduled(session, child=child, kind=kind, due=due)
 
 
 async def schedule_birth_visits(session: AsyncSession, child: Child) -> None:
@@ -67,9 +49,7 @@ async def schedule_birth_visits(session: AsyncSession, child: Child) -> None:
 
 
 async def _visit(session: AsyncSession, principal: Principal, visit_id: UUID) -> HomeVisit:
-    visit = (
-        await session.execute(select(HomeVisit).where(HomeVisit.id == visit_id).with_for_update())
-    ).scalar_one_or_none()
+    visit = await repository.get_for_update(session, visit_id)
     if visit is None:
         raise NotFound(f"no home visit {visit_id}")
     ensure_ward_access(principal, visit.ward_code or "")
@@ -107,8 +87,7 @@ async def complete(
     visit = await _visit(session, principal, visit_id)
     if visit.status != "open":
         raise Conflict("the visit is already completed")
-    child = await session.get(Child, visit.child_id)
-    assert child is not None  # foreign key
+    child = await repository.child_of(session, visit)
     if visited_on < child.birth_date:
         raise InvalidInput("visited_on is before the child's birth")
     if visited_on > today_tokyo():
@@ -149,15 +128,6 @@ class OverduePage:
     next_cursor: str | None
 
 
-def _overdue_query(principal: Principal, as_of: date, kind: str | None) -> Select[HomeVisit]:
-    stmt = select(HomeVisit).where(HomeVisit.status == "open", HomeVisit.due_by < as_of)
-    if principal.ward is not None:
-        stmt = stmt.where(HomeVisit.ward_code == principal.ward)
-    if kind is not None:
-        stmt = stmt.where(HomeVisit.kind == kind)
-    return stmt
-
-
 async def overdue(
     session: AsyncSession,
     *,
@@ -169,23 +139,15 @@ async def overdue(
 ) -> OverduePage:
     """Open visits past their due date, oldest first, keyset-paged by (due_by, id)."""
     on = as_of or today_tokyo()
-    stmt = _overdue_query(principal, on, kind)
+    after: tuple[date, UUID] | None = None
     if cursor is not None:
         try:
             due_text, id_text = cursor.split("_", 1)
-            after_due, after_id = date.fromisoformat(due_text), UUID(id_text)
+            after = date.fromisoformat(due_text), UUID(id_text)
         except ValueError as exc:
             raise InvalidInput("cursor is not one this list returned") from exc
-        stmt = stmt.where(
-            or_(
-                HomeVisit.due_by > after_due,
-                and_(HomeVisit.due_by == after_due, HomeVisit.id > after_id),
-            )
-        )
-    rows = list(
-        (
-            await session.execute(stmt.order_by(HomeVisit.due_by, HomeVisit.id).limit(limit + 1))
-        ).scalars()
+    rows = await repository.overdue(
+        session, as_of=on, ward_code=principal.ward, kind=kind, after=after, limit=limit + 1
     )
     page, more = rows[:limit], len(rows) > limit
     UnitOfWork.of(session).record_access(
