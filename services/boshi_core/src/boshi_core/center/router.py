@@ -10,7 +10,9 @@ from boshi_core.center.schemas import (
     CaseOut,
     ConsultationIn,
     ConsultationOut,
+    MemberOut,
     OverdueList,
+    OverdueReview,
     PlanIn,
     PlanOut,
     ReviewIn,
@@ -22,6 +24,23 @@ from mch_common.web import Session
 CenterReader = Annotated[Principal, require_scope("boshi:center:read")]
 CenterWriter = Annotated[Principal, require_scope("boshi:center:write")]
 
+
+def case_out(file: service.CaseFile) -> CaseOut:
+    case = file.case
+    return CaseOut(
+        id=case.id,
+        household_key=case.household_key,
+        ward_code=case.ward_code,
+        status=case.status,
+        opened_on=case.opened_on,
+        closed_on=case.closed_on,
+        reason=case.reason,
+        members=[MemberOut.model_validate(m) for m in file.members],
+        consultations=[ConsultationOut.model_validate(c) for c in file.consultations],
+        plans=[PlanOut.model_validate(p) for p in file.plans],
+    )
+
+
 router = APIRouter(prefix="/center", tags=["child and family center"])
 
 
@@ -31,14 +50,14 @@ router = APIRouter(prefix="/center", tags=["child and family center"])
     summary="Open a family's case (子ども家庭センターの相談ケース)",
 )
 async def open_case(body: CaseIn, session: Session, principal: CenterWriter) -> CaseOut:
-    return await service.open_case(session, principal=principal, case=body)
+    return case_out(await service.open_case(session, principal=principal, case=body))
 
 
 @router.get(
     "/cases/{case_id}", summary="A case with its consultations and plans (ケース記録; logged)"
 )
 async def view_case(case_id: UUID, session: Session, principal: CenterReader) -> CaseOut:
-    return await service.view_case(session, principal=principal, case_id=case_id)
+    return case_out(await service.view_case(session, principal=principal, case_id=case_id))
 
 
 @router.post(
@@ -84,4 +103,16 @@ async def review_plan(
 async def overdue_reviews(
     session: Session, principal: CenterReader, on: date | None = None
 ) -> OverdueList:
-    return await service.overdue_reviews(session, principal=principal, on=on)
+    overdue = await service.overdue_reviews(session, principal=principal, on=on)
+    items = [
+        OverdueReview(
+            plan_id=plan.id,
+            case_id=plan.case_id,
+            ward_code=ward,
+            review_on=plan.review_on,
+            days_overdue=(overdue.on - plan.review_on).days,
+            version=plan.version,
+        )
+        for plan, ward in overdue.plans
+    ]
+    return OverdueList(on=overdue.on, count=len(items), items=items)

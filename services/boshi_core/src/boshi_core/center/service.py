@@ -2,12 +2,13 @@
 support plans (サポートプラン) with review dates. Only center staff hold boshi:center:* scopes;
 ward staff see their ward's cases; every view and change is logged."""
 
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.center import repository
 from boshi_core.center.models import (
     CenterCase,
     CenterCaseMember,
@@ -15,18 +16,7 @@ from boshi_core.center.models import (
     SupportPlan,
     SupportPlanReview,
 )
-from boshi_core.center.schemas import (
-    CaseIn,
-    CaseOut,
-    ConsultationIn,
-    ConsultationOut,
-    MemberOut,
-    OverdueList,
-    OverdueReview,
-    PlanIn,
-    PlanOut,
-    ReviewIn,
-)
+from boshi_core.center.schemas import CaseIn, ConsultationIn, PlanIn, ReviewIn
 from boshi_core.people.service import person_in_scope
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
@@ -35,6 +25,24 @@ from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
 PURPOSE = "児童福祉法第10条の2 (child and family center)"
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """A case with its members, consultations and plan versions."""
+
+    case: CenterCase
+    members: list[CenterCaseMember]
+    consultations: list[CenterConsultation]
+    plans: list[SupportPlan]
+
+
+@dataclass(frozen=True)
+class OverdueReviews:
+    """The plans whose review date was before `on`, each with its case's ward."""
+
+    on: date
+    plans: list[tuple[SupportPlan, str | None]]
 
 
 async def _audit(
@@ -50,7 +58,7 @@ async def _audit(
     )
 
 
-async def open_case(session: AsyncSession, *, principal: Principal, case: CaseIn) -> CaseOut:
+async def open_case(session: AsyncSession, *, principal: Principal, case: CaseIn) -> CaseFile:
     if case.opened_on > today_tokyo():
         raise InvalidInput("opened_on is in the future")
     if len({m.person_no for m in case.members}) != len(case.members):
@@ -58,13 +66,7 @@ async def open_case(session: AsyncSession, *, principal: Principal, case: CaseIn
     people = [await person_in_scope(session, principal, m.person_no) for m in case.members]
     first = people[0]
     household_key = first.household_no or f"P{first.person_no}"
-    open_already = (
-        await session.execute(
-            select(CenterCase.id).where(
-                CenterCase.household_key == household_key, CenterCase.status == "open"
-            )
-        )
-    ).scalar_one_or_none()
+    open_already = await repository.open_case_of_household(session, household_key)
     if open_already is not None:
         raise Conflict(f"the family already has an open case {open_already}")
     record = CenterCase(
@@ -89,60 +91,32 @@ async def open_case(session: AsyncSession, *, principal: Principal, case: CaseIn
         record,
         person_nos=[m.person_no for m in case.members],
     )
-    return await _case_out(session, record)
+    return await _case_file(session, record)
 
 
 async def _case(
     session: AsyncSession, principal: Principal, case_id: UUID, *, for_update: bool = False
 ) -> CenterCase:
-    stmt = select(CenterCase).where(CenterCase.id == case_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    case = (await session.execute(stmt)).scalar_one_or_none()
+    case = await repository.get(session, case_id, for_update=for_update)
     if case is None:
         raise NotFound(f"center case {case_id} does not exist")
     ensure_ward_access(principal, case.ward_code or "")
     return case
 
 
-async def _case_out(session: AsyncSession, case: CenterCase) -> CaseOut:
-    members = (
-        await session.execute(
-            select(CenterCaseMember)
-            .where(CenterCaseMember.case_id == case.id)
-            .order_by(CenterCaseMember.person_no)
-        )
-    ).scalars()
-    consultations = (
-        await session.execute(
-            select(CenterConsultation)
-            .where(CenterConsultation.case_id == case.id)
-            .order_by(CenterConsultation.consulted_on, CenterConsultation.recorded_at)
-        )
-    ).scalars()
-    plans = (
-        await session.execute(
-            select(SupportPlan).where(SupportPlan.case_id == case.id).order_by(SupportPlan.version)
-        )
-    ).scalars()
-    return CaseOut(
-        id=case.id,
-        household_key=case.household_key,
-        ward_code=case.ward_code,
-        status=case.status,
-        opened_on=case.opened_on,
-        closed_on=case.closed_on,
-        reason=case.reason,
-        members=[MemberOut.model_validate(m) for m in members],
-        consultations=[ConsultationOut.model_validate(c) for c in consultations],
-        plans=[PlanOut.model_validate(p) for p in plans],
+async def _case_file(session: AsyncSession, case: CenterCase) -> CaseFile:
+    return CaseFile(
+        case=case,
+        members=await repository.members_of(session, case.id),
+        consultations=await repository.consultations_of(session, case.id),
+        plans=await repository.plans_of(session, case.id),
     )
 
 
-async def view_case(session: AsyncSession, *, principal: Principal, case_id: UUID) -> CaseOut:
+async def view_case(session: AsyncSession, *, principal: Principal, case_id: UUID) -> CaseFile:
     case = await _case(session, principal, case_id)
     await _audit(session, principal, "center.case.view", case)
-    return await _case_out(session, case)
+    return await _case_file(session, case)
 
 
 async def add_consultation(
@@ -174,21 +148,11 @@ async def add_plan(
     case = await _case(session, principal, case_id, for_update=True)
     if case.status != "open":
         raise Conflict(f"center case {case_id} is closed")
-    version = (
-        await session.execute(
-            select(func.coalesce(func.max(SupportPlan.version), 0)).where(
-                SupportPlan.case_id == case.id
-            )
-        )
-    ).scalar_one()
-    await session.execute(
-        update(SupportPlan)
-        .where(SupportPlan.case_id == case.id, SupportPlan.status == "active")
-        .values(status="superseded")
-    )
+    version = await repository.last_plan_version(session, case.id)
+    await repository.supersede_active_plan(session, case.id)
     record = SupportPlan(
         case_id=case.id,
-        version=int(version) + 1,
+        version=version + 1,
         status="active",
         starts_on=plan.starts_on,
         review_on=plan.review_on,
@@ -205,11 +169,7 @@ async def add_plan(
 async def review_plan(
     session: AsyncSession, *, principal: Principal, plan_id: UUID, review: ReviewIn
 ) -> SupportPlan:
-    plan = (
-        await session.execute(
-            select(SupportPlan).where(SupportPlan.id == plan_id).with_for_update()
-        )
-    ).scalar_one_or_none()
+    plan = await repository.plan_for_update(session, plan_id)
     if plan is None:
         raise NotFound(f"support plan {plan_id} does not exist")
     case = await _case(session, principal, plan.case_id)
@@ -230,8 +190,9 @@ async def review_plan(
     plan.last_reviewed_on = review.reviewed_on
     if review.outcome == "end":
         plan.status = "ended"
+    elif review.next_review_on is None:
+        raise InvalidInput("a continued plan needs a next_review_on")
     else:
-        assert review.next_review_on is not None
         plan.review_on = review.next_review_on
     await session.flush()
     await _audit(
@@ -242,37 +203,15 @@ async def review_plan(
 
 async def overdue_reviews(
     session: AsyncSession, *, principal: Principal, on: date | None = None
-) -> OverdueList:
+) -> OverdueReviews:
     """Active plans of open cases whose review date has passed (ward staff: their ward)."""
     on = on or today_tokyo()
-    stmt = (
-        select(SupportPlan, CenterCase.ward_code)
-        .join(CenterCase, CenterCase.id == SupportPlan.case_id)
-        .where(
-            SupportPlan.status == "active",
-            CenterCase.status == "open",
-            SupportPlan.review_on < on,
-        )
-        .order_by(SupportPlan.review_on, SupportPlan.id)
-    )
-    if principal.ward is not None:
-        stmt = stmt.where(CenterCase.ward_code == principal.ward)
-    items = [
-        OverdueReview(
-            plan_id=plan.id,
-            case_id=plan.case_id,
-            ward_code=ward,
-            review_on=plan.review_on,
-            days_overdue=(on - plan.review_on).days,
-            version=plan.version,
-        )
-        for plan, ward in (await session.execute(stmt))
-    ]
+    plans = await repository.overdue_plans(session, on=on, ward_code=principal.ward)
     UnitOfWork.of(session).record_access(
         principal,
         action="center.overdue_reviews.view",
         target_type="center_case",
         purpose=PURPOSE,
-        detail={"on": on.isoformat(), "cases": sorted({str(i.case_id) for i in items})},
+        detail={"on": on.isoformat(), "cases": sorted({str(plan.case_id) for plan, _ in plans})},
     )
-    return OverdueList(on=on, count=len(items), items=items)
+    return OverdueReviews(on=on, plans=plans)
