@@ -5,7 +5,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.births.models import Child
 from boshi_core.people.models import Person
+from boshi_core.pregnancy.models import Pregnancy
 
 # Built once: on every write's path, and building a statement costs more than running it.
 _BY_NUMBER = select(Person).where(Person.person_no == bindparam("person_no"))
@@ -71,3 +73,19 @@ async def upsert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) ->
     if not rows:
         return 0
     return len((await session.execute(_UPSERT, rows)).all())
+
+
+async def pregnancies_of(session: AsyncSession, person_no: str) -> list[Pregnancy]:
+    stmt = (
+        select(Pregnancy)
+        .where(Pregnancy.person_no == person_no)
+        .order_by(Pregnancy.notified_on.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def children_of(session: AsyncSession, mother_person_no: str) -> list[Child]:
+    stmt = (
+        select(Child).where(Child.mother_person_no == mother_person_no).order_by(Child.birth_date)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -3,10 +3,22 @@ from fastapi import APIRouter
 from boshi_core.deps import Atena, PregnancyReader
 from boshi_core.people import service
 from boshi_core.people.schemas import (
+    ChildSummary,
     MyNumberSearchIn,
+    PersonOut,
     PersonProfileOut,
+    PregnancySummary,
 )
 from mch_common.web import Session
+
+
+def profile_out(profile: service.PersonProfile) -> PersonProfileOut:
+    return PersonProfileOut(
+        person=PersonOut.model_validate(profile.person),
+        pregnancies=[PregnancySummary.model_validate(p) for p in profile.pregnancies],
+        children=[ChildSummary.model_validate(c) for c in profile.children],
+    )
+
 
 router = APIRouter(tags=["people"])
 PURPOSE = "母子保健事務 (MCH casework: person profile)"
@@ -16,7 +28,9 @@ PURPOSE = "母子保健事務 (MCH casework: person profile)"
 async def get_person(
     person_no: str, session: Session, principal: PregnancyReader
 ) -> PersonProfileOut:
-    return await service.profile(session, principal=principal, person_no=person_no, purpose=PURPOSE)
+    return profile_out(
+        await service.profile(session, principal=principal, person_no=person_no, purpose=PURPOSE)
+    )
 
 
 @router.post(
@@ -27,6 +41,8 @@ async def get_person(
 async def search_by_my_number(
     body: MyNumberSearchIn, session: Session, principal: PregnancyReader, atena: Atena
 ) -> PersonProfileOut:
-    return await service.profile_by_my_number(
-        session, principal=principal, atena=atena, my_number=body.my_number, purpose=PURPOSE
+    return profile_out(
+        await service.profile_by_my_number(
+            session, principal=principal, atena=atena, my_number=body.my_number, purpose=PURPOSE
+        )
     )

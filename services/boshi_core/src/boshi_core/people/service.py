@@ -1,19 +1,28 @@
 """Finding the person a request is about, and checking the caller may see them."""
 
+from dataclasses import dataclass
+
 from pydantic import SecretStr
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child
 from boshi_core.people import repository
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.models import Person
-from boshi_core.people.schemas import ChildSummary, PersonOut, PersonProfileOut, PregnancySummary
 from boshi_core.pregnancy.models import Pregnancy
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import NotFound
 from mch_common.work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class PersonProfile:
+    """A person with their pregnancies (newest first) and the children they are mother of."""
+
+    person: Person
+    pregnancies: list[Pregnancy]
+    children: list[Child]
 
 
 async def require_person(session: AsyncSession, person_no: str) -> Person:
@@ -72,7 +81,7 @@ async def profile_by_my_number(
     atena: AtenaClient,
     my_number: SecretStr,
     purpose: str,
-) -> PersonProfileOut:
+) -> PersonProfile:
     """The profile of the person atena finds by My Number (the lookup is the logged access)."""
     person = await find_by_my_number(
         session, principal, atena=atena, my_number=my_number, purpose=purpose
@@ -80,30 +89,17 @@ async def profile_by_my_number(
     return await _profile_of(session, person.person_no)
 
 
-async def _profile_of(session: AsyncSession, person_no: str) -> PersonProfileOut:
-    person = await require_person(session, person_no)
-    pregnancies = (
-        await session.execute(
-            select(Pregnancy)
-            .where(Pregnancy.person_no == person_no)
-            .order_by(Pregnancy.notified_on.desc())
-        )
-    ).scalars()
-    children = (
-        await session.execute(
-            select(Child).where(Child.mother_person_no == person_no).order_by(Child.birth_date)
-        )
-    ).scalars()
-    return PersonProfileOut(
-        person=PersonOut.model_validate(person),
-        pregnancies=[PregnancySummary.model_validate(p) for p in pregnancies],
-        children=[ChildSummary.model_validate(c) for c in children],
+async def _profile_of(session: AsyncSession, person_no: str) -> PersonProfile:
+    return PersonProfile(
+        person=await require_person(session, person_no),
+        pregnancies=await repository.pregnancies_of(session, person_no),
+        children=await repository.children_of(session, person_no),
     )
 
 
 async def profile(
     session: AsyncSession, *, principal: Principal, person_no: str, purpose: str
-) -> PersonProfileOut:
+) -> PersonProfile:
     """A person's MCH profile, for a caller whose ward may see them; the view is logged."""
     await person_in_scope(session, principal, person_no)
     UnitOfWork.of(session).record_access(
