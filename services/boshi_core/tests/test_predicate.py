@@ -102,7 +102,7 @@ async def test_extraction_and_non_attendees_match_python(
         }
         assert invited == expected, rule.code
         absent = {
-            r["person_no"]
+            r.person_no
             for r in await repository.non_attendees(db_session, rule, period, ward_code=None)
         }
         expected_absent = {

@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, get_args
 
@@ -105,7 +106,7 @@ async def _extract(sessions: async_sessionmaker[AsyncSession], args: argparse.Na
             f"extract {code} {args.month}: {out.invited} newly invited "
             f"({out.invited_total} this month), {out.non_attendees} non-attendees, {took:.2f}s",
         )
-        results.append(out.model_dump() | {"seconds": round(took, 3)})
+        results.append(asdict(out) | {"seconds": round(took, 3)})
     return {"command": "extract", "results": results}
 
 

@@ -9,6 +9,7 @@ The predicate's parameters: :code, :start_months, :end_months, :reminder_days (t
 version in force on the period's first day), :m1 and :ml (the period's first and last days).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -246,16 +247,47 @@ async def extract_invitations(session: AsyncSession, rule: ProgrammeRule, period
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class NonAttendee:
+    """A child past the reminder point of an open window, with no result."""
+
+    person_no: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    ward_code: str | None
+    household_key: str
+    window_start: date
+    window_end: date
+    reminder_from: date
+    reminded_in: str | None  # YYYY-MM of the reminder, if one was sent
+
+
 async def non_attendees(
     session: AsyncSession, rule: ProgrammeRule, period: Period, *, ward_code: str | None
-) -> list[dict[str, Any]]:
+) -> list[NonAttendee]:
     await without_jit(session)
     params = predicate_params(rule, period)
     if ward_code is None:
         stmt = _NON_ATTENDEES_ALL
     else:
         stmt, params["ward_code"] = _NON_ATTENDEES_IN_WARD, ward_code
-    return [dict(row) for row in (await session.execute(stmt, params)).mappings()]
+    rows = (await session.execute(stmt, params)).mappings()
+    return [
+        NonAttendee(
+            person_no=row["person_no"],
+            family_name=row["family_name"],
+            given_name=row["given_name"],
+            birth_date=row["birth_date"],
+            ward_code=row["ward_code"],
+            household_key=row["household_key"],
+            window_start=row["window_start"],
+            window_end=row["window_end"],
+            reminder_from=row["reminder_from"],
+            reminded_in=row["reminded_in"],
+        )
+        for row in rows
+    ]
 
 
 async def invitations(

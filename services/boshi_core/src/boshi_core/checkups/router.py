@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, status
 
 from boshi_core.checkups import service
+from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.checkups.schemas import (
     MONTH_PATTERN,
     CheckupProfile,
@@ -11,12 +12,18 @@ from boshi_core.checkups.schemas import (
     ExtractionOut,
     FollowUpIn,
     FollowUpOut,
+    Measurements,
     NonAttendeeList,
+    NonAttendeeOut,
+    NoticeOut,
     ProgrammeCode,
     ProgrammeOut,
+    ProgrammeStatus,
     ResultIn,
     ResultOut,
     TargetList,
+    TargetOut,
+    VoucherOut,
 )
 from boshi_core.checkups.windows import Period
 from mch_common.auth.deps import require_scope
@@ -28,6 +35,41 @@ CheckupReader = Annotated[Principal, require_scope("boshi:checkup:read")]
 CheckupWriter = Annotated[Principal, require_scope("boshi:checkup:write")]
 Month = Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-12"])]
 PersonNo = Annotated[str, Path(pattern=r"^\d{10}$")]
+
+
+def notice_out(n: CheckupNotice) -> NoticeOut:
+    return NoticeOut(
+        id=n.id,
+        kind=n.kind,
+        period=str(Period.of(n.period)),
+        reason=n.reason,
+        status=n.status,
+        letter_no=n.letter_no,
+        sent_at=n.sent_at,
+        follow_up_outcome=n.follow_up_outcome,
+    )
+
+
+def result_out(result: CheckupResult, voucher: DetailedExamVoucher | None) -> ResultOut:
+    return ResultOut(
+        id=result.id,
+        person_no=result.person_no,
+        programme=result.programme_code,
+        examined_on=result.examined_on,
+        institution=result.institution,
+        measurements=Measurements(
+            height_cm=result.height_cm,
+            weight_kg=result.weight_kg,
+            head_circumference_cm=result.head_circumference_cm,
+            chest_circumference_cm=result.chest_circumference_cm,
+        ),
+        development=dict(result.development),
+        findings=result.findings,
+        judgement=result.judgement,
+        next_action=result.next_action,
+        voucher=VoucherOut.model_validate(voucher) if voucher else None,
+    )
+
 
 router = APIRouter(prefix="/checkups", tags=["infant checkups"])
 
@@ -54,12 +96,13 @@ async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter
     if not principal.city_wide:
         # The extraction writes the whole city's invitations; ward staff read their ward's.
         raise Forbidden("extraction is a city-wide operation")
-    return await service.extract(
+    extraction = await service.extract(
         session,
         programme=body.programme,
         period=service.parse_period(body.month),
         actor=principal.sub,
     )
+    return ExtractionOut.model_validate(extraction)
 
 
 @router.get(
@@ -68,8 +111,25 @@ async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter
 async def targets(
     session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
 ) -> TargetList:
-    return await service.list_targets(
+    listed = await service.list_targets(
         session, principal=principal, programme=programme, period=service.parse_period(month)
+    )
+    items = [
+        TargetOut(
+            notice_id=n.id,
+            person_no=n.person_no,
+            name=p.full_name if p else None,
+            birth_date=p.birth_date if p else None,
+            ward_code=p.ward_code if p else n.ward_code,
+            household_key=n.household_key,
+            reason=n.reason,
+            window_start=n.window_start,
+            window_end=n.window_end,
+        )
+        for n, p in listed.invitations
+    ]
+    return TargetList(
+        programme=listed.rule.code, month=str(listed.period), count=len(items), items=items
     )
 
 
@@ -80,8 +140,25 @@ async def targets(
 async def non_attendees(
     session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
 ) -> NonAttendeeList:
-    return await service.list_non_attendees(
+    listed = await service.list_non_attendees(
         session, principal=principal, programme=programme, period=service.parse_period(month)
+    )
+    items = [
+        NonAttendeeOut(
+            person_no=c.person_no,
+            name=f"{c.family_name} {c.given_name}",
+            birth_date=c.birth_date,
+            ward_code=c.ward_code,
+            household_key=c.household_key,
+            window_start=c.window_start,
+            window_end=c.window_end,
+            reminder_from=c.reminder_from,
+            reminded_in=c.reminded_in,
+        )
+        for c in listed.children
+    ]
+    return NonAttendeeList(
+        programme=listed.rule.code, month=str(listed.period), count=len(items), items=items
     )
 
 
@@ -95,11 +172,32 @@ async def child_profile(
     principal: CheckupReader,
     month: Month | None = None,
 ) -> CheckupProfile:
-    return await service.profile(
+    child = await service.profile(
         session,
         principal=principal,
         person_no=person_no,
         period=service.parse_period(month) if month else None,
+    )
+    return CheckupProfile(
+        person_no=child.person.person_no,
+        name=child.person.full_name,
+        birth_date=child.person.birth_date,
+        residence_status=child.person.residence_status,
+        ward_code=child.person.ward_code,
+        month=str(child.period),
+        programmes=[
+            ProgrammeStatus(
+                programme=p.rule.code,
+                name=p.rule.name,
+                window_start=p.window.start,
+                window_end=p.window.end,
+                reminder_from=p.window.reminder_from,
+                status=p.status,
+                notices=[notice_out(n) for n in p.notices],
+                result=result_out(p.result, p.voucher) if p.result else None,
+            )
+            for p in child.programmes
+        ],
     )
 
 
@@ -112,9 +210,10 @@ async def child_profile(
 async def record_result(
     person_no: PersonNo, body: ResultIn, session: Session, principal: CheckupWriter
 ) -> ResultOut:
-    return await service.record_result(
+    record, voucher = await service.record_result(
         session, principal=principal, person_no=person_no, result=body
     )
+    return result_out(record, voucher)
 
 
 @router.post(

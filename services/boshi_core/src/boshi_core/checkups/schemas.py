@@ -33,6 +33,8 @@ class ExtractionIn(StrictModel):
 
 
 class ExtractionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     programme: str
     month: str
     invited: int

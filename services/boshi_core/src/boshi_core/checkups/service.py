@@ -4,8 +4,8 @@ Every rule on who is due runs in SQL through checkups/repository.py; the profile
 for one child, so the list, the profile and the letter agree on the boundary day.
 """
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,22 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boshi_core import events
 from boshi_core.checkups import repository
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
-from boshi_core.checkups.schemas import (
-    CheckupProfile,
-    ExtractionOut,
-    Measurements,
-    NonAttendeeList,
-    NonAttendeeOut,
-    NoticeOut,
-    ProgrammeStatus,
-    ResultIn,
-    ResultOut,
-    TargetList,
-    TargetOut,
-    VoucherOut,
-)
-from boshi_core.checkups.windows import Period, ProgrammeRule, window_for
+from boshi_core.checkups.schemas import ResultIn, Status
+from boshi_core.checkups.windows import Period, ProgrammeRule, Window, window_for
+from boshi_core.people.models import Person
 from boshi_core.people.service import person_in_scope
+from boshi_core.pregnancy.service import fiscal_year
 from boshi_core.wards import ward_digits
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
@@ -39,6 +28,50 @@ PURPOSE = "母子保健法第12条・第13条 (infant checkups and reminders)"
 # 精密健康診査受診票: valid for three months from issue (city practice; to be confirmed)
 VOUCHER_VALID_DAYS = 90
 BATCH_ACTOR = "batch:boshi_core.checkups"
+
+
+@dataclass(frozen=True)
+class Extraction:
+    programme: str
+    month: str
+    invited: int  # by this run
+    invited_total: int  # in the month
+    non_attendees: int
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The month's invitations, each with its child as the read model knows them now."""
+
+    rule: ProgrammeRule
+    period: Period
+    invitations: list[tuple[CheckupNotice, Person | None]]
+
+
+@dataclass(frozen=True)
+class NonAttendees:
+    rule: ProgrammeRule
+    period: Period
+    children: list[repository.NonAttendee]
+
+
+@dataclass(frozen=True)
+class ProgrammeState:
+    """One programme for one child: the window, the status as of the month, what was sent."""
+
+    rule: ProgrammeRule
+    window: Window
+    status: Status
+    notices: list[CheckupNotice]
+    result: CheckupResult | None
+    voucher: DetailedExamVoucher | None
+
+
+@dataclass(frozen=True)
+class ChildCheckups:
+    person: Person
+    period: Period
+    programmes: list[ProgrammeState]
 
 
 def parse_period(month: str) -> Period:
@@ -62,7 +95,7 @@ async def require_rule(session: AsyncSession, code: str, period: Period) -> Prog
 
 async def extract(
     session: AsyncSession, *, programme: str, period: Period, actor: str = BATCH_ACTOR
-) -> ExtractionOut:
+) -> Extraction:
     """The month's targets as invitation records (one set-based INSERT ... SELECT), and the
     size of its non-attendee list. Re-running the same month adds only newcomers."""
     rule = await require_rule(session, programme, period)
@@ -72,7 +105,7 @@ async def extract(
 
 async def extract_month(
     session: AsyncSession, *, rule: ProgrammeRule, period: Period, actor: str = BATCH_ACTOR
-) -> tuple[ExtractionOut, list[dict[str, Any]]]:
+) -> tuple[Extraction, list[repository.NonAttendee]]:
     """`extract` for one programme version, also returning the non-attendee rows."""
     invited = await repository.extract_invitations(session, rule, period)
     total = await repository.invitation_count(session, rule, period)
@@ -85,7 +118,7 @@ async def extract_month(
         purpose=PURPOSE,
         detail={"month": str(period), "invited": invited, "non_attendees": len(absent)},
     )
-    out = ExtractionOut(
+    out = Extraction(
         programme=rule.code,
         month=str(period),
         invited=invited,
@@ -116,96 +149,34 @@ async def _audit_list(
 
 async def list_targets(
     session: AsyncSession, *, principal: Principal, programme: str, period: Period
-) -> TargetList:
+) -> Targets:
     rule = await require_rule(session, programme, period)
     rows = await repository.invitations(session, rule, period, ward_code=principal.ward)
-    items = [
-        TargetOut(
-            notice_id=n.id,
-            person_no=n.person_no,
-            name=p.full_name if p else None,
-            birth_date=p.birth_date if p else None,
-            ward_code=p.ward_code if p else n.ward_code,
-            household_key=n.household_key,
-            reason=n.reason,
-            window_start=n.window_start,
-            window_end=n.window_end,
-        )
-        for n, p in rows
-    ]
     await _audit_list(
-        session, principal, "checkup.targets.view", rule, period, [i.person_no for i in items]
+        session, principal, "checkup.targets.view", rule, period, [n.person_no for n, _ in rows]
     )
-    return TargetList(programme=rule.code, month=str(period), count=len(items), items=items)
+    return Targets(rule=rule, period=period, invitations=rows)
 
 
 async def list_non_attendees(
     session: AsyncSession, *, principal: Principal, programme: str, period: Period
-) -> NonAttendeeList:
+) -> NonAttendees:
     rule = await require_rule(session, programme, period)
     rows = await repository.non_attendees(session, rule, period, ward_code=principal.ward)
-    items = [
-        NonAttendeeOut(
-            person_no=r["person_no"],
-            name=f"{r['family_name']} {r['given_name']}",
-            birth_date=r["birth_date"],
-            ward_code=r["ward_code"],
-            household_key=r["household_key"],
-            window_start=r["window_start"],
-            window_end=r["window_end"],
-            reminder_from=r["reminder_from"],
-            reminded_in=r["reminded_in"],
-        )
-        for r in rows
-    ]
     await _audit_list(
         session,
         principal,
         "checkup.non_attendees.view",
         rule,
         period,
-        [i.person_no for i in items],
+        [r.person_no for r in rows],
     )
-    return NonAttendeeList(programme=rule.code, month=str(period), count=len(items), items=items)
-
-
-def _notice_out(n: CheckupNotice) -> NoticeOut:
-    return NoticeOut(
-        id=n.id,
-        kind=n.kind,
-        period=str(Period.of(n.period)),
-        reason=n.reason,
-        status=n.status,
-        letter_no=n.letter_no,
-        sent_at=n.sent_at,
-        follow_up_outcome=n.follow_up_outcome,
-    )
-
-
-def _result_out(result: CheckupResult, voucher: DetailedExamVoucher | None) -> ResultOut:
-    return ResultOut(
-        id=result.id,
-        person_no=result.person_no,
-        programme=result.programme_code,
-        examined_on=result.examined_on,
-        institution=result.institution,
-        measurements=Measurements(
-            height_cm=result.height_cm,
-            weight_kg=result.weight_kg,
-            head_circumference_cm=result.head_circumference_cm,
-            chest_circumference_cm=result.chest_circumference_cm,
-        ),
-        development=dict(result.development),
-        findings=result.findings,
-        judgement=result.judgement,
-        next_action=result.next_action,
-        voucher=VoucherOut.model_validate(voucher) if voucher else None,
-    )
+    return NonAttendees(rule=rule, period=period, children=rows)
 
 
 async def profile(
     session: AsyncSession, *, principal: Principal, person_no: str, period: Period | None = None
-) -> CheckupProfile:
+) -> ChildCheckups:
     person = await person_in_scope(session, principal, person_no)
     if person.birth_date is None:
         raise InvalidInput(f"person {person_no} has no birth date in the read model")
@@ -213,21 +184,18 @@ async def profile(
     notices = await repository.notices_of(session, person_no)
     results = {r.programme_code: r for r in await repository.results_of(session, person_no)}
     vouchers = {v.result_id: v for v in await repository.vouchers_of(session, person_no)}
-    programmes: list[ProgrammeStatus] = []
+    programmes: list[ProgrammeState] = []
     for rule in await repository.rules_in_force(session, period.first):
-        window = window_for(rule, person.birth_date)
         row = await repository.profile_statuses(session, rule, period, person_no)
         result = results.get(rule.code)
         programmes.append(
-            ProgrammeStatus(
-                programme=rule.code,
-                name=rule.name,
-                window_start=window.start,
-                window_end=window.end,
-                reminder_from=window.reminder_from,
+            ProgrammeState(
+                rule=rule,
+                window=window_for(rule, person.birth_date),
                 status=row["status"] if row else "not_resident",
-                notices=[_notice_out(n) for n in notices if n.programme_code == rule.code],
-                result=_result_out(result, vouchers.get(result.id)) if result else None,
+                notices=[n for n in notices if n.programme_code == rule.code],
+                result=result,
+                voucher=vouchers.get(result.id) if result else None,
             )
         )
     UnitOfWork.of(session).record_access(
@@ -238,24 +206,12 @@ async def profile(
         purpose=PURPOSE,
         detail={"month": str(period)},
     )
-    return CheckupProfile(
-        person_no=person.person_no,
-        name=person.full_name,
-        birth_date=person.birth_date,
-        residence_status=person.residence_status,
-        ward_code=person.ward_code,
-        month=str(period),
-        programmes=programmes,
-    )
-
-
-def _fiscal_year(day: date) -> int:
-    return day.year if day.month >= 4 else day.year - 1
+    return ChildCheckups(person=person, period=period, programmes=programmes)
 
 
 async def record_result(
     session: AsyncSession, *, principal: Principal, person_no: str, result: ResultIn
-) -> ResultOut:
+) -> tuple[CheckupResult, DetailedExamVoucher | None]:
     """Record a checkup result. It closes the child's non-attendance for the programme: the
     child leaves the non-attendee list, unsent reminders are withdrawn and sent ones are
     followed up as attended. A referral (要精密) issues a detailed-examination voucher."""
@@ -289,7 +245,7 @@ async def record_result(
         serial = await repository.next_voucher_serial(session)
         ward = ward_digits(person.ward_code) if person.ward_code else "00"
         voucher = DetailedExamVoucher(
-            voucher_no=f"{_fiscal_year(today)}{ward}{serial:06d}",
+            voucher_no=f"{fiscal_year(today)}{ward}{serial:06d}",
             result_id=record.id,
             person_no=person_no,
             issued_on=today,
@@ -318,7 +274,7 @@ async def record_result(
             judgement=result.judgement,
         ),
     )
-    return _result_out(record, voucher)
+    return record, voucher
 
 
 async def follow_up(
