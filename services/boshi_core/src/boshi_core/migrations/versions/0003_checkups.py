@@ -339,12 +339,10 @@ def upgrade() -> None:
     )
 
     op.execute(LEGAL_ADD_MONTHS)
-    # The extraction reads the people read model by birth-date cohort. The index belongs to
-    # part 1's Person model (birth_date index=True gives this very name); until then it is
-    # created here, and IF NOT EXISTS keeps both orders of adoption working.
+    # The extraction reads the people read model by birth-date cohort: the Person model's
+    # index (birth_date index=True gives this very name), which 0001 did not create.
     op.execute("CREATE INDEX IF NOT EXISTS ix_people_birth_date ON people (birth_date)")
     op.execute("CREATE SEQUENCE detailed_exam_voucher_seq")
-    op.execute("CREATE SEQUENCE reminder_letter_seq")
     programmes = sa.table(
         "checkup_programmes",
         sa.column("code", sa.String),
@@ -389,6 +387,5 @@ def downgrade() -> None:
     ):
         op.drop_table(table)
     op.execute("DROP INDEX IF EXISTS ix_people_birth_date")
-    op.execute("DROP SEQUENCE reminder_letter_seq")
     op.execute("DROP SEQUENCE detailed_exam_voucher_seq")
     op.execute("DROP FUNCTION legal_add_months(date, integer)")
