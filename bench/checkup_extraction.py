@@ -30,7 +30,7 @@ from boshi_core.checkups.service import extract_month, require_rule  # noqa: E40
 from boshi_core.checkups.windows import Period  # noqa: E402
 from boshi_core.migrate import MIGRATIONS  # noqa: E402
 from mch_common.dates import add_months_legal  # noqa: E402
-from mch_common.db import asyncpg_dsn, create_engine, session_factory  # noqa: E402
+from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work  # noqa: E402
 from mch_common.migrations import upgrade_async  # noqa: E402
 
 FIRST_BIRTH = "2021-06-01"
@@ -183,7 +183,8 @@ async def ours(url: str, period: Period) -> tuple[float, dict[str, tuple[int, in
         started = time.perf_counter()
         for code in ("4m", "7m", "1y6m", "3y"):
             step = time.perf_counter()
-            async with sessions() as session, session.begin():
+            # The extraction's audit record goes through the unit of work, written at commit.
+            async with unit_of_work(sessions) as session:
                 rule = await require_rule(session, code, period)
                 out, absent = await extract_month(session, rule=rule, period=period)
             counts[code] = (out.invited, len(absent))
