@@ -76,15 +76,19 @@ def auth(jwt_keys: TestKeySet) -> Auth:
     return headers
 
 
+async def _apply(session: AsyncSession, snap: dict[str, Any], verb: str) -> dict[str, Any]:
+    """Apply an atena snapshot to the read model as the consumer would, and commit."""
+    await upsert_snapshot(session, snap, f"atena.person.{verb}")
+    await session.commit()
+    return snap
+
+
 @pytest.fixture
 def register(db_session: AsyncSession) -> Register:
     """Put a person in the read model as if atena's event had arrived."""
 
     async def add(person_no: str, **kwargs: Any) -> dict[str, Any]:
-        snap = snapshot(person_no, **kwargs)
-        await upsert_snapshot(db_session, snap, "atena.person.registered")
-        await db_session.commit()
-        return snap
+        return await _apply(db_session, snapshot(person_no, **kwargs), "registered")
 
     return add
 
@@ -96,10 +100,7 @@ def resident(db_session: AsyncSession) -> Resident:
     async def add(
         person_no: str, birth_date: date | str, *, event: str = "registered", **kwargs: Any
     ) -> dict[str, Any]:
-        snap = child(person_no, birth_date, **kwargs)
-        await upsert_snapshot(db_session, snap, f"atena.person.{event}")
-        await db_session.commit()
-        return snap
+        return await _apply(db_session, child(person_no, birth_date, **kwargs), event)
 
     return add
 
