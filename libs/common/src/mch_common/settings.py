@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     db_pool_pre_ping: bool = True
     db_pool_ping_after_idle: float = Field(default=1.0, ge=0)
     nats_url: str = "nats://127.0.0.1:4222"
+    # The service's own NATS user (mch_common.nats_access; `make run` and deploy/ configure one
+    # per service); empty for a server without authorization.
+    nats_user: str = ""
+    nats_password: str = ""
     # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
     event_namespace: str = ""
 
