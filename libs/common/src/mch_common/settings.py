@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     service_name: str = "mch"
     environment: str = Field(default="dev", description="dev, test, staging or production")
     tenant: str = Field(default="401005", description="municipality code with check digit")
+    # A platform serving many municipalities (the intermediate server) accepts every tenant's
+    # token and separates them in the database; a city's own services refuse other tenants.
+    multi_tenant: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
 
