@@ -13,7 +13,7 @@ from mch_common.auth.verifier import (
     service_subject,
 )
 from mch_common.errors import Unauthorized
-from mch_common.testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 
 
 async def _decode(keys: TestKeySet, token: str, **options: Any) -> DecodedToken:
