@@ -50,10 +50,10 @@ class Permissions:
 
 
 def permissions(service: ServiceAccess, naming: EventNaming = EventNaming()) -> Permissions:
+    """What `service`'s user may publish and subscribe to (`naming`: a test namespace)."""
     own = naming.stream(service.stream)
-    read = dict.fromkeys(
-        [IDENTITY_STREAM_SERVICE, *(c.stream for c in service.consumes)]
-    )  # ordered, unique
+    # Every service reads identity's revocations; a dict keeps the order without duplicates.
+    read = dict.fromkeys([IDENTITY_STREAM_SERVICE, *(c.stream for c in service.consumes)])
     publish = [
         naming.subject(f"{service.stream}.>"),
         *(f"{JS_API}.STREAM.{action}.{own}" for action in ("INFO", "CREATE", "UPDATE")),
