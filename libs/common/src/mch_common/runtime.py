@@ -81,7 +81,11 @@ def service_lifespan(
             ping_after_idle=settings.db_pool_ping_after_idle,
         )
         bus = await EventBus.connect(
-            settings.nats_url, namespace=settings.event_namespace, name=settings.service_name
+            settings.nats_url,
+            namespace=settings.event_namespace,
+            name=settings.service_name,
+            user=settings.nats_user,
+            password=settings.nats_password,
         )
         await bus.ensure_stream(stream_service, max_age=stream_max_age)
         runtime = Runtime(
