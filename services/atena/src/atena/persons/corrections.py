@@ -19,6 +19,17 @@ from atena.persons.schemas import Correction
 from atena.persons.snapshot import PersonState
 from mch_common.dates import today_tokyo
 
+# Every person has these: a correction may change them, never empty them.
+REQUIRED_FIELDS = (
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "sex",
+    "birth_date",
+    "address",
+)
+
 
 async def correct(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str, body: Correction
@@ -38,16 +49,15 @@ async def correct(
             in_city=person.residence_status == "resident",
             loc="changes.address",
         )
-    for field in ("family_name", "given_name", "family_name_kana", "given_name_kana", "sex"):
+    for field in REQUIRED_FIELDS:
         if field in changes and changes[field] is None:
             raise invalid(f"changes.{field}", "this field cannot be emptied")
     before = await repo.snapshot(session, person_no)
+    changes.pop("address", None)  # its columns, below
     for field, value in changes.items():
-        if field == "address":
-            assert body.changes.address is not None
-            set_address(person, body.changes.address)
-        else:
-            setattr(person, field, value)
+        setattr(person, field, value)
+    if body.changes.address is not None:
+        set_address(person, body.changes.address)
     set_names(person)
     effective = body.effective_date or today_tokyo()
     return await record_change(
