@@ -81,7 +81,7 @@ async def _new_person(
     set_names(person)
     set_address(person, body.address)
     await place_in_household(session, person, body.household)
-    session.add(person)
+    repo.add_person(session, person)
     if body.my_number is not None:
         await store_my_number(
             session, ctx, person_no=person.person_no, my_number=body.my_number.get_secret_value()
@@ -200,7 +200,7 @@ async def record_birth(
         "building",
     ):
         setattr(child, column, getattr(mother, column))
-    session.add(child)
+    repo.add_person(session, child)
     if body.my_number is not None:
         await store_my_number(
             session, ctx, person_no=child.person_no, my_number=body.my_number.get_secret_value()

@@ -270,6 +270,11 @@ async def add_change(
     )
 
 
+def add_person(session: AsyncSession, person: Person) -> None:
+    """A new person, written with the unit of work's next flush."""
+    session.add(person)
+
+
 async def add_household(session: AsyncSession) -> str:
     """A new household; its number."""
     household_no = await next_household_no(session)
