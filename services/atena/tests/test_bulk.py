@@ -392,23 +392,23 @@ async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_i
     committed_sessions: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from atena.bulk.loader import Loader
+    from atena.bulk.writing import ChunkWriter
 
     before = await schema_objects(committed_sessions)
     rows, _ = many_rows(40, households=5)
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
-    load_chunk = Loader._load_chunk
+    write = ChunkWriter.write
     calls = 0
 
-    async def failing(self: Loader, conn: asyncpg.Connection, prepared: Any) -> None:
+    async def failing(self: ChunkWriter, conn: asyncpg.Connection, prepared: Any) -> None:
         nonlocal calls
         calls += 1
         if calls == 4:
             raise ConnectionResetError("the database went away")
-        await load_chunk(self, conn, prepared)
+        await write(self, conn, prepared)
 
-    monkeypatch.setattr(Loader, "_load_chunk", failing)
+    monkeypatch.setattr(ChunkWriter, "write", failing)
     with pytest.raises(ConnectionResetError):
         await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
     monkeypatch.undo()
