@@ -27,9 +27,17 @@ async def _as_attacker(owner: AsyncEngine, statement: str, **params: Any) -> Non
         await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
 
 
+def tampering_settings(service_settings: dict[str, Any], database_url: str) -> dict[str, Any]:
+    """Settings for a service on a database of its own: its own event namespace too, since a
+    service's anchors are one per namespace (inside the session's, deleted with it)."""
+    namespace = f"{service_settings['event_namespace']}_tamper"
+    return {**service_settings, "database_url": database_url, "event_namespace": namespace}
+
+
 async def check_audit_tampering_is_detected(
     *, create_app: Callable[[Any], FastAPI], settings: ServiceSettings, owner_url: str
 ) -> None:
+    """`settings` from `tampering_settings`, on a freshly migrated database."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         for i in range(RECORDS):
