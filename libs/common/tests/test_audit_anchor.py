@@ -10,8 +10,20 @@ from mch_common.db import session_factory, unit_of_work
 from mch_common.events.bus import EventBus
 from mch_common.work import UnitOfWork
 
-HASHED = ("chain_pos", "seq", "occurred_at", "actor", "terminal", "action", "target_type")
-HASHED += ("target_id", "purpose", "outcome", "detail", "correlation_id")
+HASHED = (
+    "chain_pos",
+    "seq",
+    "occurred_at",
+    "actor",
+    "terminal",
+    "action",
+    "target_type",
+    "target_id",
+    "purpose",
+    "outcome",
+    "detail",
+    "correlation_id",
+)
 
 
 async def _write_and_seal(session: AsyncSession, n: int) -> None:
