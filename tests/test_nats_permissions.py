@@ -33,6 +33,7 @@ from identity import events as identity_events
 from identity.config import Settings as IdentitySettings
 from identity.main import create_app as create_identity
 from mch_common import nats_access
+from mch_common.audit_anchor import AuditAnchors
 from mch_common.auth.revocation import RevocationList, TokenRevoked
 from mch_common.db import unit_of_work
 from mch_common.events.bus import inbox_prefix
@@ -267,3 +268,9 @@ async def test_every_service_does_its_work_with_its_own_user(
                 return revocations.is_revoked({"jti": jti})
 
             await eventually(applied, bool, within=15, what="the revocation applied")
+
+        # Each may anchor its audit chain with its own user and read the anchor back.
+        for app in (identity_app, atena_app, boshi_app):
+            anchors: AuditAnchors = app.state.runtime.anchors
+            sent = await anchors.publish(chain_pos=1, hash="a" * 64)
+            assert await anchors.latest() == sent, anchors.subject

@@ -7,7 +7,10 @@
    user per service (deploy/nats/services.json, mch_common.nats_access) with fresh passwords.
 2. Services: every services/<svc>/ holding a pyproject.toml and src/<svc>/main.py, identity
    first (the others fetch its JWKS). Each gets its database `mch_<svc>` (created if missing),
-   its Alembic migrations, its optional seeder (`python -m <svc>.seed`), then
+   its Alembic migrations (as the server's user, the database owner), its runtime role
+   `mch_<svc>_app` (mch_common.db_roles: it cannot alter the audit log; password from
+   `MCH_RUNTIME_DB_PASSWORD` if set), then, as that role, its optional seeder
+   (`python -m <svc>.seed`) and
    `python -m mch_common.serve --factory <svc>.main:create_app` (uvicorn with the JSON log
    configuration) on its port, and must answer /readyz.
 3. Logs go to .devstack/logs/<svc>.log and, prefixed, to this console (unless --quiet).
@@ -263,6 +266,7 @@ def ensure_database(url: str) -> bool:
 def forget_events(service: Service, nats_url: str, admin: Credentials | None) -> None:
     """A new database starts with no events: drop the service's stream and its consumers'
     positions left in NATS by an earlier stack, or they would describe data that is gone."""
+    from mch_common.audit_anchor import AuditAnchors
     from mch_common.events.bus import EventBus
 
     async def forget() -> list[str]:
@@ -273,6 +277,8 @@ def forget_events(service: Service, nats_url: str, admin: Credentials | None) ->
             password=admin.password if admin else "",
         )
         try:
+            # The new audit chain starts from nothing: old anchors would call it truncated.
+            await AuditAnchors(bus, service.name).forget()
             return await bus.forget_service(service.name)
         finally:
             await bus.close(drain=False)
@@ -481,8 +487,10 @@ MIGRATE = (
 
 
 def prepare(service: Service, env: dict[str, str], servers: Servers) -> list[str]:
-    """Database, migrations, seed data. Returns the seeder's output (demo credentials)."""
+    """Database, migrations, runtime role, seed data; from here on `env` connects as the
+    runtime role. Returns the seeder's output (demo credentials)."""
     from mch_common.db import database_name
+    from mch_common.db_roles import ensure_runtime_role_sync
 
     database_url = env[f"{service.prefix}_DATABASE_URL"]
     database = database_name(database_url)
@@ -504,6 +512,11 @@ def prepare(service: Service, env: dict[str, str], servers: Servers) -> list[str
             f"{service.name}: {'created' if created else 'database'} {database} "
             f"(no migrations folder {_rel(migrations)})"
         )
+    runtime_url = ensure_runtime_role_sync(
+        database_url, password=os.environ.get("MCH_RUNTIME_DB_PASSWORD")
+    )
+    for prefix in service.prefixes:
+        env[f"{prefix}_DATABASE_URL"] = runtime_url
     if not (service.package / "seed.py").is_file():
         return []
     say(f"{service.name}: seeding demo data")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mch_common.audit_anchor import ANCHOR_STREAM
 from mch_common.auth.revocation import IDENTITY_STREAM_SERVICE
 from mch_common.events.bus import DEAD_LETTER, EventNaming, inbox_prefix
 
@@ -62,6 +63,13 @@ def permissions(service: ServiceAccess, naming: EventNaming = EventNaming()) -> 
         dead_letter = naming.stream(DEAD_LETTER)
         publish += [naming.dead_letter_subject(c.durable) for c in service.consumes]
         publish += [f"{JS_API}.STREAM.{a}.{dead_letter}" for a in ("INFO", "CREATE", "UPDATE")]
+    # Its audit chain's anchors (mch_common.audit_anchor): its own subject on the shared stream;
+    # the latest anchor is read back by stream message get.
+    anchors = naming.stream(ANCHOR_STREAM)
+    publish += [
+        naming.subject(f"audit.anchor.{service.user}"),
+        *(f"{JS_API}.STREAM.{action}.{anchors}" for action in ("INFO", "CREATE", "MSG.GET")),
+    ]
     for stream_service in read:
         stream = naming.stream(stream_service)
         if stream != own:
