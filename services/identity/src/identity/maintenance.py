@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.context import IdentityContext
 from identity.keys.service import ensure_active_key
-from identity.tokens.service import purge_expired
-from identity.users.service import apply_due_transfers
+from identity.tokens.revocation import purge_expired
+from identity.users.transfers import apply_due_transfers
 from mch_common.db import unit_of_work
 
 log = logging.getLogger("identity.maintenance")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.crypto import generate_client_secret, hash_client_secret
 from identity.errors import AlreadyExists
-from identity.events import ClientVerb, emit_client_event, revocation_instant
+from identity.events import ClientVerb, emit_client_event
 from identity.tokens.models import ServiceClient
 from identity.users.models import RoleScope
 from mch_common.auth.principal import Principal
@@ -77,9 +77,15 @@ async def register_client(
 async def _refuse_live_tokens(
     session: AsyncSession, tenant: str, client: ServiceClient, verb: ClientVerb
 ) -> None:
-    at = revocation_instant()
-    client.tokens_valid_after = datetime.fromtimestamp(at, UTC)
-    emit_client_event(session, tenant=tenant, client_id=client.client_id, verb=verb, at=at)
+    # To the microsecond, as the tokens' `iat`: services refuse `iat < at`.
+    client.tokens_valid_after = datetime.now(UTC)
+    emit_client_event(
+        session,
+        tenant=tenant,
+        client_id=client.client_id,
+        verb=verb,
+        at=client.tokens_valid_after.timestamp(),
+    )
 
 
 async def rotate_secret(
