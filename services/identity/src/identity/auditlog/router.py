@@ -1,40 +1,16 @@
 """Reading identity's audit log: logins, logouts, failures and every administrative action."""
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
+from identity.auditlog import service
+from identity.auditlog.schemas import AuditOut, ChainOut
 from identity.deps import Auditor
-from mch_common.audit import AuditRecord, verify_chain
+from mch_common.audit import verify_chain
 from mch_common.web import Session
 
 router = APIRouter(prefix="/admin/audit", tags=["audit"])
-
-
-class AuditOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    seq: int
-    occurred_at: datetime
-    actor: str
-    terminal: str | None
-    action: str
-    target_type: str | None
-    target_id: str | None
-    purpose: str | None
-    outcome: str
-    detail: dict[str, Any]
-    correlation_id: str | None
-
-
-class ChainOut(BaseModel):
-    ok: bool
-    checked: int
-    first_broken_seq: int | None
-    reason: str | None
 
 
 @router.get("", response_model=list[AuditOut])
@@ -46,12 +22,9 @@ async def read(
     action: str | None = None,
     target_id: str | None = None,
 ) -> list[AuditOut]:
-    stmt = select(AuditRecord).where(AuditRecord.seq > after_seq)
-    if action:
-        stmt = stmt.where(AuditRecord.action == action)
-    if target_id:
-        stmt = stmt.where(AuditRecord.target_id == target_id)
-    rows = (await session.execute(stmt.order_by(AuditRecord.seq).limit(limit))).scalars().all()
+    rows = await service.read_records(
+        session, after_seq=after_seq, limit=limit, action=action, target_id=target_id
+    )
     return [AuditOut.model_validate(r) for r in rows]
 
 

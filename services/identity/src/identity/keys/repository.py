@@ -3,10 +3,17 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.keys.models import SigningKey
+
+# One rotation at a time, in every identity process.
+_ROTATION_LOCK = text("SELECT pg_advisory_xact_lock(7340101)")
+
+
+async def lock_rotation(session: AsyncSession) -> None:
+    await session.execute(_ROTATION_LOCK)
 
 
 async def active_key(session: AsyncSession) -> SigningKey | None:

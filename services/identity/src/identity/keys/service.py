@@ -10,7 +10,6 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.config import Settings
@@ -22,7 +21,6 @@ from mch_common.db import unit_of_work
 from mch_common.work import UnitOfWork
 
 ALGORITHM = "ES256"
-_ROTATION_LOCK = text("SELECT pg_advisory_xact_lock(7340101)")
 # Verifiers may have clocks a little behind; keep retired keys published this much longer.
 PUBLISH_LEEWAY = timedelta(seconds=120)
 
@@ -57,7 +55,7 @@ async def ensure_active_key(
     session: AsyncSession, *, box: SecretBox, max_age: timedelta, overlap: timedelta
 ) -> SigningKey:
     """Make a key if there is none, rotate if the active one is too old. Idempotent."""
-    await session.execute(_ROTATION_LOCK)
+    await repository.lock_rotation(session)
     key = await repository.active_key(session)
     if key is None:
         key = _new_key(box)
@@ -77,7 +75,7 @@ async def rotate_signing_key(
     `overlap` is the longest lifetime of a token the retired key signed: its public key stays in
     the JWKS that long (plus a leeway), so tokens already issued stay valid until they expire.
     """
-    await session.execute(_ROTATION_LOCK)
+    await repository.lock_rotation(session)
     return await _rotate_locked(session, box=box, overlap=overlap)
 
 
