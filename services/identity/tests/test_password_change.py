@@ -3,6 +3,7 @@ administrator set, is refused at login until its owner changes it with POST /oau
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 import jwt
 from sqlalchemy import select, update
 
+from identity.tokens.models import RefreshToken
 from identity.users.models import User
 from mch_common.auth.revocation import RevocationList, apply_event
 from mch_common.db import unit_of_work
@@ -174,3 +176,26 @@ async def test_a_token_issued_after_a_password_change_survives_it(idp: Identity)
     assert not (await _revocations_announced(idp)).is_revoked(claims)
     me = await idp.client.get("/oauth2/me", headers={"authorization": f"Bearer {token}"})
     assert me.status_code == 200
+
+
+async def test_a_revocation_is_later_than_every_token_issued_even_by_a_clock_ahead(
+    idp: Identity,
+) -> None:
+    """A token issued by an identity process whose clock runs ahead (or in the same tick of a
+    coarse clock) is still refused: `at` follows the newest recorded `iat`."""
+    admin = await idp.admin()
+    staff = await idp.make_staff("ahead01", ["mch_staff"])
+    token = await idp.token(staff)
+    ahead = timedelta(seconds=2)
+    async with unit_of_work(idp.app.state.sessions) as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == uuid.UUID(staff.user_id))
+            .values(issued_at=RefreshToken.issued_at + ahead)
+        )
+    suspended = await idp.client.post(f"/admin/users/{staff.user_id}/suspend", headers=admin)
+    assert suspended.status_code == 200
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["iat"] += ahead.total_seconds()  # as that process would have signed it
+    assert (await _revocations_announced(idp)).is_revoked(claims)
