@@ -1,6 +1,5 @@
 """The client_credentials grant: a service's own token (its scopes are data, see clients)."""
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from identity.context import IdentityContext
 from identity.crypto import client_secret_matches
 from identity.errors import InvalidClient
-from identity.tokens.issuing import TokenSet, commit_then_raise, narrow_scopes, time_claims
+from identity.tokens.issuing import (
+    TokenSet,
+    commit_then_raise,
+    narrow_scopes,
+    new_jti,
+    time_claims,
+)
 from identity.tokens.models import ServiceClient
 from mch_common.auth.verifier import service_subject
 from mch_common.work import UnitOfWork
@@ -46,7 +51,7 @@ async def client_credentials_grant(
             "roles": [],
             "scope": " ".join(scopes),
             "terminal": None,
-            "jti": uuid.uuid4().hex,
+            "jti": new_jti(),
             **time_claims(datetime.now(UTC), ctx.settings.service_token_ttl_seconds),
         }
         UnitOfWork.of(session).record(

@@ -64,6 +64,13 @@ def narrow_scopes(granted: list[str], requested: str | None) -> list[str]:
     return wanted
 
 
+def new_jti() -> str:
+    """A token id in the canonical UUID form. Not `uuid4().hex`: about 1 in 130 of those holds
+    12 digits that pass the My Number check digit, and the event guard then refused the token's
+    revocation event (a 500 on logout); the guard passes UUIDs as such."""
+    return str(uuid.uuid4())
+
+
 def time_claims(issued_at: datetime, ttl_seconds: int) -> dict[str, float | int]:
     """`iat` to the microsecond, `exp` in whole seconds."""
     iat = issued_at.timestamp()
@@ -87,7 +94,7 @@ async def issue_staff_tokens(
     # issued after a revocation must survive it. Safe, as the next revocation exceeds this `iat`.
     issued_at = max(datetime.now(UTC), user.tokens_valid_after or datetime.min.replace(tzinfo=UTC))
     times = time_claims(issued_at, ctx.settings.access_token_ttl_seconds)
-    jti = uuid.uuid4().hex
+    jti = new_jti()
     claims: dict[str, Any] = {
         "iss": ctx.settings.jwt_issuer,
         "aud": ctx.settings.jwt_audience,
