@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from identity.crypto import hash_client_secret
 from identity.seed import DEMO_CLIENT_SECRET, DEMO_CLIENTS
-from identity.tokens import issuing
 from identity.tokens.models import ServiceClient
 from mch_common.db import unit_of_work
 from mch_common.events.tables import OutboxEvent
@@ -180,7 +179,7 @@ async def test_logout_works_whatever_the_token_id_looks_like(
     looks_like_a_my_number = uuid.UUID("07a2ca31-bee3-4241-8102-738292233668")
     assert contains_my_number(looks_like_a_my_number.hex)
     staff = await idp.make_staff("hex01", ["mch_staff"])
-    monkeypatch.setattr(issuing.uuid, "uuid4", lambda: looks_like_a_my_number)
+    monkeypatch.setattr(uuid, "uuid4", lambda: looks_like_a_my_number)  # for this login only
     body = (await idp.login(staff)).json()
     monkeypatch.undo()
     bearer = {"authorization": f"Bearer {body['access_token']}"}
