@@ -46,13 +46,13 @@ SUBJECT_REVOKING_EVENTS = frozenset(USER_REVOKING_EVENTS + CLIENT_REVOKING_EVENT
 
 class UserRevoked(EventPayload):
     user_id: str
-    at: int = Field(description="unix seconds; the user's tokens issued before are refused")
+    at: float = Field(description="unix seconds (sub-second); the user's tokens issued before")
 
 
 class ClientRevoked(EventPayload):
     client_id: str
     subject: str = Field(description="svc:<client_id>, the tokens' sub")
-    at: int = Field(description="unix seconds; the client's tokens issued before are refused")
+    at: float = Field(description="unix seconds (sub-second); the client's tokens issued before")
 
 
 class TokenRevoked(EventPayload):
