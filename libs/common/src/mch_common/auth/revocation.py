@@ -16,6 +16,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import Field, ValidationError
 
+from mch_common.auth.verifier import DEFAULT_LEEWAY
 from mch_common.events.bus import EventBus, covering_filter
 from mch_common.events.catalogue import EventPayload
 from mch_common.events.envelope import CloudEvent
@@ -72,9 +73,12 @@ class RevocationList:
         self,
         *,
         subject_ttl: float = DEFAULT_SUBJECT_TTL,
+        expiry_leeway: float = DEFAULT_LEEWAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._jtis: dict[str, float] = {}
+        # Verifiers accept a token this long after its `exp`: its revocation must last as long.
+        self._expiry_leeway = expiry_leeway
         self._subjects: dict[str, float] = {}
         self._subject_ttl = subject_ttl
         self._clock = clock
@@ -109,7 +113,9 @@ class RevocationList:
         """Forget revocations that can no longer refuse anything; returns how many went."""
         now = self._clock()
         self._last_prune = now
-        expired_jtis = [jti for jti, exp in self._jtis.items() if exp < now]
+        expired_jtis = [
+            jti for jti, exp in self._jtis.items() if exp + self._expiry_leeway < now
+        ]
         for jti in expired_jtis:
             del self._jtis[jti]
         stale_subjects = [s for s, at in self._subjects.items() if at + self._subject_ttl < now]
