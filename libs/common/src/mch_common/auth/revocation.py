@@ -113,9 +113,7 @@ class RevocationList:
         """Forget revocations that can no longer refuse anything; returns how many went."""
         now = self._clock()
         self._last_prune = now
-        expired_jtis = [
-            jti for jti, exp in self._jtis.items() if exp + self._expiry_leeway < now
-        ]
+        expired_jtis = [jti for jti, exp in self._jtis.items() if exp + self._expiry_leeway < now]
         for jti in expired_jtis:
             del self._jtis[jti]
         stale_subjects = [s for s, at in self._subjects.items() if at + self._subject_ttl < now]
