@@ -3,10 +3,14 @@
 1. Servers. PostgreSQL: `DATABASE_URL` if set (per-service databases are derived from it), else
    127.0.0.1:5432 if something listens there (`MCH_LOCAL_PG_PORT` changes the port), else an
    embedded one in .devstack/pg. NATS likewise: `NATS_URL`, else 127.0.0.1:4222
-   (`MCH_LOCAL_NATS_PORT`), else an embedded nats-server in .devstack/nats.
+   (`MCH_LOCAL_NATS_PORT`), else an embedded nats-server in .devstack/nats, which gets one
+   user per service (deploy/nats/services.json, mch_common.nats_access) with fresh passwords.
 2. Services: every services/<svc>/ holding a pyproject.toml and src/<svc>/main.py, identity
    first (the others fetch its JWKS). Each gets its database `mch_<svc>` (created if missing),
-   its Alembic migrations, its optional seeder (`python -m <svc>.seed`), then
+   its Alembic migrations (as the server's user, the database owner), its runtime role
+   `mch_<svc>_app` (mch_common.db_roles: it cannot alter the audit log; password from
+   `MCH_RUNTIME_DB_PASSWORD` if set), then, as that role, its optional seeder
+   (`python -m <svc>.seed`) and
    `python -m mch_common.serve --factory <svc>.main:create_app` (uvicorn with the JSON log
    configuration) on its port, and must answer /readyz.
 3. Logs go to .devstack/logs/<svc>.log and, prefixed, to this console (unless --quiet).
@@ -32,16 +36,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
+
+if TYPE_CHECKING:  # mch_common is imported late: `make run` may have just installed it
+    from mch_common.nats_access import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSTACK = ROOT / ".devstack"
 LOGS = DEVSTACK / "logs"
 PIDS_FILE = DEVSTACK / "services.json"
 HOST = "127.0.0.1"
+NATS_SERVICES = ROOT / "deploy" / "nats" / "services.json"
 
 # Start order and default ports (DESIGN.md). Unknown services get the next ports after these.
 DEFAULT_PORTS = {
@@ -115,6 +123,8 @@ class Servers:
     postgres_from: str
     nats_url: str
     nats_from: str
+    # Per service, on the embedded NATS only; "admin" is this script's own.
+    nats_logins: dict[str, Credentials] = field(default_factory=dict)
 
 
 def _env_port(name: str, default: int) -> int:
@@ -146,22 +156,62 @@ def resolve_postgres(stack: contextlib.ExitStack) -> tuple[str, str]:
     return server.url, f"embedded, data {_rel(folder)}, log {_rel(server.log_path)}"
 
 
-def resolve_nats(stack: contextlib.ExitStack) -> tuple[str, str]:
+def resolve_nats(stack: contextlib.ExitStack) -> tuple[str, str, dict[str, Credentials]]:
+    """URL, where it came from, and the NATS users (only for the embedded server, which this
+    script configures; a server it did not start keeps its own configuration)."""
     from mch_testing.servers import port_open
 
     configured = os.environ.get("NATS_URL", "").strip()
     if configured:
-        return configured, "from NATS_URL"
+        return configured, "from NATS_URL", {}
     port = _env_port("MCH_LOCAL_NATS_PORT", 4222)
     if port_open(HOST, port):
-        return f"nats://{HOST}:{port}", f"local, port {port}"
+        return f"nats://{HOST}:{port}", f"local, port {port}", {}
     from mch_testing.embedded import embedded_nats
 
     folder = DEVSTACK / "nats"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "auth.conf"
+    logins = write_nats_users(config)
     say(f"nothing on {HOST}:{port}: starting embedded NATS (JetStream) in {_rel(folder)}")
-    url = stack.enter_context(embedded_nats(folder))
+    url = stack.enter_context(embedded_nats(folder, config=config))
     EMBEDDED.append("NATS")
-    return url, f"embedded, data {_rel(folder)}, log {_rel(folder / 'nats-server.log')}"
+    where = f"embedded, users {_rel(config)}, log {_rel(folder / 'nats-server.log')}"
+    return url, where, logins
+
+
+def write_nats_users(config: Path) -> dict[str, Credentials]:
+    """One user per service of deploy/nats/services.json, with passwords made for this run."""
+    import secrets
+
+    from mch_common.nats_access import Credentials, authorization_block, load_services
+
+    services = load_services(NATS_SERVICES)
+    logins = {
+        name: Credentials(name, secrets.token_urlsafe(24))
+        for name in ["admin", *(s.user for s in services)]
+    }
+    config.write_text(
+        authorization_block(services, logins, admin=logins["admin"]), encoding="utf-8"
+    )
+    config.chmod(0o600)
+    return logins
+
+
+def report_nats_users(servers: Servers, services: Sequence[Service]) -> None:
+    if not servers.nats_logins:
+        say(
+            f"NATS at {redact(servers.nats_url)} was not started by make run: no per-service "
+            "users are configured, every service connects without credentials (see "
+            "docs/running.md for a server with deploy/nats/auth.conf)"
+        )
+        return
+    missing = [s.name for s in services if s.name not in servers.nats_logins]
+    if missing:
+        say(
+            f"no NATS user for {', '.join(missing)} in {_rel(NATS_SERVICES)}: "
+            "they will be refused by NATS until they are added there"
+        )
 
 
 def check_postgres(url: str) -> str:
@@ -213,14 +263,22 @@ def ensure_database(url: str) -> bool:
     return asyncio.run(create_database(url, name, exist_ok=True))
 
 
-def forget_events(service: Service, nats_url: str) -> None:
+def forget_events(service: Service, nats_url: str, admin: Credentials | None) -> None:
     """A new database starts with no events: drop the service's stream and its consumers'
     positions left in NATS by an earlier stack, or they would describe data that is gone."""
+    from mch_common.audit_anchor import AuditAnchors
     from mch_common.events.bus import EventBus
 
     async def forget() -> list[str]:
-        bus = await EventBus.connect(nats_url, name="devstack")
+        bus = await EventBus.connect(
+            nats_url,
+            name="devstack",
+            user=admin.user if admin else "",
+            password=admin.password if admin else "",
+        )
         try:
+            # The new audit chain starts from nothing: old anchors would call it truncated.
+            await AuditAnchors(bus, service.name).forget()
             return await bus.forget_service(service.name)
         finally:
             await bus.close(drain=False)
@@ -336,6 +394,11 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
         )
         for prefix in service.prefixes:
             env[f"{prefix}_{key}"] = chosen
+    login = servers.nats_logins.get(service.name)
+    if login is not None:
+        for prefix in service.prefixes:
+            env[f"{prefix}_NATS_USER"] = login.user
+            env[f"{prefix}_NATS_PASSWORD"] = login.password
     # Shared defaults, read by the settings base (prefix MCH_).
     for key in ("NATS_URL", "ENVIRONMENT", "JWT_ISSUER", "JWKS_URL", "TOKEN_URL"):
         env.setdefault(f"MCH_{key}", defaults[key])
@@ -423,15 +486,17 @@ MIGRATE = (
 )
 
 
-def prepare(service: Service, env: dict[str, str]) -> list[str]:
-    """Database, migrations, seed data. Returns the seeder's output (demo credentials)."""
+def prepare(service: Service, env: dict[str, str], servers: Servers) -> list[str]:
+    """Database, migrations, runtime role, seed data; from here on `env` connects as the
+    runtime role. Returns the seeder's output (demo credentials)."""
     from mch_common.db import database_name
+    from mch_common.db_roles import ensure_runtime_role_sync
 
     database_url = env[f"{service.prefix}_DATABASE_URL"]
     database = database_name(database_url)
     created = ensure_database(database_url)
     if created:
-        forget_events(service, env[f"{service.prefix}_NATS_URL"])
+        forget_events(service, env[f"{service.prefix}_NATS_URL"], servers.nats_logins.get("admin"))
     migrations = service.package / "migrations"
     if (migrations / "env.py").is_file():
         say(f"{service.name}: {'created' if created else 'database'} {database}, migrating")
@@ -447,6 +512,11 @@ def prepare(service: Service, env: dict[str, str]) -> list[str]:
             f"{service.name}: {'created' if created else 'database'} {database} "
             f"(no migrations folder {_rel(migrations)})"
         )
+    runtime_url = ensure_runtime_role_sync(
+        database_url, password=os.environ.get("MCH_RUNTIME_DB_PASSWORD")
+    )
+    for prefix in service.prefixes:
+        env[f"{prefix}_DATABASE_URL"] = runtime_url
     if not (service.package / "seed.py").is_file():
         return []
     say(f"{service.name}: seeding demo data")
@@ -660,10 +730,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Ch
     postgres_url, postgres_from = resolve_postgres(stack)
     version = check_postgres(postgres_url)
     say(f"PostgreSQL {version}: {redact(postgres_url)} ({postgres_from})")
-    nats_url, nats_from = resolve_nats(stack)
+    nats_url, nats_from, nats_logins = resolve_nats(stack)
     check_nats(nats_url)
     say(f"NATS JetStream: {redact(nats_url)} ({nats_from})")
-    servers = Servers(postgres_url, postgres_from, nats_url, nats_from)
+    servers = Servers(postgres_url, postgres_from, nats_url, nats_from, nats_logins)
 
     if not services:
         say(
@@ -675,12 +745,13 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Ch
             time.sleep(3600)
 
     say(f"services: {', '.join(s.name for s in services)}")
+    report_nats_users(servers, services)
     stop_leftovers(services)
     seeds: dict[str, list[str]] = {}
     for index, service in enumerate(services):
         service.log_path.write_text("")
         env = service_env(service, servers, services)
-        seeds[service.name] = prepare(service, env)
+        seeds[service.name] = prepare(service, env, servers)
         child = start(service, env, echo=not args.quiet, colour=_COLOURS[index % len(_COLOURS)])
         children.append(child)
         record_pids(children)

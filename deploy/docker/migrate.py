@@ -1,9 +1,14 @@
-"""`mch-entrypoint migrate`: bring one service's database to the latest Alembic revision.
+"""`mch-entrypoint migrate`: bring one service's database to the latest Alembic revision, as
+its owner, then create or update the service's runtime role `<database>_app`
+(mch_common.db_roles: it cannot alter the audit log nor disable its trigger).
 
-The database URL is the service's own setting (`<svc>.config.Settings().database_url`, so its
-env prefix applies: IDENTITY_, ATENA_, BOSHI_, ...), else `<SVC>_DATABASE_URL`, else
-`DATABASE_URL`. With MCH_CREATE_DATABASE=1 the database is created first if missing (the role
-then needs CREATEDB; docker-compose uses this, managed databases are created by the DBA).
+The owner's URL is `<PREFIX>_MIGRATION_DATABASE_URL` (the service's env prefix: IDENTITY_,
+ATENA_, BOSHI_, ...; given to this job only, never to the service), else the service's own
+database URL (`<svc>.config.Settings().database_url`), else `<SVC>_DATABASE_URL`, else
+`DATABASE_URL`. The runtime role's password is `<PREFIX>_RUNTIME_DB_PASSWORD` (the service's
+`DATABASE_URL` carries the same). Creating the role needs CREATEROLE. With
+MCH_CREATE_DATABASE=1 the database is created first if missing (the owner then needs CREATEDB;
+docker-compose uses this, managed databases are created by the DBA).
 """
 
 import asyncio
@@ -18,7 +23,18 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
+def env_prefix(service: str) -> str:
+    try:
+        settings = importlib.import_module(f"{service}.config").Settings
+        return str(settings.model_config.get("env_prefix") or f"{service.upper()}_")
+    except (ImportError, AttributeError):
+        return f"{service.upper()}_"
+
+
 def database_url(service: str) -> str:
+    owner = os.environ.get(f"{env_prefix(service)}MIGRATION_DATABASE_URL")
+    if owner:
+        return owner
     try:
         settings = importlib.import_module(f"{service}.config").Settings()
         return str(settings.database_url)
@@ -38,6 +54,7 @@ def main(argv: list[str]) -> int:
         return 64
     service = argv[0]
     from mch_common.db import asyncpg_url, create_database, database_name
+    from mch_common.db_roles import ensure_runtime_role_sync, runtime_role
     from mch_common.migrations import upgrade
 
     package = importlib.import_module(service)
@@ -53,6 +70,9 @@ def main(argv: list[str]) -> int:
         say(f"created database {name}")
     upgrade(migrations, url)
     say(f"{service}: database {name} is at head")
+    password = os.environ.get(f"{env_prefix(service)}RUNTIME_DB_PASSWORD")
+    ensure_runtime_role_sync(url, password=password)
+    say(f"{service}: runtime role {runtime_role(name)} granted its rights")
     return 0
 
 

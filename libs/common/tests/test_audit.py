@@ -53,7 +53,8 @@ async def test_chain_verifies_when_untouched(db_session: AsyncSession) -> None:
     assert result.checked >= 5
 
 
-async def test_update_and_delete_are_refused_by_the_database(db_session: AsyncSession) -> None:
+async def test_update_and_delete_are_refused_by_the_database(owner_session: AsyncSession) -> None:
+    db_session = owner_session  # the trigger itself, as the owner meets it
     seqs = await _write(db_session, 1)
     for statement in (
         "UPDATE audit_log SET actor = 'someone' WHERE seq = :seq",
@@ -67,7 +68,8 @@ async def test_update_and_delete_are_refused_by_the_database(db_session: AsyncSe
             await db_session.execute(text("TRUNCATE audit_log"))
 
 
-async def test_altered_record_is_pinpointed(db_session: AsyncSession) -> None:
+async def test_altered_record_is_pinpointed(owner_session: AsyncSession) -> None:
+    db_session = owner_session  # the trigger itself, as the owner meets it
     seqs = await _write(db_session, 4)
     # An attacker with superuser rights disables the trigger and edits one record.
     await db_session.execute(
@@ -82,7 +84,8 @@ async def test_altered_record_is_pinpointed(db_session: AsyncSession) -> None:
     assert result.reason == "record content does not match its hash"
 
 
-async def test_deleted_record_breaks_the_link(db_session: AsyncSession) -> None:
+async def test_deleted_record_breaks_the_link(owner_session: AsyncSession) -> None:
+    db_session = owner_session  # the trigger itself, as the owner meets it
     seqs = await _write(db_session, 3)
     await db_session.execute(
         text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
@@ -95,8 +98,9 @@ async def test_deleted_record_breaks_the_link(db_session: AsyncSession) -> None:
 
 
 async def test_sealed_record_cannot_be_resealed_and_sealing_cannot_change_content(
-    db_session: AsyncSession,
+    owner_session: AsyncSession,
 ) -> None:
+    db_session = owner_session  # the trigger itself, as the owner meets it
     seqs = await _write(db_session, 1)
     with pytest.raises(DBAPIError, match="append-only"):
         async with db_session.begin_nested():

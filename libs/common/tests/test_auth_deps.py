@@ -11,22 +11,27 @@ from mch_common.auth.deps import (
     CurrentPrincipal,
     ensure_tenant,
     ensure_ward_access,
+    require_any_scope,
     require_scope,
     require_terminal,
 )
 from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.principal import Principal
 from mch_common.errors import PROBLEM_CONTENT_TYPE, Forbidden, install_problem_handlers
+from mch_common.settings import ServiceSettings
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 
 PERSON_READ = "atena:person:read"
 MYNUMBER_READ = "atena:mynumber:read"
+KITAKYUSHU = "401005"
+CHIYODA = "131016"
 
 
-def _app(verifier: JWKSVerifier) -> FastAPI:
+def _app(verifier: JWKSVerifier, settings: ServiceSettings) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     app.state.verifier = verifier
+    app.state.settings = settings
 
     @app.get("/me")
     async def me(principal: CurrentPrincipal) -> dict[str, str | None]:
@@ -44,6 +49,12 @@ def _app(verifier: JWKSVerifier) -> FastAPI:
     ) -> dict[str, str]:
         return {"sub": principal.sub}
 
+    @app.get("/reports")
+    async def reports(
+        principal: Annotated[Principal, require_any_scope(PERSON_READ, MYNUMBER_READ)],
+    ) -> dict[str, str]:
+        return {"sub": principal.sub}
+
     @app.get("/wards/{ward}/persons")
     async def ward_persons(
         ward: str, principal: Annotated[Principal, require_scope(PERSON_READ)]
@@ -55,9 +66,16 @@ def _app(verifier: JWKSVerifier) -> FastAPI:
 
 
 @pytest.fixture
-async def client(jwt_keys: TestKeySet) -> AsyncIterator[httpx.AsyncClient]:
+def settings() -> ServiceSettings:
+    return ServiceSettings(environment="test", tenant=KITAKYUSHU)
+
+
+@pytest.fixture
+async def client(
+    jwt_keys: TestKeySet, settings: ServiceSettings
+) -> AsyncIterator[httpx.AsyncClient]:
     verifier = JWKSVerifier(jwt_keys.jwks_url, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
-    transport = httpx.ASGITransport(app=_app(verifier))
+    transport = httpx.ASGITransport(app=_app(verifier, settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as http:
         yield http
     await verifier.close()
@@ -145,6 +163,26 @@ async def test_every_listed_scope_is_required(
     assert full.status_code == 200
 
 
+async def test_any_listed_scope_is_enough_with_the_same_tenant_and_terminal_checks(
+    client: httpx.AsyncClient, jwt_keys: TestKeySet
+) -> None:
+    one = await client.get("/reports", headers=_bearer(jwt_keys.mint(scopes=(MYNUMBER_READ,))))
+    none = await client.get("/reports", headers=_bearer(jwt_keys.mint(scopes=("boshi:x:y",))))
+    foreign = await client.get(
+        "/reports", headers=_bearer(jwt_keys.mint(scopes=(PERSON_READ,), tenant=CHIYODA))
+    )
+    no_terminal = await client.get(
+        "/reports", headers=_bearer(jwt_keys.mint(scopes=(PERSON_READ,), terminal=None))
+    )
+
+    assert one.status_code == 200
+    assert _assert_problem(none, 403)["detail"] == f"missing scope {PERSON_READ} or {MYNUMBER_READ}"
+    assert _assert_problem(foreign, 403)["detail"] == "the token belongs to another tenant"
+    assert _assert_problem(no_terminal, 403)["detail"] == (
+        "staff access requires a registered terminal"
+    )
+
+
 @pytest.mark.parametrize(
     ("principal_ward", "status"),
     [("02", 200), ("05", 403), (None, 200)],
@@ -162,6 +200,41 @@ async def test_ward_access_through_a_route(
         assert _assert_problem(response, 403)["detail"] == "the record belongs to another ward"
 
 
+async def test_a_token_of_another_tenant_is_403_even_with_the_scope(
+    client: httpx.AsyncClient, jwt_keys: TestKeySet
+) -> None:
+    staff = jwt_keys.mint(scopes=(PERSON_READ,), tenant=CHIYODA)
+    service = jwt_keys.mint(sub="svc:boshi_core", scopes=(PERSON_READ,), tenant=CHIYODA)
+
+    for token in (staff, service):
+        response = await client.get("/persons", headers=_bearer(token))
+        assert _assert_problem(response, 403)["detail"] == "the token belongs to another tenant"
+
+
+async def test_a_multi_tenant_service_accepts_every_tenant(
+    client: httpx.AsyncClient, jwt_keys: TestKeySet, settings: ServiceSettings
+) -> None:
+    settings.multi_tenant = True
+    token = jwt_keys.mint(scopes=(PERSON_READ,), tenant=CHIYODA)
+
+    response = await client.get("/persons", headers=_bearer(token))
+
+    assert response.status_code == 200
+
+
+async def test_a_staff_token_without_a_terminal_is_403_a_service_token_passes(
+    client: httpx.AsyncClient, jwt_keys: TestKeySet
+) -> None:
+    staff = jwt_keys.mint(scopes=(PERSON_READ,), terminal=None)
+    service = jwt_keys.mint(sub="svc:boshi_core", scopes=(PERSON_READ,), terminal=None)
+
+    refused = await client.get("/persons", headers=_bearer(staff))
+    passed = await client.get("/persons", headers=_bearer(service))
+
+    assert _assert_problem(refused, 403)["detail"] == "staff access requires a registered terminal"
+    assert passed.status_code == 200
+
+
 def _principal(**overrides: object) -> Principal:
     fields: dict[str, object] = {"sub": "staff-0001", "tenant": "401005", "scopes": frozenset()}
     return Principal(**(fields | overrides))  # type: ignore[arg-type]
@@ -176,7 +249,7 @@ def test_ward_staff_cannot_see_residents_without_a_ward() -> None:
 def test_ensure_tenant() -> None:
     ensure_tenant(_principal(tenant="401005"), "401005")
     with pytest.raises(Forbidden, match="another tenant"):
-        ensure_tenant(_principal(tenant="401005"), "131016")
+        ensure_tenant(_principal(tenant="401005"), CHIYODA)
 
 
 def test_require_terminal() -> None:

@@ -27,8 +27,10 @@ class Sample(_Base):
     created: Mapped[str] = mapped_column(String(40), server_default=func.now().cast(String))
 
 
-async def test_insert_new_writes_the_row_and_sets_python_defaults(db_session: AsyncSession) -> None:
-    # DDL inside the test's transaction: rolled back with it.
+async def test_insert_new_writes_the_row_and_sets_python_defaults(
+    owner_session: AsyncSession,
+) -> None:
+    db_session = owner_session  # DDL is the owner's; inside the test's transaction, rolled back
     await (await db_session.connection()).run_sync(_Base.metadata.create_all)
     row = Sample(note=None)
 

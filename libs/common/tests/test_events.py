@@ -19,8 +19,8 @@ SERVICE = "demo"
 
 
 @pytest.fixture
-async def applied_table(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
+async def applied_table(owner_engine: AsyncEngine) -> None:
+    async with owner_engine.begin() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS applied (event_id text, note text)"))
 
 

@@ -66,8 +66,8 @@ def data_root() -> Iterator[Path]:
 
 
 @pytest.fixture
-async def applied_table(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
+async def applied_table(owner_engine: AsyncEngine) -> None:
+    async with owner_engine.begin() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS applied_restart (event_id text)"))
 
 

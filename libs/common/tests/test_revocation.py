@@ -72,6 +72,19 @@ def test_expired_entries_are_pruned() -> None:
     assert revocations.prune() == 1  # subject: every token issued before it has expired
     assert len(revocations) == 1
 
+
+def test_a_revoked_token_stays_refused_while_verifiers_still_accept_it() -> None:
+    """Verifiers take a token up to their leeway after `exp`; a prune inside that window must
+    not let a revoked token through again."""
+    clock = FakeClock(10_000.0)
+    revocations = RevocationList(clock=clock, expiry_leeway=10)
+    revocations.revoke_jti("revoked", 10_000)
+    clock.now = 10_005
+    assert revocations.prune() == 0
+    assert revocations.is_revoked({"jti": "revoked"})
+    clock.now = 10_011
+    assert revocations.prune() == 1
+
     clock.now = 20_001 + 60
     revocations.revoke_jti("new", 30_000)  # pruning also happens on the way
     assert len(revocations) == 1

@@ -17,6 +17,7 @@ from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.principal import Principal
 from mch_common.auth.revocation import RevocationList
 from mch_common.errors import install_problem_handlers
+from mch_common.settings import ServiceSettings
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 
 TOKEN_URL = "http://identity.test/oauth2/token"
@@ -195,6 +196,7 @@ class ProtectedService:
         app = FastAPI()
         install_problem_handlers(app)
         app.state.verifier = self.verifier
+        app.state.settings = ServiceSettings(environment="test")
 
         @app.middleware("http")
         async def record(request: Request, call_next: Any) -> Any:

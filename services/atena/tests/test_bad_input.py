@@ -143,3 +143,24 @@ async def test_bad_life_events_change_nothing(
     )
     assert r.status_code == 422
     assert await counts(db_session) == before
+
+
+@pytest.mark.parametrize("field", ["address", "birth_date", "family_name"])
+async def test_correction_that_empties_a_required_field_is_refused(
+    field: str, client: httpx.AsyncClient, headers: Headers, db_session: AsyncSession
+) -> None:
+    """A correction naming the address (or another fact every person has) without a value is a
+    422 naming the field, not a 500, and changes nothing."""
+    r = await client.post("/persons", json=person_body(), headers=headers())
+    assert r.status_code == 201, r.text
+    no = r.json()["person_no"]
+    before = await counts(db_session)
+    r = await client.post(
+        f"/persons/{no}/corrections",
+        json={"changes": {field: None}, "reason": "typo"},
+        headers=headers(),
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert field in r.text
+    assert await counts(db_session) == before

@@ -67,6 +67,13 @@ async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, A
         return await read_outbox(session)
 
 
+@pytest.fixture(scope="session")
+def load_settings(service_settings: dict[str, Any], owner_database_url: str) -> Settings:
+    """The initial load drops and rebuilds indexes, DDL that only the owner may run: an
+    operator runs it as the owner, like the migrations."""
+    return Settings(**{**service_settings, "database_url": owner_database_url})
+
+
 @pytest.fixture
 def numbers() -> list[str]:
     return [generate_my_number() for _ in range(4)]
@@ -108,7 +115,7 @@ def good_rows(numbers: list[str]) -> list[dict[str, str]]:
 
 async def test_load_reports_bad_lines_and_keeps_good_ones(
     tmp_path: Path,
-    settings: Settings,
+    load_settings: Settings,
     good_rows: list[dict[str, str]],
     numbers: list[str],
     committed_sessions: async_sessionmaker[AsyncSession],
@@ -131,7 +138,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
     ]
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
-    report = await cli.load(settings, str(path), quiet=True)
+    report = await cli.load(load_settings, str(path), quiet=True)
     assert report.summary() | {"seconds": 0} == {
         "encoding": "utf-8",
         "lines": 11,
@@ -215,7 +222,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
         assert e["data"]["after"] == {k: v for k, v in snapshot.items() if k != "version"}
 
     # The same file again changes nothing.
-    again = await cli.load(settings, str(path), quiet=True)
+    again = await cli.load(load_settings, str(path), quiet=True)
     assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 7)
     assert len(await outbox(committed_sessions)) == 4
     assert await count(committed_sessions, "SELECT count(*) FROM person_version") == 4
@@ -229,7 +236,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
             good_rows[2] | {"my_number": numbers[1], "block": "9-9"},
         ],
     )
-    taken = await cli.load(settings, str(path), quiet=True)
+    taken = await cli.load(load_settings, str(path), quiet=True)
     assert (taken.inserted, taken.updated, taken.rejected) == (0, 0, 2)
     assert {(e.line, e.field, e.reason) for e in taken.errors} == {
         (2, "my_number", "registered to another person"),
@@ -250,7 +257,7 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
         good_rows[3] | {"family_name": "斎藤", "family_name_kana": "サイトウ"},
     ]
     write_csv(path, changed)
-    third = await cli.load(settings, str(path), quiet=True)
+    third = await cli.load(load_settings, str(path), quiet=True)
     assert (third.inserted, third.updated, third.unchanged) == (0, 3, 1)
     types = [e["type"] for e in (await outbox(committed_sessions))[4:]]
     assert sorted(types) == [
@@ -271,18 +278,18 @@ async def test_load_reports_bad_lines_and_keeps_good_ones(
 
 async def test_shift_jis_extract_and_export(
     tmp_path: Path,
-    settings: Settings,
+    load_settings: Settings,
     good_rows: list[dict[str, str]],
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     path = tmp_path / "sjis.csv"
     write_csv(path, good_rows, encoding="cp932")
-    report = await cli.load(settings, str(path), quiet=True)
+    report = await cli.load(load_settings, str(path), quiet=True)
     assert report.encoding == "cp932"
     assert report.inserted == 4
     assert report.rejected == 0
 
-    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
     try:
         out = io.BytesIO()
         exported = await export_csv(conn, out, encoding="cp932", ward_code="401064")
@@ -298,7 +305,7 @@ async def test_shift_jis_extract_and_export(
 
 def test_cli_runs_as_a_module(
     tmp_path: Path,
-    settings: Settings,
+    load_settings: Settings,
     good_rows: list[dict[str, str]],
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -306,7 +313,7 @@ def test_cli_runs_as_a_module(
     write_csv(path, [*good_rows, line(external_key="X", sex="?")])
     env: dict[str, Any] = {
         **os.environ,
-        "ATENA_DATABASE_URL": settings.database_url,
+        "ATENA_DATABASE_URL": load_settings.database_url,
         "ATENA_ENVIRONMENT": "test",
     }
     done = subprocess.run(
@@ -363,7 +370,7 @@ async def schema_objects(sessions: async_sessionmaker[AsyncSession]) -> set[str]
 
 async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_each(
     tmp_path: Path,
-    settings: Settings,
+    load_settings: Settings,
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     before = await schema_objects(committed_sessions)
@@ -372,7 +379,7 @@ async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_e
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
     # Chunks of 4 lines: members of one household land in chunks loaded at the same time.
-    report = await cli.load(settings, str(path), chunk_size=4, connections=2, quiet=True)
+    report = await cli.load(load_settings, str(path), chunk_size=4, connections=2, quiet=True)
     assert (report.inserted, report.rejected) == (60, 1)
     assert [(e.line, e.field) for e in report.errors] == [(62, "my_number")]
     # An initial load drops and rebuilds the secondary indexes and constraints: all are back.
@@ -388,35 +395,35 @@ async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_e
 
 async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_it(
     tmp_path: Path,
-    settings: Settings,
+    load_settings: Settings,
     committed_sessions: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from atena.bulk.loader import Loader
+    from atena.bulk.writing import ChunkWriter
 
     before = await schema_objects(committed_sessions)
     rows, _ = many_rows(40, households=5)
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
-    load_chunk = Loader._load_chunk
+    write = ChunkWriter.write
     calls = 0
 
-    async def failing(self: Loader, conn: asyncpg.Connection, prepared: Any) -> None:
+    async def failing(self: ChunkWriter, conn: asyncpg.Connection, prepared: Any) -> None:
         nonlocal calls
         calls += 1
         if calls == 4:
             raise ConnectionResetError("the database went away")
-        await load_chunk(self, conn, prepared)
+        await write(self, conn, prepared)
 
-    monkeypatch.setattr(Loader, "_load_chunk", failing)
+    monkeypatch.setattr(ChunkWriter, "write", failing)
     with pytest.raises(ConnectionResetError):
-        await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
+        await cli.load(load_settings, str(path), chunk_size=5, connections=2, quiet=True)
     monkeypatch.undo()
     assert await schema_objects(committed_sessions) == before
     loaded = await count(committed_sessions, "SELECT count(*) FROM person")
     assert 0 < loaded < 40
 
-    again = await cli.load(settings, str(path), chunk_size=5, connections=2, quiet=True)
+    again = await cli.load(load_settings, str(path), chunk_size=5, connections=2, quiet=True)
     assert (again.inserted, again.unchanged, again.rejected) == (40 - loaded, loaded, 0)
     for table in ("person", "person_version", "person_change", "person_my_number"):
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 40, table
@@ -426,7 +433,7 @@ async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_i
 
 async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
     tmp_path: Path,
-    settings: Settings,
+    load_settings: Settings,
     good_rows: list[dict[str, str]],
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -434,9 +441,9 @@ async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("external_key,name\nJ1,髙橋\n", encoding="utf-8")
     with pytest.raises(ValueError, match="the header does not match"):
-        await cli.load(settings, str(wrong), quiet=True)
+        await cli.load(load_settings, str(wrong), quiet=True)
     with pytest.raises(FileNotFoundError):
-        await cli.load(settings, str(tmp_path / "missing.csv"), encoding="utf-8", quiet=True)
+        await cli.load(load_settings, str(tmp_path / "missing.csv"), encoding="utf-8", quiet=True)
 
     # Bytes that are not UTF-8 on a later line: the load stops with the decoding error.
     undecodable = tmp_path / "undecodable.csv"
@@ -444,4 +451,4 @@ async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
     with undecodable.open("ab") as out:
         out.write(b"J9,," + "髙橋".encode("cp932") + b",\r\n")
     with pytest.raises(UnicodeDecodeError):
-        await cli.load(settings, str(undecodable), encoding="utf-8", chunk_size=2, quiet=True)
+        await cli.load(load_settings, str(undecodable), encoding="utf-8", chunk_size=2, quiet=True)

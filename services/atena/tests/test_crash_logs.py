@@ -47,7 +47,7 @@ async def crashing_database(
     database_factory: DatabaseFactory, migrations_path: Path, test_database_name: str
 ) -> str:
     url = await database_factory.create(f"{test_database_name}_crash", migrations_path)
-    engine = create_async_engine(url)
+    engine = create_async_engine(database_factory.owner_url(url))  # a trigger is the owner's
     try:
         async with engine.begin() as conn:
             for statement in KILL_ON_INSERT:
@@ -68,6 +68,8 @@ def atena_process(
         **os.environ,
         **{f"ATENA_{k.upper()}": str(v) for k, v in service_settings.items()},
         "ATENA_DATABASE_URL": crashing_database,
+        # Another database: its audit anchors must not land on the session database's subject.
+        "ATENA_EVENT_NAMESPACE": f"{service_settings['event_namespace']}_crash",
     }
     output = tmp_path / "atena.out"
     with output.open("wb") as out:

@@ -105,7 +105,7 @@ def test_a_record_crosses_from_the_parsing_process_unchanged() -> None:
     import marshal
     from dataclasses import fields
 
-    from atena.bulk.loader import _record, _wire
+    from atena.bulk.handover import _record, _wire
     from atena.bulk.parse import Record
 
     values: dict[str, Any] = {f.name: f"v{i}" for i, f in enumerate(fields(Record))}

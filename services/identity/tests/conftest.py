@@ -21,7 +21,7 @@ from identity.context import IdentityContext
 from identity.main import create_app
 from identity.seed import DEMO_PASSWORD, SEED_ACTOR
 from identity.terminals.models import Terminal
-from identity.users.service import issue_user
+from identity.users.accounts import issue_user
 from mch_common.audit import AuditRecord
 from mch_common.db import unit_of_work
 from mch_common.events.bus import EventBus

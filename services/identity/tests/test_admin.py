@@ -305,11 +305,11 @@ async def test_every_admin_action_is_audited_and_the_chain_verifies(idp: Identit
         await idp.client.get(
             "/admin/audit", headers=auditor_headers, params={"target_id": staff.user_id}
         )
-    ).json()
-    assert [r["action"] for r in records] == [
-        "identity.user.issue",
-        "identity.user.suspend",
+    ).json()["items"]
+    assert [r["action"] for r in records] == [  # newest first
         "identity.user.roles_change",
+        "identity.user.suspend",
+        "identity.user.issue",
     ]
     assert records[1]["detail"]["before"] == "active"
     verified = (await idp.client.get("/admin/audit/verify", headers=auditor_headers)).json()
@@ -335,3 +335,27 @@ async def test_delete_is_soft_announced_and_the_id_is_never_reused(idp: Identity
     )
     assert reuse.status_code == 409
     assert await idp.event_types_about(staff.user_id) == ["identity.user.deleted"]
+
+
+async def test_an_update_with_null_for_a_required_field_is_422_and_changes_nothing(
+    idp: Identity,
+) -> None:
+    """`valid_from: null` compared a date with None and answered 500."""
+    admin = await idp.admin()
+    staff = await idp.make_staff("nul01", ["mch_staff"])
+    before = (await idp.client.get(f"/admin/users/{staff.user_id}", headers=admin)).json()
+    for body, field in (
+        ({"valid_from": None}, "valid_from"),
+        ({"display_name": None, "valid_until": "2099-03-31"}, "display_name"),
+    ):
+        response = await idp.client.patch(f"/admin/users/{staff.user_id}", headers=admin, json=body)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in str(response.json()["errors"])
+    after = (await idp.client.get(f"/admin/users/{staff.user_id}", headers=admin)).json()
+    assert after == before
+    # An open end is a value: valid_until may be null.
+    cleared = await idp.client.patch(
+        f"/admin/users/{staff.user_id}", headers=admin, json={"valid_until": None}
+    )
+    assert cleared.status_code == 200, cleared.text

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from identity.users.models import User
 from mch_common.dates import today_tokyo
 
-from .conftest import PASSWORD, Identity
+from .conftest import HQ_TERMINAL, PASSWORD, WARD_TERMINAL, Identity
 
 
 async def test_login_issues_signed_token_with_the_promised_claims(idp: Identity) -> None:
@@ -31,7 +31,9 @@ async def test_login_issues_signed_token_with_the_promised_claims(idp: Identity)
     assert claims["aud"] == idp.ctx.settings.jwt_audience
     assert claims["iss"] == idp.ctx.settings.jwt_issuer
     assert claims["tenant"] == "401005"
-    assert claims["exp"] - claims["iat"] == idp.ctx.settings.access_token_ttl_seconds
+    # iat to the microsecond (revocations compare it exactly), exp in whole seconds
+    assert isinstance(claims["iat"], float)
+    assert claims["exp"] == int(claims["iat"]) + idp.ctx.settings.access_token_ttl_seconds
     assert "boshi:pregnancy:read" in claims["scope"].split()
     assert "identity:user:admin" not in claims["scope"].split()
     assert body["refresh_token"]
@@ -215,3 +217,29 @@ async def test_failed_login_changes_persist_although_the_request_failed(idp: Ide
     async with idp.app.state.sessions() as session:
         user = (await session.execute(select(User).where(User.login_id == "count01"))).scalar_one()
     assert user.failed_attempts == 2
+
+
+async def test_a_ward_terminal_serves_only_its_own_ward(idp: Identity) -> None:
+    """registry01 of 401064 on WARD-401099-01 was let in: a terminal belongs to its place."""
+    other_ward = await idp.make_staff("w401064", ["ward_mch_staff"], ward="401064")
+    own_ward = await idp.make_staff("w401099", ["ward_mch_staff"], ward="401099")
+    city_wide = await idp.make_staff("hq01", ["mch_staff"])
+
+    refused = await idp.login(other_ward, terminal=WARD_TERMINAL)
+    assert refused.status_code == 403
+    problem = refused.json()
+    assert problem["type"].endswith("/terminal-of-another-ward")
+    assert WARD_TERMINAL in problem["detail"]
+    assert "access_token" not in problem
+    record = (await idp.audit("identity.login"))[-1]
+    assert (record.outcome, record.target_id, record.terminal) == (
+        "failure",
+        other_ward.user_id,
+        WARD_TERMINAL,
+    )
+    assert record.detail["reason"] == "terminal_of_another_ward"
+
+    # Headquarters terminals serve anyone; a ward's own terminal serves its staff.
+    assert (await idp.login(other_ward, code=other_ward.code(offset_steps=1))).status_code == 200
+    assert (await idp.login(own_ward, terminal=WARD_TERMINAL)).status_code == 200
+    assert (await idp.login(city_wide, terminal=HQ_TERMINAL)).status_code == 200

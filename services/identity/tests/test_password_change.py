@@ -1,14 +1,22 @@
 """Passwords are changed periodically (the assessment's measure): an expired password, or one an
 administrator set, is refused at login until its owner changes it with POST /oauth2/password."""
 
+import asyncio
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy import select, update
 
+from identity.tokens.models import RefreshToken
 from identity.users.models import User
+from mch_common.auth.revocation import RevocationList, apply_event
 from mch_common.db import unit_of_work
+from mch_common.events import read_outbox
+from mch_common.events.envelope import CloudEvent
 
 from .conftest import PASSWORD, Identity, Staff
 
@@ -128,3 +136,66 @@ async def test_no_expiry_when_the_maximum_age_is_zero(idp: Identity) -> None:
         assert (await idp.login(staff)).status_code == 200
     finally:
         idp.ctx.settings.password_max_age_days = 90
+
+
+async def _revocations_announced(idp: Identity) -> RevocationList:
+    """What another service's revocation list holds once it has applied identity's events."""
+    revocations = RevocationList()
+    async with idp.app.state.sessions() as session:
+        for envelope in await read_outbox(session):
+            apply_event(revocations, CloudEvent.model_validate(envelope))
+    return revocations
+
+
+async def test_a_token_issued_in_the_second_of_a_suspension_is_refused_everywhere(
+    idp: Identity,
+) -> None:
+    """Password change, login and suspension within one second: `iat` and `at` were whole
+    seconds and the change had moved `iat` up to the next one, so the token outlived the
+    suspension in every other service."""
+    admin = await idp.admin()
+    staff = await idp.make_staff("same01", ["mch_staff"])
+    await asyncio.sleep(1 - time.time() % 1)  # the three steps start a fresh second
+
+    assert (await change(idp, staff)).status_code == 204
+    token = await idp.token(staff, password=NEW_PASSWORD, code=staff.code(offset_steps=1))
+    suspended = await idp.client.post(f"/admin/users/{staff.user_id}/suspend", headers=admin)
+    assert suspended.status_code == 200
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (await _revocations_announced(idp)).is_revoked(claims)
+    me = await idp.client.get("/oauth2/me", headers={"authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+
+
+async def test_a_token_issued_after_a_password_change_survives_it(idp: Identity) -> None:
+    staff = await idp.make_staff("after01", ["mch_staff"])
+    assert (await change(idp, staff)).status_code == 204
+    token = await idp.token(staff, password=NEW_PASSWORD, code=staff.code(offset_steps=1))
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert not (await _revocations_announced(idp)).is_revoked(claims)
+    me = await idp.client.get("/oauth2/me", headers={"authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+
+
+async def test_a_revocation_is_later_than_every_token_issued_even_by_a_clock_ahead(
+    idp: Identity,
+) -> None:
+    """A token issued by an identity process whose clock runs ahead (or in the same tick of a
+    coarse clock) is still refused: `at` follows the newest recorded `iat`."""
+    admin = await idp.admin()
+    staff = await idp.make_staff("ahead01", ["mch_staff"])
+    token = await idp.token(staff)
+    ahead = timedelta(seconds=2)
+    async with unit_of_work(idp.app.state.sessions) as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == uuid.UUID(staff.user_id))
+            .values(issued_at=RefreshToken.issued_at + ahead)
+        )
+    suspended = await idp.client.post(f"/admin/users/{staff.user_id}/suspend", headers=admin)
+    assert suspended.status_code == 200
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["iat"] += ahead.total_seconds()  # as that process would have signed it
+    assert (await _revocations_announced(idp)).is_revoked(claims)

@@ -5,13 +5,18 @@ records. A sealer (one per database at a time, under an advisory lock; every ser
 then links committed records into the chain in the order it finds them: it assigns
 `chain_pos`, `prev_hash` and `hash`, once. The database refuses every other UPDATE, every
 DELETE and TRUNCATE. Altering, deleting or inserting a sealed record breaks the chain at that
-point, and `verify_chain` names it.
+point, and `verify_chain` names it. The sealer also publishes the chain head
+(`mch_common.audit_anchor`), so that deleting the newest records, or re-hashing the chain after
+an edit, shows against the latest anchor.
 """
 
 import asyncio
 import hashlib
 import json
 import logging
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mch_common.audit_anchor import AuditAnchors, ChainAnchor
 from mch_common.db import Base
 
 log = logging.getLogger("mch.audit")
@@ -117,20 +123,28 @@ _SEAL = text(
 )
 
 
+_CHAIN_HEAD = (
+    select(AuditRecord.chain_pos, AuditRecord.hash)
+    .where(AuditRecord.chain_pos.is_not(None))
+    .order_by(AuditRecord.chain_pos.desc())
+    .limit(1)
+)
+
+
+async def chain_head(session: AsyncSession) -> tuple[int, str] | None:
+    """(chain position, hash) of the newest sealed record; None while nothing is sealed."""
+    head = (await session.execute(_CHAIN_HEAD)).first()
+    if head is None or head.chain_pos is None or head.hash is None:
+        return None
+    return head.chain_pos, head.hash
+
+
 async def seal_pending(session: AsyncSession, *, limit: int = 5000) -> int:
     """Chain up to `limit` committed, unsealed records; returns how many were sealed (0 when
     another sealer holds the lock). Call in its own transaction."""
     if not (await session.execute(_SEALER_LOCK)).scalar_one():
         return 0
-    last = (
-        await session.execute(
-            select(AuditRecord.chain_pos, AuditRecord.hash)
-            .where(AuditRecord.chain_pos.is_not(None))
-            .order_by(AuditRecord.chain_pos.desc())
-            .limit(1)
-        )
-    ).first()
-    position, prev = (last[0] or 0, last[1] or GENESIS_HASH) if last else (0, GENESIS_HASH)
+    position, prev = await chain_head(session) or (0, GENESIS_HASH)
     rows = (
         (
             await session.execute(
@@ -158,12 +172,24 @@ async def seal_pending(session: AsyncSession, *, limit: int = 5000) -> int:
 
 
 class AuditSealer:
-    """Background task of every service: seals new audit records about every `interval` s."""
+    """Background task of every service: seals new audit records about every `interval` s and,
+    with `anchors`, publishes the chain head every `anchor_interval` s when it moved."""
 
-    def __init__(self, engine: AsyncEngine, *, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        interval: float = 0.5,
+        anchors: AuditAnchors | None = None,
+        anchor_interval: float = 60.0,
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.anchors = anchors
+        self.anchor_interval = anchor_interval
         self.sealed = 0
+        self._anchored: tuple[int, str] | None = None
+        self._anchored_at = -math.inf  # the first round anchors at once
         self._stopping = asyncio.Event()
 
     async def seal_once(self) -> int:
@@ -172,10 +198,33 @@ class AuditSealer:
         self.sealed += count
         return count
 
+    async def anchor(self) -> ChainAnchor | None:
+        """Publish the chain head if it moved since the last anchor; returns what was sent."""
+        if self.anchors is None:
+            return None
+        async with AsyncSession(self.engine) as session:
+            head = await chain_head(session)
+        self._anchored_at = time.monotonic()
+        if head is None or head == self._anchored:
+            return None
+        anchor = await self.anchors.publish(chain_pos=head[0], hash=head[1])
+        self._anchored = head
+        return anchor
+
+    async def finish(self) -> None:
+        """At shutdown, after `stop`: seal what is left and anchor the final head."""
+        try:
+            await self.seal_once()
+            await self.anchor()
+        except Exception as exc:  # noqa: BLE001 - shutdown goes on; the next start anchors
+            log.warning("audit anchor at shutdown failed: %s", type(exc).__name__)
+
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
                 count = await self.seal_once()
+                if time.monotonic() - self._anchored_at >= self.anchor_interval:
+                    await self.anchor()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep sealing after transient failures
@@ -193,19 +242,44 @@ class AuditSealer:
 
 @dataclass(frozen=True)
 class ChainVerification:
+    """`first_broken_seq` names the first bad record still in the table; `first_broken_pos`
+    its chain position (for records deleted from the head, the first one missing)."""
+
     ok: bool
     checked: int
     first_broken_seq: int | None = None
+    first_broken_pos: int | None = None
     reason: str | None = None
     unsealed: int = 0
+    anchor: ChainAnchor | None = None
 
 
-async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> ChainVerification:
+async def verify_chain(
+    session: AsyncSession,
+    *,
+    anchor: ChainAnchor | None = None,
+    chunk: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> ChainVerification:
     """Walk the sealed records in chain order; report the first whose link or content does not
-    match. Records not yet sealed are counted, not judged (the sealer runs every half second)."""
+    match, then hold the chain against `anchor` (the latest published head): the anchored
+    record must be there, with the anchored hash. Records not yet sealed are counted, not
+    judged (the sealer runs every half second). `progress` gets the count after each chunk."""
     unsealed = (
         await session.execute(select(func.count()).where(AuditRecord.hash.is_(None)))
     ).scalar_one()
+
+    def broken(row_seq: int | None, pos: int, reason: str) -> ChainVerification:
+        return ChainVerification(
+            ok=False,
+            checked=checked,
+            first_broken_seq=row_seq,
+            first_broken_pos=pos,
+            reason=reason,
+            unsealed=unsealed,
+            anchor=anchor,
+        )
+
     prev = GENESIS_HASH
     expected_pos = 1
     checked = 0
@@ -224,20 +298,33 @@ async def verify_chain(session: AsyncSession, *, chunk: int = 5000) -> ChainVeri
             .all()
         )
         if not rows:
-            return ChainVerification(ok=True, checked=checked, unsealed=unsealed)
+            break
         for row in rows:
             assert row.chain_pos is not None
             if row.chain_pos != expected_pos or row.prev_hash != prev:
-                return ChainVerification(
-                    False, checked, row.seq, "link to the previous record is broken", unsealed
-                )
+                return broken(row.seq, expected_pos, "link to the previous record is broken")
             fields = {k: getattr(row, k) for k in _HASHED_FIELDS}
             if record_hash(prev, fields) != row.hash:
-                return ChainVerification(
-                    False, checked, row.seq, "record content does not match its hash", unsealed
+                return broken(row.seq, row.chain_pos, "record content does not match its hash")
+            if anchor is not None and row.chain_pos == anchor.chain_pos and row.hash != anchor.hash:
+                return broken(
+                    row.seq,
+                    row.chain_pos,
+                    "record differs from its published anchor: the chain was rewritten "
+                    "at or before it",
                 )
             prev = row.hash
             checked += 1
             expected_pos += 1
             after = row.chain_pos
         session.expunge_all()
+        if progress is not None:
+            progress(checked)
+    if anchor is not None and checked < anchor.chain_pos:
+        return broken(
+            None,
+            checked + 1,
+            f"records from chain position {checked + 1} to the anchored "
+            f"{anchor.chain_pos} are missing",
+        )
+    return ChainVerification(ok=True, checked=checked, unsealed=unsealed, anchor=anchor)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mch_common.audit import AuditSealer
+from mch_common.audit_anchor import AuditAnchors
 from mch_common.auth.jwt import JWKSVerifier
 from mch_common.auth.revocation import RevocationList
 from mch_common.auth.verifier import TokenVerifier
@@ -37,6 +38,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     relay: OutboxRelay
+    # Where the sealer publishes the audit chain head and the verifier reads it back.
+    anchors: AuditAnchors
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Filled from identity's revocation events; the verifier refuses what it lists.
@@ -81,15 +84,22 @@ def service_lifespan(
             ping_after_idle=settings.db_pool_ping_after_idle,
         )
         bus = await EventBus.connect(
-            settings.nats_url, namespace=settings.event_namespace, name=settings.service_name
+            settings.nats_url,
+            namespace=settings.event_namespace,
+            name=settings.service_name,
+            user=settings.nats_user,
+            password=settings.nats_password,
         )
         await bus.ensure_stream(stream_service, max_age=stream_max_age)
+        anchors = AuditAnchors(bus, settings.service_name)
+        await anchors.ensure_stream()
         runtime = Runtime(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             bus=bus,
             relay=OutboxRelay(engine, bus.js, bus.naming),
+            anchors=anchors,
         )
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
@@ -103,7 +113,7 @@ def service_lifespan(
 
         await start_auth(app, bus, verifier=verifier(runtime), revocations=runtime.revocations)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
-        sealer = AuditSealer(engine)
+        sealer = AuditSealer(engine, anchors=anchors)
         runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
         if consumers is not None:
             for consumer in consumers(runtime):
@@ -126,6 +136,7 @@ def service_lifespan(
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await sealer.finish()
             await stop_auth(app)
             await bus.close()
             await engine.dispose()

@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     service_name: str = "mch"
     environment: str = Field(default="dev", description="dev, test, staging or production")
     tenant: str = Field(default="401005", description="municipality code with check digit")
+    # A platform serving many municipalities (the intermediate server) accepts every tenant's
+    # token and separates them in the database; a city's own services refuse other tenants.
+    multi_tenant: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -34,6 +37,10 @@ class ServiceSettings(BaseSettings):
     db_pool_pre_ping: bool = True
     db_pool_ping_after_idle: float = Field(default=1.0, ge=0)
     nats_url: str = "nats://127.0.0.1:4222"
+    # The service's own NATS user (mch_common.nats_access; `make run` and deploy/ configure one
+    # per service); empty for a server without authorization.
+    nats_user: str = ""
+    nats_password: str = ""
     # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
     event_namespace: str = ""
 

@@ -490,8 +490,12 @@ def nats_info(host: str, port: int, timeout: float = 1.0) -> dict[str, object] |
 
 
 @contextlib.contextmanager
-def embedded_nats(data_dir: Path, port: int | None = None) -> Iterator[str]:
+def embedded_nats(
+    data_dir: Path, port: int | None = None, *, config: Path | None = None
+) -> Iterator[str]:
     """Run `nats-server -js` with its JetStream store under `data_dir`; yield its URL.
+    `config`: a configuration file (users and permissions, `mch_common.nats_access`); the
+    command line still sets the store, address and port.
 
     The server answers (with JetStream on) before this yields and is terminated on exit.
     """
@@ -517,6 +521,7 @@ def embedded_nats(data_dir: Path, port: int | None = None) -> Iterator[str]:
             str(port),
             "-P",
             str(pid_file),
+            *(["-c", str(config)] if config is not None else []),
         ]
         with log_path.open("ab") as log_file:
             # Own session: a Ctrl-C in the terminal reaches our process only, which then stops

@@ -18,7 +18,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from mch_common.db import create_database, create_engine, drop_database, with_database
+from mch_common.db import (
+    create_database,
+    create_engine,
+    database_name,
+    drop_database,
+    with_database,
+)
+from mch_common.db_roles import drop_runtime_role, ensure_runtime_role
 from mch_common.events.bus import EventBus
 from mch_testing import servers
 
@@ -51,7 +58,9 @@ def test_database_name() -> str:
 
 class DatabaseFactory:
     """Creates migrated databases for this test session and drops them all at the end.
-    Cross-service tests use one per service: services never share a database."""
+    Cross-service tests use one per service: services never share a database. Migrations run
+    as the server's user, the owner; `create` answers the URL of the runtime role
+    (`mch_common.db_roles`), as a service connects; `owner_url` gives the owner's."""
 
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
@@ -67,11 +76,16 @@ class DatabaseFactory:
             await upgrade_async(migrations_path, url)
         else:
             await servers.create_platform_schema(url)
-        return url
+        return await ensure_runtime_role(url)
+
+    def owner_url(self, url: str) -> str:
+        """The owner's URL of a database this factory created (to disable a trigger)."""
+        return with_database(self.server_url, database_name(url))
 
     async def drop_all(self) -> None:
         for name in self.created:
             await drop_database(self.server_url, name)
+            await drop_runtime_role(self.server_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +101,15 @@ async def database_factory(postgres_server_url: str) -> AsyncIterator[DatabaseFa
 async def database_url(
     database_factory: DatabaseFactory, test_database_name: str, migrations_path: Path | None
 ) -> str:
-    """The database of this test session: created, migrated, dropped at the end."""
+    """The database of this test session: created, migrated, dropped at the end; the URL of
+    the runtime role, as the service connects."""
     return await database_factory.create(test_database_name, migrations_path)
+
+
+@pytest.fixture(scope="session")
+def owner_database_url(database_factory: DatabaseFactory, database_url: str) -> str:
+    """The same database as its owner, for tests that play an attacker with owner rights."""
+    return database_factory.owner_url(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +126,27 @@ async def db_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         trans = await conn.begin()
         try:
             yield conn
+        finally:
+            if trans.is_active:
+                await trans.rollback()
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(owner_database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(owner_database_url, pool_size=2)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def owner_session(owner_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session as the database owner (the trigger's tests, an attacker with owner rights),
+    in a transaction rolled back after the test."""
+    async with owner_engine.connect() as conn:
+        trans = await conn.begin()
+        try:
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                yield session
         finally:
             if trans.is_active:
                 await trans.rollback()

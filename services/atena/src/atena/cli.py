@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 
 from atena.bulk.export import export_csv
-from atena.bulk.loader import Loader, LoadReport
+from atena.bulk.loader import Loader
+from atena.bulk.report import LoadReport
 from atena.config import Settings
 from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work

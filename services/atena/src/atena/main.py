@@ -3,7 +3,9 @@
 from fastapi import FastAPI
 
 from atena.config import Settings
+from atena.mynumber.router import router as my_number_router
 from atena.persons.router import router as persons_router
+from mch_common.audit_api import audit_router
 from mch_common.runtime import service_lifespan
 from mch_common.web import create_service_app
 
@@ -20,5 +22,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "and change events (atena.person.*)."
         ),
         lifespan=service_lifespan(settings, stream_service="atena"),
-        routers=[persons_router],
+        routers=[persons_router, my_number_router, audit_router(read_scope="atena:audit:read")],
     )

@@ -17,7 +17,8 @@ from faker import Faker
 from pydantic import SecretStr
 
 from atena.config import Settings
-from atena.persons import service
+from atena.context import RegistryContext
+from atena.persons import registration
 from atena.persons.schemas import Address, Birth, HouseholdPlacement, PersonCreate
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
@@ -65,8 +66,8 @@ class CityBuilder:
         self.created: dict[str, int] = {"households": 0, "people": 0, "skipped_households": 0}
         self.examples: list[str] = []
 
-    def _ctx(self) -> service.RegistryContext:
-        return service.RegistryContext(
+    def _ctx(self) -> RegistryContext:
+        return RegistryContext(
             tenant=self.settings.tenant,
             vault=self.settings.vault,
             principal=self.principal,
@@ -139,7 +140,7 @@ class CityBuilder:
                     block=f"1-{self.rng.randrange(1, 20)}",
                 )
             woman_age = {"young_family": (24, 39), "childbearing": (18, 45)}.get(kind, (40, 90))
-            woman = await service.register(
+            woman = await registration.register(
                 session,
                 ctx=self._ctx(),
                 body=self._adult(
@@ -152,12 +153,13 @@ class CityBuilder:
                     status=status,
                 ),
             )
+            mother = woman.snapshot
             people = 1
             placement = HouseholdPlacement(
-                household_no=woman["household_no"], relationship_to_head="spouse"
+                household_no=mother["household_no"], relationship_to_head="spouse"
             )
             if kind in ("young_family", "older") and self.rng.random() < 0.8:
-                await service.register(
+                await registration.register(
                     session,
                     ctx=self._ctx(),
                     body=self._adult(
@@ -179,10 +181,10 @@ class CityBuilder:
                     )
                     # Babies and toddlers: the checkup ages (4 months to 4 years) are covered.
                     born = self.today - timedelta(days=self.rng.randrange(20, 5 * 365))
-                    await service.record_birth(
+                    await registration.record_birth(
                         session,
                         ctx=self._ctx(),
-                        mother_person_no=woman["person_no"],
+                        mother_person_no=mother["person_no"],
                         body=Birth(
                             given_name=given,
                             given_name_kana=given_kana,
@@ -195,8 +197,8 @@ class CityBuilder:
                     people += 1
             if len(self.examples) < 5 and kind in ("young_family", "childbearing"):
                 self.examples.append(
-                    f"{woman['person_no']} {woman['family_name']} {woman['given_name']} "
-                    f"({kind}, household {woman['household_no']})"
+                    f"{mother['person_no']} {mother['family_name']} {mother['given_name']} "
+                    f"({kind}, household {mother['household_no']})"
                 )
         self.created["households"] += 1
         self.created["people"] += people

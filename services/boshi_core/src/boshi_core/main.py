@@ -16,6 +16,7 @@ from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
 from boshi_core.pregnancy.router import router as pregnancy_router
 from boshi_core.visits.router import router as visits_router
+from mch_common.audit_api import audit_router
 from mch_common.auth.client import ServiceAuth, ServiceTokenClient
 from mch_common.events import EventConsumer
 from mch_common.runtime import Runtime, service_lifespan
@@ -75,5 +76,6 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             disclosure_router,
             checkups_router,
             center_router,
+            audit_router(read_scope="boshi:audit:read"),
         ],
     )

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.keys.service import ALGORITHM, KeyRing
@@ -91,7 +90,7 @@ class LocalVerifier:
             user_id = uuid.UUID(principal.sub)
         except ValueError:
             raise Unauthorized("unknown subject") from None
-        user = (await session.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
+        user = await session.get(User, user_id)
         if user is None or user.deleted_at is not None or user.status != UserStatus.ACTIVE:
             raise Unauthorized("token revoked")
         if user.tokens_valid_after is not None:

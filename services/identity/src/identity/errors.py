@@ -58,3 +58,7 @@ class InvalidScope(DomainError):
 
 class AlreadyExists(Conflict):
     code, title = "already-exists", "Already exists"
+
+
+class TerminalOfAnotherWard(Forbidden):
+    code, title = "terminal-of-another-ward", "The terminal belongs to another ward office"

@@ -2,8 +2,6 @@
 applies. The types and payloads are the platform's revocation contract, which mch_common owns
 (mch_common.auth.revocation), since every service's token check depends on them."""
 
-import math
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -42,15 +40,8 @@ CATALOGUE: tuple[EventType[Any], ...] = (
 )
 
 
-def revocation_instant(now: float | None = None) -> int:
-    """`at` of a user event: tokens with `iat < at` are refused. Rounded up, so a token issued
-    earlier in the same second is refused too (identity never issues a later token with an
-    `iat` below it: see tokens.service.issue_time)."""
-    return math.ceil(time.time() if now is None else now)
-
-
 def emit_user_event(
-    session: AsyncSession, *, tenant: str, user_id: uuid.UUID, verb: UserVerb, at: int
+    session: AsyncSession, *, tenant: str, user_id: uuid.UUID, verb: UserVerb, at: float
 ) -> None:
     USER_EVENTS[verb].emit(
         UnitOfWork.of(session),
@@ -61,7 +52,7 @@ def emit_user_event(
 
 
 def emit_client_event(
-    session: AsyncSession, *, tenant: str, client_id: str, verb: ClientVerb, at: int
+    session: AsyncSession, *, tenant: str, client_id: str, verb: ClientVerb, at: float
 ) -> None:
     """Every token the service client holds from before `at` is refused (its `sub`)."""
     CLIENT_EVENTS[verb].emit(

@@ -9,18 +9,19 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import maintenance
-from identity.auditlog.router import router as audit_router
 from identity.auth import LocalVerifier
 from identity.clients.router import router as clients_router
 from identity.config import Settings
 from identity.context import IdentityContext
 from identity.crypto import SecretBox
+from identity.deps import AUDIT_READ
 from identity.keys.router import router as keys_router
 from identity.keys.service import KeyRing
 from identity.reviews.router import router as reviews_router
 from identity.terminals.router import router as terminals_router
 from identity.tokens.router import router as tokens_router
 from identity.users.router import router as users_router
+from mch_common.audit_api import audit_router
 from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
 
@@ -91,6 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             terminals_router,
             clients_router,
             keys_router,
-            audit_router,
+            audit_router(read_scope=AUDIT_READ),
         ],
     )

@@ -9,17 +9,12 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.context import IdentityContext
-from identity.keys.service import ensure_active_key
-from identity.tokens.service import purge_expired
-from identity.users.service import apply_due_transfers
+from identity.keys.service import ensure_active_key, token_overlap
+from identity.tokens.revocation import purge_expired
+from identity.users.transfers import apply_due_transfers
 from mch_common.db import unit_of_work
 
 log = logging.getLogger("identity.maintenance")
-
-
-def token_overlap(ctx: IdentityContext) -> timedelta:
-    s = ctx.settings
-    return timedelta(seconds=max(s.access_token_ttl_seconds, s.service_token_ttl_seconds))
 
 
 async def ensure_keys(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> None:
@@ -28,7 +23,7 @@ async def ensure_keys(sessions: async_sessionmaker[AsyncSession], ctx: IdentityC
             session,
             box=ctx.box,
             max_age=timedelta(seconds=ctx.settings.signing_key_max_age_seconds),
-            overlap=token_overlap(ctx),
+            overlap=token_overlap(ctx.settings),
         )
     await ctx.keyring.reload(sessions)
 

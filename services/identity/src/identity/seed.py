@@ -19,7 +19,7 @@ from identity.maintenance import ensure_keys
 from identity.terminals.models import Terminal
 from identity.tokens.models import ServiceClient
 from identity.users import repository
-from identity.users.service import issue_user
+from identity.users.accounts import issue_user
 from mch_common.auth.principal import Principal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.lgcode import KITAKYUSHU_WARDS

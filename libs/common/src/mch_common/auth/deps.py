@@ -1,8 +1,9 @@
 """FastAPI dependencies and checks that turn a bearer token into an authorised Principal.
 
-Routes declare what they need (`require_scope`); services call the data-dependent checks
-(`ensure_ward_access`, `ensure_tenant`) once they know whose record is touched. All failures
-are DomainErrors, rendered as problem+json by the app's handlers.
+Routes declare what they need (`require_scope`), which also refuses a token of another tenant
+and a staff token without a terminal; services call the data-dependent check
+(`ensure_ward_access`) once they know whose record is touched. All failures are DomainErrors,
+rendered as problem+json by the app's handlers.
 """
 
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi import Depends, Request
 from mch_common.auth.principal import Principal
 from mch_common.auth.verifier import TokenVerifier
 from mch_common.errors import Forbidden, Unauthorized
+from mch_common.settings import ServiceSettings
 
 
 async def get_principal(request: Request) -> Principal:
@@ -34,11 +36,13 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 def require_scope(*scopes: str) -> Any:
     """`principal: Annotated[Principal, require_scope("atena:person:read")]`: all listed
-    scopes are required; the 403 names the first one missing."""
+    scopes are required; the 403 names the first one missing. The token must also pass
+    `ensure_service_may_serve`."""
     if not scopes:
         raise ValueError("require_scope needs at least one scope")
 
-    async def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal, request: Request) -> Principal:
+        ensure_service_may_serve(principal, request.app.state.settings)
         for scope in scopes:
             if scope not in principal.scopes:
                 raise Forbidden(f"missing scope {scope}")
@@ -46,6 +50,32 @@ def require_scope(*scopes: str) -> Any:
 
     dependency.__name__ = "require_scope_" + "_".join(scopes).replace(":", "_")
     return Depends(dependency)
+
+
+def require_any_scope(*scopes: str) -> Any:
+    """Like `require_scope`, but one of the listed scopes is enough."""
+    if not scopes:
+        raise ValueError("require_any_scope needs at least one scope")
+    wanted = frozenset(scopes)
+
+    async def dependency(principal: CurrentPrincipal, request: Request) -> Principal:
+        ensure_service_may_serve(principal, request.app.state.settings)
+        if not principal.scopes & wanted:
+            raise Forbidden(f"missing scope {' or '.join(scopes)}")
+        return principal
+
+    dependency.__name__ = "require_any_scope_" + "_".join(scopes).replace(":", "_")
+    return Depends(dependency)
+
+
+def ensure_service_may_serve(principal: Principal, settings: ServiceSettings) -> None:
+    """What every scoped route checks before the scopes: the token is of the service's tenant
+    (`settings.tenant`, unless `settings.multi_tenant`) and, for staff, carries the terminal
+    it was issued on. Every scoped route is about personal data (residents', or staff's own in
+    identity), which the seed allows only from registered terminals."""
+    if not settings.multi_tenant:
+        ensure_tenant(principal, settings.tenant)
+    require_terminal(principal)
 
 
 def ensure_ward_access(principal: Principal, ward_code: str | None) -> None:
@@ -56,9 +86,10 @@ def ensure_ward_access(principal: Principal, ward_code: str | None) -> None:
 
 
 def ensure_tenant(principal: Principal, tenant: str) -> None:
-    """Tenants never see each other's data (also enforced by row-level security)."""
+    """A city's services serve only its own staff and clients (`tenant`: its municipality
+    code); a multi-tenant service walls tenants off in the database instead."""
     if principal.tenant != tenant:
-        raise Forbidden("the record belongs to another tenant")
+        raise Forbidden("the token belongs to another tenant")
 
 
 def require_terminal(principal: Principal) -> None:

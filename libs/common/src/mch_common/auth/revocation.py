@@ -16,6 +16,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import Field, ValidationError
 
+from mch_common.auth.verifier import DEFAULT_LEEWAY
 from mch_common.events.bus import EventBus, covering_filter
 from mch_common.events.catalogue import EventPayload
 from mch_common.events.envelope import CloudEvent
@@ -46,13 +47,13 @@ SUBJECT_REVOKING_EVENTS = frozenset(USER_REVOKING_EVENTS + CLIENT_REVOKING_EVENT
 
 class UserRevoked(EventPayload):
     user_id: str
-    at: int = Field(description="unix seconds; the user's tokens issued before are refused")
+    at: float = Field(description="unix seconds (sub-second); the user's tokens issued before")
 
 
 class ClientRevoked(EventPayload):
     client_id: str
     subject: str = Field(description="svc:<client_id>, the tokens' sub")
-    at: int = Field(description="unix seconds; the client's tokens issued before are refused")
+    at: float = Field(description="unix seconds (sub-second); the client's tokens issued before")
 
 
 class TokenRevoked(EventPayload):
@@ -72,9 +73,12 @@ class RevocationList:
         self,
         *,
         subject_ttl: float = DEFAULT_SUBJECT_TTL,
+        expiry_leeway: float = DEFAULT_LEEWAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._jtis: dict[str, float] = {}
+        # Verifiers accept a token this long after its `exp`: its revocation must last as long.
+        self._expiry_leeway = expiry_leeway
         self._subjects: dict[str, float] = {}
         self._subject_ttl = subject_ttl
         self._clock = clock
@@ -109,7 +113,7 @@ class RevocationList:
         """Forget revocations that can no longer refuse anything; returns how many went."""
         now = self._clock()
         self._last_prune = now
-        expired_jtis = [jti for jti, exp in self._jtis.items() if exp < now]
+        expired_jtis = [jti for jti, exp in self._jtis.items() if exp + self._expiry_leeway < now]
         for jti in expired_jtis:
             del self._jtis[jti]
         stale_subjects = [s for s, at in self._subjects.items() if at + self._subject_ttl < now]

@@ -29,6 +29,15 @@ DUPLICATE_WINDOW = timedelta(minutes=10)
 
 # Each service's stream is mch_common.streams'; durable consumers are named
 # `<consuming service>-<what they read>`.
+
+
+def inbox_prefix(user: str) -> str:
+    """The reply subjects of a NATS user's requests and push consumers: its own, so that no
+    other user may subscribe to them (they carry the events it fetched). NATS's default
+    without a user."""
+    return f"_INBOX_{user}" if user else "_INBOX"
+
+
 @dataclass(frozen=True)
 class EventNaming:
     """Maps event types to subjects and names to streams; a namespace isolates test runs."""
@@ -62,7 +71,18 @@ class EventBus:
         self.naming = naming
 
     @classmethod
-    async def connect(cls, url: str, *, namespace: str = "", name: str = "mch") -> "EventBus":
+    async def connect(
+        cls,
+        url: str,
+        *,
+        namespace: str = "",
+        name: str = "mch",
+        user: str = "",
+        password: str = "",
+    ) -> "EventBus":
+        """`user`/`password`: the service's NATS user (see `mch_common.nats_access`); empty
+        when the server has no authorization."""
+
         async def on_error(exc: Exception) -> None:
             log.warning("nats error: %s", type(exc).__name__)
 
@@ -73,6 +93,9 @@ class EventBus:
             reconnect_time_wait=0.5,
             error_cb=on_error,
             drain_timeout=5,
+            user=user or None,
+            password=password or None,
+            inbox_prefix=inbox_prefix(user),
         )
         return cls(nc, EventNaming(namespace))
 

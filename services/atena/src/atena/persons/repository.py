@@ -1,7 +1,7 @@
 """Queries of the registry. Snapshots always come from the `atena_snapshot` SQL function."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     Select,
     and_,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -19,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atena.normalize import search_key
 from atena.numbers import person_no_from_serial
 from atena.persons.models import Household, Person, PersonChange, PersonMyNumber, PersonVersion
 
@@ -48,13 +50,14 @@ async def household_exists(session: AsyncSession, household_no: str) -> bool:
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
-async def snapshot(session: AsyncSession, person_no: str) -> dict[str, Any] | None:
+async def snapshot(session: AsyncSession, person_no: str) -> dict[str, Any]:
+    """The snapshot of a person the caller has loaded (or just flushed)."""
     stmt = select(_SNAPSHOT).select_from(Person).where(Person.person_no == person_no)
-    result: dict[str, Any] | None = (await session.execute(stmt)).scalar_one_or_none()
+    result: dict[str, Any] = (await session.execute(stmt)).scalar_one()
     return result
 
 
-async def snapshots(
+async def _snapshots(
     session: AsyncSession,
     where: Sequence[ColumnElement[bool]],
     *,
@@ -67,6 +70,88 @@ async def snapshots(
     total_stmt = select(func.count()).select_from(Person).where(*where)
     total = (await session.execute(total_stmt)).scalar_one()
     return list(rows), int(total)
+
+
+@dataclass(frozen=True)
+class PersonFilters:
+    """Search criteria; every one given must match. Names and kana match by prefix of their
+    normalised key, the town by prefix."""
+
+    name: str | None = None
+    kana: str | None = None
+    birth_date: date | None = None
+    birth_date_from: date | None = None
+    birth_date_to: date | None = None
+    postal_code: str | None = None
+    town: str | None = None
+    household_no: str | None = None
+    residence_status: str | None = None
+    sex: str | None = None
+    ward_code: str | None = None  # narrows a search, is none on its own
+
+    def criteria(self) -> list[str]:
+        """The names of the criteria given (for the access record)."""
+        return [f.name for f in fields(self) if getattr(self, f.name) not in (None, "")]
+
+    def in_ward(self, ward_code: str) -> "PersonFilters":
+        return replace(self, ward_code=ward_code)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.name:
+            where.append(name_matches(search_key(self.name)))
+        if self.kana:
+            where.append(prefix(Person.kana_key, search_key(self.kana)))
+        if self.birth_date is not None:
+            where.append(Person.birth_date == self.birth_date)
+        if self.birth_date_from is not None:
+            where.append(Person.birth_date >= self.birth_date_from)
+        if self.birth_date_to is not None:
+            where.append(Person.birth_date <= self.birth_date_to)
+        if self.postal_code:
+            where.append(Person.postal_code == self.postal_code.replace("-", ""))
+        if self.town:
+            where.append(prefix(Person.town, self.town.strip()))
+        if self.household_no:
+            where.append(Person.household_no == self.household_no)
+        if self.residence_status:
+            where.append(Person.residence_status == self.residence_status)
+        if self.sex:
+            where.append(Person.sex == self.sex)
+        if self.ward_code:
+            where.append(Person.ward_code == self.ward_code)
+        return where
+
+
+_SORTS: dict[str, list[Any]] = {
+    "person_no": [Person.person_no],
+    "kana": [Person.kana_key, Person.person_no],
+    "-kana": [Person.kana_key.desc(), Person.person_no],
+    "name": [Person.name_key, Person.person_no],
+    "-name": [Person.name_key.desc(), Person.person_no],
+    "birth_date": [Person.birth_date, Person.person_no],
+    "-birth_date": [Person.birth_date.desc(), Person.person_no],
+}
+
+
+async def search(
+    session: AsyncSession, filters: PersonFilters, *, sort: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the matching people's snapshots, and how many match in all."""
+    return await _snapshots(
+        session, filters.conditions(), order_by=_SORTS[sort], limit=limit, offset=offset
+    )
+
+
+async def household_members(session: AsyncSession, household_no: str) -> list[dict[str, Any]]:
+    snaps, _ = await _snapshots(
+        session,
+        [Person.household_no == household_no],
+        order_by=[Person.birth_date, Person.person_no],
+        limit=100,
+        offset=0,
+    )
+    return snaps
 
 
 def prefix(column: Any, value: str) -> ColumnElement[bool]:
@@ -90,7 +175,7 @@ class PersonView:
     my_number_ciphertext: bytes | None
 
 
-def _view_query() -> Select[Any]:
+def view_query() -> Select[Any]:
     return (
         select(
             Person.person_no,
@@ -105,15 +190,7 @@ def _view_query() -> Select[Any]:
 
 
 async def person_view(session: AsyncSession, person_no: str) -> PersonView | None:
-    row = (await session.execute(_view_query().where(Person.person_no == person_no))).first()
-    return PersonView(*row) if row is not None else None
-
-
-async def person_view_by_blind_index(
-    session: AsyncSession, blind_index: bytes
-) -> PersonView | None:
-    stmt = _view_query().where(PersonMyNumber.blind_index == blind_index)
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(view_query().where(Person.person_no == person_no))).first()
     return PersonView(*row) if row is not None else None
 
 
@@ -134,6 +211,76 @@ async def live_versions(session: AsyncSession, person_no: str) -> list[PersonVer
         .order_by(PersonVersion.valid_from, PersonVersion.version)
     )
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def add_version(
+    session: AsyncSession,
+    *,
+    person_no: str,
+    version: int,
+    valid_from: date,
+    snapshot: dict[str, Any],
+    recorded_at: datetime,
+    valid_to: date | None = None,
+) -> None:
+    await session.execute(
+        insert(PersonVersion).values(
+            person_no=person_no,
+            version=version,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            snapshot=snapshot,
+            recorded_at=recorded_at,
+        )
+    )
+
+
+async def supersede_version(session: AsyncSession, version_id: int, at: datetime) -> None:
+    await session.execute(
+        update(PersonVersion).where(PersonVersion.id == version_id).values(superseded_at=at)
+    )
+
+
+async def add_change(
+    session: AsyncSession,
+    *,
+    person_no: str,
+    version: int,
+    change_type: str,
+    effective_date: date,
+    actor: str,
+    reason: str | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    detail: dict[str, Any],
+) -> None:
+    """A change-log row (person_change)."""
+    await session.execute(
+        insert(PersonChange).values(
+            person_no=person_no,
+            version=version,
+            change_type=change_type,
+            effective_date=effective_date,
+            actor=actor,
+            reason=reason,
+            before=before,
+            after=after,
+            detail=detail,
+        )
+    )
+
+
+def add_person(session: AsyncSession, person: Person) -> None:
+    """A new person, written with the unit of work's next flush."""
+    session.add(person)
+
+
+async def add_household(session: AsyncSession) -> str:
+    """A new household; its number."""
+    household_no = await next_household_no(session)
+    session.add(Household(household_no=household_no))
+    await session.flush()
+    return household_no
 
 
 async def close_open_version(session: AsyncSession, person_no: str, valid_to: date) -> None:
@@ -180,24 +327,6 @@ async def changes(session: AsyncSession, person_no: str) -> list[PersonChange]:
         .order_by(PersonChange.version, PersonChange.id)
     )
     return list((await session.execute(stmt)).scalars().all())
-
-
-async def my_number_of(session: AsyncSession, person_no: str) -> PersonMyNumber | None:
-    stmt = select(PersonMyNumber).where(PersonMyNumber.person_no == person_no)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def persons_with_my_number(session: AsyncSession, person_nos: Sequence[str]) -> set[str]:
-    if not person_nos:
-        return set()
-    stmt = select(PersonMyNumber.person_no).where(PersonMyNumber.person_no.in_(person_nos))
-    return set((await session.execute(stmt)).scalars().all())
-
-
-async def person_by_blind_index(session: AsyncSession, blind_index: bytes) -> str | None:
-    stmt = select(PersonMyNumber.person_no).where(PersonMyNumber.blind_index == blind_index)
-    result: str | None = (await session.execute(stmt)).scalar_one_or_none()
-    return result
 
 
 async def person_no_by_external_key(session: AsyncSession, external_key: str) -> str | None:

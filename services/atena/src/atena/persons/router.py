@@ -1,14 +1,12 @@
-"""HTTP endpoints: parse, call one service function, return a schema."""
+"""HTTP endpoints of the registry: parse, call one service function, return a schema."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
-from urllib.parse import unquote
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 
-from atena.config import Settings
-from atena.persons import service
+from atena.persons import corrections, life_events, reads, registration
+from atena.persons.repository import PersonFilters
 from atena.persons.schemas import (
     AddressChange,
     Birth,
@@ -18,11 +16,8 @@ from atena.persons.schemas import (
     Death,
     DeliveryAddressesChange,
     HouseholdOut,
-    LookupOut,
     MoveIn,
     MoveOut,
-    MyNumberLookup,
-    MyNumberRegistration,
     NameChange,
     PersonCreate,
     PersonOut,
@@ -31,38 +26,15 @@ from atena.persons.schemas import (
     Sex,
     SortKey,
 )
+from atena.web import PurposeHeader, registry_context
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
-from mch_common.errors import problem_response
 from mch_common.web import Session
 
 router = APIRouter(tags=["persons"])
 
 Reader = Annotated[Principal, require_scope("atena:person:read")]
 Writer = Annotated[Principal, require_scope("atena:person:write")]
-Looker = Annotated[Principal, require_scope("atena:mynumber:lookup")]
-PurposeHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Access-Purpose",
-        description="why the person is read (利用目的); percent-encode non-ASCII text",
-    ),
-]
-
-
-def _ctx(request: Request, principal: Principal, purpose: str | None) -> service.RegistryContext:
-    settings: Settings = request.app.state.settings
-    text = unquote(purpose).strip()[:200] if purpose else ""
-    return service.RegistryContext(
-        tenant=settings.tenant,
-        vault=settings.vault,
-        principal=principal,
-        purpose=text or settings.default_access_purpose,
-    )
-
-
-def _out(snapshot: dict[str, Any]) -> PersonOut:
-    return PersonOut.model_validate(snapshot)
 
 
 @router.post("/persons", status_code=201, summary="Register a resident or a non-resident")
@@ -73,7 +45,11 @@ async def register_person(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.register(session, ctx=_ctx(request, principal, purpose), body=body))
+    return PersonOut.of(
+        await registration.register(
+            session, ctx=registry_context(request, principal, purpose), body=body
+        )
+    )
 
 
 @router.post("/persons/move-in", status_code=201, summary="転入: move in from another city")
@@ -84,39 +60,11 @@ async def move_in(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(await service.move_in(session, ctx=_ctx(request, principal, purpose), body=body))
-
-
-@router.post(
-    "/persons/lookup-by-my-number",
-    summary="Which person has this My Number (the number travels in the body, never the URL)",
-    response_model=LookupOut,
-    responses={404: {"description": "nobody has this My Number"}},
-)
-async def lookup_by_my_number(
-    body: MyNumberLookup,
-    session: Session,
-    principal: Looker,
-    request: Request,
-    purpose: PurposeHeader = None,
-) -> LookupOut | JSONResponse:
-    found = await service.lookup_by_my_number(
-        session,
-        ctx=_ctx(request, principal, purpose),
-        my_number=body.my_number.get_secret_value(),
-    )
-    if found is None:
-        # Returned, not raised, so the access record of the failed lookup is committed.
-        return problem_response(
-            status=404,
-            code="not-found",
-            title="Not found",
-            detail="no person has this My Number",
-            instance=request.url.path,
+    return PersonOut.of(
+        await registration.move_in(
+            session, ctx=registry_context(request, principal, purpose), body=body
         )
-    if isinstance(found, str):
-        return LookupOut(person_no=found)
-    return LookupOut(person_no=found.person_no, person=found)
+    )
 
 
 @router.get("/persons", summary="Search by name, kana, birth date, address, household")
@@ -140,25 +88,30 @@ async def search_persons(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> PersonPage:
-    items, total = await service.search(
-        session,
-        ctx=_ctx(request, principal, purpose),
+    filters = PersonFilters(
         name=name,
         kana=kana,
         birth_date=birth_date,
         birth_date_from=birth_date_from,
         birth_date_to=birth_date_to,
         postal_code=postal_code,
-        ward_code=ward_code,
         town=town,
         household_no=household_no,
         residence_status=residence_status,
         sex=sex,
+        ward_code=ward_code,
+    )
+    items, total = await reads.search(
+        session,
+        ctx=registry_context(request, principal, purpose),
+        filters=filters,
         sort=sort,
         limit=limit,
         offset=offset,
     )
-    return PersonPage(items=items, total=total, limit=limit, offset=offset)
+    return PersonPage(
+        items=[PersonOut.of(item) for item in items], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/persons/{person_no}", summary="A person now, or as of a date (as_of, known_at)")
@@ -171,13 +124,14 @@ async def read_person(
     as_of: date | None = None,
     known_at: datetime | None = None,
 ) -> PersonOut:
-    return await service.read_person(
+    person = await reads.read_person(
         session,
-        ctx=_ctx(request, principal, purpose),
+        ctx=registry_context(request, principal, purpose),
         person_no=person_no,
         as_of=as_of,
         known_at=known_at,
     )
+    return PersonOut.of(person)
 
 
 @router.get("/persons/{person_no}/changes", summary="The list of changes (change log)")
@@ -188,8 +142,8 @@ async def list_changes(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> ChangeList:
-    rows = await service.list_changes(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no
+    rows = await reads.list_changes(
+        session, ctx=registry_context(request, principal, purpose), person_no=person_no
     )
     return ChangeList(
         person_no=person_no,
@@ -205,10 +159,10 @@ async def read_household(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> HouseholdOut:
-    members = await service.read_household(
-        session, ctx=_ctx(request, principal, purpose), household_no=household_no
+    members = await reads.read_household(
+        session, ctx=registry_context(request, principal, purpose), household_no=household_no
     )
-    return HouseholdOut(household_no=household_no, members=members)
+    return HouseholdOut(household_no=household_no, members=[PersonOut.of(m) for m in members])
 
 
 @router.post("/persons/{person_no}/births", status_code=201, summary="出生: a child of this mother")
@@ -220,9 +174,12 @@ async def record_birth(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.record_birth(
-            session, ctx=_ctx(request, principal, purpose), mother_person_no=person_no, body=body
+    return PersonOut.of(
+        await registration.record_birth(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            mother_person_no=person_no,
+            body=body,
         )
     )
 
@@ -236,9 +193,12 @@ async def change_address(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.change_address(
-            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    return PersonOut.of(
+        await life_events.change_address(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            person_no=person_no,
+            body=body,
         )
     )
 
@@ -252,9 +212,12 @@ async def move_out(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.move_out(
-            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    return PersonOut.of(
+        await life_events.move_out(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            person_no=person_no,
+            body=body,
         )
     )
 
@@ -268,9 +231,12 @@ async def change_name(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.change_name(
-            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    return PersonOut.of(
+        await life_events.change_name(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            person_no=person_no,
+            body=body,
         )
     )
 
@@ -284,9 +250,12 @@ async def record_death(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.record_death(
-            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    return PersonOut.of(
+        await life_events.record_death(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            person_no=person_no,
+            body=body,
         )
     )
 
@@ -300,27 +269,13 @@ async def change_delivery_addresses(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.change_delivery_addresses(
-            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    return PersonOut.of(
+        await life_events.change_delivery_addresses(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            person_no=person_no,
+            body=body,
         )
-    )
-
-
-@router.put(
-    "/persons/{person_no}/my-number",
-    summary="個人番号: register a first My Number, or replace it (with a reason)",
-)
-async def register_my_number(
-    person_no: str,
-    body: MyNumberRegistration,
-    session: Session,
-    principal: Writer,
-    request: Request,
-    purpose: PurposeHeader = None,
-) -> PersonOut:
-    return await service.register_my_number(
-        session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
     )
 
 
@@ -333,8 +288,11 @@ async def correct(
     request: Request,
     purpose: PurposeHeader = None,
 ) -> PersonOut:
-    return _out(
-        await service.correct(
-            session, ctx=_ctx(request, principal, purpose), person_no=person_no, body=body
+    return PersonOut.of(
+        await corrections.correct(
+            session,
+            ctx=registry_context(request, principal, purpose),
+            person_no=person_no,
+            body=body,
         )
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from atena.persons.snapshot import PersonState
 from mch_common.inputs import MyNumber, StrictModel
 
 ResidenceStatus = Literal["resident", "non_resident", "moved_out", "deceased"]
@@ -152,18 +153,6 @@ class Correction(StrictModel):
     effective_date: date | None = None
 
 
-class MyNumberLookup(StrictModel):
-    my_number: MyNumber
-
-
-class MyNumberRegistration(StrictModel):
-    """A My Number for a registered person: a first one, or a replacement (番号の変更, e.g.
-    after a leak), which needs its reason."""
-
-    my_number: MyNumber
-    reason: str | None = Field(default=None, min_length=1, max_length=500)
-
-
 class AddressOut(BaseModel):
     postal_code: str | None
     prefecture: str | None
@@ -198,6 +187,12 @@ class PersonOut(BaseModel):
     has_my_number: bool | None = Field(default=None, description="set on reads")
     my_number: str | None = Field(default=None, description="masked unless atena:mynumber:read")
 
+    @classmethod
+    def of(cls, state: PersonState) -> "PersonOut":
+        return cls.model_validate(
+            {**state.snapshot, "has_my_number": state.has_my_number, "my_number": state.my_number}
+        )
+
 
 class PersonPage(BaseModel):
     items: list[PersonOut]
@@ -226,10 +221,3 @@ class ChangeList(BaseModel):
 class HouseholdOut(BaseModel):
     household_no: str
     members: list[PersonOut]
-
-
-class LookupOut(BaseModel):
-    person_no: str
-    person: PersonOut | None = Field(
-        default=None, description="included when the caller also holds atena:person:read"
-    )

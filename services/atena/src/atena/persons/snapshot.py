@@ -4,6 +4,9 @@ It is an SQL function so that the API, the bulk loader (set-based, inside INSERT
 and the version history all produce exactly the same document. It never includes the My Number.
 """
 
+from dataclasses import dataclass
+from typing import Any
+
 SNAPSHOT_FIELDS = (
     "person_no",
     "residence_status",
@@ -23,6 +26,17 @@ SNAPSHOT_FIELDS = (
     "mother_person_no",
     "version",
 )
+
+
+@dataclass(frozen=True)
+class PersonState:
+    """A person as the services answer: the snapshot, and on reads whether a My Number is
+    registered and the number as the caller may see it (masked unless atena:mynumber:read)."""
+
+    snapshot: dict[str, Any]
+    has_my_number: bool | None = None
+    my_number: str | None = None
+
 
 SNAPSHOT_SQL_FUNCTION = """
 CREATE OR REPLACE FUNCTION atena_snapshot(p person) RETURNS jsonb

@@ -6,14 +6,14 @@ event) in every service."""
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.clients import repository
 from identity.crypto import generate_client_secret, hash_client_secret
 from identity.errors import AlreadyExists
-from identity.events import ClientVerb, emit_client_event, revocation_instant
+from identity.events import ClientVerb, emit_client_event
 from identity.tokens.models import ServiceClient
-from identity.users.models import RoleScope
+from identity.users import repository as users
 from mch_common.auth.principal import Principal
 from mch_common.errors import InvalidInput, NotFound
 from mch_common.work import UnitOfWork
@@ -25,7 +25,7 @@ async def _check_scopes(session: AsyncSession, scopes: Sequence[str]) -> list[st
     """Known scopes only (those some role grants: a typo is refused, not silently useless),
     and none of identity's own: a service does not administer users, keys or clients."""
     wanted = sorted(set(scopes))
-    known = set((await session.execute(select(RoleScope.scope).distinct())).scalars())
+    known = await users.granted_scopes(session)
     problems = [
         {"loc": ["scopes"], "msg": f"{s}: identity's own scopes are for staff", "type": "scope"}
         for s in wanted
@@ -77,9 +77,15 @@ async def register_client(
 async def _refuse_live_tokens(
     session: AsyncSession, tenant: str, client: ServiceClient, verb: ClientVerb
 ) -> None:
-    at = revocation_instant()
-    client.tokens_valid_after = datetime.fromtimestamp(at, UTC)
-    emit_client_event(session, tenant=tenant, client_id=client.client_id, verb=verb, at=at)
+    # To the microsecond, as the tokens' `iat`: services refuse `iat < at`.
+    client.tokens_valid_after = datetime.now(UTC)
+    emit_client_event(
+        session,
+        tenant=tenant,
+        client_id=client.client_id,
+        verb=verb,
+        at=client.tokens_valid_after.timestamp(),
+    )
 
 
 async def rotate_secret(
@@ -136,8 +142,4 @@ async def deactivate_client(
 
 
 async def list_clients(session: AsyncSession) -> Sequence[ServiceClient]:
-    return (
-        (await session.execute(select(ServiceClient).order_by(ServiceClient.client_id)))
-        .scalars()
-        .all()
-    )
+    return await repository.list_clients(session)

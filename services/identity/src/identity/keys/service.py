@@ -10,14 +10,17 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from identity.config import Settings
 from identity.crypto import SecretBox, b64url
+from identity.keys import repository
 from identity.keys.models import SigningKey
+from mch_common.auth.principal import Principal
+from mch_common.db import unit_of_work
+from mch_common.work import UnitOfWork
 
 ALGORITHM = "ES256"
-_ROTATION_LOCK = text("SELECT pg_advisory_xact_lock(7340101)")
 # Verifiers may have clocks a little behind; keep retired keys published this much longer.
 PUBLISH_LEEWAY = timedelta(seconds=120)
 
@@ -48,23 +51,12 @@ def _new_key(box: SecretBox) -> SigningKey:
     )
 
 
-async def active_key(session: AsyncSession) -> SigningKey | None:
-    return (
-        await session.execute(
-            select(SigningKey)
-            .where(SigningKey.retired_at.is_(None))
-            .order_by(SigningKey.created_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-
-
 async def ensure_active_key(
     session: AsyncSession, *, box: SecretBox, max_age: timedelta, overlap: timedelta
 ) -> SigningKey:
     """Make a key if there is none, rotate if the active one is too old. Idempotent."""
-    await session.execute(_ROTATION_LOCK)
-    key = await active_key(session)
+    await repository.lock_rotation(session)
+    key = await repository.active_key(session)
     if key is None:
         key = _new_key(box)
         session.add(key)
@@ -83,7 +75,7 @@ async def rotate_signing_key(
     `overlap` is the longest lifetime of a token the retired key signed: its public key stays in
     the JWKS that long (plus a leeway), so tokens already issued stay valid until they expire.
     """
-    await session.execute(_ROTATION_LOCK)
+    await repository.lock_rotation(session)
     return await _rotate_locked(session, box=box, overlap=overlap)
 
 
@@ -91,9 +83,7 @@ async def _rotate_locked(
     session: AsyncSession, *, box: SecretBox, overlap: timedelta
 ) -> SigningKey:
     now = datetime.now(UTC)
-    for old in (
-        await session.execute(select(SigningKey).where(SigningKey.retired_at.is_(None)))
-    ).scalars():
+    for old in await repository.active_keys(session):
         old.retired_at = now
         old.publish_until = now + overlap + PUBLISH_LEEWAY
     key = _new_key(box)
@@ -104,20 +94,45 @@ async def _rotate_locked(
 
 
 async def published_keys(session: AsyncSession) -> list[SigningKey]:
-    now = datetime.now(UTC)
-    return list(
-        (
-            await session.execute(
-                select(SigningKey)
-                .where(or_(SigningKey.publish_until.is_(None), SigningKey.publish_until > now))
-                .order_by(SigningKey.created_at.desc())
-            )
-        ).scalars()
-    )
+    """The keys the JWKS lists: the active one and retired ones still verifying tokens."""
+    return await repository.published_keys(session, now=datetime.now(UTC))
 
 
 async def jwks(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     return {"keys": [dict(k.public_jwk) for k in await published_keys(session)]}
+
+
+def token_overlap(settings: Settings) -> timedelta:
+    """The longest lifetime of a token a retiring key signed."""
+    return timedelta(
+        seconds=max(settings.access_token_ttl_seconds, settings.service_token_ttl_seconds)
+    )
+
+
+@dataclass(frozen=True)
+class Rotation:
+    kid: str
+    published_kids: list[str]
+
+
+async def rotate_now(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    settings: Settings,
+    box: SecretBox,
+    keyring: "KeyRing",
+    actor: Principal,
+) -> Rotation:
+    """An operator's rotation (鍵更新): the new key, audited, and this process signing with it."""
+    async with unit_of_work(sessions) as session:
+        key = await rotate_signing_key(session, box=box, overlap=token_overlap(settings))
+        UnitOfWork.of(session).record_access(
+            actor, action="identity.key.rotate", target_type="signing_key", target_id=key.kid
+        )
+        published = [k.kid for k in await published_keys(session)]
+    # Reloaded after the commit: signing switches only once the new key is durable.
+    await keyring.reload(sessions)
+    return Rotation(kid=key.kid, published_kids=published)
 
 
 @dataclass(frozen=True)

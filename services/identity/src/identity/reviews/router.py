@@ -4,29 +4,22 @@ reviews: identity:audit:read too; sign-off: identity:review:sign (someone else t
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from identity.deps import AUDIT_READ, USER_ADMIN, ReviewSigner, UserAdmin
 from identity.reviews import service
 from identity.reviews.models import UserReview
 from identity.reviews.schemas import PendingChanges, ReviewCreate, ReviewOut
-from mch_common.auth.deps import get_principal
+from mch_common.auth.deps import require_any_scope
 from mch_common.auth.principal import Principal
-from mch_common.errors import Forbidden
 from mch_common.web import Session
 
 router = APIRouter(tags=["user-list review"])
 CSV = "text/csv; charset=utf-8"
 
 
-async def admin_or_auditor(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    if not principal.scopes & {USER_ADMIN, AUDIT_READ}:
-        raise Forbidden(f"missing scope {USER_ADMIN} or {AUDIT_READ}")
-    return principal
-
-
-Reader = Annotated[Principal, Depends(admin_or_auditor)]
+Reader = Annotated[Principal, require_any_scope(USER_ADMIN, AUDIT_READ)]
 
 
 def review_out(review: UserReview) -> ReviewOut:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from identity.reviews import repository
 from identity.reviews.models import UserReview
 from identity.users import repository as users
 from mch_common.auth.principal import Principal
@@ -136,12 +136,6 @@ def diff_csv(diff: dict[str, Any]) -> str:
     return to_csv(lines, DIFF_COLUMNS)
 
 
-async def last_review(session: AsyncSession) -> UserReview | None:
-    return (
-        await session.execute(select(UserReview).order_by(UserReview.number.desc()).limit(1))
-    ).scalar_one_or_none()
-
-
 async def export_csv(session: AsyncSession, *, actor: Principal) -> str:
     rows = await export_rows(session)
     UnitOfWork.of(session).record_access(
@@ -152,14 +146,14 @@ async def export_csv(session: AsyncSession, *, actor: Principal) -> str:
 
 async def pending_changes(session: AsyncSession, *, actor: Principal) -> dict[str, Any]:
     """What a review made now would list, without recording one."""
-    previous = await last_review(session)
+    previous = await repository.last_review(session)
     diff = diff_rows(previous.rows if previous else [], await export_rows(session))
     return {"since_review": previous.number if previous else None, **diff}
 
 
 async def create_review(session: AsyncSession, *, actor: Principal, note: str | None) -> UserReview:
-    await session.execute(select(func.pg_advisory_xact_lock(7340102)))
-    previous = await last_review(session)
+    await repository.lock_numbering(session)
+    previous = await repository.last_review(session)
     rows = await export_rows(session)
     review = UserReview(
         id=uuid.uuid4(),
@@ -199,11 +193,7 @@ async def get_review(session: AsyncSession, *, review_id: uuid.UUID) -> UserRevi
 
 
 async def list_reviews(session: AsyncSession) -> Sequence[UserReview]:
-    return (
-        (await session.execute(select(UserReview).order_by(UserReview.number.desc())))
-        .scalars()
-        .all()
-    )
+    return await repository.list_reviews(session)
 
 
 async def sign_off(

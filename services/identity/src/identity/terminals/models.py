@@ -13,6 +13,8 @@ class Terminal(Base):
 
     id: Mapped[str] = mapped_column(String(50), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Its place: the ward office it stands in, whose staff alone may log in on it; null for
+    # headquarters (本庁), whose terminals serve anyone.
     ward: Mapped[str | None] = mapped_column(String(6))
     location: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

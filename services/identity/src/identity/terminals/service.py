@@ -3,10 +3,10 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.errors import AlreadyExists
+from identity.terminals import repository
 from identity.terminals.models import Terminal
 from mch_common.auth.principal import Principal
 from mch_common.errors import InvalidInput, NotFound
@@ -66,4 +66,4 @@ async def deactivate_terminal(
 
 
 async def list_terminals(session: AsyncSession) -> Sequence[Terminal]:
-    return (await session.execute(select(Terminal).order_by(Terminal.id))).scalars().all()
+    return await repository.list_terminals(session)

@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse
 from identity.deps import Context, Sessions, Verifier
 from identity.errors import InvalidClient, UnsupportedGrantType
 from identity.keys import service as keys
-from identity.tokens import service
+from identity.tokens.client_credentials import client_credentials_grant
+from identity.tokens.login import StaffCredentials, password_grant
+from identity.tokens.password_change import change_password as change_own_password
+from identity.tokens.refresh import refresh_grant
+from identity.tokens.revocation import logout as end_session
+from identity.tokens.revocation import revoke as revoke_token
 from identity.tokens.schemas import MeResponse, TokenResponse
 from mch_common.auth.deps import CurrentPrincipal
 from mch_common.errors import InvalidInput
@@ -33,13 +38,15 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
-def _require(fields: dict[str, str | None]) -> None:
+def _required(**fields: str | None) -> list[str]:
+    """The fields' values in order; 422 naming every one that is missing or empty."""
     missing = [name for name, value in fields.items() if not value]
     if missing:
         raise InvalidInput(
             f"missing form field(s): {', '.join(missing)}",
             errors=[{"loc": ["body", m], "msg": "required", "type": "missing"} for m in missing],
         )
+    return [value for value in fields.values() if value]
 
 
 @router.post(
@@ -63,28 +70,20 @@ async def token(
     scope: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> JSONResponse:
     if grant_type == "password":
-        _require(
-            {"username": username, "password": password, "totp": totp, "terminal_id": terminal_id}
+        credentials = StaffCredentials(
+            *_required(username=username, password=password, totp=totp, terminal_id=terminal_id)
         )
-        assert username is not None
-        assert password is not None
-        assert totp is not None
-        assert terminal_id is not None
-        credentials = service.StaffCredentials(username, password, totp, terminal_id)
-        tokens = await service.password_grant(sessions, ctx, credentials, requested_scope=scope)
+        tokens = await password_grant(sessions, ctx, credentials=credentials, requested_scope=scope)
     elif grant_type == "refresh_token":
-        _require({"refresh_token": refresh_token})
-        assert refresh_token
-        tokens = await service.refresh_grant(
-            sessions, ctx, refresh_token=refresh_token, requested_scope=scope
-        )
+        (presented,) = _required(refresh_token=refresh_token)
+        tokens = await refresh_grant(sessions, ctx, refresh_token=presented, requested_scope=scope)
     elif grant_type == "client_credentials":
         basic = _basic_credentials(request)
         if basic is not None:
             client_id, client_secret = basic
         if not client_id or not client_secret:
             raise InvalidClient("client_id and client_secret are required")
-        tokens = await service.client_credentials_grant(
+        tokens = await client_credentials_grant(
             sessions, ctx, client_id=client_id, client_secret=client_secret, requested_scope=scope
         )
     else:
@@ -112,8 +111,8 @@ async def change_password(
     terminal_id: Annotated[str, Form(max_length=50)],
     new_password: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    credentials = service.StaffCredentials(username, password, totp, terminal_id)
-    await service.change_password(sessions, ctx, credentials, new_password=new_password)
+    credentials = StaffCredentials(username, password, totp, terminal_id)
+    await change_own_password(sessions, ctx, credentials=credentials, new_password=new_password)
     return Response(status_code=204, headers=NO_STORE)
 
 
@@ -123,9 +122,9 @@ async def revoke(
     ctx: Context,
     verifier: Verifier,
     token: Annotated[str, Form(max_length=4000)],
-    token_type_hint: Annotated[str | None, Form()] = None,
+    token_type_hint: Annotated[str | None, Form()] = None,  # RFC 7009; the store tells the type
 ) -> Response:
-    await service.revoke(session, ctx, verifier, token=token, token_type_hint=token_type_hint)
+    await revoke_token(session, ctx, verifier, token=token)
     return Response(status_code=200, headers=NO_STORE)
 
 
@@ -140,7 +139,7 @@ async def logout(
     principal: CurrentPrincipal,
     refresh_token: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
-    await service.logout(session, ctx, principal=principal, refresh_token=refresh_token)
+    await end_session(session, ctx, principal=principal, refresh_token=refresh_token)
     return Response(status_code=204)
 
 

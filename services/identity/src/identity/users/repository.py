@@ -96,3 +96,8 @@ async def transfers_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Us
         .order_by(UserTransfer.effective_date, UserTransfer.requested_at)
     )
     return rows.scalars().all()
+
+
+async def granted_scopes(session: AsyncSession) -> set[str]:
+    """Every scope some role grants."""
+    return set((await session.execute(select(RoleScope.scope).distinct())).scalars())

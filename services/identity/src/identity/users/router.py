@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from identity.deps import SHOWS_SECRET, Context, UserAdmin
-from identity.users import service
+from identity.users import accounts, credentials, importing, roles, status, transfers
 from identity.users.models import User
 from identity.users.schemas import (
     ImportedUser,
@@ -46,7 +46,7 @@ def user_out(user: User) -> UserOut:
 async def issue(
     body: UserIssue, session: Session, ctx: Context, actor: UserAdmin
 ) -> IssuedCredentials:
-    issued = await service.issue_user(session, ctx, actor=actor, **body.model_dump())
+    issued = await accounts.issue_user(session, ctx, actor=actor, **body.model_dump())
     return IssuedCredentials(
         user=user_out(issued.user),
         initial_password=issued.initial_password,
@@ -59,7 +59,9 @@ async def issue(
 async def list_users(
     session: Session, actor: UserAdmin, include_deleted: bool = False
 ) -> list[UserOut]:
-    return [user_out(u) for u in await service.list_users(session, include_deleted=include_deleted)]
+    return [
+        user_out(u) for u in await accounts.list_users(session, include_deleted=include_deleted)
+    ]
 
 
 @router.post(
@@ -76,7 +78,7 @@ async def import_csv(
     csv_text: Annotated[str, Body(media_type="text/csv")],
     dry_run: Annotated[bool, Query()] = False,
 ) -> ImportResult | JSONResponse:
-    report = await service.import_users(
+    report = await importing.import_users(
         session, ctx, actor=actor, csv_text=csv_text, dry_run=dry_run
     )
     if report.errors:
@@ -108,7 +110,7 @@ async def import_csv(
 
 @router.get("/{user_id}", response_model=UserOut)
 async def get(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> UserOut:
-    return user_out(await service.get_user(session, user_id=user_id))
+    return user_out(await accounts.get_user(session, user_id=user_id))
 
 
 @router.patch("/{user_id}", response_model=UserOut, summary="Change name or validity period")
@@ -117,7 +119,7 @@ async def update(
 ) -> UserOut:
     changes = body.model_dump(exclude_unset=True)
     return user_out(
-        await service.update_user(session, ctx, actor=actor, user_id=user_id, changes=changes)
+        await accounts.update_user(session, ctx, actor=actor, user_id=user_id, changes=changes)
     )
 
 
@@ -126,7 +128,7 @@ async def change_roles(
     user_id: uuid.UUID, body: RolesChange, session: Session, ctx: Context, actor: UserAdmin
 ) -> UserOut:
     return user_out(
-        await service.change_roles(session, ctx, actor=actor, user_id=user_id, roles=body.roles)
+        await roles.change_roles(session, ctx, actor=actor, user_id=user_id, roles=body.roles)
     )
 
 
@@ -139,17 +141,19 @@ async def change_roles(
 async def transfer(
     user_id: uuid.UUID, body: TransferIn, session: Session, ctx: Context, actor: UserAdmin
 ) -> TransferOut:
-    t = await service.schedule_transfer(
+    t = await transfers.schedule_transfer(
         session, ctx, actor=actor, user_id=user_id, **body.model_dump()
     )
     return TransferOut.model_validate(t)
 
 
 @router.get("/{user_id}/transfers", response_model=list[TransferOut])
-async def transfers(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> list[TransferOut]:
+async def list_transfers(
+    user_id: uuid.UUID, session: Session, actor: UserAdmin
+) -> list[TransferOut]:
     return [
         TransferOut.model_validate(t)
-        for t in await service.list_transfers(session, user_id=user_id)
+        for t in await transfers.list_transfers(session, user_id=user_id)
     ]
 
 
@@ -157,7 +161,7 @@ async def transfers(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> l
 async def cancel_transfer(
     user_id: uuid.UUID, transfer_id: uuid.UUID, session: Session, actor: UserAdmin
 ) -> TransferOut:
-    t = await service.cancel_transfer(
+    t = await transfers.cancel_transfer(
         session, actor=actor, user_id=user_id, transfer_id=transfer_id
     )
     return TransferOut.model_validate(t)
@@ -171,7 +175,7 @@ async def _status(
     ctx: Context,
     actor: UserAdmin,
 ) -> UserOut:
-    user = await service.set_status(
+    user = await status.set_status(
         session,
         ctx,
         actor=actor,
@@ -212,7 +216,7 @@ async def delete(
 
 @router.post("/{user_id}/unlock", response_model=UserOut, summary="Clear a lockout")
 async def unlock(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> UserOut:
-    return user_out(await service.unlock(session, actor=actor, user_id=user_id))
+    return user_out(await status.unlock(session, actor=actor, user_id=user_id))
 
 
 @router.post(
@@ -224,7 +228,7 @@ async def unlock(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> User
 async def reset_password(
     user_id: uuid.UUID, body: PasswordReset, session: Session, ctx: Context, actor: UserAdmin
 ) -> PasswordResetOut:
-    generated = await service.reset_password(
+    generated = await credentials.reset_password(
         session, ctx, actor=actor, user_id=user_id, password=body.password
     )
     return PasswordResetOut(generated_password=generated)
@@ -239,5 +243,7 @@ async def reset_password(
 async def reissue_second_factor(
     user_id: uuid.UUID, session: Session, ctx: Context, actor: UserAdmin
 ) -> SecondFactorOut:
-    _, secret, uri = await service.reissue_second_factor(session, ctx, actor=actor, user_id=user_id)
+    _, secret, uri = await credentials.reissue_second_factor(
+        session, ctx, actor=actor, user_id=user_id
+    )
     return SecondFactorOut(totp_secret=secret, totp_uri=uri)

@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mch_common.inputs import StrictModel
 
@@ -55,9 +55,20 @@ class IssuedCredentials(BaseModel):
 
 
 class UserUpdate(StrictModel):
+    """Only the fields sent change; `valid_until: null` means open-ended."""
+
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     valid_from: date | None = None
     valid_until: date | None = None
+
+    @field_validator("display_name", "valid_from")
+    @classmethod
+    def _not_null(cls, value: str | date | None) -> str | date:
+        # Runs only for fields that were sent (defaults are not validated): these may be left
+        # out, but a user always has a name and a start date.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
 
 class RolesChange(StrictModel):

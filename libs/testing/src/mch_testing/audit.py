@@ -1,0 +1,88 @@
+"""The tampering test every service runs on its own migrated database: the service writes and
+anchors its audit chain (the real sealer, anchoring at shutdown), then an attacker with the
+owner's rights edits a record and deletes the newest ones; the operators' verifier
+(`mch_common.audit_cli.verify`, as `python -m <svc>.audit verify` runs it) names the first bad
+record each time."""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mch_common.audit_cli import verify
+from mch_common.db import create_engine, unit_of_work
+from mch_common.settings import ServiceSettings
+from mch_common.work import UnitOfWork
+
+RECORDS = 6
+
+
+async def _as_attacker(owner: AsyncEngine, statement: str, **params: Any) -> None:
+    """The owner may switch the append-only trigger off; the runtime role may not."""
+    async with owner.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        await conn.execute(text(statement), params)
+        await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+
+
+def tampering_settings(service_settings: dict[str, Any], database_url: str) -> dict[str, Any]:
+    """Settings for a service on a database of its own: its own event namespace too, since a
+    service's anchors are one per namespace (inside the session's, deleted with it)."""
+    namespace = f"{service_settings['event_namespace']}_tamper"
+    return {**service_settings, "database_url": database_url, "event_namespace": namespace}
+
+
+async def check_audit_tampering_is_detected(
+    *, create_app: Callable[[Any], FastAPI], settings: ServiceSettings, owner_url: str
+) -> None:
+    """`settings` from `tampering_settings`, on a freshly migrated database."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        for i in range(RECORDS):
+            async with unit_of_work(app.state.runtime.sessions) as session:
+                UnitOfWork.of(session).record(
+                    actor="staff-0001", action="test.tamper", target_id=f"100000{i:04d}"
+                )
+    # Shutting down sealed the records and anchored the head.
+    intact = await verify(settings)
+    assert intact.ok, intact
+    assert intact.anchor is not None
+    head = intact.anchor.chain_pos
+    assert intact.checked == head >= RECORDS
+
+    owner = create_engine(owner_url, pool_size=1)
+    try:
+        async with owner.connect() as conn:
+            edited_seq, original = (
+                await conn.execute(
+                    text("SELECT seq, target_id FROM audit_log WHERE chain_pos = :pos"),
+                    {"pos": head - 3},
+                )
+            ).one()
+        await _as_attacker(
+            owner, "UPDATE audit_log SET target_id = '9999999999' WHERE seq = :seq", seq=edited_seq
+        )
+        rewritten = await verify(settings)
+        assert not rewritten.ok
+        assert (rewritten.first_broken_seq, rewritten.first_broken_pos) == (edited_seq, head - 3)
+        assert rewritten.reason == "record content does not match its hash"
+
+        await _as_attacker(
+            owner,
+            "UPDATE audit_log SET target_id = :original WHERE seq = :seq",
+            seq=edited_seq,
+            original=original,
+        )
+        assert (await verify(settings)).ok
+
+        await _as_attacker(owner, "DELETE FROM audit_log WHERE chain_pos > :pos", pos=head - 2)
+        truncated = await verify(settings)
+        assert not truncated.ok
+        assert truncated.checked == head - 2
+        assert (truncated.first_broken_seq, truncated.first_broken_pos) == (None, head - 1)
+        assert truncated.reason is not None
+        assert "missing" in truncated.reason
+    finally:
+        await owner.dispose()

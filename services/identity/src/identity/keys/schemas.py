@@ -1,0 +1,6 @@
+from pydantic import BaseModel
+
+
+class RotationOut(BaseModel):
+    kid: str
+    published_kids: list[str]
