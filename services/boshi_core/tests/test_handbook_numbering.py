@@ -13,6 +13,7 @@ from boshi_core.pregnancy.models import Handbook, Pregnancy
 from boshi_core.pregnancy.schemas import IdentityCheck, NotificationForm
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, notification, snapshot
 from mch_common.auth.principal import Principal
+from mch_common.dates import fiscal_year
 from mch_common.db import unit_of_work
 from mch_common.errors import Conflict
 
@@ -37,8 +38,8 @@ async def notify_at_window(session: AsyncSession, body: dict[str, Any]) -> Pregn
 
 
 def test_fiscal_year_starts_in_april() -> None:
-    assert service.fiscal_year(date(2026, 3, 31)) == 2025
-    assert service.fiscal_year(date(2026, 4, 1)) == 2026
+    assert fiscal_year(date(2026, 3, 31)) == 2025
+    assert fiscal_year(date(2026, 4, 1)) == 2026
 
 
 async def test_concurrent_issues_number_without_gaps(

@@ -55,6 +55,11 @@ def months_old(birth: date, on: date) -> int:
     return months
 
 
+def fiscal_year(on: date) -> int:
+    """The Japanese fiscal year (年度) holding `on`: April to March, named by its April."""
+    return on.year if on.month >= 4 else on.year - 1
+
+
 def years_old(birth: date, on: date) -> int:
     return months_old(birth, on) // 12
 

@@ -17,10 +17,9 @@ from boshi_core.checkups.schemas import ResultIn, Status
 from boshi_core.checkups.windows import Period, ProgrammeRule, Window, window_for
 from boshi_core.people.models import Person
 from boshi_core.people.service import person_in_scope
-from boshi_core.pregnancy.service import fiscal_year
 from boshi_core.wards import ward_digits
 from mch_common.auth.principal import Principal
-from mch_common.dates import today_tokyo
+from mch_common.dates import fiscal_year, today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 

@@ -26,7 +26,7 @@ from boshi_core.pregnancy.schemas import Channel, CheckupIn, IdentityCheck, Noti
 from boshi_core.wards import ward_digits
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
-from mch_common.dates import today_tokyo, years_old
+from mch_common.dates import fiscal_year, today_tokyo, years_old
 from mch_common.db import insert_new
 from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from mch_common.work import UnitOfWork
@@ -202,11 +202,6 @@ async def view_pregnancy(
         detail={"pregnancy_id": str(pregnancy_id)},
     )
     return PregnancyDetail(pregnancy, handbooks, vouchers, checkups)
-
-
-def fiscal_year(on: date) -> int:
-    """Japanese fiscal year (年度): April to March."""
-    return on.year if on.month >= 4 else on.year - 1
 
 
 async def voucher_rule_in_force(session: AsyncSession, on: date) -> VoucherRule:
