@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +25,7 @@ from mch_common.errors import (
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
+from mch_common.openapi import contract_openapi
 from mch_common.work import UnitOfWork
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -136,11 +137,18 @@ def health_router() -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+class ServiceApp(FastAPI):
+    """A service's app: its OpenAPI document is the contract of mch_common.openapi."""
+
+    def openapi(self) -> dict[str, Any]:
+        return contract_openapi(self)
 
 
 def create_service_app(
@@ -152,7 +160,14 @@ def create_service_app(
     routers: Sequence[APIRouter],
     version: str = "0.1.0",
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = ServiceApp(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        # /docs keeps the token given to its Authorize button across reloads.
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
     app.state.readiness_checks = {}
     install_problem_handlers(app)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=service)
