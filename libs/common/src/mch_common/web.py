@@ -21,6 +21,7 @@ from mch_common.errors import (
     install_problem_handlers,
     internal_error_response,
     my_number_in_url_response,
+    nul_in_url_response,
 )
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
@@ -59,9 +60,15 @@ def url_holds_my_number(scope: Scope) -> bool:
     )
 
 
+def url_holds_nul(scope: Scope) -> bool:
+    """A NUL character (which PostgreSQL's text cannot hold) in the path or the query."""
+    query = scope["query_string"]
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 class CorrelationAndMetricsMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware): sets the correlation id, records metrics, refuses a
-    My Number in the URL, marks answers `Cache-Control: no-store`, and answers and logs an
+    My Number or a NUL in the URL, marks answers `Cache-Control: no-store`, and answers and logs an
     unhandled error itself, while the correlation id is still set. Starlette's outer
     ServerErrorMiddleware never sees the error, so it is logged once, as one JSON line."""
 
@@ -93,8 +100,12 @@ class CorrelationAndMetricsMiddleware:
             await send(message)
 
         try:
+            refusal = None
             if url_holds_my_number(scope):
                 refusal = my_number_in_url_response(instance=redact_my_numbers(scope["path"]))
+            elif url_holds_nul(scope):
+                refusal = nul_in_url_response(instance=scope["path"].replace("\x00", ""))
+            if refusal is not None:
                 await refusal(scope, receive, send_wrapper)
                 return
             try:
