@@ -17,6 +17,7 @@ from boshi_core.center.schemas import (
 )
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 CenterReader = Annotated[Principal, require_scope("boshi:center:read")]
@@ -25,7 +26,12 @@ CenterWriter = Annotated[Principal, require_scope("boshi:center:write")]
 router = APIRouter(prefix="/center", tags=["child and family center"])
 
 
-@router.post("/cases", status_code=status.HTTP_201_CREATED, summary="Open a family's case")
+@router.post(
+    "/cases",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404),  # a member unknown or out of reach
+    summary="Open a family's case",
+)
 async def open_case(body: CaseIn, session: Session, principal: CenterWriter) -> CaseOut:
     return await service.open_case(session, principal=principal, case=body)
 

@@ -6,6 +6,7 @@ from boshi_core.people.schemas import (
     MyNumberSearchIn,
     PersonProfileOut,
 )
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 router = APIRouter(tags=["people"])
@@ -21,6 +22,7 @@ async def get_person(
 
 @router.post(
     "/people/search-by-my-number",
+    responses=problem_responses(404, 503),  # nobody has it; atena does not answer
     summary="Find a person by My Number through atena's scoped lookup (logged on both sides)",
 )
 async def search_by_my_number(

@@ -16,6 +16,7 @@ from boshi_core.pregnancy.schemas import (
     VoucherOut,
     WindowNotificationIn,
 )
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 503),  # an unknown person; atena does not answer
     summary="Pregnancy notification at the ward window (identity checked by staff)",
 )
 async def notify_at_window(
@@ -79,6 +81,7 @@ async def get_pregnancy(
 @router.post(
     "/{pregnancy_id}/handbooks",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(503),  # no voucher rule in force
     summary="Issue the MCH handbooks (one per expected child) and the checkup vouchers",
 )
 async def issue_handbooks(
@@ -100,6 +103,7 @@ async def issue_handbooks(
 @router.post(
     "/{pregnancy_id}/checkups",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(503),  # no risk rules in force
     summary="Record a prenatal checkup result (uses a voucher when given)",
 )
 async def record_checkup(
