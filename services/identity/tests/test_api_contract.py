@@ -63,3 +63,13 @@ async def test_a_nul_in_a_form_field_is_refused_not_a_500(idp: Identity) -> None
         headers={"authorization": f"Basic {basic}"},
     )
     assert response.status_code == 401, response.text
+
+
+async def test_an_audit_position_beyond_a_bigint_is_refused_not_a_500(idp: Identity) -> None:
+    # Found by the API tests: the database refused the number, a 500.
+    staff = await idp.make_staff("auditor01", ["auditor"])
+    headers = {"authorization": f"Bearer {await idp.token(staff)}"}
+
+    response = await idp.client.get("/admin/audit", params={"after_seq": 2**63}, headers=headers)
+
+    assert response.status_code == 422, response.text

@@ -62,7 +62,7 @@ def run_api_tests(
     app: FastAPI,
     *,
     headers: dict[str, str],
-    examples: int = 4,
+    examples: int = 10,
     run_last: Collection[str] = (),
 ) -> ApiTestReport:
     """Test every operation of `app` with `examples` positive and `examples` negative cases.

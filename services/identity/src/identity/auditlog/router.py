@@ -41,7 +41,7 @@ class ChainOut(BaseModel):
 async def read(
     session: Session,
     actor: Auditor,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # seq is a bigint
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: str | None = None,
     target_id: str | None = None,
