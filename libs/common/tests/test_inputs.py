@@ -99,3 +99,18 @@ def test_ordinary_digits_and_uuids_are_not_my_numbers() -> None:
             "notes": ["1234567897", "01a21768-c494-7eba-8d63-123456789018", "123456789017"],
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a\x00b"}, "name"),
+        ({"address": {"town": "小倉北区\x00"}}, "town"),
+        ({"notes": ["ok", "\x00"]}, "notes"),
+        ({"extra_fields": {"memo\x00": "x"}}, "extra_fields"),
+    ],
+)
+def test_a_nul_character_is_refused_naming_the_field(body: dict[str, object], field: str) -> None:
+    # PostgreSQL's text cannot hold it: the statement would fail, a 500 instead of a 422.
+    errors = _refusal(my_number=NUMBER, **({"name": "x"} | body))
+    assert f"{field} holds a NUL character" in errors

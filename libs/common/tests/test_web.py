@@ -74,6 +74,16 @@ async def test_unknown_route_is_problem_json() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_nul_in_the_query_is_refused_before_routing() -> None:
+    # PostgreSQL's text cannot hold a NUL: a free-text filter carrying one failed as a 500.
+    app = build_app()
+    async with app.router.lifespan_context(app), await client_for(app) as client:
+        response = await client.get("/nowhere", params={"town": "a\x00b"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "NUL" in response.json()["detail"]
+
+
 async def test_health_readiness_and_metrics() -> None:
     app = build_app()
     async with app.router.lifespan_context(app), await client_for(app) as client:

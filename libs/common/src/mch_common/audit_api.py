@@ -81,7 +81,9 @@ def audit_router(*, read_scope: str) -> APIRouter:
         session: Session,
         auditor: Auditor,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        before: Annotated[int | None, Query(ge=1, description="a page's next_before")] = None,
+        before: Annotated[
+            int | None, Query(ge=1, le=2**63 - 1, description="a page's next_before")
+        ] = None,
         target_id: Annotated[str | None, Query(max_length=100, description="person")] = None,
         actor: Annotated[str | None, Query(max_length=100, description="staff")] = None,
         action: Annotated[str | None, Query(max_length=100)] = None,

@@ -99,6 +99,16 @@ def my_number_in_url_response(*, instance: str) -> JSONResponse:
     )
 
 
+def nul_in_url_response(*, instance: str) -> JSONResponse:
+    return problem_response(
+        status=422,
+        code="invalid-input",
+        title="Invalid input",
+        detail="A NUL character is not accepted in a URL (path or query parameter).",
+        instance=instance,
+    )
+
+
 def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Pydantic's errors echo the rejected input; it may be a My Number, so only say where and why.
     return [

@@ -10,10 +10,11 @@ a `SecretStr`: a repr, a log line or `model_dump()` shows `**********`, and a se
 number with `.get_secret_value()`, nowhere else.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,7 +25,7 @@ from pydantic import (
 
 from mch_common.mynumber import contains_my_number, is_valid_my_number, normalize_my_number
 
-__all__ = ["MyNumber", "StrictModel"]
+__all__ = ["PlainText", "MyNumber", "StrictModel"]
 
 
 def _parse_my_number(value: object) -> SecretStr:
@@ -54,29 +55,49 @@ MyNumber = Annotated[
 ]
 
 
-def _holds_my_number(value: object) -> bool:
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("a NUL character is not accepted")
+    return value
+
+
+# A string parameter outside a StrictModel body (which checks its strings itself): a form
+# field, a text body. No NUL, which PostgreSQL's text cannot hold (the statement would fail:
+# a 500). `username: Annotated[PlainText, Form(max_length=50)]`
+PlainText = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _texts(value: object) -> Iterator[str]:
+    """Every string in a field's value (inside lists, dicts and plain models)."""
     if isinstance(value, str):
-        return contains_my_number(value)
-    if isinstance(value, StrictModel | SecretStr):
-        return False  # a nested strict model checked itself; a SecretStr is a MyNumber field
-    if isinstance(value, BaseModel):
-        return any(_holds_my_number(v) for _, v in value)
-    if isinstance(value, Mapping):
-        return any(_holds_my_number(k) or _holds_my_number(v) for k, v in value.items())
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_my_number(v) for v in value)
-    return False
+        yield value
+    elif isinstance(value, StrictModel | SecretStr):
+        return  # a nested strict model checked itself; a SecretStr is a MyNumber field
+    elif isinstance(value, BaseModel):
+        for _, v in value:
+            yield from _texts(v)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _texts(k)
+            yield from _texts(v)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            yield from _texts(v)
 
 
 class StrictModel(BaseModel):
-    """The base of every request body: unknown fields refused, strings stripped, and no My
-    Number anywhere but in a `MyNumber` field."""
+    """The base of every request body: unknown fields refused, strings stripped, no My Number
+    anywhere but in a `MyNumber` field, and no NUL character (PostgreSQL's text cannot hold
+    one: it would fail the statement, a 500)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     @model_validator(mode="after")
     def _no_stray_my_number(self) -> Self:
         for name, value in self:
-            if _holds_my_number(value):
-                raise ValueError(f"{name} holds what looks like a My Number")
+            for text in _texts(value):
+                if "\x00" in text:
+                    raise ValueError(f"{name} holds a NUL character")
+                if contains_my_number(text):
+                    raise ValueError(f"{name} holds what looks like a My Number")
         return self

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,10 +21,12 @@ from mch_common.errors import (
     install_problem_handlers,
     internal_error_response,
     my_number_in_url_response,
+    nul_in_url_response,
 )
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
+from mch_common.openapi import contract_openapi
 from mch_common.work import UnitOfWork
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -58,9 +60,15 @@ def url_holds_my_number(scope: Scope) -> bool:
     )
 
 
+def url_holds_nul(scope: Scope) -> bool:
+    """A NUL character (which PostgreSQL's text cannot hold) in the path or the query."""
+    query = scope["query_string"]
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 class CorrelationAndMetricsMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware): sets the correlation id, records metrics, refuses a
-    My Number in the URL, marks answers `Cache-Control: no-store`, and answers and logs an
+    My Number or a NUL in the URL, marks answers `Cache-Control: no-store`, and answers and logs an
     unhandled error itself, while the correlation id is still set. Starlette's outer
     ServerErrorMiddleware never sees the error, so it is logged once, as one JSON line."""
 
@@ -92,8 +100,12 @@ class CorrelationAndMetricsMiddleware:
             await send(message)
 
         try:
+            refusal = None
             if url_holds_my_number(scope):
                 refusal = my_number_in_url_response(instance=redact_my_numbers(scope["path"]))
+            elif url_holds_nul(scope):
+                refusal = nul_in_url_response(instance=scope["path"].replace("\x00", ""))
+            if refusal is not None:
                 await refusal(scope, receive, send_wrapper)
                 return
             try:
@@ -136,11 +148,18 @@ def health_router() -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+class ServiceApp(FastAPI):
+    """A service's app: its OpenAPI document is the contract of mch_common.openapi."""
+
+    def openapi(self) -> dict[str, Any]:
+        return contract_openapi(self)
 
 
 def create_service_app(
@@ -152,7 +171,14 @@ def create_service_app(
     routers: Sequence[APIRouter],
     version: str = "0.1.0",
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = ServiceApp(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        # /docs keeps the token given to its Authorize button across reloads.
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
     app.state.readiness_checks = {}
     install_problem_handlers(app)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=service)

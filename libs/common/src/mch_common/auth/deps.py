@@ -6,6 +6,7 @@ and a staff token without a terminal; services call the data-dependent check
 rendered as problem+json by the app's handlers.
 """
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -34,38 +35,41 @@ async def get_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+@dataclass(frozen=True)
+class ScopeCheck:
+    """The dependency `require_scope` and `require_any_scope` build: `scopes` all needed, or
+    one of them (`any_of`). mch_common.openapi reads it to write each operation's security
+    requirement, so scopes are declared once, here."""
+
+    scopes: tuple[str, ...]
+    any_of: bool = False
+
+    async def __call__(self, principal: CurrentPrincipal, request: Request) -> Principal:
+        ensure_service_may_serve(principal, request.app.state.settings)
+        if self.any_of:
+            if principal.scopes.isdisjoint(self.scopes):
+                raise Forbidden(f"missing scope {' or '.join(self.scopes)}")
+            return principal
+        for scope in self.scopes:
+            if scope not in principal.scopes:
+                raise Forbidden(f"missing scope {scope}")
+        return principal
+
+
 def require_scope(*scopes: str) -> Any:
     """`principal: Annotated[Principal, require_scope("atena:person:read")]`: all listed
     scopes are required; the 403 names the first one missing. The token must also pass
     `ensure_service_may_serve`."""
     if not scopes:
         raise ValueError("require_scope needs at least one scope")
-
-    async def dependency(principal: CurrentPrincipal, request: Request) -> Principal:
-        ensure_service_may_serve(principal, request.app.state.settings)
-        for scope in scopes:
-            if scope not in principal.scopes:
-                raise Forbidden(f"missing scope {scope}")
-        return principal
-
-    dependency.__name__ = "require_scope_" + "_".join(scopes).replace(":", "_")
-    return Depends(dependency)
+    return Depends(ScopeCheck(scopes))
 
 
 def require_any_scope(*scopes: str) -> Any:
     """Like `require_scope`, but one of the listed scopes is enough."""
     if not scopes:
         raise ValueError("require_any_scope needs at least one scope")
-    wanted = frozenset(scopes)
-
-    async def dependency(principal: CurrentPrincipal, request: Request) -> Principal:
-        ensure_service_may_serve(principal, request.app.state.settings)
-        if not principal.scopes & wanted:
-            raise Forbidden(f"missing scope {' or '.join(scopes)}")
-        return principal
-
-    dependency.__name__ = "require_any_scope_" + "_".join(scopes).replace(":", "_")
-    return Depends(dependency)
+    return Depends(ScopeCheck(scopes, any_of=True))
 
 
 def ensure_service_may_serve(principal: Principal, settings: ServiceSettings) -> None:

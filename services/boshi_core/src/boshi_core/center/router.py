@@ -19,6 +19,7 @@ from boshi_core.center.schemas import (
 )
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 CenterReader = Annotated[Principal, require_scope("boshi:center:read")]
@@ -47,6 +48,7 @@ router = APIRouter(prefix="/center", tags=["child and family center"])
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404),  # a member unknown or out of reach
     summary="Open a family's case (子ども家庭センターの相談ケース)",
 )
 async def open_case(body: CaseIn, session: Session, principal: CenterWriter) -> CaseOut:

@@ -29,6 +29,7 @@ from boshi_core.checkups.windows import Period
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
 from mch_common.errors import Forbidden
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 CheckupReader = Annotated[Principal, require_scope("boshi:checkup:read")]
@@ -89,6 +90,7 @@ async def programmes(
 @router.post(
     "/extractions",
     status_code=status.HTTP_200_OK,
+    responses=problem_responses(404),  # no such programme in force that month
     summary="Extract a month's targets as invitations (対象者抽出), idempotent, "
     "and count its non-attendees",
 )
@@ -106,7 +108,9 @@ async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter
 
 
 @router.get(
-    "/targets", summary="The month's invited children (健診対象者; ward staff: their ward; logged)"
+    "/targets",
+    responses=problem_responses(404),  # no such programme in force that month
+    summary="The month's invited children (健診対象者; ward staff: their ward; logged)",
 )
 async def targets(
     session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
@@ -135,6 +139,7 @@ async def targets(
 
 @router.get(
     "/non-attendees",
+    responses=problem_responses(404),  # no such programme in force that month
     summary="The month's non-attendees (未受診者): past the reminder point, no result (logged)",
 )
 async def non_attendees(

@@ -9,6 +9,7 @@ from boshi_core.people.schemas import (
     PersonProfileOut,
     PregnancySummary,
 )
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 
@@ -35,6 +36,7 @@ async def get_person(
 
 @router.post(
     "/people/search-by-my-number",
+    responses=problem_responses(404, 503),  # nobody has it; atena does not answer
     summary="Find a person by My Number (個人番号による検索) through atena's lookup; "
     "logged on both sides",
 )

@@ -15,6 +15,7 @@ from boshi_core.pregnancy.schemas import (
     VoucherOut,
     WindowNotificationIn,
 )
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 503),  # an unknown person; atena does not answer
     summary="Pregnancy notification at the ward window (妊娠の届出); identity checked by staff",
 )
 async def notify_at_window(
@@ -68,6 +70,7 @@ async def get_pregnancy(
 @router.post(
     "/{pregnancy_id}/handbooks",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(503),  # no voucher rule in force
     summary="Issue the MCH handbooks (母子健康手帳の交付), one per expected child, "
     "and the checkup vouchers",
 )
@@ -90,6 +93,7 @@ async def issue_handbooks(
 @router.post(
     "/{pregnancy_id}/checkups",
     status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(503),  # no risk rules in force
     summary="Record a prenatal checkup result (妊婦健康診査); uses a voucher when given",
 )
 async def record_checkup(

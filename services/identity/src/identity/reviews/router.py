@@ -2,10 +2,10 @@
 reviews: identity:audit:read too; sign-off: identity:review:sign (someone else than the author)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from identity.deps import AUDIT_READ, USER_ADMIN, ReviewSigner, UserAdmin
 from identity.reviews import service
@@ -17,6 +17,11 @@ from mch_common.web import Session
 
 router = APIRouter(tags=["user-list review"])
 CSV = "text/csv; charset=utf-8"
+# The CSV routes' answer in the OpenAPI document (with response_class=Response; FastAPI would
+# document application/json).
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 Reader = Annotated[Principal, require_any_scope(USER_ADMIN, AUDIT_READ)]
@@ -34,7 +39,12 @@ def _csv(body: str, filename: str) -> PlainTextResponse:
     )
 
 
-@router.get("/admin/users/export.csv", summary="The current user list (stable rows and columns)")
+@router.get(
+    "/admin/users/export.csv",
+    summary="The current user list (stable rows and columns)",
+    response_class=Response,
+    responses=CSV_ANSWER,
+)
 async def export(session: Session, actor: UserAdmin) -> PlainTextResponse:
     return _csv(await service.export_csv(session, actor=actor), "users.csv")
 
@@ -68,7 +78,12 @@ async def get(review_id: uuid.UUID, session: Session, actor: Reader) -> ReviewOu
     return review_out(await service.get_review(session, review_id=review_id))
 
 
-@router.get("/admin/user-reviews/{review_id}/users.csv", summary="The list as exported then")
+@router.get(
+    "/admin/user-reviews/{review_id}/users.csv",
+    summary="The list as exported then",
+    response_class=Response,
+    responses=CSV_ANSWER,
+)
 async def review_csv(review_id: uuid.UUID, session: Session, actor: Reader) -> PlainTextResponse:
     review = await service.get_review(session, review_id=review_id)
     return _csv(service.to_csv(review.rows), f"users-review-{review.number}.csv")
@@ -77,6 +92,8 @@ async def review_csv(review_id: uuid.UUID, session: Session, actor: Reader) -> P
 @router.get(
     "/admin/user-reviews/{review_id}/diff.csv",
     summary="Changes since the previous review: change,login_id,user_id,field,before,after",
+    response_class=Response,
+    responses=CSV_ANSWER,
 )
 async def review_diff_csv(
     review_id: uuid.UUID, session: Session, actor: Reader

@@ -19,6 +19,8 @@ from identity.tokens.revocation import revoke as revoke_token
 from identity.tokens.schemas import MeResponse, TokenResponse
 from mch_common.auth.deps import CurrentPrincipal
 from mch_common.errors import InvalidInput
+from mch_common.inputs import PlainText
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 router = APIRouter(tags=["oauth2"])
@@ -35,6 +37,8 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         client_id, _, secret = base64.b64decode(value).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidClient("malformed Basic credentials") from None
+    if "\x00" in client_id + secret:  # PostgreSQL's text cannot hold it (see PlainText)
+        raise InvalidClient("malformed Basic credentials")
     return client_id, secret
 
 
@@ -53,21 +57,22 @@ def _required(**fields: str | None) -> list[str]:
     "/oauth2/token",
     response_model=TokenResponse,
     response_model_exclude_none=True,
+    responses=problem_responses(400, 401, 403),  # a bad grant, credentials, terminal or account
     summary="Issue tokens: password (+ totp, terminal_id), refresh_token, client_credentials",
 )
 async def token(
     request: Request,
     ctx: Context,
     sessions: Sessions,
-    grant_type: Annotated[str, Form()],
-    username: Annotated[str | None, Form(max_length=50)] = None,
-    password: Annotated[str | None, Form(max_length=200)] = None,
-    totp: Annotated[str | None, Form(max_length=10)] = None,
-    terminal_id: Annotated[str | None, Form(max_length=50)] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-    client_id: Annotated[str | None, Form(max_length=50)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
-    scope: Annotated[str | None, Form(max_length=2000)] = None,
+    grant_type: Annotated[PlainText, Form()],
+    username: Annotated[PlainText | None, Form(max_length=50)] = None,
+    password: Annotated[PlainText | None, Form(max_length=200)] = None,
+    totp: Annotated[PlainText | None, Form(max_length=10)] = None,
+    terminal_id: Annotated[PlainText | None, Form(max_length=50)] = None,
+    refresh_token: Annotated[PlainText | None, Form(max_length=200)] = None,
+    client_id: Annotated[PlainText | None, Form(max_length=50)] = None,
+    client_secret: Annotated[PlainText | None, Form(max_length=200)] = None,
+    scope: Annotated[PlainText | None, Form(max_length=2000)] = None,
 ) -> JSONResponse:
     if grant_type == "password":
         credentials = StaffCredentials(
@@ -100,29 +105,37 @@ async def token(
 @router.post(
     "/oauth2/password",
     status_code=204,
+    responses=problem_responses(401, 403),  # checked as at login
     summary="Change one's own password (authenticated as at login; works when it has expired)",
 )
 async def change_password(
     ctx: Context,
     sessions: Sessions,
-    username: Annotated[str, Form(max_length=50)],
-    password: Annotated[str, Form(max_length=200)],
-    totp: Annotated[str, Form(max_length=10)],
-    terminal_id: Annotated[str, Form(max_length=50)],
-    new_password: Annotated[str, Form(max_length=200)],
+    username: Annotated[PlainText, Form(max_length=50)],
+    password: Annotated[PlainText, Form(max_length=200)],
+    totp: Annotated[PlainText, Form(max_length=10)],
+    terminal_id: Annotated[PlainText, Form(max_length=50)],
+    new_password: Annotated[PlainText, Form(max_length=200)],
 ) -> Response:
     credentials = StaffCredentials(username, password, totp, terminal_id)
     await change_own_password(sessions, ctx, credentials=credentials, new_password=new_password)
     return Response(status_code=204, headers=NO_STORE)
 
 
-@router.post("/oauth2/revoke", summary="RFC 7009 token revocation (refresh or access token)")
+@router.post(
+    "/oauth2/revoke",
+    summary="RFC 7009 token revocation (refresh or access token)",
+    response_class=Response,
+    responses={200: {"description": "Revoked, or not a token of ours (RFC 7009): no body"}},
+)
 async def revoke(
     session: Session,
     ctx: Context,
     verifier: Verifier,
-    token: Annotated[str, Form(max_length=4000)],
-    token_type_hint: Annotated[str | None, Form()] = None,  # RFC 7009; the store tells the type
+    token: Annotated[PlainText, Form(max_length=4000)],
+    token_type_hint: Annotated[
+        PlainText | None, Form()
+    ] = None,  # RFC 7009; the store tells the type
 ) -> Response:
     await revoke_token(session, ctx, verifier, token=token)
     return Response(status_code=200, headers=NO_STORE)
@@ -137,7 +150,7 @@ async def logout(
     session: Session,
     ctx: Context,
     principal: CurrentPrincipal,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    refresh_token: Annotated[PlainText | None, Form(max_length=200)] = None,
 ) -> Response:
     await end_session(session, ctx, principal=principal, refresh_token=refresh_token)
     return Response(status_code=204)

@@ -25,6 +25,7 @@ from identity.users.schemas import (
     UserUpdate,
 )
 from mch_common.errors import problem_response
+from mch_common.inputs import PlainText
 from mch_common.web import Session
 
 router = APIRouter(prefix="/admin/users", tags=["user administration"])
@@ -75,7 +76,7 @@ async def import_csv(
     session: Session,
     ctx: Context,
     actor: UserAdmin,
-    csv_text: Annotated[str, Body(media_type="text/csv")],
+    csv_text: Annotated[PlainText, Body(media_type="text/csv")],
     dry_run: Annotated[bool, Query()] = False,
 ) -> ImportResult | JSONResponse:
     report = await importing.import_users(
