@@ -182,9 +182,14 @@ async def test_a_killed_run_started_again_finishes_cleanly(
         **{f"ATENA_{name.upper()}": value for name, value in rotated(settings).items()},
     }
     command = ["-m", "atena.cli", "rotate-my-numbers", "--batch-size", "5"]
-    pipes = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.PIPE}
 
-    first = await asyncio.create_subprocess_exec(sys.executable, *command, env=env, **pipes)
+    async def start() -> asyncio.subprocess.Process:
+        pipe = asyncio.subprocess.PIPE
+        return await asyncio.create_subprocess_exec(
+            sys.executable, *command, env=env, stdout=pipe, stderr=pipe
+        )
+
+    first = await start()
     deadline = time.monotonic() + 60
     left = 3000
     while left == 3000 and time.monotonic() < deadline and first.returncode is None:
@@ -195,7 +200,7 @@ async def test_a_killed_run_started_again_finishes_cleanly(
     left = await count_rows_under_old_keys(committed_sessions, new_settings.vault)
     assert 0 < left < 3000, "the run was not killed midway"
 
-    again = await asyncio.create_subprocess_exec(sys.executable, *command, env=env, **pipes)
+    again = await start()
     again_out, again_err = await asyncio.wait_for(again.communicate(), timeout=120)
     assert again.returncode == 0, again_err.decode()
     assert f'"rewritten": {left}' in again_out.decode()
