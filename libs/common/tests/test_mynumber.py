@@ -91,6 +91,30 @@ def test_blind_index_is_keyed_and_deterministic() -> None:
     assert a.blind_index("123456789018") != b.blind_index("123456789018")
 
 
+def test_lookup_indexes_match_the_previous_index_key_only_during_a_rekeying() -> None:
+    old = MyNumberVault(keys={"k": b"k" * 32}, current_key_id="k", index_key=b"a" * 32)
+    rekeying = MyNumberVault(
+        keys={"k": b"k" * 32},
+        current_key_id="k",
+        index_key=b"b" * 32,
+        index_key_id="ix2",
+        previous_index_key=b"a" * 32,
+    )
+    number = "123456789018"
+    assert old.lookup_indexes(number) == (old.blind_index(number),)
+    assert rekeying.lookup_indexes(number) == (
+        rekeying.blind_index(number),
+        old.blind_index(number),
+    )
+    with pytest.raises(ValueError, match="previous blind index key is the current one"):
+        MyNumberVault(
+            keys={"k": b"k" * 32},
+            current_key_id="k",
+            index_key=b"a" * 32,
+            previous_index_key=b"a" * 32,
+        )
+
+
 def test_vault_refuses_invalid_numbers() -> None:
     vault = MyNumberVault(keys={"k": b"k" * 32}, current_key_id="k", index_key=b"a" * 32)
     with pytest.raises(ValueError, match="not a valid My Number"):

@@ -139,32 +139,62 @@ class MyNumberVault:
 
     `aad` binds a ciphertext to its owner (e.g. the person number) so a ciphertext copied onto
     another row does not decrypt.
+
+    The blind index key has an id too (`index_key_id`, stored beside each index). While stored
+    indexes are being re-keyed, `previous_index_key` is the key being replaced: a lookup then
+    matches the index under either key (`lookup_indexes`), so no lookup misses during the run.
     """
 
-    def __init__(self, *, keys: dict[str, bytes], current_key_id: str, index_key: bytes) -> None:
+    def __init__(
+        self,
+        *,
+        keys: dict[str, bytes],
+        current_key_id: str,
+        index_key: bytes,
+        index_key_id: str = "",
+        previous_index_key: bytes | None = None,
+    ) -> None:
         if current_key_id not in keys:
             raise ValueError("current key id has no key")
         for kid, key in keys.items():
             if len(key) != 32:
                 raise ValueError(f"key {kid} must be 32 bytes for AES-256")
-        if len(index_key) < 32:
-            raise ValueError("blind index key must be at least 32 bytes")
+        for key in (index_key, previous_index_key or index_key):
+            if len(key) < 32:
+                raise ValueError("blind index key must be at least 32 bytes")
+        if previous_index_key == index_key:
+            raise ValueError("the previous blind index key is the current one")
         self._keys = dict(keys)
         self.current_key_id = current_key_id
-        self._index_key = index_key
+        self.index_key_id = index_key_id
         # Keyed once: blind_index() copies it rather than re-keying an HMAC per number.
         self._index_mac = hmac.new(index_key, digestmod=hashlib.sha256)
+        self._previous_index_mac = (
+            hmac.new(previous_index_key, digestmod=hashlib.sha256) if previous_index_key else None
+        )
         self._aeads: dict[str, AESGCM] = {}  # one AESGCM per key id, built on first use
 
     @classmethod
-    def from_config(cls, *, keys: str, current_key_id: str, index_key: str) -> "MyNumberVault":
-        """keys: `kid:base64key,kid2:base64key`; index_key: base64."""
+    def from_config(
+        cls,
+        *,
+        keys: str,
+        current_key_id: str,
+        index_key: str,
+        index_key_id: str = "",
+        previous_index_key: str | None = None,
+    ) -> "MyNumberVault":
+        """keys: `kid:base64key,kid2:base64key`; index_key, previous_index_key: base64."""
         parsed = {}
         for part in keys.split(","):
             kid, _, b64 = part.strip().partition(":")
             parsed[kid] = base64.b64decode(b64)
         return cls(
-            keys=parsed, current_key_id=current_key_id, index_key=base64.b64decode(index_key)
+            keys=parsed,
+            current_key_id=current_key_id,
+            index_key=base64.b64decode(index_key),
+            index_key_id=index_key_id,
+            previous_index_key=base64.b64decode(previous_index_key) if previous_index_key else None,
         )
 
     def _aead(self, key_id: str) -> "AESGCM":
@@ -193,9 +223,19 @@ class MyNumberVault:
         return encrypted.key_id != self.current_key_id
 
     def blind_index(self, number: str) -> bytes:
+        """The index under the current key: what a stored number gets."""
         mac = self._index_mac.copy()
         mac.update(number.encode())
         return mac.digest()
+
+    def lookup_indexes(self, number: str) -> tuple[bytes, ...]:
+        """What a lookup matches: the current index, and during a re-keying also the index
+        under the previous key (rows the run has not reached yet)."""
+        if self._previous_index_mac is None:
+            return (self.blind_index(number),)
+        previous = self._previous_index_mac.copy()
+        previous.update(number.encode())
+        return self.blind_index(number), previous.digest()
 
 
 def new_dev_key() -> str:

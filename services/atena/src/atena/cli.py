@@ -2,9 +2,12 @@
 
     python -m atena.cli load FILE [--encoding cp932] [--errors FILE.errors.csv] [--no-events]
     python -m atena.cli export [--output FILE|-] [--encoding cp932] [--ward 401064]
+    python -m atena.cli rotate-my-numbers [--batch-size 500]
 
 Configuration comes from the same ATENA_* environment as the service. `load` exits 0 when
 every line loaded, 2 when some lines were rejected (see the error report), 1 on failure.
+`rotate-my-numbers` rewrites the stored My Numbers under the current keys after a key change
+(the procedure is in atena's README); killed, it is simply run again.
 """
 
 import argparse
@@ -22,6 +25,7 @@ from atena.bulk.export import export_csv
 from atena.bulk.loader import Loader
 from atena.bulk.report import LoadReport
 from atena.config import Settings
+from atena.mynumber.rotation import RotationProgress, rotate_my_numbers
 from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.lines import LineError
@@ -160,6 +164,55 @@ async def export(
     return count
 
 
+async def rotate(
+    settings: Settings,
+    *,
+    batch_size: int = 500,
+    operator: str | None = None,
+    quiet: bool = False,
+) -> RotationProgress:
+    actor = operator or f"cli:{getpass.getuser()}"
+    vault = settings.vault
+    reported_at = 0.0
+
+    def progress(state: RotationProgress) -> None:
+        nonlocal reported_at
+        # At most a line a second: a million rows are two thousand batches.
+        if quiet or state.seconds - reported_at < 1.0:
+            return
+        reported_at = state.seconds
+        _err(_rotation_line(state))
+
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        result = await rotate_my_numbers(
+            session_factory(engine), vault, batch_size=batch_size, progress=progress
+        )
+    finally:
+        await engine.dispose()
+    if not quiet:
+        _err(_rotation_line(result))
+    await _audit(
+        settings,
+        actor=actor,
+        action="person.my_number_rotation",
+        detail={
+            "rewritten": result.done,
+            "key_id": vault.current_key_id,
+            "index_key_id": vault.index_key_id,
+        },
+    )
+    return result
+
+
+def _rotation_line(state: RotationProgress) -> str:
+    share = 100.0 * state.done / state.total if state.total else 100.0
+    return (
+        f"atena rotate-my-numbers: {state.done}/{state.total} rows ({share:.1f} %), "
+        f"{state.rows_per_second:.0f} rows/s, {state.seconds:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m atena.cli",
@@ -192,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     p_export.add_argument("--status", choices=["resident", "non_resident", "moved_out", "deceased"])
     p_export.add_argument("--changed-since", type=datetime.fromisoformat)
     p_export.add_argument("--operator")
+    p_rotate = sub.add_parser(
+        "rotate-my-numbers",
+        help="rewrite stored My Numbers under the current encryption and blind index keys",
+    )
+    p_rotate.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+    p_rotate.add_argument("--operator", help="who runs the rotation (access log)")
+    p_rotate.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -215,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         _out(json.dumps(report.summary(), ensure_ascii=False))
         return 2 if report.rejected else 0
+    if args.command == "rotate-my-numbers":
+        result = asyncio.run(
+            rotate(settings, batch_size=args.batch_size, operator=args.operator, quiet=args.quiet)
+        )
+        _out(json.dumps({"rewritten": result.done, "seconds": round(result.seconds, 1)}))
+        return 0
     count = asyncio.run(
         export(
             settings,

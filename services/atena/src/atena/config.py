@@ -29,15 +29,28 @@ class Settings(ServiceSettings):
     my_number_current_key_id: str = f"{DEV_SECRET_MARKER}-k1"
     my_number_index_key: str = Field(
         default=f"{DEV_SECRET_MARKER}:{_DEV_INDEX_KEY}",
-        description="base64 HMAC key of the blind index, optionally prefixed `label:`",
+        description="`label:base64` HMAC key of the blind index; the label is its key id",
+    )
+    my_number_previous_index_key: str | None = Field(
+        default=None,
+        description="only while `rotate-my-numbers` re-keys the blind index: the replaced "
+        "`label:base64` key (lookups match either); remove once the run has finished",
     )
     default_access_purpose: str = "maternal-child-health-affairs"
 
     @cached_property
     def vault(self) -> MyNumberVault:
-        _, _, index_key = self.my_number_index_key.rpartition(":")
+        index_key_id, _, index_key = self.my_number_index_key.rpartition(":")
+        previous_index_key = None
+        if self.my_number_previous_index_key is not None:
+            previous_id, _, previous_index_key = self.my_number_previous_index_key.rpartition(":")
+            # Rows record their index key by label: two keys need two labels.
+            if not index_key_id or previous_id == index_key_id:
+                raise ValueError("a re-keying needs distinct labels on the two index keys")
         return MyNumberVault.from_config(
             keys=self.my_number_keys,
             current_key_id=self.my_number_current_key_id,
             index_key=index_key,
+            index_key_id=index_key_id,
+            previous_index_key=previous_index_key,
         )

@@ -105,14 +105,18 @@ def prepare(chunk: list[Record], vault: MyNumberVault) -> "Prepared":
     """Encrypt the My Numbers; stage the people already registered for the set-based merge;
     the rest are new people, COPY'd straight into their tables."""
     prepared = Prepared()
+    index_key_id = vault.index_key_id
     for r in chunk:
         assert r.person_no is not None
         key_id = cipher = blind = None
         if r.my_number is not None:
-            blind = vault.blind_index(r.my_number)
+            # During a re-keying the previous key's index finds a holder not re-keyed yet.
+            indexes = vault.lookup_indexes(r.my_number)
+            blind = indexes[0]
             sealed = vault.encrypt(r.my_number, aad=r.person_no.encode())
             key_id, cipher = sealed.key_id, sealed.ciphertext
-            prepared.numbers[blind] = (r.line, r.person_no)
+            for index in indexes:
+                prepared.numbers[index] = (r.line, r.person_no)
         data = (
             r.external_key,
             r.residence_status,
@@ -139,7 +143,7 @@ def prepare(chunk: list[Record], vault: MyNumberVault) -> "Prepared":
         )
         if not r.is_new:
             prepared.staging.append(
-                (r.line, r.person_no, *data, key_id, cipher, blind, r.effective_date)
+                (r.line, r.person_no, *data, key_id, cipher, blind, index_key_id, r.effective_date)
             )
             continue
         prepared.new.append(
@@ -147,7 +151,7 @@ def prepare(chunk: list[Record], vault: MyNumberVault) -> "Prepared":
                 r.line,
                 (r.person_no, 1, "[]", *data),
                 r.effective_date,
-                (r.person_no, key_id, cipher, blind) if blind is not None else None,
+                (r.person_no, key_id, cipher, blind, index_key_id) if blind is not None else None,
             )
         )
     return prepared

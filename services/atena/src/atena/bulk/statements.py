@@ -33,11 +33,12 @@ STAGING_COLUMNS = (
     "mn_key_id",
     "mn_cipher",
     "mn_blind",
+    "mn_index_key_id",
     "effective_date",
 )
 # A new person's row and My Number go straight to their tables (COPY).
 PERSON_COLUMNS = ("person_no", "version", "delivery_addresses", *DATA_COLUMNS)
-MY_NUMBER_COLUMNS = ("person_no", "key_id", "ciphertext", "blind_index")
+MY_NUMBER_COLUMNS = ("person_no", "key_id", "ciphertext", "blind_index", "index_key_id")
 LOADED = '{"source": "bulk_load"}'
 REASON = "resident registry extract"
 
@@ -48,7 +49,7 @@ CREATE TEMP TABLE IF NOT EXISTS atena_staging (
     kana_key text COLLATE "C", sex text, birth_date date, death_date date, postal_code text,
     prefecture text, municipality_code text, ward_code text, town text, block text,
     building text, household_no text, relationship_to_head text, phone text, email text,
-    mn_key_id text, mn_cipher bytea, mn_blind bytea, effective_date date
+    mn_key_id text, mn_cipher bytea, mn_blind bytea, mn_index_key_id text, effective_date date
 );
 CREATE TEMP TABLE IF NOT EXISTS atena_before (person_no text PRIMARY KEY, snap jsonb);
 CREATE TEMP TABLE IF NOT EXISTS atena_changed (
@@ -178,10 +179,11 @@ ON CONFLICT (external_key) DO NOTHING
 RETURNING external_key, household_no
 """
 MY_NUMBERS = """
-INSERT INTO person_my_number (person_no, key_id, ciphertext, blind_index)
-SELECT person_no, mn_key_id, mn_cipher, mn_blind FROM atena_staging
+INSERT INTO person_my_number (person_no, key_id, ciphertext, blind_index, index_key_id)
+SELECT person_no, mn_key_id, mn_cipher, mn_blind, mn_index_key_id FROM atena_staging
 WHERE mn_blind IS NOT NULL
 ON CONFLICT (person_no) DO UPDATE SET key_id = EXCLUDED.key_id,
-    ciphertext = EXCLUDED.ciphertext, blind_index = EXCLUDED.blind_index, registered_at = now()
+    ciphertext = EXCLUDED.ciphertext, blind_index = EXCLUDED.blind_index,
+    index_key_id = EXCLUDED.index_key_id, registered_at = now()
 WHERE person_my_number.blind_index <> EXCLUDED.blind_index
 """

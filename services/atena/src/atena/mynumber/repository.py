@@ -23,22 +23,31 @@ async def persons_with_my_number(session: AsyncSession, person_nos: Sequence[str
     return set((await session.execute(stmt)).scalars().all())
 
 
-async def person_by_blind_index(session: AsyncSession, blind_index: bytes) -> str | None:
-    stmt = select(PersonMyNumber.person_no).where(PersonMyNumber.blind_index == blind_index)
+async def person_by_blind_index(
+    session: AsyncSession, blind_indexes: Sequence[bytes]
+) -> str | None:
+    """The holder of a number given by its lookup indexes (two during a re-keying; a number
+    has one row, so at most one matches)."""
+    stmt = select(PersonMyNumber.person_no).where(PersonMyNumber.blind_index.in_(blind_indexes))
     result: str | None = (await session.execute(stmt)).scalar_one_or_none()
     return result
 
 
 async def person_view_by_blind_index(
-    session: AsyncSession, blind_index: bytes
+    session: AsyncSession, blind_indexes: Sequence[bytes]
 ) -> PersonView | None:
-    stmt = view_query().where(PersonMyNumber.blind_index == blind_index)
+    stmt = view_query().where(PersonMyNumber.blind_index.in_(blind_indexes))
     row = (await session.execute(stmt)).first()
     return PersonView(*row) if row is not None else None
 
 
 def add_my_number(
-    session: AsyncSession, *, person_no: str, sealed: EncryptedMyNumber, blind_index: bytes
+    session: AsyncSession,
+    *,
+    person_no: str,
+    sealed: EncryptedMyNumber,
+    blind_index: bytes,
+    index_key_id: str,
 ) -> None:
     session.add(
         PersonMyNumber(
@@ -46,12 +55,14 @@ def add_my_number(
             key_id=sealed.key_id,
             ciphertext=sealed.ciphertext,
             blind_index=blind_index,
+            index_key_id=index_key_id,
         )
     )
 
 
 def replace_my_number(
-    current: PersonMyNumber, *, sealed: EncryptedMyNumber, blind_index: bytes
+    current: PersonMyNumber, *, sealed: EncryptedMyNumber, blind_index: bytes, index_key_id: str
 ) -> None:
     current.key_id, current.ciphertext = sealed.key_id, sealed.ciphertext
-    current.blind_index, current.registered_at = blind_index, datetime.now(UTC)
+    current.blind_index, current.index_key_id = blind_index, index_key_id
+    current.registered_at = datetime.now(UTC)

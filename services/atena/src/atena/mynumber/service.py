@@ -32,11 +32,17 @@ async def store_my_number(
     session: AsyncSession, ctx: RegistryContext, *, person_no: str, my_number: str
 ) -> None:
     """The My Number of a person being registered (a registration, a move-in, a birth)."""
-    blind = ctx.vault.blind_index(my_number)
-    if await repo.person_by_blind_index(session, blind) is not None:
+    indexes = ctx.vault.lookup_indexes(my_number)
+    if await repo.person_by_blind_index(session, indexes) is not None:
         raise Conflict("this My Number is already registered to a person")
     sealed = ctx.vault.encrypt(my_number, aad=person_no.encode())
-    repo.add_my_number(session, person_no=person_no, sealed=sealed, blind_index=blind)
+    repo.add_my_number(
+        session,
+        person_no=person_no,
+        sealed=sealed,
+        blind_index=indexes[0],
+        index_key_id=ctx.vault.index_key_id,
+    )
 
 
 async def store_my_number_if_none(
@@ -57,8 +63,8 @@ async def register_my_number(
 ) -> PersonState:
     """A first My Number for a registered person, or its replacement (with a reason)."""
     person = await living_for_change(session, ctx, person_no)
-    blind = ctx.vault.blind_index(my_number)
-    holder = await repo.person_by_blind_index(session, blind)
+    indexes = ctx.vault.lookup_indexes(my_number)
+    holder = await repo.person_by_blind_index(session, indexes)
     if holder is not None and holder != person_no:
         raise Conflict("this My Number is already registered to another person")
     if holder is None:
@@ -66,10 +72,19 @@ async def register_my_number(
         if current is not None and reason is None:
             raise invalid("reason", "replacing a registered My Number needs the reason")
         sealed = ctx.vault.encrypt(my_number, aad=person_no.encode())
+        blind, index_key_id = indexes[0], ctx.vault.index_key_id
         if current is None:
-            repo.add_my_number(session, person_no=person_no, sealed=sealed, blind_index=blind)
+            repo.add_my_number(
+                session,
+                person_no=person_no,
+                sealed=sealed,
+                blind_index=blind,
+                index_key_id=index_key_id,
+            )
         else:
-            repo.replace_my_number(current, sealed=sealed, blind_index=blind)
+            repo.replace_my_number(
+                current, sealed=sealed, blind_index=blind, index_key_id=index_key_id
+            )
         verb = "my_number_registered" if current is None else "my_number_replaced"
         await add_change(
             session,
@@ -100,7 +115,7 @@ async def lookup_by_my_number(
 ) -> MyNumberMatch | None:
     """Which person has this My Number. None when nobody does: the caller answers 404 and
     still commits the access record of the failed lookup."""
-    view = await repo.person_view_by_blind_index(session, ctx.vault.blind_index(my_number))
+    view = await repo.person_view_by_blind_index(session, ctx.vault.lookup_indexes(my_number))
     if view is None:
         UnitOfWork.of(session).record_access(
             ctx.principal,

@@ -144,6 +144,8 @@ class PersonMyNumber(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     blind_index: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    # Which index key made `blind_index` (its label); NULL: made before labels were recorded.
+    index_key_id: Mapped[str | None] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
