@@ -40,6 +40,7 @@ from _http import LeanClient, wait_ready
 from atena.bulk.loader import Loader
 from atena.bulk.parse import HEADER
 from atena.config import Settings
+from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_database, drop_database, with_database
 from mch_common.lgcode import KITAKYUSHU_WARDS
 from mch_common.migrations import upgrade
@@ -252,7 +253,7 @@ async def wait_for_relay(dsn: str) -> tuple[float, int]:
     return time.perf_counter() - started, total
 
 
-async def main() -> None:  # noqa: C901 - a linear script
+async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=200)
@@ -300,7 +301,7 @@ async def main() -> None:  # noqa: C901 - a linear script
                 tenant=settings.tenant,
                 vault=settings.vault,
                 actor="bench",
-                today=date.today(),
+                today=today_tokyo(),
                 emit_events=not args.no_events,
             )
 

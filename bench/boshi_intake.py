@@ -24,6 +24,7 @@ from _http import LeanClient, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification, snapshot
+from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_database, drop_database, with_database
 from mch_common.events import EventBus
 from mch_common.ids import uuid7
@@ -88,7 +89,7 @@ async def run_pool(count: int, work: Any) -> float:
 def boshi_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
     """boshi_core replicas: one uvicorn process each, on ports of their own."""
     env = {**os.environ, **{f"BOSHI_{k.upper()}": v for k, v in settings.items()}}
-    log = open(LOG_PATH, "wb")  # noqa: SIM115 - closed below, after the processes end
+    log = open(LOG_PATH, "wb")
     ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
@@ -130,7 +131,7 @@ def boshi_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
 
 async def rest_run(base_urls: list[str], keys: TestKeySet, people: list[str]) -> float:
     token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
-    today = date.today().isoformat()
+    today = today_tokyo().isoformat()
     for base_url in base_urls:
         await wait_ready(base_url)
     headers = {"Authorization": f"Bearer {token}"}
@@ -220,7 +221,7 @@ async def direct_run(dsn: str, people: list[str]) -> float:
                 " 'bench', now(), 'bench')",
                 pregnancy_id,
                 person_no,
-                date.today(),
+                today_tokyo(),
                 form["name"],
                 form["name_kana"],
                 date(1994, 5, 10),
@@ -246,7 +247,7 @@ async def direct_run(dsn: str, people: list[str]) -> float:
                 " 118, 72, '-', '-', 55.0, '-', '特記なし', '[]', 1, 'bench')",
                 uuid.uuid4(),
                 pregnancy_id,
-                date.today(),
+                today_tokyo(),
             )
             await audit_and_outbox(
                 conn,

@@ -23,15 +23,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import asyncpg  # noqa: E402
-from _common import result_line, scratch_database  # noqa: E402
+import asyncpg
+from _common import result_line, scratch_database
 
-from boshi_core.checkups.service import extract_month, require_rule  # noqa: E402
-from boshi_core.checkups.windows import Period  # noqa: E402
-from boshi_core.migrate import MIGRATIONS  # noqa: E402
-from mch_common.dates import add_months_legal  # noqa: E402
-from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work  # noqa: E402
-from mch_common.migrations import upgrade_async  # noqa: E402
+from boshi_core.checkups.service import extract_month, require_rule
+from boshi_core.checkups.windows import Period
+from boshi_core.migrate import MIGRATIONS
+from mch_common.dates import add_months_legal
+from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
+from mch_common.migrations import upgrade_async
 
 FIRST_BIRTH = "2021-06-01"
 

@@ -6,6 +6,7 @@ events in the same run. Usage: python bench/event_pipeline.py [--events N]
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import sys
 import time
@@ -13,14 +14,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import result_line, scratch_database  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+from _common import result_line, scratch_database
+from nats.js.errors import NotFoundError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from mch_common.db import create_engine, session_factory, unit_of_work  # noqa: E402
-from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay  # noqa: E402
-from mch_common.work import UnitOfWork  # noqa: E402
-from mch_testing import servers  # noqa: E402
+from mch_common.db import create_engine, session_factory, unit_of_work
+from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
+from mch_common.work import UnitOfWork
+from mch_testing import servers
 
 TYPE = "bench.thing.happened"
 
@@ -100,10 +102,8 @@ async def main(n: int) -> None:
         finally:
             await bus.js.delete_stream(bus.naming.stream("bench"))
             with_dead = bus.naming.stream("deadletter")
-            try:
+            with contextlib.suppress(NotFoundError):  # only there if the consumer made it
                 await bus.js.delete_stream(with_dead)
-            except Exception:  # noqa: BLE001 - only present if the consumer created it
-                pass
             await bus.close(drain=False)
     print(result_line("event_pipeline", rate, "events/s", target=1000, ceiling=ceiling))
 

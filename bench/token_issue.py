@@ -40,31 +40,31 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import result_line, scratch_database  # noqa: E402
+from _common import result_line, scratch_database
 
-from identity.config import Settings  # noqa: E402
-from identity.crypto import (  # noqa: E402
+from identity.config import Settings
+from identity.crypto import (
     SecretBox,
     _verify,
     hash_client_secret,
     hash_password,
 )
-from identity.main import create_app  # noqa: E402
-from identity.terminals.models import Terminal  # noqa: E402
-from identity.tokens.models import ServiceClient  # noqa: E402
-from identity.users.models import User, UserRole  # noqa: E402
-from mch_common.auth.deps import require_scope  # noqa: E402
-from mch_common.auth.principal import Principal  # noqa: E402
-from mch_common.db import asyncpg_dsn  # noqa: E402
-from mch_common.events.bus import EventBus  # noqa: E402
-from mch_common.migrations import upgrade_async  # noqa: E402
-from mch_common.runtime import service_lifespan  # noqa: E402
-from mch_common.settings import ServiceSettings  # noqa: E402
-from mch_common.web import create_service_app  # noqa: E402
-from mch_testing.app import serve_over_http  # noqa: E402
+from identity.main import create_app
+from identity.terminals.models import Terminal
+from identity.tokens.models import ServiceClient
+from identity.users.models import User, UserRole
+from mch_common.auth.deps import require_scope
+from mch_common.auth.principal import Principal
+from mch_common.db import asyncpg_dsn
+from mch_common.events.bus import EventBus
+from mch_common.migrations import upgrade_async
+from mch_common.runtime import service_lifespan
+from mch_common.settings import ServiceSettings
+from mch_common.web import create_service_app
+from mch_testing.app import serve_over_http
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services/identity/src/identity/migrations"
-PASSWORD = "Bench-Passw0rd-2026"
+PASSWORD = "Bench-Passw0rd-2026"  # noqa: S105 - not a secret
 TERMINAL = "BENCH-TERM-01"
 CLIENT_SECRET = secrets.token_urlsafe(32)
 TOTP_SECRET = pyotp.random_base32()

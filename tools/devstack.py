@@ -229,7 +229,7 @@ def check_postgres(url: str) -> str:
 
     try:
         return asyncio.run(asyncio.wait_for(query(), timeout=10))
-    except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
+    except Exception as exc:
         raise StartupError(
             f"cannot use PostgreSQL at {redact(url)}: {type(exc).__name__}: {exc}\n"
             "  Set DATABASE_URL to a server you can reach (user needs CREATEDB), or see "
@@ -427,7 +427,8 @@ class Child:
         self._pump.start()
 
     def _copy_output(self) -> None:
-        assert self.process.stdout is not None
+        if self.process.stdout is None:
+            return  # started without a pipe: nothing to copy
         label = _paint(f"{self.service.name:<19}|", self.colour)
         with self.service.log_path.open("a", encoding="utf-8") as log:
             for raw in iter(self.process.stdout.readline, b""):

@@ -75,7 +75,7 @@ def test_vault_round_trip_with_aad_and_rotation() -> None:
     assert old.decrypt(sealed, aad=b"1000000017") == "123456789018"
     with pytest.raises(Exception):  # noqa: B017, PT011 - cryptography raises InvalidTag
         old.decrypt(sealed, aad=b"another-person")
-    k1 = old._keys["k1"]  # noqa: SLF001 - build the rotated vault from the same old key
+    k1 = old._keys["k1"]
     rotated = MyNumberVault(
         keys={"k1": k1, "k2": b"\x02" * 32}, current_key_id="k2", index_key=b"i" * 32
     )

@@ -49,8 +49,12 @@ def rotated(settings: Settings, *, during_rekeying: bool = True) -> dict[str, st
     return changed
 
 
-async def load_people(settings: Settings, tmp_path: Path, count: int) -> list[str]:
-    """People with My Numbers, written under the old keys by a bulk load."""
+async def load_people(
+    settings: Settings, owner_database_url: str, tmp_path: Path, count: int
+) -> list[str]:
+    """People with My Numbers, written under the old keys by a bulk load (run as the owner,
+    as an operator runs the initial load: it drops and rebuilds indexes)."""
+    settings = settings.model_copy(update={"database_url": owner_database_url})
     numbers = [generate_my_number() for _ in range(count)]
     rows = [
         line(external_key=f"R{i:05d}", my_number=n, given_name=f"花子{i}", household_key="")
@@ -96,12 +100,13 @@ async def test_lookups_during_the_rekeying_never_miss_and_the_run_leaves_no_old_
     settings: Settings,
     service_settings: dict[str, Any],
     rekeying_app: FastAPI,
+    owner_database_url: str,
     committed_sessions: async_sessionmaker[AsyncSession],
     headers: Headers,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    numbers = await load_people(settings, tmp_path, 120)
+    numbers = await load_people(settings, owner_database_url, tmp_path, 120)
     new_settings: Settings = rekeying_app.state.settings
     assert await count_rows_under_old_keys(committed_sessions, new_settings.vault) == 120
 
@@ -171,9 +176,10 @@ async def test_a_killed_run_started_again_finishes_cleanly(
     tmp_path: Path,
     settings: Settings,
     service_settings: dict[str, Any],
+    owner_database_url: str,
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    numbers = await load_people(settings, tmp_path, 3000)
+    numbers = await load_people(settings, owner_database_url, tmp_path, 3000)
     new_settings = Settings(**{**service_settings, **rotated(settings)})
     env = {
         **os.environ,

@@ -17,7 +17,7 @@ from boshi_core.testsupport import (
     snapshot,
 )
 from boshi_core.visits.models import HomeVisit
-from mch_common.dates import add_months_legal
+from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
 from mch_common.work import UnitOfWork
@@ -54,7 +54,7 @@ async def test_a_birth_registers_the_child_schedules_visits_and_closes(
 ) -> None:
     await register(MOTHER)
     pregnancy_id = await open_pregnancy(client, auth)
-    born = date.today() - timedelta(days=3)
+    born = today_tokyo() - timedelta(days=3)
     response = await client.post(
         f"/pregnancies/{pregnancy_id}/outcome",
         json={"outcome": "birth", "outcome_date": born.isoformat(), "births": [birth(born)]},
@@ -92,8 +92,8 @@ async def test_a_pregnancy_can_end_without_a_birth(
         f"/pregnancies/{pregnancy_id}/outcome",
         json={
             "outcome": "miscarriage",
-            "outcome_date": date.today().isoformat(),
-            "births": [birth(date.today())],
+            "outcome_date": today_tokyo().isoformat(),
+            "births": [birth(today_tokyo())],
         },
         headers=auth(),
     )
@@ -102,7 +102,7 @@ async def test_a_pregnancy_can_end_without_a_birth(
         f"/pregnancies/{pregnancy_id}/outcome",
         json={
             "outcome": "miscarriage",
-            "outcome_date": date.today().isoformat(),
+            "outcome_date": today_tokyo().isoformat(),
             "note": "妊娠11週",
         },
         headers=auth(),
@@ -117,7 +117,7 @@ async def test_a_pregnancy_can_end_without_a_birth(
     assert (await db_session.execute(select(func.count()).select_from(Child))).scalar_one() == 0
     checkup = await client.post(
         f"/pregnancies/{pregnancy_id}/checkups",
-        json={"checkup_date": date.today().isoformat(), "gestational_weeks": 12},
+        json={"checkup_date": today_tokyo().isoformat(), "gestational_weeks": 12},
         headers=auth(),
     )
     assert checkup.status_code == 409
@@ -129,7 +129,7 @@ async def test_atena_born_event_links_the_child_either_way_round(
     client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
 ) -> None:
     await register(MOTHER)
-    born = date.today() - timedelta(days=1)
+    born = today_tokyo() - timedelta(days=1)
     # Twins: the outcome first for both, then atena's born events link them by mother.
     pregnancy_id = await open_pregnancy(client, auth, expected_children=2)
     response = await client.post(
@@ -219,7 +219,7 @@ async def test_low_birth_weight_notification_opens_a_premature_visit(
 ) -> None:
     await register(MOTHER)
     pregnancy_id = await open_pregnancy(client, auth)
-    born = date.today() - timedelta(days=5)
+    born = today_tokyo() - timedelta(days=5)
     outcome = await client.post(
         f"/pregnancies/{pregnancy_id}/outcome",
         json={
@@ -232,7 +232,7 @@ async def test_low_birth_weight_notification_opens_a_premature_visit(
     child = outcome.json()["children"][0]
     assert child["low_birth_weight"] is True
     form = {
-        "notified_on": date.today().isoformat(),
+        "notified_on": today_tokyo().isoformat(),
         "notifier_name": "北九 花子",
         "whereabouts": "北九州市立医療センター NICU",
         "contact_phone": "093-541-1831",
@@ -249,7 +249,7 @@ async def test_low_birth_weight_notification_opens_a_premature_visit(
     visit = await db_session.get(HomeVisit, body["premature_visit_id"])
     assert visit is not None
     assert visit.kind == "premature"
-    assert visit.due_by == date.today() + timedelta(days=14)
+    assert visit.due_by == today_tokyo() + timedelta(days=14)
     assert "boshi.low_birth_weight.notified" in await outbox_types(db_session)
     twice = await client.post(
         f"/children/{child['id']}/low-birth-weight-notification", json=form, headers=auth()
@@ -266,8 +266,8 @@ async def test_normal_weight_is_refused_a_low_birth_weight_notification(
         f"/pregnancies/{pregnancy_id}/outcome",
         json={
             "outcome": "birth",
-            "outcome_date": date.today().isoformat(),
-            "births": [birth(date.today(), weight=2500)],
+            "outcome_date": today_tokyo().isoformat(),
+            "births": [birth(today_tokyo(), weight=2500)],
         },
         headers=auth(),
     )
@@ -275,7 +275,7 @@ async def test_normal_weight_is_refused_a_low_birth_weight_notification(
     response = await client.post(
         f"/children/{child['id']}/low-birth-weight-notification",
         json={
-            "notified_on": date.today().isoformat(),
+            "notified_on": today_tokyo().isoformat(),
             "notifier_name": "北九 花子",
             "whereabouts": "自宅",
         },

@@ -1,6 +1,5 @@
 import asyncio
 import os
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -9,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, Auth, Register, notification
 from mch_common.audit import AuditRecord
+from mch_common.dates import today_tokyo
 
 MOTHER = "1000000010"
 
@@ -25,7 +25,7 @@ async def test_disclosure_exports_everything_as_json_and_pdf(
     await client.post(
         f"/pregnancies/{pregnancy_id}/checkups",
         json={
-            "checkup_date": date.today().isoformat(),
+            "checkup_date": today_tokyo().isoformat(),
             "gestational_weeks": 10,
             "systolic_bp": 120,
             "diastolic_bp": 70,

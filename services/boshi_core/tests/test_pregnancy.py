@@ -18,6 +18,7 @@ from boshi_core.testsupport import (
     notification,
 )
 from mch_common.audit import AuditRecord
+from mch_common.dates import today_tokyo
 from mch_common.events.tables import OutboxEvent
 
 MOTHER = "1000000010"
@@ -102,7 +103,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(
     bad_bodies = [
         notification(weeks=60),
         notification(collection_ward_code="401005"),  # the city, not a ward
-        notification(expected_delivery_date=(date.today() - timedelta(days=1)).isoformat()),
+        notification(expected_delivery_date=(today_tokyo() - timedelta(days=1)).isoformat()),
         notification(contact_email="not-an-email"),
         {**notification(), "my_number": MY_NUMBER},  # both ways to find the person
         {**notification(), "unexpected": 1},
@@ -239,7 +240,7 @@ async def test_single_pregnancy_gets_one_handbook_and_14_vouchers(
     assert len(body["handbooks"]) == 1
     assert len(body["vouchers"]) == 14
     number = body["handbooks"][0]["handbook_no"]
-    fiscal_year = date.today().year if date.today().month >= 4 else date.today().year - 1
+    fiscal_year = today_tokyo().year if today_tokyo().month >= 4 else today_tokyo().year - 1
     assert number == f"{fiscal_year}-06-00001"
     again = await client.post(
         f"/pregnancies/{pregnancy['id']}/handbooks",
@@ -283,7 +284,7 @@ async def test_checkups_use_vouchers_once_and_flag_risks(
     client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
 ) -> None:
     # 16 at the expected delivery: a teenage mother.
-    edd = date.today() + timedelta(days=150)
+    edd = today_tokyo() + timedelta(days=150)
     birth = date(edd.year - 16, 1, 1).isoformat()
     await register(MOTHER, birth_date=birth)
     pregnancy = await open_one(
@@ -298,7 +299,7 @@ async def test_checkups_use_vouchers_once_and_flag_risks(
     ).json()
     voucher = issued["vouchers"][0]["voucher_no"]
     checkup = {
-        "checkup_date": date.today().isoformat(),
+        "checkup_date": today_tokyo().isoformat(),
         "gestational_weeks": 22,
         "systolic_bp": 142,
         "diastolic_bp": 85,
@@ -352,7 +353,7 @@ async def test_checkups_use_vouchers_once_and_flag_risks(
 async def test_older_mother_flag_uses_age_at_expected_delivery(
     client: httpx.AsyncClient, auth: Auth, register: Register
 ) -> None:
-    edd = date.today() + timedelta(days=100)
+    edd = today_tokyo() + timedelta(days=100)
     birth = (
         date(edd.year - 35, edd.month, edd.day).isoformat()
         if not (edd.month == 2 and edd.day == 29)
@@ -364,7 +365,7 @@ async def test_older_mother_flag_uses_age_at_expected_delivery(
     )
     response = await client.post(
         f"/pregnancies/{pregnancy['id']}/checkups",
-        json={"checkup_date": date.today().isoformat(), "gestational_weeks": 12},
+        json={"checkup_date": today_tokyo().isoformat(), "gestational_weeks": 12},
         headers=auth(),
     )
     assert response.json()["risk_flags"] == ["older_mother"]

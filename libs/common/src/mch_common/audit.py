@@ -300,7 +300,6 @@ async def verify_chain(
         if not rows:
             break
         for row in rows:
-            assert row.chain_pos is not None
             if row.chain_pos != expected_pos or row.prev_hash != prev:
                 return broken(row.seq, expected_pos, "link to the previous record is broken")
             fields = {k: getattr(row, k) for k in _HASHED_FIELDS}

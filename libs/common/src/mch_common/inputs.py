@@ -25,7 +25,7 @@ from pydantic import (
 
 from mch_common.mynumber import contains_my_number, is_valid_my_number, normalize_my_number
 
-__all__ = ["PlainText", "MyNumber", "StrictModel"]
+__all__ = ["MyNumber", "PlainText", "StrictModel"]
 
 
 def _parse_my_number(value: object) -> SecretStr:

@@ -42,7 +42,8 @@ def run_env(target_metadata: MetaData) -> None:
 
     async def run_async() -> None:
         url = context.config.get_main_option("sqlalchemy.url")
-        assert url, "sqlalchemy.url is not set"
+        if not url:
+            raise RuntimeError("sqlalchemy.url is not set")
         engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         async with engine.connect() as conn:
             await conn.run_sync(do_run)

@@ -116,7 +116,7 @@ def normalize_my_number(value: str) -> str:
 
 def generate_my_number(rng: random.Random | None = None) -> str:
     """A synthetic, check-digit-valid number for tests, seeds and benchmarks."""
-    r = rng or random.Random()
+    r = rng or random.Random()  # noqa: S311 - synthetic demo and test data, not security
     base = "".join(str(r.randrange(10)) for _ in range(11))
     if base[0] == "0":
         base = "1" + base[1:]

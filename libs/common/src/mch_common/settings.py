@@ -8,7 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mch_common.events.envelope import event_source
 
 # Secrets that ship in the repo for the demo stack. Outside dev they must be replaced.
-DEV_SECRET_MARKER = "dev-only"
+DEV_SECRET_MARKER = "dev-only"  # noqa: S105 - not a secret
 
 
 class ServiceSettings(BaseSettings):
@@ -47,7 +47,7 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "http://127.0.0.1:8100"
     jwt_audience: str = "mch"
     jwks_url: str = "http://127.0.0.1:8100/.well-known/jwks.json"
-    token_url: str = "http://127.0.0.1:8100/oauth2/token"
+    token_url: str = "http://127.0.0.1:8100/oauth2/token"  # noqa: S105 - not a secret
     client_id: str = ""
     client_secret: str = f"{DEV_SECRET_MARKER}-client-secret"
 

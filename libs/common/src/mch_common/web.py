@@ -110,7 +110,7 @@ class CorrelationAndMetricsMiddleware:
                 return
             try:
                 await self.app(scope, receive, send_wrapper)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure of the request is answered 500 and logged once, here
                 _errors_log.exception("unhandled error on %s", scope["path"])
                 if not responded:  # else uvicorn closes the half-sent answer
                     answer = internal_error_response(instance=scope["path"], correlation_id=cid)

@@ -182,7 +182,7 @@ def serve_jwks(keys: TestKeySet, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `keys.jwks()` at a random port until the block ends; sets `keys.jwks_url`."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        def do_GET(self) -> None:
             if self.path != JWKS_PATH:
                 self.send_error(404)
                 return
@@ -193,7 +193,7 @@ def serve_jwks(keys: TestKeySet, host: str = "127.0.0.1") -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean
 
     server = ThreadingHTTPServer((host, 0), Handler)

@@ -55,7 +55,7 @@ class CityBuilder:
         self.settings = settings
         self.fake = Faker("ja_JP")
         self.fake.seed_instance(SEED)
-        self.rng = random.Random(SEED)
+        self.rng = random.Random(SEED)  # noqa: S311 - synthetic demo and test data, not security
         self.today = today_tokyo()
         self.principal = Principal(
             sub="seed",

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from mch_common.dates import today_tokyo
+
 KOKURA_NORTH = "401064"
 YAHATA_WEST = "401099"
 MY_NUMBER = "123456789018"  # valid check digit (DOMAIN.md's example)
@@ -140,7 +142,7 @@ def notification(
     ward: str = KOKURA_NORTH,
     **overrides: Any,
 ) -> dict[str, Any]:
-    today = date.today()
+    today = today_tokyo()
     edd = expected_delivery_date or date.fromordinal(today.toordinal() + 200).isoformat()
     form = {
         "name": "北九 花子",

@@ -15,7 +15,7 @@ class Settings(ServiceSettings):
 
     # Signing keys and TOTP secrets are stored AES-256-GCM encrypted under a key derived
     # (HKDF-SHA256) from this secret; it lives outside the database (env or secret store).
-    key_encryption_secret: str = "dev-only-identity-key-encryption-secret"
+    key_encryption_secret: str = "dev-only-identity-key-encryption-secret"  # noqa: S105 - not a secret
 
     access_token_ttl_seconds: int = Field(default=600, ge=30, le=3600)
     service_token_ttl_seconds: int = Field(default=600, ge=30, le=3600)

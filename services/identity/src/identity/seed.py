@@ -26,7 +26,7 @@ from mch_common.lgcode import KITAKYUSHU_WARDS
 from mch_common.migrations import upgrade_async
 from mch_common.settings import DEV_SECRET_MARKER
 
-DEMO_PASSWORD = "Demo-Passw0rd-2026"
+DEMO_PASSWORD = "Demo-Passw0rd-2026"  # noqa: S105 - not a secret
 SEED_ACTOR = Principal(sub="system:seed", tenant="401005", scopes=frozenset())
 MIGRATIONS = Path(__file__).parent / "migrations"
 

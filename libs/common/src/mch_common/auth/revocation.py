@@ -26,7 +26,7 @@ log = logging.getLogger("mch.auth.revocation")
 IDENTITY_STREAM_SERVICE = "identity"
 # The platform's revocation contract: the events identity emits (its catalogue, identity.events,
 # is built from these) and every service applies.
-TOKEN_REVOKED = "identity.token.revoked"
+TOKEN_REVOKED = "identity.token.revoked"  # noqa: S105 - not a secret
 # Events after which every token the user already holds is refused.
 USER_REVOKING_EVENTS = (
     "identity.user.revoked",

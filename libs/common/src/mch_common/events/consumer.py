@@ -104,7 +104,8 @@ class EventConsumer:
         """Fetch and apply one batch; returns how many messages were handled (any outcome)."""
         if self._sub is None:
             await self.start()
-        assert self._sub is not None
+        if self._sub is None:
+            raise RuntimeError(f"consumer {self.name} has no subscription")
         try:
             msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
@@ -150,7 +151,7 @@ class EventConsumer:
                         event = CloudEvent.from_json_bytes(msg.data)
                         if await self._record_in_inbox(session, [event]):
                             await self._handle(session, event)
-                except Exception as exc:  # noqa: BLE001 - one bad message must not block the rest
+                except Exception as exc:
                     if is_infrastructure_error(exc):
                         raise  # not the message's fault: no ack, redelivered after ack_wait
                     failures[index] = exc

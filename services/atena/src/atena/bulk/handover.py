@@ -152,8 +152,8 @@ def receive_chunk(receiver: Connection) -> tuple[list[Record], list[LineError], 
         raise RuntimeError("the parsing process ended without finishing the file") from None
     if message[:1] == _PICKLED:
         # The file's own error (header, encoding), as reading it would raise.
-        raise pickle.loads(message[1:])
-    content = marshal.loads(message[1:])
+        raise pickle.loads(message[1:])  # noqa: S301 - our own parsing process's message, never outside input
+    content = marshal.loads(message[1:])  # noqa: S302 - our own parsing process's message, never outside input
     if content is None:
         return None
     rows, errors, lines = content

@@ -107,7 +107,8 @@ def prepare(chunk: list[Record], vault: MyNumberVault) -> "Prepared":
     prepared = Prepared()
     index_key_id = vault.index_key_id
     for r in chunk:
-        assert r.person_no is not None
+        if r.person_no is None:
+            raise ValueError("a chunk is numbered (resolve) before it is prepared")
         key_id = cipher = blind = None
         if r.my_number is not None:
             # During a re-keying the previous key's index finds a holder not re-keyed yet.

@@ -203,7 +203,7 @@ class LineParser:
             ok = self._lg_ok[code] = is_valid_lg_code(code)
         return ok
 
-    def parse(self, line: int, row: list[str]) -> Record | LineError:  # noqa: C901 - one check per field
+    def parse(self, line: int, row: list[str]) -> Record | LineError:
         if len(row) != len(HEADER):
             return LineError(line, "*", f"expected {len(HEADER)} columns, found {len(row)}")
         f = dict(zip(HEADER, row, strict=True))

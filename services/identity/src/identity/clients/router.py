@@ -10,7 +10,7 @@ from mch_common.web import Session
 router = APIRouter(prefix="/admin/clients", tags=["service clients"])
 
 
-@router.post("", status_code=201, response_model=ClientSecretOut, dependencies=SHOWS_SECRET)
+@router.post("", status_code=201, dependencies=SHOWS_SECRET)
 async def register(body: ClientIn, session: Session, actor: ClientAdmin) -> ClientSecretOut:
     client, secret = await service.register_client(
         session, actor=actor, client_id=body.client_id, name=body.name, scopes=body.scopes
@@ -18,12 +18,12 @@ async def register(body: ClientIn, session: Session, actor: ClientAdmin) -> Clie
     return ClientSecretOut(client=ClientOut.model_validate(client), client_secret=secret)
 
 
-@router.get("", response_model=list[ClientOut])
+@router.get("")
 async def list_clients(session: Session, actor: ClientAdmin) -> list[ClientOut]:
     return [ClientOut.model_validate(c) for c in await service.list_clients(session)]
 
 
-@router.post("/{client_id}/secret", response_model=ClientSecretOut, dependencies=SHOWS_SECRET)
+@router.post("/{client_id}/secret", dependencies=SHOWS_SECRET)
 async def rotate_secret(
     client_id: str, session: Session, ctx: Context, actor: ClientAdmin
 ) -> ClientSecretOut:
@@ -33,7 +33,7 @@ async def rotate_secret(
     return ClientSecretOut(client=ClientOut.model_validate(client), client_secret=secret)
 
 
-@router.put("/{client_id}/scopes", response_model=ClientOut)
+@router.put("/{client_id}/scopes")
 async def change_scopes(
     client_id: str, body: ClientScopesIn, session: Session, ctx: Context, actor: ClientAdmin
 ) -> ClientOut:
@@ -43,7 +43,7 @@ async def change_scopes(
     return ClientOut.model_validate(client)
 
 
-@router.post("/{client_id}/deactivate", response_model=ClientOut)
+@router.post("/{client_id}/deactivate")
 async def deactivate(
     client_id: str, session: Session, ctx: Context, actor: ClientAdmin
 ) -> ClientOut:

@@ -9,7 +9,7 @@ from identity.keys.schemas import RotationOut
 router = APIRouter(prefix="/admin/keys", tags=["signing keys"])
 
 
-@router.post("/rotate", response_model=RotationOut, summary="Start signing with a new key")
+@router.post("/rotate", summary="Start signing with a new key")
 async def rotate(sessions: Sessions, ctx: Context, actor: KeyRotator) -> RotationOut:
     rotation = await service.rotate_now(
         sessions, settings=ctx.settings, box=ctx.box, keyring=ctx.keyring, actor=actor

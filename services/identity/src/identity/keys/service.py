@@ -162,12 +162,14 @@ class KeyRing:
             signing: LoadedKey | None = None
             for key in keys:
                 pub = ECAlgorithm.from_jwk(key.public_jwk)
-                assert isinstance(pub, ec.EllipticCurvePublicKey)
+                if not isinstance(pub, ec.EllipticCurvePublicKey):
+                    raise TypeError(f"signing key {key.kid} is not an EC public key")
                 public[key.kid] = pub
                 if key.retired_at is None and signing is None:
                     der = self._box.decrypt(key.private_key_encrypted, purpose=_purpose(key.kid))
                     private = serialization.load_der_private_key(der, password=None)
-                    assert isinstance(private, ec.EllipticCurvePrivateKey)
+                    if not isinstance(private, ec.EllipticCurvePrivateKey):
+                        raise TypeError(f"signing key {key.kid} is not an EC private key")
                     signing = LoadedKey(key.kid, private, pub)
             self._public = public
             self._signing = signing

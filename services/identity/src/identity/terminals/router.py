@@ -10,7 +10,7 @@ from mch_common.web import Session
 router = APIRouter(prefix="/admin/terminals", tags=["terminals"])
 
 
-@router.post("", status_code=201, response_model=TerminalOut)
+@router.post("", status_code=201)
 async def register(body: TerminalIn, session: Session, actor: TerminalAdmin) -> TerminalOut:
     terminal = await service.register_terminal(
         session,
@@ -23,12 +23,12 @@ async def register(body: TerminalIn, session: Session, actor: TerminalAdmin) -> 
     return TerminalOut.model_validate(terminal)
 
 
-@router.get("", response_model=list[TerminalOut])
+@router.get("")
 async def list_terminals(session: Session, actor: TerminalAdmin) -> list[TerminalOut]:
     return [TerminalOut.model_validate(t) for t in await service.list_terminals(session)]
 
 
-@router.post("/{terminal_id}/deactivate", response_model=TerminalOut)
+@router.post("/{terminal_id}/deactivate")
 async def deactivate(terminal_id: str, session: Session, actor: TerminalAdmin) -> TerminalOut:
     terminal = await service.deactivate_terminal(session, actor=actor, terminal_id=terminal_id)
     return TerminalOut.model_validate(terminal)

@@ -36,7 +36,7 @@ class TokenSet:
     expires_in: int
     scope: str
     refresh_token: str | None = None
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - not a secret
 
 
 async def commit_then_raise(

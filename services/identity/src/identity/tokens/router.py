@@ -156,7 +156,7 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.get("/oauth2/me", response_model=MeResponse, summary="Who the bearer token says I am")
+@router.get("/oauth2/me", summary="Who the bearer token says I am")
 async def me(principal: CurrentPrincipal) -> MeResponse:
     login = principal.claims.get("preferred_username")
     return MeResponse(

@@ -3,7 +3,7 @@ from pydantic import BaseModel
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - not a secret
     expires_in: int
     scope: str
     refresh_token: str | None = None

@@ -40,7 +40,6 @@ def user_out(user: User) -> UserOut:
 @router.post(
     "",
     status_code=201,
-    response_model=IssuedCredentials,
     summary="Issue a user id",
     dependencies=SHOWS_SECRET,
 )
@@ -56,7 +55,7 @@ async def issue(
     )
 
 
-@router.get("", response_model=list[UserOut], summary="List users")
+@router.get("", summary="List users")
 async def list_users(
     session: Session, actor: UserAdmin, include_deleted: bool = False
 ) -> list[UserOut]:
@@ -109,12 +108,12 @@ async def import_csv(
     )
 
 
-@router.get("/{user_id}", response_model=UserOut)
+@router.get("/{user_id}")
 async def get(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> UserOut:
     return user_out(await accounts.get_user(session, user_id=user_id))
 
 
-@router.patch("/{user_id}", response_model=UserOut, summary="Change name or validity period")
+@router.patch("/{user_id}", summary="Change name or validity period")
 async def update(
     user_id: uuid.UUID, body: UserUpdate, session: Session, ctx: Context, actor: UserAdmin
 ) -> UserOut:
@@ -124,7 +123,7 @@ async def update(
     )
 
 
-@router.put("/{user_id}/roles", response_model=UserOut, summary="Change roles now")
+@router.put("/{user_id}/roles", summary="Change roles now")
 async def change_roles(
     user_id: uuid.UUID, body: RolesChange, session: Session, ctx: Context, actor: UserAdmin
 ) -> UserOut:
@@ -136,7 +135,6 @@ async def change_roles(
 @router.post(
     "/{user_id}/transfers",
     status_code=201,
-    response_model=TransferOut,
     summary="Personnel transfer: new ward, department and roles from a date",
 )
 async def transfer(
@@ -148,7 +146,7 @@ async def transfer(
     return TransferOut.model_validate(t)
 
 
-@router.get("/{user_id}/transfers", response_model=list[TransferOut])
+@router.get("/{user_id}/transfers")
 async def list_transfers(
     user_id: uuid.UUID, session: Session, actor: UserAdmin
 ) -> list[TransferOut]:
@@ -158,7 +156,7 @@ async def list_transfers(
     ]
 
 
-@router.post("/{user_id}/transfers/{transfer_id}/cancel", response_model=TransferOut)
+@router.post("/{user_id}/transfers/{transfer_id}/cancel")
 async def cancel_transfer(
     user_id: uuid.UUID, transfer_id: uuid.UUID, session: Session, actor: UserAdmin
 ) -> TransferOut:
@@ -187,42 +185,41 @@ async def _status(
     return user_out(user)
 
 
-@router.post("/{user_id}/suspend", response_model=UserOut, summary="Suspend (reversible)")
+@router.post("/{user_id}/suspend", summary="Suspend (reversible)")
 async def suspend(
     user_id: uuid.UUID, session: Session, ctx: Context, actor: UserAdmin, body: Reason | None = None
 ) -> UserOut:
     return await _status("suspend", user_id, body, session, ctx, actor)
 
 
-@router.post("/{user_id}/reinstate", response_model=UserOut, summary="Lift a suspension")
+@router.post("/{user_id}/reinstate", summary="Lift a suspension")
 async def reinstate(
     user_id: uuid.UUID, session: Session, ctx: Context, actor: UserAdmin, body: Reason | None = None
 ) -> UserOut:
     return await _status("reinstate", user_id, body, session, ctx, actor)
 
 
-@router.post("/{user_id}/revoke", response_model=UserOut, summary="Revoke the user id (final)")
+@router.post("/{user_id}/revoke", summary="Revoke the user id (final)")
 async def revoke(
     user_id: uuid.UUID, session: Session, ctx: Context, actor: UserAdmin, body: Reason | None = None
 ) -> UserOut:
     return await _status("revoke", user_id, body, session, ctx, actor)
 
 
-@router.delete("/{user_id}", response_model=UserOut, summary="Delete (soft: kept for the audit)")
+@router.delete("/{user_id}", summary="Delete (soft: kept for the audit)")
 async def delete(
     user_id: uuid.UUID, session: Session, ctx: Context, actor: UserAdmin, reason: str | None = None
 ) -> UserOut:
     return await _status("delete", user_id, Reason(reason=reason), session, ctx, actor)
 
 
-@router.post("/{user_id}/unlock", response_model=UserOut, summary="Clear a lockout")
+@router.post("/{user_id}/unlock", summary="Clear a lockout")
 async def unlock(user_id: uuid.UUID, session: Session, actor: UserAdmin) -> UserOut:
     return user_out(await status.unlock(session, actor=actor, user_id=user_id))
 
 
 @router.post(
     "/{user_id}/password",
-    response_model=PasswordResetOut,
     summary="Reset password",
     dependencies=SHOWS_SECRET,
 )
@@ -237,7 +234,6 @@ async def reset_password(
 
 @router.post(
     "/{user_id}/second-factor",
-    response_model=SecondFactorOut,
     summary="Reissue the second factor (new TOTP secret; the old one stops working)",
     dependencies=SHOWS_SECRET,
 )
