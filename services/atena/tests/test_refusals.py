@@ -122,3 +122,10 @@ async def test_every_access_to_a_person_is_one_query(
     assert about[-1].action == "person.registered"
     older = await accesses_to_person(db_session, no, before=about[0].seq, limit=2)
     assert [r.seq for r in older] == [about[1].seq, about[2].seq]
+    # The auditors' endpoint answers the same question.
+    page = await client.get(
+        "/admin/audit", params={"person": no}, headers=headers("atena:audit:read", sub="auditor")
+    )
+    assert page.status_code == 200, page.text
+    assert [r["seq"] for r in page.json()["items"]] == [r.seq for r in about]
+    assert page.json()["items"][0]["persons"] == [no]

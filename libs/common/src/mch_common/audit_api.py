@@ -31,6 +31,7 @@ class AuditRecordOut(BaseModel):
     outcome: str
     detail: dict[str, Any]
     correlation_id: str | None
+    persons: list[str]
     chain_pos: int | None
 
 
