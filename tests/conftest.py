@@ -467,8 +467,9 @@ async def window_flow(stack: Stack, *, ward_staff: str, seed: int) -> FlowResult
     refused = await stack.boshi.get(f"/pregnancies/{pregnancy_id}", headers=other_headers)
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
+    # Another ward's resident is answered as nobody (a refusal tells no more than a miss).
     refused_profile = await stack.boshi.get(f"/people/{person_no}", headers=other_headers)
-    assert refused_profile.status_code == 403, refused_profile.text
+    assert refused_profile.status_code == 404, refused_profile.text
     other_me = await stack.identity.get("/oauth2/me", headers=other_headers)
     refused_sub: str = other_me.json()["sub"]
 

@@ -75,12 +75,9 @@ async def test_registration_to_prenatal_checkup_across_the_services(stack: Stack
     assert all(r.outcome == "success" for r in mine)
     assert {r.terminal for r in mine} == {f"WARD-{KOKURA_KITA}-01"}
     assert all(r.detail.get("ward") == KOKURA_KITA for r in mine)
-    # The refused reader left no successful access record.
-    assert not [
-        r
-        for r in await stack.audit("boshi", actor=flow.refused_sub, target_id=flow.person_no)
-        if r.outcome == "success"
-    ]
+    # The refused reader left no successful access record, and their refusal is recorded.
+    refused = await stack.audit("boshi", actor=flow.refused_sub, target_id=flow.person_no)
+    assert [(r.action, r.outcome) for r in refused] == [("GET /people/{person_no}", "refused")]
 
     # The service-to-service calls went where they should: a client-credentials token from
     # identity, then atena's lookup with the number in the body, not the URL.

@@ -21,8 +21,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Text, func, select, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Identity,
+    Index,
+    String,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,26 +63,33 @@ class AuditRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
+    # Every person the access showed or tried (a list's rows, a search's hits, the target):
+    # "every access to person X" is one GIN-indexed `persons @> ARRAY[X]`.
+    persons: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     # Set once by the sealer.
     chain_pos: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
-    __table_args__ = (Index("ix_audit_log_unsealed", "seq", postgresql_where=text("hash IS NULL")),)
+    __table_args__ = (
+        Index("ix_audit_log_unsealed", "seq", postgresql_where=text("hash IS NULL")),
+        Index("ix_audit_log_persons", "persons", postgresql_using="gin"),
+    )
 
 
-AUDIT_APPEND_ONLY_DDL = (
-    """
+_REFUSE_CHANGE_FUNCTION = """
     CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger AS $$
     BEGIN
         -- The one permitted update: sealing an unsealed record, changing nothing else.
         IF TG_OP = 'UPDATE' AND OLD.hash IS NULL AND NEW.hash IS NOT NULL
            AND NEW.chain_pos IS NOT NULL AND NEW.prev_hash IS NOT NULL
            AND (NEW.seq, NEW.occurred_at, NEW.actor, NEW.terminal, NEW.action, NEW.target_type,
-                NEW.target_id, NEW.purpose, NEW.outcome, NEW.detail, NEW.correlation_id)
+                NEW.target_id, NEW.purpose, NEW.outcome, NEW.detail, NEW.correlation_id,
+                NEW.persons)
                IS NOT DISTINCT FROM
                (OLD.seq, OLD.occurred_at, OLD.actor, OLD.terminal, OLD.action, OLD.target_type,
-                OLD.target_id, OLD.purpose, OLD.outcome, OLD.detail, OLD.correlation_id)
+                OLD.target_id, OLD.purpose, OLD.outcome, OLD.detail, OLD.correlation_id,
+                OLD.persons)
         THEN
             RETURN NEW;
         END IF;
@@ -77,7 +97,10 @@ AUDIT_APPEND_ONLY_DDL = (
             USING ERRCODE = 'insufficient_privilege';
     END;
     $$ LANGUAGE plpgsql
-    """,
+    """
+
+AUDIT_APPEND_ONLY_DDL = (
+    _REFUSE_CHANGE_FUNCTION,
     """
     CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_change()
@@ -101,14 +124,26 @@ _HASHED_FIELDS = (
     "outcome",
     "detail",
     "correlation_id",
+    "persons",
+)
+
+# The audit log's `persons` column, for a database made before it (each service's migration
+# runs these); records written before it have none, and so hash as they did.
+AUDIT_PERSONS_DDL = (
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS persons text[] NOT NULL DEFAULT '{}'",
+    "CREATE INDEX IF NOT EXISTS ix_audit_log_persons ON audit_log USING gin (persons)",
+    _REFUSE_CHANGE_FUNCTION,
 )
 
 
 def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The record's hash; `persons` counts only when it names someone, so that records written
+    before the column existed keep their hash."""
     canonical = json.dumps(
         {
             k: fields[k].isoformat() if isinstance(fields[k], datetime) else fields[k]
             for k in _HASHED_FIELDS
+            if k != "persons" or fields.get(k)
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -327,3 +362,25 @@ async def verify_chain(
             f"{anchor.chain_pos} are missing",
         )
     return ChainVerification(ok=True, checked=checked, unsealed=unsealed, anchor=anchor)
+
+
+def about_person(person: str) -> ColumnElement[bool]:
+    """The records about `person`: those naming them in `persons` (GIN index), and those from
+    before the column whose target they are (index on `target_id`)."""
+    return or_(
+        AuditRecord.persons.contains([person]),
+        and_(AuditRecord.target_type == "person", AuditRecord.target_id == person),
+    )
+
+
+async def accesses_to_person(
+    session: AsyncSession, person: str, *, limit: int = 100, before: int | None = None
+) -> list[AuditRecord]:
+    """Every record about `person` (shown in a list, found by a search, the target, refused
+    or not found), newest first; the next page starts `before` the last one's `seq`. One
+    indexed query."""
+    stmt = select(AuditRecord).where(about_person(person))
+    if before is not None:
+        stmt = stmt.where(AuditRecord.seq < before)
+    stmt = stmt.order_by(AuditRecord.seq.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars().all())

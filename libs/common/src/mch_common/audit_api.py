@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from mch_common.audit import AuditRecord, ChainVerification, verify_chain
+from mch_common.audit import AuditRecord, ChainVerification, about_person, verify_chain
 from mch_common.audit_anchor import AuditAnchors
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
@@ -31,6 +31,7 @@ class AuditRecordOut(BaseModel):
     outcome: str
     detail: dict[str, Any]
     correlation_id: str | None
+    persons: list[str]
     chain_pos: int | None
 
 
@@ -84,7 +85,10 @@ def audit_router(*, read_scope: str) -> APIRouter:
         before: Annotated[
             int | None, Query(ge=1, le=2**63 - 1, description="a page's next_before")
         ] = None,
-        target_id: Annotated[str | None, Query(max_length=100, description="person")] = None,
+        target_id: Annotated[str | None, Query(max_length=100, description="target")] = None,
+        person: Annotated[
+            str | None, Query(max_length=100, description="every record about this person")
+        ] = None,
         actor: Annotated[str | None, Query(max_length=100, description="staff")] = None,
         action: Annotated[str | None, Query(max_length=100)] = None,
         outcome: Annotated[str | None, Query(max_length=20)] = None,
@@ -102,6 +106,8 @@ def audit_router(*, read_scope: str) -> APIRouter:
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
+        if person is not None:
+            stmt = stmt.where(about_person(person))
         if since is not None:
             stmt = stmt.where(AuditRecord.occurred_at >= since)
         if until is not None:

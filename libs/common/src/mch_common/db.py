@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mch_common.errors import DomainError
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -103,8 +105,14 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     # Imported here: mch_common.work imports mch_common.events, whose consumer imports this.
     from mch_common.work import UnitOfWork
 
-    async with factory() as session, session.begin(), UnitOfWork.on(session):
-        yield session
+    try:
+        async with factory() as session, session.begin(), UnitOfWork.on(session, factory):
+            yield session
+    except DomainError as error:
+        # A refusal's access record outlives the rollback (mch_common.refusals.refusal).
+        if error.pending_record is not None and not error.access_recorded:
+            await error.pending_record(factory)
+        raise
 
 
 async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:

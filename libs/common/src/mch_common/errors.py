@@ -4,6 +4,7 @@ Services raise these; they never build HTTP responses. Messages must never carry
 data beyond what the caller sent in the URL (never a My Number): they end up in logs too.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,13 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        # For a refusal's access record (mch_common.refusals): to commit after the rollback,
+        # already committed, and, when the answer hides it (a refusal answered as a miss),
+        # what really happened.
+        self.pending_record: Callable[[Any], Awaitable[None]] | None = None
+        self.access_recorded = False
+        self.refusal_outcome: str | None = None
+        self.refusal_reason: str | None = None
 
 
 class InvalidInput(DomainError):
@@ -121,9 +129,16 @@ def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]
     ]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(
+    app: FastAPI, *, on_error: Callable[[Request, DomainError], Awaitable[None]] | None = None
+) -> None:
+    """problem+json for every error; `on_error` sees each DomainError first (the web app
+    records refusals on routes about a person with it)."""
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        if on_error is not None:
+            await on_error(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(
             status=exc.status,

@@ -71,3 +71,12 @@ def create_platform_tables(connection: Connection) -> None:
         model.__table__.create(connection)  # type: ignore[attr-defined]
     for statement in AUDIT_APPEND_ONLY_DDL:
         connection.exec_driver_sql(statement)
+
+
+def add_audit_log_persons(connection: Connection) -> None:
+    """The audit log's `persons` column and its GIN index, for a database made before them
+    (a migration of each service; a no-op on a database whose first migration made them)."""
+    from mch_common.audit import AUDIT_PERSONS_DDL
+
+    for statement in AUDIT_PERSONS_DDL:
+        connection.exec_driver_sql(statement)

@@ -4,7 +4,7 @@ dependency."""
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -27,6 +27,7 @@ from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
 from mch_common.openapi import contract_openapi
+from mch_common.refusals import record_person_route_refusal
 from mch_common.work import UnitOfWork
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -47,6 +48,7 @@ OPERATIONAL_PATHS = frozenset(
 )
 _NO_STORE = (b"cache-control", b"no-store")
 _errors_log = logging.getLogger("mch.errors")
+PERSON_PARAMS: Mapping[str, str] = {"person_no": "person"}
 
 
 def url_holds_my_number(scope: Scope) -> bool:
@@ -170,7 +172,10 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     routers: Sequence[APIRouter],
     version: str = "0.1.0",
+    person_params: Mapping[str, str] = PERSON_PARAMS,
 ) -> FastAPI:
+    """`person_params`: the path parameters that name a person or a person's record, each
+    with its access record's target type; a 401/403/404 on a route with one is recorded."""
     app = ServiceApp(
         title=title,
         description=description,
@@ -180,7 +185,8 @@ def create_service_app(
         swagger_ui_parameters={"persistAuthorization": True},
     )
     app.state.readiness_checks = {}
-    install_problem_handlers(app)
+    app.state.person_params = person_params
+    install_problem_handlers(app, on_error=record_person_route_refusal)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=service)
     app.include_router(health_router())
     for router in routers:

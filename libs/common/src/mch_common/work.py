@@ -10,13 +10,13 @@ transaction's own events or records calls `flush()` first; code that opens a sav
 """
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mch_common.auth.principal import Principal
 from mch_common.events.envelope import CloudEvent
@@ -29,13 +29,18 @@ _EVENTS = (
     "INSERT INTO outbox (event_id, subject, envelope) SELECT * FROM unnest("
     "CAST(:event_ids AS uuid[]), CAST(:subjects AS text[]), CAST(:envelopes AS jsonb[]))"
 )
+# `persons` travels as one array literal per record (unnest would flatten a text[][]).
 _RECORDS = (
     "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
-    " purpose, outcome, detail, correlation_id) SELECT * FROM unnest("
+    " purpose, outcome, detail, correlation_id, persons) SELECT r.occurred_at, r.actor,"
+    " r.terminal, r.action, r.target_type, r.target_id, r.purpose, r.outcome, r.detail,"
+    " r.correlation_id, CAST(r.persons AS text[]) FROM unnest("
     "CAST(:occurred_at AS timestamptz[]), CAST(:actor AS text[]), CAST(:terminal AS text[]),"
     " CAST(:action AS text[]), CAST(:target_type AS text[]), CAST(:target_id AS text[]),"
     " CAST(:purpose AS text[]), CAST(:outcome AS text[]), CAST(:detail AS jsonb[]),"
-    " CAST(:correlation_id AS text[]))"
+    " CAST(:correlation_id AS text[]), CAST(:persons AS text[])) AS r(occurred_at, actor,"
+    " terminal, action, target_type, target_id, purpose, outcome, detail, correlation_id,"
+    " persons)"
 )
 # Each prepared once; a request that writes both (most writes) takes one round trip for them.
 _WRITE_EVENTS = text(_EVENTS)
@@ -52,7 +57,14 @@ _RECORD_COLUMNS = (
     "outcome",
     "detail",
     "correlation_id",
+    "persons",
 )
+
+
+def _array_literal(values: Iterable[str]) -> str:
+    """PostgreSQL's text[] literal: each element quoted, its quotes and backslashes escaped."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
 
 
 class NoUnitOfWorkError(RuntimeError):
@@ -60,18 +72,25 @@ class NoUnitOfWorkError(RuntimeError):
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, sessions: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
         self.session = session
+        # The factory the session came from, for what must outlive its transaction (a refusal).
+        self.sessions = sessions
         self._events: list[tuple[str, str, str]] = []
         self._records: list[tuple[Any, ...]] = []
         session.info[_KEY] = self
 
     @classmethod
     @asynccontextmanager
-    async def on(cls, session: AsyncSession) -> AsyncIterator["UnitOfWork"]:
+    async def on(
+        cls, session: AsyncSession, sessions: async_sessionmaker[AsyncSession] | None = None
+    ) -> AsyncIterator["UnitOfWork"]:
         """A unit of work in a transaction the caller manages (a test's session, a script's):
-        what it queued is written when the block ends without an error."""
-        work = cls(session)
+        what it queued is written when the block ends without an error. `sessions`, the
+        factory the session came from, lets `mch_common.refusals` commit a refusal apart."""
+        work = cls(session, sessions)
         yield work
         await work.flush()
 
@@ -120,9 +139,11 @@ class UnitOfWork:
         purpose: str | None = None,
         outcome: str = "success",
         detail: dict[str, Any] | None = None,
+        persons: Iterable[str] = (),
     ) -> None:
         """Queue the access record of a staff member's or service's operation on a person's
-        data (mch_common.audit)."""
+        data (mch_common.audit). `persons`: everyone it showed (a list's rows, a search's
+        hits); a person target is one of them without being named again."""
         self.record(
             actor=principal.sub,
             terminal=principal.terminal,
@@ -132,6 +153,7 @@ class UnitOfWork:
             target_id=target_id,
             purpose=purpose,
             detail={"ward": principal.ward, "roles": list(principal.roles), **(detail or {})},
+            persons=persons,
         )
 
     def record(
@@ -145,9 +167,12 @@ class UnitOfWork:
         target_id: str | None = None,
         purpose: str | None = None,
         detail: dict[str, Any] | None = None,
+        persons: Iterable[str] = (),
     ) -> None:
         """Queue an audit record of an actor that is not a request's principal (a login, a
         scheduled job)."""
+        if target_type == "person" and target_id is not None:
+            persons = (target_id, *persons)
         self._records.append(
             (
                 datetime.now(UTC),
@@ -160,6 +185,7 @@ class UnitOfWork:
                 outcome,
                 json.dumps(detail or {}, ensure_ascii=False),
                 correlation_id.get(),
+                _array_literal(dict.fromkeys(persons)),
             )
         )
 

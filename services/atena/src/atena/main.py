@@ -23,4 +23,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=service_lifespan(settings, stream_service="atena"),
         routers=[persons_router, my_number_router, audit_router(read_scope="atena:audit:read")],
+        person_params={"person_no": "person", "household_no": "household"},
     )

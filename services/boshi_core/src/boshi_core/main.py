@@ -23,6 +23,16 @@ from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
 
 ATENA_LOOKUP_SCOPE = "atena:mynumber:lookup"
+# The path parameters that name a person or a person's record: a refusal on them is recorded.
+PERSON_PARAMS = {
+    "person_no": "person",
+    "child_id": "child",
+    "pregnancy_id": "pregnancy",
+    "case_id": "center_case",
+    "plan_id": "support_plan",
+    "visit_id": "visit",
+    "notice_id": "reminder",
+}
 
 
 def _consumers(runtime: Runtime) -> Sequence[EventConsumer]:
@@ -78,4 +88,5 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             center_router,
             audit_router(read_scope="boshi:audit:read"),
         ],
+        person_params=PERSON_PARAMS,
     )

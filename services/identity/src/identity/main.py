@@ -94,4 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             keys_router,
             audit_router(read_scope=AUDIT_READ),
         ],
+        # Staff are identity's persons: a refusal on a user's route is recorded like a resident's.
+        person_params={"user_id": "staff_user"},
     )

@@ -4,7 +4,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from atena.mynumber import service
 from atena.mynumber.schemas import LookupOut, MyNumberLookup, MyNumberRegistration
@@ -12,7 +11,6 @@ from atena.persons.schemas import PersonOut
 from atena.web import PurposeHeader, registry_context
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
-from mch_common.errors import problem_response
 from mch_common.web import Session
 
 router = APIRouter(tags=["my number"])
@@ -25,7 +23,7 @@ Looker = Annotated[Principal, require_scope("atena:mynumber:lookup")]
     "/persons/lookup-by-my-number",
     summary="Which person has this My Number (the number travels in the body, never the URL)",
     response_model=LookupOut,
-    responses={404: {"description": "nobody has this My Number"}},
+    responses={404: {"description": "nobody (the caller may see) has this My Number"}},
 )
 async def lookup_by_my_number(
     body: MyNumberLookup,
@@ -33,21 +31,12 @@ async def lookup_by_my_number(
     principal: Looker,
     request: Request,
     purpose: PurposeHeader = None,
-) -> LookupOut | JSONResponse:
+) -> LookupOut:
     match = await service.lookup_by_my_number(
         session,
         ctx=registry_context(request, principal, purpose),
         my_number=body.my_number.get_secret_value(),
     )
-    if match is None:
-        # Returned, not raised, so the access record of the failed lookup is committed.
-        return problem_response(
-            status=404,
-            code="not-found",
-            title="Not found",
-            detail="no person has this My Number",
-            instance=request.url.path,
-        )
     person = PersonOut.of(match.person) if match.person is not None else None
     return LookupOut(person_no=match.person_no, person=person)
 

@@ -11,13 +11,15 @@ from atena.context import RegistryContext
 from atena.mynumber import repository as repo
 from atena.persons import reads
 from atena.persons.repository import add_change
-from atena.persons.rules import invalid, living_for_change, ward_check
+from atena.persons.rules import invalid, living_for_change, person_ward_check
 from atena.persons.snapshot import PersonState
 from mch_common.dates import today_tokyo
-from mch_common.errors import Conflict
+from mch_common.errors import Conflict, NotFound
+from mch_common.refusals import refusal
 from mch_common.work import UnitOfWork
 
 SCOPE_PERSON_READ = "atena:person:read"
+NO_PERSON_WITH_MY_NUMBER = "no person has this My Number"
 
 
 @dataclass(frozen=True)
@@ -112,23 +114,29 @@ async def register_my_number(
 
 async def lookup_by_my_number(
     session: AsyncSession, *, ctx: RegistryContext, my_number: str
-) -> MyNumberMatch | None:
-    """Which person has this My Number. None when nobody does: the caller answers 404 and
-    still commits the access record of the failed lookup."""
+) -> MyNumberMatch:
+    """Which person has this My Number. Nobody and somebody of another ward get the same 404
+    (a refusal tells no more than a miss); its access record is committed apart and says
+    which."""
+    action = "person.lookup_by_my_number"
     view = await repo.person_view_by_blind_index(session, ctx.vault.lookup_indexes(my_number))
-    if view is None:
-        UnitOfWork.of(session).record_access(
+    try:
+        if view is None:
+            raise NotFound(NO_PERSON_WITH_MY_NUMBER)
+        person_ward_check(ctx.principal, view.ward_code, miss=NO_PERSON_WITH_MY_NUMBER)
+    except NotFound as miss:
+        raise refusal(
+            session,
+            miss,
             ctx.principal,
-            action="person.lookup_by_my_number",
-            outcome="not_found",
+            action=action,
             target_type="person",
+            target_id=view.person_no if view is not None else None,
             purpose=ctx.purpose,
-        )
-        return None
-    ward_check(ctx.principal, view.ward_code)
+        ) from None
     UnitOfWork.of(session).record_access(
         ctx.principal,
-        action="person.lookup_by_my_number",
+        action=action,
         target_type="person",
         target_id=view.person_no,
         purpose=ctx.purpose,

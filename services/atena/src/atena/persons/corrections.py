@@ -11,9 +11,9 @@ from atena.persons.rules import (
     check_birth_date,
     invalid,
     load_person,
+    person_ward_check,
     set_address,
     set_names,
-    ward_check,
 )
 from atena.persons.schemas import Correction
 from atena.persons.snapshot import PersonState
@@ -39,7 +39,7 @@ async def correct(
     changes = body.changes.model_dump(exclude_unset=True)
     if not changes:
         raise invalid("changes", "name at least one field to correct")
-    ward_check(ctx.principal, person.ward_code)
+    person_ward_check(ctx.principal, person.ward_code)
     if body.changes.birth_date is not None:
         check_birth_date(body.changes.birth_date, loc="changes.birth_date")
     if body.changes.address is not None:

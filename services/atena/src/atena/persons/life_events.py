@@ -16,9 +16,9 @@ from atena.persons.rules import (
     invalid,
     living_for_change,
     load_person,
+    person_ward_check,
     set_address,
     set_names,
-    ward_check,
 )
 from atena.persons.schemas import AddressChange, Death, DeliveryAddressesChange, MoveOut, NameChange
 from atena.persons.snapshot import PersonState
@@ -31,7 +31,7 @@ async def change_address(
 ) -> PersonState:
     """転居: a move within the city."""
     person = await load_person(session, person_no, lock=True)
-    ward_check(ctx.principal, person.ward_code, body.address.ward_code)
+    person_ward_check(ctx.principal, person.ward_code, body.address.ward_code)
     ensure_alive(person)
     if person.residence_status != "resident":
         raise Conflict("only a resident moves within the city")

@@ -11,11 +11,12 @@ from atena.mynumber.repository import persons_with_my_number
 from atena.numbers import is_valid_person_no
 from atena.persons import repository as repo
 from atena.persons.models import PersonChange
-from atena.persons.rules import invalid, load_person, ward_check
+from atena.persons.rules import NO_SUCH_PERSON, invalid, load_person, person_ward_check
 from atena.persons.schemas import SortKey
 from atena.persons.snapshot import PersonState
 from mch_common.dates import today_tokyo
 from mch_common.errors import Forbidden, NotFound
+from mch_common.refusals import refused_as_miss
 from mch_common.work import UnitOfWork
 
 
@@ -33,8 +34,8 @@ async def read_person(
     if view is None:
         view = await repo.person_view(session, person_no) if is_valid_person_no(person_no) else None
         if view is None:
-            raise NotFound("no person with this person number")
-    ward_check(ctx.principal, view.ward_code)
+            raise NotFound(NO_SUCH_PERSON)
+    person_ward_check(ctx.principal, view.ward_code)
     snap = view.snapshot
     if as_of is not None or known_at is not None:
         past = await repo.snapshot_as_of(session, person_no, as_of or today_tokyo(), known_at)
@@ -57,7 +58,7 @@ async def list_changes(
     session: AsyncSession, *, ctx: RegistryContext, person_no: str
 ) -> list[PersonChange]:
     person = await load_person(session, person_no)
-    ward_check(ctx.principal, person.ward_code)
+    person_ward_check(ctx.principal, person.ward_code)
     rows = await repo.changes(session, person_no)
     UnitOfWork.of(session).record_access(
         ctx.principal,
@@ -93,7 +94,8 @@ async def search(
         action="person.search",
         target_type="person",
         purpose=ctx.purpose,
-        detail={"criteria": filters.criteria(), "person_nos": numbers},
+        detail={"criteria": filters.criteria()},
+        persons=numbers,
     )
     items = [PersonState(s, has_my_number=s["person_no"] in with_number) for s in snaps]
     return items, total
@@ -102,13 +104,15 @@ async def search(
 async def read_household(
     session: AsyncSession, *, ctx: RegistryContext, household_no: str
 ) -> list[PersonState]:
+    no_household = "no household with this number"
     if not await repo.household_exists(session, household_no):
-        raise NotFound("no household with this number")
+        raise NotFound(no_household)
     snaps = await repo.household_members(session, household_no)
     if ctx.principal.ward is not None:
         snaps = [s for s in snaps if s["address"]["ward_code"] == ctx.principal.ward]
         if not snaps:
-            raise Forbidden("the household belongs to another ward")
+            refusal = Forbidden("the household belongs to another ward")
+            raise refused_as_miss(refusal, NotFound(no_household))
     numbers = [s["person_no"] for s in snaps]
     with_number = await persons_with_my_number(session, numbers)
     UnitOfWork.of(session).record_access(
@@ -117,6 +121,6 @@ async def read_household(
         target_type="household",
         target_id=household_no,
         purpose=ctx.purpose,
-        detail={"person_nos": numbers},
+        persons=numbers,
     )
     return [PersonState(s, has_my_number=s["person_no"] in with_number) for s in snaps]

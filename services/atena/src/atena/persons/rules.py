@@ -15,10 +15,12 @@ from atena.persons.schemas import Address, DeliveryAddress
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
-from mch_common.errors import Conflict, InvalidInput, NotFound
+from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
+from mch_common.refusals import refused_as_miss
 
 EARLIEST_BIRTH = date(1880, 1, 1)
+NO_SUCH_PERSON = "no person with this person number"
 
 
 def error(loc: str, msg: str) -> dict[str, Any]:
@@ -97,6 +99,17 @@ def ward_check(principal: Principal, *ward_codes: str | None) -> None:
     ensure_ward_access(principal, ward_codes[0] if ward_codes else None)
 
 
+def person_ward_check(
+    principal: Principal, *ward_codes: str | None, miss: str = NO_SUCH_PERSON
+) -> None:
+    """`ward_check` for a person who exists: another ward's resident is answered as the miss
+    (`miss`), so that a refusal tells no more than a miss; the access record says refused."""
+    try:
+        ward_check(principal, *ward_codes)
+    except Forbidden as denied:
+        raise refused_as_miss(denied, NotFound(miss)) from None
+
+
 def ensure_alive(person: Person) -> None:
     if person.residence_status == "deceased":
         raise Conflict("the person is recorded as deceased; record a correction instead")
@@ -119,16 +132,16 @@ def set_address(person: Person, address: Address) -> None:
 
 async def load_person(session: AsyncSession, person_no: str, *, lock: bool = False) -> Person:
     if not is_valid_person_no(person_no):
-        raise NotFound("no person with this person number")
+        raise NotFound(NO_SUCH_PERSON)
     person = await repo.get_person(session, person_no, lock=lock)
     if person is None:
-        raise NotFound("no person with this person number")
+        raise NotFound(NO_SUCH_PERSON)
     return person
 
 
 async def living_for_change(session: AsyncSession, ctx: RegistryContext, person_no: str) -> Person:
     """The person, locked for a life event: in the caller's ward, and not deceased."""
     person = await load_person(session, person_no, lock=True)
-    ward_check(ctx.principal, person.ward_code)
+    person_ward_check(ctx.principal, person.ward_code)
     ensure_alive(person)
     return person

@@ -258,7 +258,8 @@ async def notify_low_birth_weight(
         target_type="person",
         target_id=child.mother_person_no,
         purpose=PURPOSE,
-        detail={"child_id": str(child_id), "child_person_no": child.person_no},
+        detail={"child_id": str(child_id)},
+        persons=[child.person_no] if child.person_no else [],
     )
     return record, visit
 
@@ -271,6 +272,7 @@ async def view_child(session: AsyncSession, *, principal: Principal, child_id: U
         target_type="person",
         target_id=child.person_no or child.mother_person_no,
         purpose=PURPOSE,
-        detail={"child_id": str(child_id), "mother_person_no": child.mother_person_no},
+        detail={"child_id": str(child_id)},
+        persons=[child.mother_person_no],
     )
     return child

@@ -2,6 +2,7 @@
 support plans (サポートプラン) with review dates. Only center staff hold boshi:center:* scopes;
 ward staff see their ward's cases; every view and change is logged."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -46,7 +47,12 @@ class OverdueReviews:
 
 
 async def _audit(
-    session: AsyncSession, principal: Principal, action: str, case: CenterCase, **detail: object
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    case: CenterCase,
+    persons: Iterable[str] = (),
+    **detail: object,
 ) -> None:
     UnitOfWork.of(session).record_access(
         principal,
@@ -55,6 +61,7 @@ async def _audit(
         target_id=str(case.id),
         purpose=PURPOSE,
         detail={"household_key": case.household_key, **detail},
+        persons=persons,
     )
 
 
@@ -89,7 +96,7 @@ async def open_case(session: AsyncSession, *, principal: Principal, case: CaseIn
         principal,
         "center.case.open",
         record,
-        person_nos=[m.person_no for m in case.members],
+        persons=[m.person_no for m in case.members],
     )
     return await _case_file(session, record)
 
@@ -115,8 +122,11 @@ async def _case_file(session: AsyncSession, case: CenterCase) -> CaseFile:
 
 async def view_case(session: AsyncSession, *, principal: Principal, case_id: UUID) -> CaseFile:
     case = await _case(session, principal, case_id)
-    await _audit(session, principal, "center.case.view", case)
-    return await _case_file(session, case)
+    file = await _case_file(session, case)
+    await _audit(
+        session, principal, "center.case.view", case, persons=[m.person_no for m in file.members]
+    )
+    return file
 
 
 async def add_consultation(

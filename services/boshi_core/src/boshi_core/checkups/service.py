@@ -116,6 +116,7 @@ async def extract_month(
         target_id=rule.code,
         purpose=PURPOSE,
         detail={"month": str(period), "invited": invited, "non_attendees": len(absent)},
+        persons=[row.person_no for row in absent],
     )
     out = Extraction(
         programme=rule.code,
@@ -142,7 +143,8 @@ async def _audit_list(
         target_type="checkup_programme",
         target_id=rule.code,
         purpose=PURPOSE,
-        detail={"month": str(period), "count": len(person_nos), "person_nos": person_nos},
+        detail={"month": str(period), "count": len(person_nos)},
+        persons=person_nos,
     )
 
 

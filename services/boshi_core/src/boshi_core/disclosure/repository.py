@@ -13,7 +13,7 @@ from boshi_core.center.models import CenterCase, CenterCaseMember, CenterConsult
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import AuditRecord
+from mch_common.audit import AuditRecord, about_person
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ async def records_of(session: AsyncSession, person_no: str) -> HeldRecords:
         detailed_exam_vouchers=await of_person(DetailedExamVoucher, DetailedExamVoucher.voucher_no),
         access_log=await _all(
             session,
-            select(AuditRecord).where(AuditRecord.target_id == person_no).order_by(AuditRecord.seq),
+            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq),
         ),
     )
 

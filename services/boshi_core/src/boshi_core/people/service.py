@@ -12,8 +12,13 @@ from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import Pregnancy
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
-from mch_common.errors import NotFound
+from mch_common.errors import Forbidden, NotFound
+from mch_common.refusals import refusal, refused_as_miss
 from mch_common.work import UnitOfWork
+
+# One answer for "nobody" and "somebody you may not see": a refusal tells no more than a miss.
+NO_SUCH_PERSON = "no such person in boshi_core (or atena's registration has not arrived yet)"
+NO_PERSON_WITH_MY_NUMBER = "no person found with that My Number"
 
 
 @dataclass(frozen=True)
@@ -28,17 +33,23 @@ class PersonProfile:
 async def require_person(session: AsyncSession, person_no: str) -> Person:
     person = await repository.get(session, person_no)
     if person is None:
-        raise NotFound(
-            f"person {person_no} is not known to boshi_core: atena has not registered them "
-            "(or its event has not arrived yet)"
-        )
+        raise NotFound(NO_SUCH_PERSON)
     return person
 
 
+def ensure_person_visible(principal: Principal, person: Person, *, miss: str) -> None:
+    """The caller's ward may see the person (ward staff: their ward's residents); else the
+    answer is the miss `miss`, the access record saying it was a refusal."""
+    try:
+        ensure_ward_access(principal, person.ward_code or "")
+    except Forbidden as denied:
+        raise refused_as_miss(denied, NotFound(miss)) from None
+
+
 async def person_in_scope(session: AsyncSession, principal: Principal, person_no: str) -> Person:
-    """The person, if the caller's ward may see them (ward staff: their ward's residents)."""
+    """The person, if the caller's ward may see them; another ward's resident is not found."""
     person = await require_person(session, person_no)
-    ensure_ward_access(principal, person.ward_code or "")
+    ensure_person_visible(principal, person, miss=NO_SUCH_PERSON)
     return person
 
 
@@ -51,22 +62,38 @@ async def find_by_my_number(
     purpose: str,
 ) -> Person:
     """Search by My Number through atena's scoped lookup; the number itself is never stored
-    or logged here: the access record names only the person found."""
+    or logged here: the access record names only the person found. Nobody, somebody boshi_core
+    does not know yet, and somebody of another ward get the same 404; the committed access
+    record says which."""
+    action = "person.lookup_by_my_number"
     person_no = await atena.lookup_person_no(my_number)
     if person_no is None:
-        UnitOfWork.of(session).record_access(
+        raise refusal(
+            session,
+            NotFound(NO_PERSON_WITH_MY_NUMBER),
             principal,
-            action="person.lookup_by_my_number",
-            outcome="not_found",
+            action=action,
             target_type="person",
             purpose=purpose,
         )
-        raise NotFound("atena knows no person with that My Number")
-    person = await require_person(session, person_no)
-    ensure_ward_access(principal, person.ward_code or "")
+    person = await repository.get(session, person_no)
+    try:
+        if person is None:
+            raise NotFound(NO_PERSON_WITH_MY_NUMBER)
+        ensure_person_visible(principal, person, miss=NO_PERSON_WITH_MY_NUMBER)
+    except NotFound as miss:
+        raise refusal(
+            session,
+            miss,
+            principal,
+            action=action,
+            target_type="person",
+            target_id=person_no,
+            purpose=purpose,
+        ) from None
     UnitOfWork.of(session).record_access(
         principal,
-        action="person.lookup_by_my_number",
+        action=action,
         target_type="person",
         target_id=person_no,
         purpose=purpose,

@@ -228,11 +228,8 @@ async def _send_file(
             target_type="household",
             target_id=household,
             purpose=PURPOSE,
-            detail={
-                "letter_no": letter.letter_no,
-                "file": file,
-                "person_nos": [c.person_no for c in letter.children],
-            },
+            detail={"letter_no": letter.letter_no, "file": file},
+            persons=[c.person_no for c in letter.children],
         )
     run.letters_sent += len(built)
     return len(built)

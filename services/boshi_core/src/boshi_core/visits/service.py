@@ -155,11 +155,8 @@ async def overdue(
         action="visit.list_overdue",
         target_type="visit_list",
         purpose=PURPOSE,
-        detail={
-            "as_of": on.isoformat(),
-            "count": len(page),
-            "people": sorted({v.mother_person_no for v in page}),
-        },
+        detail={"as_of": on.isoformat(), "count": len(page)},
+        persons=sorted({v.mother_person_no for v in page}),
     )
     last = page[-1] if more else None
     return OverduePage(page, f"{last.due_by.isoformat()}_{last.id}" if last else None)
