@@ -39,9 +39,15 @@ def add_years_legal(birth: date, years: int) -> date:
     return add_months_legal(birth, 12 * years)
 
 
-def age_reached(birth: date, years: int = 0, months: int = 0) -> date:
-    """The first day on which someone born on `birth` is `years` years and `months` months old."""
-    return add_months_legal(birth, 12 * years + months)
+def age_reached(
+    birth: date, years: int = 0, months: int = 0, *, weeks: int = 0, days: int = 0
+) -> date:
+    """The first day on which someone born on `birth` is `years` years, `months` months,
+    `weeks` weeks and `days` days old. Weeks and days count from the birth date as day 0 (生後6週
+    is birth + 42 days) and run after the months: 2 months and 6 days is the 2-month day + 6."""
+    if weeks < 0 or days < 0:
+        raise ValueError("weeks and days must not be negative")
+    return add_months_legal(birth, 12 * years + months) + timedelta(days=7 * weeks + days)
 
 
 def months_old(birth: date, on: date) -> int:
@@ -70,6 +76,16 @@ def is_newborn(birth: date, on: date) -> bool:
 
 def newborn_last_day(birth: date) -> date:
     return birth + timedelta(days=NEWBORN_DAYS - 1)
+
+
+def school_entry_date(birth: date) -> date:
+    """The day a child enters primary school (学校教育法17条): the first school year (from
+    1 April) beginning after the day the child turns 6 in law. The day after that day is the
+    first day of age 6, so a child born 1 April enters in the year of the 6th birthday, one born
+    2 April a year later."""
+    six = age_reached(birth, years=6)
+    entry = date(six.year, 4, 1)
+    return entry if entry >= six else date(six.year + 1, 4, 1)
 
 
 def last_day_before_months(birth: date, months: int) -> date:
