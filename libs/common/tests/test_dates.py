@@ -10,6 +10,7 @@ from mch_common.dates import (
     last_day_before_months,
     months_old,
     newborn_last_day,
+    parse_batch_date,
     school_entry_date,
     today_tokyo,
     years_old,
@@ -111,3 +112,38 @@ def test_age_reached_counts_days_after_the_legal_months() -> None:
 )
 def test_school_entry_date(birth: date, entry: date) -> None:
     assert school_entry_date(birth) == entry
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("2026-04-01", date(2026, 4, 1)),
+        ("２０２６／４／１", date(2026, 4, 1)),
+        ("20260401", date(2026, 4, 1)),
+        ("2024年2月29日", date(2024, 2, 29)),
+        ("令和8年4月1日", date(2026, 4, 1)),
+        ("令和元年5月1日", date(2019, 5, 1)),
+        ("Ｒ８．４．１", date(2026, 4, 1)),
+        ("h31/4/30", date(2019, 4, 30)),
+        ("平成元年1月8日", date(1989, 1, 8)),
+    ],
+)
+def test_parse_batch_date(text: str, parsed: date) -> None:
+    assert parse_batch_date(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2026-02-29", "no such date"),
+        ("令和8年2月30日", "no such date"),
+        ("平成31年5月1日", "no such date in 平成"),  # 令和 from 1 May 2019
+        ("令和元年4月30日", "no such date in 令和"),
+        ("04/01/2026", "not a date"),
+        ("", "not a date"),
+    ],
+)
+def test_parse_batch_date_says_why_without_the_value(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason) as raised:
+        parse_batch_date(text)
+    assert text not in str(raised.value) or not text

@@ -9,6 +9,8 @@ old from 1 March 2027. Everything works on calendar dates in Asia/Tokyo, never o
 """
 
 import calendar
+import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -91,3 +93,41 @@ def school_entry_date(birth: date) -> date:
 def last_day_before_months(birth: date, months: int) -> date:
     """The last day on which the child is still under `months` months old."""
     return add_months_legal(birth, months) - timedelta(days=1)
+
+
+# Japanese eras (元号) by their first day; a date before the next era's first day.
+_ERAS = {"令和": date(2019, 5, 1), "平成": date(1989, 1, 8), "昭和": date(1926, 12, 25)}
+_ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和"}
+_ERA_DATE = re.compile(
+    r"^(令和|平成|昭和|[RHS])\s*(元|\d{1,2})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?$"
+)
+_WESTERN_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$|^(\d{4})(\d{2})(\d{2})$")
+
+
+def parse_batch_date(text: str) -> date:
+    """A date as batch files and windows write it: 2026-04-01, 2026/4/1, 20260401, 2026年4月1日,
+    or in a Japanese era (令和8年4月1日, 令和元年5月1日, R8.4.1, H31/4/30), full-width digits
+    included. Raises ValueError saying why, never quoting the text (it is a person's data)."""
+    value = unicodedata.normalize("NFKC", text).strip().upper()
+    western = _WESTERN_DATE.match(value)
+    if western:
+        year, month, day = (int(g) for g in western.groups() if g is not None)
+        return _checked(year, month, day)
+    era_date = _ERA_DATE.match(value)
+    if not era_date:
+        raise ValueError("not a date (YYYY-MM-DD, YYYYMMDD or 令和/平成 年月日)")
+    era = _ERA_LETTERS.get(era_date[1], era_date[1])
+    first = _ERAS[era]
+    year = first.year + (0 if era_date[2] == "元" else int(era_date[2]) - 1)
+    result = _checked(year, int(era_date[3]), int(era_date[4]))
+    later = [start for start in _ERAS.values() if start > first]
+    if result < first or (later and result >= min(later)):
+        raise ValueError(f"no such date in {era}")
+    return result
+
+
+def _checked(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError("no such date") from None
