@@ -18,6 +18,7 @@ from immunization_bridge.config import Settings
 from immunization_bridge.deps import DISCLOSURE_EXPORT, RECORD_IMPORT, STATUS_READ
 from immunization_bridge.main import create_app
 from mch_common.events import CloudEvent
+from mch_common.work import UnitOfWork
 from mch_testing.keys import TestKeySet
 
 ALL_SCOPES = (RECORD_IMPORT, STATUS_READ, DISCLOSURE_EXPORT)
@@ -32,6 +33,12 @@ def migrations_path() -> Path:
     import immunization_bridge
 
     return Path(immunization_bridge.__file__).parent / "migrations"
+
+
+@pytest.fixture(scope="session")
+def preserved_tables() -> frozenset[str]:
+    """The schedule is reference data its migration seeds."""
+    return frozenset({"audit_log", "alembic_version", "schedule_rules"})
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +114,13 @@ def person_event(
             "person": snapshot,
         },
     )
+
+
+@pytest.fixture
+async def session(db_session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The test's session with a unit of work, as a request's or a job's has."""
+    async with UnitOfWork.on(db_session):
+        yield db_session
 
 
 @pytest.fixture

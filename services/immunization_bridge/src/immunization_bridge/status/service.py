@@ -198,7 +198,7 @@ async def overdue_page(
             overdue_from=dose.overdue_from,
             last_day=dose.last_day,
         )
-        for dose, child in result.tuples()
+        for dose, child in result.all()
     ]
     work = UnitOfWork.of(session)
     for person_no in dict.fromkeys(item.person_no for item in items):
