@@ -2,13 +2,19 @@
 day (born on the 31st, on 29 February), intervals, a backdated dose, a schedule version taking
 effect on its date. The rules are the migration's seed, so the tests check the shipped data."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from immunization_bridge.schedule.repository import all_rules
-from immunization_bridge.schedule.rules import DoseGiven, DoseRule, DoseState, dose_statuses
+from immunization_bridge.schedule.rules import (
+    DoseGiven,
+    DoseRule,
+    DoseState,
+    Schedule,
+    dose_statuses,
+)
 
 RULES: list[DoseRule] = []
 
@@ -125,3 +131,19 @@ def test_a_child_no_longer_resident_has_nothing_due() -> None:
     )
     assert {s.state for s in doses} == {DoseState.COMPLETE, DoseState.NOT_APPLICABLE}
     assert [s.vaccine for s in doses if s.state is DoseState.COMPLETE] == ["bcg"]
+
+
+def test_the_nightly_overdue_shortcut_agrees_with_the_full_statuses() -> None:
+    schedule = Schedule(RULES, date(2026, 12, 2))
+    records = [
+        (),
+        (DoseGiven("pcv", 1, date(2025, 3, 20)),),
+        (DoseGiven("hepb", 1, date(2025, 4, 1)), DoseGiven("dpt_ipv_hib", 1, date(2025, 4, 1))),
+    ]
+    for days in range(0, 13 * 365, 37):
+        birth = date(2026, 12, 1) - timedelta(days=days)
+        for given in records:
+            for resident in (True, False):
+                full = schedule.statuses(birth, given, resident=resident)
+                overdue = schedule.overdue(birth, given, resident=resident)
+                assert sorted(overdue) == sorted(s for s in full if s.state is DoseState.OVERDUE)

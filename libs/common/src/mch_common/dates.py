@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEWBORN_DAYS = 28  # 新生児: under 28 days old
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def today_tokyo(now: datetime | None = None) -> date:
@@ -30,7 +31,9 @@ def add_months_legal(birth: date, months: int) -> date:
         raise ValueError("months must not be negative")
     total = birth.month - 1 + months
     year, month = birth.year + total // 12, total % 12 + 1
-    last_day = calendar.monthrange(year, month)[1]
+    # Not calendar.monthrange, which also works out the weekday: a nightly run over 100,000
+    # children calls this hundreds of thousands of times.
+    last_day = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month]
     if birth.day <= last_day:
         return date(year, month, birth.day)
     # No corresponding day: the period ends on the month's last day, so the next day.

@@ -11,8 +11,8 @@ dose is no longer routine: "not applicable".
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from functools import lru_cache
+from datetime import date, timedelta
+from typing import NamedTuple
 
 from mch_common.dates import age_reached, school_entry_date
 
@@ -63,8 +63,7 @@ class DoseGiven:
     given_on: date
 
 
-@dataclass(frozen=True)
-class DoseStatus:
+class DoseStatus(NamedTuple):
     vaccine: str
     dose_no: int
     state: DoseState
@@ -74,19 +73,127 @@ class DoseStatus:
     given_on: date | None = None
 
 
-@lru_cache(maxsize=65_536)
-def _window(rule: DoseRule, birth: date) -> tuple[date, date | None, date]:
-    """(start, overdue from, end) for a birth date: many children share one, so it is cached
-    (the nightly recompute of 100,000 children depends on it)."""
+# (start, overdue from, end, last day) of one rule for one birth date.
+_Window = tuple[date, date | None, date, date]
+
+
+def _window(rule: DoseRule, birth: date) -> _Window:
     if rule.basis is Basis.PRE_SCHOOL_YEAR:
         entry = school_entry_date(birth)
-        return entry.replace(year=entry.year - 1), None, entry
-    overdue = rule.overdue
-    return (
-        age_reached(birth, months=rule.start.months, days=rule.start.days),
-        None if overdue is None else age_reached(birth, months=overdue.months, days=overdue.days),
-        age_reached(birth, months=rule.end.months, days=rule.end.days),
-    )
+        start, overdue, end = entry.replace(year=entry.year - 1), None, entry
+    else:
+        start = age_reached(birth, months=rule.start.months, days=rule.start.days)
+        overdue = (
+            None
+            if rule.overdue is None
+            else age_reached(birth, months=rule.overdue.months, days=rule.overdue.days)
+        )
+        end = age_reached(birth, months=rule.end.months, days=rule.end.days)
+    return start, overdue, end, end - _ONE_DAY
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+class Schedule:
+    """The rules in force on one day. What depends on the birth date alone is computed once
+    per birth date: the windows, and the statuses of a child with no record. A child's records
+    then change only their vaccines' doses (100,000 children are born on under 5,000 days)."""
+
+    def __init__(self, rules: Iterable[DoseRule], on: date) -> None:
+        self.on = on
+        self.rules = tuple(rule for rule in rules if rule.in_force(on))
+        self._windows: dict[date, tuple[_Window, ...]] = {}
+        self._unvaccinated: dict[tuple[date, bool], tuple[DoseStatus, ...]] = {}
+        self._base_overdue: dict[tuple[date, bool], tuple[DoseStatus, ...]] = {}
+        self._by_vaccine: dict[str, list[int]] = {}
+        for index, rule in enumerate(self.rules):
+            self._by_vaccine.setdefault(rule.vaccine, []).append(index)
+
+    def _windows_of(self, birth: date) -> tuple[_Window, ...]:
+        windows = self._windows.get(birth)
+        if windows is None:
+            windows = self._windows[birth] = tuple(_window(rule, birth) for rule in self.rules)
+        return windows
+
+    def statuses(
+        self, birth: date, given: Iterable[DoseGiven], *, resident: bool = True
+    ) -> list[DoseStatus]:
+        """The status of every dose, in rule order. A non-resident (moved out, deceased) is
+        outside the city's routine schedule: every dose not given is not applicable."""
+        result = list(self._base(birth, resident))
+        given_on = {(d.vaccine, d.dose_no): d.given_on for d in given}
+        windows = self._windows_of(birth)
+        for index in self._indices_of(given_on):
+            result[index] = self._status(self.rules[index], windows[index], given_on, resident)
+        return result
+
+    def overdue(
+        self, birth: date, given: Iterable[DoseGiven], *, resident: bool = True
+    ) -> list[DoseStatus]:
+        """Only the overdue doses (the nightly check's question: the same statuses, without
+        building every dose of every child)."""
+        key = (birth, resident)
+        base = self._base_overdue.get(key)
+        if base is None:
+            base = self._base_overdue[key] = tuple(
+                s for s in self._base(birth, resident) if s.state is DoseState.OVERDUE
+            )
+        given_on = {(d.vaccine, d.dose_no): d.given_on for d in given}
+        if not given_on:
+            return list(base)
+        vaccines = {vaccine for vaccine, _ in given_on}
+        result = [s for s in base if s.vaccine not in vaccines]
+        windows = self._windows_of(birth)
+        for index in self._indices_of(given_on):
+            status = self._status(self.rules[index], windows[index], given_on, resident)
+            if status.state is DoseState.OVERDUE:
+                result.append(status)
+        return result
+
+    def _base(self, birth: date, resident: bool) -> tuple[DoseStatus, ...]:
+        """The statuses of a child with no record."""
+        base = self._unvaccinated.get((birth, resident))
+        if base is None:
+            base = self._unvaccinated[(birth, resident)] = tuple(
+                self._status(rule, window, {}, resident)
+                for rule, window in zip(self.rules, self._windows_of(birth), strict=True)
+            )
+        return base
+
+    def _indices_of(self, given_on: dict[tuple[str, int], date]) -> list[int]:
+        """The rules of the vaccines the records name: the only statuses they change."""
+        vaccines = {vaccine for vaccine, _ in given_on}
+        return [i for vaccine in vaccines for i in self._by_vaccine.get(vaccine, ())]
+
+    def _status(
+        self,
+        rule: DoseRule,
+        window: _Window,
+        given_on: dict[tuple[str, int], date],
+        resident: bool,
+    ) -> DoseStatus:
+        start, overdue, end, last_day = window
+        key = (rule.vaccine, rule.dose_no)
+        done = given_on.get(key)
+        if done is not None:
+            return DoseStatus(*key, DoseState.COMPLETE, start, overdue, last_day, done)
+        if rule.interval_from_dose is not None:
+            earlier = given_on.get((rule.vaccine, rule.interval_from_dose))
+            if earlier is None:
+                waiting = (
+                    DoseState.NOT_YET_DUE
+                    if resident and self.on < end
+                    else DoseState.NOT_APPLICABLE
+                )
+                return DoseStatus(*key, waiting, None, None, last_day)
+            start = max(
+                start, age_reached(earlier, months=rule.interval_months, days=rule.interval_days)
+            )
+            if overdue is not None:
+                overdue = max(overdue, start)
+        state = _state(self.on, start, overdue, end, resident)
+        return DoseStatus(*key, state, start, overdue, last_day)
 
 
 def dose_statuses(
@@ -97,51 +204,8 @@ def dose_statuses(
     on: date,
     resident: bool = True,
 ) -> list[DoseStatus]:
-    """The status on `on` of every dose the rules in force on that day name, in rule order.
-    A non-resident (moved out, deceased) is outside the city's routine schedule: every dose
-    not given is not applicable."""
-    given_on = {(d.vaccine, d.dose_no): d.given_on for d in given}
-    result: list[DoseStatus] = []
-    for rule in rules:
-        if not rule.in_force(on):
-            continue
-        start, overdue, end = _window(rule, birth)
-        last_day = date.fromordinal(end.toordinal() - 1)
-        done = given_on.get((rule.vaccine, rule.dose_no))
-        if done is not None:
-            result.append(
-                DoseStatus(
-                    rule.vaccine, rule.dose_no, DoseState.COMPLETE, start, overdue, last_day, done
-                )
-            )
-            continue
-        if rule.interval_from_dose is not None:
-            earlier = given_on.get((rule.vaccine, rule.interval_from_dose))
-            if earlier is None:
-                state = (
-                    DoseState.NOT_APPLICABLE
-                    if on >= end or not resident
-                    else (DoseState.NOT_YET_DUE)
-                )
-                result.append(DoseStatus(rule.vaccine, rule.dose_no, state, None, None, last_day))
-                continue
-            after_interval = age_reached(
-                earlier, months=rule.interval_months, days=rule.interval_days
-            )
-            start = max(start, after_interval)
-            if overdue is not None:
-                overdue = max(overdue, start)
-        result.append(
-            DoseStatus(
-                rule.vaccine,
-                rule.dose_no,
-                _state(on, start, overdue, end, resident),
-                start,
-                overdue,
-                last_day,
-            )
-        )
-    return result
+    """One child's statuses on `on` under the rules in force that day."""
+    return Schedule(rules, on).statuses(birth, given, resident=resident)
 
 
 def _state(on: date, start: date, overdue: date | None, end: date, resident: bool) -> DoseState:

@@ -33,6 +33,9 @@ USING unnest($1::text[], $2::text[], $3::int[]) AS d(person_no, vaccine, dose_no
 WHERE (o.person_no, o.vaccine, o.dose_no) = (d.person_no, d.vaccine, d.dose_no)
 """
 OverdueKey = tuple[str, str, int]
+# person_no, vaccine, dose_no, ward_code, overdue_from, last_day: the columns of overdue_doses.
+OverdueRow = tuple[str, str, int, str | None, date, date]
+_OVERDUE_COLUMNS = ("person_no", "vaccine", "dose_no", "ward_code", "overdue_from", "last_day")
 
 
 async def records_of(session: AsyncSession, person_no: str) -> list[VaccinationRecord]:
@@ -59,21 +62,14 @@ async def overdue_keys(session: AsyncSession) -> set[OverdueKey]:
 
 
 async def replace_overdue(
-    session: AsyncSession, *, added: Sequence[OverdueDose], dropped: Sequence[OverdueKey]
+    session: AsyncSession, *, added: Sequence[OverdueRow], dropped: Sequence[OverdueKey]
 ) -> None:
     driver = await asyncpg_connection(session)
     if dropped:
         people, vaccines, doses = zip(*dropped, strict=True)
         await driver.execute(_DROP_OVERDUE, list(people), list(vaccines), list(doses))
     if added:
-        await driver.copy_records_to_table(
-            "overdue_doses",
-            records=[
-                (d.person_no, d.vaccine, d.dose_no, d.ward_code, d.overdue_from, d.last_day)
-                for d in added
-            ],
-            columns=("person_no", "vaccine", "dose_no", "ward_code", "overdue_from", "last_day"),
-        )
+        await driver.copy_records_to_table("overdue_doses", records=added, columns=_OVERDUE_COLUMNS)
 
 
 def overdue_page_query(

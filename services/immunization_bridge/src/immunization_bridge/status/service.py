@@ -12,9 +12,8 @@ from immunization_bridge import events
 from immunization_bridge.children import repository as children
 from immunization_bridge.children.models import Child
 from immunization_bridge.schedule.repository import all_rules
-from immunization_bridge.schedule.rules import DoseGiven, DoseRule, DoseState, dose_statuses
+from immunization_bridge.schedule.rules import DoseGiven, Schedule, dose_statuses
 from immunization_bridge.status import repository
-from immunization_bridge.status.models import OverdueDose
 from immunization_bridge.status.schemas import (
     ChildStatusOut,
     DoseStatusOut,
@@ -98,29 +97,17 @@ async def run_overdue_check(
     """Recompute every registered child's statuses on `on`; a dose newly overdue is stored
     and announced (immunization.dose.overdue), one no longer overdue (given, window closed,
     moved out) leaves the list."""
-    rules = await all_rules(session)
-    in_force = [rule for rule in rules if rule.in_force(on)]
-    oldest = _oldest_birth_date(in_force, on)
-    rows = await repository.children_born_after(session, oldest)
+    schedule = Schedule(await all_rules(session), on)
+    rows = await repository.children_born_after(session, _oldest_birth_date(schedule, on))
     given = await repository.all_given(session)
-    found: dict[repository.OverdueKey, OverdueDose] = {}
+    found: dict[repository.OverdueKey, repository.OverdueRow] = {}
     for index, (person_no, birth, residence, ward) in enumerate(rows, start=1):
-        for dose in dose_statuses(
-            birth=birth,
-            rules=in_force,
-            given=given.get(person_no, ()),
-            on=on,
-            resident=residence == "resident",
+        for dose in schedule.overdue(
+            birth, given.get(person_no, ()), resident=residence == "resident"
         ):
-            if dose.state is DoseState.OVERDUE and dose.overdue_from is not None:
-                found[(person_no, dose.vaccine, dose.dose_no)] = OverdueDose(
-                    person_no=person_no,
-                    vaccine=dose.vaccine,
-                    dose_no=dose.dose_no,
-                    ward_code=ward,
-                    overdue_from=dose.overdue_from,
-                    last_day=dose.last_day,
-                )
+            if dose.overdue_from is not None:  # always set for an overdue dose
+                key = (person_no, dose.vaccine, dose.dose_no)
+                found[key] = (*key, ward, dose.overdue_from, dose.last_day)
         if on_progress is not None and index % PROGRESS_EVERY == 0:
             on_progress(f"{index} of {len(rows)} children")
     held = await repository.overdue_keys(session)
@@ -133,17 +120,17 @@ async def run_overdue_check(
         tenant=tenant,
         items=[
             (
-                dose.person_no,
+                person_no,
                 events.DoseOverdue(
-                    person_no=dose.person_no,
-                    vaccine=dose.vaccine,
-                    dose_no=dose.dose_no,
-                    overdue_from=dose.overdue_from,
-                    last_day=dose.last_day,
-                    ward_code=dose.ward_code,
+                    person_no=person_no,
+                    vaccine=vaccine,
+                    dose_no=dose_no,
+                    overdue_from=overdue_from,
+                    last_day=last_day,
+                    ward_code=ward,
                 ),
             )
-            for dose in sorted(added, key=lambda d: (d.person_no, d.vaccine, d.dose_no))
+            for person_no, vaccine, dose_no, ward, overdue_from, last_day in sorted(added)
         ],
     )
     report = OverdueRunOut(
@@ -162,10 +149,10 @@ async def run_overdue_check(
     return report
 
 
-def _oldest_birth_date(rules: list[DoseRule], on: date) -> date:
+def _oldest_birth_date(schedule: Schedule, on: date) -> date:
     """A day before which every child is past every window on `on` (conservative: a year
     more than the longest age window, which also covers the school-year ones)."""
-    years = max((rule.end.months for rule in rules), default=0) // 12 + 2
+    years = max((rule.end.months for rule in schedule.rules), default=0) // 12 + 2
     return date(on.year - years, 1, 1)
 
 
