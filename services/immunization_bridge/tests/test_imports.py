@@ -142,9 +142,14 @@ async def test_upload_over_rest_is_scope_checked_and_audited(
         {"line": 3, "field": "dose_no", "reason": "a dose number of this vaccine (1 to 1)"}
     ]
     (audit,) = (
-        await db_session.execute(select(AuditRecord).where(AuditRecord.action == "records.import"))
+        await db_session.execute(
+            select(AuditRecord).where(
+                AuditRecord.action == "records.import",
+                AuditRecord.target_id == str(report["file_id"]),
+            )
+        )
     ).scalars()
-    assert (audit.actor, audit.target_id) == ("staff-0001", str(report["file_id"]))
+    assert (audit.actor, audit.target_type) == ("staff-0001", "import_file")
     empty = await client.post(url, content=b"", headers=headers())
     assert empty.status_code == 422
 

@@ -156,3 +156,26 @@ async def test_the_disclosure_export_holds_records_status_and_accesses(
     assert export["child"]["ward_code"] == KOKURAKITA
     assert refused.status_code == 403
     assert await accesses(session, child) == ["status.read", "disclosure.export"]
+
+
+async def test_a_child_who_moved_ward_is_listed_in_the_new_ward_after_the_next_check(
+    client: httpx.AsyncClient, headers: Headers, session: AsyncSession, make_child: MakeChild
+) -> None:
+    child = await make_child(date(2026, 1, 31))
+    await run_overdue_check(session, on=TODAY, tenant="401005")
+    moved = person_event(
+        child,
+        birth_date=date(2026, 1, 31),
+        verb="address_changed",
+        version=2,
+        ward_code=YAHATANISHI,
+        effective_date=TODAY,
+    )
+    await apply_person_event(session, moved)
+
+    again = await run_overdue_check(session, on=TODAY, tenant="401005")
+
+    assert again.newly_overdue == 0  # not announced twice
+    for ward, count in ((KOKURAKITA, 0), (YAHATANISHI, again.overdue)):
+        page = await client.get(f"/wards/{ward}/overdue", headers=headers())
+        assert len(page.json()["items"]) == count

@@ -27,11 +27,6 @@ _CHILDREN_BORN_AFTER = """
 SELECT person_no, birth_date, residence_status, ward_code FROM children WHERE birth_date > $1
 """
 _OVERDUE_KEYS = "SELECT person_no, vaccine, dose_no FROM overdue_doses"
-_DROP_OVERDUE = """
-DELETE FROM overdue_doses AS o
-USING unnest($1::text[], $2::text[], $3::int[]) AS d(person_no, vaccine, dose_no)
-WHERE (o.person_no, o.vaccine, o.dose_no) = (d.person_no, d.vaccine, d.dose_no)
-"""
 OverdueKey = tuple[str, str, int]
 # person_no, vaccine, dose_no, ward_code, overdue_from, last_day: the columns of overdue_doses.
 OverdueRow = tuple[str, str, int, str | None, date, date]
@@ -61,15 +56,12 @@ async def overdue_keys(session: AsyncSession) -> set[OverdueKey]:
     return {(r[0], r[1], r[2]) for r in rows}
 
 
-async def replace_overdue(
-    session: AsyncSession, *, added: Sequence[OverdueRow], dropped: Sequence[OverdueKey]
-) -> None:
+async def replace_overdue(session: AsyncSession, rows: Sequence[OverdueRow]) -> None:
+    """The overdue table becomes `rows`: rewritten whole, so a changed ward or a backdated
+    record's new dates are never left stale (COPY of 100,000 rows is a fraction of a second)."""
     driver = await asyncpg_connection(session)
-    if dropped:
-        people, vaccines, doses = zip(*dropped, strict=True)
-        await driver.execute(_DROP_OVERDUE, list(people), list(vaccines), list(doses))
-    if added:
-        await driver.copy_records_to_table("overdue_doses", records=added, columns=_OVERDUE_COLUMNS)
+    await driver.execute("DELETE FROM overdue_doses")
+    await driver.copy_records_to_table("overdue_doses", records=rows, columns=_OVERDUE_COLUMNS)
 
 
 def overdue_page_query(

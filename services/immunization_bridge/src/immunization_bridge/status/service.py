@@ -112,8 +112,8 @@ async def run_overdue_check(
             on_progress(f"{index} of {len(rows)} children")
     held = await repository.overdue_keys(session)
     added = [found[key] for key in found.keys() - held]
-    dropped = sorted(held - found.keys())
-    await repository.replace_overdue(session, added=added, dropped=dropped)
+    resolved = len(held - found.keys())
+    await repository.replace_overdue(session, list(found.values()))
     work = UnitOfWork.of(session)
     await events.DOSE_OVERDUE.emit_many(
         work,
@@ -138,7 +138,7 @@ async def run_overdue_check(
         children=len(rows),
         overdue=len(found),
         newly_overdue=len(added),
-        resolved=len(dropped),
+        resolved=resolved,
     )
     work.record(
         actor=OVERDUE_RUN_ACTOR,
