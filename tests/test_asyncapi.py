@@ -11,6 +11,7 @@ import yaml
 from atena import events as atena_events
 from boshi_core import events as boshi_events
 from identity import events as identity_events
+from immunization_bridge import events as immunization_events
 from mch_common.events.catalogue import EventType
 
 ASYNCAPI = Path(__file__).resolve().parent.parent / "docs/asyncapi.yaml"
@@ -18,6 +19,7 @@ CATALOGUES = {
     "identity": identity_events.CATALOGUE,
     "atena": atena_events.CATALOGUE,
     "boshi_core": boshi_events.CATALOGUE,
+    "immunization_bridge": immunization_events.CATALOGUE,
 }
 EMITTED: dict[str, EventType[Any]] = {
     event.type: event for catalogue in CATALOGUES.values() for event in catalogue

@@ -5,10 +5,13 @@ import pytest
 from mch_common.dates import (
     add_months_legal,
     add_years_legal,
+    age_reached,
     is_newborn,
     last_day_before_months,
     months_old,
     newborn_last_day,
+    parse_batch_date,
+    school_entry_date,
     today_tokyo,
     years_old,
 )
@@ -77,3 +80,70 @@ def test_last_day_before_4_months(birth: date, last_day_under_4_months: date) ->
 def test_today_is_a_tokyo_date() -> None:
     # 15:30 UTC on 31 March is already 1 April in Tokyo.
     assert today_tokyo(datetime(2026, 3, 31, 15, 30, tzinfo=UTC)) == date(2026, 4, 1)
+
+
+@pytest.mark.parametrize(
+    ("birth", "weeks", "days", "reached"),
+    [
+        (date(2026, 1, 1), 6, 0, date(2026, 2, 12)),  # 生後6週0日: day 42 counting birth as 0
+        (date(2026, 1, 1), 14, 6, date(2026, 4, 15)),  # 14週6日: rotavirus dose 1 by then
+        (date(2024, 2, 29), 0, 1, date(2024, 3, 1)),
+    ],
+)
+def test_age_reached_in_weeks_and_days(birth: date, weeks: int, days: int, reached: date) -> None:
+    assert age_reached(birth, weeks=weeks, days=days) == reached
+
+
+def test_age_reached_counts_days_after_the_legal_months() -> None:
+    # Born 31 January: 1 month old from 1 March (February has no 31st), then 6 days on.
+    assert age_reached(date(2026, 1, 31), months=1, days=6) == date(2026, 3, 7)
+    with pytest.raises(ValueError, match="negative"):
+        age_reached(date(2026, 1, 31), days=-1)
+
+
+@pytest.mark.parametrize(
+    ("birth", "entry"),
+    [
+        (date(2019, 4, 1), date(2025, 4, 1)),  # 早生まれ: 6 in law from 1 April 2025
+        (date(2019, 4, 2), date(2026, 4, 1)),
+        (date(2020, 2, 29), date(2026, 4, 1)),
+        (date(2019, 12, 31), date(2026, 4, 1)),
+    ],
+)
+def test_school_entry_date(birth: date, entry: date) -> None:
+    assert school_entry_date(birth) == entry
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("2026-04-01", date(2026, 4, 1)),
+        ("２０２６／４／１", date(2026, 4, 1)),
+        ("20260401", date(2026, 4, 1)),
+        ("2024年2月29日", date(2024, 2, 29)),
+        ("令和8年4月1日", date(2026, 4, 1)),
+        ("令和元年5月1日", date(2019, 5, 1)),
+        ("Ｒ８．４．１", date(2026, 4, 1)),
+        ("h31/4/30", date(2019, 4, 30)),
+        ("平成元年1月8日", date(1989, 1, 8)),
+    ],
+)
+def test_parse_batch_date(text: str, parsed: date) -> None:
+    assert parse_batch_date(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2026-02-29", "no such date"),
+        ("令和8年2月30日", "no such date"),
+        ("平成31年5月1日", "no such date in 平成"),  # 令和 from 1 May 2019
+        ("令和元年4月30日", "no such date in 令和"),
+        ("04/01/2026", "not a date"),
+        ("", "not a date"),
+    ],
+)
+def test_parse_batch_date_says_why_without_the_value(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason) as raised:
+        parse_batch_date(text)
+    assert text not in str(raised.value) or not text

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mch_common.db import create_engine, insert_new
+from mch_common.db import asyncpg_connection, create_engine, insert_new
 from mch_common.ids import uuid7
 
 
@@ -42,6 +42,15 @@ async def test_insert_new_writes_the_row_and_sets_python_defaults(
     stored = (await db_session.execute(select(Sample.__table__))).one()
     assert (stored.id, stored.status, stored.note) == (row.id, "open", None)
     assert stored.created  # the server default was left to the database
+
+
+async def test_asyncpg_connection_is_the_transactions_own(db_session: AsyncSession) -> None:
+    await db_session.execute(text("CREATE TEMPORARY TABLE seen (n int) ON COMMIT DROP"))
+    driver = await asyncpg_connection(db_session)
+
+    await driver.copy_records_to_table("seen", records=[(1,), (2,)])
+
+    assert (await db_session.execute(text("SELECT sum(n) FROM seen"))).scalar_one() == 3
 
 
 async def _backend_pid(engine: AsyncEngine) -> int:

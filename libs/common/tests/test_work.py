@@ -1,6 +1,8 @@
 """The unit of work: events and access records queued, written together in one statement just
 before commit (or at `flush()`), never after a rollback, and with their savepoint."""
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -121,3 +123,12 @@ async def test_a_session_opened_without_a_unit_of_work_refuses_to_queue(
     async with committed_sessions() as session, session.begin():
         with pytest.raises(NoUnitOfWorkError):
             emit(session, "nobody would write this")
+
+
+def test_mch_common_work_can_be_the_first_module_imported() -> None:
+    # A job's module importing the unit of work before anything else of mch_common used to
+    # meet a half-made module (work -> events -> consumer -> work).
+    done = subprocess.run(
+        [sys.executable, "-c", "import mch_common.work"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-500:]

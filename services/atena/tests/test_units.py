@@ -46,7 +46,7 @@ def test_person_numbers_are_ten_digits_with_a_luhn_check_digit() -> None:
         ("濱口", "浜口"),
         ("廣瀬", "広瀬"),
         ("國分", "国分"),
-        ("ＳＭＩＴＨ　Ｊｏｈｎ", "smithjohn"),  # noqa: RUF001 - full-width letters are the input under test
+        ("ＳＭＩＴＨ　Ｊｏｈｎ", "smithjohn"),
         ("ヴァイオレット", "ゔぁいおれっと"),
     ],
 )

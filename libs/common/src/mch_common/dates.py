@@ -9,11 +9,14 @@ old from 1 March 2027. Everything works on calendar dates in Asia/Tokyo, never o
 """
 
 import calendar
+import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEWBORN_DAYS = 28  # 新生児: under 28 days old
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def today_tokyo(now: datetime | None = None) -> date:
@@ -28,7 +31,9 @@ def add_months_legal(birth: date, months: int) -> date:
         raise ValueError("months must not be negative")
     total = birth.month - 1 + months
     year, month = birth.year + total // 12, total % 12 + 1
-    last_day = calendar.monthrange(year, month)[1]
+    # Not calendar.monthrange, which also works out the weekday: a nightly run over 100,000
+    # children calls this hundreds of thousands of times.
+    last_day = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month]
     if birth.day <= last_day:
         return date(year, month, birth.day)
     # No corresponding day: the period ends on the month's last day, so the next day.
@@ -39,9 +44,15 @@ def add_years_legal(birth: date, years: int) -> date:
     return add_months_legal(birth, 12 * years)
 
 
-def age_reached(birth: date, years: int = 0, months: int = 0) -> date:
-    """The first day on which someone born on `birth` is `years` years and `months` months old."""
-    return add_months_legal(birth, 12 * years + months)
+def age_reached(
+    birth: date, years: int = 0, months: int = 0, *, weeks: int = 0, days: int = 0
+) -> date:
+    """The first day on which someone born on `birth` is `years` years, `months` months,
+    `weeks` weeks and `days` days old. Weeks and days count from the birth date as day 0 (生後6週
+    is birth + 42 days) and run after the months: 2 months and 6 days is the 2-month day + 6."""
+    if weeks < 0 or days < 0:
+        raise ValueError("weeks and days must not be negative")
+    return add_months_legal(birth, 12 * years + months) + timedelta(days=7 * weeks + days)
 
 
 def months_old(birth: date, on: date) -> int:
@@ -77,6 +88,54 @@ def newborn_last_day(birth: date) -> date:
     return birth + timedelta(days=NEWBORN_DAYS - 1)
 
 
+def school_entry_date(birth: date) -> date:
+    """The day a child enters primary school (学校教育法17条): the first school year (from
+    1 April) beginning after the day the child turns 6 in law. The day after that day is the
+    first day of age 6, so a child born 1 April enters in the year of the 6th birthday, one born
+    2 April a year later."""
+    six = age_reached(birth, years=6)
+    entry = date(six.year, 4, 1)
+    return entry if entry >= six else date(six.year + 1, 4, 1)
+
+
 def last_day_before_months(birth: date, months: int) -> date:
     """The last day on which the child is still under `months` months old."""
     return add_months_legal(birth, months) - timedelta(days=1)
+
+
+# Japanese eras (元号) by their first day; a date before the next era's first day.
+_ERAS = {"令和": date(2019, 5, 1), "平成": date(1989, 1, 8), "昭和": date(1926, 12, 25)}
+_ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和"}
+_ERA_DATE = re.compile(
+    r"^(令和|平成|昭和|[RHS])\s*(元|\d{1,2})\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?$"
+)
+_WESTERN_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$|^(\d{4})(\d{2})(\d{2})$")
+
+
+def parse_batch_date(text: str) -> date:
+    """A date as batch files and windows write it: 2026-04-01, 2026/4/1, 20260401, 2026年4月1日,
+    or in a Japanese era (令和8年4月1日, 令和元年5月1日, R8.4.1, H31/4/30), full-width digits
+    included. Raises ValueError saying why, never quoting the text (it is a person's data)."""
+    value = unicodedata.normalize("NFKC", text).strip().upper()
+    western = _WESTERN_DATE.match(value)
+    if western:
+        year, month, day = (int(g) for g in western.groups() if g is not None)
+        return _checked(year, month, day)
+    era_date = _ERA_DATE.match(value)
+    if not era_date:
+        raise ValueError("not a date (YYYY-MM-DD, YYYYMMDD or 令和/平成 年月日)")
+    era = _ERA_LETTERS.get(era_date[1], era_date[1])
+    first = _ERAS[era]
+    year = first.year + (0 if era_date[2] == "元" else int(era_date[2]) - 1)
+    result = _checked(year, int(era_date[3]), int(era_date[4]))
+    later = [start for start in _ERAS.values() if start > first]
+    if result < first or (later and result >= min(later)):
+        raise ValueError(f"no such date in {era}")
+    return result
+
+
+def _checked(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError("no such date") from None

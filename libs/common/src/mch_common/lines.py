@@ -2,6 +2,7 @@
 line is named by where and why, never by its value (it is a person's data); every valid line is
 still taken."""
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,3 +33,17 @@ def record_rejection(
         report.errors.append(error)
     if on_error is not None:
         on_error(error)
+
+
+def detect_encoding(head: bytes) -> str:
+    """The encoding of a batch file from its first bytes: UTF-8 (with or without BOM) when
+    they decode as such, else Shift_JIS (cp932, the Windows superset registry systems actually
+    write)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        # A multi-byte character may be cut at the end of the sample.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp932"
+    return "utf-8"

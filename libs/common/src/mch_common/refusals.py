@@ -22,9 +22,10 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.db import unit_of_work
-from mch_common.errors import DomainError
+from mch_common.errors import DomainError, Forbidden, NotFound
 from mch_common.work import NoUnitOfWorkError, UnitOfWork
 
 # The access record's outcome of each refusal status.
@@ -44,6 +45,15 @@ def refused_as_miss(refusal: DomainError, miss: DomainError) -> DomainError:
     miss.refusal_outcome = refusal_outcome(refusal)
     miss.refusal_reason = refusal.detail
     return miss
+
+
+def ensure_ward_access_as_miss(principal: Principal, ward_code: str | None, *, miss: str) -> None:
+    """`ensure_ward_access` for a person who exists: another ward's resident is answered as a
+    miss (404 `miss`, the answer for someone unknown), the access record saying refused."""
+    try:
+        ensure_ward_access(principal, ward_code)
+    except Forbidden as denied:
+        raise refused_as_miss(denied, NotFound(miss)) from None
 
 
 async def commit_refusal(

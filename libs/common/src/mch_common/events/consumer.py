@@ -21,7 +21,6 @@ from mch_common.events.bus import EventBus
 from mch_common.events.envelope import CloudEvent
 from mch_common.events.tables import InboxEvent
 from mch_common.logs import correlation_id
-from mch_common.work import UnitOfWork
 
 log = logging.getLogger("mch.events.consumer")
 
@@ -143,6 +142,10 @@ class EventConsumer:
     async def _apply_one_by_one(self, msgs: list[Msg]) -> None:
         failures: dict[int, Exception] = {}
         async with unit_of_work(self.sessions) as session:
+            # Imported here: mch_common.work imports this package (its envelope and outbox), so
+            # a module importing mch_common.work first would otherwise find it half-made.
+            from mch_common.work import UnitOfWork
+
             work = UnitOfWork.of(session)
             await session.connection()  # the database is down: fail the batch, not a message
             for index, msg in enumerate(msgs):

@@ -35,12 +35,12 @@ from atena import events
 from atena.bulk.handover import read_valid_chunks, receive_chunk
 from atena.bulk.indexes import drop_secondary_indexes, restore_indexes
 from atena.bulk.numbering import prepare, resolve
-from atena.bulk.parse import Record, detect_encoding
+from atena.bulk.parse import Record
 from atena.bulk.report import LoadReport
 from atena.bulk.statements import RESET, SETUP
 from atena.bulk.writing import ChunkWriter
 from mch_common.events.envelope import event_source
-from mch_common.lines import LineError, record_rejection
+from mch_common.lines import LineError, detect_encoding, record_rejection
 from mch_common.mynumber import MyNumberVault
 
 

@@ -2,7 +2,6 @@
 per-line validation. A line with any error is reported (line, field, reason) and skipped;
 every valid line is kept. Reasons never quote a value: the line may hold a My Number."""
 
-import codecs
 import csv
 import io
 import re
@@ -14,7 +13,7 @@ from typing import IO
 from atena.normalize import name_key
 from atena.numbers import is_valid_person_no
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
-from mch_common.lines import LineError
+from mch_common.lines import LineError, detect_encoding
 from mch_common.mynumber import contains_my_number, is_valid_my_number, normalize_my_number
 
 HEADER = (
@@ -143,19 +142,6 @@ class Record:
     my_number: str | None
     effective_date: date
     is_new: bool = False
-
-
-def detect_encoding(head: bytes) -> str:
-    """UTF-8 (with or without BOM) when the bytes decode as such, else Shift_JIS (cp932, the
-    Windows superset registry systems actually write)."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        # A multi-byte character may be cut at the end of the sample.
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return "cp932"
-    return "utf-8"
 
 
 def open_text(path: str, encoding: str | None = None) -> tuple[IO[str], str]:

@@ -22,7 +22,6 @@ Looker = Annotated[Principal, require_scope("atena:mynumber:lookup")]
 @router.post(
     "/persons/lookup-by-my-number",
     summary="Which person has this My Number (the number travels in the body, never the URL)",
-    response_model=LookupOut,
     responses={404: {"description": "nobody (the caller may see) has this My Number"}},
 )
 async def lookup_by_my_number(

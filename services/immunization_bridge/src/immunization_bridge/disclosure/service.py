@@ -1,0 +1,66 @@
+"""Everything the bridge holds about one person (個人情報の開示), as JSON: the register entry,
+every record (deleted ones marked), today's statuses, and every access to their data."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from immunization_bridge.status import repository
+from immunization_bridge.status.service import child_in_scope, status_of
+from mch_common.audit import AuditRecord
+from mch_common.audit_api import AuditRecordOut
+from mch_common.auth.principal import Principal
+from mch_common.work import UnitOfWork
+
+_ACCESSES = (
+    select(AuditRecord)
+    .where(AuditRecord.target_id == bindparam("person_no"))
+    .order_by(AuditRecord.seq)
+)
+
+
+async def export(
+    session: AsyncSession, *, principal: Principal, person_no: str, on: date, purpose: str
+) -> dict[str, Any]:
+    child = await child_in_scope(session, principal, person_no)
+    records = await repository.records_of(session, person_no)
+    status = await status_of(session, child, on)
+    accesses = (await session.execute(_ACCESSES, {"person_no": person_no})).scalars()
+    # The export itself is an access: logged, and disclosed from the next export on.
+    UnitOfWork.of(session).record_access(
+        principal,
+        action="disclosure.export",
+        target_type="person",
+        target_id=person_no,
+        purpose=purpose,
+    )
+    return {
+        "person_no": person_no,
+        "child": {
+            "birth_date": child.birth_date.isoformat(),
+            "residence_status": child.residence_status,
+            "family_name": child.family_name,
+            "given_name": child.given_name,
+            "family_name_kana": child.family_name_kana,
+            "given_name_kana": child.given_name_kana,
+            "sex": child.sex,
+            "ward_code": child.ward_code,
+        },
+        "records": [
+            {
+                "record_id": r.record_id,
+                "vaccine": r.vaccine,
+                "dose_no": r.dose_no,
+                "given_on": r.given_on.isoformat(),
+                "lot": r.lot,
+                "institution_code": r.institution_code,
+                "deleted": r.deleted,
+                "file_id": r.file_id,
+            }
+            for r in records
+        ],
+        "status": status.model_dump(mode="json")["doses"],
+        "access_log": [AuditRecordOut.model_validate(a).model_dump(mode="json") for a in accesses],
+    }
