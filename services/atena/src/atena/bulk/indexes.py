@@ -46,6 +46,11 @@ async def restore_indexes(connections: Sequence[asyncpg.Connection]) -> None:
     pending += [(None, f"ANALYZE {table}") for table in REBUILT_TABLES]
 
     async def build(conn: asyncpg.Connection) -> None:
+        if conn.is_in_transaction():
+            # Left open by a chunk's write that was cancelled mid-statement when another
+            # failed: each build must commit on its own, or this connection would keep the
+            # locks of its DDL until the end and the others would wait for it forever.
+            await conn.execute("ROLLBACK")
         await conn.execute("SET maintenance_work_mem = '128MB'")
         while pending:
             name, ddl = pending.pop(0)
