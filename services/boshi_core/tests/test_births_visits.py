@@ -17,6 +17,7 @@ from boshi_core.testsupport import (
     snapshot,
 )
 from boshi_core.visits.models import HomeVisit
+from mch_common.audit import AuditRecord
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
@@ -363,6 +364,24 @@ async def test_visit_windows_overdue_list_assignment_and_results(
         f"/visits/{newborn_id}/result", json={"visited_on": "2025-11-28"}, headers=auth()
     )
     assert again.status_code == 409
+
+    # Completing a visit nobody was assigned: the staff member who completes it is its assignee.
+    unassigned = late[1]
+    assert unassigned["assigned_to"] is None
+    done = await client.post(
+        f"/visits/{unassigned['id']}/result",
+        json={"visited_on": "2026-02-20"},
+        headers=auth(sub="nurse-11"),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["assigned_to"] == "nurse-11"
+    assert done.json()["assigned_at"] is not None
+    completions = await db_session.execute(
+        select(AuditRecord.detail)
+        .where(AuditRecord.action == "visit.complete")
+        .order_by(AuditRecord.seq)
+    )
+    assert [d.get("assigned_to") for d in completions.scalars()] == [None, "nurse-11"]
 
 
 def born_event(person_no: str, mother: str, born: date) -> CloudEvent:

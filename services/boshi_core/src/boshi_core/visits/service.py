@@ -81,8 +81,7 @@ async def assign(
     session: AsyncSession, *, principal: Principal, visit_id: UUID, staff_id: str
 ) -> HomeVisit:
     visit = await _open_visit(session, principal, visit_id)
-    visit.assigned_to = staff_id
-    visit.assigned_at = datetime.now(UTC)
+    _assign(visit, staff_id)
     await session.flush()
     UnitOfWork.of(session).record_access(
         principal,
@@ -95,6 +94,11 @@ async def assign(
     return visit
 
 
+def _assign(visit: HomeVisit, staff_id: str) -> None:
+    visit.assigned_to = staff_id
+    visit.assigned_at = datetime.now(UTC)
+
+
 async def complete(
     session: AsyncSession,
     *,
@@ -103,12 +107,18 @@ async def complete(
     visited_on: date,
     result: dict[str, Any],
 ) -> HomeVisit:
+    """Record the result. A visit nobody was assigned is assigned to the staff member who
+    completes it, so that every completed visit names who was responsible for it."""
     visit = await _open_visit(session, principal, visit_id)
     child = await repository.child_of(session, visit)
     if visited_on < child.birth_date:
         raise InvalidInput("visited_on is before the child's birth")
     if visited_on > today_tokyo():
         raise InvalidInput("visited_on is in the future")
+    detail = {"visit_id": str(visit.id)}
+    if visit.assigned_to is None:
+        _assign(visit, principal.sub)
+        detail["assigned_to"] = principal.sub
     visit.status = "completed"
     visit.visited_on = visited_on
     visit.within_window = visited_on <= visit.due_by
@@ -134,7 +144,7 @@ async def complete(
         target_type="person",
         target_id=visit.mother_person_no,
         purpose=PURPOSE,
-        detail={"visit_id": str(visit.id)},
+        detail=detail,
     )
     return visit
 
