@@ -31,7 +31,7 @@ async def test_my_number_is_masked_unless_the_caller_may_read_it(
 ) -> None:
     number = generate_my_number()
     person = await make_person(my_number=number)
-    assert "my_number" not in person or person["my_number"] is None
+    assert person["my_number"] == "********" + number[-4:]
     no = person["person_no"]
 
     masked = (await client.get(f"/persons/{no}", headers=headers(READ))).json()
@@ -55,6 +55,24 @@ async def test_my_number_is_masked_unless_the_caller_may_read_it(
     assert row.key_id
     reads = await audit_rows(db_session, "person.read")
     assert [r.detail["my_number"] for r in reads] == ["masked", "revealed"]
+
+
+async def test_the_creation_answer_is_the_record_a_read_answers(
+    client: httpx.AsyncClient, headers: Headers, db_session: AsyncSession
+) -> None:
+    for scopes in ((), ("atena:person:write", READ, "atena:mynumber:read")):
+        body = person_body(my_number=generate_my_number())
+        created = await client.post("/persons", json=body, headers=headers(*scopes))
+        assert created.status_code == 201, created.text
+        assert created.json()["has_my_number"] is True
+        no = created.json()["person_no"]
+        read = await client.get(f"/persons/{no}", headers=headers(*scopes))
+        assert created.json() == read.json()
+    [masked, revealed] = await audit_rows(db_session, "person.registered")
+    assert [masked.detail["my_number"], revealed.detail["my_number"]] == ["masked", "revealed"]
+    # Without a My Number the answer says so, not "unknown".
+    created = await client.post("/persons", json=person_body(), headers=headers())
+    assert (created.json()["has_my_number"], created.json()["my_number"]) == (False, None)
 
 
 async def test_lookup_by_my_number_needs_its_scope(

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child
@@ -17,6 +17,7 @@ from boshi_core.testsupport import (
     snapshot,
 )
 from boshi_core.visits.models import HomeVisit
+from mch_common.audit import AuditRecord
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
@@ -303,6 +304,9 @@ async def test_visit_windows_overdue_list_assignment_and_results(
         json={"outcome": "birth", "outcome_date": born.isoformat(), "births": [birth(born)]},
         headers=auth(),
     )
+    # Recorded today, the windows had ended: as if the birth had been recorded in time.
+    await db_session.execute(update(HomeVisit).values(status="open", not_applicable_reason=None))
+    await db_session.commit()
 
     async def overdue(as_of: date, **params: Any) -> dict[str, Any]:
         response = await client.get(
@@ -360,3 +364,81 @@ async def test_visit_windows_overdue_list_assignment_and_results(
         f"/visits/{newborn_id}/result", json={"visited_on": "2025-11-28"}, headers=auth()
     )
     assert again.status_code == 409
+
+    # Completing a visit nobody was assigned: the staff member who completes it is its assignee.
+    unassigned = late[1]
+    assert unassigned["assigned_to"] is None
+    done = await client.post(
+        f"/visits/{unassigned['id']}/result",
+        json={"visited_on": "2026-02-20"},
+        headers=auth(sub="nurse-11"),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["assigned_to"] == "nurse-11"
+    assert done.json()["assigned_at"] is not None
+    completions = await db_session.execute(
+        select(AuditRecord.detail)
+        .where(AuditRecord.action == "visit.complete")
+        .order_by(AuditRecord.seq)
+    )
+    assert [d.get("assigned_to") for d in completions.scalars()] == [None, "nurse-11"]
+
+
+def born_event(person_no: str, mother: str, born: date) -> CloudEvent:
+    return CloudEvent(
+        source="urn:mch:atena",
+        type="atena.person.born",
+        subject=person_no,
+        tenant="401005",
+        data={
+            "person_no": person_no,
+            "mother_person_no": mother,
+            "person": snapshot(
+                person_no, birth_date=born.isoformat(), sex="male", mother_person_no=mother
+            ),
+        },
+    )
+
+
+async def test_a_late_registered_birth_opens_no_visit_whose_window_has_ended(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    today = today_tokyo()
+    late, recent = date(2023, 6, 15), today - timedelta(days=40)
+    async with UnitOfWork.on(db_session):  # as the consumer opens one
+        await apply_person_event(db_session, born_event("2000000017", MOTHER, late))
+        await apply_person_event(db_session, born_event("2000000025", MOTHER, recent))
+    rows = await db_session.execute(
+        select(Child.person_no, HomeVisit).join(HomeVisit, HomeVisit.child_id == Child.id)
+    )
+    visits = {(no, v.kind): v for no, v in rows}
+    assert {k: v.status for k, v in visits.items()} == {
+        ("2000000017", "newborn"): "not_applicable",
+        ("2000000017", "infant_household"): "not_applicable",
+        ("2000000025", "newborn"): "not_applicable",
+        ("2000000025", "infant_household"): "open",
+    }
+    newborn = visits["2000000017", "newborn"]
+    assert newborn.due_by == date(2023, 7, 12)
+    assert newborn.not_applicable_reason == (
+        "the newborn visit's window (under 28 days old) ended on 2023-07-12, "
+        f"before the child became known on {today.isoformat()}"
+    )
+    assert visits["2000000025", "infant_household"].not_applicable_reason is None
+
+    # Never overdue, and never assigned or completed.
+    overdue = await client.get(
+        "/visits/overdue",
+        params={"as_of": (today + timedelta(days=200)).isoformat()},
+        headers=auth(),
+    )
+    assert overdue.status_code == 200, overdue.text
+    assert [v["id"] for v in overdue.json()["items"]] == [
+        str(visits["2000000025", "infant_household"].id)
+    ]
+    response = await client.post(
+        f"/visits/{newborn.id}/result", json={"visited_on": today.isoformat()}, headers=auth()
+    )
+    assert response.status_code == 409
+    assert "not applicable" in response.json()["detail"]

@@ -1,11 +1,15 @@
 import asyncio
 import os
+import re
+import zlib
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.addresses import written_address
+from boshi_core.disclosure.pdf import render
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, Auth, Register, notification
 from mch_common.audit import AuditRecord
 from mch_common.dates import today_tokyo
@@ -73,3 +77,54 @@ async def test_disclosure_needs_its_scope_and_the_ward(
     assert (await client.get(f"/people/{MOTHER}/disclosure", headers=other_ward)).status_code == 404
     unknown = await client.get("/people/1999999990/disclosure", headers=auth())
     assert unknown.status_code == 404
+
+
+KITAKYUSHU_ADDRESS = {
+    "postal_code": "8030812",
+    "prefecture": "福岡県",
+    "municipality_code": "401005",
+    "ward_code": KOKURA_NORTH,
+    "town": "城内",
+    "block": "1-1",
+    "building": "城内ハイツ101",
+}
+
+
+def test_an_address_is_written_as_a_japanese_address() -> None:
+    assert (
+        written_address(KITAKYUSHU_ADDRESS)
+        == "〒803-0812 福岡県北九州市小倉北区城内1-1 城内ハイツ101"
+    )
+    # atena's town names mostly carry the ward already; it is not written twice.
+    town_with_ward = {**KITAKYUSHU_ADDRESS, "town": "小倉北区城内", "building": None}
+    assert written_address(town_with_ward) == "〒803-0812 福岡県北九州市小倉北区城内1-1"
+    elsewhere = {
+        "prefecture": "東京都",
+        "municipality_code": "131016",
+        "town": "千代田区丸の内",
+        "block": "1-1",
+    }
+    assert written_address(elsewhere) == "東京都千代田区丸の内1-1"
+
+
+def flate_streams(pdf: bytes) -> list[bytes]:
+    """The PDF's compressed streams, decompressed (page contents among them)."""
+    streams = []
+    for match in re.finditer(rb"/FlateDecode[^>]*>>\s*stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        streams.append(zlib.decompress(match.group(1)))
+    return streams
+
+
+def test_the_pdf_lines_are_not_spread_over_the_page() -> None:
+    """multi_cell justifies by default: a wrapped line (the header, an address) came out with
+    wide gaps, drawn word by word with a TJ array; left-aligned lines are plain Tj strings."""
+    export = {
+        "person_no": "1000000010",
+        "exported_at": "2026-12-02T10:01:50.428060+00:00",
+        "exported_by": "staff-of-the-kokura-kita-ward-office-health-and-welfare-division-0001",
+        "person": {"person_no": "1000000010", "address": KITAKYUSHU_ADDRESS},
+    }
+    pdf = render(export)
+    text = b"".join(s for s in flate_streams(pdf) if b" Tj" in s)
+    assert text.count(b" Tj") > 10
+    assert b"TJ" not in text

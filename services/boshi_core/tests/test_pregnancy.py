@@ -280,6 +280,64 @@ async def test_twins_get_two_handbooks_and_extra_vouchers(
     assert voucher_count == 19
 
 
+async def test_a_pregnancy_found_to_be_twins_gets_the_second_handbook_and_extra_vouchers(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    await register(MOTHER)
+    pregnancy = await open_one(client, auth)
+    url = f"/pregnancies/{pregnancy['id']}"
+    first = await client.post(f"{url}/handbooks", json={"ward_code": KOKURA_NORTH}, headers=auth())
+    assert first.status_code == 201, first.text
+    assert len(first.json()["vouchers"]) == 14
+
+    change = {"expected_children": 2, "reason": "妊婦健診で双胎と判明"}
+    changed = await client.post(
+        f"{url}/expected-children", json=change, headers=auth(sub="staff-0002")
+    )
+    assert changed.status_code == 201, changed.text
+    assert changed.json()["previous"] == 1
+    assert changed.json()["changed_by"] == "staff-0002"
+    assert changed.json()["changed_at"]
+    same = await client.post(f"{url}/expected-children", json=change, headers=auth())
+    assert same.status_code == 422
+
+    # The second issuance gives what the new count entitles to: handbook 2 and 5 more vouchers.
+    second = await client.post(f"{url}/handbooks", json={"ward_code": KOKURA_NORTH}, headers=auth())
+    assert second.status_code == 201, second.text
+    [handbook] = second.json()["handbooks"]
+    assert handbook["child_index"] == 2
+    assert [v["seq"] for v in second.json()["vouchers"]] == list(range(15, 20))
+    assert all(
+        v["voucher_no"].startswith(handbook["handbook_no"]) for v in second.json()["vouchers"]
+    )
+    again = await client.post(f"{url}/handbooks", json={"ward_code": KOKURA_NORTH}, headers=auth())
+    assert again.status_code == 409
+    fewer = {"expected_children": 1, "reason": "入力誤り"}
+    refused = await client.post(f"{url}/expected-children", json=fewer, headers=auth())
+    assert refused.status_code == 409
+
+    view = (await client.get(url, headers=auth())).json()
+    assert view["pregnancy"]["expected_children"] == 2
+    assert len(view["handbooks"]) == 2
+    assert len(view["vouchers"]) == 19
+    [history] = view["expected_children_changes"]
+    assert (history["previous"], history["expected_children"], history["reason"]) == (
+        1,
+        2,
+        "妊婦健診で双胎と判明",
+    )
+    types = await outbox_types(db_session)
+    assert types.count("boshi.pregnancy.expected_children_changed") == 1
+    assert types.count("boshi.handbook.issued") == 2
+    records = await db_session.execute(
+        select(AuditRecord.actor, AuditRecord.detail).where(
+            AuditRecord.action == "pregnancy.expected_children.change"
+        )
+    )
+    [(actor, detail)] = records.all()
+    assert (actor, detail["previous"], detail["expected_children"]) == ("staff-0002", 1, 2)
+
+
 async def test_checkups_use_vouchers_once_and_flag_risks(
     client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
 ) -> None:

@@ -17,6 +17,13 @@ class PregnancyOpened(EventPayload):
     expected_delivery_date: date
 
 
+class ExpectedChildrenChanged(EventPayload):
+    pregnancy_id: str
+    person_no: str
+    previous: int
+    expected_children: int
+
+
 class HandbookIssued(EventPayload):
     handbook_no: str
     pregnancy_id: str
@@ -79,6 +86,9 @@ class InfantCheckupRecorded(EventPayload):
 
 
 PREGNANCY_OPENED = EventType(SERVICE, "boshi.pregnancy.opened", PregnancyOpened)
+EXPECTED_CHILDREN_CHANGED = EventType(
+    SERVICE, "boshi.pregnancy.expected_children_changed", ExpectedChildrenChanged
+)
 HANDBOOK_ISSUED = EventType(SERVICE, "boshi.handbook.issued", HandbookIssued)
 PRENATAL_CHECKUP_RECORDED = EventType(
     SERVICE, "boshi.prenatal_checkup.recorded", PrenatalCheckupRecorded
@@ -93,6 +103,7 @@ INFANT_CHECKUP_RECORDED = EventType(SERVICE, "boshi.infant_checkup.recorded", In
 
 CATALOGUE: tuple[EventType[Any], ...] = (
     PREGNANCY_OPENED,
+    EXPECTED_CHILDREN_CHANGED,
     HANDBOOK_ISSUED,
     PRENATAL_CHECKUP_RECORDED,
     PREGNANCY_CLOSED,

@@ -16,6 +16,7 @@ from boshi_core.checkups.models import (
 )
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import (
+    ExpectedChildrenChange,
     Handbook,
     HandbookSerial,
     Pregnancy,
@@ -41,6 +42,7 @@ __all__ = [
     "CheckupResult",
     "Child",
     "DetailedExamVoucher",
+    "ExpectedChildrenChange",
     "Handbook",
     "HandbookSerial",
     "HomeVisit",

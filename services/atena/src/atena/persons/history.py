@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.context import RegistryContext
 from atena.events import PERSON_EVENTS
+from atena.mynumber.display import shown_my_number
 from atena.persons import repository as repo
 from atena.persons.models import Person
 from atena.persons.rules import invalid
@@ -33,7 +34,8 @@ async def record_change(
     reason: str | None = None,
     correction_from: date | None = None,
 ) -> PersonState:
-    """Bump the version, write history, change log, event and access record; return the person."""
+    """Bump the version, write history, change log, event and access record; return the person
+    as a read of it would answer (the My Number as the caller may see it)."""
     latest = await repo.latest_live_version(session, person.person_no)
     if latest is not None and verb != "corrected" and effective_date < latest.valid_from:
         raise invalid(
@@ -43,7 +45,10 @@ async def record_change(
         )
     person.version = (person.version or 0) + 1
     await session.flush()
-    after = await repo.snapshot(session, person.person_no)
+    view = await repo.person_view(session, person.person_no)
+    if view is None:
+        raise RuntimeError(f"person {person.person_no} vanished after its flush")
+    after = view.snapshot
     if before is None:
         changed_before: dict[str, Any] = {}
         changed_after = {k: after[k] for k in SNAPSHOT_FIELDS if k != "version"}
@@ -96,15 +101,16 @@ async def record_change(
             **(extra or {}),
         ),
     )
+    has, number, shown = shown_my_number(ctx, view)
     UnitOfWork.of(session).record_access(
         ctx.principal,
         action=f"person.{verb}",
         target_type="person",
         target_id=person.person_no,
         purpose=ctx.purpose,
-        detail={"version": person.version, "fields": sorted(changed_after)},
+        detail={"version": person.version, "fields": sorted(changed_after), "my_number": shown},
     )
-    return PersonState(after)
+    return PersonState(after, has_my_number=has, my_number=number)
 
 
 async def _rewrite_history(

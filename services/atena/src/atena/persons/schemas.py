@@ -184,7 +184,7 @@ class PersonOut(BaseModel):
     delivery_addresses: list[dict[str, Any]]
     mother_person_no: str | None
     version: int
-    has_my_number: bool | None = Field(default=None, description="set on reads")
+    has_my_number: bool | None = Field(default=None, description="set on reads and changes")
     my_number: str | None = Field(default=None, description="masked unless atena:mynumber:read")
 
     @classmethod

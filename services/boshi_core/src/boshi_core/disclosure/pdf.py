@@ -5,8 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.enums import Align, XPos, YPos
 
+from boshi_core.addresses import postal_mark, written_address
 from mch_common.fonts import IPAEX_GOTHIC
 
 # The export's sections in the order a reader expects them, with their Japanese titles.
@@ -40,6 +41,7 @@ LABELS = {
     "sex": "性別",
     "birth_date": "生年月日",
     "address": "住所",
+    "delivery_addresses": "送付先",
     "ward_code": "区",
     "residence_status": "住民区分",
     "name": "氏名",
@@ -100,7 +102,27 @@ def _label(field: str) -> str:
     return f"{label} ({field})" if label else field
 
 
-def _text(value: Any) -> str:
+def _delivery_address(entry: dict[str, Any]) -> str:
+    code = entry.get("postal_code")
+    line = " ".join(
+        part
+        for part in (
+            postal_mark(str(code)) if code else "",
+            str(entry.get("address_line") or ""),
+            f"{entry['addressee']} 様" if entry.get("addressee") else "",
+        )
+        if part
+    )
+    valid = f"{entry.get('valid_from') or ''}〜{entry.get('valid_to') or ''}"
+    return f"{line} ({entry.get('purpose') or '全般'}, {valid})"
+
+
+def _text(field: str, value: Any) -> str:
+    """A field's value as a reader reads it: addresses as a Japanese address is written."""
+    if field == "address" and isinstance(value, dict):
+        return written_address(value)
+    if field == "delivery_addresses" and isinstance(value, list):
+        return " / ".join(_delivery_address(entry) for entry in value) or "—"
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -110,6 +132,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _paragraph(pdf: FPDF, height: float, text: str) -> None:
+    # Left-aligned: multi_cell justifies by default, which spreads a wrapped line (the header's
+    # date and author, an address) over the page width with wide gaps.
+    pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=Align.L)
+
+
 def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -117,41 +145,29 @@ def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
     pdf.set_title(f"保有個人情報開示 {export['person_no']}")
     pdf.add_page()
     pdf.set_font("jp", size=16)
-    pdf.multi_cell(
-        0,
-        10,
-        "保有個人情報の開示 (disclosure of personal data held)",
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
+    _paragraph(pdf, 10, "保有個人情報の開示 (disclosure of personal data held)")
     pdf.set_font("jp", size=10)
-    pdf.multi_cell(
-        0,
+    _paragraph(
+        pdf, 6, f"北九州市 母子保健システム / 宛名番号 (person number): {export['person_no']}"
+    )
+    _paragraph(
+        pdf,
         6,
-        f"北九州市 母子保健システム / 宛名番号 (person number): {export['person_no']}\n"
-        f"作成日時 (exported at): {export['exported_at']}  作成者 (by): {export['exported_by']}",
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
+        f"作成日時 (exported at): {export['exported_at']} / 作成者 (by): {export['exported_by']}",
     )
     for key, title in SECTIONS:
         value = export.get(key)
         rows: list[dict[str, Any]] = [value] if isinstance(value, dict) else list(value or [])
         pdf.ln(3)
         pdf.set_font("jp", size=13)
-        pdf.multi_cell(0, 8, f"■ {title} — {len(rows)}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _paragraph(pdf, 8, f"■ {title} — {len(rows)}")
         pdf.set_font("jp", size=9)
         if not rows:
-            pdf.multi_cell(0, 5, "該当なし (none)", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            _paragraph(pdf, 5, "該当なし (none)")
         for index, row in enumerate(rows, start=1):
             pdf.set_font("jp", size=9)
             if len(rows) > 1:
-                pdf.multi_cell(0, 5, f"[{index}]", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                _paragraph(pdf, 5, f"[{index}]")
             for field, field_value in row.items():
-                pdf.multi_cell(
-                    0,
-                    5,
-                    f"  {_label(field)}: {_text(field_value)}",
-                    new_x=XPos.LMARGIN,
-                    new_y=YPos.NEXT,
-                )
+                _paragraph(pdf, 5, f"  {_label(field)}: {_text(field, field_value)}")
     return bytes(pdf.output())

@@ -86,6 +86,21 @@ class Pregnancy(Base):
     )
 
 
+class ExpectedChildrenChange(Base):
+    """A change of a pregnancy's expected number of children (one found to be twins, say):
+    who changed it, when and why. The history is kept; the pregnancy holds the current count."""
+
+    __tablename__ = "expected_children_changes"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid7)
+    pregnancy_id: Mapped[UUID] = mapped_column(ForeignKey("pregnancies.id"), index=True)
+    previous: Mapped[int] = mapped_column(SmallInteger)
+    expected_children: Mapped[int] = mapped_column(SmallInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class HandbookSerial(Base):
     """Last serial used per fiscal year and ward; the row lock makes numbering gapless."""
 

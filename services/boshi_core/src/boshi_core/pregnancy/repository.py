@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import (
+    ExpectedChildrenChange,
     Handbook,
     Pregnancy,
     PrenatalCheckup,
@@ -41,6 +42,26 @@ async def handbooks_of(session: AsyncSession, pregnancy_id: UUID) -> list[Handbo
 async def handbook_count(session: AsyncSession, pregnancy_id: UUID) -> int:
     stmt = select(func.count()).select_from(Handbook).where(Handbook.pregnancy_id == pregnancy_id)
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def voucher_count(session: AsyncSession, pregnancy_id: UUID) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(PrenatalVoucher)
+        .where(PrenatalVoucher.pregnancy_id == pregnancy_id)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def expected_children_changes(
+    session: AsyncSession, pregnancy_id: UUID
+) -> list[ExpectedChildrenChange]:
+    stmt = (
+        select(ExpectedChildrenChange)
+        .where(ExpectedChildrenChange.pregnancy_id == pregnancy_id)
+        .order_by(ExpectedChildrenChange.changed_at, ExpectedChildrenChange.id)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def vouchers_of(session: AsyncSession, pregnancy_id: UUID) -> list[PrenatalVoucher]:

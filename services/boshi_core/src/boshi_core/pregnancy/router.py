@@ -7,6 +7,8 @@ from boshi_core.pregnancy import service
 from boshi_core.pregnancy.schemas import (
     CheckupIn,
     CheckupOut,
+    ExpectedChildrenChangeIn,
+    ExpectedChildrenChangeOut,
     HandbookIssueIn,
     HandbookIssueOut,
     HandbookOut,
@@ -64,7 +66,35 @@ async def get_pregnancy(
         vouchers=[VoucherOut.model_validate(v) for v in detail.vouchers],
         checkups=checkups,
         risk_flags=sorted({flag for c in checkups for flag in c.risk_flags}),
+        expected_children_changes=[
+            ExpectedChildrenChangeOut.model_validate(c) for c in detail.expected_children_changes
+        ],
     )
+
+
+@router.post(
+    "/{pregnancy_id}/expected-children",
+    status_code=status.HTTP_201_CREATED,
+    summary="Change the number of expected children (one found to be twins), with the reason",
+    description=(
+        "Records who changed the count, when and why; the pregnancy's record keeps every change "
+        "(`expected_children_changes`). A higher count entitles to more: issue it with `POST "
+        "/pregnancies/{id}/handbooks`, which then issues the missing handbooks and the extra "
+        "vouchers of the voucher rule in force on the issue date. A count below the handbooks "
+        "already issued, or a closed pregnancy, answers 409."
+    ),
+)
+async def change_expected_children(
+    pregnancy_id: UUID, body: ExpectedChildrenChangeIn, session: Session, principal: PregnancyWriter
+) -> ExpectedChildrenChangeOut:
+    change = await service.change_expected_children(
+        session,
+        principal=principal,
+        pregnancy_id=pregnancy_id,
+        expected_children=body.expected_children,
+        reason=body.reason,
+    )
+    return ExpectedChildrenChangeOut.model_validate(change)
 
 
 @router.post(
@@ -73,6 +103,12 @@ async def get_pregnancy(
     responses=problem_responses(503),  # no voucher rule in force
     summary="Issue the MCH handbooks (母子健康手帳の交付), one per expected child, "
     "and the checkup vouchers",
+    description=(
+        "Issues what the expected children entitle the pregnancy to and it does not hold yet: "
+        "the first call one handbook per expected child and the vouchers; after the count was "
+        "raised, the missing handbooks and the extra vouchers, bound into the first handbook "
+        "issued then. 409 when every expected child has its handbook."
+    ),
 )
 async def issue_handbooks(
     pregnancy_id: UUID, body: HandbookIssueIn, session: Session, principal: PregnancyWriter

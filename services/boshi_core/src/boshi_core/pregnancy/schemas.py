@@ -117,6 +117,23 @@ class PregnancyOut(BaseModel):
     id_checked_at: datetime
 
 
+class ExpectedChildrenChangeIn(StrictModel):
+    expected_children: int = Field(ge=1, le=5)
+    reason: str = Field(min_length=1, max_length=500, description="why the count changed")
+
+
+class ExpectedChildrenChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    pregnancy_id: UUID
+    previous: int
+    expected_children: int
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+
 class HandbookIssueIn(StrictModel):
     ward_code: WardCode
     issued_on: date | None = None
@@ -187,3 +204,4 @@ class PregnancyDetailOut(BaseModel):
     vouchers: list[VoucherOut]
     checkups: list[CheckupOut]
     risk_flags: list[str]
+    expected_children_changes: list[ExpectedChildrenChangeOut]

@@ -16,6 +16,7 @@ from boshi_core.people.service import find_by_my_number
 from boshi_core.pregnancy import repository, risk
 from boshi_core.pregnancy.models import (
     OPEN_PREGNANCY_INDEX,
+    ExpectedChildrenChange,
     Handbook,
     Pregnancy,
     PrenatalCheckup,
@@ -180,6 +181,7 @@ class PregnancyDetail:
     handbooks: list[Handbook]
     vouchers: list[PrenatalVoucher]
     checkups: list[tuple[PrenatalCheckup, str | None]]
+    expected_children_changes: list[ExpectedChildrenChange]
 
 
 async def view_pregnancy(
@@ -193,6 +195,7 @@ async def view_pregnancy(
         (c, voucher_nos.get(c.voucher_id) if c.voucher_id else None)
         for c in await repository.checkups_of(session, pregnancy_id)
     ]
+    changes = await repository.expected_children_changes(session, pregnancy_id)
     UnitOfWork.of(session).record_access(
         principal,
         action="pregnancy.view",
@@ -201,7 +204,66 @@ async def view_pregnancy(
         purpose=purpose,
         detail={"pregnancy_id": str(pregnancy_id)},
     )
-    return PregnancyDetail(pregnancy, handbooks, vouchers, checkups)
+    return PregnancyDetail(pregnancy, handbooks, vouchers, checkups, changes)
+
+
+async def change_expected_children(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    pregnancy_id: UUID,
+    expected_children: int,
+    reason: str,
+) -> ExpectedChildrenChange:
+    """Change the number of children a pregnancy expects (one found to be twins), keeping the
+    history. What a higher count entitles to (handbooks, extra vouchers) is then issued by
+    `issue_handbooks`; a count below the handbooks already issued is refused."""
+    pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
+    if pregnancy.status != "open":
+        raise Conflict("the pregnancy is closed; its expected children can no longer change")
+    if expected_children == pregnancy.expected_children:
+        raise InvalidInput(f"the pregnancy already expects {expected_children} children")
+    issued = await repository.handbook_count(session, pregnancy_id)
+    if expected_children < issued:
+        raise Conflict(
+            f"{issued} handbooks were already issued for this pregnancy; the expected children "
+            "cannot be fewer"
+        )
+    change = ExpectedChildrenChange(
+        pregnancy_id=pregnancy_id,
+        previous=pregnancy.expected_children,
+        expected_children=expected_children,
+        reason=reason,
+        changed_by=principal.sub,
+        changed_at=datetime.now(UTC),
+    )
+    session.add(change)
+    pregnancy.expected_children = expected_children
+    await session.flush()
+    events.EXPECTED_CHILDREN_CHANGED.emit(
+        UnitOfWork.of(session),
+        subject=str(pregnancy_id),
+        tenant=principal.tenant,
+        data=events.ExpectedChildrenChanged(
+            pregnancy_id=str(pregnancy_id),
+            person_no=pregnancy.person_no,
+            previous=change.previous,
+            expected_children=expected_children,
+        ),
+    )
+    UnitOfWork.of(session).record_access(
+        principal,
+        action="pregnancy.expected_children.change",
+        target_type="person",
+        target_id=pregnancy.person_no,
+        purpose=PURPOSE,
+        detail={
+            "pregnancy_id": str(pregnancy_id),
+            "previous": change.previous,
+            "expected_children": expected_children,
+        },
+    )
+    return change
 
 
 async def voucher_rule_in_force(session: AsyncSession, on: date) -> VoucherRule:
@@ -219,36 +281,46 @@ async def issue_handbooks(
     ward_code: str,
     issued_on: date | None = None,
 ) -> tuple[list[Handbook], list[PrenatalVoucher]]:
-    """Issue one handbook per expected child, and the prenatal checkup vouchers."""
+    """Issue what the pregnancy's expected children entitle it to and it does not hold yet:
+    one handbook per expected child, and the prenatal checkup vouchers of the voucher rule in
+    force on the issue date. After a higher count (twins found later) that is the missing
+    handbooks and the extra vouchers for a multiple pregnancy."""
     ensure_ward_access(principal, ward_code)
     pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
     if pregnancy.status != "open":
         raise Conflict("the pregnancy is closed; no handbook can be issued")
-    if await repository.handbook_count(session, pregnancy_id):
-        raise Conflict(f"handbooks were already issued for pregnancy {pregnancy_id}")
+    issued = await repository.handbook_count(session, pregnancy_id)
+    missing = pregnancy.expected_children - issued
+    if missing <= 0:
+        raise Conflict(
+            f"handbooks were already issued for pregnancy {pregnancy_id}, one per expected child"
+        )
     on = issued_on or today_tokyo()
     if on < pregnancy.notified_on:
         raise InvalidInput("issued_on is before the notification")
     fy = fiscal_year(on)
-    first = await repository.allocate_serials(session, fy, ward_code, pregnancy.expected_children)
+    first = await repository.allocate_serials(session, fy, ward_code, missing)
     handbooks = [
         Handbook(
             handbook_no=f"{fy}-{ward_digits(ward_code)}-{first + i:05d}",
             pregnancy_id=pregnancy_id,
-            child_index=i + 1,
+            child_index=issued + i + 1,
             fiscal_year=fy,
             ward_code=ward_code,
             serial=first + i,
             issued_on=on,
             issued_by=principal.sub,
         )
-        for i in range(pregnancy.expected_children)
+        for i in range(missing)
     ]
     session.add_all(handbooks)
     await session.flush()
     rule = await voucher_rule_in_force(session, on)
     count = rule.base_count + (rule.extra_for_multiple if pregnancy.expected_children > 1 else 0)
-    # The vouchers are the mother's, one set per pregnancy, bound into the first handbook.
+    held = await repository.voucher_count(session, pregnancy_id)
+    # The vouchers are the mother's, one set per pregnancy, numbered on; those issued now (the
+    # set, or the extra ones a later count entitles to) are bound into the first handbook
+    # issued now.
     vouchers = [
         PrenatalVoucher(
             voucher_no=f"{handbooks[0].handbook_no}-{seq:02d}",
@@ -256,7 +328,7 @@ async def issue_handbooks(
             handbook_id=handbooks[0].id,
             seq=seq,
         )
-        for seq in range(1, count + 1)
+        for seq in range(held + 1, count + 1)
     ]
     session.add_all(vouchers)
     await session.flush()
@@ -280,7 +352,7 @@ async def issue_handbooks(
                 child_index=handbook.child_index,
                 ward_code=ward_code,
                 issued_on=on,
-                vouchers=count if handbook.child_index == 1 else 0,
+                vouchers=len(vouchers) if handbook is handbooks[0] else 0,
             ),
         )
     return handbooks, vouchers

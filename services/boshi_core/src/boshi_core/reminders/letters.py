@@ -12,11 +12,11 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from boshi_core.addresses import address_line, postal_mark
 from boshi_core.reminders.output import write_atomic
 from boshi_core.wards import WARDS
 from mch_common.fonts import IPAEX_GOTHIC
 
-KITAKYUSHU = "401005"
 # Delivery-address purposes that cover MCH mail, in order of preference.
 MCH_PURPOSES = ("boshi", "mch", "母子保健")
 GENERAL_PURPOSES = (None, "", "all", "general", "全般")
@@ -56,14 +56,6 @@ def _valid_on(entry: dict[str, Any], on: date) -> bool:
     )
 
 
-def resident_address_line(address: dict[str, Any]) -> str:
-    city = "北九州市" if address.get("municipality_code") == KITAKYUSHU else ""
-    parts = [address.get("prefecture") or "", city, address.get("town") or ""]
-    line = "".join(parts) + (address.get("block") or "")
-    building = address.get("building")
-    return f"{line} {building}" if building else line
-
-
 def mailing_address(
     resident: dict[str, Any], delivery_addresses: list[dict[str, Any]] | None, on: date
 ) -> MailingAddress:
@@ -80,14 +72,10 @@ def mailing_address(
                 )
     return MailingAddress(
         postal_code=str(resident.get("postal_code") or ""),
-        address_line=resident_address_line(resident),
+        address_line=address_line(resident),
         addressee=None,
         source="resident",
     )
-
-
-def _postal(code: str) -> str:
-    return f"〒{code[:3]}-{code[3:]}" if len(code) == 7 and code.isdigit() else f"〒{code}"
 
 
 def _jdate(day: date) -> str:
@@ -128,7 +116,7 @@ def _draw(pdf: FPDF, letter: Letter) -> None:
     pdf.cell(0, 5, _jdate(letter.issued_on), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
     pdf.set_font("jp", size=11)
-    pdf.cell(0, 6, _postal(letter.address.postal_code), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 6, postal_mark(letter.address.postal_code), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.multi_cell(100, 6, letter.address.address_line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("jp", size=13)
     pdf.cell(0, 9, f"{letter.addressee} 様", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -3,7 +3,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -16,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boshi_core.constraints import one_of
-from boshi_core.visits.schemas import VisitKind
+from boshi_core.visits.schemas import VisitKind, VisitStatus
 from mch_common.db import Base
 from mch_common.ids import uuid7
 
@@ -30,7 +29,8 @@ class HomeVisit(Base):
     mother_person_no: Mapped[str] = mapped_column(String(10), index=True)
     ward_code: Mapped[str | None] = mapped_column(String(6))
     due_by: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open | completed
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    not_applicable_reason: Mapped[str | None] = mapped_column(String(200))
     assigned_to: Mapped[str | None] = mapped_column(String(100))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     visited_on: Mapped[date | None] = mapped_column(Date)
@@ -42,6 +42,6 @@ class HomeVisit(Base):
     __table_args__ = (
         UniqueConstraint("child_id", "kind"),
         one_of("kind", VisitKind),
-        CheckConstraint("status IN ('open', 'completed')", name="status"),
+        one_of("status", VisitStatus),
         Index("ix_home_visits_open_due", "due_by", "id", postgresql_where="status = 'open'"),
     )

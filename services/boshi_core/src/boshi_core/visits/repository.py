@@ -12,9 +12,15 @@ from boshi_core.visits.models import HomeVisit
 
 
 async def add_unless_scheduled(
-    session: AsyncSession, *, child: Child, kind: str, due: date
+    session: AsyncSession,
+    *,
+    child: Child,
+    kind: str,
+    due: date,
+    not_applicable_reason: str | None = None,
 ) -> HomeVisit | None:
-    """The new visit, or None when the child already has one of this kind."""
+    """The new visit (open, or not applicable with the reason), or None when the child already
+    has one of this kind."""
     visit_id = (
         await session.execute(
             insert(HomeVisit)
@@ -24,7 +30,8 @@ async def add_unless_scheduled(
                 mother_person_no=child.mother_person_no,
                 ward_code=child.ward_code,
                 due_by=due,
-                status="open",
+                status="open" if not_applicable_reason is None else "not_applicable",
+                not_applicable_reason=not_applicable_reason,
             )
             .on_conflict_do_nothing(index_elements=[HomeVisit.child_id, HomeVisit.kind])
             .returning(HomeVisit.id)

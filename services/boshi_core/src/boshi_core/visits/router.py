@@ -44,7 +44,14 @@ async def assign(
 
 
 @router.post(
-    "/{visit_id}/result", summary="Record the home visit's result and complete it (訪問結果)"
+    "/{visit_id}/result",
+    summary="Record the home visit's result and complete it (訪問結果)",
+    description=(
+        "Completes an open visit and records whether it was within its window. A visit nobody "
+        "was assigned is assigned, in the same change, to the staff member completing it (the "
+        "token's subject): `assigned_to` and `assigned_at` of the answer say so. A visit "
+        "already assigned keeps its assignee. A completed or not applicable visit answers 409."
+    ),
 )
 async def complete(
     visit_id: UUID, body: VisitResultIn, session: Session, principal: VisitWriter

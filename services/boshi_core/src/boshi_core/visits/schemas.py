@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from mch_common.inputs import StrictModel
 
 VisitKind = Literal["newborn", "premature", "infant_household"]
+# not_applicable: the visit's legal window had ended before the child became known to the city
+# (a late-registered birth, a move-in); recorded with the reason, never listed as overdue.
+VisitStatus = Literal["open", "completed", "not_applicable"]
 
 
 class VisitOut(BaseModel):
@@ -18,7 +21,8 @@ class VisitOut(BaseModel):
     mother_person_no: str
     ward_code: str | None
     due_by: date
-    status: str
+    status: VisitStatus
+    not_applicable_reason: str | None
     assigned_to: str | None
     assigned_at: datetime | None
     visited_on: date | None

@@ -13,11 +13,17 @@ from boshi_core.visits import repository
 from boshi_core.visits.models import HomeVisit
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
-from mch_common.dates import last_day_before_months, newborn_last_day, today_tokyo
+from mch_common.dates import NEWBORN_DAYS, last_day_before_months, newborn_last_day, today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
 INFANT_HOUSEHOLD_MONTHS = 4  # こんにちは赤ちゃん事業: before the baby is 4 months old
+BIRTH_VISIT_WINDOWS = {
+    "newborn": f"the newborn visit's window (under {NEWBORN_DAYS} days old)",
+    "infant_household": (
+        f"the infant household visit's window (under {INFANT_HOUSEHOLD_MONTHS} months old)"
+    ),
+}
 PURPOSE = "母子保健法第11条・第19条, 児童福祉法第6条の3第4項 (home visits)"
 
 
@@ -42,28 +48,40 @@ async def schedule(
 
 
 async def schedule_birth_visits(session: AsyncSession, child: Child) -> None:
-    for kind in ("newborn", "infant_household"):
-        await schedule(
-            session, child=child, kind=kind, due=due_by(kind, birth_date=child.birth_date)
+    """The newborn and infant household visits of a child the city learns of today. A window
+    that ended before today (a birth registered late, a child moving in) is recorded as not
+    applicable with the reason: it can no longer be kept, so it is never overdue."""
+    known_on = today_tokyo()
+    for kind, window in BIRTH_VISIT_WINDOWS.items():
+        due = due_by(kind, birth_date=child.birth_date)
+        reason = (
+            f"{window} ended on {due.isoformat()}, before the child became known on "
+            f"{known_on.isoformat()}"
+            if due < known_on
+            else None
+        )
+        await repository.add_unless_scheduled(
+            session, child=child, kind=kind, due=due, not_applicable_reason=reason
         )
 
 
-async def _visit(session: AsyncSession, principal: Principal, visit_id: UUID) -> HomeVisit:
+async def _open_visit(session: AsyncSession, principal: Principal, visit_id: UUID) -> HomeVisit:
     visit = await repository.get_for_update(session, visit_id)
     if visit is None:
         raise NotFound(f"no home visit {visit_id}")
     ensure_ward_access(principal, visit.ward_code or "")
+    if visit.status == "completed":
+        raise Conflict("the visit is already completed")
+    if visit.status == "not_applicable":
+        raise Conflict(f"the visit is not applicable: {visit.not_applicable_reason}")
     return visit
 
 
 async def assign(
     session: AsyncSession, *, principal: Principal, visit_id: UUID, staff_id: str
 ) -> HomeVisit:
-    visit = await _visit(session, principal, visit_id)
-    if visit.status != "open":
-        raise Conflict("the visit is already completed")
-    visit.assigned_to = staff_id
-    visit.assigned_at = datetime.now(UTC)
+    visit = await _open_visit(session, principal, visit_id)
+    _assign(visit, staff_id)
     await session.flush()
     UnitOfWork.of(session).record_access(
         principal,
@@ -76,6 +94,11 @@ async def assign(
     return visit
 
 
+def _assign(visit: HomeVisit, staff_id: str) -> None:
+    visit.assigned_to = staff_id
+    visit.assigned_at = datetime.now(UTC)
+
+
 async def complete(
     session: AsyncSession,
     *,
@@ -84,14 +107,18 @@ async def complete(
     visited_on: date,
     result: dict[str, Any],
 ) -> HomeVisit:
-    visit = await _visit(session, principal, visit_id)
-    if visit.status != "open":
-        raise Conflict("the visit is already completed")
+    """Record the result. A visit nobody was assigned is assigned to the staff member who
+    completes it, so that every completed visit names who was responsible for it."""
+    visit = await _open_visit(session, principal, visit_id)
     child = await repository.child_of(session, visit)
     if visited_on < child.birth_date:
         raise InvalidInput("visited_on is before the child's birth")
     if visited_on > today_tokyo():
         raise InvalidInput("visited_on is in the future")
+    detail = {"visit_id": str(visit.id)}
+    if visit.assigned_to is None:
+        _assign(visit, principal.sub)
+        detail["assigned_to"] = principal.sub
     visit.status = "completed"
     visit.visited_on = visited_on
     visit.within_window = visited_on <= visit.due_by
@@ -117,7 +144,7 @@ async def complete(
         target_type="person",
         target_id=visit.mother_person_no,
         purpose=PURPOSE,
-        detail={"visit_id": str(visit.id)},
+        detail=detail,
     )
     return visit
 
