@@ -205,14 +205,19 @@ class Stack:
         )
 
     async def change_password(
-        self, login_id: str, new_password: str, *, code: str | None = None
+        self,
+        login_id: str,
+        new_password: str,
+        *,
+        code: str | None = None,
+        password: str = DEMO_PASSWORD,
     ) -> httpx.Response:
-        """The staff member's own change from the demo password, authenticated as at login."""
+        """The staff member's own change, authenticated as at login."""
         return await self.identity.post(
             "/oauth2/password",
             data={
                 "new_password": new_password,
-                **await self._credentials(login_id, code, DEMO_PASSWORD),
+                **await self._credentials(login_id, code, password),
             },
         )
 
