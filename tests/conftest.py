@@ -178,7 +178,7 @@ class Stack:
     def apps(self) -> dict[str, FastAPI]:
         return {"identity": self.identity_app, "atena": self.atena_app, "boshi": self.boshi_app}
 
-    async def _totp(self, login_id: str) -> str:
+    async def next_code(self, login_id: str) -> str:
         """A code for a time step this user has not used yet (identity refuses a replayed step,
         and accepts one step either side of now)."""
         secret = self.logins[login_id].totp_secret
@@ -195,19 +195,39 @@ class Stack:
         """The code of now, without claiming its time step (for logins meant to fail)."""
         return pyotp.TOTP(self.logins[login_id].totp_secret, interval=PERIOD).now()
 
-    async def login(self, login_id: str, *, code: str | None = None) -> httpx.Response:
+    async def login(
+        self, login_id: str, *, code: str | None = None, password: str = DEMO_PASSWORD
+    ) -> httpx.Response:
         """Password + TOTP on the user's registered terminal, over HTTP."""
-        demo = self.logins[login_id]
         return await self.identity.post(
             "/oauth2/token",
+            data={"grant_type": "password", **await self._credentials(login_id, code, password)},
+        )
+
+    async def change_password(
+        self,
+        login_id: str,
+        new_password: str,
+        *,
+        code: str | None = None,
+        password: str = DEMO_PASSWORD,
+    ) -> httpx.Response:
+        """The staff member's own change, authenticated as at login."""
+        return await self.identity.post(
+            "/oauth2/password",
             data={
-                "grant_type": "password",
-                "username": login_id,
-                "password": DEMO_PASSWORD,
-                "totp": code if code is not None else await self._totp(login_id),
-                "terminal_id": demo.terminal,
+                "new_password": new_password,
+                **await self._credentials(login_id, code, password),
             },
         )
+
+    async def _credentials(self, login_id: str, code: str | None, password: str) -> dict[str, str]:
+        return {
+            "username": login_id,
+            "password": password,
+            "totp": code if code is not None else await self.next_code(login_id),
+            "terminal_id": self.logins[login_id].terminal,
+        }
 
     async def token(self, login_id: str) -> str:
         response = await self.login(login_id)

@@ -1,6 +1,5 @@
 """atena's audit endpoints, its operators' verifier, and tampering detected against the anchor."""
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,8 +7,7 @@ import httpx
 from atena.config import Settings
 from atena.main import create_app
 from atena.testing import Headers
-from mch_testing.audit import check_audit_tampering_is_detected, tampering_settings
-from mch_testing.plugin import DatabaseFactory
+from mch_testing.audit import TamperingDatabase, check_the_chain_verifies_for_auditors_only
 
 AUDIT_READ = "atena:audit:read"
 
@@ -39,22 +37,10 @@ async def test_the_auditor_reads_the_log_newest_first_and_verifies_the_chain(
     )
     assert {r["actor"] for r in by_staff.json()["items"]} == {"staff-0001"}
 
-    verified = await client.get("/admin/audit/verify", headers=auditor)
-    assert verified.status_code == 200
-    assert verified.json()["ok"] is True
-    for path in ("/admin/audit", "/admin/audit/verify"):
-        assert (await client.get(path, headers=headers())).status_code == 403
+    await check_the_chain_verifies_for_auditors_only(client, auditor=auditor, unscoped=headers())
 
 
 async def test_truncation_and_rewrites_are_detected(
-    database_factory: DatabaseFactory,
-    migrations_path: Path,
-    test_database_name: str,
-    service_settings: dict[str, Any],
+    tampering_database: TamperingDatabase,
 ) -> None:
-    url = await database_factory.create(f"{test_database_name}_tamper", migrations_path)
-    await check_audit_tampering_is_detected(
-        create_app=create_app,
-        settings=Settings(**tampering_settings(service_settings, url)),
-        owner_url=database_factory.owner_url(url),
-    )
+    await tampering_database.check_detected(create_app, Settings(**tampering_database.settings))

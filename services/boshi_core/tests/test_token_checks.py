@@ -1,18 +1,12 @@
-"""The shared token checks on every scoped route of boshi_core: a token of another tenant is
-refused, and so is a staff token without the terminal it was issued on (service tokens have
-none and pass)."""
+"""The shared token checks (mch_testing.token_checks) on every scoped route of boshi_core."""
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
 from boshi_core.config import Settings
 from boshi_core.main import create_app
 from boshi_core.testsupport import ALL_SCOPES
-from mch_testing.keys import TestKeySet
-from mch_testing.routes import Route, answers, api_routes, scoped_routes
-
-CHIYODA = "131016"  # Tokyo's Chiyoda ward: another municipality
+from mch_testing.token_checks import TokenChecks
 
 
 @pytest.fixture
@@ -21,45 +15,7 @@ def app(settings: Settings) -> FastAPI:
     return create_app(settings, with_consumers=False)
 
 
-@pytest.fixture
-async def routes(app: FastAPI, client: httpx.AsyncClient, jwt_keys: TestKeySet) -> list[Route]:
-    return await scoped_routes(app, client, bearer(jwt_keys.mint(roles=("mch_staff",))))
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def test_a_token_of_another_tenant_is_refused_on_every_route(
-    app: FastAPI, routes: list[Route], client: httpx.AsyncClient, jwt_keys: TestKeySet
-) -> None:
-    everything = {str(r) for r in api_routes(app)}
-    assert everything - {str(r) for r in routes} == {"GET /healthz", "GET /readyz", "GET /metrics"}
-    staff = jwt_keys.mint(scopes=ALL_SCOPES, tenant=CHIYODA, roles=("mch_staff",))
-    service = jwt_keys.mint(sub="svc:e_application", scopes=ALL_SCOPES, tenant=CHIYODA)
-
-    for token in (staff, service):
-        found = await answers(client, routes, bearer(token))
-        refused = (403, "the token belongs to another tenant")
-        assert {route: a for route, a in found.items() if a != refused} == {}
-
-
-async def test_a_staff_token_without_a_terminal_is_refused_on_every_route(
-    routes: list[Route], client: httpx.AsyncClient, jwt_keys: TestKeySet
-) -> None:
-    token = jwt_keys.mint(scopes=ALL_SCOPES, terminal=None, roles=("mch_staff",))
-
-    found = await answers(client, routes, bearer(token))
-
-    refused = (403, "staff access requires a registered terminal")
-    assert {route: a for route, a in found.items() if a != refused} == {}
-
-
-async def test_a_service_token_needs_no_terminal(
-    client: httpx.AsyncClient, jwt_keys: TestKeySet
-) -> None:
-    token = jwt_keys.mint(sub="svc:e_application", scopes=ALL_SCOPES, terminal=None)
-
-    response = await client.get("/people/1000000009", headers=bearer(token))
-
-    assert response.status_code == 404, response.text
+class TestTokenChecks(TokenChecks):
+    scopes = ALL_SCOPES
+    service_sub = "svc:e_application"
+    service_probe = "/people/1000000009"

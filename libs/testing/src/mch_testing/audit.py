@@ -2,11 +2,14 @@
 anchors its audit chain (the real sealer, anchoring at shutdown), then an attacker with the
 owner's rights edits a record and deletes the newest ones; the operators' verifier
 (`mch_common.audit_cli.verify`, as `python -m <svc>.audit verify` runs it) names the first bad
-record each time."""
+record each time. Also the auditor's endpoints' shared check: the chain verifies, and
+neither endpoint answers without the audit scope."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +30,23 @@ async def _as_attacker(owner: AsyncEngine, statement: str, **params: Any) -> Non
         await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
 
 
+@dataclass(frozen=True)
+class TamperingDatabase:
+    """A freshly migrated database of the service's own (the `tampering_database` fixture):
+    the service settings on it and the owner's URL that the attacker uses."""
+
+    settings: dict[str, Any]  # its own event namespace too: a service anchors once per namespace
+    owner_url: str
+
+    async def check_detected(
+        self, create_app: Callable[[Any], FastAPI], settings: ServiceSettings
+    ) -> None:
+        """`settings`: the service's own, made from `self.settings`."""
+        await check_audit_tampering_is_detected(
+            create_app=create_app, settings=settings, owner_url=self.owner_url
+        )
+
+
 def tampering_settings(service_settings: dict[str, Any], database_url: str) -> dict[str, Any]:
     """Settings for a service on a database of its own: its own event namespace too, since a
     service's anchors are one per namespace (inside the session's, deleted with it)."""
@@ -37,7 +57,6 @@ def tampering_settings(service_settings: dict[str, Any], database_url: str) -> d
 async def check_audit_tampering_is_detected(
     *, create_app: Callable[[Any], FastAPI], settings: ServiceSettings, owner_url: str
 ) -> None:
-    """`settings` from `tampering_settings`, on a freshly migrated database."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         for i in range(RECORDS):
@@ -86,3 +105,18 @@ async def check_audit_tampering_is_detected(
         assert "missing" in truncated.reason
     finally:
         await owner.dispose()
+
+
+AUDIT_PATHS = ("/admin/audit", "/admin/audit/verify")
+
+
+async def check_the_chain_verifies_for_auditors_only(
+    client: httpx.AsyncClient, *, auditor: dict[str, str], unscoped: dict[str, str]
+) -> None:
+    """The chain verifies for `auditor` (headers with the audit scope), and both endpoints
+    refuse `unscoped` (a valid token without it)."""
+    verified = await client.get("/admin/audit/verify", headers=auditor)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True
+    for path in AUDIT_PATHS:
+        assert (await client.get(path, headers=unscoped)).status_code == 403, path

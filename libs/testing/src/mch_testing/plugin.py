@@ -28,6 +28,7 @@ from mch_common.db import (
 from mch_common.db_roles import drop_runtime_role, ensure_runtime_role
 from mch_common.events.bus import EventBus
 from mch_testing import servers
+from mch_testing.audit import TamperingDatabase, tampering_settings
 
 RUN_ID = secrets.token_hex(4)
 
@@ -223,6 +224,21 @@ def service_settings(
         "jwt_issuer": TEST_ISSUER,
         "jwt_audience": TEST_AUDIENCE,
     }
+
+
+@pytest.fixture
+async def tampering_database(
+    database_factory: DatabaseFactory,
+    migrations_path: Path | None,
+    test_database_name: str,
+    service_settings: dict[str, Any],
+) -> TamperingDatabase:
+    """A database of its own for the audit tampering test (mch_testing.audit)."""
+    url = await database_factory.create(f"{test_database_name}_tamper", migrations_path)
+    return TamperingDatabase(
+        settings=tampering_settings(service_settings, url),
+        owner_url=database_factory.owner_url(url),
+    )
 
 
 @pytest.fixture(scope="session")
