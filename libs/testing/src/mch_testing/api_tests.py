@@ -9,7 +9,8 @@ bounded and repeatable.
 
 __all__ = ["ApiTestReport", "run_api_tests", "scopes_of"]
 
-from collections.abc import Collection
+import asyncio
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,3 +108,18 @@ def run_api_tests(
     finally:
         asgi.shutdown_lifespans()
     return report
+
+
+async def check_documented_answers(
+    app: FastAPI,
+    *,
+    headers: dict[str, str],
+    record_testsuite_property: Callable[[str, object], None],
+    run_last: Collection[str] = (),
+) -> None:
+    """A service's API test: the generated requests (in schemathesis' own thread) get only
+    documented answers; the counts of operations and cases go into the junit report."""
+    report = await asyncio.to_thread(run_api_tests, app, headers=headers, run_last=run_last)
+    record_testsuite_property("api_operations", report.operations)
+    record_testsuite_property("api_generated_cases", report.cases)
+    assert report.failures == [], "\n\n".join(report.failures)
