@@ -7,7 +7,8 @@ handler rolls back only its own message and one commit covers the batch.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -21,6 +22,9 @@ from mch_common.events.bus import EventBus
 from mch_common.events.envelope import CloudEvent
 from mch_common.events.tables import InboxEvent
 from mch_common.logs import correlation_id
+
+if TYPE_CHECKING:
+    from mch_common.events.catalogue import EventType
 
 log = logging.getLogger("mch.events.consumer")
 
@@ -64,6 +68,29 @@ class EventConsumer:
         self.dead_lettered = 0
         self._stopping = asyncio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
+
+    @classmethod
+    def for_catalogue(
+        cls,
+        bus: EventBus,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        name: str,
+        stream_service: str,
+        types: Iterable["EventType[Any]"],
+        handler: Handler,
+        batch_size: int = 200,
+    ) -> "EventConsumer":
+        """A consumer applying `handler` to every type of a producer's catalogue (its
+        `CATALOGUE`, or the part of it the consumer needs)."""
+        return cls(
+            bus,
+            sessions,
+            name=name,
+            stream_service=stream_service,
+            handlers={event.type: handler for event in types},
+            batch_size=batch_size,
+        )
 
     async def start(self) -> None:
         # The producer may not have started yet: its stream is created (never altered) here.

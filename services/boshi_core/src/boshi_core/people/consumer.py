@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atena import events as atena_events
 from boshi_core.births.service import link_born
 from boshi_core.people import repository
-from mch_common.events import CloudEvent, EventBus, EventConsumer, Handler
+from mch_common.events import CloudEvent, EventBus, EventConsumer
 
 DURABLE = "boshi_core-atena"
 
@@ -25,14 +25,12 @@ async def apply_person_event(session: AsyncSession, event: CloudEvent) -> None:
 def atena_consumer(
     bus: EventBus, sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 200
 ) -> EventConsumer:
-    handlers: dict[str, Handler] = {
-        event.type: apply_person_event for event in atena_events.CATALOGUE
-    }
-    return EventConsumer(
+    return EventConsumer.for_catalogue(
         bus,
         sessions,
         name=DURABLE,
         stream_service=atena_events.STREAM,
-        handlers=handlers,
+        types=atena_events.CATALOGUE,
+        handler=apply_person_event,
         batch_size=batch_size,
     )

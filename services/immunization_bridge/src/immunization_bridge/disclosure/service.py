@@ -4,21 +4,15 @@ every record (deleted ones marked), today's statuses, and every access to their 
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from immunization_bridge.status import repository
 from immunization_bridge.status.service import child_in_scope, status_of
-from mch_common.audit import AuditRecord
+from mch_common.audit import AuditRecord, about_person
 from mch_common.audit_api import AuditRecordOut
 from mch_common.auth.principal import Principal
 from mch_common.work import UnitOfWork
-
-_ACCESSES = (
-    select(AuditRecord)
-    .where(AuditRecord.target_id == bindparam("person_no"))
-    .order_by(AuditRecord.seq)
-)
 
 
 async def export(
@@ -27,7 +21,12 @@ async def export(
     child = await child_in_scope(session, principal, person_no)
     records = await repository.records_of(session, person_no)
     status = await status_of(session, child, on)
-    accesses = (await session.execute(_ACCESSES, {"person_no": person_no})).scalars()
+    # Every record about the person: the target, shown in a list, or refused (one indexed query).
+    accesses = (
+        await session.execute(
+            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq)
+        )
+    ).scalars()
     # The export itself is an access: logged, and disclosed from the next export on.
     UnitOfWork.of(session).record_access(
         principal,
