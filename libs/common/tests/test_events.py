@@ -290,3 +290,63 @@ async def test_delete_namespace_deletes_its_streams_only(
         await other.delete_namespace()
         for bus in (mine, other, bare):
             await bus.close()
+
+
+async def test_a_dead_consumers_batch_is_redelivered_after_the_short_ack_wait(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
+) -> None:
+    ids = await _publish(bus, "deadbatch", 3)
+    dead = make_consumer(bus, committed_sessions, "deadbatch", record_applied)
+    await dead.start()
+    assert dead._sub is not None
+    fetched = await dead._sub.fetch(10, timeout=2.0)  # fetched, then the process "dies"
+    assert len(fetched) == 3
+    await dead._sub.unsubscribe()
+    successor = make_consumer(bus, committed_sessions, "deadbatch", record_applied)
+    # The default ack_wait (5 s) brings the batch back; the old 30 s would not within 15 s.
+    for _ in range(50):
+        await successor.consume_once(timeout=0.3)
+        if successor.applied >= 3:
+            break
+    assert sorted(await applied_ids(committed_sessions)) == sorted(ids)
+
+
+async def test_a_slow_batch_is_kept_alive_and_not_redelivered(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
+) -> None:
+    async def slow(session: AsyncSession, event: CloudEvent) -> None:
+        await asyncio.sleep(2.5)  # longer than ack_wait: only in-progress signals keep it
+        await record_applied(session, event)
+
+    ids = await _publish(bus, "slowbatch", 1)
+    consumer = make_consumer(bus, committed_sessions, "slowbatch", slow, ack_wait=1.0)
+    replica = make_consumer(bus, committed_sessions, "slowbatch", slow, ack_wait=1.0)
+    await replica.start()
+    assert replica._sub is not None
+    work = asyncio.create_task(consumer.consume_once(timeout=2.0))
+    await asyncio.sleep(0.3)
+    # A second replica asking while the first works: without the signals the message would be
+    # redelivered to it after ack_wait.
+    with pytest.raises(TimeoutError):
+        await replica._sub.fetch(1, timeout=2.5)
+    assert await work == 1
+    await replica._sub.unsubscribe()
+    info = await bus.js.consumer_info(stream, bus.naming.durable("slowbatch"))
+    assert info.num_redelivered == 0
+    assert await applied_ids(committed_sessions) == ids
+
+
+async def _publish(bus: EventBus, name: str, n: int) -> list[str]:
+    events = [
+        CloudEvent(source="test", type=f"{SERVICE}.{name}.happened", data={}, tenant="401005")
+        for _ in range(n)
+    ]
+    for event in events:
+        await bus.js.publish(bus.naming.subject(event.type), event.to_json_bytes())
+    return [event.id for event in events]

@@ -131,7 +131,7 @@ async def test_postgres_restart_mid_flow_loses_nothing_and_duplicates_nothing(
             name="pgrestart",
             stream_service="restart",
             handlers={EVENT: record},
-            ack_wait=1.0,
+            ack_wait=30.0,  # longer than the wait below: only the hand-back brings them back
         )
         await consumer.start()
         relay = OutboxRelay(engine, bus.js, bus.naming)
@@ -151,7 +151,8 @@ async def test_postgres_restart_mid_flow_loses_nothing_and_duplicates_nothing(
         server = start_embedded_postgres(data_root / "pg", port)
         second = await emit(sessions, 20)
         assert await relay.relay_once() == 20
-        await until_applied(consumer, 41)  # redelivered after ack_wait, then the new ones
+        # The batch refused during the outage was handed back, then the new ones.
+        await until_applied(consumer, 41, seconds=15)
         await consumer.consume_once(timeout=0.3)
         await consumer.close()
         assert sorted(await applied(sessions)) == sorted([*first, orphan.id, *second])

@@ -175,7 +175,7 @@ class EventBus:
         stream_service: str,
         durable: str,
         event_types: list[str],
-        ack_wait: float = 30.0,
+        ack_wait: float = 5.0,
         max_ack_pending: int = 1000,
     ) -> tuple[str, str]:
         """Create or update a durable pull consumer; returns (stream, durable name)."""

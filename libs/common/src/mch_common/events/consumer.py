@@ -3,6 +3,11 @@ ack after commit, bounded redelivery with backoff, then the dead-letter subject.
 
 A fetched batch is applied in one transaction with a savepoint per message, so a failing
 handler rolls back only its own message and one commit covers the batch.
+
+Catching up after a fault: a consumer that is alive hands a batch it could not apply (its
+database is down) back with a short delay; one that died leaves its batch to JetStream, which
+redelivers it after `ack_wait`, kept short (5 s) because a long batch is kept alive with
+in-progress signals instead.
 """
 
 import asyncio
@@ -31,6 +36,9 @@ log = logging.getLogger("mch.events.consumer")
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
+DEFAULT_ACK_WAIT = 5.0
+# A batch that failed for a reason other than its messages is offered again after this long.
+HAND_BACK_DELAY = 1.0
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
@@ -53,7 +61,7 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
         batch_size: int = 200,
-        ack_wait: float = 30.0,
+        ack_wait: float = DEFAULT_ACK_WAIT,
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -138,15 +146,43 @@ class EventConsumer:
             return 0
         if not msgs:
             return 0
+        keep_alive = asyncio.create_task(self._keep_in_progress(msgs))
         try:
             await self._apply_batch(msgs)
         except asyncio.CancelledError:
             # Stopped mid-batch: hand the messages back now rather than after ack_wait.
-            for msg in msgs:
-                if not msg.is_acked:
-                    await msg.nak()
+            await self._hand_back(msgs, delay=None)
             raise
+        except Exception:
+            # Handler failures are settled per message inside; what escapes is the database or
+            # the network, so the whole batch comes back soon instead of after ack_wait.
+            await self._hand_back(msgs, delay=HAND_BACK_DELAY)
+            raise
+        finally:
+            keep_alive.cancel()
         return len(msgs)
+
+    async def _keep_in_progress(self, msgs: list[Msg]) -> None:
+        """Tell JetStream a long batch is still being worked on, so that a short ack_wait
+        redelivers the batches of a dead consumer quickly without redelivering a slow one."""
+        try:
+            while True:
+                await asyncio.sleep(self.ack_wait / 3)
+                for msg in msgs:
+                    if not msg.is_acked:
+                        await msg.in_progress()
+        except Exception:  # noqa: BLE001 - NATS is away: JetStream's ack_wait takes over
+            return
+
+    @staticmethod
+    async def _hand_back(msgs: list[Msg], *, delay: float | None) -> None:
+        for msg in msgs:
+            if msg.is_acked:
+                continue
+            try:
+                await msg.nak(delay=delay)
+            except Exception:  # noqa: BLE001 - NATS is away too: ack_wait redelivers
+                return
 
     async def _apply_batch(self, msgs: list[Msg]) -> None:
         """Fast path: the whole batch in one transaction with one inbox insert. If any handler
