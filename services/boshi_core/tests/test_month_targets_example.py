@@ -40,6 +40,15 @@ def test_the_window_of_a_child_born_on_31_january() -> None:
     months = {month: Period.parse(f"2026-{month:02d}") for month in range(4, 10)}
     assert [m for m, p in months.items() if is_target(window, p)] == [5, 6, 7, 8]
     assert [m for m, p in months.items() if is_non_attendee(window, p)] == [7, 8]
+    # The same child's 7-month checkup (6 months to the day before 1 year).
+    seven = window_for(
+        ProgrammeRule("7m", "7か月児健康診査", 6, 12, 60, 90, date(2000, 4, 1)), date(2026, 1, 31)
+    )
+    assert (seven.start, seven.end, seven.reminder_from) == (
+        date(2026, 7, 31),
+        date(2027, 1, 30),
+        date(2026, 12, 1),
+    )
 
 
 async def test_the_month_by_month_story_of_a_child_born_on_31_january(
