@@ -6,7 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.checkups.windows import Period
@@ -434,3 +436,29 @@ async def test_a_programme_version_takes_effect_from_its_month_and_voucher_day(
             ).days
         )
     assert valid_days == [90, 60]
+
+
+async def test_the_database_refuses_to_rewrite_a_version_in_force_even_for_the_service(
+    db_session: AsyncSession,
+) -> None:
+    """The runtime role cannot change or delete a version in force or past (a trigger); a
+    version still to come may be withdrawn."""
+    for statement in (
+        update(VoucherRule)
+        .where(VoucherRule.effective_from == date(2015, 4, 1))
+        .values(base_count=1),
+        delete(BirthRule).where(BirthRule.effective_from == date(1966, 1, 1)),
+        update(BirthRule).values(effective_from=today_tokyo()),
+    ):
+        with pytest.raises(DBAPIError, match="never rewritten"):
+            async with db_session.begin_nested():
+                await db_session.execute(statement)
+    later = first_of_a_later_month()
+    db_session.add(
+        VoucherRule(effective_from=later, base_count=15, extra_for_multiple=5, source="test")
+    )
+    await db_session.flush()
+    withdrawn = await db_session.execute(
+        delete(VoucherRule).where(VoucherRule.effective_from == later)
+    )
+    assert withdrawn.rowcount == 1  # type: ignore[attr-defined]

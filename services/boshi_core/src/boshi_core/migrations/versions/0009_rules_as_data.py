@@ -23,6 +23,26 @@ RULE_TABLES = ("voucher_rules", "risk_rule_sets", "checkup_programmes", "birth_r
 # 母子保健法 in force from 1 January 1966: every child the city can hold is judged by a rule.
 BIRTH_RULES_FROM = date(1966, 1, 1)
 
+# Below the API too: a version in force or past (the city's date) is never changed or deleted,
+# also not by the service's own database role; a version still to come may be withdrawn.
+REFUSE_REWRITE = """
+CREATE FUNCTION rule_version_refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    today date := (now() AT TIME ZONE 'Asia/Tokyo')::date;
+BEGIN
+    IF OLD.effective_from <= today
+       OR (TG_OP = 'UPDATE' AND NEW.effective_from <= today) THEN
+        RAISE EXCEPTION 'a rule version in force or past is never rewritten (%)', TG_TABLE_NAME
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -72,6 +92,12 @@ def upgrade() -> None:
     op.create_check_constraint(
         "positive_weight", "low_birth_weight_notifications", "birth_weight_g > 0"
     )
+    op.execute(REFUSE_REWRITE)
+    for table in RULE_TABLES:
+        op.execute(
+            f"CREATE TRIGGER {table}_refuse_rewrite BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION rule_version_refuse_rewrite()"
+        )
     birth_rules = sa.table(
         "birth_rules",
         sa.column("effective_from", sa.Date),
@@ -100,6 +126,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in RULE_TABLES:
+        op.execute(f"DROP TRIGGER {table}_refuse_rewrite ON {table}")
+    op.execute("DROP FUNCTION rule_version_refuse_rewrite()")
     op.drop_constraint(
         op.f("ck_low_birth_weight_notifications_positive_weight"),
         "low_birth_weight_notifications",
