@@ -18,6 +18,7 @@ from boshi_core.rules.service import birth_rule_on
 from boshi_core.testsupport import (
     CHECKUP_SCOPES,
     KOKURA_NORTH,
+    MY_NUMBER,
     Auth,
     Clock,
     Register,
@@ -216,6 +217,16 @@ async def test_bad_versions_are_refused_and_change_nothing(
     assert (
         await client.post("/rules/prenatal-risk", json=risk, headers=auth(ADMIN))
     ).status_code == 422
+    # Free text is guarded like every body: a My Number in the source is refused, not echoed.
+    leaky = {
+        "effective_from": later,
+        "base_count": 15,
+        "extra_for_multiple": 5,
+        "source": f"決裁 {MY_NUMBER}",
+    }
+    refused = await client.post("/rules/prenatal-vouchers", json=leaky, headers=auth(ADMIN))
+    assert refused.status_code == 422
+    assert MY_NUMBER not in refused.text
     assert await versions_added() == before
     in_force = await client.get("/rules/checkup-programmes/4m/in-force", headers=auth())
     assert in_force.json()["start_months"] == 3
@@ -462,3 +473,54 @@ async def test_the_database_refuses_to_rewrite_a_version_in_force_even_for_the_s
         delete(VoucherRule).where(VoucherRule.effective_from == later)
     )
     assert withdrawn.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def test_a_version_still_to_come_may_be_withdrawn_one_in_force_never(
+    client: httpx.AsyncClient, auth: Auth, db_session: AsyncSession
+) -> None:
+    later = first_of_a_later_month()
+    await add(
+        client,
+        auth,
+        "/rules/checkup-programmes/3y",
+        effective_from=later.isoformat(),
+        name="3歳児健康診査",
+        start_months=36,
+        end_months=49,  # a typo: 48 was meant
+        reminder_days_before_end=60,
+        detailed_exam_valid_days=90,
+    )
+    path = f"/rules/checkup-programmes/3y/{later.isoformat()}"
+    assert (await client.delete(path, headers=auth())).status_code == 403
+    withdrawn = await client.delete(path, headers=auth(ADMIN, sub="rules-admin-withdraw"))
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["end_months"] == 49
+    in_force = await client.get(f"/rules/checkup-programmes/3y/in-force?on={later}", headers=auth())
+    assert in_force.json()["end_months"] == 48
+    assert (await client.delete(path, headers=auth(ADMIN))).status_code == 404
+    record = (
+        await db_session.execute(
+            select(AuditRecord).where(
+                AuditRecord.action == "rules.version.withdraw",
+                AuditRecord.actor == "rules-admin-withdraw",
+            )
+        )
+    ).scalar_one()
+    assert record.detail["withdrawn"]["end_months"] == 49
+    # The same date can now be given the version meant.
+    await add(
+        client,
+        auth,
+        "/rules/checkup-programmes/3y",
+        effective_from=later.isoformat(),
+        name="3歳児健康診査",
+        start_months=36,
+        end_months=48,
+        reminder_days_before_end=30,
+        detailed_exam_valid_days=90,
+    )
+    seed = await client.delete("/rules/prenatal-vouchers/2015-04-01", headers=auth(ADMIN))
+    assert seed.status_code == 409
+    assert "never rewritten or withdrawn" in seed.json()["detail"]
+    kept = await client.get("/rules/prenatal-vouchers/in-force?on=2020-01-01", headers=auth())
+    assert kept.json()["base_count"] == 14

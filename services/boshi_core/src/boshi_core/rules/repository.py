@@ -68,6 +68,18 @@ async def has_version(
     return (await session.execute(stmt)).first() is not None
 
 
+async def version_for_update(
+    session: AsyncSession, book: RuleBook, *, code: str | None, effective_from: date
+) -> Any:
+    stmt = _select(book, code).where(book.model.effective_from == effective_from)
+    return (await session.execute(stmt.with_for_update())).scalar_one_or_none()
+
+
+async def delete_version(session: AsyncSession, row: Any) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
 async def code_exists(session: AsyncSession, code: str) -> bool:
     stmt = select(CheckupProgramme.code).where(CheckupProgramme.code == code).limit(1)
     return (await session.execute(stmt)).first() is not None

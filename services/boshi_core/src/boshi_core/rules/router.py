@@ -35,10 +35,17 @@ Before = Annotated[
 On = Annotated[date | None, Query(description="the day asked about; default today (Asia/Tokyo)")]
 Code = Annotated[ProgrammeCode, Path(description="the checkup programme")]
 IN_FORCE = problem_responses(404)  # no version in force that day
+EffectiveFrom = Annotated[date, Path(description="the version's effective_from")]
+WITHDRAW = (
+    "Withdraws a version that has not taken effect yet (a mistake, a decision reversed) and "
+    "answers it; a version in force or past answers 409 and stays. The access record "
+    "(`rules.version.withdraw`) keeps the values withdrawn."
+)
 ADD = (
     "Adds a version that takes effect on `effective_from`, which must be after today (422): a "
     "version in force or past is never rewritten. A second version from the same date answers "
-    "409. The change is recorded in the access log (`rules.version.add`) with who made it."
+    "409 (withdraw a mistaken version still to come with DELETE, then add it again). The "
+    "change is recorded in the access log (`rules.version.add`) with who made it."
 )
 
 
@@ -217,5 +224,65 @@ async def add_programme_version(
         code=code,
         effective_from=body.effective_from,
         fields=body.model_dump(exclude={"effective_from"}),
+    )
+    return ProgrammeVersionOut.model_validate(row)
+
+
+@router.delete(
+    "/prenatal-vouchers/{effective_from}",
+    summary="Withdraw a prenatal voucher rule version that has not taken effect yet",
+    description=WITHDRAW,
+)
+async def withdraw_voucher_rule(
+    effective_from: EffectiveFrom, session: Session, principal: RulesAdmin
+) -> VoucherRuleOut:
+    row = await service.withdraw_version(
+        session, principal=principal, book=repository.VOUCHERS, effective_from=effective_from
+    )
+    return VoucherRuleOut.model_validate(row)
+
+
+@router.delete(
+    "/prenatal-risk/{effective_from}",
+    summary="Withdraw a prenatal risk rule version that has not taken effect yet",
+    description=WITHDRAW,
+)
+async def withdraw_risk_rules(
+    effective_from: EffectiveFrom, session: Session, principal: RulesAdmin
+) -> RiskRulesOut:
+    row = await service.withdraw_version(
+        session, principal=principal, book=repository.RISK, effective_from=effective_from
+    )
+    return RiskRulesOut.model_validate(row)
+
+
+@router.delete(
+    "/birth-follow-up/{effective_from}",
+    summary="Withdraw a birth follow-up rule version that has not taken effect yet",
+    description=WITHDRAW,
+)
+async def withdraw_birth_rule(
+    effective_from: EffectiveFrom, session: Session, principal: RulesAdmin
+) -> BirthRuleOut:
+    row = await service.withdraw_version(
+        session, principal=principal, book=repository.BIRTH, effective_from=effective_from
+    )
+    return BirthRuleOut.model_validate(row)
+
+
+@router.delete(
+    "/checkup-programmes/{code}/{effective_from}",
+    summary="Withdraw a programme version that has not taken effect yet",
+    description=WITHDRAW,
+)
+async def withdraw_programme_version(
+    code: Code, effective_from: EffectiveFrom, session: Session, principal: RulesAdmin
+) -> ProgrammeVersionOut:
+    row = await service.withdraw_version(
+        session,
+        principal=principal,
+        book=repository.PROGRAMMES,
+        code=code,
+        effective_from=effective_from,
     )
     return ProgrammeVersionOut.model_validate(row)

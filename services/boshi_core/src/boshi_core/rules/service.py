@@ -78,6 +78,47 @@ async def add_version(
     return row
 
 
+def _values(row: Any, book: RuleBook) -> dict[str, Any]:
+    """A version's values for the access record (dates as ISO text)."""
+    columns = [c.key for c in book.model.__table__.columns if c.key not in {"recorded_at", "code"}]
+    return {c: v.isoformat() if isinstance(v := getattr(row, c), date) else v for c in columns}
+
+
+async def withdraw_version(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    book: RuleBook,
+    effective_from: date,
+    code: str | None = None,
+) -> Any:
+    """Withdraw a version that has not taken effect yet (a mistake, a decision reversed); one
+    in force or past stays (409). The access record keeps the values withdrawn."""
+    await _require_code(session, book, code)
+    row = await repository.version_for_update(
+        session, book, code=code, effective_from=effective_from
+    )
+    if row is None:
+        raise NotFound(f"{_label(book, code)} has no version effective from {effective_from}")
+    today = today_tokyo()
+    if effective_from <= today:
+        raise Conflict(
+            f"the {_label(book, code)} version effective from {effective_from.isoformat()} is "
+            f"in force or past (today is {today.isoformat()}); it is never rewritten or withdrawn"
+        )
+    withdrawn = _values(row, book)
+    await repository.delete_version(session, row)
+    UnitOfWork.of(session).record_access(
+        principal,
+        action="rules.version.withdraw",
+        target_type="rule_version",
+        target_id=f"{_label(book, code)} {effective_from.isoformat()}",
+        purpose=PURPOSE,
+        detail={"book": book.name, "withdrawn": withdrawn},
+    )
+    return row
+
+
 async def versions(
     session: AsyncSession,
     *,
