@@ -1,5 +1,6 @@
+import sys
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,16 @@ from boshi_core.main import create_app
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.repository import upsert_snapshot
-from boshi_core.testsupport import ALL_SCOPES, Auth, FakeAtena, Register, Resident, child, snapshot
+from boshi_core.testsupport import (
+    ALL_SCOPES,
+    Auth,
+    Clock,
+    FakeAtena,
+    Register,
+    Resident,
+    child,
+    snapshot,
+)
 from mch_testing.app import running_app
 from mch_testing.keys import TestKeySet
 
@@ -36,7 +46,14 @@ def migrations_path() -> Path:
 def preserved_tables() -> frozenset[str]:
     """Reference data the migrations seed: kept when a committed test cleans up after itself."""
     return frozenset(
-        {"audit_log", "alembic_version", "voucher_rules", "risk_rule_sets", "checkup_programmes"}
+        {
+            "audit_log",
+            "alembic_version",
+            "voucher_rules",
+            "risk_rule_sets",
+            "checkup_programmes",
+            "birth_rules",
+        }
     )
 
 
@@ -118,8 +135,26 @@ async def programmes(db_session: AsyncSession) -> None:
                 start_months=start,
                 end_months=end,
                 reminder_days_before_end=days,
+                detailed_exam_valid_days=90,
                 source="test seed",
             )
             for code, name, start, end, days in PROGRAMME_SEED
         )
         await db_session.commit()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Move boshi_core's today (mch_common.dates.today_tokyo, as every boshi_core module
+    imported it) to a chosen day: a rule version added for a later date is exercised on the
+    day before it and on its first day."""
+    clock = Clock()
+    real = sys.modules["mch_common.dates"].today_tokyo
+
+    def today_tokyo(now: datetime | None = None) -> date:
+        return clock.day or real(now)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("boshi_core") and getattr(module, "today_tokyo", None) is real:
+            monkeypatch.setattr(module, "today_tokyo", today_tokyo)
+    return clock

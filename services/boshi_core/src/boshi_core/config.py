@@ -24,6 +24,3 @@ class Settings(ServiceSettings):
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "
         "IPAexGothic font shipped in mch_common (mch_common.fonts)",
     )
-    premature_visit_due_days: int = Field(
-        default=14, description="days after a low birth weight notification to visit by"
-    )

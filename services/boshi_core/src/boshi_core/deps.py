@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 
 from boshi_core.config import Settings
 from boshi_core.people.atena import AtenaClient
-from mch_common.auth.deps import require_scope
+from mch_common.auth.deps import require_any_scope, require_scope
 from mch_common.auth.principal import Principal
 
 PregnancyReader = Annotated[Principal, require_scope("boshi:pregnancy:read")]
@@ -14,6 +14,15 @@ PregnancyWriter = Annotated[Principal, require_scope("boshi:pregnancy:write")]
 VisitReader = Annotated[Principal, require_scope("boshi:visit:read")]
 VisitWriter = Annotated[Principal, require_scope("boshi:visit:write")]
 DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export")]
+RULES_ADMIN = "boshi:rules:admin"
+RulesAdmin = Annotated[Principal, require_scope(RULES_ADMIN)]
+# Every MCH reader may see the rules their work is judged by.
+RulesReader = Annotated[
+    Principal,
+    require_any_scope(
+        RULES_ADMIN, "boshi:pregnancy:read", "boshi:visit:read", "boshi:checkup:read"
+    ),
+]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.

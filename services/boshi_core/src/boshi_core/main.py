@@ -15,6 +15,8 @@ from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
 from boshi_core.pregnancy.router import router as pregnancy_router
+from boshi_core.rules.router import router as rules_router
+from boshi_core.visits.router import records_router as visit_records_router
 from boshi_core.visits.router import router as visits_router
 from mch_common.audit_api import audit_router
 from mch_common.auth.client import ServiceAuth, ServiceTokenClient
@@ -83,9 +85,11 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             pregnancy_router,
             births_router,
             visits_router,
+            visit_records_router,
             disclosure_router,
             checkups_router,
             center_router,
+            rules_router,
             audit_router(read_scope="boshi:audit:read"),
         ],
         person_params=PERSON_PARAMS,

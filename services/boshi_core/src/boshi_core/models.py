@@ -26,6 +26,7 @@ from boshi_core.pregnancy.models import (
     VoucherRule,
 )
 from boshi_core.reminders.models import ReminderRun
+from boshi_core.rules.models import BirthRule
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
 from mch_common.db import Base
@@ -34,6 +35,7 @@ from mch_common.events.tables import InboxEvent, OutboxEvent
 __all__ = [
     "AuditRecord",
     "Base",
+    "BirthRule",
     "CenterCase",
     "CenterCaseMember",
     "CenterConsultation",

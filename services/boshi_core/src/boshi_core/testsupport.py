@@ -3,6 +3,7 @@ and a fake atena lookup endpoint. No real personal data: names and numbers are m
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,17 @@ CENTER_SCOPES = ("boshi:center:read", "boshi:center:write")
 Auth = Callable[..., dict[str, str]]
 Register = Callable[..., Any]
 Resident = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Clock:
+    """The city's "today" as boshi_core sees it in a test (the `clock` fixture); `None`: the
+    real date."""
+
+    day: date | None = None
+
+    def set(self, day: date) -> None:
+        self.day = day
 
 
 class FakeAtena:

@@ -24,6 +24,7 @@ class ProgrammeOut(BaseModel):
     start_months: int
     end_months: int
     reminder_days_before_end: int
+    detailed_exam_valid_days: int
     effective_from: date
 
 

@@ -24,8 +24,6 @@ from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健法第12条・第13条 (infant checkups and reminders)"
-# 精密健康診査受診票: valid for three months from issue (city practice; to be confirmed)
-VOUCHER_VALID_DAYS = 90
 BATCH_ACTOR = "batch:boshi_core.checkups"
 
 
@@ -243,6 +241,10 @@ async def record_result(
     await session.flush()
     voucher: DetailedExamVoucher | None = None
     if result.judgement == "detailed_exam":
+        # Valid for the days of the programme version in force on the issue date.
+        in_force = await repository.rule_in_force(session, result.programme, today)
+        if in_force is None:
+            raise InvalidInput(f"the {result.programme} programme is not in force on {today}")
         serial = await repository.next_voucher_serial(session)
         ward = ward_digits(person.ward_code) if person.ward_code else "00"
         voucher = DetailedExamVoucher(
@@ -250,7 +252,7 @@ async def record_result(
             result_id=record.id,
             person_no=person_no,
             issued_on=today,
-            valid_until=today + timedelta(days=VOUCHER_VALID_DAYS),
+            valid_until=today + timedelta(days=in_force.detailed_exam_valid_days),
             reason=result.detailed_exam_reason,
         )
         session.add(voucher)
