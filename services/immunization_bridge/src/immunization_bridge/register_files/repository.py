@@ -1,0 +1,80 @@
+"""The files-out SQL: changes recorded once per event, taken by one run at a time."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from immunization_bridge.register_files.models import RegisterChange, RegisterFileRun
+
+# Two builds at once would wait for each other rather than split the pending changes.
+_BUILD_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('immunization_bridge.register_file'))")
+_PENDING = select(RegisterChange).where(RegisterChange.run_id.is_(None)).order_by(RegisterChange.id)
+_ASSIGN = (
+    update(RegisterChange)
+    .where(RegisterChange.run_id.is_(None), RegisterChange.id <= bindparam("last_id"))
+    .values(run_id=bindparam("run_id"))
+)
+_CHANGES_OF_RUN = (
+    select(RegisterChange)
+    .where(RegisterChange.run_id == bindparam("run_id"))
+    .order_by(RegisterChange.id)
+)
+_PENDING_COUNT = select(func.count()).where(RegisterChange.run_id.is_(None))
+
+
+async def record_change(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Once per event id: a redelivered event adds nothing."""
+    await session.execute(
+        insert(RegisterChange).values(values).on_conflict_do_nothing(index_elements=["event_id"])
+    )
+
+
+async def lock_for_build(session: AsyncSession) -> None:
+    await session.execute(_BUILD_LOCK)
+
+
+async def pending(session: AsyncSession) -> list[RegisterChange]:
+    return list((await session.execute(_PENDING)).scalars())
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int((await session.execute(_PENDING_COUNT)).scalar_one())
+
+
+async def assign(session: AsyncSession, *, run_id: int, last_id: int) -> None:
+    await session.execute(_ASSIGN, {"run_id": run_id, "last_id": last_id})
+
+
+async def changes_of(session: AsyncSession, run_id: int) -> list[RegisterChange]:
+    return list((await session.execute(_CHANGES_OF_RUN, {"run_id": run_id})).scalars())
+
+
+async def runs_page(
+    session: AsyncSession, *, before: int | None, limit: int
+) -> list[RegisterFileRun]:
+    """Newest first, without the files' bytes."""
+    stmt = (
+        select(RegisterFileRun)
+        .options(defer(RegisterFileRun.content, raiseload=True))
+        .order_by(RegisterFileRun.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        stmt = stmt.where(RegisterFileRun.id < before)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_delivery(session: AsyncSession, run_id: int) -> None:
+    await session.execute(
+        update(RegisterFileRun)
+        .where(RegisterFileRun.id == run_id)
+        .values(deliveries=RegisterFileRun.deliveries + 1, last_delivered_at=func.now())
+    )
+
+
+def person_nos(changes: Sequence[RegisterChange]) -> list[str]:
+    return list(dict.fromkeys(change.person_no for change in changes))
