@@ -143,7 +143,9 @@ async def ceiling_recompute(url: str) -> float:
         overdue = await conn.fetch("SELECT * FROM overdue_doses")
         await conn.execute("CREATE TABLE ceiling_overdue (LIKE overdue_doses)")
         started = time.perf_counter()
-        await conn.fetch("SELECT person_no, birth_date, residence_status, ward_code FROM children")
+        await conn.fetch(
+            "SELECT person_no, birth_date, residence_status, ward_code FROM child_register"
+        )
         await conn.fetch(
             "SELECT person_no, vaccine, dose_no, given_on FROM vaccination_records"
             " WHERE NOT deleted"
@@ -161,7 +163,7 @@ async def main(records: int, count: int) -> None:
         people = children(count)
         conn = await asyncpg.connect(asyncpg_dsn(url))
         await conn.copy_records_to_table(
-            "children",
+            "child_register",
             records=people,
             columns=(
                 "person_no",
@@ -178,7 +180,7 @@ async def main(records: int, count: int) -> None:
                 "last_event_type",
             ),
         )
-        await conn.execute("VACUUM ANALYZE children")
+        await conn.execute("VACUUM ANALYZE child_register")
         await conn.close()
         data, parsed = batch_file(people, records)
         print(

@@ -2,6 +2,7 @@
 
     python -m immunization_bridge.cli import FILE... [--operator NAME]
     python -m immunization_bridge.cli overdue-check [--on YYYY-MM-DD]
+    python -m immunization_bridge.cli watch-inbox INBOX [--interval S] [--once]
     python -m immunization_bridge.cli register-file build --dir OUTBOX [--operator NAME]
     python -m immunization_bridge.cli register-file list [--limit N]
     python -m immunization_bridge.cli register-file deliver RUN_ID --dir OUTBOX
@@ -13,6 +14,12 @@ stdout, progress on stderr, and exits 0 when every line was kept, 2 when some we
 1 on failure. `overdue-check` is the daily (or monthly) run: it stores the overdue doses and
 emits immunization.dose.overdue for each newly overdue one.
 
+`watch-inbox` is the long-running importer of the inbox folder (records/inbox.py): every
+`--interval` seconds it imports the files dropped in INBOX, in name order, once each, and
+moves each to INBOX/done or INBOX/failed with its report; a report line a file on stdout. It
+stops on SIGTERM or Ctrl-C after the file at hand; `--once` sweeps once and exits (a cron job).
+A sweep that fails (the database is down) is logged and retried; the files wait.
+
 `register-file build` writes the next file for the register (every change not in a file yet)
 into OUTBOX and prints its run record; `deliver` writes a run's file again, byte for byte (a
 lost file). A file appears in OUTBOX whole (written aside, then renamed). A build that
@@ -21,17 +28,21 @@ committed but whose file was not written shows `deliveries: 0` in `list`: delive
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
 import sys
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from immunization_bridge.config import Settings
+from immunization_bridge.records.inbox import sweep
 from immunization_bridge.records.service import import_file
 from immunization_bridge.register_files import service as register_files
 from immunization_bridge.register_files.schemas import RegisterFileRunOut
@@ -85,6 +96,60 @@ async def overdue_check(settings: Settings, *, on: date) -> int:
         await engine.dispose()
     _out(report.model_dump_json())
     return 0
+
+
+async def watch_inbox(
+    settings: Settings,
+    inbox: Path,
+    *,
+    operator: str,
+    interval: float,
+    once: bool,
+    settle_seconds: float = 2.0,
+    stop: asyncio.Event | None = None,
+) -> int:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = () if once else (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    engine = create_engine(settings.database_url, pool_size=1)
+    sessions = session_factory(engine)
+    exit_code = 0
+    try:
+        while True:
+            try:
+                results = await sweep(
+                    sessions,
+                    inbox,
+                    actor=operator,
+                    today=today_tokyo,
+                    settle_seconds=settle_seconds,
+                    on_progress=_err,
+                )
+            except (OSError, SQLAlchemyError) as exc:
+                # The files stay in the inbox; the next sweep takes them.
+                _err(f"sweep failed ({type(exc).__name__}); retrying in {interval} s")
+                exit_code = 1
+                results = []
+            for result in results:
+                _out(
+                    json.dumps(
+                        {"outcome": result.outcome, **asdict(result.report)}, ensure_ascii=False
+                    )
+                )
+                if result.outcome == "failed":
+                    exit_code = max(exit_code, 2)
+            if once or stop.is_set():
+                return exit_code
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
+                return 0
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        await engine.dispose()
 
 
 def write_whole(directory: Path, filename: str, content: bytes) -> Path:
@@ -161,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     importing.add_argument("--operator", default=None, help="recorded as the actor")
     checking = commands.add_parser("overdue-check", help="store and announce overdue doses")
     checking.add_argument("--on", type=date.fromisoformat, default=None)
+    watching = commands.add_parser("watch-inbox", help="import files dropped in a folder")
+    watching.add_argument("inbox", type=Path)
+    watching.add_argument("--interval", type=float, default=10.0, help="seconds between sweeps")
+    watching.add_argument("--once", action="store_true", help="one sweep, then exit")
+    watching.add_argument("--operator", default=None, help="recorded as the actor")
     files_out = commands.add_parser("register-file", help="the batch files for the register")
     actions = files_out.add_subparsers(dest="action", required=True)
     building = actions.add_parser("build", help="the next file, of every change not yet sent")
@@ -177,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     operator = getattr(args, "operator", None) or f"cli:{getpass.getuser()}"
     if args.command == "import":
         return asyncio.run(import_files(settings, args.files, operator=operator))
+    if args.command == "watch-inbox":
+        if not args.inbox.is_dir():
+            parser.error(f"{args.inbox}: not a folder")
+        return asyncio.run(
+            watch_inbox(
+                settings, args.inbox, operator=operator, interval=args.interval, once=args.once
+            )
+        )
     if args.command == "overdue-check":
         return asyncio.run(overdue_check(settings, on=args.on or today_tokyo()))
     if args.action == "build":

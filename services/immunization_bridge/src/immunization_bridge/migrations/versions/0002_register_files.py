@@ -1,5 +1,6 @@
 """Files out to the register: the changes waiting for a file, and each file's run record with
-its bytes (re-delivery).
+its bytes (re-delivery). The child register's table becomes `child_register` (boshi_core has a
+`children` table, and the services' models share one declarative registry).
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # 0001 creates the tables from the models, so a database it made after the rename already
+    # has `child_register`; one made before has `children`.
+    if sa.inspect(op.get_bind()).has_table("children"):
+        op.rename_table("children", "child_register")
+        op.execute("ALTER INDEX ix_children_ward_code RENAME TO ix_child_register_ward_code")
+        op.execute("ALTER TABLE child_register RENAME CONSTRAINT pk_children TO pk_child_register")
     op.create_table(
         "register_file_runs",
         sa.Column("id", sa.Integer(), nullable=False),
