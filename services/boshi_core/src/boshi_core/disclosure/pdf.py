@@ -28,6 +28,11 @@ SECTIONS = (
     ("infant_checkup_results", "乳幼児健康診査 (infant checkup results)"),
     ("detailed_exam_vouchers", "精密健康診査受診票 (detailed-examination vouchers)"),
     ("center_cases", "子ども家庭センター (child and family center cases)"),
+    (
+        "vaccination_status",
+        "予防接種の状況 (vaccination status, from the immunization register link)",
+    ),
+    ("vaccination_records", "予防接種の記録 (vaccinations given)"),
     ("access_log", "アクセス記録 (who accessed this person's data)"),
 )
 
@@ -94,6 +99,23 @@ LABELS = {
     "action": "操作",
     "purpose": "目的",
     "occurred_at": "日時",
+    "vaccine": "ワクチン",
+    "dose_no": "回数",
+    "window_start": "接種開始可能日",
+    "overdue_from": "標準的な接種期間の経過日",
+    "last_day": "定期接種の最終日",
+    "given_on": "接種日",
+    "lot": "ロット番号",
+    "institution_code": "医療機関コード",
+    "record_id": "記録番号",
+    "state": "連携状態",
+    "reason": "理由",
+}
+
+# The bridge's `state` when it gave no statuses, as a reader reads it.
+VACCINATIONS_NOT_SHOWN = {
+    "unavailable": "取得できませんでした (the immunization bridge did not answer)",
+    "not_registered": "予防接種の対象児として登録されていません (not in the bridge's register)",
 }
 
 
@@ -132,6 +154,24 @@ def _text(field: str, value: Any) -> str:
     return str(value)
 
 
+def _vaccination_sections(value: Any) -> dict[str, Any]:
+    """The bridge's answer as two sections: each dose's status, and the vaccinations given;
+    when it gave none, the status section says why."""
+    if not isinstance(value, dict):
+        return {}
+    state = value.get("state")
+    if state != "available":
+        shown = VACCINATIONS_NOT_SHOWN.get(str(state), str(state))
+        return {
+            "vaccination_status": [{"state": shown, "reason": value.get("reason")}],
+            "vaccination_records": [],
+        }
+    return {
+        "vaccination_status": value.get("doses") or [],
+        "vaccination_records": value.get("records") or [],
+    }
+
+
 def _paragraph(pdf: FPDF, height: float, text: str) -> None:
     # Left-aligned: multi_cell justifies by default, which spreads a wrapped line (the header's
     # date and author, an address) over the page width with wide gaps.
@@ -155,8 +195,9 @@ def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
         6,
         f"作成日時 (exported at): {export['exported_at']} / 作成者 (by): {export['exported_by']}",
     )
+    sections = {**export, **_vaccination_sections(export.get("vaccinations"))}
     for key, title in SECTIONS:
-        value = export.get(key)
+        value = sections.get(key)
         rows: list[dict[str, Any]] = [value] if isinstance(value, dict) else list(value or [])
         pdf.ln(3)
         pdf.set_font("jp", size=13)
