@@ -183,3 +183,31 @@ async def test_a_child_who_moved_ward_is_listed_in_the_new_ward_after_the_next_c
     for ward, count in ((KOKURAKITA, 0), (YAHATANISHI, again.overdue)):
         page = await client.get(f"/wards/{ward}/overdue", headers=headers())
         assert len(page.json()["items"]) == count
+
+
+async def test_a_backdated_correction_file_changes_what_the_status_shows(
+    client: httpx.AsyncClient, headers: Headers, session: AsyncSession, make_child: MakeChild
+) -> None:
+    child = await make_child(date(2025, 1, 15))
+    first = csv_file(f"R1,A,{child},pcv,1,2025-05-19,,")
+    backdated = csv_file(f"R1,C,{child},pcv,1,令和7年3月20日,,")  # the register's correction
+
+    async def pcv(dose_no: int) -> dict[str, str]:
+        response = await client.get(
+            f"/children/{child}/status", params={"on": "2025-05-20"}, headers=headers()
+        )
+        assert response.status_code == 200, response.text
+        (dose,) = [
+            d for d in response.json()["doses"] if (d["vaccine"], d["dose_no"]) == ("pcv", dose_no)
+        ]
+        return dose
+
+    await import_file(session, data=first, filename="1.csv", actor="t", today=TODAY)
+    before = await pcv(2)
+    await import_file(session, data=backdated, filename="2.csv", actor="t", today=TODAY)
+    after = await pcv(2)
+
+    # 27 days after a dose given yesterday: not yet; after one given in March: due today.
+    assert (before["status"], before["window_start"]) == ("not_yet_due", "2025-06-15")
+    assert (after["status"], after["window_start"]) == ("due", "2025-04-16")
+    assert (await pcv(1))["given_on"] == "2025-03-20"
