@@ -23,6 +23,11 @@ _CHANGES_OF_RUN = (
     .where(RegisterChange.run_id == bindparam("run_id"))
     .order_by(RegisterChange.id)
 )
+_CHANGES_OF_PERSON = (
+    select(RegisterChange)
+    .where(RegisterChange.person_no == bindparam("person_no"))
+    .order_by(RegisterChange.id)
+)
 _PENDING_COUNT = select(func.count()).where(RegisterChange.run_id.is_(None))
 
 
@@ -51,6 +56,10 @@ async def assign(session: AsyncSession, *, run_id: int, last_id: int) -> None:
 
 async def changes_of(session: AsyncSession, run_id: int) -> list[RegisterChange]:
     return list((await session.execute(_CHANGES_OF_RUN, {"run_id": run_id})).scalars())
+
+
+async def changes_of_person(session: AsyncSession, person_no: str) -> list[RegisterChange]:
+    return list((await session.execute(_CHANGES_OF_PERSON, {"person_no": person_no})).scalars())
 
 
 async def runs_page(
