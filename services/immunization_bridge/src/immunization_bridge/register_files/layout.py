@@ -14,12 +14,9 @@ cp932 cannot write is written 〓 and counted in the run record.
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Literal, get_args
-
-from immunization_bridge.register_files.models import RegisterChange
+from typing import Any, Literal, get_args
 
 ENCODING = "cp932"
 ChangeKind = Literal["born", "moved_in", "moved_out", "died", "name_changed"]
@@ -40,7 +37,6 @@ HEADER = (
     "other_municipality_code",
     "version",
 )
-SEX_CODES = {"male": "1", "female": "2"}
 GETA = "〓"  # 下駄記号: the customary stand-in for a character the encoding lacks
 
 
@@ -50,34 +46,14 @@ class RenderedFile:
     substituted_characters: int
 
 
-def render(changes: Sequence[RegisterChange]) -> RenderedFile:
+def render(lines: Iterable[Sequence[Any]]) -> RenderedFile:
+    """`lines` in HEADER's order (repository.pending_lines): a date writes as ISO, None as
+    an empty field."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
-    for change in changes:
-        writer.writerow(
-            (
-                change.id,
-                change.change,
-                change.effective_date.isoformat(),
-                change.person_no,
-                change.family_name,
-                change.given_name,
-                change.family_name_kana or "",
-                change.given_name_kana or "",
-                SEX_CODES.get(change.sex or "", ""),
-                change.birth_date.isoformat(),
-                _iso(change.death_date),
-                change.ward_code or "",
-                change.other_municipality_code or "",
-                change.version,
-            )
-        )
+    writer.writerows(lines)
     return _encode(buffer.getvalue())
-
-
-def _iso(day: date | None) -> str:
-    return day.isoformat() if day else ""
 
 
 def _encode(text: str) -> RenderedFile:

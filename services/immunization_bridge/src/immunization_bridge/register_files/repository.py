@@ -9,10 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from immunization_bridge.register_files.models import RegisterChange, RegisterFileRun
+from mch_common.db import asyncpg_connection
 
 # Two builds at once would wait for each other rather than split the pending changes.
 _BUILD_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('immunization_bridge.register_file'))")
-_PENDING = select(RegisterChange).where(RegisterChange.run_id.is_(None)).order_by(RegisterChange.id)
+# The file's lines as they are written (layout.HEADER's order, sex as its code): plain tuples
+# straight to the CSV writer, no ORM objects for 100,000 lines that only pass through.
+_PENDING_LINES = """
+SELECT id, change, effective_date, person_no, family_name, given_name, family_name_kana,
+       given_name_kana, CASE sex WHEN 'male' THEN '1' WHEN 'female' THEN '2' END,
+       birth_date, death_date, ward_code, other_municipality_code, version
+FROM register_changes WHERE run_id IS NULL ORDER BY id
+"""
 _ASSIGN = (
     update(RegisterChange)
     .where(RegisterChange.run_id.is_(None), RegisterChange.id <= bindparam("last_id"))
@@ -42,8 +50,9 @@ async def lock_for_build(session: AsyncSession) -> None:
     await session.execute(_BUILD_LOCK)
 
 
-async def pending(session: AsyncSession) -> list[RegisterChange]:
-    return list((await session.execute(_PENDING)).scalars())
+async def pending_lines(session: AsyncSession) -> list[Sequence[Any]]:
+    driver = await asyncpg_connection(session)
+    return list(await driver.fetch(_PENDING_LINES))
 
 
 async def pending_count(session: AsyncSession) -> int:

@@ -20,6 +20,7 @@ from mch_common.errors import NotFound
 from mch_common.work import UnitOfWork
 
 PURPOSE = "予防接種台帳への異動連携 (changes for the immunization register)"
+_ID, _CHANGE, _PERSON_NO = (layout.HEADER.index(c) for c in ("change_id", "change", "person_no"))
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,16 @@ async def build(
     """One file of every change not yet in a file (an empty file, 0件, when there is none:
     the register expects one a run)."""
     await repository.lock_for_build(session)
-    changes = await repository.pending(session)
-    _progress(on_progress, f"{len(changes)} changes for the register")
-    rendered = layout.render(changes)
-    counts = Counter(change.change for change in changes)
+    lines = await repository.pending_lines(session)
+    _progress(on_progress, f"{len(lines)} changes for the register")
+    rendered = layout.render(lines)
+    counts = Counter(line[_CHANGE] for line in lines)
     run = RegisterFileRun(
         filename="pending",
         sha256=hashlib.sha256(rendered.content).hexdigest(),
         size_bytes=len(rendered.content),
         content=rendered.content,
-        changes=len(changes),
+        changes=len(lines),
         counts={kind: counts.get(kind, 0) for kind in layout.CHANGE_KINDS},
         substituted_characters=rendered.substituted_characters,
         built_by=actor.name[:100],
@@ -100,15 +101,15 @@ async def build(
     session.add(run)
     await session.flush()
     run.filename = f"IMMREG_{on:%Y%m%d}_{run.id:06d}.csv"
-    if changes:
-        await repository.assign(session, run_id=run.id, last_id=changes[-1].id)
+    if lines:
+        await repository.assign(session, run_id=run.id, last_id=lines[-1][_ID])
     actor.record(
         session,
         action="register_file.build",
         target_type="register_file",
         target_id=str(run.id),
         detail={"changes": run.changes, "counts": run.counts, "sha256": run.sha256},
-        persons=repository.person_nos(changes),
+        persons=list(dict.fromkeys(line[_PERSON_NO] for line in lines)),
     )
     await session.flush()
     _progress(on_progress, f"{run.filename}: {run.changes} lines, {run.size_bytes} bytes")
