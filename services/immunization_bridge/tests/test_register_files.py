@@ -226,3 +226,8 @@ async def test_the_cli_writes_the_file_whole_and_delivers_it_again(
     assert written.read_bytes() == content
     assert [line["person_no"] for line in lines_of(content)] == [CHILD]
     assert f"{written.name}: 1 lines" in capsys.readouterr().err
+    missing = await register_file_deliver(
+        settings, run_id=run_id + 1000, directory=outbox, operator="t"
+    )
+    assert missing == 1
+    assert f"no register file run {run_id + 1000}" in capsys.readouterr().err

@@ -49,6 +49,7 @@ from immunization_bridge.register_files.schemas import RegisterFileRunOut
 from immunization_bridge.status.service import run_overdue_check
 from mch_common.dates import today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
+from mch_common.errors import NotFound
 
 
 def _out(text: str) -> None:
@@ -186,6 +187,9 @@ async def register_file_deliver(
         return await _deliver(
             session_factory(engine), actor=actor, run_id=run_id, directory=directory
         )
+    except NotFound as exc:
+        _err(str(exc))
+        return 1
     finally:
         await engine.dispose()
 
@@ -248,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import":
         return asyncio.run(import_files(settings, args.files, operator=operator))
     if args.command == "watch-inbox":
-        if not args.inbox.is_dir():
-            parser.error(f"{args.inbox}: not a folder")
+        args.inbox.mkdir(parents=True, exist_ok=True)  # a fresh exchange volume
+        _err(f"watching {args.inbox.resolve()}")
         return asyncio.run(
             watch_inbox(
                 settings, args.inbox, operator=operator, interval=args.interval, once=args.once
