@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.checkups.models import CheckupProgramme
 from boshi_core.config import Settings
+from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.main import create_app
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.people.atena import AtenaClient
@@ -20,6 +21,7 @@ from boshi_core.testsupport import (
     Auth,
     Clock,
     FakeAtena,
+    FakeBridge,
     Register,
     Resident,
     child,
@@ -68,16 +70,28 @@ def fake_atena() -> FakeAtena:
 
 
 @pytest.fixture
+def fake_bridge() -> FakeBridge:
+    return FakeBridge()
+
+
+@pytest.fixture
 async def client(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     fake_atena: FakeAtena,
+    fake_bridge: FakeBridge,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, with_consumers=False)
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(fake_atena.handler), base_url="http://atena.test"
-    ) as atena_http:
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.MockTransport(fake_atena.handler), base_url="http://atena.test"
+        ) as atena_http,
+        httpx.AsyncClient(
+            transport=httpx.MockTransport(fake_bridge.handler), base_url="http://bridge.test"
+        ) as bridge_http,
+    ):
         app.state.atena = AtenaClient(atena_http)
+        app.state.immunization = ImmunizationClient(bridge_http)
         async with running_app(app, sessions=sessions) as http:
             yield http
 

@@ -19,6 +19,13 @@ class Settings(ServiceSettings):
 
     atena_url: str = Field(default="http://127.0.0.1:8101", description="atena's REST base URL")
     atena_timeout_seconds: float = 5.0
+    immunization_url: str = Field(
+        default="http://127.0.0.1:8105",
+        description="the immunization bridge's REST base URL (a child's vaccination statuses)",
+    )
+    immunization_timeout_seconds: float = Field(
+        default=3.0, description="past this the profile and disclosure show 'unavailable'"
+    )
     pdf_font_path: str | None = Field(
         default=None,
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from boshi_core.config import Settings
+from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.people.atena import AtenaClient
 from mch_common.auth.deps import require_any_scope, require_scope
 from mch_common.auth.principal import Principal
@@ -38,3 +39,11 @@ async def _atena(request: Request) -> AtenaClient:
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 Atena = Annotated[AtenaClient, Depends(_atena)]
+
+
+async def _immunization(request: Request) -> ImmunizationClient:
+    client: ImmunizationClient = request.app.state.immunization
+    return client
+
+
+Immunization = Annotated[ImmunizationClient, Depends(_immunization)]

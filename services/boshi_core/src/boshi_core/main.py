@@ -11,6 +11,7 @@ from boshi_core.center.router import router as center_router
 from boshi_core.checkups.router import router as checkups_router
 from boshi_core.config import SERVICE, STREAM, Settings
 from boshi_core.disclosure.router import router as disclosure_router
+from boshi_core.immunization.client import STATUS_READ_SCOPE, ImmunizationClient
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
@@ -59,14 +60,27 @@ def _lifespan(
                 auth=ServiceAuth(tokens),
                 timeout=settings.atena_timeout_seconds,
             )
-            # Tests may have put a fake atena here before startup.
+            # Its own token, with only the scope its calls need.
+            bridge_tokens = ServiceTokenClient(
+                settings.token_url, settings.client_id, settings.client_secret, STATUS_READ_SCOPE
+            )
+            bridge_http = httpx.AsyncClient(
+                base_url=settings.immunization_url,
+                auth=ServiceAuth(bridge_tokens),
+                timeout=settings.immunization_timeout_seconds,
+            )
+            # Tests may have put a fake atena or bridge here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
+            if not isinstance(getattr(app.state, "immunization", None), ImmunizationClient):
+                app.state.immunization = ImmunizationClient(bridge_http)
             try:
                 yield
             finally:
                 await http.aclose()
                 await tokens.close()
+                await bridge_http.aclose()
+                await bridge_tokens.close()
 
     return lifespan
 

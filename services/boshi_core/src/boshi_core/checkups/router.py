@@ -26,6 +26,7 @@ from boshi_core.checkups.schemas import (
     VoucherOut,
 )
 from boshi_core.checkups.windows import Period
+from boshi_core.deps import Immunization
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
 from mch_common.errors import Forbidden
@@ -211,12 +212,14 @@ async def child_profile(
     person_no: PersonNo,
     session: Session,
     principal: CheckupReader,
+    immunization: Immunization,
     month: Month | None = None,
 ) -> CheckupProfile:
     child = await service.profile(
         session,
         principal=principal,
         person_no=person_no,
+        immunization=immunization,
         period=service.parse_period(month) if month else None,
     )
     return CheckupProfile(
@@ -239,6 +242,7 @@ async def child_profile(
             )
             for p in child.programmes
         ],
+        vaccinations=child.vaccinations,
     )
 
 
