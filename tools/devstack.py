@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # mch_common is imported late: `make run` may have just insta
     from mch_common.nats_access import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
-DEVSTACK = ROOT / ".devstack"
+# MCH_DEVSTACK_DIR: another folder for the embedded servers and logs (the signal test's own).
+DEVSTACK = Path(os.environ.get("MCH_DEVSTACK_DIR") or ROOT / ".devstack").resolve()
 LOGS = DEVSTACK / "logs"
 PIDS_FILE = DEVSTACK / "services.json"
 HOST = "127.0.0.1"
@@ -678,6 +679,11 @@ def print_summary(
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    """The first signal stops the run; the rest are ignored. A SIGTERM to `make run`'s process
+    group arrives twice (once from the sender, once forwarded by make), and a second
+    KeyboardInterrupt raised while the first is being handled would end in a traceback and
+    leave the services running."""
+    _ignore_signals()
     raise KeyboardInterrupt
 
 
@@ -725,7 +731,7 @@ def watch(children: list[Child]) -> None:
 def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Child]) -> int:
     only = [name.strip() for name in args.services.split(",") if name.strip()]
     services = discover(only)
-    DEVSTACK.mkdir(exist_ok=True)
+    DEVSTACK.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(exist_ok=True)
 
     postgres_url, postgres_from = resolve_postgres(stack)
