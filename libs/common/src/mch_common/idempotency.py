@@ -6,7 +6,7 @@ key; the service answers what it answered the first time and changes nothing a s
 
 - same key, same request (method, path, query, content type, body): the first answer replayed
   (status, body, `Content-Type`, `Location`, `Content-Disposition`), marked
-  `Idempotency-Replayed: true`;
+  `Idempotency-Replayed: true`, with an access record of its own;
 - same key, another request: 422; the same key while its first request still runs: 409;
 - keys belong to the caller (the token's subject): two clients' keys never meet;
 - the record is written in the SAME transaction as the change (the request's `Session`), so
@@ -52,7 +52,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mch_common.auth.principal import Principal
-from mch_common.db import Base, unit_of_work
+from mch_common.db import Base
 from mch_common.errors import Conflict, InvalidInput, internal_error_response, problem_response
 from mch_common.mynumber import contains_my_number
 from mch_common.work import UnitOfWork
@@ -203,22 +203,10 @@ async def claim_key(principal: Principal) -> None:
         raise InvalidInput(KEY_REUSED)
     if body is None:
         raise Conflict(ANSWER_NOT_KEPT.format(at=created_at.isoformat(timespec="seconds")))
-    await _record_replay(request, principal, status=status, persons=persons)
-    raise Replay(
-        status,
-        [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-        + [(REPLAYED_HEADER.encode(), b"true")],
-        bytes(body),
-    )
-
-
-async def _record_replay(
-    request: IdempotentRequest, principal: Principal, *, status: int, persons: list[str]
-) -> None:
-    """A replay shows the first answer again: its own access record, committed apart (the
-    request's transaction, which holds the key's lock, is rolled back)."""
-    async with unit_of_work(request.sessions) as session:
-        UnitOfWork.of(session).record_access(
+    # A replay shows the first answer again: its own access record, committed by the
+    # middleware in this transaction (one connection, however busy the pool).
+    if request.work is not None:
+        request.work.record_access(
             principal,
             action=f"{request.method} {request.path} (replayed)",
             target_type="idempotency_key",
@@ -226,6 +214,12 @@ async def _record_replay(
             detail={"status": status},
             persons=persons,
         )
+    raise Replay(
+        status,
+        [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        + [(REPLAYED_HEADER.encode(), b"true")],
+        bytes(body),
+    )
 
 
 def fingerprint(*, method: str, path: str, query: bytes, content_type: bytes, body: bytes) -> str:
@@ -302,6 +296,17 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, hold)
         except Replay as replay:
+            if request.session is not None and request.work is not None:
+                try:
+                    await request.work.flush()
+                    await request.session.commit()
+                except Exception:  # noqa: BLE001 - the replay's record must commit: else 500
+                    _log.exception("the access record of an idempotent replay did not commit")
+                    failure = internal_error_response(
+                        instance=scope["path"], correlation_id=_correlation_id()
+                    )
+                    await failure(scope, receive, send)
+                    return
             await _send(send, replay.status, replay.headers, replay.body)
             return
         status = answer[0]["status"] if answer else 500

@@ -24,7 +24,7 @@ from mch_common.errors import (
     my_number_in_url_response,
     nul_in_url_response,
 )
-from mch_common.idempotency import IdempotencyMiddleware, current_request
+from mch_common.idempotency import IdempotencyMiddleware, Replay, current_request
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
@@ -231,6 +231,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     try:
         yield session
         await UnitOfWork.of(session).flush()
+    except Replay:
+        raise  # the stored answer: the middleware commits the replay's access record
     except BaseException as error:
         keyed.failed = True
         await session.rollback()
