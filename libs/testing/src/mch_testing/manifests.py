@@ -1,0 +1,492 @@
+"""The offline check of deploy/: Kubernetes overlays rendered, every manifest validated against
+its schema, every reference resolved, and the compose file against the compose spec.
+
+No cluster and no Docker are needed. Rendering uses `kubectl kustomize` (or `kustomize build`);
+the schemas of Kubernetes' own kinds come from the pinned `kubernetes-validate` package, those
+of the operators' custom resources (CloudNativePG, cert-manager, External Secrets) are vendored
+under deploy/schemas/crds/ and applied as strictly as `kubectl apply` does (an unknown field is
+an error), and the compose spec's schema is vendored under deploy/schemas/compose/.
+
+Each check returns a list of problems, one readable line each ("Deployment/atena: ..."); an
+empty list means the manifests are sound. `python -m mch_testing.manifests` runs them all.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parents[4]
+DEPLOY = ROOT / "deploy"
+OVERLAYS = DEPLOY / "overlays"
+SCHEMAS = DEPLOY / "schemas"
+# The oldest Kubernetes the manifests must apply to (CronJob timeZone needs 1.27).
+KUBERNETES_VERSION = "1.30"
+
+Manifest = dict[str, Any]
+
+
+class RenderUnavailable(RuntimeError):
+    """Neither kubectl nor kustomize is installed: the overlays cannot be rendered here."""
+
+
+def overlays() -> list[Path]:
+    return sorted(path.parent for path in OVERLAYS.glob("*/kustomization.yaml"))
+
+
+def render(directory: Path) -> list[Manifest]:
+    if shutil.which("kubectl"):
+        command = ["kubectl", "kustomize", str(directory)]
+    elif shutil.which("kustomize"):
+        command = ["kustomize", "build", str(directory)]
+    else:
+        raise RenderUnavailable("neither kubectl nor kustomize is on PATH")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ValueError(f"{' '.join(command)} failed: {done.stderr.strip()}")
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def name_of(doc: Manifest) -> str:
+    return f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+
+
+# --- schemas -----------------------------------------------------------------------------
+
+
+def _strict(schema: Any) -> Any:
+    """What kubectl's strict field validation enforces: a field the schema does not name is an
+    error, unless the schema keeps unknown fields."""
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        strict["additionalProperties"] = False
+    return strict
+
+
+@cache
+def _crd_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
+    validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+    for path in sorted((SCHEMAS / "crds").glob("*.json")):
+        schema = json.loads(path.read_text())
+        gvk = schema["x-kubernetes-group-version-kind"]
+        api_version = f"{gvk['group']}/{gvk['version']}"
+        validators[(api_version, gvk["kind"])] = jsonschema.Draft7Validator(_strict(schema))
+    return validators
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "(top)"
+
+
+def schema_problems(docs: list[Manifest]) -> list[str]:
+    problems = []
+    for doc in docs:
+        key = (str(doc.get("apiVersion")), str(doc.get("kind")))
+        crd = _crd_validators().get(key)
+        if crd is not None:
+            problems += [
+                f"{name_of(doc)}: {_path(error)}: {error.message}" for error in crd.iter_errors(doc)
+            ]
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            problems.append(f"{name_of(doc)}: no schema for {key[0]} {key[1]} (vendor its CRD)")
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{name_of(doc)}: {_path(error)}: {error.message}")
+    return problems
+
+
+# --- references --------------------------------------------------------------------------
+
+ANY_KEY = None  # a Secret whose keys are not known here (made by an operator)
+# Hosts the services reach by URL: "atena", "atena.mch", "nats-0.nats-headless.mch.svc...".
+URL = re.compile(
+    r"\b(?:https?|nats|tls|nats-route|postgres(?:ql)?(?:\+asyncpg)?)://"
+    r"(?:[^@/\s\"']+@)?([A-Za-z0-9.-]+)"
+)
+IN_CLUSTER_SUFFIXES = (".svc.cluster.local", ".svc")
+
+
+@dataclass
+class Inventory:
+    """What the rendered manifests define, or make an operator define."""
+
+    secrets: dict[str, set[str] | None] = field(default_factory=dict)
+    config_maps: dict[str, set[str]] = field(default_factory=dict)
+    pvcs: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+    service_accounts: set[str] = field(default_factory=lambda: {"default"})
+    issuers: set[str] = field(default_factory=set)
+    secret_stores: set[str] = field(default_factory=set)
+    workloads: set[tuple[str, str]] = field(default_factory=set)
+    pod_labels: list[dict[str, str]] = field(default_factory=list)
+    clusters: dict[str, Manifest] = field(default_factory=dict)
+    namespace: str = "mch"
+
+
+def inventory(docs: list[Manifest]) -> Inventory:
+    inv = Inventory()
+    for doc in docs:
+        kind, meta, spec = doc.get("kind"), doc.get("metadata", {}), doc.get("spec") or {}
+        name = meta.get("name", "")
+        inv.namespace = meta.get("namespace", inv.namespace)
+        if kind == "Secret":
+            inv.secrets[name] = set(doc.get("data") or {}) | set(doc.get("stringData") or {})
+        elif kind == "ExternalSecret":
+            target = (spec.get("target") or {}).get("name") or name
+            if spec.get("dataFrom"):
+                inv.secrets[target] = ANY_KEY
+            else:
+                keys = {item["secretKey"] for item in spec.get("data") or []}
+                template = (spec.get("target") or {}).get("template") or {}
+                inv.secrets[target] = keys | set(template.get("data") or {})
+        elif kind == "Certificate":
+            inv.secrets[spec["secretName"]] = {"tls.crt", "tls.key", "ca.crt"}
+        elif kind == "Cluster" and doc["apiVersion"].startswith("postgresql.cnpg.io/"):
+            inv.clusters[name] = doc
+            inv.services |= {f"{name}-rw", f"{name}-ro", f"{name}-r"}
+            for made in ("app", "superuser", "ca", "server", "replication"):
+                inv.secrets.setdefault(f"{name}-{made}", ANY_KEY)
+            labels = dict((spec.get("inheritedMetadata") or {}).get("labels") or {})
+            inv.pod_labels.append(labels | {"cnpg.io/cluster": name})
+        elif kind == "ConfigMap":
+            inv.config_maps[name] = set(doc.get("data") or {}) | set(doc.get("binaryData") or {})
+        elif kind == "PersistentVolumeClaim":
+            inv.pvcs.add(name)
+        elif kind == "Service":
+            inv.services.add(name)
+        elif kind == "ServiceAccount":
+            inv.service_accounts.add(name)
+        elif kind == "Issuer":
+            inv.issuers.add(name)
+        elif kind == "SecretStore":
+            inv.secret_stores.add(name)
+        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+            inv.workloads.add((str(kind), name))
+        template = pod_template(doc)
+        if template is not None:
+            inv.pod_labels.append((template.get("metadata") or {}).get("labels") or {})
+    return inv
+
+
+def pod_template(doc: Manifest) -> Manifest | None:
+    spec = doc.get("spec") or {}
+    if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        template: Manifest = spec.get("template") or {}
+        return template
+    if doc.get("kind") == "CronJob":
+        job: Manifest = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+        return job
+    return None
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    wanted = selector.get("matchLabels", selector)
+    return bool(wanted) and all(labels.get(key) == value for key, value in wanted.items())
+
+
+class _Checker:
+    def __init__(self, inv: Inventory) -> None:
+        self.inv = inv
+        self.problems: list[str] = []
+
+    def secret(self, where: str, name: str, key: str | None = None) -> None:
+        if name not in self.inv.secrets:
+            self.problems.append(f"{where}: Secret {name} does not exist")
+            return
+        keys = self.inv.secrets[name]
+        if key is not None and keys is not ANY_KEY and key not in keys:
+            self.problems.append(f"{where}: Secret {name} has no key {key}")
+
+    def config_map(self, where: str, name: str, key: str | None = None) -> None:
+        if name not in self.inv.config_maps:
+            self.problems.append(f"{where}: ConfigMap {name} does not exist")
+        elif key is not None and key not in self.inv.config_maps[name]:
+            self.problems.append(f"{where}: ConfigMap {name} has no key {key}")
+
+    def service(self, where: str, name: str) -> None:
+        if name not in self.inv.services:
+            self.problems.append(f"{where}: Service {name} does not exist")
+
+    def urls(self, where: str, text: str) -> None:
+        for host in URL.findall(text):
+            service = self.in_cluster_service(host)
+            if service is not None:
+                self.service(f"{where} ({host})", service)
+
+    def in_cluster_service(self, host: str) -> str | None:
+        """The Service a host name resolves through inside the cluster, or None when it is
+        outside (a dotted name that is not *.svc) or an address."""
+        for suffix in IN_CLUSTER_SUFFIXES:
+            if host.endswith(suffix):
+                host = host.removesuffix(suffix)
+                break
+        else:
+            if "." in host and not host.endswith(f".{self.inv.namespace}"):
+                return None
+        labels = host.split(".")
+        if labels[-1] == self.inv.namespace and len(labels) > 1:
+            labels = labels[:-1]
+        if len(labels) > 2 or labels[-1].isdigit() or host in ("localhost", ""):
+            return None
+        return labels[-1]  # "nats-0.nats-headless": the pod's headless Service
+
+    def pod(self, where: str, doc: Manifest, template: Manifest) -> None:
+        spec = template.get("spec") or {}
+        account = spec.get("serviceAccountName")
+        if account and account not in self.inv.service_accounts:
+            self.problems.append(f"{where}: ServiceAccount {account} does not exist")
+        for pull in spec.get("imagePullSecrets") or []:
+            self.secret(where, pull["name"])
+        volumes: set[str] = {
+            str((claim.get("metadata") or {}).get("name"))
+            for claim in (doc.get("spec") or {}).get("volumeClaimTemplates") or []
+        }
+        for volume in spec.get("volumes") or []:
+            volumes.add(volume["name"])
+            self.volume(f"{where} volume {volume['name']}", volume)
+        for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            self.container(f"{where} container {container.get('name')}", container, volumes)
+
+    def volume(self, where: str, volume: Manifest) -> None:
+        if "secret" in volume and not volume["secret"].get("optional"):
+            name = volume["secret"]["secretName"]
+            self.secret(where, name)
+            for item in volume["secret"].get("items") or []:
+                self.secret(where, name, item["key"])
+        if "configMap" in volume and not volume["configMap"].get("optional"):
+            self.config_map(where, volume["configMap"]["name"])
+        if "persistentVolumeClaim" in volume:
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            if claim not in self.inv.pvcs:
+                self.problems.append(f"{where}: PersistentVolumeClaim {claim} does not exist")
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if "secret" in source and not source["secret"].get("optional"):
+                self.secret(where, source["secret"]["name"])
+            if "configMap" in source and not source["configMap"].get("optional"):
+                self.config_map(where, source["configMap"]["name"])
+
+    def container(self, where: str, container: Manifest, volumes: set[str]) -> None:
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source and not source["secretRef"].get("optional"):
+                self.secret(where, source["secretRef"]["name"])
+            if "configMapRef" in source and not source["configMapRef"].get("optional"):
+                self.config_map(where, source["configMapRef"]["name"])
+        for env in container.get("env") or []:
+            value_from = env.get("valueFrom") or {}
+            if "secretKeyRef" in value_from and not value_from["secretKeyRef"].get("optional"):
+                ref = value_from["secretKeyRef"]
+                self.secret(f"{where} env {env['name']}", ref["name"], ref["key"])
+            if "configMapKeyRef" in value_from and not value_from["configMapKeyRef"].get(
+                "optional"
+            ):
+                ref = value_from["configMapKeyRef"]
+                self.config_map(f"{where} env {env['name']}", ref["name"], ref["key"])
+            if isinstance(env.get("value"), str):
+                self.urls(f"{where} env {env['name']}", env["value"])
+        for mount in container.get("volumeMounts") or []:
+            if mount["name"] not in volumes:
+                self.problems.append(f"{where}: mounts volume {mount['name']}, not defined")
+
+
+def reference_problems(docs: list[Manifest]) -> list[str]:
+    inv = inventory(docs)
+    check = _Checker(inv)
+    for doc in docs:
+        where, kind = name_of(doc), doc.get("kind")
+        spec = doc.get("spec") or {}
+        template = pod_template(doc)
+        if template is not None:
+            check.pod(where, doc, template)
+        if kind == "StatefulSet":
+            check.service(where, spec["serviceName"])
+        elif kind in ("ConfigMap", "Secret"):
+            for key, value in ((doc.get("data") or {}) | (doc.get("stringData") or {})).items():
+                if isinstance(value, str):
+                    check.urls(f"{where} {key}", value)
+        elif kind == "HorizontalPodAutoscaler":
+            target = spec["scaleTargetRef"]
+            if (target["kind"], target["name"]) not in inv.workloads:
+                check.problems.append(f"{where}: {target['kind']} {target['name']} does not exist")
+        elif kind in ("PodDisruptionBudget", "Service"):
+            selector = spec.get("selector") or {}
+            if selector and not any(_selects(selector, labels) for labels in inv.pod_labels):
+                check.problems.append(f"{where}: its selector matches no pod")
+        elif kind == "Certificate":
+            issuer = spec["issuerRef"]
+            if issuer.get("kind", "Issuer") != "Issuer" or issuer["name"] not in inv.issuers:
+                check.problems.append(
+                    f"{where}: {issuer.get('kind', 'Issuer')} {issuer['name']} does not exist"
+                )
+        elif kind == "Issuer" and "ca" in spec:
+            check.secret(where, spec["ca"]["secretName"])
+        elif kind == "ExternalSecret":
+            store = spec["secretStoreRef"]
+            if store.get("kind", "SecretStore") != "SecretStore" or (
+                store["name"] not in inv.secret_stores
+            ):
+                check.problems.append(
+                    f"{where}: {store.get('kind', 'SecretStore')} {store['name']} does not exist"
+                )
+        elif kind == "SecretStore":
+            auth = ((spec.get("provider") or {}).get("vault") or {}).get("auth") or {}
+            account = ((auth.get("kubernetes") or {}).get("serviceAccountRef") or {}).get("name")
+            if account and account not in inv.service_accounts:
+                check.problems.append(f"{where}: ServiceAccount {account} does not exist")
+        elif kind == "Cluster" and doc["apiVersion"].startswith("postgresql.cnpg.io/"):
+            _cluster_references(check, where, spec)
+        elif kind in ("Database", "ScheduledBackup") and doc["apiVersion"].startswith(
+            "postgresql.cnpg.io/"
+        ):
+            _cluster_member(check, where, doc, inv)
+    return check.problems
+
+
+def _cluster_references(check: _Checker, where: str, spec: Manifest) -> None:
+    initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
+    if "secret" in initdb:
+        check.secret(f"{where} bootstrap", initdb["secret"]["name"], "password")
+    for role in (spec.get("managed") or {}).get("roles") or []:
+        if "passwordSecret" in role:
+            check.secret(f"{where} role {role['name']}", role["passwordSecret"]["name"], "password")
+    for slot, secret in (spec.get("certificates") or {}).items():
+        if slot.endswith("Secret"):
+            check.secret(f"{where} certificates.{slot}", secret)
+    store = (spec.get("backup") or {}).get("barmanObjectStore") or {}
+    for slot, ref in (store.get("s3Credentials") or {}).items():
+        if isinstance(ref, dict) and "name" in ref:
+            check.secret(f"{where} s3Credentials.{slot}", ref["name"], ref.get("key"))
+
+
+def _cluster_member(check: _Checker, where: str, doc: Manifest, inv: Inventory) -> None:
+    spec = doc["spec"]
+    cluster = inv.clusters.get(spec["cluster"]["name"])
+    if cluster is None:
+        check.problems.append(f"{where}: Cluster {spec['cluster']['name']} does not exist")
+        return
+    cluster_spec = cluster["spec"]
+    if doc["kind"] == "Database":
+        roles = {role["name"] for role in (cluster_spec.get("managed") or {}).get("roles") or []}
+        initdb = (cluster_spec.get("bootstrap") or {}).get("initdb") or {}
+        roles.add(initdb.get("owner", "app"))
+        if spec["owner"] not in roles:
+            check.problems.append(f"{where}: owner {spec['owner']} is no role of the Cluster")
+    elif spec.get("method", "barmanObjectStore") == "barmanObjectStore" and not (
+        (cluster_spec.get("backup") or {}).get("barmanObjectStore")
+    ):
+        check.problems.append(f"{where}: Cluster {spec['cluster']['name']} has no object store")
+
+
+# --- the platform's own rules --------------------------------------------------------------
+
+
+def policy_problems(docs: list[Manifest]) -> list[str]:
+    """What the issue asks of every service's Deployment: probes, resources, non-root, TLS,
+    a PodDisruptionBudget, an autoscaler and a NetworkPolicy of its own."""
+    problems = []
+    by_kind: dict[str, list[Manifest]] = {}
+    for doc in docs:
+        by_kind.setdefault(str(doc.get("kind")), []).append(doc)
+    certificates = {doc["spec"]["secretName"] for doc in by_kind.get("Certificate", [])}
+    for doc in by_kind.get("Deployment", []):
+        where, template = name_of(doc), doc["spec"]["template"]
+        labels, spec = template["metadata"]["labels"], template["spec"]
+        if not (spec.get("securityContext") or {}).get("runAsNonRoot"):
+            problems.append(f"{where}: pods may run as root")
+        for container in spec["containers"]:
+            for probe in ("readinessProbe", "livenessProbe"):
+                if probe not in container:
+                    problems.append(f"{where}: container {container['name']} has no {probe}")
+            resources = container.get("resources") or {}
+            if not {"cpu", "memory"} <= set(resources.get("requests") or {}) or (
+                "memory" not in (resources.get("limits") or {})
+            ):
+                problems.append(f"{where}: container {container['name']} lacks requests/limits")
+        mounted = {(v.get("secret") or {}).get("secretName") for v in spec.get("volumes") or []}
+        if not mounted & certificates:
+            problems.append(f"{where}: mounts no certificate (TLS)")
+        for kind, selector, what in (
+            ("PodDisruptionBudget", "selector", "PodDisruptionBudget"),
+            ("NetworkPolicy", "podSelector", "NetworkPolicy of its own"),
+        ):
+            if not any(_selects(d["spec"][selector], labels) for d in by_kind.get(kind, [])):
+                problems.append(f"{where}: no {what}")
+        if not any(
+            h["spec"]["scaleTargetRef"]
+            == {"apiVersion": "apps/v1", "kind": "Deployment", "name": doc["metadata"]["name"]}
+            for h in by_kind.get("HorizontalPodAutoscaler", [])
+        ):
+            problems.append(f"{where}: no HorizontalPodAutoscaler")
+    return problems
+
+
+def deployed_services(docs: list[Manifest]) -> set[str]:
+    """The Python services the Deployments run (their MCH_SERVICE)."""
+    found = set()
+    for doc in docs:
+        if doc.get("kind") != "Deployment":
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            for env in container.get("env") or []:
+                if env.get("name") == "MCH_SERVICE":
+                    found.add(str(env["value"]))
+    return found
+
+
+# --- docker-compose ----------------------------------------------------------------------
+
+
+def compose_problems(path: Path) -> list[str]:
+    compose = yaml.safe_load(path.read_text())
+    schema = json.loads((SCHEMAS / "compose" / "compose-spec.json").read_text())
+    problems = [
+        f"{path.name}: {_path(error)}: {error.message}"
+        for error in jsonschema.Draft7Validator(schema).iter_errors(compose)
+    ]
+    services = compose.get("services") or {}
+    volumes = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        for needed in service.get("depends_on") or []:
+            if needed not in services:
+                problems.append(f"{path.name}: {name} depends on {needed}, no such service")
+        for mount in service.get("volumes") or []:
+            source = mount.split(":", 1)[0] if isinstance(mount, str) else mount.get("source")
+            if source and not source.startswith((".", "/", "~")) and source not in volumes:
+                problems.append(f"{path.name}: {name} mounts volume {source}, not declared")
+    return problems
+
+
+def all_problems() -> Iterator[str]:
+    for overlay in overlays():
+        docs = render(overlay)
+        for check in (schema_problems, reference_problems, policy_problems):
+            for problem in check(docs):
+                yield f"{overlay.name}: {problem}"
+    yield from compose_problems(DEPLOY / "docker-compose.yml")
+
+
+if __name__ == "__main__":
+    found = list(all_problems())
+    for line in found:
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(f"deploy/: {len(found)} problems\n")
+    sys.exit(1 if found else 0)
