@@ -5,6 +5,7 @@ the compose spec. No cluster, no Docker: see mch_testing.manifests."""
 
 import copy
 import re
+import shutil
 import sys
 from functools import cache
 from pathlib import Path
@@ -27,8 +28,10 @@ def _render(overlay: Path) -> tuple[Manifest, ...]:
 
 
 def rendered(overlay: Path) -> list[Manifest]:
-    """The overlay as kubectl would apply it (a fresh copy per test). Without kubectl or
-    kustomize only this rendering is skipped, loudly; the raw files are still validated."""
+    """The overlay as kubectl would apply it (a fresh copy per test): by kubectl, else by
+    mch_testing's renderer of the kustomize subset deploy/ uses. Should an overlay need more
+    than that subset on a machine without kubectl, only the rendering is skipped, loudly; the
+    raw files are still validated."""
     try:
         return copy.deepcopy(list(_render(overlay)))
     except manifests.RenderUnavailable as missing:
@@ -48,6 +51,26 @@ def without(docs: list[Manifest], kind: str, name: str) -> list[Manifest]:
     left = [d for d in docs if not (d["kind"] == kind and d["metadata"]["name"] == name)]
     assert len(left) == len(docs) - 1, f"{kind}/{name} is not in the render"
     return left
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
+def test_the_fallback_renderer_renders_each_overlay_exactly_as_kubectl(overlay: Path) -> None:
+    """So a machine without kubectl checks the same manifests."""
+
+    def by_name(docs: list[Manifest]) -> dict[tuple[str, str], Manifest]:
+        return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+    by_kubectl = list(_render(overlay))
+    by_python = manifests.render_in_python(overlay)
+    assert len(by_python) == len(by_kubectl)
+    assert by_name(by_python) == by_name(by_kubectl)
+
+
+def test_the_fallback_renderer_refuses_what_it_does_not_know(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
+    with pytest.raises(manifests.RenderUnavailable, match="commonLabels"):
+        manifests.render_in_python(tmp_path)
 
 
 def test_there_are_two_overlays() -> None:

@@ -1,7 +1,8 @@
 """The offline check of deploy/: Kubernetes overlays rendered, every manifest validated against
 its schema, every reference resolved, and the compose file against the compose spec.
 
-No cluster and no Docker are needed. Rendering uses `kubectl kustomize` (or `kustomize build`);
+No cluster and no Docker are needed. Rendering uses `kubectl kustomize` (or `kustomize build`,
+or without either the subset of kustomize deploy/ uses, in Python);
 the schemas of Kubernetes' own kinds come from the pinned `kubernetes-validate` package, those
 of the operators' custom resources (CloudNativePG, cert-manager, External Secrets) are vendored
 under deploy/schemas/crds/ and applied as strictly as `kubectl apply` does (an unknown field is
@@ -25,6 +26,9 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import yaml
+from kubernetes_validate import utils as kubernetes_schemas
+from packaging.version import Version
+from referencing import Registry, Resource
 
 ROOT = Path(__file__).resolve().parents[4]
 DEPLOY = ROOT / "deploy"
@@ -37,7 +41,8 @@ Manifest = dict[str, Any]
 
 
 class RenderUnavailable(RuntimeError):
-    """Neither kubectl nor kustomize is installed: the overlays cannot be rendered here."""
+    """An overlay needs more of kustomize than render_in_python knows, and neither kubectl nor
+    kustomize is installed: it cannot be rendered here."""
 
 
 def overlays() -> list[Path]:
@@ -45,16 +50,131 @@ def overlays() -> list[Path]:
 
 
 def render(directory: Path) -> list[Manifest]:
+    """The overlay as `kubectl kustomize` renders it; without kubectl or kustomize, as
+    `render_in_python` does (the subset of kustomize deploy/ uses)."""
     if shutil.which("kubectl"):
         command = ["kubectl", "kustomize", str(directory)]
     elif shutil.which("kustomize"):
         command = ["kustomize", "build", str(directory)]
     else:
-        raise RenderUnavailable("neither kubectl nor kustomize is on PATH")
+        return render_in_python(directory)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ValueError(f"{' '.join(command)} failed: {done.stderr.strip()}")
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+# Fields of a kustomization render_in_python understands; any other needs the real kustomize.
+KUSTOMIZE_SUBSET = {
+    "apiVersion", "kind", "namespace", "resources", "images", "patches",
+    "configMapGenerator", "generatorOptions",
+}  # fmt: skip
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer"}
+
+
+def render_in_python(directory: Path) -> list[Manifest]:
+    """A kustomization rendered without kustomize, for a machine without kubectl: resources
+    (files and folders), namespace, images, configMapGenerator without hash suffixes and JSON
+    6902 patches. Anything else raises RenderUnavailable. tests/test_deploy_manifests.py checks
+    it renders every overlay exactly as kubectl does."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    unknown = set(kustomization) - KUSTOMIZE_SUBSET
+    if unknown:
+        raise RenderUnavailable(f"{directory}: {sorted(unknown)} need kustomize (install kubectl)")
+    docs: list[Manifest] = []
+    for resource in kustomization.get("resources") or []:
+        path = directory / resource
+        if path.is_dir():
+            docs += render_in_python(path)
+        else:
+            docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    docs += _generated_config_maps(directory, kustomization)
+    for patch in kustomization.get("patches") or []:
+        operations = yaml.safe_load(
+            patch["patch"] if "patch" in patch else (directory / patch["path"]).read_text()
+        )
+        targets = [doc for doc in docs if _is_target(doc, patch["target"])]
+        if not targets:
+            raise ValueError(f"{directory}: no resource matches the patch target {patch['target']}")
+        for doc in targets:
+            for operation in operations:
+                _apply_json_patch(doc, operation)
+    for image in kustomization.get("images") or []:
+        for doc in docs:
+            _set_image(doc, image)
+    namespace = kustomization.get("namespace")
+    if namespace:
+        for doc in docs:
+            if doc["kind"] not in CLUSTER_SCOPED:
+                doc.setdefault("metadata", {})["namespace"] = namespace
+    return docs
+
+
+def _generated_config_maps(directory: Path, kustomization: Manifest) -> list[Manifest]:
+    options = kustomization.get("generatorOptions") or {}
+    made = []
+    for generator in kustomization.get("configMapGenerator") or []:
+        if not (
+            options.get("disableNameSuffixHash")
+            or (generator.get("options") or {}).get("disableNameSuffixHash")
+        ):
+            raise RenderUnavailable(f"{directory}: name suffix hashes need kustomize")
+        data = {}
+        for entry in generator.get("files") or []:
+            key, _, source = entry.partition("=")
+            data[key if source else Path(key).name] = (directory / (source or key)).read_text()
+        for literal in generator.get("literals") or []:
+            key, _, value = literal.partition("=")
+            data[key] = value
+        made.append(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": generator["name"]},
+             "data": data}
+        )  # fmt: skip
+    return made
+
+
+def _is_target(doc: Manifest, target: Manifest) -> bool:
+    group = doc.get("apiVersion", "").rpartition("/")[0]
+    return (
+        doc.get("kind") == target.get("kind", doc.get("kind"))
+        and doc.get("metadata", {}).get("name") == target.get("name", doc["metadata"]["name"])
+        and group == target.get("group", group)
+    )
+
+
+def _apply_json_patch(doc: Manifest, operation: Manifest) -> None:
+    *parents, last = [
+        part.replace("~1", "/").replace("~0", "~") for part in operation["path"].split("/")[1:]
+    ]
+    node: Any = doc
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if operation["op"] in ("add", "replace"):
+        if isinstance(node, list):
+            index = len(node) if last == "-" else int(last)
+            if operation["op"] == "add":
+                node.insert(index, operation["value"])
+            else:
+                node[index] = operation["value"]
+        else:
+            if operation["op"] == "replace" and last not in node:
+                raise ValueError(f"patch replaces {operation['path']}, which does not exist")
+            node[last] = operation["value"]
+    elif operation["op"] == "remove":
+        del node[int(last) if isinstance(node, list) else last]
+    else:
+        raise RenderUnavailable(f"JSON patch op {operation['op']} needs kustomize")
+
+
+def _set_image(doc: Manifest, image: Manifest) -> None:
+    template = pod_template(doc)
+    if template is None:
+        return
+    spec = template.get("spec") or {}
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        name, _, tag = container["image"].partition(":")
+        if name == image["name"]:
+            container["image"] = f"{image.get('newName', name)}:{image.get('newTag', tag)}"
 
 
 def name_of(doc: Manifest) -> str:
@@ -96,22 +216,49 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top)"
 
 
+@cache
+def _kubernetes_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    """kubernetes-validate's strict schema of a built-in kind, compiled once (its own
+    `validate` reads and compiles the schemas again for every document)."""
+    version = [
+        v
+        for v in kubernetes_schemas.all_versions()
+        if Version(kubernetes_schemas.major_minor(v)) <= Version(KUBERNETES_VERSION)
+    ][-1]
+    folder = f"kubernetes-json-schema/v{version}-local-strict"
+    # "rbac.authorization.k8s.io/v1" -> "rbac-v1", as kubernetes-validate names its files.
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = kubernetes_schemas.schema_contents(
+            f"{folder}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION
+        )
+    except FileNotFoundError:
+        raise kubernetes_validate.SchemaNotFoundError(
+            kind=kind, version=KUBERNETES_VERSION, api_version=api_version
+        ) from None
+    definitions = kubernetes_schemas.schema_contents(
+        f"{folder}/_definitions.json", KUBERNETES_VERSION
+    )
+    registry: Registry[Any] = Resource.from_contents(schema) @ Registry()
+    registry = Resource.from_contents(definitions) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def schema_problems(docs: list[Manifest]) -> list[str]:
     problems = []
     for doc in docs:
         key = (str(doc.get("apiVersion")), str(doc.get("kind")))
-        crd = _crd_validators().get(key)
-        if crd is not None:
-            problems += [
-                f"{name_of(doc)}: {_path(error)}: {error.message}" for error in crd.iter_errors(doc)
-            ]
-            continue
-        try:
-            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
-            problems.append(f"{name_of(doc)}: no schema for {key[0]} {key[1]} (vendor its CRD)")
-        except kubernetes_validate.ValidationError as error:
-            problems.append(f"{name_of(doc)}: {_path(error)}: {error.message}")
+        validator = _crd_validators().get(key)
+        if validator is None:
+            try:
+                validator = _kubernetes_validator(*key)
+            except kubernetes_validate.SchemaNotFoundError:
+                problems.append(f"{name_of(doc)}: no schema for {key[0]} {key[1]} (vendor its CRD)")
+                continue
+        problems += [
+            f"{name_of(doc)}: {_path(error)}: {error.message}"
+            for error in validator.iter_errors(doc)
+        ]
     return problems
 
 
