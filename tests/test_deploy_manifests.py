@@ -99,6 +99,15 @@ def test_every_deployment_has_probes_limits_tls_a_budget_an_autoscaler_and_a_pol
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
+def test_the_network_policies_allow_every_flow_the_settings_name(overlay: Path) -> None:
+    """Default deny, and each REST URL, NATS and database URL a pod is given is let out of
+    that pod and into the pods behind the Service (DESIGN.md's flows, nothing more)."""
+    docs = rendered(overlay)
+    assert only(docs, "NetworkPolicy", "default-deny")["spec"]["podSelector"] == {}
+    assert manifests.network_problems(docs) == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
 def test_every_service_of_the_repository_is_deployed(overlay: Path) -> None:
     """Found by their pyproject.toml, like `make run` and `make test` find them."""
     missing = set(SERVICES) - manifests.deployed_services(rendered(overlay))
@@ -233,6 +242,22 @@ def test_the_policy_check_names_what_a_deployment_lacks() -> None:
         "Deployment/atena: no PodDisruptionBudget",
         "Deployment/atena: no HorizontalPodAutoscaler",
     ]
+
+
+def test_a_flow_the_policies_do_not_allow_fails_the_check() -> None:
+    docs = rendered(OVERLAYS[0])
+    atena = only(docs, "NetworkPolicy", "atena")["spec"]
+    atena["ingress"] = [rule for rule in atena["ingress"] if "podSelector" not in rule["from"][0]]
+    bridge = only(docs, "NetworkPolicy", "immunization-bridge")["spec"]
+    bridge["egress"] = [r for r in bridge["egress"] if r["ports"][0]["port"] != 5432]
+    problems = manifests.network_problems(docs)
+    assert "Deployment/boshi-core -> atena:8000: no NetworkPolicy lets it in" in problems
+    assert "CronJob/boshi-core-monthly -> atena:8000: no NetworkPolicy lets it in" in problems
+    assert (
+        "Deployment/immunization-bridge -> mch-postgres-rw:5432: no NetworkPolicy lets it out"
+        in problems
+    )
+    assert not [p for p in problems if p.startswith("Deployment/atena")]
 
 
 # --- without rendering: the raw files and the compose file ---------------------------------

@@ -351,6 +351,23 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return bool(wanted) and all(labels.get(key) == value for key, value in wanted.items())
 
 
+def _label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A Kubernetes LabelSelector (matchLabels and matchExpressions); {} matches every pod."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
 class _Checker:
     def __init__(self, inv: Inventory) -> None:
         self.inv = inv
@@ -599,6 +616,141 @@ def deployed_services(docs: list[Manifest]) -> set[str]:
     return found
 
 
+# --- network policies against the flows the settings name ---------------------------------
+
+URL_WITH_PORT = re.compile(
+    r"\b(https?|nats|tls|postgres(?:ql)?(?:\+asyncpg)?)://(?:[^@/\s\"']+@)?([A-Za-z0-9.-]+)(?::(\d+))?"
+)
+DEFAULT_PORTS = {"http": 80, "https": 443, "nats": 4222, "tls": 4222}
+
+
+def _settings_text(template: Manifest, docs: list[Manifest]) -> list[str]:
+    """Every setting value a pod's containers get: env values and the ConfigMaps and Secrets
+    (their values when the manifests hold them) loaded with envFrom."""
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    values: list[str] = []
+    for container in (template.get("spec") or {}).get("containers") or []:
+        values += [str(env["value"]) for env in container.get("env") or [] if "value" in env]
+        for source in container.get("envFrom") or []:
+            for kind, ref in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                found = by_name.get((kind, (source.get(ref) or {}).get("name", "")))
+                if found is not None:
+                    values += [
+                        str(v)
+                        for v in (
+                            (found.get("data") or {}) | (found.get("stringData") or {})
+                        ).values()
+                    ]
+    return values
+
+
+def _flow_allowed(
+    policies: list[Manifest], pod: dict[str, str], peer: dict[str, str], port: int, direction: str
+) -> bool:
+    """Whether the policies selecting `pod` let it talk to `peer` on `port` (direction
+    "Egress": pod -> peer; "Ingress": peer -> pod). No policy of that type: allowed."""
+    selecting = [
+        p
+        for p in policies
+        if direction in p["spec"].get("policyTypes", ["Ingress"])
+        and _label_selector_matches(p["spec"].get("podSelector") or {}, pod)
+    ]
+    if not selecting:
+        return True
+    rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    for policy in selecting:
+        for rule in policy["spec"].get(rules_key) or []:
+            ports = rule.get("ports")
+            if ports and not any(p.get("port") == port for p in ports):
+                continue
+            peers = rule.get(peers_key)
+            if not peers or any(
+                "podSelector" in p
+                and "namespaceSelector" not in p
+                and _label_selector_matches(p["podSelector"], peer)
+                for p in peers
+            ):
+                return True
+    return False
+
+
+def network_problems(docs: list[Manifest]) -> list[str]:
+    """Every in-cluster address a pod's settings name (the REST URLs, NATS, its database)
+    must be allowed both ways by the NetworkPolicies: egress from the pod, ingress to the
+    pods behind the Service, on the port the Service forwards to."""
+    inv = inventory(docs)
+    check = _Checker(inv)
+    policies = [d for d in docs if d.get("kind") == "NetworkPolicy"]
+    services = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Service"}
+    templates = [t for t in (pod_template(d) for d in docs) if t is not None]
+    problems = []
+    for doc in docs:
+        template = pod_template(doc)
+        if template is None:
+            continue
+        source = (template.get("metadata") or {}).get("labels") or {}
+        seen = set()
+        for text in _settings_text(template, docs):
+            for scheme, host, port_text in URL_WITH_PORT.findall(text):
+                name = check.in_cluster_service(host)
+                if name is None or name in seen:
+                    continue
+                seen.add(name)
+                target = _target(name, int(port_text or DEFAULT_PORTS.get(scheme, 5432)),
+                                 services, templates, inv)  # fmt: skip
+                if target is None:
+                    continue  # an unknown Service: reference_problems reports it
+                labels, port = target
+                own = "app.kubernetes.io/name"
+                if own in labels and labels.get(own) == source.get(own):
+                    # The shared settings name identity's URLs to identity too; it verifies
+                    # its own tokens with its key ring and never calls itself.
+                    continue
+                if not _flow_allowed(policies, source, labels, port, "Egress"):
+                    problems.append(
+                        f"{name_of(doc)} -> {name}:{port}: no NetworkPolicy lets it out"
+                    )
+                if not _flow_allowed(policies, labels, source, port, "Ingress"):
+                    problems.append(f"{name_of(doc)} -> {name}:{port}: no NetworkPolicy lets it in")
+    return problems
+
+
+def _target(
+    service: str,
+    port: int,
+    services: dict[str, Manifest],
+    templates: list[Manifest],
+    inv: Inventory,
+) -> tuple[dict[str, str], int] | None:
+    """The labels of the pods behind a Service and the pod port a Service port leads to."""
+    for cluster, doc in inv.clusters.items():
+        if service in (f"{cluster}-rw", f"{cluster}-ro", f"{cluster}-r"):
+            labels = (doc["spec"].get("inheritedMetadata") or {}).get("labels") or {}
+            return dict(labels) | {"cnpg.io/cluster": cluster}, 5432
+    if service not in services:
+        return None
+    spec = services[service]["spec"]
+    pods = [
+        t
+        for t in templates
+        if _selects(spec.get("selector") or {}, t["metadata"].get("labels") or {})
+    ]
+    if not pods:
+        return None
+    target_port: Any = next(
+        (p.get("targetPort", p["port"]) for p in spec.get("ports") or [] if p["port"] == port), port
+    )
+    if isinstance(target_port, str):
+        named = {
+            p["name"]: p["containerPort"]
+            for c in pods[0]["spec"]["containers"]
+            for p in c.get("ports") or []
+            if "name" in p
+        }
+        target_port = named.get(target_port, target_port)
+    return dict(pods[0]["metadata"]["labels"]), int(target_port)
+
+
 # --- docker-compose ----------------------------------------------------------------------
 
 
@@ -625,7 +777,7 @@ def compose_problems(path: Path) -> list[str]:
 def all_problems() -> Iterator[str]:
     for overlay in overlays():
         docs = render(overlay)
-        for check in (schema_problems, reference_problems, policy_problems):
+        for check in (schema_problems, reference_problems, policy_problems, network_problems):
             for problem in check(docs):
                 yield f"{overlay.name}: {problem}"
     yield from compose_problems(DEPLOY / "docker-compose.yml")
