@@ -90,6 +90,7 @@ def service_lifespan(
             name=settings.service_name,
             user=settings.nats_user,
             password=settings.nats_password,
+            stream_replicas=settings.stream_replicas,
         )
         await bus.ensure_stream(stream_service, max_age=stream_max_age)
         anchors = AuditAnchors(bus, settings.service_name)
