@@ -2,6 +2,7 @@
 Kitakyushu (401005) and Fukuoka City (401307). Each test's requests run in a transaction rolled
 back afterwards (the hub's and the other tenant's transactions too: one connection)."""
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -132,3 +133,36 @@ def checkup(
         "as_of": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
         "data": {"checkup_kind": kind, "taken": True, "taken_on": taken_on.isoformat(), **extra},
     }
+
+
+@pytest.fixture
+async def committed_client(
+    app: FastAPI, committed_sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Requests with real commits: a refused inquiry's records are committed apart from the
+    request's rolled-back transaction, the provider's in a transaction of its own."""
+    async with committed_sessions() as session, session.begin():
+        await add_tenants(session)
+    real = app.state.sessions
+    app.state.sessions = committed_sessions
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+    finally:
+        app.state.sessions = real
+        app.state.hub = None
+
+
+async def register_person(
+    client: httpx.AsyncClient, headers: Headers, tenant: str, *, my_number: str
+) -> str:
+    """A person with a 符号 in `tenant` (as atena registers them); answers the person number."""
+    number = f"{tenant[:4]}{secrets.randbelow(10**5):05d}1"
+    answer = await client.post(
+        "/codes",
+        json={"people": [{"person_no": number, "my_number": my_number}]},
+        headers=headers(CODE_WRITE, tenant=tenant, sub="atena", service=True),
+    )
+    assert answer.status_code == 200, answer.text
+    return number
