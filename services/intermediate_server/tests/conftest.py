@@ -55,7 +55,7 @@ def settings(service_settings: dict[str, Any]) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = create_app(settings, with_consumers=False)
     async with application.router.lifespan_context(application):
         yield application
 
