@@ -19,6 +19,15 @@ class Settings(ServiceSettings):
 
     atena_url: str = Field(default="http://127.0.0.1:8101", description="atena's REST base URL")
     atena_timeout_seconds: float = 5.0
+    ims_url: str = Field(
+        default="http://127.0.0.1:8104", description="the intermediate server's REST base URL"
+    )
+    ims_timeout_seconds: float = 10.0
+    previous_city_fetch_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how often the queued move-in inquiries are sent (0: only by the CLI)",
+    )
     pdf_font_path: str | None = Field(
         default=None,
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "
