@@ -41,7 +41,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with platform(app):
             task = None
-            if obtain_codes and settings.network_code_seconds > 0:
+            if obtain_codes and settings.intermediate_server_url:
                 task = asyncio.create_task(
                     _obtain_codes_periodically(app, settings), name="network-codes"
                 )

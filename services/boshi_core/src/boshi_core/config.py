@@ -19,14 +19,14 @@ class Settings(ServiceSettings):
 
     atena_url: str = Field(default="http://127.0.0.1:8101", description="atena's REST base URL")
     atena_timeout_seconds: float = 5.0
-    ims_url: str = Field(
-        default="http://127.0.0.1:8104", description="the intermediate server's REST base URL"
+    intermediate_server_url: str | None = Field(
+        default=None,
+        description="the intermediate server's REST base URL; unset: families moving in are "
+        "queued but not asked for (`make run` and deploy/ set it)",
     )
     ims_timeout_seconds: float = 10.0
     previous_city_fetch_seconds: float = Field(
-        default=30.0,
-        ge=0,
-        description="how often the queued move-in inquiries are sent (0: only by the CLI)",
+        default=10.0, gt=0, description="how often the queued move-in inquiries are sent"
     )
     pdf_font_path: str | None = Field(
         default=None,

@@ -66,22 +66,28 @@ def _lifespan(
             # Tests may have put a fake atena here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
-            ims_tokens = ServiceTokenClient(
-                settings.token_url, settings.client_id, settings.client_secret, IMS_INQUIRE_SCOPE
-            )
-            ims_http = httpx.AsyncClient(
-                base_url=settings.ims_url,
-                auth=ServiceAuth(ims_tokens),
-                timeout=settings.ims_timeout_seconds,
-            )
-            if not isinstance(getattr(app.state, "ims", None), ImsClient):
-                app.state.ims = ImsClient(ims_http)
-            fetcher = None
-            if with_consumers and settings.previous_city_fetch_seconds > 0:
-                fetcher = asyncio.create_task(
-                    _fetch_previous_city_records(app, settings.previous_city_fetch_seconds),
-                    name="previous-city-fetcher",
+            ims_tokens: ServiceTokenClient | None = None
+            ims_http: httpx.AsyncClient | None = None
+            fetcher: asyncio.Task[None] | None = None
+            if settings.intermediate_server_url:
+                ims_tokens = ServiceTokenClient(
+                    settings.token_url,
+                    settings.client_id,
+                    settings.client_secret,
+                    IMS_INQUIRE_SCOPE,
                 )
+                ims_http = httpx.AsyncClient(
+                    base_url=settings.intermediate_server_url,
+                    auth=ServiceAuth(ims_tokens),
+                    timeout=settings.ims_timeout_seconds,
+                )
+                if not isinstance(getattr(app.state, "ims", None), ImsClient):
+                    app.state.ims = ImsClient(ims_http)
+                if with_consumers:
+                    fetcher = asyncio.create_task(
+                        _fetch_previous_city_records(app, settings.previous_city_fetch_seconds),
+                        name="previous-city-fetcher",
+                    )
             try:
                 yield
             finally:
@@ -89,8 +95,10 @@ def _lifespan(
                     fetcher.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await fetcher
-                await ims_http.aclose()
-                await ims_tokens.close()
+                if ims_http is not None:
+                    await ims_http.aclose()
+                if ims_tokens is not None:
+                    await ims_tokens.close()
                 await http.aclose()
                 await tokens.close()
 

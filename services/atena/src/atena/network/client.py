@@ -13,12 +13,14 @@ CODE_WRITE_SCOPE = "ims:code:write"
 
 @contextlib.asynccontextmanager
 async def ims_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    if not settings.intermediate_server_url:
+        raise RuntimeError("ATENA_INTERMEDIATE_SERVER_URL is not set")
     tokens = ServiceTokenClient(
         settings.token_url, settings.client_id, settings.client_secret, CODE_WRITE_SCOPE
     )
     try:
         async with httpx.AsyncClient(
-            base_url=settings.ims_url,
+            base_url=settings.intermediate_server_url,
             auth=ServiceAuth(tokens),
             timeout=settings.ims_timeout_seconds,
         ) as client:
