@@ -15,7 +15,7 @@ class InquiryAnswered(EventPayload):
     inquiry_id: str = Field(description="the inquiry's id at the requesting municipality")
     person_no: str = Field(description="the requesting municipality's person number")
     provider: str = Field(description="the providing municipality's code")
-    status: str = Field(description="`answered` or `partly_held`, or `refused`")
+    status: str = Field(description="`answered` or `partly_held`")
 
 
 # Emitted when an inquiry whose items were held (自動応答不可) is decided by the provider's
