@@ -12,6 +12,11 @@ class ImsUnavailable(Exception):
     """The gateway did not answer; the request stays queued."""
 
 
+class ImsNotYet(Exception):
+    """The gateway knows no 符号 of the person yet (atena's job has not obtained it): asked
+    again on the next run."""
+
+
 class ImsRefused(Exception):
     """The gateway or the provider refused the inquiry (`reason`: its problem detail)."""
 
@@ -33,6 +38,8 @@ class ImsClient:
             raise ImsUnavailable("the intermediate server is unreachable") from exc
         if response.status_code >= 500:
             raise ImsUnavailable(f"the intermediate server failed (HTTP {response.status_code})")
+        if response.status_code == 404 and path == "/inquiries":
+            raise ImsNotYet("the person has no 符号 at the gateway yet")
         if response.status_code >= 400:
             try:
                 reason = str(response.json().get("detail", ""))

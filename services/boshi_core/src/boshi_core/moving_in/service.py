@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.moving_in import repository
-from boshi_core.moving_in.ims import CHECKUP_ITEM, ImsClient, ImsRefused, ImsUnavailable
+from boshi_core.moving_in.ims import (
+    CHECKUP_ITEM,
+    ImsClient,
+    ImsNotYet,
+    ImsRefused,
+    ImsUnavailable,
+)
 from boshi_core.moving_in.models import PreviousCityRequest
 from mch_common.dates import years_old
 from mch_common.db import unit_of_work
@@ -22,6 +28,9 @@ from mch_common.work import UnitOfWork
 
 FETCH_ACTOR = "batch:boshi_core.moving_in"
 CHILD_UNDER_YEARS = 6
+# A person's 符号 follows atena's registration within seconds; after this many runs without
+# one, the request is given up (refused) and stays visible with its reason.
+MAX_ATTEMPTS = 30
 # The layout's infant checkup kinds, as our programmes.
 PROGRAMMES = {"infant_4m": "4m", "infant_7m": "7m", "infant_1y6m": "1y6m", "infant_3y": "3y"}
 
@@ -72,10 +81,15 @@ async def fetch_previous_city_records(
                     answer = await ims.inquire(
                         person_no=request.person_no, provider=request.source_municipality
                     )
-            except ImsUnavailable as exc:
+            except (ImsUnavailable, ImsNotYet) as exc:
                 request.attempts += 1
                 request.last_error = str(exc)
-                unavailable += 1
+                if isinstance(exc, ImsNotYet) and request.attempts >= MAX_ATTEMPTS:
+                    _finish(request, "refused", error=str(exc))
+                    _record(session, request, outcome="refused", kept=0)
+                    refused += 1
+                else:
+                    unavailable += 1
                 continue
             except ImsRefused as exc:
                 _finish(request, "refused", error=exc.reason)
