@@ -228,6 +228,18 @@ async def test_a_child_moving_in_from_fukuoka_is_not_invited_to_a_checkup_done_t
         ).all()
     assert sorted(invited) == [unchecked]
 
+    # The child's disclosure (開示請求) lists what came from Fukuoka, with its source.
+    staff = cities.keys.mint(scopes=("boshi:disclosure:export",), roles=("mch_staff",))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=cities.boshi), base_url="http://boshi"
+    ) as boshi_http:
+        disclosure = await boshi_http.get(
+            f"/people/{checked}/disclosure", headers={"Authorization": f"Bearer {staff}"}
+        )
+    assert disclosure.status_code == 200, disclosure.text
+    (disclosed,) = disclosure.json()["previous_city_records"]
+    assert (disclosed["source_municipality"], disclosed["record_key"]) == (FUKUOKA, "fukuoka-4m")
+
     # Both gateways recorded the exchange: Kitakyushu asked, Fukuoka provided.
     async with cities.ims.state.sessions() as session:
         records = (
