@@ -16,7 +16,6 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from faker import Faker
 from national_hub.hub import NationalHub
 from sqlalchemy import text
 
@@ -45,8 +44,6 @@ def _person_no(serial: int) -> str:
 async def seed(settings: Settings) -> dict[str, object]:
     """The move-in body of the demo child."""
     rng = random.Random(SEED)  # noqa: S311 - synthetic demo data
-    fake = Faker("ja_JP")
-    fake.seed_instance(SEED)
     engine = create_engine(settings.database_url, pool_size=2)
     sessions = session_factory(engine)
     hub = NationalHub(sessions=sessions, keys=settings.hub_keys)
@@ -111,8 +108,8 @@ async def seed(settings: Settings) -> dict[str, object]:
             )
         child, birth = people[0], births[0]
         mover = {
-            "family_name": fake.last_name(),
-            "given_name": fake.first_name_female(),
+            "family_name": "博多",
+            "given_name": "花子",
             "family_name_kana": "フクオカ",
             "given_name_kana": "ハナコ",
             "sex": "female",
