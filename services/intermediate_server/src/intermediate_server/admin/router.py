@@ -1,51 +1,20 @@
 """System management routes (the platform operator's)."""
 
-from datetime import datetime
-from typing import Any
-
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from intermediate_server.admin import service
+from intermediate_server.admin.schemas import (
+    BatchRunOut,
+    BatchRunsOut,
+    HealthOut,
+    StatOut,
+    StatsOut,
+)
 from intermediate_server.deps import AppSettings, Hub, SystemAdmin
 from intermediate_server.exchange.service import sessions_of
 from mch_common.web import Session
 
 router = APIRouter(prefix="/admin/system", tags=["system"])
-
-
-class BatchRunOut(BaseModel):
-    job: str
-    started_at: datetime
-    finished_at: datetime
-    counts: dict[str, Any]
-
-
-class BatchRunsOut(BaseModel):
-    items: list[BatchRunOut]
-
-
-class StatOut(BaseModel):
-    tenant: str
-    side: str
-    item_no: str
-    outcome: str
-    count: int
-
-
-class StatsOut(BaseModel):
-    items: list[StatOut]
-
-
-class HealthOut(BaseModel):
-    ok: bool
-    permission_list_version: int | None
-    hub_list_version: int | None
-    permission_rules_in_force: int
-    signing_key_id: str
-    signing_key_expires_at: datetime
-    signing_key_days_left: int
-    problems: list[str]
 
 
 @router.get("/batches", summary="The latest run of each batch job")

@@ -1,38 +1,15 @@
 """The person-facing view of provision records (what マイナポータル shows)."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from intermediate_server.codes.schemas import PersonNo
 from intermediate_server.deps import RecordsReader, TenantSession
 from intermediate_server.records import service
+from intermediate_server.records.schemas import ProvisionRecordOut, ProvisionRecordsOut
 
 router = APIRouter(tags=["records"])
-
-
-class ProvisionRecordOut(BaseModel):
-    seq: int
-    occurred_at: datetime
-    outcome: str
-    side: str
-    requester: str
-    provider: str
-    clause: str
-    items: list[str]
-    asked_at: str
-    answered_at: str | None
-    provided: list[str]
-    held: list[str]
-    not_held: list[str]
-    refused_reason: str | None
-
-
-class ProvisionRecordsOut(BaseModel):
-    items: list[ProvisionRecordOut]
-    next_before: int | None
 
 
 @router.get(
