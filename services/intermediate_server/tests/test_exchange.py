@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intermediate_server.deps import APPROVE, INQUIRE, RECORDS_READ, SYSTEM_ADMIN
 from intermediate_server.tenancy import enter_tenant
+from mch_common.events import read_outbox
 from mch_common.mynumber import generate_my_number
 
 from .conftest import CLAUSE_80, CLAUSE_95, FUKUOKA, KITAKYUSHU, Headers, Person, checkup
@@ -216,6 +217,15 @@ async def test_a_no_auto_response_item_waits_for_the_providers_staff(
         ("provision.inquiry", KITAKYUSHU, "success"),
         ("provision.provide", FUKUOKA, "success"),
     ]
+    # The requesting municipality's systems are told, under its own tenant.
+    (told,) = [e for e in await read_outbox(db_session) if e["type"] == "ims.inquiry.answered"]
+    assert (told["tenant"], told["source"]) == (KITAKYUSHU, "urn:mch:401005:intermediate_server")
+    assert told["data"] == {
+        "inquiry_id": inquiry["id"],
+        "person_no": inquiry["person_no"],
+        "provider": FUKUOKA,
+        "status": "answered",
+    }
     again = await client.post(
         f"/provisions/held/{held_id}/decision",
         json={"decision": "refuse"},
