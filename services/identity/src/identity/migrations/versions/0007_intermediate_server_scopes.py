@@ -1,8 +1,8 @@
 """The intermediate server's scopes (issue 15): the city's MCH staff inquire of other
 municipalities, register replica data, confirm held (自動応答不可) provisions and read the
 provision records about a person; registry clerks obtain 符号; a new role runs the platform
-(system management); the auditor reads its audit log. Service clients (atena: ims:code:write;
-boshi_core: ims:inquire) hold them directly (identity.seed).
+(system management, and its audit log, which holds every municipality's records). Service
+clients (atena: ims:code:write; boshi_core: ims:inquire) hold them directly (identity.seed).
 
 Revision ID: 0007
 Revises: 0005
@@ -32,7 +32,9 @@ GRANTS = [
     ("mch_staff", "ims:records:read"),
     ("registry_clerk", "ims:code:write"),
     ("ims_operator", "ims:system:admin"),
-    ("auditor", "ims:audit:read"),
+    # The gateway's audit log holds every municipality's records: the platform's operators
+    # read it, not a city's auditor (who reads a person's records through ims:records:read).
+    ("ims_operator", "ims:audit:read"),
 ]
 
 
