@@ -4,6 +4,7 @@ them marked with their source and date, and its extraction does not invite the c
 checkup already done there. Real apps on their own databases: the intermediate server (both
 tenants) and boshi_core; atena's move-in event is applied as its consumer applies it."""
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -77,18 +78,19 @@ async def cities(
 ) -> AsyncIterator[TwoCities]:
     from pathlib import Path
 
+    suffix = secrets.token_hex(3)  # databases of this test's own
     ims_url = await database_factory.create(
-        f"{test_database_name}_mv_ims", Path(PATHS["ims"]).parent / "migrations"
+        f"{test_database_name}_mv_ims_{suffix}", Path(PATHS["ims"]).parent / "migrations"
     )
     boshi_url = await database_factory.create(
-        f"{test_database_name}_mv_boshi", Path(PATHS["boshi"]).parent / "migrations"
+        f"{test_database_name}_mv_boshi_{suffix}", Path(PATHS["boshi"]).parent / "migrations"
     )
     ims = create_ims(
-        ImsSettings(**_settings(ims_url, nats_url, f"{event_namespace}mv", jwt_keys)),
+        ImsSettings(**_settings(ims_url, nats_url, f"{event_namespace}mv{suffix}", jwt_keys)),
         with_consumers=False,
     )
     boshi = create_boshi(
-        BoshiSettings(**_settings(boshi_url, nats_url, f"{event_namespace}mv", jwt_keys)),
+        BoshiSettings(**_settings(boshi_url, nats_url, f"{event_namespace}mv{suffix}", jwt_keys)),
         with_consumers=False,
     )
     async with ims.router.lifespan_context(ims):
@@ -257,3 +259,61 @@ async def test_a_child_moving_in_from_fukuoka_is_not_invited_to_a_checkup_done_t
         ]
         * 2
     )
+
+
+async def test_a_record_fukuoka_holds_for_its_staff_arrives_once_they_approve(
+    cities: TwoCities,
+) -> None:
+    today = today_tokyo()
+    birth = today - timedelta(days=152)
+    child = "4010000214"
+    await child_known_to_both_cities(
+        cities, kitakyushu_no=child, fukuoka_no="4013000214", checkup_on=None
+    )
+    held_entry = await cities.ims_http.put(
+        "/replica/persons/4013000214/checkups",
+        json={
+            "record_key": "fukuoka-4m-held",
+            "as_of": datetime(2026, 11, 2, tzinfo=UTC).isoformat(),
+            "no_auto_response": True,
+            "data": {
+                "checkup_kind": "infant_4m",
+                "taken": True,
+                "taken_on": (birth + timedelta(days=100)).isoformat(),
+            },
+        },
+        headers=cities.bearer("ims:replica:write", tenant=FUKUOKA, sub="boshi_core"),
+    )
+    assert held_entry.status_code == 200, held_entry.text
+    boshi_sessions = cities.boshi.state.sessions
+    async with unit_of_work(boshi_sessions) as session:
+        await apply_person_event(
+            session, moved_in(child, birth_date=birth, on=today - timedelta(days=1))
+        )
+
+    waiting = await fetch_previous_city_records(boshi_sessions, cities.boshi.state.ims)
+    assert (waiting.done, waiting.held) == (0, 1)
+    fukuoka_staff = cities.keys.mint(scopes=("ims:approve",), tenant=FUKUOKA, roles=("mch_staff",))
+    held = await cities.ims_http.get(
+        "/provisions/held", headers={"Authorization": f"Bearer {fukuoka_staff}"}
+    )
+    (item,) = held.json()["items"]
+    still_waiting = await fetch_previous_city_records(boshi_sessions, cities.boshi.state.ims)
+    assert (still_waiting.done, still_waiting.held) == (0, 1)
+    approved = await cities.ims_http.post(
+        f"/provisions/held/{item['id']}/decision",
+        json={"decision": "approve"},
+        headers={"Authorization": f"Bearer {fukuoka_staff}"},
+    )
+    assert approved.status_code == 200, approved.text
+
+    arrived = await fetch_previous_city_records(boshi_sessions, cities.boshi.state.ims)
+
+    assert (arrived.done, arrived.held) == (1, 0)
+    async with boshi_sessions() as session:
+        keys = (
+            await session.scalars(
+                select(PreviousCityRecord.record_key).where(PreviousCityRecord.person_no == child)
+            )
+        ).all()
+    assert keys == ["fukuoka-4m-held"]
