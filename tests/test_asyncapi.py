@@ -12,6 +12,7 @@ from atena import events as atena_events
 from boshi_core import events as boshi_events
 from identity import events as identity_events
 from immunization_bridge import events as immunization_events
+from intermediate_server import events as ims_events
 from mch_common.events.catalogue import EventType
 
 ASYNCAPI = Path(__file__).resolve().parent.parent / "docs/asyncapi.yaml"
@@ -20,6 +21,7 @@ CATALOGUES = {
     "atena": atena_events.CATALOGUE,
     "boshi_core": boshi_events.CATALOGUE,
     "immunization_bridge": immunization_events.CATALOGUE,
+    "intermediate_server": ims_events.CATALOGUE,
 }
 EMITTED: dict[str, EventType[Any]] = {
     event.type: event for catalogue in CATALOGUES.values() for event in catalogue

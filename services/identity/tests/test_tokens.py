@@ -111,6 +111,7 @@ async def test_client_credentials(idp: Identity) -> None:
         "atena:mynumber:lookup",
         "atena:person:read",
         "immunization:status:read",
+        "ims:inquire",
     ]
     assert claims["ward"] is None
     me = await idp.client.get(

@@ -14,6 +14,7 @@ from boshi_core.checkups.models import (
     CheckupResult,
     DetailedExamVoucher,
 )
+from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import (
     ExpectedChildrenChange,
@@ -55,6 +56,8 @@ __all__ = [
     "Pregnancy",
     "PrenatalCheckup",
     "PrenatalVoucher",
+    "PreviousCityRecord",
+    "PreviousCityRequest",
     "ReminderRun",
     "RiskRuleSet",
     "SupportPlan",

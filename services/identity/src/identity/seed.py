@@ -62,8 +62,9 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
     (
         "boshi_core",
         "母子保健システム",
-        ["atena:person:read", "atena:mynumber:lookup", "immunization:status:read"],
+        ["atena:person:read", "atena:mynumber:lookup", "immunization:status:read", "ims:inquire"],
     ),
+    ("atena", "宛名管理システム", ["ims:code:write"]),
     (
         "e_application",
         "電子申請サービス",
