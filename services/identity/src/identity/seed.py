@@ -58,7 +58,12 @@ DEMO_TERMINALS: list[tuple[str, str, str | None]] = [
 # Every service's default ServiceSettings.client_secret, so `make run` works unconfigured.
 DEMO_CLIENT_SECRET = f"{DEV_SECRET_MARKER}-client-secret"
 DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
-    ("boshi_core", "母子保健システム", ["atena:person:read", "atena:mynumber:lookup"]),
+    (
+        "boshi_core",
+        "母子保健システム",
+        ["atena:person:read", "atena:mynumber:lookup", "eapp:export:pull"],
+    ),
+    ("pittari_portal", "子育てワンストップサービス (national portal)", ["eapp:portal:deliver"]),
     (
         "e_application",
         "電子申請サービス",
