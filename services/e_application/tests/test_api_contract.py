@@ -21,7 +21,10 @@ DOCUMENTED_PUBLIC = {r.replace("1000000009", "{receipt_no}") for r in PUBLIC}
 def test_every_operation_is_secured_and_declares_its_errors(app: FastAPI) -> None:
     document = app.openapi()
 
-    assert public_operations(document) == {"GET /healthz", "GET /readyz", "GET /metrics"} | DOCUMENTED_PUBLIC
+    assert (
+        public_operations(document)
+        == {"GET /healthz", "GET /readyz", "GET /metrics"} | DOCUMENTED_PUBLIC
+    )
     assert contract_gaps(document) == []
 
 
