@@ -185,7 +185,9 @@ async def _pull_online(sessions: async_sessionmaker[AsyncSession], args: argpars
         settings.token_url, settings.client_id, settings.client_secret, EXPORT_SCOPE
     )
     async with httpx.AsyncClient(
-        base_url=settings.eapp_url, auth=ServiceAuth(tokens), timeout=settings.eapp_timeout_seconds
+        base_url=settings.e_application_url,
+        auth=ServiceAuth(tokens),
+        timeout=settings.e_application_timeout_seconds,
     ) as http:
         try:
             report = await pull_online_notifications(

@@ -19,12 +19,12 @@ class Settings(ServiceSettings):
 
     atena_url: str = Field(default="http://127.0.0.1:8101", description="atena's REST base URL")
     atena_timeout_seconds: float = 5.0
-    eapp_url: str = Field(
+    e_application_url: str = Field(
         default="http://127.0.0.1:8103",
         description="e_application's REST base URL: the accepted online notifications are "
         "pulled from its hand-over export (python -m boshi_core.cli pull-online)",
     )
-    eapp_timeout_seconds: float = 10.0
+    e_application_timeout_seconds: float = 10.0
     pdf_font_path: str | None = Field(
         default=None,
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "

@@ -1,6 +1,7 @@
 """Settings of the e-application service; environment prefix `EAPP_`."""
 
 from functools import cached_property
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -34,10 +35,16 @@ class Settings(ServiceSettings):
     atena_timeout_seconds: float = 5.0
 
     trusted_cas: str = Field(
-        default="[]",
+        default="",
         description="the trusted certificate authorities (JPKI, the private CA): a JSON file's "
         'path, or the JSON: [{"name", "purpose": "signing"|"auth", "certificates": [PEM paths, '
-        'issuing CA first], "crl": CRL path}]',
+        'issuing CA first], "crl": CRL path}]; empty in dev: the demo JPKI of `demo_dir`',
+    )
+    demo_dir: str = Field(
+        default="../../.devstack/eapp",
+        description="dev only: where `python -m e_application.seed` keeps the simulated JPKI "
+        "and the demo applicants' cards (relative to the service folder, where make run "
+        "starts it)",
     )
     max_signature_age_days: int = Field(
         default=7, description="a package signed longer ago than this is refused"
@@ -86,4 +93,9 @@ class Settings(ServiceSettings):
 
     @cached_property
     def trust(self) -> TrustStore:
-        return TrustStore.from_config(self.trusted_cas)
+        if self.trusted_cas:
+            return TrustStore.from_config(self.trusted_cas)
+        demo = Path(self.demo_dir) / "jpki" / "trust.json"
+        if self.environment in {"dev", "test"} and demo.is_file():
+            return TrustStore.from_config(str(demo))
+        return TrustStore([])  # no CA trusted: every package is refused, saying so
