@@ -15,6 +15,16 @@ from mch_common.fonts import IPAEX_GOTHIC
 from mch_common.lgcode import KITAKYUSHU_WARDS
 
 FONT = "ipaexg"
+CHECK_LABELS = {
+    "signature": "署名の検証",
+    "signing_time": "署名日時の確認",
+    "certificate_kind": "証明書の種類（署名用）",
+    "chain": "認証局（発行元）の確認",
+    "validity": "有効期間の確認",
+    "revocation": "失効の確認（CRL）",
+    "form": "様式の確認",
+    "identity": "4情報の照合（本人確認）",
+}
 _LABEL_W = 62
 
 
@@ -83,6 +93,7 @@ def render(opened: Opened, *, title: str, fields: list[dict[str, Any]]) -> bytes
     _row(pdf, "署名日時", version.signed_at.isoformat(timespec="seconds"))
     _row(pdf, "認証局・証明書シリアル", f"{version.authority} / {version.certificate_serial}")
     for check in version.checks:
-        _row(pdf, check["check"], ("OK " if check["ok"] else "NG ") + check["detail"])
+        label = CHECK_LABELS.get(check["check"], check["check"])
+        _row(pdf, label, ("OK " if check["ok"] else "NG ") + check["detail"])
     _row(pdf, "署名パッケージ SHA-256", version.package_sha256)
     return bytes(pdf.output())
