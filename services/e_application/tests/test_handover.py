@@ -227,3 +227,30 @@ async def test_pulled_again_after_a_crash_before_confirming_still_opens_one(
     assert again.opened == []
     assert left == []
     assert len(count) == 1
+
+
+async def test_the_disclosure_export_gathers_her_applications_and_accesses(
+    services: Services, jpki: Authority
+) -> None:
+    applicant = applicant_card(jpki)
+    person_no = await services.register(applicant)
+    accepted = await services.submit_and_accept(applicant)
+    exporter = services.staff("eapp:disclosure:export")
+
+    as_json = await services.eapp.get(f"/persons/{person_no}/disclosure", headers=exporter)
+    as_pdf = await services.eapp.get(
+        f"/persons/{person_no}/disclosure", params={"format": "pdf"}, headers=exporter
+    )
+    nobody = await services.eapp.get("/persons/1000000009/disclosure", headers=exporter)
+
+    assert as_json.status_code == 200, as_json.text
+    export = as_json.json()
+    [application] = export["applications"]
+    assert application["receipt_no"] == accepted["receipt_no"]
+    assert application["my_number_held"] is True
+    assert application["versions"][0]["form"]["weeks_of_pregnancy"] == 9
+    assert "application.accept" in {r["action"] for r in export["access_log"]}
+    assert applicant.my_number not in as_json.text
+    assert as_pdf.headers["content-type"] == "application/pdf"
+    assert applicant.my_number.encode() not in as_pdf.content
+    assert nobody.status_code == 404

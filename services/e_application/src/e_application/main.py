@@ -13,6 +13,7 @@ from e_application.applicant.router import router as applicant_router
 from e_application.applications.router import router as submission_router
 from e_application.config import SERVICE, STREAM, Settings
 from e_application.deps import AUDIT_READ, intake_of
+from e_application.disclosure.router import router as disclosure_router
 from e_application.handover.atena import LOOKUP_SCOPE, AtenaClient
 from e_application.handover.router import router as handover_router
 from e_application.notices.sender import send_pending
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             review_router,
             retention_router,
             handover_router,
+            disclosure_router,
             audit_router(read_scope=AUDIT_READ),
         ],
         person_params=PERSON_PARAMS,
