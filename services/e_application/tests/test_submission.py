@@ -3,6 +3,7 @@ package byte for byte (sealed) and the My Number encrypted apart; everything ref
 with a reason the applicant can act on, and nothing is stored."""
 
 import json
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -20,6 +21,7 @@ from e_application.config import Settings
 from e_application.deps import intake_of
 from e_application.jpki.authority import Authority
 from e_application.jpki.profile import HolderFacts
+from mch_common.events import read_outbox
 
 from .conftest import Headers, MakeApplicant, submit
 
@@ -221,3 +223,35 @@ async def test_a_my_number_in_a_text_field_is_refused_without_echo(
 
     assert answer.status_code == 422
     assert applicant.my_number not in answer.text
+
+
+async def test_the_my_number_is_in_no_log_line_event_or_answer(
+    client: httpx.AsyncClient,
+    make_applicant: MakeApplicant,
+    headers: Headers,
+    db_session: AsyncSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    applicant = make_applicant()
+    answers = [
+        await submit(client, applicant.package()),
+        await submit(client, applicant.package(applicant.form(occupation=applicant.my_number))),
+        await submit(client, applicant.package(my_number=applicant.my_number[:-1] + "x")),
+    ]
+    receipt = answers[0].json()
+    answers.append(
+        await client.get(f"/applications/{receipt['application_id']}", headers=headers())
+    )
+    answers.append(
+        await client.get("/applicant/applications", headers=await applicant.sign_in(client))
+    )
+
+    events = await read_outbox(db_session)
+    assert events, "the submission's event is in the outbox"
+    texts = [a.text for a in answers] + [json.dumps(e, default=str) for e in events]
+    texts += [r.getMessage() for r in caplog.records] + [caplog.text]
+    audit = await db_session.execute(text("SELECT t::text FROM audit_log t"))
+    texts += list(audit.scalars())
+    for found in texts:
+        assert applicant.my_number not in found
