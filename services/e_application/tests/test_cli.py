@@ -1,17 +1,19 @@
 """The applicant's command line and the demo seed: a card made, an application signed from the
 command line and accepted by the service; the seed's folder is what the service trusts."""
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from e_application import applicant_cli, seed
 from e_application.config import Settings
 from e_application.jpki.authority import Authority
 
-from .conftest import submit
+from .conftest import MakeApplicant, submit
 
 
 def test_make_applicant_and_sign_from_the_command_line(
@@ -85,3 +87,26 @@ async def test_a_package_signed_by_the_cli_is_accepted(
     answer = await submit(client, package)
 
     assert answer.status_code == 201, answer.text
+
+
+async def test_the_portal_drop_folder_is_verified_like_the_endpoints(
+    tmp_path: Path,
+    make_applicant: MakeApplicant,
+    settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],  # empties what this test committed
+) -> None:
+    from e_application.cli import import_portal
+
+    del committed_sessions
+    good, bad = make_applicant(), make_applicant()
+    (tmp_path / "a.json").write_bytes(good.package())
+    (tmp_path / "b.json").write_bytes(bad.package(bad.form(diagnosed_by=None)))
+
+    counts = await import_portal(tmp_path, settings)
+
+    assert counts == {"accepted": 1, "refused": 1}
+    [accepted] = await asyncio.to_thread(lambda: list((tmp_path / "accepted").glob("*.json")))
+    assert accepted.name.startswith("EA")
+    reason = json.loads((tmp_path / "refused" / "b.reason.json").read_text())
+    assert "is required" in json.dumps(reason, ensure_ascii=False)
+    assert not await asyncio.to_thread(lambda: list(tmp_path.glob("*.json")))

@@ -65,11 +65,6 @@ class Settings(ServiceSettings):
     )
     package_current_key_id: str = f"{DEV_SECRET_MARKER}-p1"
 
-    portal_drop_dir: str = Field(
-        default="",
-        description="folder the national portal's packages are dropped in (`python -m "
-        "e_application.cli import-portal`); empty: the REST endpoint only",
-    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     notice_from: str = "kitakyushu-eapp@example.jp"
