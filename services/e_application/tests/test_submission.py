@@ -21,6 +21,9 @@ from e_application.config import Settings
 from e_application.deps import intake_of
 from e_application.jpki.authority import Authority
 from e_application.jpki.profile import HolderFacts
+from e_application.procedures.definitions import PREGNANCY
+from e_application.procedures.models import Procedure
+from mch_common.dates import today_tokyo
 from mch_common.events import read_outbox
 
 from .conftest import Headers, MakeApplicant, submit
@@ -255,3 +258,37 @@ async def test_the_my_number_is_in_no_log_line_event_or_answer(
     texts += list(audit.scalars())
     for found in texts:
         assert applicant.my_number not in found
+
+
+async def test_a_procedure_version_counts_from_its_effective_date(
+    client: httpx.AsyncClient, make_applicant: MakeApplicant, db_session: AsyncSession
+) -> None:
+    """Procedures are versioned data: a version to come is refused until its date, while the
+    version in force is accepted; each application keeps the version it was signed under."""
+    current = (
+        await db_session.execute(
+            select(Procedure).where(Procedure.code == PREGNANCY, Procedure.version == 1)
+        )
+    ).scalar_one()
+    next_year = today_tokyo() + timedelta(days=365)
+    db_session.add(
+        Procedure(
+            **{
+                c.name: getattr(current, c.name)
+                for c in Procedure.__table__.columns
+                if c.name not in {"version", "effective_from"}
+            },
+            version=2,
+            effective_from=next_year,
+        )
+    )
+    await db_session.flush()
+    applicant = make_applicant()
+
+    early = await submit(client, applicant.package(procedure_version=2))
+    in_force = await submit(client, applicant.package(procedure_version=1))
+
+    assert early.status_code == 422
+    assert "was not in force on the signing date" in early.text
+    assert in_force.status_code == 201, in_force.text
+    assert in_force.json()["procedure_version"] == 1
