@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from e_application import events
 from e_application.applications import repository
 from e_application.applications.identity import differing_facts
-from e_application.applications.models import Application, ApplicationMyNumber, ApplicationVersion
+from e_application.applications.models import (
+    Application,
+    ApplicationHistory,
+    ApplicationMyNumber,
+    ApplicationVersion,
+)
 from e_application.procedures import repository as procedures
 from e_application.procedures.models import Procedure
 from e_application.procedures.validation import validate_form
@@ -193,7 +198,7 @@ def _retain_until(procedure: Procedure, on: date) -> date:
     return add_months_legal(on, procedure.retention_years * 12)
 
 
-def _add_version(
+async def _add_version(
     session: AsyncSession,
     *,
     intake: Intake,
@@ -220,7 +225,7 @@ def _add_version(
         package_key_id=sealed.key_id,
         package_sealed=sealed.data,
     )
-    session.add(row)
+    await insert_new(session, row)  # one prepared INSERT: nothing changes it afterwards
     return row
 
 
@@ -266,7 +271,7 @@ async def submit(
         retain_until=_retain_until(procedure, today_tokyo(received)),
     )
     await insert_new(session, application)
-    version = _add_version(
+    version = await _add_version(
         session,
         intake=intake,
         application=application,
@@ -277,13 +282,19 @@ async def submit(
     )
     if verified.my_number is not None:
         sealed = intake.vault.encrypt(verified.my_number, aad=str(application.id).encode())
-        session.add(
+        await insert_new(
+            session,
             ApplicationMyNumber(
                 application_id=application.id, key_id=sealed.key_id, ciphertext=sealed.ciphertext
-            )
+            ),
         )
     actor = f"applicant:{verified.verification.card}"
-    repository.add_history(session, application, actor=actor, action="submitted", version_no=1)
+    await insert_new(
+        session,
+        ApplicationHistory(
+            application_id=application.id, actor=actor, action="submitted", version_no=1
+        ),
+    )
     work = UnitOfWork.of(session)
     events.APPLICATION_SUBMITTED.emit(
         work,
@@ -370,7 +381,7 @@ async def correct(
     if problems:
         raise _refuse(problems)
     version_no = application.current_version + 1
-    version = _add_version(
+    version = await _add_version(
         session,
         intake=intake,
         application=application,
