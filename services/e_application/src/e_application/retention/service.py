@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from e_application import events
 from e_application.applications import repository
 from e_application.applications.models import Application
-from e_application.review.service import _get, reachable_procedures
+from e_application.review.service import reachable_application, reachable_procedures
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict
@@ -42,7 +42,9 @@ async def due(
 async def delete(
     session: AsyncSession, *, principal: Principal, application_id: UUID, on: date | None = None
 ) -> Application:
-    application = await _get(session, principal, application_id, action="application.delete")
+    application = await reachable_application(
+        session, principal, application_id, action="application.delete"
+    )
     today = on or today_tokyo()
     if application.retain_until >= today:
         raise Conflict(

@@ -58,7 +58,7 @@ async def _reach(session: AsyncSession, principal: Principal, application: Appli
         raise Forbidden("the application was made to another ward office")
 
 
-async def _get(
+async def reachable_application(
     session: AsyncSession, principal: Principal, application_id: UUID, *, action: str
 ) -> Application:
     """The application, locked, if the principal's department and ward reach it; else the
@@ -144,11 +144,11 @@ async def open_application(
     application_id: UUID,
     action: str = "application.open",
 ) -> Opened:
-    application = await _get(session, principal, application_id, action=action)
+    application = await reachable_application(session, principal, application_id, action=action)
     procedure = await procedures.version(
         session, code=application.procedure_code, version=application.procedure_version
     )
-    if procedure is None:  # _get found it: only a concurrent migration could remove it
+    if procedure is None:  # it was found: only a concurrent migration could remove it
         raise NotFound(NOT_FOUND)
     opened = Opened(
         application=application,
@@ -203,12 +203,14 @@ async def accept(
     """受理: the person is resolved through atena's scoped lookup (this service's own token),
     the accepted event carries the person number (never the My Number), the result notice is
     queued. If atena does not answer, nothing changes."""
-    application = await _get(session, principal, application_id, action="application.accept")
+    application = await reachable_application(
+        session, principal, application_id, action="application.accept"
+    )
     _ensure_submitted(application)  # before asking atena
     procedure = await procedures.version(
         session, code=application.procedure_code, version=application.procedure_version
     )
-    if procedure is None:  # _get found it: only a concurrent migration could remove it
+    if procedure is None:  # it was found: only a concurrent migration could remove it
         raise NotFound(NOT_FOUND)
     person_no = None
     my_number = await my_number_of(session, intake=intake, application_id=application.id)
@@ -257,7 +259,9 @@ async def return_for_correction(
     session: AsyncSession, *, principal: Principal, application_id: UUID, reason: str
 ) -> Application:
     """返戻: back to the applicant with the reason; she corrects it with a new signed version."""
-    application = await _get(session, principal, application_id, action="application.return")
+    application = await reachable_application(
+        session, principal, application_id, action="application.return"
+    )
     _decide(application, principal, "returned")
     application.return_reason = reason
     repository.add_history(
@@ -287,7 +291,7 @@ async def return_for_correction(
 
 async def refuse_edit(session: AsyncSession, *, principal: Principal, application_id: UUID) -> None:
     """A staff attempt to change an application's data: refused, and the refusal recorded."""
-    await _get(session, principal, application_id, action="application.edit")
+    await reachable_application(session, principal, application_id, action="application.edit")
     raise refusal(
         session,
         Forbidden(STAFF_NEVER_EDIT),
