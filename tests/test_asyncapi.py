@@ -10,6 +10,7 @@ import yaml
 
 from atena import events as atena_events
 from boshi_core import events as boshi_events
+from e_application import events as eapp_events
 from identity import events as identity_events
 from immunization_bridge import events as immunization_events
 from intermediate_server import events as ims_events
@@ -21,6 +22,7 @@ CATALOGUES = {
     "atena": atena_events.CATALOGUE,
     "boshi_core": boshi_events.CATALOGUE,
     "immunization_bridge": immunization_events.CATALOGUE,
+    "e_application": eapp_events.CATALOGUE,
     "intermediate_server": ims_events.CATALOGUE,
 }
 EMITTED: dict[str, EventType[Any]] = {

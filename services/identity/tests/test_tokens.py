@@ -110,6 +110,7 @@ async def test_client_credentials(idp: Identity) -> None:
     assert claims["scope"].split() == [
         "atena:mynumber:lookup",
         "atena:person:read",
+        "eapp:export:pull",
         "immunization:status:read",
         "ims:inquire",
     ]

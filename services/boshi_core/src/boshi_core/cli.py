@@ -4,6 +4,11 @@
     python -m boshi_core.cli extract --all --month 2026-12
     python -m boshi_core.cli remind --month 2026-12 --out /var/spool/boshi/reminders
     python -m boshi_core.cli import-people atena-export.csv [--encoding cp932]
+    python -m boshi_core.cli pull-online
+
+`pull-online` opens a pregnancy for each online notification e_application accepted (its
+hand-over export, with this service's client token), and confirms each; run it again at any
+time (idempotent on the receipt number).
 
 The database URL comes from the service's settings (BOSHI_DATABASE_URL) or --database-url.
 `--month current` is this month in Asia/Tokyo (for a CronJob on the 1st). Progress goes to
@@ -24,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, get_args
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,8 +38,11 @@ from boshi_core.checkups import service as checkups
 from boshi_core.checkups.schemas import ProgrammeCode
 from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings
+from boshi_core.online.client import EXPORT_SCOPE, EappClient
+from boshi_core.online.service import pull_online_notifications
 from boshi_core.people.importer import ImportReport, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
+from mch_common.auth.client import ServiceAuth, ServiceTokenClient
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError, InvalidInput
 from mch_common.lines import LineError
@@ -80,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     people.add_argument("file", type=Path, help="the output of python -m atena.cli export")
     people.add_argument("--encoding", default="utf-8-sig", help="utf-8 (default) or cp932")
     people.add_argument("--batch-size", type=int, default=5_000)
+    commands.add_parser(
+        "pull-online", help="open the online pregnancy notifications e_application accepted"
+    )
     return parser
 
 
@@ -166,7 +178,43 @@ async def _import_people(
     )
 
 
-COMMANDS = {"extract": _extract, "remind": _remind, "import-people": _import_people}
+async def _pull_online(sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> Any:
+    del args
+    settings = Settings()
+    tokens = ServiceTokenClient(
+        settings.token_url, settings.client_id, settings.client_secret, EXPORT_SCOPE
+    )
+    async with httpx.AsyncClient(
+        base_url=settings.e_application_url,
+        auth=ServiceAuth(tokens),
+        timeout=settings.e_application_timeout_seconds,
+    ) as http:
+        try:
+            report = await pull_online_notifications(
+                sessions,
+                EappClient(http),
+                tenant=settings.tenant,
+                client_id=settings.client_id,
+                progress=lambda line: _say(f"pull-online: {line}"),
+            )
+        finally:
+            await tokens.close()
+    for receipt_no, reason in report.held.items():
+        _say(f"pull-online: {receipt_no} held: {reason}")
+    return {
+        "command": "pull-online",
+        "opened": len(report.opened),
+        "already_open": len(report.already_open),
+        "held": len(report.held),
+    }
+
+
+COMMANDS = {
+    "extract": _extract,
+    "remind": _remind,
+    "import-people": _import_people,
+    "pull-online": _pull_online,
+}
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -62,9 +62,16 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
     (
         "boshi_core",
         "母子保健システム",
-        ["atena:person:read", "atena:mynumber:lookup", "immunization:status:read", "ims:inquire"],
+        [
+            "atena:person:read",
+            "atena:mynumber:lookup",
+            "immunization:status:read",
+            "ims:inquire",
+            "eapp:export:pull",
+        ],
     ),
     ("atena", "宛名管理システム", ["ims:code:write"]),
+    ("pittari_portal", "子育てワンストップサービス (national portal)", ["eapp:portal:deliver"]),
     (
         "e_application",
         "電子申請サービス",

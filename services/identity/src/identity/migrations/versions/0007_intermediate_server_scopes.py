@@ -5,7 +5,7 @@ provision records about a person; registry clerks obtain 符号; a new role runs
 clients (atena: ims:code:write; boshi_core: ims:inquire) hold them directly (identity.seed).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
