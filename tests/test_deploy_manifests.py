@@ -4,6 +4,7 @@ resolved, every service deployed the way the platform requires, and the compose 
 the compose spec. No cluster, no Docker: see mch_testing.manifests."""
 
 import copy
+import importlib
 import re
 import shutil
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mch_common.settings import DEV_SECRET_MARKER
 from mch_testing import manifests
 from mch_testing.manifests import DEPLOY, ROOT, Manifest
 
@@ -148,6 +150,54 @@ def test_production_backs_up_postgres_and_takes_its_secrets_from_the_store() -> 
     }
 
 
+def _settings_given(docs: list[Manifest], container: Manifest) -> set[str]:
+    """The environment variables a container gets: env, and the keys of the Secrets and
+    ConfigMaps it loads with envFrom, each with its prefix."""
+    inv = manifests.inventory(docs)
+    names = {env["name"] for env in container.get("env") or []}
+    for source in container.get("envFrom") or []:
+        if "secretRef" in source:
+            keys = inv.secrets[source["secretRef"]["name"]]
+        else:
+            keys = inv.config_maps[source["configMapRef"]["name"]]
+        assert keys is not manifests.ANY_KEY, f"{source}: keys unknown"
+        names |= {source.get("prefix", "") + key for key in keys}
+    return names
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_setting_with_a_dev_only_default_is_set_in_the_cluster(
+    overlay: Path, service: str
+) -> None:
+    """Outside dev a service refuses to start on a setting still holding its dev-only default
+    (mch_common.settings): its Deployment and every Job of it must be given each one, from
+    its Secret in dev and from the secret store in production."""
+    settings = importlib.import_module(f"{service}.config").Settings
+    prefix = settings.model_config["env_prefix"]
+    dev_only = {
+        prefix + name.upper()
+        for name, field in settings.model_fields.items()
+        if DEV_SECRET_MARKER in str(field.default)
+    }
+    docs = rendered(overlay)
+    pods = [
+        (manifests.name_of(doc), template)
+        for doc in docs
+        if (template := manifests.pod_template(doc)) is not None
+    ]
+    checked = 0
+    for where, template in pods:
+        for container in template["spec"]["containers"]:
+            env = {e["name"]: e.get("value") for e in container.get("env") or []}
+            if env.get("MCH_SERVICE") != service:
+                continue
+            checked += 1
+            missing = dev_only - _settings_given(docs, container)
+            assert not missing, f"{where}: {sorted(missing)} keep their dev-only defaults"
+    assert checked >= 2  # its Deployment and its migrate Job at least
+
+
 # --- the checks catch what they must ------------------------------------------------------
 
 
@@ -241,6 +291,41 @@ def test_the_policy_check_names_what_a_deployment_lacks() -> None:
         "Deployment/atena: container atena has no readinessProbe",
         "Deployment/atena: no PodDisruptionBudget",
         "Deployment/atena: no HorizontalPodAutoscaler",
+    ]
+
+
+def test_a_worker_needs_no_readiness_budget_or_autoscaler_but_an_exec_heartbeat() -> None:
+    """The inbox watcher serves no HTTP: one replica, no port, an exec livenessProbe."""
+    docs = rendered(OVERLAYS[0])
+    inbox = only(docs, "Deployment", "immunization-bridge-inbox")
+    assert manifests.is_worker(inbox)
+    assert not [p for p in manifests.policy_problems(docs) if "inbox" in p]
+    container = inbox["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["exec"]["command"][:3] == [
+        "python",
+        "-m",
+        "mch_common.heartbeat",
+    ]
+    assert "--heartbeat" in container["args"]
+
+    inbox["spec"]["replicas"] = 2
+    inbox["spec"]["strategy"] = {"type": "RollingUpdate"}
+    container["ports"] = [{"name": "http", "containerPort": 8000}]
+    container["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}}
+    where = "Deployment/immunization-bridge-inbox"
+    assert [p for p in manifests.policy_problems(docs) if p.startswith(where)] == [
+        f"{where}: a worker runs one replica with strategy Recreate",
+        f"{where}: worker container inbox exposes a port",
+        f"{where}: worker container inbox has no exec livenessProbe",
+    ]
+    # Without the worker label it is held to a service's rules again.
+    del container["livenessProbe"]
+    inbox["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] = "inbox"
+    assert [p for p in manifests.policy_problems(docs) if p.startswith(where)] == [
+        f"{where}: container inbox has no readinessProbe",
+        f"{where}: container inbox has no livenessProbe",
+        f"{where}: no PodDisruptionBudget",
+        f"{where}: no HorizontalPodAutoscaler",
     ]
 
 

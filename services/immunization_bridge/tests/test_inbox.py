@@ -17,6 +17,7 @@ from immunization_bridge.cli import import_files, watch_inbox
 from immunization_bridge.config import Settings
 from immunization_bridge.records.inbox import sweep, waiting_files
 from immunization_bridge.records.models import ImportFile, VaccinationRecord
+from mch_common.heartbeat import alive
 
 from .conftest import csv_file
 
@@ -151,6 +152,27 @@ async def test_the_watcher_keeps_sweeping_until_stopped(
     assert await asyncio.wait_for(watcher, timeout=5) == 0
     assert (tmp_path / "done" / "late.csv").exists()
     assert await count(committed_sessions, VaccinationRecord) == 1
+
+
+async def test_each_sweep_beats_the_heartbeat_the_liveness_probe_reads(
+    settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    inbox, heartbeat = tmp_path / "inbox", tmp_path / "heartbeat"
+    inbox.mkdir()
+    drop(inbox, "20261201.csv", csv_file(f"R1,A,{CHILD},bcg,1,2026-06-01,,"))
+    assert not alive(heartbeat, within=60)
+
+    code = await watch_inbox(
+        settings, inbox, operator="system:inbox", interval=0.1, once=True, heartbeat=heartbeat
+    )
+
+    assert code == 0
+    assert (inbox / "done" / "20261201.csv").exists()
+    assert alive(heartbeat, within=60)
+    assert not alive(heartbeat, within=60, now=time.time() + 61)
+    assert files_in(inbox) == []  # the heartbeat lives outside the inbox, never imported
 
 
 def test_a_file_still_being_written_waits(tmp_path: Path) -> None:

@@ -563,9 +563,39 @@ def _cluster_member(check: _Checker, where: str, doc: Manifest, inv: Inventory) 
 # --- the platform's own rules --------------------------------------------------------------
 
 
+# The component label of a Deployment that serves no HTTP: a single long-running process
+# (the immunization bridge's inbox watcher). See is_worker.
+WORKER = "worker"
+
+
+def is_worker(deployment: Manifest) -> bool:
+    """A worker Deployment (pod label app.kubernetes.io/component: worker) runs one process
+    that no Service routes to: it needs no readiness probe, disruption budget or autoscaler
+    (one replica, replaced with Recreate so two never share its work), but it must expose no
+    port and prove it is alive by an exec livenessProbe (a heartbeat), not an HTTP one."""
+    labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
+    return bool(labels.get("app.kubernetes.io/component") == WORKER)
+
+
+def _worker_problems(where: str, doc: Manifest) -> list[str]:
+    problems = []
+    spec = doc["spec"]
+    if spec.get("replicas", 1) != 1 or (spec.get("strategy") or {}).get("type") != "Recreate":
+        problems.append(f"{where}: a worker runs one replica with strategy Recreate")
+    for container in spec["template"]["spec"]["containers"]:
+        if container.get("ports"):
+            problems.append(f"{where}: worker container {container['name']} exposes a port")
+        if "exec" not in (container.get("livenessProbe") or {}):
+            problems.append(
+                f"{where}: worker container {container['name']} has no exec livenessProbe"
+            )
+    return problems
+
+
 def policy_problems(docs: list[Manifest]) -> list[str]:
     """What the issue asks of every service's Deployment: probes, resources, non-root, TLS,
-    a PodDisruptionBudget, an autoscaler and a NetworkPolicy of its own."""
+    a PodDisruptionBudget, an autoscaler and a NetworkPolicy of its own (a worker: see
+    is_worker)."""
     problems = []
     by_kind: dict[str, list[Manifest]] = {}
     for doc in docs:
@@ -574,10 +604,13 @@ def policy_problems(docs: list[Manifest]) -> list[str]:
     for doc in by_kind.get("Deployment", []):
         where, template = name_of(doc), doc["spec"]["template"]
         labels, spec = template["metadata"]["labels"], template["spec"]
+        worker = is_worker(doc)
+        if worker:
+            problems += _worker_problems(where, doc)
         if not (spec.get("securityContext") or {}).get("runAsNonRoot"):
             problems.append(f"{where}: pods may run as root")
         for container in spec["containers"]:
-            for probe in ("readinessProbe", "livenessProbe"):
+            for probe in ("livenessProbe",) if worker else ("readinessProbe", "livenessProbe"):
                 if probe not in container:
                     problems.append(f"{where}: container {container['name']} has no {probe}")
             resources = container.get("resources") or {}
@@ -592,9 +625,11 @@ def policy_problems(docs: list[Manifest]) -> list[str]:
             ("PodDisruptionBudget", "selector", "PodDisruptionBudget"),
             ("NetworkPolicy", "podSelector", "NetworkPolicy of its own"),
         ):
+            if worker and kind == "PodDisruptionBudget":
+                continue
             if not any(_selects(d["spec"][selector], labels) for d in by_kind.get(kind, [])):
                 problems.append(f"{where}: no {what}")
-        if not any(
+        if not worker and not any(
             h["spec"]["scaleTargetRef"]
             == {"apiVersion": "apps/v1", "kind": "Deployment", "name": doc["metadata"]["name"]}
             for h in by_kind.get("HorizontalPodAutoscaler", [])

@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     service_name: str = "identity"
     port: int = 8100
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/identity"
+    # Identity issues the tokens and asks for none: no client secret of its own (the base's
+    # dev-only default would stop it starting outside dev).
+    client_secret: str = ""
 
     # Signing keys and TOTP secrets are stored AES-256-GCM encrypted under a key derived
     # (HKDF-SHA256) from this secret; it lives outside the database (env or secret store).

@@ -2,7 +2,7 @@
 
     python -m immunization_bridge.cli import FILE... [--operator NAME]
     python -m immunization_bridge.cli overdue-check [--on YYYY-MM-DD]
-    python -m immunization_bridge.cli watch-inbox INBOX [--interval S] [--once]
+    python -m immunization_bridge.cli watch-inbox INBOX [--interval S] [--once] [--heartbeat F]
     python -m immunization_bridge.cli register-file build --dir OUTBOX [--operator NAME]
     python -m immunization_bridge.cli register-file list [--limit N]
     python -m immunization_bridge.cli register-file deliver RUN_ID --dir OUTBOX
@@ -18,7 +18,9 @@ emits immunization.dose.overdue for each newly overdue one.
 `--interval` seconds it imports the files dropped in INBOX, in name order, once each, and
 moves each to INBOX/done or INBOX/failed with its report; a report line a file on stdout. It
 stops on SIGTERM or Ctrl-C after the file at hand; `--once` sweeps once and exits (a cron job).
-A sweep that fails (the database is down) is logged and retried; the files wait.
+A sweep that fails (the database is down) is logged and retried; the files wait. With
+`--heartbeat FILE` it touches FILE after each sweep and at each progress line of a long import,
+for the liveness probe (`python -m mch_common.heartbeat FILE --within S`, deploy/k8s).
 
 `register-file build` writes the next file for the register (every change not in a file yet)
 into OUTBOX and prints its run record; `deliver` writes a run's file again, byte for byte (a
@@ -50,6 +52,7 @@ from immunization_bridge.status.service import run_overdue_check
 from mch_common.dates import today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import NotFound
+from mch_common.heartbeat import beat
 
 
 def _out(text: str) -> None:
@@ -108,8 +111,14 @@ async def watch_inbox(
     once: bool,
     settle_seconds: float = 2.0,
     stop: asyncio.Event | None = None,
+    heartbeat: Path | None = None,
 ) -> int:
     stop = stop or asyncio.Event()
+
+    def progress(message: str) -> None:
+        beat(heartbeat)  # a long import is alive while it reports progress
+        _err(message)
+
     loop = asyncio.get_running_loop()
     signals = () if once else (signal.SIGTERM, signal.SIGINT)
     for signum in signals:
@@ -126,7 +135,7 @@ async def watch_inbox(
                     actor=operator,
                     today=today_tokyo,
                     settle_seconds=settle_seconds,
-                    on_progress=_err,
+                    on_progress=progress,
                 )
             except (OSError, SQLAlchemyError) as exc:
                 # The files stay in the inbox; the next sweep takes them.
@@ -141,6 +150,7 @@ async def watch_inbox(
                 )
                 if result.outcome == "failed":
                     exit_code = max(exit_code, 2)
+            beat(heartbeat)
             if once or stop.is_set():
                 return exit_code
             with contextlib.suppress(TimeoutError):
@@ -235,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     watching.add_argument("--interval", type=float, default=10.0, help="seconds between sweeps")
     watching.add_argument("--once", action="store_true", help="one sweep, then exit")
     watching.add_argument("--operator", default=None, help="recorded as the actor")
+    watching.add_argument(
+        "--heartbeat", type=Path, default=None, help="touched each sweep (liveness probe)"
+    )
     files_out = commands.add_parser("register-file", help="the batch files for the register")
     actions = files_out.add_subparsers(dest="action", required=True)
     building = actions.add_parser("build", help="the next file, of every change not yet sent")
@@ -256,7 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"watching {args.inbox.resolve()}")
         return asyncio.run(
             watch_inbox(
-                settings, args.inbox, operator=operator, interval=args.interval, once=args.once
+                settings,
+                args.inbox,
+                operator=operator,
+                interval=args.interval,
+                once=args.once,
+                heartbeat=args.heartbeat,
             )
         )
     if args.command == "overdue-check":
