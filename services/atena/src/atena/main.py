@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from atena.config import Settings
+from atena.disclosure.router import router as disclosure_router
 from atena.mynumber.router import router as my_number_router
 from atena.persons.router import router as persons_router
 from mch_common.audit_api import audit_router
@@ -22,6 +23,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "and change events (atena.person.*)."
         ),
         lifespan=service_lifespan(settings, stream_service="atena"),
-        routers=[persons_router, my_number_router, audit_router(read_scope="atena:audit:read")],
+        routers=[
+            persons_router,
+            my_number_router,
+            disclosure_router,
+            audit_router(read_scope="atena:audit:read"),
+        ],
         person_params={"person_no": "person", "household_no": "household"},
     )

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from boshi_core.config import Settings
 from boshi_core.people.atena import AtenaClient
+from boshi_core.platform_disclosure.sources import DisclosureSources
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
 
@@ -14,6 +15,8 @@ PregnancyWriter = Annotated[Principal, require_scope("boshi:pregnancy:write")]
 VisitReader = Annotated[Principal, require_scope("boshi:visit:read")]
 VisitWriter = Annotated[Principal, require_scope("boshi:visit:write")]
 DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export")]
+RequestReader = Annotated[Principal, require_scope("boshi:requests:read")]
+RequestWriter = Annotated[Principal, require_scope("boshi:requests:write")]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.
@@ -27,5 +30,11 @@ async def _atena(request: Request) -> AtenaClient:
     return client
 
 
+async def _disclosure_sources(request: Request) -> DisclosureSources:
+    sources: DisclosureSources = request.app.state.disclosure_sources
+    return sources
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
+Sources = Annotated[DisclosureSources, Depends(_disclosure_sources)]
 Atena = Annotated[AtenaClient, Depends(_atena)]

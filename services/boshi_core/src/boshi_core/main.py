@@ -11,10 +11,13 @@ from boshi_core.center.router import router as center_router
 from boshi_core.checkups.router import router as checkups_router
 from boshi_core.config import SERVICE, STREAM, Settings
 from boshi_core.disclosure.router import router as disclosure_router
+from boshi_core.inquiries.router import router as inquiries_router
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
+from boshi_core.platform_disclosure.sources import DisclosureSources
 from boshi_core.pregnancy.router import router as pregnancy_router
+from boshi_core.requests.router import router as requests_router
 from boshi_core.visits.router import router as visits_router
 from mch_common.audit_api import audit_router
 from mch_common.auth.client import ServiceAuth, ServiceTokenClient
@@ -32,6 +35,7 @@ PERSON_PARAMS = {
     "plan_id": "support_plan",
     "visit_id": "visit",
     "notice_id": "reminder",
+    "request_id": "personal_data_request",
 }
 
 
@@ -60,9 +64,11 @@ def _lifespan(
             # Tests may have put a fake atena here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
+            app.state.disclosure_sources = DisclosureSources(settings)
             try:
                 yield
             finally:
+                await app.state.disclosure_sources.close()
                 await http.aclose()
                 await tokens.close()
 
@@ -86,6 +92,8 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             disclosure_router,
             checkups_router,
             center_router,
+            requests_router,
+            inquiries_router,
             audit_router(read_scope="boshi:audit:read"),
         ],
         person_params=PERSON_PARAMS,

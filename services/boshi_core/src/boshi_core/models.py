@@ -14,6 +14,7 @@ from boshi_core.checkups.models import (
     CheckupResult,
     DetailedExamVoucher,
 )
+from boshi_core.inquiries.models import Inquiry
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import (
     ExpectedChildrenChange,
@@ -26,6 +27,8 @@ from boshi_core.pregnancy.models import (
     VoucherRule,
 )
 from boshi_core.reminders.models import ReminderRun
+from boshi_core.requests.models import PersonalDataRequest, RecordCorrection
+from boshi_core.suspensions.models import UseSuspension
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
 from mch_common.db import Base
@@ -47,15 +50,19 @@ __all__ = [
     "HandbookSerial",
     "HomeVisit",
     "InboxEvent",
+    "Inquiry",
     "LowBirthWeightNotification",
     "OutboxEvent",
     "Person",
+    "PersonalDataRequest",
     "Pregnancy",
     "PrenatalCheckup",
     "PrenatalVoucher",
+    "RecordCorrection",
     "ReminderRun",
     "RiskRuleSet",
     "SupportPlan",
     "SupportPlanReview",
+    "UseSuspension",
     "VoucherRule",
 ]

@@ -58,7 +58,17 @@ DEMO_TERMINALS: list[tuple[str, str, str | None]] = [
 # Every service's default ServiceSettings.client_secret, so `make run` works unconfigured.
 DEMO_CLIENT_SECRET = f"{DEV_SECRET_MARKER}-client-secret"
 DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
-    ("boshi_core", "母子保健システム", ["atena:person:read", "atena:mynumber:lookup"]),
+    (
+        "boshi_core",
+        "母子保健システム",
+        [
+            "atena:person:read",
+            "atena:mynumber:lookup",
+            # collecting a disclosure (開示請求) from every service
+            "atena:disclosure:export",
+            "immunization:disclosure:export",
+        ],
+    ),
     (
         "e_application",
         "電子申請サービス",

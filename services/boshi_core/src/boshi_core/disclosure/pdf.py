@@ -97,7 +97,7 @@ LABELS = {
 }
 
 
-def _label(field: str) -> str:
+def label(field: str) -> str:
     label = LABELS.get(field)
     return f"{label} ({field})" if label else field
 
@@ -117,7 +117,7 @@ def _delivery_address(entry: dict[str, Any]) -> str:
     return f"{line} ({entry.get('purpose') or '全般'}, {valid})"
 
 
-def _text(field: str, value: Any) -> str:
+def shown(field: str, value: Any) -> str:
     """A field's value as a reader reads it: addresses as a Japanese address is written."""
     if field == "address" and isinstance(value, dict):
         return written_address(value)
@@ -132,7 +132,7 @@ def _text(field: str, value: Any) -> str:
     return str(value)
 
 
-def _paragraph(pdf: FPDF, height: float, text: str) -> None:
+def paragraph(pdf: FPDF, height: float, text: str) -> None:
     # Left-aligned: multi_cell justifies by default, which spreads a wrapped line (the header's
     # date and author, an address) over the page width with wide gaps.
     pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=Align.L)
@@ -145,12 +145,12 @@ def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
     pdf.set_title(f"保有個人情報開示 {export['person_no']}")
     pdf.add_page()
     pdf.set_font("jp", size=16)
-    _paragraph(pdf, 10, "保有個人情報の開示 (disclosure of personal data held)")
+    paragraph(pdf, 10, "保有個人情報の開示 (disclosure of personal data held)")
     pdf.set_font("jp", size=10)
-    _paragraph(
+    paragraph(
         pdf, 6, f"北九州市 母子保健システム / 宛名番号 (person number): {export['person_no']}"
     )
-    _paragraph(
+    paragraph(
         pdf,
         6,
         f"作成日時 (exported at): {export['exported_at']} / 作成者 (by): {export['exported_by']}",
@@ -160,14 +160,14 @@ def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
         rows: list[dict[str, Any]] = [value] if isinstance(value, dict) else list(value or [])
         pdf.ln(3)
         pdf.set_font("jp", size=13)
-        _paragraph(pdf, 8, f"■ {title} — {len(rows)}")
+        paragraph(pdf, 8, f"■ {title} — {len(rows)}")
         pdf.set_font("jp", size=9)
         if not rows:
-            _paragraph(pdf, 5, "該当なし (none)")
+            paragraph(pdf, 5, "該当なし (none)")
         for index, row in enumerate(rows, start=1):
             pdf.set_font("jp", size=9)
             if len(rows) > 1:
-                _paragraph(pdf, 5, f"[{index}]")
+                paragraph(pdf, 5, f"[{index}]")
             for field, field_value in row.items():
-                _paragraph(pdf, 5, f"  {_label(field)}: {_text(field, field_value)}")
+                paragraph(pdf, 5, f"  {label(field)}: {shown(field, field_value)}")
     return bytes(pdf.output())

@@ -13,7 +13,7 @@ from boshi_core.center.models import CenterCase, CenterCaseMember, CenterConsult
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import AuditRecord, about_person
+from mch_common.disclosure import person_accesses
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class HeldRecords:
     infant_checkup_notices: list[CheckupNotice]
     infant_checkup_results: list[CheckupResult]
     detailed_exam_vouchers: list[DetailedExamVoucher]
-    access_log: list[AuditRecord]
+    access_log: list[dict[str, Any]]  # mch_common.disclosure's shape
 
 
 async def _all(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
@@ -93,10 +93,7 @@ async def records_of(session: AsyncSession, person_no: str) -> HeldRecords:
         infant_checkup_notices=await of_person(CheckupNotice, CheckupNotice.period),
         infant_checkup_results=await of_person(CheckupResult, CheckupResult.examined_on),
         detailed_exam_vouchers=await of_person(DetailedExamVoucher, DetailedExamVoucher.voucher_no),
-        access_log=await _all(
-            session,
-            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq),
-        ),
+        access_log=await person_accesses(session, person_no),
     )
 
 

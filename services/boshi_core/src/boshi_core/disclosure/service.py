@@ -59,13 +59,7 @@ async def export(
         "infant_checkup_results": [_row(r) for r in held.infant_checkup_results],
         "detailed_exam_vouchers": [_row(v) for v in held.detailed_exam_vouchers],
         "center_cases": center,
-        "access_log": [
-            {
-                k: _plain(getattr(r, k))
-                for k in ("seq", "occurred_at", "actor", "terminal", "action", "purpose", "outcome")
-            }
-            for r in held.access_log
-        ],
+        "access_log": held.access_log,
     }
 
 

@@ -4,14 +4,12 @@ every record (deleted ones marked), today's statuses, and every access to their 
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from immunization_bridge.status import repository
 from immunization_bridge.status.service import child_in_scope, status_of
-from mch_common.audit import AuditRecord, about_person
-from mch_common.audit_api import AuditRecordOut
 from mch_common.auth.principal import Principal
+from mch_common.disclosure import person_accesses
 from mch_common.work import UnitOfWork
 
 
@@ -21,12 +19,9 @@ async def export(
     child = await child_in_scope(session, principal, person_no)
     records = await repository.records_of(session, person_no)
     status = await status_of(session, child, on)
-    # Every record about the person: the target, shown in a list, or refused (one indexed query).
-    accesses = (
-        await session.execute(
-            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq)
-        )
-    ).scalars()
+    # Every access to the person: the target, shown in a list, or refused (one indexed query),
+    # in the platform's disclosure shape (nothing about anyone else).
+    accesses = await person_accesses(session, person_no)
     # The export itself is an access: logged, and disclosed from the next export on.
     UnitOfWork.of(session).record_access(
         principal,
@@ -61,5 +56,5 @@ async def export(
             for r in records
         ],
         "status": status.model_dump(mode="json")["doses"],
-        "access_log": [AuditRecordOut.model_validate(a).model_dump(mode="json") for a in accesses],
+        "access_log": accesses,
     }
