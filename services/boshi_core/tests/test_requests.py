@@ -4,10 +4,11 @@ the overdue list, corrections that keep the previous value, and every step in th
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import Pregnancy
+from boshi_core.requests.models import PersonalDataRequest
 from boshi_core.testsupport import ALL_SCOPES, Auth, Register, notification
 from mch_common.audit import AuditRecord
 from mch_common.events import read_outbox
@@ -31,7 +32,7 @@ def request_body(person_no: str, received_on: str, **extra: Any) -> dict[str, An
 async def test_deadline_extension_decision_and_overdue_list(
     client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
 ) -> None:
-    headers = auth(REQUEST_SCOPES)
+    headers = auth(REQUEST_SCOPES, sub="staff-register")
     await register(MOTHER)
     await register(OTHER)
     # Received Friday 2 October 2026: day 30 is Sunday 1 November, so Monday 2 November.
@@ -113,7 +114,10 @@ async def test_deadline_extension_decision_and_overdue_list(
     overdue_lists = (
         await db_session.execute(
             select(AuditRecord.persons)
-            .where(AuditRecord.action == "request.list_overdue")
+            .where(
+                AuditRecord.action == "request.list_overdue",
+                AuditRecord.actor == "staff-register",
+            )
             .order_by(AuditRecord.seq)
         )
     ).scalars()
@@ -123,7 +127,7 @@ async def test_deadline_extension_decision_and_overdue_list(
 async def test_bad_requests_change_nothing(
     client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
 ) -> None:
-    headers = auth(REQUEST_SCOPES)
+    headers = auth(REQUEST_SCOPES, sub="staff-bad-input")
     await register(MOTHER)
     unnamed = request_body(
         MOTHER,
@@ -137,15 +141,19 @@ async def test_bad_requests_change_nothing(
     assert (await client.post("/requests", json=future, headers=headers)).status_code == 422
     nobody = request_body("1999999999", "2026-10-02")
     assert (await client.post("/requests", json=nobody, headers=headers)).status_code == 404
-    reader_only = auth((*ALL_SCOPES, "boshi:requests:read"))
+    reader_only = auth((*ALL_SCOPES, "boshi:requests:read"), sub="staff-bad-input")
     forbidden = await client.post(
         "/requests", json=request_body(MOTHER, "2026-10-02"), headers=reader_only
     )
     assert forbidden.status_code == 403
-    count = await db_session.execute(
-        select(AuditRecord).where(AuditRecord.action.like("request.%"))
+    logged = await db_session.execute(
+        select(AuditRecord).where(
+            AuditRecord.actor == "staff-bad-input", AuditRecord.action.like("request.%")
+        )
     )
-    assert count.first() is None
+    assert logged.first() is None
+    stored = select(func.count()).select_from(PersonalDataRequest)
+    assert await db_session.scalar(stored.where(PersonalDataRequest.person_no == MOTHER)) == 0
 
 
 async def test_correction_keeps_the_previous_value_and_passes_the_change_on(
