@@ -8,8 +8,9 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from boshi_core.disclosure.pdf import LABELS, label, paragraph, shown
+from boshi_core.disclosure.pdf import LABELS, SECTIONS, label, paragraph, shown
 from mch_common.dates import TOKYO
+from mch_common.disclosure import STAFF_WITHHELD
 from mch_common.fonts import IPAEX_GOTHIC
 
 SERVICES = {
@@ -35,6 +36,30 @@ ROLES = {
     "auditor": "監査担当",
 }
 ACCESS_COLUMNS = ("日時", "システム", "部署・区", "役割", "端末", "操作", "目的", "結果")
+SHORT_NAMES = {
+    "atena": "宛名",
+    "boshi_core": "母子保健",
+    "immunization_bridge": "予防接種",
+    "e_application": "電子申請",
+    "intermediate_server": "中間サーバー",
+}
+# What an action did, in words; any other action shows its code.
+ACTIONS = {
+    "person.registered": "住民登録",
+    "person.read": "基本情報の閲覧",
+    "person.view": "母子保健の記録の閲覧",
+    "person.changes.read": "変更履歴の閲覧",
+    "person.lookup_by_my_number": "個人番号による検索",
+    "status.read": "予防接種状況の閲覧",
+    "disclosure.export": "開示のための出力",
+    "request.receive": "開示等請求の受付",
+    "request.extend": "決定期限の延長",
+    "request.decide": "開示等の決定",
+    "request.fulfil": "開示等の実施",
+    "pregnancy.open": "妊娠届の受付",
+    "pregnancy.view": "妊娠届の閲覧",
+    "handbook.issue": "母子健康手帳の交付",
+}
 EXTRA_LABELS = {
     "history": "変更の履歴",
     "records": "接種記録",
@@ -47,6 +72,21 @@ EXTRA_LABELS = {
     "recorded_at": "記録日時",
     "has_my_number": "個人番号の登録",
     "my_number": "個人番号",
+    "household_no": "世帯番号",
+    "relationship_to_head": "続柄",
+    "mother_person_no": "母の宛名番号",
+    "death_date": "死亡日",
+    "phone": "電話番号",
+    "email": "メール",
+    "reason": "理由",
+    "before": "変更前",
+    "after": "変更後",
+    "window_start": "接種できる期間の始まり",
+    "last_day": "接種できる最終日",
+    "overdue_from": "未接種となる日",
+    "lot": "ロット番号",
+    "institution_code": "医療機関コード",
+    "deleted": "取消",
 }
 
 
@@ -63,18 +103,63 @@ def _who(entry: dict[str, Any]) -> tuple[str, str]:
     return place or "—", roles or "—"
 
 
+# Bookkeeping of the copies, not the person's data.
+_NOISE = frozenset({"version", "last_event_type", "updated_at", "municipality_code"})
+_TABLE_MAX_COLUMNS = 8
+
+
+def _flat(rows: list[Any]) -> bool:
+    return all(
+        isinstance(row, dict)
+        and len(row) <= _TABLE_MAX_COLUMNS
+        and not any(isinstance(v, dict | list) for v in row.values())
+        for row in rows
+    )
+
+
+def _table(pdf: FPDF, rows: list[dict[str, Any]]) -> None:
+    columns = [c for c in rows[0] if c not in _NOISE]
+    pdf.set_font("jp", size=7)
+    with pdf.table(
+        headings_style=FontFace(emphasis=None, fill_color=(230, 230, 230)),
+        line_height=4,
+        text_align="LEFT",
+    ) as table:
+        table.row([_title(c) for c in columns])
+        for row in rows:
+            table.row([shown(c, row.get(c)) for c in columns])
+    pdf.set_font("jp", size=9)
+    pdf.ln(1)
+
+
 def _fields(pdf: FPDF, row: dict[str, Any], indent: str) -> None:
-    for field, value in row.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+    for field in sorted(row, key=lambda f: (isinstance(row[f], dict | list), f)):
+        value = row[field]
+        if field in _NOISE:
+            continue
+        if field != "address" and isinstance(value, dict):
+            paragraph(pdf, 5, f"{indent}{_title(field)}:" + (" —" if not value else ""))
+            _fields(pdf, value, indent + "    ")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             paragraph(pdf, 5, f"{indent}{_title(field)} — {len(value)}")
+            if _flat(value):
+                _table(pdf, value)
+                continue
             for index, item in enumerate(value, start=1):
                 paragraph(pdf, 5, f"{indent}  [{index}]")
                 _fields(pdf, item, indent + "    ")
+        elif isinstance(value, list) and not value:
+            paragraph(pdf, 5, f"{indent}{_title(field)}: 該当なし")
         else:
             paragraph(pdf, 5, f"{indent}{_title(field)}: {shown(field, value)}")
 
 
+_SECTION_TITLES = dict(SECTIONS)
+
+
 def _title(field: str) -> str:
+    if field in _SECTION_TITLES:
+        return _SECTION_TITLES[field]
     extra = EXTRA_LABELS.get(field)
     return f"{extra} ({field})" if extra and field not in LABELS else label(field)
 
@@ -91,17 +176,20 @@ def _access_table(pdf: FPDF, entries: list[dict[str, Any]]) -> None:
         table.row(ACCESS_COLUMNS)
         for entry in entries:
             place, role = _who(entry)
-            staff = entry.get("actor")
-            if staff and not str(staff).startswith("svc:"):
+            staff = str(entry.get("actor") or "")
+            if staff and not staff.startswith("svc:") and staff != STAFF_WITHHELD:
                 role = f"{role}\n職員: {staff}"
+            action = str(entry["action"])
+            if action.split(" ")[0] in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
+                action = "閲覧・操作の試み"
             table.row(
                 (
                     _when(entry["occurred_at"]),
-                    entry["service"],
+                    SHORT_NAMES.get(entry["service"], entry["service"]),
                     place,
                     role,
                     entry.get("terminal") or "—",
-                    f"{entry['action']}\n({entry.get('record_type') or '—'})",
+                    ACTIONS.get(action, action),
                     entry.get("purpose") or "—",
                     RESULTS.get(entry["outcome"], entry["outcome"])
                     + (f"\n{entry['reason']}" if entry.get("reason") else ""),
