@@ -12,6 +12,7 @@ from boshi_core.requests.models import PersonalDataRequest
 from boshi_core.testsupport import ALL_SCOPES, Auth, Register, notification
 from mch_common.audit import AuditRecord
 from mch_common.events import read_outbox
+from mch_common.mynumber import generate_my_number
 
 MOTHER = "1000000010"
 OTHER = "1000000028"
@@ -137,6 +138,11 @@ async def test_bad_requests_change_nothing(
     assert (await client.post("/requests", json=unnamed, headers=headers)).status_code == 422
     no_uses = request_body(MOTHER, "2026-10-02", kind="suspension")
     assert (await client.post("/requests", json=no_uses, headers=headers)).status_code == 422
+    number = generate_my_number()
+    leaked = request_body(MOTHER, "2026-10-02", asked=f"番号 {number} の記録")
+    refused = await client.post("/requests", json=leaked, headers=headers)
+    assert refused.status_code == 422
+    assert number not in refused.text  # refused without echo
     future = request_body(MOTHER, "2099-01-01")
     assert (await client.post("/requests", json=future, headers=headers)).status_code == 422
     nobody = request_body("1999999999", "2026-10-02")

@@ -134,10 +134,6 @@ class RequestOut(BaseModel):
     received_by: str
     decided_by: str | None
 
-    @property
-    def due(self) -> date:
-        return self.extended_to or self.deadline
-
 
 class RequestPageOut(BaseModel):
     items: list[RequestOut]
