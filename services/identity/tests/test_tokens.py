@@ -107,7 +107,12 @@ async def test_client_credentials(idp: Identity) -> None:
     claims = jwt.decode(ok.json()["access_token"], options={"verify_signature": False})
     assert claims["sub"] == "svc:boshi_core"
     assert claims["client_id"] == "boshi_core"
-    assert claims["scope"].split() == ["atena:mynumber:lookup", "atena:person:read"]
+    assert claims["scope"].split() == [
+        "atena:disclosure:export",  # boshi_core collects each service's disclosure
+        "atena:mynumber:lookup",
+        "atena:person:read",
+        "immunization:disclosure:export",
+    ]
     assert claims["ward"] is None
     me = await idp.client.get(
         "/oauth2/me", headers={"authorization": f"Bearer {ok.json()['access_token']}"}
