@@ -13,12 +13,33 @@ from boshi_core.disclosure import service as own_disclosure
 from boshi_core.platform_disclosure.sources import DisclosureSources
 from boshi_core.requests.models import PersonalDataRequest
 from mch_common.auth.principal import Principal
-from mch_common.disclosure import as_disclosed
+from mch_common.disclosure import STAFF_WITHHELD, as_disclosed
 
 PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
 ACCESS_SECTION = "access_log"
 # boshi_core's own export fields that are not the person's data but the export's envelope.
 _ENVELOPE = ("person_no", "exported_at", "exported_by", "access_log")
+# Fields of the records that name a staff member (the city's staff ids): withheld with the
+# access section's staff unless the decision discloses them. (`diagnosed_by` is the doctor or
+# midwife the person named on her notification, and `due_by` a date: kept.)
+STAFF_FIELDS = frozenset(
+    {
+        "answered_by", "assigned_to", "changed_by", "completed_by", "corrected_by",
+        "created_by", "decided_by", "follow_up_by", "id_checked_by", "imported_by",
+        "issued_by", "opened_by", "received_by", "recorded_by", "reviewed_by", "actor",
+    }
+)  # fmt: skip
+
+
+def _staff_withheld(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: STAFF_WITHHELD if k in STAFF_FIELDS and v else _staff_withheld(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_staff_withheld(v) for v in value]
+    return value
 
 
 def sections(sources: DisclosureSources) -> frozenset[str]:
@@ -56,7 +77,8 @@ async def collect(
         elif export is None:
             held[service] = {"holds_nothing": True}
         else:
-            held[service] = {k: v for k, v in export.items() if k not in _ENVELOPE}
+            records = {k: v for k, v in export.items() if k not in _ENVELOPE}
+            held[service] = records if request.disclose_staff else _staff_withheld(records)
     accesses.sort(key=lambda entry: (entry["occurred_at"], entry["service"], entry["seq"]))
     return {
         "request_id": str(request.id),
