@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import Pregnancy
 from boshi_core.requests.models import PersonalDataRequest
-from boshi_core.testsupport import ALL_SCOPES, Auth, Register, notification
+from boshi_core.testsupport import ALL_SCOPES, YAHATA_WEST, Auth, Register, notification
 from mch_common.audit import AuditRecord
 from mch_common.events import read_outbox
 from mch_common.mynumber import generate_my_number
@@ -61,6 +61,13 @@ async def test_deadline_extension_decision_and_overdue_list(
     )
     assert [r["id"] for r in rest.json()["items"]] == [third_id]
     assert rest.json()["next_cursor"] is None
+    # Staff of another ward see none of them.
+    elsewhere = await client.get(
+        "/requests/overdue",
+        params={"as_of": "2026-11-05"},
+        headers=auth(REQUEST_SCOPES, ward=YAHATA_WEST, sub="staff-register"),
+    )
+    assert elsewhere.json()["items"] == []
 
     # One extension, by at most 30 days after the deadline, notified before it.
     too_long = {"extended_to": "2026-12-03", "reason": "大量の記録", "notified_on": "2026-10-20"}
@@ -122,7 +129,7 @@ async def test_deadline_extension_decision_and_overdue_list(
             .order_by(AuditRecord.seq)
         )
     ).scalars()
-    assert list(overdue_lists) == [[MOTHER], [OTHER], [OTHER]]
+    assert list(overdue_lists) == [[MOTHER], [OTHER], [], [OTHER]]
 
 
 async def test_bad_requests_change_nothing(

@@ -6,9 +6,14 @@ from uuid import UUID
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.people.models import Person
 from boshi_core.requests.models import PersonalDataRequest, RecordCorrection
 
 _DUE = func.coalesce(PersonalDataRequest.extended_to, PersonalDataRequest.deadline)
+
+
+async def get(session: AsyncSession, request_id: UUID) -> PersonalDataRequest | None:
+    return await session.get(PersonalDataRequest, request_id)
 
 
 async def for_update(session: AsyncSession, request_id: UUID) -> PersonalDataRequest | None:
@@ -17,11 +22,20 @@ async def for_update(session: AsyncSession, request_id: UUID) -> PersonalDataReq
 
 
 async def overdue(
-    session: AsyncSession, *, as_of: date, after: tuple[date, UUID] | None, limit: int
+    session: AsyncSession,
+    *,
+    as_of: date,
+    ward_code: str | None,
+    after: tuple[date, UUID] | None,
+    limit: int,
 ) -> list[PersonalDataRequest]:
-    """Undecided requests whose (extended) deadline is before `as_of`, oldest due first,
-    keyset-paged by (due day, id) on the partial index."""
+    """Undecided requests whose (extended) deadline is before `as_of` (about the ward's
+    residents, for ward staff), oldest due first, keyset-paged by (due day, id)."""
     stmt = select(PersonalDataRequest).where(PersonalDataRequest.status == "received", _DUE < as_of)
+    if ward_code is not None:
+        stmt = stmt.join(Person, Person.person_no == PersonalDataRequest.person_no).where(
+            Person.ward_code == ward_code
+        )
     if after is not None:
         stmt = stmt.where(tuple_(_DUE, PersonalDataRequest.id) > tuple_(*after))
     stmt = stmt.order_by(_DUE, PersonalDataRequest.id).limit(limit)

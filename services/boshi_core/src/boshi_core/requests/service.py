@@ -91,7 +91,9 @@ async def _request(session: AsyncSession, request_id: UUID) -> PersonalDataReque
 async def view(
     session: AsyncSession, *, principal: Principal, request_id: UUID
 ) -> PersonalDataRequest:
-    request = await _request(session, request_id)
+    request = await repository.get(session, request_id)
+    if request is None:
+        raise NotFound(NO_SUCH_REQUEST)
     await person_in_scope(session, principal, request.person_no)
     _log(principal, session, request, "view")
     return request
@@ -199,7 +201,9 @@ async def overdue(
             after = date.fromisoformat(due_text), UUID(id_text)
         except ValueError as exc:
             raise InvalidInput("cursor is not one this list returned") from exc
-    rows = await repository.overdue(session, as_of=on, after=after, limit=limit + 1)
+    rows = await repository.overdue(
+        session, as_of=on, ward_code=principal.ward, after=after, limit=limit + 1
+    )
     page, more = rows[:limit], len(rows) > limit
     UnitOfWork.of(session).record_access(
         principal,
