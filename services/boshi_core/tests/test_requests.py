@@ -1,13 +1,16 @@
 """The request register (開示・訂正・利用停止請求): deadlines, the one extension, decisions,
 the overdue list, corrections that keep the previous value, and every step in the access log."""
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import Pregnancy
+from boshi_core.requests.corrections import CORRECTABLE
 from boshi_core.requests.models import PersonalDataRequest
 from boshi_core.testsupport import ALL_SCOPES, YAHATA_WEST, Auth, Register, notification
 from mch_common.audit import AuditRecord
@@ -301,3 +304,21 @@ async def test_inquiry_log_is_searchable_and_paged(
     assert [i["id"] for i in first["items"]] == [ids[2], ids[1]]
     rest = await search(limit=2, since="2026-11-01T00:00:00+09:00", cursor=first["next_cursor"])
     assert [i["id"] for i in rest["items"]] == [ids[0]]
+
+
+def test_every_correctable_field_is_a_column_the_mechanism_can_set() -> None:
+    """The one registry covers each record type; a field it names that the model lacks, or
+    of a type the coercion does not handle, would fail only when someone asked for it."""
+    assert set(CORRECTABLE) == {
+        "pregnancy",
+        "prenatal_checkup",
+        "child",
+        "low_birth_weight_notification",
+        "home_visit",
+        "infant_checkup_result",
+    }
+    for record_type, kind in CORRECTABLE.items():
+        columns = inspect(kind.model).columns
+        for field in kind.fields:
+            assert field in columns, (record_type, field)
+            assert columns[field].type.python_type in {date, int, Decimal, str}, field
