@@ -36,7 +36,14 @@ def migrations_path() -> Path:
 def preserved_tables() -> frozenset[str]:
     """Reference data the migrations seed: kept when a committed test cleans up after itself."""
     return frozenset(
-        {"audit_log", "alembic_version", "voucher_rules", "risk_rule_sets", "checkup_programmes"}
+        {
+            "audit_log",
+            "alembic_version",
+            "voucher_rules",
+            "risk_rule_sets",
+            "checkup_programmes",
+            "retention_rules",
+        }
     )
 
 

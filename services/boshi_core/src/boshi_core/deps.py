@@ -17,6 +17,7 @@ VisitWriter = Annotated[Principal, require_scope("boshi:visit:write")]
 DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export")]
 RequestReader = Annotated[Principal, require_scope("boshi:requests:read")]
 RequestWriter = Annotated[Principal, require_scope("boshi:requests:write")]
+RetentionAdmin = Annotated[Principal, require_scope("boshi:retention:admin")]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.

@@ -18,6 +18,7 @@ from boshi_core.people.router import router as people_router
 from boshi_core.platform_disclosure.sources import DisclosureSources
 from boshi_core.pregnancy.router import router as pregnancy_router
 from boshi_core.requests.router import router as requests_router
+from boshi_core.retention.router import router as retention_router
 from boshi_core.visits.router import router as visits_router
 from mch_common.audit_api import audit_router
 from mch_common.auth.client import ServiceAuth, ServiceTokenClient
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             center_router,
             requests_router,
             inquiries_router,
+            retention_router,
             audit_router(read_scope="boshi:audit:read"),
         ],
         person_params=PERSON_PARAMS,

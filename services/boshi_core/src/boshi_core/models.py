@@ -28,6 +28,7 @@ from boshi_core.pregnancy.models import (
 )
 from boshi_core.reminders.models import ReminderRun
 from boshi_core.requests.models import PersonalDataRequest, RecordCorrection
+from boshi_core.retention.models import Disposal, RetentionRule
 from boshi_core.suspensions.models import UseSuspension
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
@@ -45,6 +46,7 @@ __all__ = [
     "CheckupResult",
     "Child",
     "DetailedExamVoucher",
+    "Disposal",
     "ExpectedChildrenChange",
     "Handbook",
     "HandbookSerial",
@@ -60,6 +62,7 @@ __all__ = [
     "PrenatalVoucher",
     "RecordCorrection",
     "ReminderRun",
+    "RetentionRule",
     "RiskRuleSet",
     "SupportPlan",
     "SupportPlanReview",

@@ -1,11 +1,14 @@
 """Requests from the people in the records (issue 19): the request register, the corrections
-made on its decisions, the suspensions of use, and the inquiry log.
+made on its decisions, the suspensions of use, the inquiry log; and retention (III-7): the
+retention rules (seeded, for the city to confirm against its 文書管理規程) and the disposals.
 
 Revision ID: 0014
 Revises: 0008
 """
 
+import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,8 +164,85 @@ def upgrade() -> None:
     op.create_index(op.f("ix_inquiries_person_no"), "inquiries", ["person_no"])
     op.create_index("ix_inquiries_received", "inquiries", ["received_at", "id"])
 
+    rules = op.create_table(
+        "retention_rules",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("record_type", sa.String(40), nullable=False),
+        sa.Column("version", sa.SmallInteger(), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("years", sa.SmallInteger(), nullable=False),
+        sa.Column("counted_from", sa.Text(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("to_confirm", sa.Boolean(), nullable=False),
+        sa.CheckConstraint(
+            "record_type IN ('pregnancy', 'infant_checkup_result', 'inquiry')",
+            name=op.f("ck_retention_rules_record_type"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_rules")),
+        sa.UniqueConstraint(
+            "record_type", "version", name=op.f("uq_retention_rules_record_type_version")
+        ),
+    )
+    to_confirm = "北九州市文書管理規程の保存期間 (要確認: the city confirms the value)"
+    op.bulk_insert(
+        rules,
+        [
+            {
+                "id": uuid.UUID(int=0x14_0001),
+                "record_type": "pregnancy",
+                "version": 1,
+                "effective_from": date(2000, 4, 1),
+                "years": 5,
+                "counted_from": "the pregnancy's outcome date (closed pregnancies)",
+                "source": to_confirm,
+                "to_confirm": True,
+            },
+            {
+                "id": uuid.UUID(int=0x14_0002),
+                "record_type": "infant_checkup_result",
+                "version": 1,
+                "effective_from": date(2000, 4, 1),
+                "years": 5,
+                "counted_from": "the day of the checkup",
+                "source": to_confirm,
+                "to_confirm": True,
+            },
+            {
+                "id": uuid.UUID(int=0x14_0003),
+                "record_type": "inquiry",
+                "version": 1,
+                "effective_from": date(2000, 4, 1),
+                "years": 3,
+                "counted_from": "the day of the answer",
+                "source": to_confirm,
+                "to_confirm": True,
+            },
+        ],
+    )
+    op.create_table(
+        "disposals",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("record_type", sa.String(40), nullable=False),
+        sa.Column("record_id", sa.Uuid(), nullable=False),
+        sa.Column("person_no", sa.String(10), nullable=True),
+        sa.Column("rule_version", sa.SmallInteger(), nullable=False),
+        sa.Column(
+            "disposed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("disposed_by", sa.String(100), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_disposals")),
+        sa.UniqueConstraint("record_id", name=op.f("uq_disposals_record_id")),
+    )
+    op.create_index(op.f("ix_disposals_person_no"), "disposals", ["person_no"])
+
 
 def downgrade() -> None:
+    op.drop_table("disposals")
+    op.drop_table("retention_rules")
     op.drop_table("inquiries")
     op.drop_table("use_suspensions")
     op.drop_table("record_corrections")

@@ -1,6 +1,7 @@
 """Requests from the people in the records (issue 19): the MCH division's city-wide staff
 register and decide disclosure, correction and suspension requests and keep the inquiry log
-(boshi:requests:*); atena's disclosure export gets a scope of its own; and boshi_core's service
+(boshi:requests:*) and dispose of records past their retention period
+(boshi:retention:admin); atena's disclosure export gets a scope of its own; and boshi_core's service
 client, which collects a disclosure from every service, may call atena's and the bridge's
 disclosure endpoints.
 
@@ -22,6 +23,7 @@ GRANTS = [
     ("mch_staff", "boshi:requests:read"),
     ("mch_staff", "boshi:requests:write"),
     ("mch_staff", "atena:disclosure:export"),
+    ("mch_staff", "boshi:retention:admin"),
     ("auditor", "boshi:requests:read"),
 ]
 COLLECTOR = "boshi_core"
@@ -53,5 +55,6 @@ def downgrade() -> None:
         )
     op.execute(
         "DELETE FROM role_scopes WHERE scope IN "
-        "('boshi:requests:read', 'boshi:requests:write', 'atena:disclosure:export')"
+        "('boshi:requests:read', 'boshi:requests:write', 'atena:disclosure:export', "
+        "'boshi:retention:admin')"
     )
