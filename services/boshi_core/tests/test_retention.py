@@ -5,13 +5,14 @@ import asyncio
 import json
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.inquiries.models import Inquiry
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalVoucher
 from boshi_core.retention.models import Disposal, RetentionRule
 from boshi_core.testsupport import ALL_SCOPES, KOKURA_NORTH, Auth, Register, notification
@@ -133,3 +134,43 @@ async def test_the_monthly_list_runs_as_a_job(database_url: str) -> None:
     assert monthly["command"] == "retention-due"
     assert set(monthly["due"]) == {"pregnancy", "infant_checkup_result", "inquiry"}
     assert all(isinstance(items, list) for items in monthly["due"].values())
+
+
+async def test_an_answered_inquiry_is_disposed_of_after_its_period(
+    client: httpx.AsyncClient, auth: Auth, db_session: AsyncSession
+) -> None:
+    headers = auth(SCOPES, sub="staff-retention")
+    answered = datetime(2021, 3, 1, 10, tzinfo=UTC)
+    old = Inquiry(
+        channel="phone",
+        question="健診の通知について",
+        person_no=None,
+        received_at=answered,
+        received_by="staff-0001",
+        answer="回答済み",
+        answered_by="staff-0001",
+        answered_at=answered,
+    )
+    pending = Inquiry(
+        channel="window",
+        question="まだ回答していない問合せ",
+        received_at=answered,
+        received_by="staff-0001",
+    )
+    db_session.add_all([old, pending])
+    await db_session.flush()
+    old_id, pending_id = old.id, pending.id
+    await db_session.commit()
+    due = await client.get("/retention/due", params={"record_type": "inquiry"}, headers=headers)
+    assert [(i["record_id"], i["due_on"]) for i in due.json()["items"]] == [
+        (str(old_id), "2024-03-01")
+    ]
+    disposed = await client.post(
+        "/retention/disposals",
+        json={"record_type": "inquiry", "record_ids": [str(old_id)], "reason": "保存期間満了"},
+        headers=headers,
+    )
+    assert disposed.status_code == 201, disposed.text
+    db_session.expire_all()
+    assert await db_session.get(Inquiry, old_id) is None
+    assert await db_session.get(Inquiry, pending_id) is not None  # unanswered: kept
