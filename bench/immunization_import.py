@@ -13,6 +13,9 @@ Japanese era dates. Timed:
    one outbox batch row of immunization.dose.overdue events); the ceiling reads the same
    children and records and COPYs the same overdue rows into a plain table (the database work
    alone, no computation).
+3. a file for the register (files out) of as many changes as children (`register_files.build`:
+   read the pending changes, write the cp932 CSV, keep it with its run record, mark the
+   changes taken); the ceiling is PostgreSQL's own COPY of the same rows to CSV, encoded cp932.
 Targets: each under 10 s. It creates and drops its own database (the test servers'
 PostgreSQL: BENCH_DATABASE_URL or 127.0.0.1).
 """
@@ -34,6 +37,7 @@ import immunization_bridge
 from atena.numbers import person_no_from_serial
 from immunization_bridge.records.parse import HEADER
 from immunization_bridge.records.service import import_file
+from immunization_bridge.register_files.service import Actor, build
 from immunization_bridge.status.service import run_overdue_check
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.migrations import upgrade_async
@@ -143,7 +147,9 @@ async def ceiling_recompute(url: str) -> float:
         overdue = await conn.fetch("SELECT * FROM overdue_doses")
         await conn.execute("CREATE TABLE ceiling_overdue (LIKE overdue_doses)")
         started = time.perf_counter()
-        await conn.fetch("SELECT person_no, birth_date, residence_status, ward_code FROM children")
+        await conn.fetch(
+            "SELECT person_no, birth_date, residence_status, ward_code FROM child_register"
+        )
         await conn.fetch(
             "SELECT person_no, vaccine, dose_no, given_on FROM vaccination_records"
             " WHERE NOT deleted"
@@ -154,6 +160,94 @@ async def ceiling_recompute(url: str) -> float:
         await conn.close()
 
 
+CHANGE_COLUMNS = (
+    "event_id",
+    "change",
+    "person_no",
+    "effective_date",
+    "version",
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "sex",
+    "birth_date",
+    "ward_code",
+)
+
+
+async def pending_changes(url: str, people: list[tuple[object, ...]]) -> None:
+    """Untimed: a birth each, as the atena consumer records them."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.copy_records_to_table(
+            "register_changes",
+            records=[
+                (f"bench-{p[0]}", "born", p[0], p[8], 1, *p[3:7], p[7], p[8], p[10]) for p in people
+            ],
+            columns=CHANGE_COLUMNS,
+        )
+        await conn.execute("VACUUM ANALYZE register_changes")
+    finally:
+        await conn.close()
+
+
+async def ceiling_file(url: str) -> float:
+    """PostgreSQL writes the same lines as CSV itself; only the cp932 encoding is Python's."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        chunks: list[bytes] = []
+
+        async def keep(chunk: bytes) -> None:
+            chunks.append(chunk)
+
+        started = time.perf_counter()
+        await conn.copy_from_query(
+            "SELECT id, change, effective_date, person_no, family_name, given_name,"
+            " family_name_kana, given_name_kana, sex, birth_date, death_date, ward_code,"
+            " other_municipality_code, version FROM register_changes WHERE run_id IS NULL"
+            " ORDER BY id",
+            output=keep,
+            format="csv",
+        )
+        b"".join(chunks).decode().encode("cp932")
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def files_out(url: str, people: list[tuple[object, ...]]) -> None:
+    await pending_changes(url, people)
+    ceiling = await ceiling_file(url)
+    print(f"ceiling: COPY TO csv of the changes, cp932 {ceiling:.2f}s", flush=True)
+    engine = create_engine(url, pool_size=1)
+    try:
+        started = time.perf_counter()
+        async with unit_of_work(session_factory(engine)) as session:
+            run = await build(
+                session,
+                actor=Actor(operator="bench"),
+                on=TODAY,
+                on_progress=lambda m: print("  " + m, flush=True),
+            )
+        built = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    if run.changes != len(people):
+        raise SystemExit(f"the file took {run.changes} of {len(people)} changes")
+    print(f"files out: {built:.2f}s, {run.size_bytes / 1e6:.1f} MB", flush=True)
+    print(
+        result_line(
+            "immunization_register_file",
+            built,
+            "s",
+            target=10,
+            ceiling=ceiling,
+            changes=run.changes,
+        )
+    )
+
+
 async def main(records: int, count: int) -> None:
     async with scratch_database("immunization") as url:
         print("migrating ...", flush=True)
@@ -161,7 +255,7 @@ async def main(records: int, count: int) -> None:
         people = children(count)
         conn = await asyncpg.connect(asyncpg_dsn(url))
         await conn.copy_records_to_table(
-            "children",
+            "child_register",
             records=people,
             columns=(
                 "person_no",
@@ -178,7 +272,7 @@ async def main(records: int, count: int) -> None:
                 "last_event_type",
             ),
         )
-        await conn.execute("VACUUM ANALYZE children")
+        await conn.execute("VACUUM ANALYZE child_register")
         await conn.close()
         data, parsed = batch_file(people, records)
         print(
@@ -229,17 +323,18 @@ async def main(records: int, count: int) -> None:
         print(f"overdue check: {recomputed:.2f}s {run.model_dump(mode='json')}", flush=True)
         recompute_ceiling = await ceiling_recompute(url)
         print(f"ceiling: read and COPY without computing {recompute_ceiling:.2f}s", flush=True)
-    print(
-        result_line(
-            "immunization_status_recompute",
-            recomputed,
-            "s",
-            target=10,
-            ceiling=recompute_ceiling,
-            children=run.children,
-            overdue=run.overdue,
+        print(
+            result_line(
+                "immunization_status_recompute",
+                recomputed,
+                "s",
+                target=10,
+                ceiling=recompute_ceiling,
+                children=run.children,
+                overdue=run.overdue,
+            )
         )
-    )
+        await files_out(url, people)
 
 
 if __name__ == "__main__":

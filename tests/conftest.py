@@ -1,10 +1,12 @@
-"""Cross-service tests: identity, atena and boshi_core together, no fakes.
+"""Cross-service tests: identity, atena, the immunization bridge and boshi_core together, no
+fakes.
 
 Each service runs its real app (lifespan, outbox relay, consumers, JWT verification and the
 revocation watcher) under uvicorn on a loopback port, on ITS OWN database (created and migrated
 here, dropped at the end of the session), all sharing this session's NATS namespace. Identity
-signs every token; atena and boshi_core fetch its JWKS over HTTP, and boshi_core gets its
-client-credentials token from identity's token endpoint and calls atena's My Number lookup.
+signs every token; the others fetch its JWKS over HTTP, and boshi_core gets its
+client-credentials tokens from identity's token endpoint and calls atena's My Number lookup
+and the bridge's vaccination statuses. The bridge keeps its child register from atena's events.
 
 Every HTTP exchange any of the three answers is recorded (method, URL, status, response headers
 and body) by a pure ASGI middleware, so tests can inspect the service-to-service traffic too.
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import atena
 import identity.seed
+import immunization_bridge
 from atena.config import Settings as AtenaSettings
 from atena.main import create_app as create_atena
 from atena.testing import person_body
@@ -40,6 +43,8 @@ from identity.config import Settings as IdentitySettings
 from identity.main import create_app as create_identity
 from identity.seed import DEMO_PASSWORD, DemoLogin, seed_demo
 from identity.totp import PERIOD, VALID_WINDOW
+from immunization_bridge.config import Settings as BridgeSettings
+from immunization_bridge.main import create_app as create_bridge
 from mch_common.audit import GENESIS_HASH, AuditRecord
 from mch_common.dates import today_tokyo
 from mch_common.events.bus import EventBus
@@ -137,9 +142,12 @@ class RecordingMiddleware:
 # and PostgreSQL's text form of bytes (`\x0a1b...`: ciphertexts, encrypted keys). A 12-digit
 # run inside one is part of a digest or of random bytes, not a number anybody typed; the
 # synthetic numbers themselves are still searched for as plain substrings everywhere.
+# A PDF's own dates (`/CreationDate (D:20261202145512Z)`, ISO 32000-1 7.9.4) are fourteen
+# digits, whose 12-digit windows pass the check digit in about one PDF in four.
 _DIGEST = re.compile(
     r"\\+x[0-9a-fA-F]+"
     r"|(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{32,}(?![0-9A-Za-z])"
+    r"|\(D:\d{14}"
 )
 
 
@@ -172,11 +180,18 @@ class Stack:
     boshi: httpx.AsyncClient
     logins: dict[str, DemoLogin]
     recorder: HttpRecorder
+    bridge_app: FastAPI
+    bridge: httpx.AsyncClient
     _last_step: dict[str, int] = field(default_factory=dict)
 
     @property
     def apps(self) -> dict[str, FastAPI]:
-        return {"identity": self.identity_app, "atena": self.atena_app, "boshi": self.boshi_app}
+        return {
+            "identity": self.identity_app,
+            "atena": self.atena_app,
+            "boshi": self.boshi_app,
+            "bridge": self.bridge_app,
+        }
 
     async def next_code(self, login_id: str) -> str:
         """A code for a time step this user has not used yet (identity refuses a replayed step,
@@ -331,7 +346,17 @@ async def stack(
         )
         atena_app = create_atena(AtenaSettings(**common, database_url=atena_db, jwks_url=jwks_url))
         atena_app.add_middleware(RecordingMiddleware, service="atena", recorder=recorder)
-        async with serve_over_http(atena_app) as atena_url:
+        bridge_db = await database_factory.create(
+            f"{test_database_name}_bridge", Path(immunization_bridge.__file__).parent / "migrations"
+        )
+        bridge_app = create_bridge(
+            BridgeSettings(**common, database_url=bridge_db, jwks_url=jwks_url)
+        )
+        bridge_app.add_middleware(RecordingMiddleware, service="bridge", recorder=recorder)
+        async with (
+            serve_over_http(atena_app) as atena_url,
+            serve_over_http(bridge_app) as bridge_url,
+        ):
             boshi_db = await database_factory.create(
                 f"{test_database_name}_boshi", BOSHI_MIGRATIONS
             )
@@ -344,6 +369,7 @@ async def stack(
                     client_id="boshi_core",
                     client_secret=identity.seed.DEMO_CLIENT_SECRET,
                     atena_url=atena_url,
+                    immunization_url=bridge_url,
                 )
             )
             boshi_app.add_middleware(RecordingMiddleware, service="boshi", recorder=recorder)
@@ -352,6 +378,7 @@ async def stack(
                 httpx.AsyncClient(base_url=identity_url, timeout=10) as identity_http,
                 httpx.AsyncClient(base_url=atena_url, timeout=10) as atena_http,
                 httpx.AsyncClient(base_url=boshi_url, timeout=10) as boshi_http,
+                httpx.AsyncClient(base_url=bridge_url, timeout=10) as bridge_http,
             ):
                 yield Stack(
                     identity_app=identity_app,
@@ -362,6 +389,8 @@ async def stack(
                     boshi=boshi_http,
                     logins={d.login_id: d for d in logins},
                     recorder=recorder,
+                    bridge_app=bridge_app,
+                    bridge=bridge_http,
                 )
 
 

@@ -2,162 +2,72 @@
 collected from atena, boshi_core and the immunization bridge through their own disclosure
 endpoints with boshi_core's service token; its section "who looked at your data" lists every
 access to the child in every service during the test, refusals included, and nothing about
-anyone else; a partial decision withholds exactly the parts it names.
-
-The immunization bridge runs here as its own process (`python -m mch_common.serve`, as
-deployed), against the stack's identity and NATS: its models and boshi_core's cannot share one
-interpreter's metadata (both have a `children` table), and a service is its own process anyway.
-boshi_core's disclosure sources are pointed at the running services."""
+anyone else; a partial decision withholds exactly the parts it names. boshi_core's disclosure
+sources are pointed at the stack's running services."""
 
 import asyncio
 import json
 import os
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select
 
 from atena.testing import person_body
 from boshi_core.config import DisclosureSource
 from boshi_core.platform_disclosure.sources import DisclosureSources
+from mch_common.audit import AuditRecord, about_person
 from mch_common.dates import today_tokyo
-from mch_common.db import asyncpg_dsn, create_database, with_database
-from mch_common.db_roles import ensure_runtime_role
 from mch_common.mynumber import generate_my_number
-from mch_testing.embedded import free_port
-from mch_testing.plugin import DatabaseFactory
 
-from .conftest import ISSUER, JWKS_PATH, KOKURA_KITA, Stack, bearer, eventually
+from .conftest import KOKURA_KITA, Stack, bearer, eventually
 
 READ_MODEL_S = 10.0
-BRIDGE_MIGRATE = (
-    "import sys; from pathlib import Path; import immunization_bridge; "
-    "from mch_common.migrations import upgrade; "
-    "upgrade(Path(immunization_bridge.__file__).parent / 'migrations', sys.argv[1])"
-)
-# Every record about one person (mch_common.audit.about_person), read without the models.
-ABOUT_PERSON = (
-    "SELECT seq, action, outcome FROM audit_log WHERE persons @> ARRAY[$1]::text[] "
-    "OR (target_type = 'person' AND target_id = $1) ORDER BY seq"
-)
-
-Records = Callable[[str], Awaitable[list[tuple[int, str, str]]]]
-
-
-@dataclass
-class Bridge:
-    http: httpx.AsyncClient
-    records: Records  # the bridge's access records about a person
-
-
-async def _run(*args: str, env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *args, env=env, stderr=asyncio.subprocess.PIPE
-    )
-    _, err = await process.communicate()
-    assert process.returncode == 0, err.decode()[-2000:]
 
 
 @pytest.fixture
-async def bridge(
-    stack: Stack,
-    database_factory: DatabaseFactory,
-    test_database_name: str,
-    nats_url: str,
-    event_namespace: str,
-) -> AsyncIterator[Bridge]:
-    """The bridge in its own process over HTTP, and boshi_core's disclosure sources set to
-    the live services."""
-    name = f"{test_database_name}_bridge"
-    await create_database(database_factory.server_url, name)
-    database_factory.created.append(name)  # dropped with the session's others
-    owner_url = with_database(database_factory.server_url, name)
-    await _run("-c", BRIDGE_MIGRATE, owner_url, env=dict(os.environ))
-    runtime_url = await ensure_runtime_role(owner_url)
-    identity_url = str(stack.identity.base_url).rstrip("/")
-    port = free_port()
-    env = os.environ | {
-        "IMMUNIZATION_ENVIRONMENT": "test",
-        "IMMUNIZATION_DATABASE_URL": runtime_url,
-        "IMMUNIZATION_NATS_URL": nats_url,
-        "IMMUNIZATION_EVENT_NAMESPACE": event_namespace,
-        "IMMUNIZATION_JWT_ISSUER": ISSUER,
-        "IMMUNIZATION_JWKS_URL": f"{identity_url}{JWKS_PATH}",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mch_common.serve",
-        "--factory",
-        "immunization_bridge.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    bridge_url = f"http://127.0.0.1:{port}"
+async def bridge(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The stack's bridge, and boshi_core's disclosure sources set to the live services."""
     boshi_state = stack.boshi_app.state
     configured = boshi_state.disclosure_sources
-    connection = await asyncpg.connect(asyncpg_dsn(owner_url))
+    atena_url = str(stack.atena.base_url).rstrip("/")
+    bridge_url = str(stack.bridge.base_url).rstrip("/")
+    settings = boshi_state.settings.model_copy(
+        update={
+            "disclosure_sources": {
+                "atena": DisclosureSource(
+                    url=f"{atena_url}/persons/{{person_no}}/disclosure",
+                    scope="atena:disclosure:export",
+                ),
+                "immunization_bridge": DisclosureSource(
+                    url=f"{bridge_url}/children/{{person_no}}/disclosure",
+                    scope="immunization:disclosure:export",
+                ),
+            }
+        }
+    )
+    boshi_state.disclosure_sources = DisclosureSources(settings)
     try:
-        async with httpx.AsyncClient(base_url=bridge_url, timeout=10) as http:
-
-            async def ready() -> int:
-                try:
-                    return (await http.get("/readyz")).status_code
-                except httpx.TransportError:
-                    return 0
-
-            await eventually(ready, lambda s: s == 200, within=60, what="the bridge ready")
-            atena_url = str(stack.atena.base_url).rstrip("/")
-            settings = boshi_state.settings.model_copy(
-                update={
-                    "disclosure_sources": {
-                        "atena": DisclosureSource(
-                            url=f"{atena_url}/persons/{{person_no}}/disclosure",
-                            scope="atena:disclosure:export",
-                        ),
-                        "immunization_bridge": DisclosureSource(
-                            url=f"{bridge_url}/children/{{person_no}}/disclosure",
-                            scope="immunization:disclosure:export",
-                        ),
-                    }
-                }
-            )
-            boshi_state.disclosure_sources = DisclosureSources(settings)
-
-            async def records(person_no: str) -> list[tuple[int, str, str]]:
-                rows = await connection.fetch(ABOUT_PERSON, person_no)
-                return [(r["seq"], r["action"], r["outcome"]) for r in rows]
-
-            yield Bridge(http, records)
+        yield stack.bridge
     finally:
-        if boshi_state.disclosure_sources is not configured:
-            await boshi_state.disclosure_sources.close()
+        await boshi_state.disclosure_sources.close()
         boshi_state.disclosure_sources = configured
-        await connection.close()
-        process.terminate()
-        await process.wait()
 
 
 async def _person_records(app_state: Any, person_no: str) -> list[tuple[int, str, str]]:
     async with app_state.sessions() as session:
-        rows = await session.execute(text(ABOUT_PERSON.replace("$1", ":p")), {"p": person_no})
-        return [(r.seq, r.action, r.outcome) for r in rows]
+        rows = await session.execute(
+            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq)
+        )
+        return [(r.seq, r.action, r.outcome) for r in rows.scalars()]
 
 
 async def test_disclosure_lists_every_access_in_every_service_and_withholds_named_parts(
-    stack: Stack, bridge: Bridge
+    stack: Stack, bridge: httpx.AsyncClient
 ) -> None:
     clerk = bearer(await stack.token("registry01"))
     child_number, other_number = generate_my_number(), generate_my_number()
@@ -191,7 +101,7 @@ async def test_disclosure_lists_every_access_in_every_service_and_withholds_name
             what="the person in boshi_core",
         )
         await eventually(
-            partial(bridge.http.get, f"/children/{person}/status", headers=staff),
+            partial(bridge.get, f"/children/{person}/status", headers=staff),
             lambda r: r.status_code == 200,
             within=READ_MODEL_S,
             what="the child in the bridge",
@@ -201,7 +111,7 @@ async def test_disclosure_lists_every_access_in_every_service_and_withholds_name
     stranger = bearer(await stack.token("yahatanishi01"))
     assert (await stack.atena.get(f"/persons/{child}", headers=stranger)).status_code == 404
     assert (await stack.boshi.get(f"/people/{child}", headers=stranger)).status_code == 404
-    assert (await bridge.http.get(f"/children/{child}/status", headers=stranger)).status_code == 404
+    assert (await bridge.get(f"/children/{child}/status", headers=stranger)).status_code == 404
 
     # The mother asks, as the child's legal representative, at the window.
     request = await stack.boshi.post(
@@ -234,25 +144,35 @@ async def test_disclosure_lists_every_access_in_every_service_and_withholds_name
     services = {
         "atena": stack.atena_app.state,
         "boshi_core": stack.boshi_app.state,
+        "immunization_bridge": stack.bridge_app.state,
     }
     held_before = {name: await _person_records(state, child) for name, state in services.items()}
-    held_before["immunization_bridge"] = await bridge.records(child)
     done = await stack.boshi.post(f"/requests/{request_id}/fulfilment", headers=staff)
     assert done.status_code == 200, done.text
+    held_after = {name: await _person_records(state, child) for name, state in services.items()}
     export = (await stack.boshi.get(f"/requests/{request_id}/export", headers=staff)).json()
 
     # Every service answered, through its own endpoint, with boshi_core's service token.
-    assert set(export["services"]) == {*services, "immunization_bridge"}
+    assert set(export["services"]) == set(services)
     assert export["services"]["atena"]["person"]["person_no"] == child
     assert export["services"]["atena"]["person"]["my_number"] is None
     assert export["services"]["boshi_core"]["person"]["person_no"] == child
     assert export["services"]["immunization_bridge"]["child"]["birth_date"] == born
-    # The access section: exactly the records about the child in each service's log.
-    listed: dict[str, list[tuple[int, str, str]]] = {name: [] for name in held_before}
+    # The access section: exactly the records about the child in each service's log, those
+    # the collection itself made included (boshi_core's read of the bridge's statuses), but
+    # not the exports' own records, written as each answered (they show in the next one).
+    expected = {}
+    for name, after in held_after.items():
+        assert after[: len(held_before[name])] == held_before[name]
+        since = after[len(held_before[name]) :]
+        expected[name] = held_before[name] + [
+            r for r in since if r[1] not in {"disclosure.export", "request.fulfil"}
+        ]
+    listed: dict[str, list[tuple[int, str, str]]] = {name: [] for name in services}
     for entry in export["access_log"]:
         listed[entry["service"]].append((entry["seq"], entry["action"], entry["outcome"]))
-    assert listed == held_before
-    for name in held_before:
+    assert listed == expected
+    for name in services:
         outcomes = {outcome for _, _, outcome in listed[name]}
         assert {"success", "refused"} <= outcomes, (name, listed[name])
     # Department, role and terminal shown; staff ids withheld; nothing about anyone else.

@@ -1,5 +1,6 @@
+import sys
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.checkups.models import CheckupProgramme
 from boshi_core.config import Settings
+from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.main import create_app
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.repository import upsert_snapshot
-from boshi_core.testsupport import ALL_SCOPES, Auth, FakeAtena, Register, Resident, child, snapshot
+from boshi_core.testsupport import (
+    ALL_SCOPES,
+    Auth,
+    Clock,
+    FakeAtena,
+    FakeBridge,
+    Register,
+    Resident,
+    child,
+    snapshot,
+)
 from mch_testing.app import running_app
 from mch_testing.keys import TestKeySet
 
@@ -43,6 +55,7 @@ def preserved_tables() -> frozenset[str]:
             "risk_rule_sets",
             "checkup_programmes",
             "retention_rules",
+            "birth_rules",
         }
     )
 
@@ -58,16 +71,28 @@ def fake_atena() -> FakeAtena:
 
 
 @pytest.fixture
+def fake_bridge() -> FakeBridge:
+    return FakeBridge()
+
+
+@pytest.fixture
 async def client(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     fake_atena: FakeAtena,
+    fake_bridge: FakeBridge,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, with_consumers=False)
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(fake_atena.handler), base_url="http://atena.test"
-    ) as atena_http:
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.MockTransport(fake_atena.handler), base_url="http://atena.test"
+        ) as atena_http,
+        httpx.AsyncClient(
+            transport=httpx.MockTransport(fake_bridge.handler), base_url="http://bridge.test"
+        ) as bridge_http,
+    ):
         app.state.atena = AtenaClient(atena_http)
+        app.state.immunization = ImmunizationClient(bridge_http)
         async with running_app(app, sessions=sessions) as http:
             yield http
 
@@ -125,8 +150,26 @@ async def programmes(db_session: AsyncSession) -> None:
                 start_months=start,
                 end_months=end,
                 reminder_days_before_end=days,
+                detailed_exam_valid_days=90,
                 source="test seed",
             )
             for code, name, start, end, days in PROGRAMME_SEED
         )
         await db_session.commit()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Move boshi_core's today (mch_common.dates.today_tokyo, as every boshi_core module
+    imported it) to a chosen day: a rule version added for a later date is exercised on the
+    day before it and on its first day."""
+    clock = Clock()
+    real = sys.modules["mch_common.dates"].today_tokyo
+
+    def today_tokyo(now: datetime | None = None) -> date:
+        return clock.day or real(now)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("boshi_core") and getattr(module, "today_tokyo", None) is real:
+            monkeypatch.setattr(module, "today_tokyo", today_tokyo)
+    return clock

@@ -1,4 +1,4 @@
-"""The immunization bridge's scopes as identity's roles grant them (migration 0004)."""
+"""The immunization bridge's scopes as identity's roles grant them (migrations 0005, 0008)."""
 
 import jwt
 
@@ -18,6 +18,7 @@ async def test_each_role_gets_the_bridges_scopes_it_needs(idp: Identity) -> None
         "immunization:record:import",
         "immunization:status:read",
         "immunization:disclosure:export",
+        "immunization:register_file:export",
     }
     assert await scopes_of(idp, "imm-ward", ["ward_mch_staff"], "401099") == {
         "immunization:status:read"

@@ -112,6 +112,7 @@ async def test_client_credentials(idp: Identity) -> None:
         "atena:mynumber:lookup",
         "atena:person:read",
         "immunization:disclosure:export",
+        "immunization:status:read",
     ]
     assert claims["ward"] is None
     me = await idp.client.get(

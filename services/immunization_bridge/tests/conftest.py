@@ -15,13 +15,18 @@ from atena import events as atena_events
 from atena.numbers import person_no_from_serial
 from immunization_bridge.children.consumer import apply_person_event
 from immunization_bridge.config import Settings
-from immunization_bridge.deps import DISCLOSURE_EXPORT, RECORD_IMPORT, STATUS_READ
+from immunization_bridge.deps import (
+    DISCLOSURE_EXPORT,
+    RECORD_IMPORT,
+    REGISTER_FILE_EXPORT,
+    STATUS_READ,
+)
 from immunization_bridge.main import create_app
 from mch_common.events import CloudEvent
 from mch_common.work import UnitOfWork
 from mch_testing.keys import TestKeySet
 
-ALL_SCOPES = (RECORD_IMPORT, STATUS_READ, DISCLOSURE_EXPORT)
+ALL_SCOPES = (RECORD_IMPORT, STATUS_READ, DISCLOSURE_EXPORT, REGISTER_FILE_EXPORT)
 KOKURAKITA = "401064"  # 小倉北区
 YAHATANISHI = "401099"  # 八幡西区
 Headers = Callable[..., dict[str, str]]
@@ -87,18 +92,21 @@ def person_event(
     residence_status: str = "resident",
     effective_date: date | None = None,
     family_name: str = "山田",
+    given_name: str = "花子",
+    death_date: date | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> CloudEvent:
     snapshot = {
         "person_no": person_no,
         "version": version,
         "residence_status": residence_status,
         "family_name": family_name,
-        "given_name": "花子",
+        "given_name": given_name,
         "family_name_kana": "ヤマダ",
         "given_name_kana": "ハナコ",
         "sex": "female",
         "birth_date": birth_date.isoformat(),
-        "death_date": None,
+        "death_date": death_date.isoformat() if death_date else None,
         "address": {"ward_code": ward_code, "municipality_code": "401005"},
     }
     return CloudEvent(
@@ -112,6 +120,7 @@ def person_event(
             "before": {},
             "after": {},
             "person": snapshot,
+            **(extra or {}),
         },
     )
 

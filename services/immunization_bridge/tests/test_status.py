@@ -2,6 +2,7 @@
 the monthly overdue list per ward, and the disclosure export."""
 
 from datetime import date
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -134,7 +135,7 @@ async def test_a_dose_given_or_a_child_moved_out_leaves_the_overdue_list(
     assert later.overdue == per_child - 1
 
 
-async def test_the_disclosure_export_holds_records_status_and_accesses(
+async def test_the_disclosure_export_holds_records_status_changes_and_accesses_json_and_pdf(
     client: httpx.AsyncClient, headers: Headers, session: AsyncSession, make_child: MakeChild
 ) -> None:
     child = await make_child(date(2026, 1, 31))
@@ -160,6 +161,15 @@ async def test_the_disclosure_export_holds_records_status_and_accesses(
     assert refused.status_code == 403
     refused_action = "GET /children/{person_no}/disclosure"
     assert await accesses(session, child) == ["status.read", "disclosure.export", refused_action]
+    # The birth the register was (or will be) told of is data held about the child too.
+    assert [(c["change"], c["file_run_id"]) for c in export["register_changes"]] == [("born", None)]
+    assert export["exported_by"] == "staff-0001"
+
+    pdf = await client.get(f"/children/{child}/disclosure.pdf", headers=headers())
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert b"FontFile2" in pdf.content  # the Japanese font is embedded
 
 
 async def test_a_child_who_moved_ward_is_listed_in_the_new_ward_after_the_next_check(
@@ -183,3 +193,30 @@ async def test_a_child_who_moved_ward_is_listed_in_the_new_ward_after_the_next_c
     for ward, count in ((KOKURAKITA, 0), (YAHATANISHI, again.overdue)):
         page = await client.get(f"/wards/{ward}/overdue", headers=headers())
         assert len(page.json()["items"]) == count
+
+
+async def test_a_backdated_correction_file_changes_what_the_status_shows(
+    client: httpx.AsyncClient, headers: Headers, session: AsyncSession, make_child: MakeChild
+) -> None:
+    child = await make_child(date(2025, 1, 15))
+    first = csv_file(f"R1,A,{child},pcv,1,2025-05-19,,")
+    backdated = csv_file(f"R1,C,{child},pcv,1,令和7年3月20日,,")  # the register's correction
+
+    async def pcv(dose_no: int) -> dict[str, Any]:
+        response = await client.get(
+            f"/children/{child}/status", params={"on": "2025-05-20"}, headers=headers()
+        )
+        assert response.status_code == 200, response.text
+        doses: list[dict[str, Any]] = response.json()["doses"]
+        (dose,) = [d for d in doses if (d["vaccine"], d["dose_no"]) == ("pcv", dose_no)]
+        return dose
+
+    await import_file(session, data=first, filename="1.csv", actor="t", today=TODAY)
+    before = await pcv(2)
+    await import_file(session, data=backdated, filename="2.csv", actor="t", today=TODAY)
+    after = await pcv(2)
+
+    # 27 days after a dose given yesterday: not yet; after one given in March: due today.
+    assert (before["status"], before["window_start"]) == ("not_yet_due", "2025-06-15")
+    assert (after["status"], after["window_start"]) == ("due", "2025-04-16")
+    assert (await pcv(1))["given_on"] == "2025-03-20"

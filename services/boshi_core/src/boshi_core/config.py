@@ -45,11 +45,15 @@ class Settings(ServiceSettings):
         description="each service's disclosure endpoint, by service name (JSON)",
     )
     disclosure_timeout_seconds: float = 10.0
+    immunization_url: str = Field(
+        default="http://127.0.0.1:8105",
+        description="the immunization bridge's REST base URL (a child's vaccination statuses)",
+    )
+    immunization_timeout_seconds: float = Field(
+        default=3.0, description="past this the profile and disclosure show 'unavailable'"
+    )
     pdf_font_path: str | None = Field(
         default=None,
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "
         "IPAexGothic font shipped in mch_common (mch_common.fonts)",
-    )
-    premature_visit_due_days: int = Field(
-        default=14, description="days after a low birth weight notification to visit by"
     )

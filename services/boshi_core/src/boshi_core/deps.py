@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from boshi_core.config import Settings
+from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.people.atena import AtenaClient
 from boshi_core.platform_disclosure.sources import DisclosureSources
-from mch_common.auth.deps import require_scope
+from mch_common.auth.deps import require_any_scope, require_scope
 from mch_common.auth.principal import Principal
 
 PregnancyReader = Annotated[Principal, require_scope("boshi:pregnancy:read")]
@@ -18,6 +19,15 @@ DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export
 RequestReader = Annotated[Principal, require_scope("boshi:requests:read")]
 RequestWriter = Annotated[Principal, require_scope("boshi:requests:write")]
 RetentionAdmin = Annotated[Principal, require_scope("boshi:retention:admin")]
+RULES_ADMIN = "boshi:rules:admin"
+RulesAdmin = Annotated[Principal, require_scope(RULES_ADMIN)]
+# Every MCH reader may see the rules their work is judged by.
+RulesReader = Annotated[
+    Principal,
+    require_any_scope(
+        RULES_ADMIN, "boshi:pregnancy:read", "boshi:visit:read", "boshi:checkup:read"
+    ),
+]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.
@@ -39,3 +49,11 @@ async def _disclosure_sources(request: Request) -> DisclosureSources:
 AppSettings = Annotated[Settings, Depends(_settings)]
 Sources = Annotated[DisclosureSources, Depends(_disclosure_sources)]
 Atena = Annotated[AtenaClient, Depends(_atena)]
+
+
+async def _immunization(request: Request) -> ImmunizationClient:
+    client: ImmunizationClient = request.app.state.immunization
+    return client
+
+
+Immunization = Annotated[ImmunizationClient, Depends(_immunization)]

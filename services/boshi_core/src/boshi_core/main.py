@@ -11,6 +11,7 @@ from boshi_core.center.router import router as center_router
 from boshi_core.checkups.router import router as checkups_router
 from boshi_core.config import SERVICE, STREAM, Settings
 from boshi_core.disclosure.router import router as disclosure_router
+from boshi_core.immunization.client import STATUS_READ_SCOPE, ImmunizationClient
 from boshi_core.inquiries.router import router as inquiries_router
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
@@ -19,6 +20,8 @@ from boshi_core.platform_disclosure.sources import DisclosureSources
 from boshi_core.pregnancy.router import router as pregnancy_router
 from boshi_core.requests.router import router as requests_router
 from boshi_core.retention.router import router as retention_router
+from boshi_core.rules.router import router as rules_router
+from boshi_core.visits.router import records_router as visit_records_router
 from boshi_core.visits.router import router as visits_router
 from mch_common.audit_api import audit_router
 from mch_common.auth.client import ServiceAuth, ServiceTokenClient
@@ -62,16 +65,29 @@ def _lifespan(
                 auth=ServiceAuth(tokens),
                 timeout=settings.atena_timeout_seconds,
             )
-            # Tests may have put a fake atena here before startup.
+            # Its own token, with only the scope its calls need.
+            bridge_tokens = ServiceTokenClient(
+                settings.token_url, settings.client_id, settings.client_secret, STATUS_READ_SCOPE
+            )
+            bridge_http = httpx.AsyncClient(
+                base_url=settings.immunization_url,
+                auth=ServiceAuth(bridge_tokens),
+                timeout=settings.immunization_timeout_seconds,
+            )
+            # Tests may have put a fake atena or bridge here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
             app.state.disclosure_sources = DisclosureSources(settings)
+            if not isinstance(getattr(app.state, "immunization", None), ImmunizationClient):
+                app.state.immunization = ImmunizationClient(bridge_http)
             try:
                 yield
             finally:
                 await app.state.disclosure_sources.close()
                 await http.aclose()
                 await tokens.close()
+                await bridge_http.aclose()
+                await bridge_tokens.close()
 
     return lifespan
 
@@ -90,12 +106,14 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             pregnancy_router,
             births_router,
             visits_router,
+            visit_records_router,
             disclosure_router,
             checkups_router,
             center_router,
             requests_router,
             inquiries_router,
             retention_router,
+            rules_router,
             audit_router(read_scope="boshi:audit:read"),
         ],
         person_params=PERSON_PARAMS,

@@ -29,6 +29,7 @@ from boshi_core.pregnancy.models import (
 from boshi_core.reminders.models import ReminderRun
 from boshi_core.requests.models import PersonalDataRequest, RecordCorrection
 from boshi_core.retention.models import Disposal, RetentionRule
+from boshi_core.rules.models import BirthRule
 from boshi_core.suspensions.models import UseSuspension
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
@@ -38,6 +39,7 @@ from mch_common.events.tables import InboxEvent, OutboxEvent
 __all__ = [
     "AuditRecord",
     "Base",
+    "BirthRule",
     "CenterCase",
     "CenterCaseMember",
     "CenterConsultation",

@@ -1,8 +1,10 @@
 """Test helpers for boshi_core and its callers' tests: synthetic atena snapshots and forms,
-and a fake atena lookup endpoint. No real personal data: names and numbers are made up."""
+a fake atena lookup endpoint and a fake immunization bridge status endpoint. No real personal
+data: names and numbers are made up."""
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -29,6 +31,17 @@ Register = Callable[..., Any]
 Resident = Callable[..., Awaitable[dict[str, Any]]]
 
 
+@dataclass
+class Clock:
+    """The city's "today" as boshi_core sees it in a test (the `clock` fixture); `None`: the
+    real date."""
+
+    day: date | None = None
+
+    def set(self, day: date) -> None:
+        self.day = day
+
+
 class FakeAtena:
     """atena's lookup endpoint, served through httpx.MockTransport."""
 
@@ -48,6 +61,66 @@ class FakeAtena:
         if person_no is None:
             return httpx.Response(404, json={"title": "Not found"})
         return httpx.Response(200, json={"person_no": person_no})
+
+
+class FakeBridge:
+    """The immunization bridge's status endpoint, served through httpx.MockTransport (the
+    real bridge is in the cross-service tests)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, dict[str, Any]] = {}
+        self.down = False
+        self.requests: list[httpx.Request] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.down:
+            raise httpx.ConnectError("the bridge is down", request=request)
+        person_no = request.url.path.removeprefix("/children/").removesuffix("/status")
+        status = self.statuses.get(person_no)
+        if status is None:
+            return httpx.Response(404, json={"title": "Not found"})
+        return httpx.Response(200, json=status)
+
+
+def bridge_status(person_no: str, *, on: str, given_on: str) -> dict[str, Any]:
+    """A status answer as the bridge gives it: BCG given, MR not yet due."""
+    return {
+        "person_no": person_no,
+        "birth_date": "2026-01-31",
+        "residence_status": "resident",
+        "on": on,
+        "doses": [
+            {
+                "vaccine": "bcg",
+                "dose_no": 1,
+                "status": "complete",
+                "window_start": "2026-01-31",
+                "overdue_from": "2026-09-30",
+                "last_day": "2027-01-30",
+                "given_on": given_on,
+            },
+            {
+                "vaccine": "mr",
+                "dose_no": 1,
+                "status": "not_yet_due",
+                "window_start": "2027-01-31",
+                "overdue_from": None,
+                "last_day": "2028-01-30",
+                "given_on": None,
+            },
+        ],
+        "records": [
+            {
+                "record_id": "R1",
+                "vaccine": "bcg",
+                "dose_no": 1,
+                "given_on": given_on,
+                "lot": "LOT-1",
+                "institution_code": "4010012345",
+            }
+        ],
+    }
 
 
 def snapshot(

@@ -42,6 +42,7 @@ DEMO_STAFF: list[tuple[str, str, str, str | None, list[str]]] = [
     ("useradmin01", "利用者 管理", "情報政策課", None, ["user_admin"]),
     ("auditor01", "監査 確認", "監査課", None, ["auditor"]),
     ("netops01", "網 運用", "情報政策課", None, ["network_operator"]),
+    ("rules01", "基準 管理", "子育て支援課", None, ["mch_rules_admin"]),
 ]
 
 # id, name, ward
@@ -64,6 +65,7 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
         [
             "atena:person:read",
             "atena:mynumber:lookup",
+            "immunization:status:read",
             # collecting a disclosure (開示請求) from every service
             "atena:disclosure:export",
             "immunization:disclosure:export",

@@ -11,10 +11,12 @@ RECORD_IMPORT = "immunization:record:import"
 STATUS_READ = "immunization:status:read"
 DISCLOSURE_EXPORT = "immunization:disclosure:export"
 AUDIT_READ = "immunization:audit:read"
+REGISTER_FILE_EXPORT = "immunization:register_file:export"
 
 RecordImporter = Annotated[Principal, require_scope(RECORD_IMPORT)]
 StatusReader = Annotated[Principal, require_scope(STATUS_READ)]
 DisclosureExporter = Annotated[Principal, require_scope(DISCLOSURE_EXPORT)]
+RegisterFileExporter = Annotated[Principal, require_scope(REGISTER_FILE_EXPORT)]
 
 DEFAULT_PURPOSE = "予防接種法に基づく定期接種事務 (routine immunization affairs)"
 

@@ -10,6 +10,7 @@ from immunization_bridge.config import SERVICE, STREAM, Settings
 from immunization_bridge.deps import AUDIT_READ
 from immunization_bridge.disclosure.router import router as disclosure_router
 from immunization_bridge.records.router import router as records_router
+from immunization_bridge.register_files.router import router as register_files_router
 from immunization_bridge.status.router import router as status_router
 from mch_common.audit_api import audit_router
 from mch_common.events import EventConsumer
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
         ),
         routers=[
             records_router,
+            register_files_router,
             status_router,
             disclosure_router,
             audit_router(read_scope=AUDIT_READ),

@@ -42,7 +42,7 @@ class Child(Base):
 
 
 class LowBirthWeightNotification(Base):
-    """低体重児の届出 (MCH Act art. 18): birth weight under 2,500 g."""
+    """低体重児の届出 (MCH Act art. 18): birth weight under the threshold (2,500 g since 1966)."""
 
     __tablename__ = "low_birth_weight_notifications"
 
@@ -66,4 +66,6 @@ class LowBirthWeightNotification(Base):
         DateTime(timezone=True), server_default=func.now()
     )
 
-    __table_args__ = (CheckConstraint("birth_weight_g < 2500", name="low_weight"),)
+    # Under the threshold of the birth rule in force on the birth date: checked by the service,
+    # since the threshold is data (boshi_core.rules).
+    __table_args__ = (CheckConstraint("birth_weight_g > 0", name="positive_weight"),)

@@ -3,7 +3,6 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from boshi_core.births import service
-from boshi_core.births.models import Child
 from boshi_core.births.schemas import (
     ChildOut,
     LowBirthWeightIn,
@@ -11,17 +10,23 @@ from boshi_core.births.schemas import (
     OutcomeIn,
     OutcomeOut,
 )
-from boshi_core.deps import AppSettings, PregnancyReader, PregnancyWriter, VisitWriter
+from boshi_core.deps import PregnancyReader, PregnancyWriter, VisitWriter
+from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 router = APIRouter(tags=["births"])
+NO_BIRTH_RULE = problem_responses(503)  # no birth follow-up rule in force on the date
 
 
-def child_out(child: Child) -> ChildOut:
+def child_out(record: service.BirthRecord) -> ChildOut:
     return ChildOut.model_validate(
         {
-            **{k: getattr(child, k) for k in ChildOut.model_fields if k != "low_birth_weight"},
-            "low_birth_weight": service.is_low_birth_weight(child.birth_weight_g),
+            **{
+                k: getattr(record.child, k)
+                for k in ChildOut.model_fields
+                if k != "low_birth_weight"
+            },
+            "low_birth_weight": record.low_birth_weight,
         }
     )
 
@@ -29,6 +34,7 @@ def child_out(child: Child) -> ChildOut:
 @router.post(
     "/pregnancies/{pregnancy_id}/outcome",
     status_code=status.HTTP_201_CREATED,
+    responses=NO_BIRTH_RULE,
     summary="Record how the pregnancy ended and close it (妊娠の転帰: 出生・流産・死産)",
 )
 async def record_outcome(
@@ -45,7 +51,11 @@ async def record_outcome(
     )
 
 
-@router.get("/children/{child_id}", summary="A child's birth record (出生の記録; logged)")
+@router.get(
+    "/children/{child_id}",
+    responses=NO_BIRTH_RULE,
+    summary="A child's birth record (出生の記録; logged)",
+)
 async def get_child(child_id: UUID, session: Session, principal: PregnancyReader) -> ChildOut:
     return child_out(await service.view_child(session, principal=principal, child_id=child_id))
 
@@ -53,22 +63,23 @@ async def get_child(child_id: UUID, session: Session, principal: PregnancyReader
 @router.post(
     "/children/{child_id}/low-birth-weight-notification",
     status_code=status.HTTP_201_CREATED,
-    summary="Low birth weight notification, under 2,500 g (低体重児の届出); "
-    "opens a premature infant visit",
+    responses=NO_BIRTH_RULE,
+    summary="Low birth weight notification (低体重児の届出); opens a premature infant visit",
+    description=(
+        "For a child whose birth weight is under the threshold of the birth follow-up rule in "
+        "force on the birth date (2,500 g; `GET /rules/birth-follow-up/in-force?on=<birth "
+        "date>`), else 422. The premature infant visit is due `premature_visit_due_days` "
+        "after the notification, by the rule in force on the notification date."
+    ),
 )
 async def notify_low_birth_weight(
     child_id: UUID,
     body: LowBirthWeightIn,
     session: Session,
     principal: VisitWriter,
-    settings: AppSettings,
 ) -> LowBirthWeightOut:
     record, visit = await service.notify_low_birth_weight(
-        session,
-        principal=principal,
-        child_id=child_id,
-        notification=body,
-        premature_due_days=settings.premature_visit_due_days,
+        session, principal=principal, child_id=child_id, notification=body
     )
     return LowBirthWeightOut.model_validate(
         {

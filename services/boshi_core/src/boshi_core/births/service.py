@@ -1,5 +1,6 @@
 """Pregnancy outcomes, children (linked to atena by atena.person.born) and low birth weight."""
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,8 @@ from boshi_core.births.schemas import BirthIn, LowBirthWeightIn, OutcomeIn
 from boshi_core.people import repository as people
 from boshi_core.pregnancy.models import Pregnancy
 from boshi_core.pregnancy.service import get_pregnancy
+from boshi_core.rules import service as rules
+from boshi_core.rules.models import BirthRule
 from boshi_core.visits import service as visits
 from boshi_core.visits.models import HomeVisit
 from mch_common.auth.deps import ensure_ward_access
@@ -21,12 +24,24 @@ from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
-LOW_BIRTH_WEIGHT_G = 2500  # 低体重児: under 2,500 g (MCH Act art. 18)
 PURPOSE = "母子保健法第18条 (births and low birth weight)"
 
 
-def is_low_birth_weight(weight_g: int | None) -> bool:
-    return weight_g is not None and weight_g < LOW_BIRTH_WEIGHT_G
+@dataclass(frozen=True)
+class BirthRecord:
+    """A child's birth record, and whether the weight is low by the rule of the birth date."""
+
+    child: Child
+    low_birth_weight: bool
+
+
+def is_low_birth_weight(weight_g: int | None, rule: BirthRule) -> bool:
+    return weight_g is not None and weight_g < rule.low_birth_weight_below_g
+
+
+async def birth_record(session: AsyncSession, child: Child) -> BirthRecord:
+    rule = await rules.birth_rule_on(session, child.birth_date)
+    return BirthRecord(child, is_low_birth_weight(child.birth_weight_g, rule))
 
 
 async def _child_registered(session: AsyncSession, child: Child, tenant: str) -> None:
@@ -46,7 +61,7 @@ async def _child_registered(session: AsyncSession, child: Child, tenant: str) ->
 
 async def record_outcome(
     session: AsyncSession, *, principal: Principal, pregnancy_id: UUID, outcome: OutcomeIn
-) -> tuple[Pregnancy, list[Child]]:
+) -> tuple[Pregnancy, list[BirthRecord]]:
     """Close the pregnancy with its outcome; a birth registers its children and their visits."""
     pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
     if pregnancy.status != "open":
@@ -90,7 +105,7 @@ async def record_outcome(
             "children": [str(c.id) for c in children],
         },
     )
-    return pregnancy, children
+    return pregnancy, [await birth_record(session, c) for c in children]
 
 
 async def _register_birth(
@@ -193,15 +208,18 @@ async def notify_low_birth_weight(
     principal: Principal,
     child_id: UUID,
     notification: LowBirthWeightIn,
-    premature_due_days: int,
 ) -> tuple[LowBirthWeightNotification, HomeVisit]:
-    """Record the notification and open the premature infant visit (未熟児訪問)."""
+    """Record the notification and open the premature infant visit (未熟児訪問): the threshold
+    is the birth follow-up rule's in force on the birth date, the visit's days the one's in
+    force on the notification date."""
     child = await get_child(session, principal, child_id)
     if child.birth_weight_g is None:
         raise InvalidInput("record the birth (weight, weeks, attendant) before this notification")
-    if not is_low_birth_weight(child.birth_weight_g):
+    at_birth = await rules.birth_rule_on(session, child.birth_date)
+    if not is_low_birth_weight(child.birth_weight_g, at_birth):
         raise InvalidInput(
-            f"birth weight {child.birth_weight_g} g is not under {LOW_BIRTH_WEIGHT_G} g"
+            f"birth weight {child.birth_weight_g} g is not under "
+            f"{at_birth.low_birth_weight_below_g} g (the rule in force on the birth date)"
         )
     if notification.notified_on < child.birth_date or notification.notified_on > today_tokyo():
         raise InvalidInput("notified_on must be between the birth and today")
@@ -234,7 +252,7 @@ async def notify_low_birth_weight(
             "premature",
             birth_date=child.birth_date,
             notified_on=notification.notified_on,
-            premature_due_days=premature_due_days,
+            rule=await rules.birth_rule_on(session, notification.notified_on),
         ),
     )
     if visit is None:
@@ -264,7 +282,7 @@ async def notify_low_birth_weight(
     return record, visit
 
 
-async def view_child(session: AsyncSession, *, principal: Principal, child_id: UUID) -> Child:
+async def view_child(session: AsyncSession, *, principal: Principal, child_id: UUID) -> BirthRecord:
     child = await get_child(session, principal, child_id)
     UnitOfWork.of(session).record_access(
         principal,
@@ -275,4 +293,4 @@ async def view_child(session: AsyncSession, *, principal: Principal, child_id: U
         detail={"child_id": str(child_id)},
         persons=[child.mother_person_no],
     )
-    return child
+    return await birth_record(session, child)

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from boshi_core.checkups.schemas import FollowUpOutcome, Judgement, NoticeKind
 from boshi_core.constraints import one_of
+from boshi_core.rules.models import RuleVersionColumns
 from mch_common.db import Base
 from mch_common.ids import uuid7
 
 
-class CheckupProgramme(Base):
+class CheckupProgramme(RuleVersionColumns, Base):
     """One version of an infant checkup programme (乳幼児健康診査), effective from a date."""
 
     __tablename__ = "checkup_programmes"
@@ -38,11 +39,14 @@ class CheckupProgramme(Base):
     start_months: Mapped[int] = mapped_column(SmallInteger)
     end_months: Mapped[int] = mapped_column(SmallInteger)
     reminder_days_before_end: Mapped[int] = mapped_column(SmallInteger)
+    # 精密健康診査受診票 issued on this version's results: valid this many days from issue.
+    detailed_exam_valid_days: Mapped[int] = mapped_column(SmallInteger)
     source: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("start_months >= 0 AND end_months > start_months", name="window"),
         CheckConstraint("reminder_days_before_end >= 0", name="reminder_days"),
+        CheckConstraint("detailed_exam_valid_days > 0", name="detailed_exam_valid_days"),
     )
 
 

@@ -23,7 +23,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    or_,
     select,
     text,
     update,
@@ -195,22 +194,19 @@ def _rule(row: CheckupProgramme) -> ProgrammeRule:
         start_months=row.start_months,
         end_months=row.end_months,
         reminder_days_before_end=row.reminder_days_before_end,
+        detailed_exam_valid_days=row.detailed_exam_valid_days,
         effective_from=row.effective_from,
     )
 
 
 async def rules_in_force(session: AsyncSession, on: date) -> list[ProgrammeRule]:
-    """Every programme's version in force on `on`, in age order."""
+    """Every programme's version in force on `on`, in age order: per programme the newest
+    version effective by then, unless that version has ended (`effective_to` before `on`)."""
     rows = (
         (
             await session.execute(
                 select(CheckupProgramme)
-                .where(
-                    CheckupProgramme.effective_from <= on,
-                    or_(
-                        CheckupProgramme.effective_to.is_(None), CheckupProgramme.effective_to >= on
-                    ),
-                )
+                .where(CheckupProgramme.effective_from <= on)
                 .order_by(CheckupProgramme.code, CheckupProgramme.effective_from.desc())
             )
         )
@@ -220,7 +216,8 @@ async def rules_in_force(session: AsyncSession, on: date) -> list[ProgrammeRule]
     latest: dict[str, CheckupProgramme] = {}
     for row in rows:  # newest version first within each code
         latest.setdefault(row.code, row)
-    return sorted((_rule(r) for r in latest.values()), key=lambda r: r.start_months)
+    in_force = (r for r in latest.values() if r.effective_to is None or r.effective_to >= on)
+    return sorted((_rule(r) for r in in_force), key=lambda r: r.start_months)
 
 
 async def rule_in_force(session: AsyncSession, code: str, on: date) -> ProgrammeRule | None:

@@ -26,6 +26,7 @@ from boshi_core.checkups.schemas import (
     VoucherOut,
 )
 from boshi_core.checkups.windows import Period
+from boshi_core.deps import Immunization
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
 from mch_common.errors import Forbidden
@@ -74,6 +75,32 @@ def result_out(result: CheckupResult, voucher: DetailedExamVoucher | None) -> Re
 
 router = APIRouter(prefix="/checkups", tags=["infant checkups"])
 
+# What "the month's targets" means, as checkups/windows.py and the SQL of checkups/repository.py
+# decide it; tests/test_month_targets_example.py checks the example.
+MONTH_RULES = """
+**Window.** A programme version (the one in force on the month's first day, `GET
+/checkups/programmes?month=`) opens on the day the child reaches `start_months` in legal month
+age and closes the day before `end_months`; the **reminder point** is `reminder_days_before_end`
+(60) days before the window's last day. Only residents (not moved out, not deceased) count.
+
+**Targets of month M** (`POST /checkups/extractions`, `GET /checkups/targets`): each child
+whose window is open on at least one day of M and who has no invitation for the programme and no
+result yet, invited once. Reason `entered`: the window opens within M. Reason `catch_up`: it
+opened before M (a child who moved in or was registered late, or a first run).
+
+**Non-attendees of month M** (`GET /checkups/non-attendees`): no result, the reminder point on
+or before M's last day, the window not closed before M's first day. The reminder run of M
+writes a letter to each of them not reminded in an earlier month (once per programme).
+
+**Example**, a child born on 31 January 2026, 4-month checkup (3 months to the day before 7
+months): no 31 April, so the window opens on 1 May; 7 months old on 31 August, so it closes on
+30 August; reminder point 30 August - 60 days = 1 July. April: `upcoming`, not a target. May:
+invited, `entered`. A child of the same age moving in during June: invited in June,
+`catch_up`. June: `due`. July: `non_attendee` (listed; July's reminder run writes the letter).
+August: still `non_attendee` (listed, not reminded again). September: `window_closed`. A result
+at any time: `attended`, off every list.
+"""
+
 
 @router.get(
     "/programmes",
@@ -93,6 +120,9 @@ async def programmes(
     responses=problem_responses(404),  # no such programme in force that month
     summary="Extract a month's targets as invitations (対象者抽出), idempotent, "
     "and count its non-attendees",
+    description="One `INSERT ... SELECT` per run; re-running the month adds only newcomers "
+    "(`invited`: by this run, `invited_total`: in the month). City-wide staff only.\n"
+    + MONTH_RULES,
 )
 async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter) -> ExtractionOut:
     if not principal.city_wide:
@@ -111,6 +141,8 @@ async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter
     "/targets",
     responses=problem_responses(404),  # no such programme in force that month
     summary="The month's invited children (健診対象者; ward staff: their ward; logged)",
+    description="The invitations the month's extraction recorded, with their reason.\n"
+    + MONTH_RULES,
 )
 async def targets(
     session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
@@ -141,6 +173,8 @@ async def targets(
     "/non-attendees",
     responses=problem_responses(404),  # no such programme in force that month
     summary="The month's non-attendees (未受診者): past the reminder point, no result (logged)",
+    description="Computed from the data as it is now; `reminded_in` names the month of the "
+    "child's reminder, if one was sent.\n" + MONTH_RULES,
 )
 async def non_attendees(
     session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
@@ -170,17 +204,22 @@ async def non_attendees(
 @router.get(
     "/children/{person_no}",
     summary="A child's checkup status per programme as of a month (受診状況; logged)",
+    description="Per programme: `upcoming` (the window opens after the month), `due`, "
+    "`non_attendee`, `attended` (a result), `window_closed`, `not_resident`; the same status "
+    "expression as the lists, so they agree on the boundary day.\n" + MONTH_RULES,
 )
 async def child_profile(
     person_no: PersonNo,
     session: Session,
     principal: CheckupReader,
+    immunization: Immunization,
     month: Month | None = None,
 ) -> CheckupProfile:
     child = await service.profile(
         session,
         principal=principal,
         person_no=person_no,
+        immunization=immunization,
         period=service.parse_period(month) if month else None,
     )
     return CheckupProfile(
@@ -203,6 +242,7 @@ async def child_profile(
             )
             for p in child.programmes
         ],
+        vaccinations=child.vaccinations,
     )
 
 

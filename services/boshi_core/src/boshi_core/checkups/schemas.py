@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from boshi_core.immunization.client import Vaccinations
 from mch_common.inputs import StrictModel
 
 ProgrammeCode = Literal["4m", "7m", "1y6m", "3y"]
@@ -24,6 +25,7 @@ class ProgrammeOut(BaseModel):
     start_months: int
     end_months: int
     reminder_days_before_end: int
+    detailed_exam_valid_days: int
     effective_from: date
 
 
@@ -157,6 +159,8 @@ class CheckupProfile(BaseModel):
     ward_code: str | None
     month: str
     programmes: list[ProgrammeStatus]
+    # The immunization bridge's statuses; `state` says whether it answered.
+    vaccinations: Vaccinations
 
 
 class FollowUpIn(StrictModel):

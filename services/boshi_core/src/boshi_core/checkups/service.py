@@ -15,6 +15,7 @@ from boshi_core.checkups import repository
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.checkups.schemas import ResultIn, Status
 from boshi_core.checkups.windows import Period, ProgrammeRule, Window, window_for
+from boshi_core.immunization.client import PROFILE_PURPOSE, ImmunizationClient, Vaccinations
 from boshi_core.people.models import Person
 from boshi_core.people.service import person_in_scope
 from boshi_core.wards import ward_digits
@@ -24,8 +25,6 @@ from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健法第12条・第13条 (infant checkups and reminders)"
-# 精密健康診査受診票: valid for three months from issue (city practice; to be confirmed)
-VOUCHER_VALID_DAYS = 90
 BATCH_ACTOR = "batch:boshi_core.checkups"
 
 
@@ -71,6 +70,7 @@ class ChildCheckups:
     person: Person
     period: Period
     programmes: list[ProgrammeState]
+    vaccinations: Vaccinations  # from the immunization bridge, or why not
 
 
 def parse_period(month: str) -> Period:
@@ -176,11 +176,19 @@ async def list_non_attendees(
 
 
 async def profile(
-    session: AsyncSession, *, principal: Principal, person_no: str, period: Period | None = None
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    person_no: str,
+    immunization: ImmunizationClient,
+    period: Period | None = None,
 ) -> ChildCheckups:
+    """The child's checkups per programme and, beside them, their vaccinations as the
+    immunization bridge computes them (an `unavailable` marker when it does not answer)."""
     person = await person_in_scope(session, principal, person_no)
     if person.birth_date is None:
         raise InvalidInput(f"person {person_no} has no birth date in the read model")
+    vaccinations = await immunization.vaccinations(person_no, purpose=PROFILE_PURPOSE)
     period = period or Period.current()
     notices = await repository.notices_of(session, person_no)
     results = {r.programme_code: r for r in await repository.results_of(session, person_no)}
@@ -207,7 +215,9 @@ async def profile(
         purpose=PURPOSE,
         detail={"month": str(period)},
     )
-    return ChildCheckups(person=person, period=period, programmes=programmes)
+    return ChildCheckups(
+        person=person, period=period, programmes=programmes, vaccinations=vaccinations
+    )
 
 
 async def record_result(
@@ -243,6 +253,10 @@ async def record_result(
     await session.flush()
     voucher: DetailedExamVoucher | None = None
     if result.judgement == "detailed_exam":
+        # Valid for the days of the programme version in force on the issue date.
+        in_force = await repository.rule_in_force(session, result.programme, today)
+        if in_force is None:
+            raise InvalidInput(f"the {result.programme} programme is not in force on {today}")
         serial = await repository.next_voucher_serial(session)
         ward = ward_digits(person.ward_code) if person.ward_code else "00"
         voucher = DetailedExamVoucher(
@@ -250,7 +264,7 @@ async def record_result(
             result_id=record.id,
             person_no=person_no,
             issued_on=today,
-            valid_until=today + timedelta(days=VOUCHER_VALID_DAYS),
+            valid_until=today + timedelta(days=in_force.detailed_exam_valid_days),
             reason=result.detailed_exam_reason,
         )
         session.add(voucher)

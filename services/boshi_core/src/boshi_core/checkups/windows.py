@@ -23,6 +23,7 @@ class ProgrammeRule:
     start_months: int  # the window opens the day the child reaches this age
     end_months: int  # and closes the day before the child reaches this age
     reminder_days_before_end: int  # non-attendee from this many days before the window closes
+    detailed_exam_valid_days: int  # a detailed-examination voucher issued under it is valid
     effective_from: date
 
 

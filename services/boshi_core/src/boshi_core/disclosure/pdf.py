@@ -1,14 +1,11 @@
-"""The disclosure export as a readable PDF with an embedded Japanese font (fpdf2)."""
+"""The disclosure export as a readable PDF (mch_common.disclosure_pdf): boshi_core's sections,
+its labels and how an address reads."""
 
-import json
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-from fpdf.enums import Align, XPos, YPos
-
 from boshi_core.addresses import postal_mark, written_address
-from mch_common.fonts import IPAEX_GOTHIC
+from mch_common.disclosure_pdf import render_disclosure
 
 # The export's sections in the order a reader expects them, with their Japanese titles.
 SECTIONS = (
@@ -28,6 +25,11 @@ SECTIONS = (
     ("infant_checkup_results", "乳幼児健康診査 (infant checkup results)"),
     ("detailed_exam_vouchers", "精密健康診査受診票 (detailed-examination vouchers)"),
     ("center_cases", "子ども家庭センター (child and family center cases)"),
+    (
+        "vaccination_status",
+        "予防接種の状況 (vaccination status, from the immunization register link)",
+    ),
+    ("vaccination_records", "予防接種の記録 (vaccinations given)"),
     ("access_log", "アクセス記録 (who accessed this person's data)"),
 )
 
@@ -94,12 +96,24 @@ LABELS = {
     "action": "操作",
     "purpose": "目的",
     "occurred_at": "日時",
+    "vaccine": "ワクチン",
+    "dose_no": "回数",
+    "window_start": "接種開始可能日",
+    "overdue_from": "標準的な接種期間の経過日",
+    "last_day": "定期接種の最終日",
+    "given_on": "接種日",
+    "lot": "ロット番号",
+    "institution_code": "医療機関コード",
+    "record_id": "記録番号",
+    "state": "連携状態",
+    "reason": "理由",
 }
 
-
-def label(field: str) -> str:
-    label = LABELS.get(field)
-    return f"{label} ({field})" if label else field
+# The bridge's `state` when it gave no statuses, as a reader reads it.
+VACCINATIONS_NOT_SHOWN = {
+    "unavailable": "取得できませんでした (the immunization bridge did not answer)",
+    "not_registered": "予防接種の対象児として登録されていません (not in the bridge's register)",
+}
 
 
 def _delivery_address(entry: dict[str, Any]) -> str:
@@ -117,57 +131,40 @@ def _delivery_address(entry: dict[str, Any]) -> str:
     return f"{line} ({entry.get('purpose') or '全般'}, {valid})"
 
 
-def shown(field: str, value: Any) -> str:
-    """A field's value as a reader reads it: addresses as a Japanese address is written."""
+def _text(field: str, value: Any) -> str | None:
+    """Addresses as a Japanese address is written; other fields read plainly (None)."""
     if field == "address" and isinstance(value, dict):
         return written_address(value)
     if field == "delivery_addresses" and isinstance(value, list):
         return " / ".join(_delivery_address(entry) for entry in value) or "—"
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "はい (yes)" if value else "いいえ (no)"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return None
 
 
-def paragraph(pdf: FPDF, height: float, text: str) -> None:
-    # Left-aligned: multi_cell justifies by default, which spreads a wrapped line (the header's
-    # date and author, an address) over the page width with wide gaps.
-    pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=Align.L)
+def _vaccination_sections(value: Any) -> dict[str, Any]:
+    """The bridge's answer as two sections: each dose's status, and the vaccinations given;
+    when it gave none, the status section says why."""
+    if not isinstance(value, dict):
+        return {}
+    state = value.get("state")
+    if state != "available":
+        shown = VACCINATIONS_NOT_SHOWN.get(str(state), str(state))
+        return {
+            "vaccination_status": [{"state": shown, "reason": value.get("reason")}],
+            "vaccination_records": [],
+        }
+    return {
+        "vaccination_status": value.get("doses") or [],
+        "vaccination_records": value.get("records") or [],
+    }
 
 
 def render(export: dict[str, Any], *, font_path: Path | None = None) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("jp", fname=str(font_path or IPAEX_GOTHIC))
-    pdf.set_title(f"保有個人情報開示 {export['person_no']}")
-    pdf.add_page()
-    pdf.set_font("jp", size=16)
-    paragraph(pdf, 10, "保有個人情報の開示 (disclosure of personal data held)")
-    pdf.set_font("jp", size=10)
-    paragraph(
-        pdf, 6, f"北九州市 母子保健システム / 宛名番号 (person number): {export['person_no']}"
+    sections = {**export, **_vaccination_sections(export.get("vaccinations"))}
+    return render_disclosure(
+        sections,
+        system_name="母子保健システム",
+        sections=SECTIONS,
+        labels=LABELS,
+        field_text=_text,
+        font_path=font_path,
     )
-    paragraph(
-        pdf,
-        6,
-        f"作成日時 (exported at): {export['exported_at']} / 作成者 (by): {export['exported_by']}",
-    )
-    for key, title in SECTIONS:
-        value = export.get(key)
-        rows: list[dict[str, Any]] = [value] if isinstance(value, dict) else list(value or [])
-        pdf.ln(3)
-        pdf.set_font("jp", size=13)
-        paragraph(pdf, 8, f"■ {title} — {len(rows)}")
-        pdf.set_font("jp", size=9)
-        if not rows:
-            paragraph(pdf, 5, "該当なし (none)")
-        for index, row in enumerate(rows, start=1):
-            pdf.set_font("jp", size=9)
-            if len(rows) > 1:
-                paragraph(pdf, 5, f"[{index}]")
-            for field, field_value in row.items():
-                paragraph(pdf, 5, f"  {label(field)}: {shown(field, field_value)}")
-    return bytes(pdf.output())

@@ -4,7 +4,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from boshi_core.deps import AppSettings, DisclosureExporter
+from boshi_core.deps import AppSettings, DisclosureExporter, Immunization
 from boshi_core.disclosure import service
 from mch_common.web import Session
 
@@ -14,9 +14,15 @@ PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
 
 @router.get("", summary="Everything boshi_core holds about one person, as JSON (開示請求)")
 async def disclosure_json(
-    person_no: str, session: Session, principal: DisclosureExporter
+    person_no: str, session: Session, principal: DisclosureExporter, immunization: Immunization
 ) -> dict[str, Any]:
-    return await service.export(session, principal=principal, person_no=person_no, purpose=PURPOSE)
+    return await service.export(
+        session,
+        principal=principal,
+        person_no=person_no,
+        purpose=PURPOSE,
+        immunization=immunization,
+    )
 
 
 @router.get(
@@ -26,7 +32,11 @@ async def disclosure_json(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def disclosure_pdf(
-    person_no: str, session: Session, principal: DisclosureExporter, settings: AppSettings
+    person_no: str,
+    session: Session,
+    principal: DisclosureExporter,
+    settings: AppSettings,
+    immunization: Immunization,
 ) -> Response:
     body = await service.export_pdf(
         session,
@@ -34,6 +44,7 @@ async def disclosure_pdf(
         person_no=person_no,
         purpose=PURPOSE,
         font_path=Path(settings.pdf_font_path) if settings.pdf_font_path else None,
+        immunization=immunization,
     )
     return Response(
         body,

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.disclosure import pdf, repository
+from boshi_core.immunization.client import DISCLOSURE_PURPOSE, ImmunizationClient
 from boshi_core.people.service import person_in_scope
 from mch_common.auth.principal import Principal
 from mch_common.work import UnitOfWork
@@ -29,10 +30,18 @@ def _row(obj: Any) -> dict[str, Any]:
 
 
 async def export(
-    session: AsyncSession, *, principal: Principal, person_no: str, purpose: str
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    person_no: str,
+    purpose: str,
+    immunization: ImmunizationClient,
 ) -> dict[str, Any]:
     person = await person_in_scope(session, principal, person_no)
     held = await repository.records_of(session, person_no)
+    # The statuses are the bridge's (it holds the records); shown here as the MCH system shows
+    # them in the checkup profile, or marked unavailable when the bridge does not answer.
+    vaccinations = await immunization.vaccinations(person_no, purpose=DISCLOSURE_PURPOSE)
     center = await _center_cases(session, principal, person_no)
     # The export itself is an access: logged, and (from the next export on) disclosed too.
     UnitOfWork.of(session).record_access(
@@ -59,6 +68,7 @@ async def export(
         "infant_checkup_results": [_row(r) for r in held.infant_checkup_results],
         "detailed_exam_vouchers": [_row(v) for v in held.detailed_exam_vouchers],
         "center_cases": center,
+        "vaccinations": vaccinations.model_dump(mode="json"),
         "access_log": held.access_log,
     }
 
@@ -70,9 +80,16 @@ async def export_pdf(
     person_no: str,
     purpose: str,
     font_path: Path | None,
+    immunization: ImmunizationClient,
 ) -> bytes:
     """`export` as a readable PDF (Japanese, embedded font), rendered off the event loop."""
-    held = await export(session, principal=principal, person_no=person_no, purpose=purpose)
+    held = await export(
+        session,
+        principal=principal,
+        person_no=person_no,
+        purpose=purpose,
+        immunization=immunization,
+    )
     return await asyncio.to_thread(pdf.render, held, font_path=font_path)
 
 

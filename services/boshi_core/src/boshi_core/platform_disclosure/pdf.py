@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
+from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import FontFace
 
-from boshi_core.disclosure.pdf import LABELS, SECTIONS, label, paragraph, shown
+from boshi_core.disclosure.pdf import LABELS, SECTIONS
+from boshi_core.disclosure.pdf import _text as address_text
 from mch_common.dates import TOKYO
 from mch_common.disclosure import STAFF_WITHHELD
+from mch_common.disclosure_pdf import plain_text
 from mch_common.fonts import IPAEX_GOTHIC
 
 SERVICES = {
@@ -88,6 +91,21 @@ EXTRA_LABELS = {
     "institution_code": "医療機関コード",
     "deleted": "取消",
 }
+
+
+def paragraph(pdf: FPDF, height: float, text: str) -> None:
+    # Left-aligned: multi_cell justifies by default, spreading a wrapped line with wide gaps.
+    pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=Align.L)
+
+
+def label(field: str) -> str:
+    japanese = LABELS.get(field)
+    return f"{japanese} ({field})" if japanese else field
+
+
+def shown(field: str, value: Any) -> str:
+    special = address_text(field, value)
+    return special if special is not None else plain_text(value)
 
 
 def _when(text: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.config import SERVICE
 from boshi_core.disclosure import service as own_disclosure
+from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.platform_disclosure.sources import DisclosureSources
 from boshi_core.requests.models import PersonalDataRequest
 from mch_common.auth.principal import Principal
@@ -53,10 +54,15 @@ async def collect(
     principal: Principal,
     request: PersonalDataRequest,
     sources: DisclosureSources,
+    immunization: ImmunizationClient,
 ) -> dict[str, Any]:
     person_no = request.person_no
     own = await own_disclosure.export(
-        session, principal=principal, person_no=person_no, purpose=PURPOSE
+        session,
+        principal=principal,
+        person_no=person_no,
+        purpose=PURPOSE,
+        immunization=immunization,
     )
     answers = await asyncio.gather(*(sources.ask(name, person_no) for name in sources.names))
     exports: dict[str, dict[str, Any] | None] = {SERVICE: own}

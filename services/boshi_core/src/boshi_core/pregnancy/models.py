@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boshi_core.rules.models import RuleVersionColumns
 from mch_common.db import Base
 from mch_common.ids import uuid7
 
@@ -132,7 +133,7 @@ class Handbook(Base):
     )
 
 
-class VoucherRule(Base):
+class VoucherRule(RuleVersionColumns, Base):
     """How many prenatal checkup vouchers (受診券) to issue, by effective date."""
 
     __tablename__ = "voucher_rules"
@@ -156,7 +157,7 @@ class PrenatalVoucher(Base):
     used_on: Mapped[date | None] = mapped_column(Date)
 
 
-class RiskRuleSet(Base):
+class RiskRuleSet(RuleVersionColumns, Base):
     """The prenatal risk rules as versioned JSON, chosen by the checkup date."""
 
     __tablename__ = "risk_rule_sets"

@@ -3,7 +3,7 @@
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import (
@@ -94,6 +94,27 @@ async def checkups_of(session: AsyncSession, pregnancy_id: UUID) -> list[Prenata
         .order_by(PrenatalCheckup.checkup_date, PrenatalCheckup.recorded_at)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def checkups_page(
+    session: AsyncSession, pregnancy_id: UUID, *, after: tuple[date, UUID] | None, limit: int
+) -> list[tuple[PrenatalCheckup, str | None]]:
+    """The pregnancy's checkups by (checkup_date, id) from after the key `after`, each with
+    the number of the voucher it used."""
+    stmt = (
+        select(PrenatalCheckup, PrenatalVoucher.voucher_no)
+        .join(PrenatalVoucher, PrenatalVoucher.id == PrenatalCheckup.voucher_id, isouter=True)
+        .where(PrenatalCheckup.pregnancy_id == pregnancy_id)
+    )
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                PrenatalCheckup.checkup_date > after[0],
+                and_(PrenatalCheckup.checkup_date == after[0], PrenatalCheckup.id > after[1]),
+            )
+        )
+    stmt = stmt.order_by(PrenatalCheckup.checkup_date, PrenatalCheckup.id).limit(limit)
+    return [(checkup, voucher_no) for checkup, voucher_no in await session.execute(stmt)]
 
 
 async def allocate_serials(session: AsyncSession, fy: int, ward_code: str, count: int) -> int:

@@ -1,12 +1,14 @@
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from boshi_core.deps import Atena, PregnancyReader, PregnancyWriter
 from boshi_core.pregnancy import service
 from boshi_core.pregnancy.schemas import (
     CheckupIn,
     CheckupOut,
+    CheckupPageOut,
     ExpectedChildrenChangeIn,
     ExpectedChildrenChangeOut,
     HandbookIssueIn,
@@ -139,3 +141,32 @@ async def record_checkup(
         session, principal=principal, pregnancy_id=pregnancy_id, checkup=body
     )
     return CheckupOut.model_validate(record).model_copy(update={"voucher_no": voucher_no})
+
+
+@router.get(
+    "/{pregnancy_id}/checkups",
+    summary="A pregnancy's prenatal checkups, paged (妊婦健康診査の記録; logged)",
+    description=(
+        "By checkup date then id, each with the voucher it used and the risk flags of the rule "
+        "version it was judged by; paged by `cursor` = the previous page's `next_cursor`."
+    ),
+)
+async def list_checkups(
+    pregnancy_id: UUID,
+    session: Session,
+    principal: PregnancyReader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="the previous page's next_cursor")
+    ] = None,
+) -> CheckupPageOut:
+    page = await service.prenatal_checkups(
+        session, principal=principal, pregnancy_id=pregnancy_id, limit=limit, cursor=cursor
+    )
+    return CheckupPageOut(
+        items=[
+            CheckupOut.model_validate(c).model_copy(update={"voucher_no": voucher_no})
+            for c, voucher_no in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )

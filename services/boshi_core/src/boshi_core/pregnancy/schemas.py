@@ -198,6 +198,11 @@ class CheckupOut(BaseModel):
     risk_rules_version: int
 
 
+class CheckupPageOut(BaseModel):
+    items: list[CheckupOut]
+    next_cursor: str | None
+
+
 class PregnancyDetailOut(BaseModel):
     pregnancy: PregnancyOut
     handbooks: list[HandbookOut]

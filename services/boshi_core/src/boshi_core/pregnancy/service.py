@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
 from boshi_core.errors import UnknownPerson
+from boshi_core.paging import next_cursor, parse_cursor
 from boshi_core.people import repository as people
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.service import find_by_my_number
@@ -205,6 +206,38 @@ async def view_pregnancy(
         detail={"pregnancy_id": str(pregnancy_id)},
     )
     return PregnancyDetail(pregnancy, handbooks, vouchers, checkups, changes)
+
+
+@dataclass(frozen=True)
+class CheckupPage:
+    items: list[tuple[PrenatalCheckup, str | None]]  # with the voucher used
+    next_cursor: str | None
+
+
+async def prenatal_checkups(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    pregnancy_id: UUID,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> CheckupPage:
+    """A pregnancy's prenatal checkups by date then id, paged; the view is logged."""
+    pregnancy = await get_pregnancy(session, principal, pregnancy_id)
+    rows = await repository.checkups_page(
+        session, pregnancy_id, after=parse_cursor(cursor), limit=limit + 1
+    )
+    page = rows[:limit]
+    last = page[-1][0] if len(rows) > limit else None
+    UnitOfWork.of(session).record_access(
+        principal,
+        action="prenatal_checkup.list",
+        target_type="person",
+        target_id=pregnancy.person_no,
+        purpose="母子保健法第13条 (prenatal checkup)",
+        detail={"pregnancy_id": str(pregnancy_id), "count": len(page)},
+    )
+    return CheckupPage(page, next_cursor((last.checkup_date, last.id) if last else None))
 
 
 async def change_expected_children(

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.people.service import person_in_scope
 from boshi_core.platform_disclosure import pdf
 from boshi_core.platform_disclosure import service as platform
@@ -36,6 +37,7 @@ async def fulfil(
     principal: Principal,
     request_id: UUID,
     sources: DisclosureSources,
+    immunization: ImmunizationClient,
 ) -> Fulfilment:
     request = await repository.for_update(session, request_id)
     if request is None:
@@ -51,7 +53,11 @@ async def fulfil(
     summary: dict[str, Any]
     if request.kind == "disclosure":
         export = await platform.collect(
-            session, principal=principal, request=request, sources=sources
+            session,
+            principal=principal,
+            request=request,
+            sources=sources,
+            immunization=immunization,
         )
         request.export = export
         summary = {

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from boshi_core.deps import AppSettings, RequestReader, RequestWriter, Sources
+from boshi_core.deps import AppSettings, Immunization, RequestReader, RequestWriter, Sources
 from boshi_core.platform_disclosure.service import sections
 from boshi_core.requests import fulfilment, service
 from boshi_core.requests.schemas import (
@@ -129,10 +129,18 @@ async def decide(
     responses=problem_responses(503),
 )
 async def fulfil(
-    request_id: UUID, session: Session, principal: RequestWriter, sources: Sources
+    request_id: UUID,
+    session: Session,
+    principal: RequestWriter,
+    sources: Sources,
+    immunization: Immunization,
 ) -> FulfilmentOut:
     done = await fulfilment.fulfil(
-        session, principal=principal, request_id=request_id, sources=sources
+        session,
+        principal=principal,
+        request_id=request_id,
+        sources=sources,
+        immunization=immunization,
     )
     return FulfilmentOut(request=RequestOut.model_validate(done.request), summary=done.summary)
 

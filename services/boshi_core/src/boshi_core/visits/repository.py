@@ -3,7 +3,7 @@
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,43 @@ async def child_of(session: AsyncSession, visit: HomeVisit) -> Child:
     return child
 
 
+def _after(stmt: Select[HomeVisit], after: tuple[date, UUID] | None) -> Select[HomeVisit]:
+    if after is None:
+        return stmt
+    after_due, after_id = after
+    return stmt.where(
+        or_(
+            HomeVisit.due_by > after_due,
+            and_(HomeVisit.due_by == after_due, HomeVisit.id > after_id),
+        )
+    )
+
+
+async def of_person(
+    session: AsyncSession, *, person_no: str, after: tuple[date, UUID] | None, limit: int
+) -> list[HomeVisit]:
+    """The visits about a person, as mother or as the child visited, by (due_by, id)."""
+    as_child = select(Child.id).where(Child.person_no == person_no).scalar_subquery()
+    stmt = select(HomeVisit).where(
+        or_(HomeVisit.mother_person_no == person_no, HomeVisit.child_id == as_child)
+    )
+    stmt = _after(stmt, after).order_by(HomeVisit.due_by, HomeVisit.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def of_child(
+    session: AsyncSession, *, child_id: UUID, after: tuple[date, UUID] | None, limit: int
+) -> list[HomeVisit]:
+    stmt = _after(select(HomeVisit).where(HomeVisit.child_id == child_id), after)
+    stmt = stmt.order_by(HomeVisit.due_by, HomeVisit.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def child_person_nos(session: AsyncSession, child_ids: list[UUID]) -> dict[UUID, str | None]:
+    rows = await session.execute(select(Child.id, Child.person_no).where(Child.id.in_(child_ids)))
+    return dict(rows.all())
+
+
 async def overdue(
     session: AsyncSession,
     *,
@@ -69,13 +106,6 @@ async def overdue(
         stmt = stmt.where(HomeVisit.ward_code == ward_code)
     if kind is not None:
         stmt = stmt.where(HomeVisit.kind == kind)
-    if after is not None:
-        after_due, after_id = after
-        stmt = stmt.where(
-            or_(
-                HomeVisit.due_by > after_due,
-                and_(HomeVisit.due_by == after_due, HomeVisit.id > after_id),
-            )
-        )
+    stmt = _after(stmt, after)
     stmt = stmt.order_by(HomeVisit.due_by, HomeVisit.id).limit(limit)
     return list((await session.execute(stmt)).scalars())

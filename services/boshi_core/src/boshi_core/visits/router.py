@@ -2,14 +2,24 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from boshi_core.deps import VisitReader, VisitWriter
 from boshi_core.visits import service
-from boshi_core.visits.schemas import AssignIn, OverduePageOut, VisitKind, VisitOut, VisitResultIn
+from boshi_core.visits.schemas import (
+    AssignIn,
+    VisitKind,
+    VisitOut,
+    VisitPageOut,
+    VisitResultIn,
+)
 from mch_common.web import Session
 
 router = APIRouter(prefix="/visits", tags=["visits"])
+# A person's and a child's visits, for the staff screens of a mother and of a child.
+records_router = APIRouter(tags=["visits"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=100, description="the previous page's next_cursor")]
 
 
 @router.get(
@@ -20,13 +30,13 @@ async def overdue(
     principal: VisitReader,
     as_of: date | None = None,
     kind: VisitKind | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-) -> OverduePageOut:
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> VisitPageOut:
     page = await service.overdue(
         session, principal=principal, as_of=as_of, kind=kind, limit=limit, cursor=cursor
     )
-    return OverduePageOut(
+    return VisitPageOut(
         items=[VisitOut.model_validate(v) for v in page.items], next_cursor=page.next_cursor
     )
 
@@ -64,3 +74,53 @@ async def complete(
         result=body.model_dump(exclude={"visited_on"}, exclude_none=True),
     )
     return VisitOut.model_validate(visit)
+
+
+@records_router.get(
+    "/people/{person_no}/visits",
+    summary="A person's home visits, as mother or as the child visited (家庭訪問の記録; logged)",
+    description=(
+        "Every home visit about the person: those of her children (`mother_person_no`) and, "
+        "for a child, the child's own, whatever their status (`open`, `completed`, "
+        "`not_applicable` with its reason), by due date then id, paged by `cursor` = the "
+        "previous page's `next_cursor`. Ward staff see their ward's residents; another ward's "
+        "resident answers 404 like an unknown person. Each page is an access record naming "
+        "everyone it shows."
+    ),
+)
+async def visits_of_person(
+    person_no: Annotated[str, Path(pattern=r"^\d{10}$")],
+    session: Session,
+    principal: VisitReader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> VisitPageOut:
+    page = await service.of_person(
+        session, principal=principal, person_no=person_no, limit=limit, cursor=cursor
+    )
+    return VisitPageOut(
+        items=[VisitOut.model_validate(v) for v in page.items], next_cursor=page.next_cursor
+    )
+
+
+@records_router.get(
+    "/children/{child_id}/visits",
+    summary="A child's home visits, also before the child has a person number (logged)",
+    description=(
+        "The newborn, infant household and premature infant visits of one birth record, by "
+        "due date then id, paged by `cursor`."
+    ),
+)
+async def visits_of_child(
+    child_id: UUID,
+    session: Session,
+    principal: VisitReader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> VisitPageOut:
+    page = await service.of_child(
+        session, principal=principal, child_id=child_id, limit=limit, cursor=cursor
+    )
+    return VisitPageOut(
+        items=[VisitOut.model_validate(v) for v in page.items], next_cursor=page.next_cursor
+    )

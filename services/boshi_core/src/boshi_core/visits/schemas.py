@@ -42,6 +42,6 @@ class VisitResultIn(StrictModel):
     needs_follow_up: bool = False
 
 
-class OverduePageOut(BaseModel):
+class VisitPageOut(BaseModel):
     items: list[VisitOut]
     next_cursor: str | None

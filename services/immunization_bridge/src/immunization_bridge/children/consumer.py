@@ -1,5 +1,7 @@
 """Keeps the child register current from atena's events (stream "atena"), idempotently: the
-consumer's inbox drops a redelivery, and a snapshot older than the one held is ignored."""
+consumer's inbox drops a redelivery, and a snapshot older than the one held is ignored. A
+birth, move, death or name change of a child under the age limit is also recorded for the
+register's files out (once per event id)."""
 
 from datetime import date
 
@@ -7,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atena import events as atena_events
 from immunization_bridge.children import repository
+from immunization_bridge.register_files import repository as register_files
+from immunization_bridge.register_files.service import change_values
 from mch_common.dates import age_reached
 from mch_common.events import CloudEvent, EventBus, EventConsumer
 
@@ -22,6 +26,16 @@ async def apply_person_event(session: AsyncSession, event: CloudEvent) -> None:
     limit = age_reached(values["birth_date"], months=await repository.age_limit_months(session))
     if effective < limit:
         await repository.upsert_newer(session, values)
+        # Under the age limit on the day of the change: the register must learn of it.
+        change = change_values(
+            event_id=event.id,
+            verb=event.type.rsplit(".", 1)[-1],
+            effective=effective,
+            child=values,
+            data=event.data,
+        )
+        if change is not None:
+            await register_files.record_change(session, change)
     else:
         await repository.update_newer(session, values)
 

@@ -7,9 +7,11 @@ from mch_common.db import Base
 
 
 class Child(Base):
-    """A child under the schedule's age limit as atena last described them (no My Number)."""
+    """A child under the schedule's age limit as atena last described them (no My Number).
+    Not `children`: that is boshi_core's births table, and every service's models share
+    mch_common's one declarative registry (a process may import two services)."""
 
-    __tablename__ = "children"
+    __tablename__ = "child_register"
 
     person_no: Mapped[str] = mapped_column(String(10), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)

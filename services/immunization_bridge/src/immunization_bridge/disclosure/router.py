@@ -1,6 +1,7 @@
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from immunization_bridge.deps import DisclosureExporter
 from immunization_bridge.disclosure import service
@@ -20,4 +21,23 @@ async def disclosure(
 ) -> dict[str, Any]:
     return await service.export(
         session, principal=principal, person_no=person_no, on=today_tokyo(), purpose=PURPOSE
+    )
+
+
+@router.get(
+    "/children/{person_no}/disclosure.pdf",
+    summary="The same disclosure as a readable PDF with an embedded Japanese font (開示請求)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def disclosure_pdf(
+    person_no: str, session: Session, principal: DisclosureExporter
+) -> Response:
+    body = await service.export_pdf(
+        session, principal=principal, person_no=person_no, on=today_tokyo(), purpose=PURPOSE
+    )
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="disclosure-{person_no}.pdf"'},
     )

@@ -58,7 +58,7 @@ async def live_record_ids(session: AsyncSession, ids: Sequence[str]) -> set[str]
 async def known_people(session: AsyncSession, people: Sequence[str]) -> set[str]:
     driver = await asyncpg_connection(session)
     rows = await driver.fetch(
-        "SELECT person_no FROM children WHERE person_no = ANY($1::text[])", list(people)
+        "SELECT person_no FROM child_register WHERE person_no = ANY($1::text[])", list(people)
     )
     return {row[0] for row in rows}
 

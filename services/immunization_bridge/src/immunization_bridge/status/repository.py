@@ -24,7 +24,7 @@ _ALL_GIVEN = """
 SELECT person_no, vaccine, dose_no, given_on FROM vaccination_records WHERE NOT deleted
 """
 _CHILDREN_BORN_AFTER = """
-SELECT person_no, birth_date, residence_status, ward_code FROM children WHERE birth_date > $1
+SELECT person_no, birth_date, residence_status, ward_code FROM child_register WHERE birth_date > $1
 """
 _OVERDUE_KEYS = "SELECT person_no, vaccine, dose_no FROM overdue_doses"
 OverdueKey = tuple[str, str, int]
