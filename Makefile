@@ -13,7 +13,7 @@ LINTED := libs services tests bench tools deploy
 empty :=
 MYPY_PATH := $(subst $(empty) $(empty),:,$(strip $(wildcard libs/*/src services/*/src) bench))
 
-.PHONY: install run test lint bench constraints clean
+.PHONY: install run token reset test lint bench constraints clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,16 @@ $(VENV)/.installed: constraints.txt libs/common/pyproject.toml libs/testing/pypr
 
 run: install
 	$(BIN)/python tools/devstack.py
+
+# Dev only: a demo user's bearer token from the running `make run` stack, without waiting for
+# the next one-time code (identity.dev_token; refused unless identity's ENVIRONMENT is dev).
+token: install
+	@$(BIN)/python tools/devstack.py --token "$(USER)"
+
+# Demo data afresh (after someone changed a demo user): with the stack stopped, drop every
+# service's database; the next `make run` migrates, seeds and prints new demo logins.
+reset: install
+	$(BIN)/python tools/devstack.py --reset
 
 # CI runs this: the lint first, then every package's tests.
 test: lint

@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # mch_common is imported late: `make run` may have just insta
     from mch_common.nats_access import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
-DEVSTACK = ROOT / ".devstack"
+# MCH_DEVSTACK_DIR: another folder for the embedded servers and logs (the signal test's own).
+DEVSTACK = Path(os.environ.get("MCH_DEVSTACK_DIR") or ROOT / ".devstack").resolve()
 LOGS = DEVSTACK / "logs"
 PIDS_FILE = DEVSTACK / "services.json"
 HOST = "127.0.0.1"
@@ -550,6 +551,75 @@ def stop_leftovers(services: Sequence[Service]) -> None:
     PIDS_FILE.unlink(missing_ok=True)
 
 
+def remember_env(service: Service, env: dict[str, str]) -> None:
+    """The service's own settings as this run gives them (.devstack/env/<svc>.json, readable
+    by its owner only), for commands run beside the stack (`make token`)."""
+    folder = DEVSTACK / "env"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    mine = {
+        key: value
+        for key, value in env.items()
+        if any(key.startswith(f"{prefix}_") for prefix in service.prefixes)
+    }
+    path = folder / f"{service.name}.json"
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps(mine), encoding="utf-8")
+
+
+def print_token(login_id: str) -> int:
+    """`make token USER=<user id>`: identity.dev_token with identity's settings of the running
+    stack; the token alone on stdout. identity refuses unless its ENVIRONMENT is dev."""
+    path = DEVSTACK / "env" / "identity.json"
+    if not path.is_file():
+        sys.stderr.write("no stack has run here yet: start it with `make run`\n")
+        return 1
+    env = {**os.environ, **json.loads(path.read_text(encoding="utf-8"))}
+    identity = services_dir() / "identity"
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(identity / "src"), env.get("PYTHONPATH", "")])
+    )
+    command = [sys.executable, "-m", "identity.dev_token", login_id]
+    return subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False).returncode
+
+
+def reset_demo_data(services: Sequence[Service]) -> int:
+    """`make reset`: every service's database dropped (the next `make run` creates, migrates
+    and seeds it afresh, and drops its old events from NATS), so the demo logins it prints
+    work again after someone changed a user. The stack must be stopped first."""
+    from mch_common.db import asyncpg_url, drop_database, with_database
+    from mch_common.db_roles import drop_runtime_role
+    from mch_testing import embedded
+    from mch_testing.servers import port_open
+
+    with contextlib.suppress(OSError, ValueError):
+        recorded = json.loads(PIDS_FILE.read_text())
+        if any(isinstance(pid, int) and embedded.pid_alive(pid) for pid in recorded.values()):
+            sys.stderr.write("the stack is running: stop `make run` first, then reset\n")
+            return 1
+    configured = os.environ.get("DATABASE_URL", "").strip()
+    port = _env_port("MCH_LOCAL_PG_PORT", 5432)
+    if configured or port_open(HOST, port):
+        server = (
+            with_database(asyncpg_url(configured), "postgres")
+            if configured
+            else f"postgresql+asyncpg://postgres@{HOST}:{port}/postgres"
+        )
+        for service in services:
+            database = f"mch_{service.name}"
+            asyncio.run(drop_database(server, database))
+            asyncio.run(drop_runtime_role(server, database))
+            say(f"{service.name}: dropped {database}")
+    elif (DEVSTACK / "pg").exists():
+        import shutil
+
+        shutil.rmtree(DEVSTACK / "pg")
+        say(f"removed the embedded PostgreSQL's data in {_rel(DEVSTACK / 'pg')}")
+    for path in (DEVSTACK / "env").glob("*.json"):
+        path.unlink()
+    say("demo data reset: the next `make run` seeds it afresh and prints new demo logins")
+    return 0
+
+
 def record_pids(children: Sequence[Child]) -> None:
     PIDS_FILE.write_text(json.dumps({c.service.name: c.process.pid for c in children}))
 
@@ -678,6 +748,11 @@ def print_summary(
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    """The first signal stops the run; the rest are ignored. A SIGTERM to `make run`'s process
+    group arrives twice (once from the sender, once forwarded by make), and a second
+    KeyboardInterrupt raised while the first is being handled would end in a traceback and
+    leave the services running."""
+    _ignore_signals()
     raise KeyboardInterrupt
 
 
@@ -697,6 +772,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--services",
         default="",
         help="comma-separated subset to start (default: every service found)",
+    )
+    parser.add_argument(
+        "--token",
+        metavar="USER_ID",
+        help="print a bearer token for a demo user of the running stack and exit (dev only; "
+        "make token USER=...)",
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="drop every service's database (the stack stopped), so the next run seeds the "
+        "demo data afresh (make reset)",
     )
     parser.add_argument(
         "--ready-timeout",
@@ -725,7 +812,7 @@ def watch(children: list[Child]) -> None:
 def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Child]) -> int:
     only = [name.strip() for name in args.services.split(",") if name.strip()]
     services = discover(only)
-    DEVSTACK.mkdir(exist_ok=True)
+    DEVSTACK.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(exist_ok=True)
 
     postgres_url, postgres_from = resolve_postgres(stack)
@@ -753,6 +840,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Ch
         service.log_path.write_text("")
         env = service_env(service, servers, services)
         seeds[service.name] = prepare(service, env, servers)
+        remember_env(service, env)
         child = start(service, env, echo=not args.quiet, colour=_COLOURS[index % len(_COLOURS)])
         children.append(child)
         record_pids(children)
@@ -765,6 +853,14 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Ch
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.token is not None:
+        return print_token(args.token)
+    if args.reset:
+        try:
+            return reset_demo_data(discover())
+        except StartupError as error:
+            say(f"error: {error}")
+            return 1
     # SIGINT too: a shell starting us in the background (`make run &`) leaves it ignored.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)

@@ -5,9 +5,11 @@ import json
 from typing import Any
 
 import pytest
+from nats.js.errors import ServerError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from mch_common.audit_anchor import ANCHOR_STREAM, AuditAnchors
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
 from mch_common.events import relay as relay_module
@@ -350,3 +352,28 @@ async def _publish(bus: EventBus, name: str, n: int) -> list[str]:
     for event in events:
         await bus.js.publish(bus.naming.subject(event.type), event.to_json_bytes())
     return [event.id for event in events]
+
+
+async def test_streams_get_the_configured_number_of_replicas(
+    nats_url: str, event_namespace: str
+) -> None:
+    single = await EventBus.connect(nats_url, namespace=f"{event_namespace}r1", name="test")
+    clustered = await EventBus.connect(
+        nats_url, namespace=f"{event_namespace}r3", name="test", stream_replicas=3
+    )
+    try:
+        stream = await single.ensure_stream("atena")
+        assert (await single.js.stream_info(stream)).config.num_replicas == 1
+        await AuditAnchors(single, "atena").ensure_stream()
+        anchors = single.naming.stream(ANCHOR_STREAM)
+        assert (await single.js.stream_info(anchors)).config.num_replicas == 1
+        # The test server is a single node: asking it for three copies reaches JetStream,
+        # which refuses (deploy/k8s runs three nodes with STREAM_REPLICAS=3).
+        with pytest.raises(ServerError, match="replicas > 1 not supported"):
+            await clustered.ensure_stream("atena")
+        with pytest.raises(ServerError, match="replicas > 1 not supported"):
+            await AuditAnchors(clustered, "atena").ensure_stream()
+    finally:
+        for bus in (single, clustered):
+            await bus.delete_namespace()
+            await bus.close()

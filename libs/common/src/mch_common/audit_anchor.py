@@ -69,6 +69,7 @@ class AuditAnchors:
                     retention=RetentionPolicy.LIMITS,
                     storage=StorageType.FILE,
                     max_msgs_per_subject=ANCHORS_KEPT_PER_SERVICE,
+                    num_replicas=self.bus.stream_replicas,
                 )
             )
 

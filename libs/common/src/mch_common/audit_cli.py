@@ -21,8 +21,13 @@ def say(message: str) -> None:
 
 
 async def verify(settings: ServiceSettings) -> ChainVerification:
+    # As the service's own NATS user: a secured server (deploy/) refuses anyone else.
     bus = await EventBus.connect(
-        settings.nats_url, namespace=settings.event_namespace, name="audit-verify"
+        settings.nats_url,
+        namespace=settings.event_namespace,
+        name="audit-verify",
+        user=settings.nats_user,
+        password=settings.nats_password,
     )
     try:
         anchor = await AuditAnchors(bus, settings.service_name).latest()

@@ -62,12 +62,13 @@ def run_env(target_metadata: MetaData) -> None:
 
 
 def create_platform_tables(connection: Connection) -> None:
-    """Called by each service's first migration: the outbox, inbox and audit log tables,
-    and the trigger that makes the audit log append-only."""
+    """Called by each service's first migration: the outbox, inbox, audit log and idempotency
+    key tables, and the trigger that makes the audit log append-only."""
     from mch_common.audit import AUDIT_APPEND_ONLY_DDL, AuditRecord
     from mch_common.events.tables import InboxEvent, OutboxEvent
+    from mch_common.idempotency import IdempotencyRecord
 
-    for model in (OutboxEvent, InboxEvent, AuditRecord):
+    for model in (OutboxEvent, InboxEvent, AuditRecord, IdempotencyRecord):
         model.__table__.create(connection)  # type: ignore[attr-defined]
     for statement in AUDIT_APPEND_ONLY_DDL:
         connection.exec_driver_sql(statement)
@@ -80,3 +81,12 @@ def add_audit_log_persons(connection: Connection) -> None:
 
     for statement in AUDIT_PERSONS_DDL:
         connection.exec_driver_sql(statement)
+
+
+def add_idempotency_keys(connection: Connection) -> None:
+    """The `idempotency_keys` table (mch_common.idempotency), for a database made before it
+    (a migration of each service; a no-op on a database whose first migration made it)."""
+    from mch_common.idempotency import IdempotencyRecord
+
+    table = IdempotencyRecord.__table__
+    table.create(connection, checkfirst=True)  # type: ignore[attr-defined]

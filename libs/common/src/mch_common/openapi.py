@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from mch_common.auth.deps import ScopeCheck, get_principal
 from mch_common.errors import PROBLEM_CONTENT_TYPE
+from mch_common.idempotency import KEY_PATTERN
 
 BEARER = "bearer"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -63,9 +64,10 @@ DESCRIPTIONS = {
     403: "The token lacks a scope, is of another tenant, has no terminal, or the record is "
     "outside the caller's reach (problem+json)",
     404: "Not found (problem+json)",
-    409: "Conflicts with the current state (problem+json)",
-    422: "Invalid input: a parameter or the body does not match, or a My Number in the URL "
-    "(problem+json)",
+    409: "Conflicts with the current state, or a request with this Idempotency-Key is still "
+    "running (problem+json)",
+    422: "Invalid input: a parameter or the body does not match, a My Number in the URL, or an "
+    "Idempotency-Key already used for another request (problem+json)",
     503: "A service this one depends on does not answer (problem+json)",
 }
 
@@ -120,6 +122,33 @@ def api_routes(app: FastAPI) -> Iterator[Any]:
             yield context
 
 
+def takes_idempotency_key(route: Any) -> bool:
+    """A scoped POST working in the request's transaction (`mch_common.web.Session`): it
+    honours an `Idempotency-Key` (mch_common.idempotency)."""
+    from mch_common.web import get_session  # web builds its apps with this module
+
+    calls = list(_calls(route.dependant))
+    return (
+        "POST" in route.methods
+        and get_session in calls
+        and any(isinstance(call, ScopeCheck) for call in calls)
+    )
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+    "description": "Makes a retry safe (IETF httpapi Idempotency-Key draft): a client-chosen "
+    "unique key (a UUID) for this request. Sent again with the same request by the same "
+    "caller within 24 hours, the first answer is replayed (with `Idempotency-Replayed: true`) "
+    "and nothing changes a second time; with another request, 422; while the first is still "
+    "running, 409. An error answer changed nothing and is not kept. An answer that held a "
+    "secret or a My Number is not replayed: 409 says it was done.",
+}
+
+
 def operation_contract(route: Any) -> tuple[list[dict[str, list[str]]], list[int]]:
     """The operation's security requirements ([] when public) and its error statuses."""
     calls = list(_calls(route.dependant))
@@ -136,7 +165,7 @@ def operation_contract(route: Any) -> tuple[list[dict[str, list[str]]], list[int
         statuses.append(404)
     if checks and _UNSAFE_METHODS & route.methods:
         statuses.append(409)
-    if _has_parameters(route.dependant):
+    if _has_parameters(route.dependant) or takes_idempotency_key(route):
         statuses.append(422)
     if not authenticated:
         return [], statuses
@@ -161,6 +190,8 @@ def contract_openapi(app: FastAPI) -> dict[str, Any]:
             if operation is None:
                 continue
             operation["security"] = security
+            if takes_idempotency_key(route):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
             answers = operation.setdefault("responses", {})
             for status in statuses:
                 answers.setdefault(str(status), {})

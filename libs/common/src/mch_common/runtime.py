@@ -22,6 +22,7 @@ from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.events.consumer import EventConsumer
 from mch_common.events.relay import OutboxRelay
+from mch_common.idempotency import clean_up_expired
 from mch_common.logs import configure_logging
 from mch_common.settings import ServiceSettings
 from mch_common.web import database_check, nats_check
@@ -89,6 +90,7 @@ def service_lifespan(
             name=settings.service_name,
             user=settings.nats_user,
             password=settings.nats_password,
+            stream_replicas=settings.stream_replicas,
         )
         await bus.ensure_stream(stream_service, max_age=stream_max_age)
         anchors = AuditAnchors(bus, settings.service_name)
@@ -115,6 +117,9 @@ def service_lifespan(
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         sealer = AuditSealer(engine, anchors=anchors)
         runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
+        runtime.tasks.append(
+            asyncio.create_task(clean_up_expired(engine), name="idempotency-key-cleanup")
+        )
         if consumers is not None:
             for consumer in consumers(runtime):
                 await consumer.start()

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     # per service); empty for a server without authorization.
     nats_user: str = ""
     nats_password: str = ""
+    # Copies of each stream the service creates (its own, the audit anchors, dead letters): 3
+    # on a three-node JetStream cluster (deploy/k8s), 1 on a single server.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
     event_namespace: str = ""
 

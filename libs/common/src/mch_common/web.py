@@ -18,11 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mch_common.db import unit_of_work
 from mch_common.errors import (
+    DomainError,
     install_problem_handlers,
     internal_error_response,
     my_number_in_url_response,
     nul_in_url_response,
 )
+from mch_common.idempotency import IdempotencyMiddleware, Replay, current_request
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
@@ -187,6 +189,9 @@ def create_service_app(
     app.state.readiness_checks = {}
     app.state.person_params = person_params
     install_problem_handlers(app, on_error=record_person_route_refusal)
+    # Inside the correlation middleware: a URL with a My Number is refused before, and an
+    # error of the key's commit is answered and logged with the correlation id.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=service)
     app.include_router(health_router())
     for router in routers:
@@ -213,10 +218,32 @@ def nats_check(nc: Any) -> ReadinessCheck:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request with its unit of work (mch_common.work): flushed and
-    committed when the handler returns, rolled back on error."""
+    committed when the handler returns, rolled back on error. A POST with an Idempotency-Key
+    works in the transaction its middleware opened, which commits it with the key's record."""
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with unit_of_work(sessions) as session:
+    keyed = current_request()
+    if keyed is None:
+        async with unit_of_work(sessions) as session:
+            yield session
+        return
+    session = await keyed.open()
+    keyed.used_by_route = True
+    try:
         yield session
+        await UnitOfWork.of(session).flush()
+    except Replay:
+        raise  # the stored answer: the middleware commits the replay's access record
+    except BaseException as error:
+        keyed.failed = True
+        await session.rollback()
+        # A refusal's access record outlives the rollback, as in mch_common.db.unit_of_work.
+        if (
+            isinstance(error, DomainError)
+            and error.pending_record is not None
+            and not error.access_recorded
+        ):
+            await error.pending_record(sessions)
+        raise
 
 
 # scope="function": commit before the response is sent, so a failed commit is the answer.

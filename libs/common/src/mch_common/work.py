@@ -80,6 +80,8 @@ class UnitOfWork:
         self.sessions = sessions
         self._events: list[tuple[str, str, str]] = []
         self._records: list[tuple[Any, ...]] = []
+        # Everyone this transaction's access records named (an idempotent replay names them).
+        self.persons_named: dict[str, None] = {}
         session.info[_KEY] = self
 
     @classmethod
@@ -179,6 +181,8 @@ class UnitOfWork:
         scheduled job)."""
         if target_type == "person" and target_id is not None:
             persons = (target_id, *persons)
+        named = dict.fromkeys(persons)
+        self.persons_named |= named
         self._records.append(
             (
                 datetime.now(UTC),
@@ -191,7 +195,7 @@ class UnitOfWork:
                 outcome,
                 json.dumps(detail or {}, ensure_ascii=False),
                 correlation_id.get(),
-                _array_literal(dict.fromkeys(persons)),
+                _array_literal(named),
             )
         )
 

@@ -533,6 +533,9 @@ def embedded_nats(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        # Reaped as soon as it exits (killed by hand, or crashed), not left a zombie until
+        # the caller stops; Popen's own lock lets `terminate`/`wait` below run alongside.
+        threading.Thread(target=process.wait, name="nats-server-reaper", daemon=True).start()
         try:
             _wait_for_nats(process, port, log_path)
             yield f"nats://{HOST}:{port}"

@@ -9,6 +9,7 @@ from identity.auth import LocalVerifier
 from identity.context import IdentityContext
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.idempotency import answer_holds_secret
 
 USER_ADMIN = "identity:user:admin"
 AUDIT_READ = "identity:audit:read"
@@ -35,10 +36,12 @@ async def get_verifier(request: Request) -> LocalVerifier:
 
 async def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
+    answer_holds_secret()
 
 
 # On every route whose answer holds a secret shown once (a password, a TOTP or client secret):
-# no cache between here and the administrator may keep a copy.
+# no cache between here and the administrator may keep a copy, and a retry with the same
+# Idempotency-Key is told it was done (409) instead of being shown the secret again.
 SHOWS_SECRET = [Depends(_no_store)]
 
 Context = Annotated[IdentityContext, Depends(get_context)]

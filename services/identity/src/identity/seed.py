@@ -99,7 +99,8 @@ class DemoLogin:
     totp_secret: str
 
 
-def _terminal_for(ward: str | None) -> str:
+def demo_terminal(ward: str | None) -> str:
+    """The demo terminal of a ward's staff (headquarters for city-wide staff)."""
     return f"WARD-{ward}-01" if ward else "HQ-KOSODATE-01"
 
 
@@ -153,7 +154,7 @@ async def seed_demo(
                 secret = ctx.box.decrypt(
                     user.totp_secret_encrypted, purpose=f"totp:{login_id}"
                 ).decode()
-            logins.append(DemoLogin(login_id, roles, ward, _terminal_for(ward), secret))
+            logins.append(DemoLogin(login_id, roles, ward, demo_terminal(ward), secret))
     return logins
 
 

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from mch_common.auth.principal import Principal
 from mch_common.auth.verifier import TokenVerifier
 from mch_common.errors import Forbidden, Unauthorized
+from mch_common.idempotency import claim_key
 from mch_common.settings import ServiceSettings
 
 
@@ -49,10 +50,12 @@ class ScopeCheck:
         if self.any_of:
             if principal.scopes.isdisjoint(self.scopes):
                 raise Forbidden(f"missing scope {' or '.join(self.scopes)}")
-            return principal
-        for scope in self.scopes:
-            if scope not in principal.scopes:
-                raise Forbidden(f"missing scope {scope}")
+        else:
+            for scope in self.scopes:
+                if scope not in principal.scopes:
+                    raise Forbidden(f"missing scope {scope}")
+        # Only now, with every check passed, may a retried POST's stored answer be replayed.
+        await claim_key(principal)
         return principal
 
 

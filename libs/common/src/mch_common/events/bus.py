@@ -65,10 +65,13 @@ class EventNaming:
 class EventBus:
     """One NATS connection per service process, made in lifespan."""
 
-    def __init__(self, nc: NATS, naming: EventNaming) -> None:
+    def __init__(self, nc: NATS, naming: EventNaming, *, stream_replicas: int = 1) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.naming = naming
+        # Copies of every stream this bus creates: 3 on a three-node JetStream cluster, so a
+        # stream survives a node's loss; 1 on a single server (which refuses more).
+        self.stream_replicas = stream_replicas
 
     @classmethod
     async def connect(
@@ -79,9 +82,10 @@ class EventBus:
         name: str = "mch",
         user: str = "",
         password: str = "",
+        stream_replicas: int = 1,
     ) -> "EventBus":
         """`user`/`password`: the service's NATS user (see `mch_common.nats_access`); empty
-        when the server has no authorization."""
+        when the server has no authorization. `stream_replicas`: see `ServiceSettings`."""
 
         async def on_error(exc: Exception) -> None:
             log.warning("nats error: %s", type(exc).__name__)
@@ -97,7 +101,7 @@ class EventBus:
             password=password or None,
             inbox_prefix=inbox_prefix(user),
         )
-        return cls(nc, EventNaming(namespace))
+        return cls(nc, EventNaming(namespace), stream_replicas=stream_replicas)
 
     async def close(self, *, drain: bool = True) -> None:
         """Drain (finish in-flight work) by default; tests close at once."""
@@ -122,6 +126,7 @@ class EventBus:
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW.total_seconds(),
             max_age=max_age.total_seconds() if max_age else None,
+            num_replicas=self.stream_replicas,
         )
         try:
             await self.js.stream_info(name)

@@ -3,7 +3,7 @@ made on its decisions, the suspensions of use, the inquiry log; and retention (I
 retention rules (seeded, for the city to confirm against its 文書管理規程) and the disposals.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 """
 
 import uuid
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
