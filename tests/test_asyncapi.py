@@ -10,8 +10,10 @@ import yaml
 
 from atena import events as atena_events
 from boshi_core import events as boshi_events
+from e_application import events as eapp_events
 from identity import events as identity_events
 from immunization_bridge import events as immunization_events
+from intermediate_server import events as ims_events
 from mch_common.events.catalogue import EventType
 
 ASYNCAPI = Path(__file__).resolve().parent.parent / "docs/asyncapi.yaml"
@@ -20,6 +22,8 @@ CATALOGUES = {
     "atena": atena_events.CATALOGUE,
     "boshi_core": boshi_events.CATALOGUE,
     "immunization_bridge": immunization_events.CATALOGUE,
+    "e_application": eapp_events.CATALOGUE,
+    "intermediate_server": ims_events.CATALOGUE,
 }
 EMITTED: dict[str, EventType[Any]] = {
     event.type: event for catalogue in CATALOGUES.values() for event in catalogue

@@ -80,3 +80,22 @@ async def test_ensure_runtime_role_is_repeatable_and_sets_a_password(
     url = await ensure_runtime_role(owner_database_url, password="p:w'%d")
     assert url == runtime_url(owner_database_url, password="p:w'%d")
     assert await ensure_runtime_role(owner_database_url) == runtime_url(owner_database_url)
+
+
+async def test_the_runtime_role_has_normal_rights_in_the_owners_other_schemas(
+    owner_engine: AsyncEngine, engine: AsyncEngine, owner_database_url: str
+) -> None:
+    """A service's own schema besides public (the intermediate server's `hub`)."""
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA own_schema"))
+        await conn.execute(text("CREATE TABLE own_schema.item (id serial PRIMARY KEY, note text)"))
+    try:
+        await ensure_runtime_role(owner_database_url)
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO own_schema.item (note) VALUES ('a')"))
+            await conn.execute(text("UPDATE own_schema.item SET note = 'b'"))
+            assert await conn.scalar(text("SELECT note FROM own_schema.item")) == "b"
+            await conn.execute(text("DELETE FROM own_schema.item"))
+    finally:
+        async with owner_engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA own_schema CASCADE"))

@@ -111,8 +111,10 @@ async def test_client_credentials(idp: Identity) -> None:
         "atena:disclosure:export",  # boshi_core collects each service's disclosure
         "atena:mynumber:lookup",
         "atena:person:read",
+        "eapp:export:pull",
         "immunization:disclosure:export",
         "immunization:status:read",
+        "ims:inquire",
     ]
     assert claims["ward"] is None
     me = await idp.client.get(

@@ -49,6 +49,27 @@ def _grants(role: str, database: str) -> list[str]:
     ]
 
 
+# A service's own schemas besides public (the intermediate server's simulated hub keeps its
+# tables in `hub`): the runtime role gets the same table rights there.
+_OWN_SCHEMAS = text(
+    "SELECT nspname FROM pg_namespace WHERE nspowner = "
+    "(SELECT oid FROM pg_roles WHERE rolname = current_user) "
+    "AND nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%' "
+    "ORDER BY nspname"
+)
+
+
+def _schema_grants(role: str, schema: str) -> list[str]:
+    quoted = '"' + role.replace('"', '""') + '"'
+    name = '"' + schema.replace('"', '""') + '"'
+    return [
+        f"GRANT USAGE ON SCHEMA {name} TO {quoted}",
+        f"GRANT {TABLE_RIGHTS} ON ALL TABLES IN SCHEMA {name} TO {quoted}",
+        f"GRANT {SEQUENCE_RIGHTS} ON ALL SEQUENCES IN SCHEMA {name} TO {quoted}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {name} GRANT {TABLE_RIGHTS} ON TABLES TO {quoted}",
+    ]
+
+
 async def ensure_runtime_role(owner_url: str, *, password: str | None = None) -> str:
     """Create or update `<database>_app` and its grants, connected as the owner (who needs
     CREATEROLE while the role is missing or a password is set); returns the runtime URL.
@@ -82,6 +103,9 @@ async def ensure_runtime_role(owner_url: str, *, password: str | None = None) ->
                 await conn.exec_driver_sql(statement)
             for statement in _grants(role, database):
                 await conn.exec_driver_sql(statement)
+            for schema in (await conn.execute(_OWN_SCHEMAS)).scalars().all():
+                for statement in _schema_grants(role, schema):
+                    await conn.exec_driver_sql(statement)
     finally:
         await engine.dispose()
     return runtime_url(owner_url, password=password)

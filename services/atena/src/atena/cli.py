@@ -213,6 +213,29 @@ def _rotation_line(state: RotationProgress) -> str:
     )
 
 
+async def obtain_codes(settings: Settings, *, batch_size: int, quiet: bool) -> dict[str, int]:
+    from atena.network.client import ims_client
+    from atena.network.service import obtain_network_codes
+
+    def progress(done: int) -> None:
+        if not quiet:
+            _err(f"atena obtain-network-codes: {done} persons sent")
+
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with ims_client(settings) as ims:
+            run = await obtain_network_codes(
+                session_factory(engine),
+                settings.vault,
+                ims,
+                batch_size=batch_size,
+                progress=progress,
+            )
+    finally:
+        await engine.dispose()
+    return {"obtained": run.obtained, "failed": run.failed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m atena.cli",
@@ -252,8 +275,19 @@ def main(argv: list[str] | None = None) -> int:
     p_rotate.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
     p_rotate.add_argument("--operator", help="who runs the rotation (access log)")
     p_rotate.add_argument("--quiet", action="store_true")
+    p_codes = sub.add_parser(
+        "obtain-network-codes",
+        help="obtain the 符号 of every person with a My Number who has none (符号取得, batch)",
+    )
+    p_codes.add_argument("--batch-size", type=int, default=1000, help="persons per request")
+    p_codes.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings()
+
+    if args.command == "obtain-network-codes":
+        codes = asyncio.run(obtain_codes(settings, batch_size=args.batch_size, quiet=args.quiet))
+        _out(json.dumps(codes))
+        return 1 if codes["failed"] else 0
 
     if args.command == "load":
         try:

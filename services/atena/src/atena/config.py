@@ -20,6 +20,18 @@ class Settings(ServiceSettings):
 
     service_name: str = "atena"
     port: int = 8101
+    client_id: str = "atena"
+    intermediate_server_url: str | None = Field(
+        default=None,
+        description="the intermediate server's REST base URL; unset: no 符号 are obtained "
+        "(`make run` and deploy/ set it)",
+    )
+    ims_timeout_seconds: float = 30.0
+    network_code_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how often the 符号 of newly registered My Numbers are obtained",
+    )
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/atena"
 
     my_number_keys: str = Field(

@@ -5,6 +5,11 @@
     python -m boshi_core.cli remind --month 2026-12 --out /var/spool/boshi/reminders
     python -m boshi_core.cli import-people atena-export.csv [--encoding cp932]
     python -m boshi_core.cli retention-due [--as-of 2026-12-01]   (monthly: the disposal list)
+    python -m boshi_core.cli pull-online
+
+`pull-online` opens a pregnancy for each online notification e_application accepted (its
+hand-over export, with this service's client token), and confirms each; run it again at any
+time (idempotent on the receipt number).
 
 The database URL comes from the service's settings (BOSHI_DATABASE_URL) or --database-url.
 `--month current` is this month in Asia/Tokyo (for a CronJob on the 1st). Progress goes to
@@ -26,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,10 +40,13 @@ from boshi_core.checkups import service as checkups
 from boshi_core.checkups.schemas import ProgrammeCode
 from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings
+from boshi_core.online.client import EXPORT_SCOPE, EappClient
+from boshi_core.online.service import pull_online_notifications
 from boshi_core.people.importer import ImportReport, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
 from boshi_core.retention import service as retention
 from boshi_core.retention.schemas import RetainedType
+from mch_common.auth.client import ServiceAuth, ServiceTokenClient
 from mch_common.auth.principal import Principal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError, InvalidInput
@@ -90,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the records past their retention period, every type (monthly; III-7)",
     )
     retention.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    commands.add_parser(
+        "pull-online", help="open the online pregnancy notifications e_application accepted"
+    )
     return parser
 
 
@@ -207,11 +219,43 @@ async def _retention_due(
     return {"command": "retention-due", "as_of": str(args.as_of or "today"), "due": due}
 
 
+async def _pull_online(sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> Any:
+    del args
+    settings = Settings()
+    tokens = ServiceTokenClient(
+        settings.token_url, settings.client_id, settings.client_secret, EXPORT_SCOPE
+    )
+    async with httpx.AsyncClient(
+        base_url=settings.e_application_url,
+        auth=ServiceAuth(tokens),
+        timeout=settings.e_application_timeout_seconds,
+    ) as http:
+        try:
+            report = await pull_online_notifications(
+                sessions,
+                EappClient(http),
+                tenant=settings.tenant,
+                client_id=settings.client_id,
+                progress=lambda line: _say(f"pull-online: {line}"),
+            )
+        finally:
+            await tokens.close()
+    for receipt_no, reason in report.held.items():
+        _say(f"pull-online: {receipt_no} held: {reason}")
+    return {
+        "command": "pull-online",
+        "opened": len(report.opened),
+        "already_open": len(report.already_open),
+        "held": len(report.held),
+    }
+
+
 COMMANDS = {
     "extract": _extract,
     "remind": _remind,
     "import-people": _import_people,
     "retention-due": _retention_due,
+    "pull-online": _pull_online,
 }
 
 

@@ -52,6 +52,21 @@ class Settings(ServiceSettings):
     immunization_timeout_seconds: float = Field(
         default=3.0, description="past this the profile and disclosure show 'unavailable'"
     )
+    intermediate_server_url: str | None = Field(
+        default=None,
+        description="the intermediate server's REST base URL; unset: families moving in are "
+        "queued but not asked for (`make run` and deploy/ set it)",
+    )
+    ims_timeout_seconds: float = 10.0
+    previous_city_fetch_seconds: float = Field(
+        default=10.0, gt=0, description="how often the queued move-in inquiries are sent"
+    )
+    e_application_url: str = Field(
+        default="http://127.0.0.1:8103",
+        description="e_application's REST base URL: the accepted online notifications are "
+        "pulled from its hand-over export (python -m boshi_core.cli pull-online)",
+    )
+    e_application_timeout_seconds: float = 10.0
     pdf_font_path: str | None = Field(
         default=None,
         description="TrueType font with Japanese glyphs for the disclosure PDF; default: the "

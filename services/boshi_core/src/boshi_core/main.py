@@ -1,6 +1,8 @@
 """boshi_core's app factory: `uvicorn --factory boshi_core.main:create_app`."""
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
@@ -13,6 +15,8 @@ from boshi_core.config import SERVICE, STREAM, Settings
 from boshi_core.disclosure.router import router as disclosure_router
 from boshi_core.immunization.client import STATUS_READ_SCOPE, ImmunizationClient
 from boshi_core.inquiries.router import router as inquiries_router
+from boshi_core.moving_in.ims import ImsClient
+from boshi_core.moving_in.service import fetch_previous_city_records
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
@@ -30,6 +34,8 @@ from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
 
 ATENA_LOOKUP_SCOPE = "atena:mynumber:lookup"
+IMS_INQUIRE_SCOPE = "ims:inquire"
+log = logging.getLogger("boshi_core.moving_in")
 # The path parameters that name a person or a person's record: a refusal on them is recorded.
 PERSON_PARAMS = {
     "person_no": "person",
@@ -80,16 +86,58 @@ def _lifespan(
             app.state.disclosure_sources = DisclosureSources(settings)
             if not isinstance(getattr(app.state, "immunization", None), ImmunizationClient):
                 app.state.immunization = ImmunizationClient(bridge_http)
+            ims_tokens: ServiceTokenClient | None = None
+            ims_http: httpx.AsyncClient | None = None
+            fetcher: asyncio.Task[None] | None = None
+            if settings.intermediate_server_url:
+                ims_tokens = ServiceTokenClient(
+                    settings.token_url,
+                    settings.client_id,
+                    settings.client_secret,
+                    IMS_INQUIRE_SCOPE,
+                )
+                ims_http = httpx.AsyncClient(
+                    base_url=settings.intermediate_server_url,
+                    auth=ServiceAuth(ims_tokens),
+                    timeout=settings.ims_timeout_seconds,
+                )
+                if not isinstance(getattr(app.state, "ims", None), ImsClient):
+                    app.state.ims = ImsClient(ims_http)
+                if with_consumers:
+                    fetcher = asyncio.create_task(
+                        _fetch_previous_city_records(app, settings.previous_city_fetch_seconds),
+                        name="previous-city-fetcher",
+                    )
             try:
                 yield
             finally:
                 await app.state.disclosure_sources.close()
+                if fetcher is not None:
+                    fetcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await fetcher
+                if ims_http is not None:
+                    await ims_http.aclose()
+                if ims_tokens is not None:
+                    await ims_tokens.close()
                 await http.aclose()
                 await tokens.close()
                 await bridge_http.aclose()
                 await bridge_tokens.close()
 
     return lifespan
+
+
+async def _fetch_previous_city_records(app: FastAPI, every_seconds: float) -> None:
+    """Send the move-in inquiries atena's events queued (moving_in), every few seconds."""
+    while True:
+        try:
+            run = await fetch_previous_city_records(app.state.sessions, app.state.ims)
+            if run.done or run.held or run.refused:
+                log.info("previous city records fetched", extra={"fields": run.__dict__})
+        except Exception:
+            log.exception("fetching previous city records failed")
+        await asyncio.sleep(every_seconds)
 
 
 def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:

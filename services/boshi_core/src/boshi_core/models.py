@@ -15,6 +15,7 @@ from boshi_core.checkups.models import (
     DetailedExamVoucher,
 )
 from boshi_core.inquiries.models import Inquiry
+from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import (
     ExpectedChildrenChange,
@@ -62,6 +63,8 @@ __all__ = [
     "Pregnancy",
     "PrenatalCheckup",
     "PrenatalVoucher",
+    "PreviousCityRecord",
+    "PreviousCityRequest",
     "RecordCorrection",
     "ReminderRun",
     "RetentionRule",

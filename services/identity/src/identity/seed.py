@@ -69,8 +69,12 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
             # collecting a disclosure (開示請求) from every service
             "atena:disclosure:export",
             "immunization:disclosure:export",
+            "ims:inquire",
+            "eapp:export:pull",
         ],
     ),
+    ("atena", "宛名管理システム", ["ims:code:write"]),
+    ("pittari_portal", "子育てワンストップサービス (national portal)", ["eapp:portal:deliver"]),
     (
         "e_application",
         "電子申請サービス",

@@ -71,9 +71,14 @@ _COHORT_FILTER = """
 
 _PERSON_FILTER = "AND p.person_no = :person_no"
 
-_HAS_RESULT = """EXISTS (
+# A checkup done in the previous city (its record came through the intermediate server,
+# moving_in) counts as done: the child is not invited again.
+_HAS_RESULT = """(EXISTS (
     SELECT 1 FROM checkup_results r
-    WHERE r.person_no = c.person_no AND r.programme_code = c.programme_code)"""
+    WHERE r.person_no = c.person_no AND r.programme_code = c.programme_code)
+  OR EXISTS (
+    SELECT 1 FROM previous_city_records pc
+    WHERE pc.person_no = c.person_no AND pc.programme_code = c.programme_code AND pc.taken))"""
 
 # The one status rule, evaluated for the month [:m1, :ml].
 _STATUS = f"""CASE

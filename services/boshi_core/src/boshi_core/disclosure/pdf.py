@@ -24,6 +24,7 @@ SECTIONS = (
     ),
     ("infant_checkup_results", "乳幼児健康診査 (infant checkup results)"),
     ("detailed_exam_vouchers", "精密健康診査受診票 (detailed-examination vouchers)"),
+    ("previous_city_records", "転入前の市町村の健診記録 (checkup records from the previous city)"),
     ("center_cases", "子ども家庭センター (child and family center cases)"),
     (
         "vaccination_status",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boshi_core.births.models import Child, LowBirthWeightNotification
 from boshi_core.center.models import CenterCase, CenterCaseMember, CenterConsultation, SupportPlan
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
+from boshi_core.moving_in.models import PreviousCityRecord
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
 from mch_common.disclosure import person_accesses
@@ -31,6 +32,7 @@ class HeldRecords:
     infant_checkup_notices: list[CheckupNotice]
     infant_checkup_results: list[CheckupResult]
     detailed_exam_vouchers: list[DetailedExamVoucher]
+    previous_city_records: list[PreviousCityRecord]
     access_log: list[dict[str, Any]]  # mch_common.disclosure's shape
 
 
@@ -93,6 +95,7 @@ async def records_of(session: AsyncSession, person_no: str) -> HeldRecords:
         infant_checkup_notices=await of_person(CheckupNotice, CheckupNotice.period),
         infant_checkup_results=await of_person(CheckupResult, CheckupResult.examined_on),
         detailed_exam_vouchers=await of_person(DetailedExamVoucher, DetailedExamVoucher.voucher_no),
+        previous_city_records=await of_person(PreviousCityRecord, PreviousCityRecord.as_of),
         access_log=await person_accesses(session, person_no),
     )
 

@@ -67,6 +67,7 @@ async def export(
         "infant_checkup_notices": [_row(n) for n in held.infant_checkup_notices],
         "infant_checkup_results": [_row(r) for r in held.infant_checkup_results],
         "detailed_exam_vouchers": [_row(v) for v in held.detailed_exam_vouchers],
+        "previous_city_records": [_row(r) for r in held.previous_city_records],
         "center_cases": center,
         "vaccinations": vaccinations.model_dump(mode="json"),
         "access_log": held.access_log,

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atena import events as atena_events
 from boshi_core.births.service import link_born
+from boshi_core.moving_in.service import queue_on_move_in
 from boshi_core.people import repository
 from mch_common.events import CloudEvent, EventBus, EventConsumer
 
@@ -20,6 +21,8 @@ async def apply_person_event(session: AsyncSession, event: CloudEvent) -> None:
         born = dict(snapshot)
         born.setdefault("mother_person_no", event.data.get("mother_person_no"))
         await link_born(session, born, event.tenant)
+    elif event.type == atena_events.PERSON_EVENTS["moved_in"].type:
+        await queue_on_move_in(session, snapshot=snapshot, event_data=event.data)
 
 
 def atena_consumer(

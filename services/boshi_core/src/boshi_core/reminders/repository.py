@@ -27,6 +27,9 @@ _DROP_STALE = text(
                    WHERE r.person_no = n.person_no
                      AND r.programme_code = n.programme_code)
            OR {suspended("reminders", "n.person_no")}
+           OR EXISTS (SELECT 1 FROM previous_city_records pc
+                      WHERE pc.person_no = n.person_no
+                        AND pc.programme_code = n.programme_code AND pc.taken)
            OR NOT EXISTS (SELECT 1 FROM people p
                           WHERE p.person_no = n.person_no
                             AND p.residence_status = 'resident'

@@ -1,0 +1,29 @@
+"""The intermediate server's client for atena: its own service token (ims:code:write)."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+
+from atena.config import Settings
+from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+
+CODE_WRITE_SCOPE = "ims:code:write"
+
+
+@contextlib.asynccontextmanager
+async def ims_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    if not settings.intermediate_server_url:
+        raise RuntimeError("ATENA_INTERMEDIATE_SERVER_URL is not set")
+    tokens = ServiceTokenClient(
+        settings.token_url, settings.client_id, settings.client_secret, CODE_WRITE_SCOPE
+    )
+    try:
+        async with httpx.AsyncClient(
+            base_url=settings.intermediate_server_url,
+            auth=ServiceAuth(tokens),
+            timeout=settings.ims_timeout_seconds,
+        ) as client:
+            yield client
+    finally:
+        await tokens.close()

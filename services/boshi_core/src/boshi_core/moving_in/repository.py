@@ -1,0 +1,57 @@
+"""Statements of the move-in inquiries."""
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
+
+_QUEUE = text(
+    "INSERT INTO previous_city_requests (id, person_no, source_municipality, moved_in_on, "
+    "status, attempts) VALUES (:id, :person_no, :source, :moved_in_on, 'pending', 0) "
+    "ON CONFLICT (person_no, source_municipality, moved_in_on) DO NOTHING"
+)
+_CLAIM = (
+    select(PreviousCityRequest)
+    .where(PreviousCityRequest.status.in_(("pending", "held")))
+    .order_by(PreviousCityRequest.requested_at)
+    .with_for_update(skip_locked=True)
+)
+_KEEP_RECORD = text(
+    "INSERT INTO previous_city_records (id, person_no, source_municipality, item_no, record_key, "
+    "as_of, received_at, programme_code, taken, taken_on, data) VALUES (:id, :person_no, "
+    ":source, :item_no, :record_key, :as_of, now(), :programme_code, :taken, :taken_on, "
+    "CAST(:data AS jsonb)) ON CONFLICT (person_no, source_municipality, item_no, record_key) "
+    "DO UPDATE SET as_of = excluded.as_of, received_at = excluded.received_at, "
+    "programme_code = excluded.programme_code, taken = excluded.taken, "
+    "taken_on = excluded.taken_on, data = excluded.data "
+    "WHERE previous_city_records.as_of <= excluded.as_of"
+)
+
+
+async def queue(
+    session: AsyncSession, *, id: Any, person_no: str, source: str, moved_in_on: date
+) -> None:
+    await session.execute(
+        _QUEUE, {"id": id, "person_no": person_no, "source": source, "moved_in_on": moved_in_on}
+    )
+
+
+async def claim(session: AsyncSession, limit: int) -> Sequence[PreviousCityRequest]:
+    return (await session.scalars(_CLAIM.limit(limit))).all()
+
+
+async def keep_record(session: AsyncSession, **values: Any) -> None:
+    await session.execute(_KEEP_RECORD, values)
+
+
+async def records_of(session: AsyncSession, person_no: str) -> Sequence[PreviousCityRecord]:
+    statement = (
+        select(PreviousCityRecord)
+        .where(PreviousCityRecord.person_no == person_no)
+        .order_by(PreviousCityRecord.taken_on, PreviousCityRecord.record_key)
+    )
+    return (await session.scalars(statement)).all()

@@ -1,0 +1,256 @@
+"""The hand-over, end to end on real services: atena (over HTTP, its own database) registers
+the applicant and tells boshi_core (its own database, its consumer on JetStream); e_application
+accepts the signed notification, resolving the person through atena's scoped My Number lookup
+with its own service token; boshi_core pulls the export and opens the pregnancy through the
+window path's function, exactly once: also when it was down at acceptance, when it pulls twice,
+and when it crashed between opening and confirming."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import atena
+from atena.config import Settings as AtenaSettings
+from atena.main import create_app as create_atena
+from atena.testing import person_body
+from boshi_core.config import Settings as BoshiSettings
+from boshi_core.main import create_app as create_boshi
+from boshi_core.migrate import MIGRATIONS as BOSHI_MIGRATIONS
+from boshi_core.online.client import EappClient
+from boshi_core.online.service import _open, pull_online_notifications
+from boshi_core.people.models import Person
+from boshi_core.pregnancy.models import Pregnancy
+from e_application.config import Settings
+from e_application.deps import APPLICATION_READ, APPLICATION_REVIEW, EXPORT_PULL
+from e_application.handover.atena import AtenaClient
+from e_application.jpki.applicant import Card
+from e_application.jpki.authority import Authority
+from e_application.jpki.profile import HolderFacts
+from e_application.main import create_app
+from mch_common.auth.principal import Principal
+from mch_common.auth.verifier import service_subject
+from mch_common.mynumber import generate_my_number
+from mch_testing.app import serve_over_http
+from mch_testing.keys import TestKeySet
+from mch_testing.plugin import DatabaseFactory
+
+from .conftest import Applicant, submit
+
+TENANT = "401005"
+
+
+@dataclass
+class Services:
+    eapp: httpx.AsyncClient
+    atena: httpx.AsyncClient
+    boshi: FastAPI  # started by the test (it may be "down" at first)
+    keys: TestKeySet
+
+    def staff(self, *scopes: str, **claims: Any) -> dict[str, str]:
+        token = self.keys.mint(scopes=scopes, roles=("e2e",), **claims)
+        return {"Authorization": f"Bearer {token}"}
+
+    def export_client(self) -> EappClient:
+        token = self.keys.mint(
+            sub=service_subject("boshi_core"), scopes=(EXPORT_PULL,), terminal=None, dept=None
+        )
+        return EappClient(
+            httpx.AsyncClient(
+                transport=self.eapp._transport,  # the same in-process e_application
+                base_url="http://eapp",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        )
+
+    async def register(self, applicant: Applicant) -> str:
+        facts = applicant.card.facts
+        family, given = facts.name.split(" ", 1)
+        body = person_body(
+            family_name=family,
+            given_name=given,
+            birth_date=facts.birth_date.isoformat(),
+            my_number=applicant.my_number,
+        )
+        answer = await self.atena.post(
+            "/persons", json=body, headers=self.staff("atena:person:write", ward=None)
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["person_no"])
+
+    async def submit_and_accept(self, applicant: Applicant) -> dict[str, Any]:
+        receipt = await submit(self.eapp, applicant.package())
+        assert receipt.status_code == 201, receipt.text
+        accepted = await self.eapp.post(
+            f"/applications/{receipt.json()['application_id']}/accept",
+            headers=self.staff(APPLICATION_READ, APPLICATION_REVIEW, dept="子育て支援課"),
+        )
+        assert accepted.status_code == 200, accepted.text
+        return dict(accepted.json())
+
+
+@pytest.fixture
+async def services(
+    database_factory: DatabaseFactory,
+    test_database_name: str,
+    service_settings: dict[str, Any],
+    settings: Settings,
+    jwt_keys: TestKeySet,
+    committed_sessions: async_sessionmaker[AsyncSession],  # empties what this test committed
+) -> AsyncIterator[Services]:
+    del committed_sessions
+    common = {k: v for k, v in service_settings.items() if k != "database_url"}
+    suffix = f"{time.monotonic_ns() % 10**6}"
+    atena_db = await database_factory.create(
+        f"{test_database_name}_atena{suffix}", Path(atena.__file__).parent / "migrations"
+    )
+    boshi_db = await database_factory.create(
+        f"{test_database_name}_boshi{suffix}", BOSHI_MIGRATIONS
+    )
+    eapp_app = create_app(settings)
+    lookup_token = jwt_keys.mint(
+        sub=service_subject("e_application"),
+        scopes=("atena:mynumber:lookup",),
+        terminal=None,
+        dept=None,
+        exp_in=3600,
+    )
+    async with (
+        serve_over_http(create_atena(AtenaSettings(**common, database_url=atena_db))) as atena_url,
+        httpx.AsyncClient(
+            base_url=atena_url, headers={"Authorization": f"Bearer {lookup_token}"}
+        ) as lookup,
+        httpx.AsyncClient(base_url=atena_url) as atena_http,
+    ):
+        eapp_app.state.atena = AtenaClient(lookup)  # e_application's own token for atena
+        async with (
+            eapp_app.router.lifespan_context(eapp_app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=eapp_app), base_url="http://eapp"
+            ) as eapp,
+        ):
+            boshi = create_boshi(BoshiSettings(**common, database_url=boshi_db))
+            yield Services(eapp=eapp, atena=atena_http, boshi=boshi, keys=jwt_keys)
+
+
+def applicant_card(jpki: Authority) -> Applicant:
+    facts = HolderFacts(
+        name="北九 花子",
+        sex="female",
+        birth_date=date(1994, 5, 10),
+        address="福岡県北九州市小倉北区浅野1-1",
+    )
+    return Applicant(Card.issue(jpki, facts), generate_my_number())
+
+
+async def _person_reached_boshi(boshi: FastAPI, person_no: str) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        async with boshi.state.sessions() as session:
+            if await session.get(Person, person_no) is not None:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("atena's registration did not reach boshi_core")
+
+
+async def _pregnancies(boshi: FastAPI, receipt_no: str) -> list[Pregnancy]:
+    async with boshi.state.sessions() as session:
+        rows = await session.execute(select(Pregnancy).where(Pregnancy.external_ref == receipt_no))
+        return list(rows.scalars())
+
+
+async def test_an_accepted_notification_opens_one_pregnancy_though_boshi_was_down(
+    services: Services, jpki: Authority
+) -> None:
+    applicant = applicant_card(jpki)
+    person_no = await services.register(applicant)
+
+    # boshi_core is down while the application is accepted.
+    accepted = await services.submit_and_accept(applicant)
+    assert accepted["status"] == "accepted"
+    assert accepted["person_no"] == person_no
+    async with services.boshi.router.lifespan_context(services.boshi):
+        await _person_reached_boshi(services.boshi, person_no)
+        export = services.export_client()
+        first = await pull_online_notifications(
+            services.boshi.state.sessions, export, tenant=TENANT
+        )
+        second = await pull_online_notifications(
+            services.boshi.state.sessions, export, tenant=TENANT
+        )
+        [pregnancy] = await _pregnancies(services.boshi, accepted["receipt_no"])
+        await export.client.aclose()
+
+    assert first.opened == [accepted["receipt_no"]]
+    assert (second.opened, second.already_open, second.held) == ([], [], {})
+    assert pregnancy.person_no == person_no
+    assert pregnancy.channel == "online"
+    assert pregnancy.id_document_type == "jpki_signature"
+    assert pregnancy.weeks_at_notification == 9
+    assert pregnancy.name == "北九 花子"
+
+
+async def test_pulled_again_after_a_crash_before_confirming_still_opens_one(
+    services: Services, jpki: Authority
+) -> None:
+    applicant = applicant_card(jpki)
+    person_no = await services.register(applicant)
+    accepted = await services.submit_and_accept(applicant)
+    async with services.boshi.router.lifespan_context(services.boshi):
+        await _person_reached_boshi(services.boshi, person_no)
+        export = services.export_client()
+        [item] = await export.accepted()
+        assert "my_number" not in item
+        assert applicant.my_number not in str(item)
+        principal = Principal(
+            sub=service_subject("boshi_core"), tenant=TENANT, scopes=frozenset(), is_service=True
+        )
+        # Opened, then boshi_core stopped before telling e_application.
+        assert await _open(services.boshi.state.sessions, principal, item)
+        again = await pull_online_notifications(
+            services.boshi.state.sessions, export, tenant=TENANT
+        )
+        left = await export.accepted()
+        count = await _pregnancies(services.boshi, accepted["receipt_no"])
+        await export.client.aclose()
+
+    assert again.already_open == [accepted["receipt_no"]]
+    assert again.opened == []
+    assert left == []
+    assert len(count) == 1
+
+
+async def test_the_disclosure_export_gathers_her_applications_and_accesses(
+    services: Services, jpki: Authority
+) -> None:
+    applicant = applicant_card(jpki)
+    person_no = await services.register(applicant)
+    accepted = await services.submit_and_accept(applicant)
+    exporter = services.staff("eapp:disclosure:export")
+
+    as_json = await services.eapp.get(f"/persons/{person_no}/disclosure", headers=exporter)
+    as_pdf = await services.eapp.get(
+        f"/persons/{person_no}/disclosure", params={"format": "pdf"}, headers=exporter
+    )
+    nobody = await services.eapp.get("/persons/1000000009/disclosure", headers=exporter)
+
+    assert as_json.status_code == 200, as_json.text
+    export = as_json.json()
+    [application] = export["applications"]
+    assert application["receipt_no"] == accepted["receipt_no"]
+    assert application["my_number_held"] is True
+    assert application["versions"][0]["form"]["weeks_of_pregnancy"] == 9
+    assert "application.accept" in {r["action"] for r in export["access_log"]}
+    assert applicant.my_number not in as_json.text
+    assert as_pdf.headers["content-type"] == "application/pdf"
+    assert applicant.my_number.encode() not in as_pdf.content
+    assert nobody.status_code == 404

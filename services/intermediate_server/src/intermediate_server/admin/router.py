@@ -1,0 +1,56 @@
+"""System management routes (the platform operator's)."""
+
+from fastapi import APIRouter
+
+from intermediate_server.admin import service
+from intermediate_server.admin.schemas import (
+    BatchRunOut,
+    BatchRunsOut,
+    HealthOut,
+    StatOut,
+    StatsOut,
+)
+from intermediate_server.deps import AppSettings, Hub, SystemAdmin
+from intermediate_server.exchange.service import sessions_of
+from mch_common.web import Session
+
+router = APIRouter(prefix="/admin/system", tags=["system"])
+
+
+@router.get("/batches", summary="The latest run of each batch job")
+async def batches(session: Session, principal: SystemAdmin) -> BatchRunsOut:
+    runs = await service.batch_status(session)
+    return BatchRunsOut(items=[BatchRunOut.model_validate(r, from_attributes=True) for r in runs])
+
+
+@router.get("/stats", summary="Provision records per tenant, side, item and outcome")
+async def stats(session: Session, principal: SystemAdmin) -> StatsOut:
+    return StatsOut(items=[StatOut.model_validate(s) for s in await service.stats(session)])
+
+
+@router.get("/health", summary="Permission list and signing key health")
+async def health(session: Session, principal: SystemAdmin, hub: Hub) -> HealthOut:
+    result = await service.health(session, hub=hub)
+    return HealthOut.model_validate(result, from_attributes=True)
+
+
+@router.post("/permission-list/sync", summary="Copy the hub's permission list")
+async def sync_permission_list(session: Session, principal: SystemAdmin, hub: Hub) -> BatchRunOut:
+    run = await service.sync_permission_list(sessions_of(session), hub)
+    return BatchRunOut.model_validate(run, from_attributes=True)
+
+
+@router.post("/held/expire", summary="Refuse held items whose deadline passed")
+async def expire_held(session: Session, principal: SystemAdmin) -> BatchRunOut:
+    run = await service.expire_held(sessions_of(session))
+    return BatchRunOut.model_validate(run, from_attributes=True)
+
+
+@router.post("/retention", summary="Delete inquiries, decisions and permits past retention")
+async def delete_past_retention(
+    session: Session, principal: SystemAdmin, settings: AppSettings
+) -> BatchRunOut:
+    run = await service.delete_past_retention(
+        sessions_of(session), retention_years=settings.record_retention_years
+    )
+    return BatchRunOut.model_validate(run, from_attributes=True)

@@ -1,0 +1,81 @@
+"""Annotated dependency aliases and the scopes of the intermediate server."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from national_hub.hub import NationalHub
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intermediate_server.codes.cipher import CodeCipher
+from intermediate_server.config import Settings
+from intermediate_server.exchange.provider import Provider
+from intermediate_server.tenancy import enter_tenant
+from mch_common.auth.deps import CurrentPrincipal, require_scope
+from mch_common.auth.principal import Principal
+from mch_common.web import Session
+
+CODE_WRITE = "ims:code:write"
+REPLICA_WRITE = "ims:replica:write"
+INQUIRE = "ims:inquire"
+APPROVE = "ims:approve"
+RECORDS_READ = "ims:records:read"
+AUDIT_READ = "ims:audit:read"
+SYSTEM_ADMIN = "ims:system:admin"
+
+CodeWriter = Annotated[Principal, require_scope(CODE_WRITE)]
+ReplicaWriter = Annotated[Principal, require_scope(REPLICA_WRITE)]
+Inquirer = Annotated[Principal, require_scope(INQUIRE)]
+Approver = Annotated[Principal, require_scope(APPROVE)]
+RecordsReader = Annotated[Principal, require_scope(RECORDS_READ)]
+SystemAdmin = Annotated[Principal, require_scope(SYSTEM_ADMIN)]
+
+
+async def _tenant_session(session: Session, principal: CurrentPrincipal) -> AsyncSession:
+    """The request's transaction, walled to the caller's municipality before anything runs."""
+    await enter_tenant(session, principal.tenant)
+    return session
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _hub(request: Request) -> NationalHub:
+    """The national hub. In-process here; tests may put another on `app.state.hub`."""
+    hub: NationalHub | None = getattr(request.app.state, "hub", None)
+    if hub is not None:
+        return hub
+    settings: Settings = request.app.state.settings
+    return NationalHub(sessions=request.app.state.sessions, keys=settings.hub_keys)
+
+
+async def _cipher(request: Request) -> CodeCipher:
+    cipher: CodeCipher | None = getattr(request.app.state, "code_cipher", None)
+    if cipher is None:
+        settings: Settings = request.app.state.settings
+        key_id, key, index_key = settings.code_keys
+        cipher = CodeCipher(key_id=key_id, key=key, index_key=index_key)
+        request.app.state.code_cipher = cipher
+    return cipher
+
+
+TenantSession = Annotated[AsyncSession, Depends(_tenant_session)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+Hub = Annotated[NationalHub, Depends(_hub)]
+Cipher = Annotated[CodeCipher, Depends(_cipher)]
+
+
+async def _provider(request: Request, hub: Hub, cipher: Cipher) -> Provider:
+    """The provider side of this platform, which the hub routes inquiries to."""
+    settings: Settings = request.app.state.settings
+    return Provider(
+        sessions=request.app.state.sessions,
+        hub_key=hub.public_key,
+        cipher=cipher,
+        approval_window=timedelta(hours=settings.approval_hours),
+    )
+
+
+ProviderGateway = Annotated[Provider, Depends(_provider)]

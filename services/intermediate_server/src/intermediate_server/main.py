@@ -1,0 +1,49 @@
+"""The intermediate server's app: `python -m mch_common.serve --factory
+intermediate_server.main:create_app`."""
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+
+from intermediate_server.admin.router import router as admin_router
+from intermediate_server.codes.router import router as codes_router
+from intermediate_server.config import STREAM, Settings
+from intermediate_server.deps import AUDIT_READ
+from intermediate_server.exchange.router import router as exchange_router
+from intermediate_server.records.router import router as records_router
+from intermediate_server.replica.consumer import boshi_consumer
+from intermediate_server.replica.router import router as replica_router
+from mch_common.audit_api import audit_router
+from mch_common.events import EventConsumer
+from mch_common.runtime import Runtime, service_lifespan
+from mch_common.web import create_service_app
+
+
+def _consumers(runtime: Runtime) -> Sequence[EventConsumer]:
+    return [boshi_consumer(runtime.bus, runtime.sessions)]
+
+
+def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        service="intermediate_server",
+        title="intermediate_server: the My Number network gateway (中間サーバー)",
+        description=(
+            "A platform shared by many municipalities (tenants, walled off by PostgreSQL "
+            "row-level security): 符号 management, the replica (副本) of providable data, "
+            "inquiries and provisions with permits from the simulated national hub, items held "
+            "for staff (自動応答不可), provision records (情報提供等記録) and system management."
+        ),
+        lifespan=service_lifespan(
+            settings, stream_service=STREAM, consumers=_consumers if with_consumers else None
+        ),
+        routers=[
+            codes_router,
+            replica_router,
+            exchange_router,
+            records_router,
+            admin_router,
+            # The platform operator's: every tenant's records are in this log.
+            audit_router(read_scope=AUDIT_READ),
+        ],
+    )

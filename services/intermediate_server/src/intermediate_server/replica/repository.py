@@ -1,0 +1,36 @@
+"""Statements of the replica (the tenant's rows only)."""
+
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intermediate_server.replica.models import ReplicaEntry
+
+# A registration older than what is held changes nothing (events may come out of order).
+_UPSERT = text(
+    "INSERT INTO replica_entry (id, tenant, person_no, item_no, record_key, as_of, "
+    "no_auto_response, data) VALUES (:id, :tenant, :person_no, :item_no, :record_key, :as_of, "
+    ":no_auto_response, CAST(:data AS jsonb)) "
+    "ON CONFLICT (tenant, person_no, item_no, record_key) DO UPDATE SET "
+    "as_of = excluded.as_of, no_auto_response = excluded.no_auto_response, "
+    "data = excluded.data, registered_at = now() "
+    "WHERE replica_entry.as_of <= excluded.as_of RETURNING id"
+)
+_ENTRIES = (
+    select(ReplicaEntry)
+    .where(
+        ReplicaEntry.person_no == bindparam("person_no"),
+        ReplicaEntry.item_no.in_(bindparam("items", expanding=True)),
+    )
+    .order_by(ReplicaEntry.item_no, ReplicaEntry.as_of)
+)
+
+
+async def upsert(session: AsyncSession, **values: Any) -> bool:
+    """True when the entry is now the registered one."""
+    return (await session.execute(_UPSERT, values)).first() is not None
+
+
+async def entries(session: AsyncSession, person_no: str, items: list[str]) -> list[ReplicaEntry]:
+    return list((await session.scalars(_ENTRIES, {"person_no": person_no, "items": items})).all())

@@ -1,0 +1,68 @@
+"""The demo seed (two tenants, Fukuoka's children with checkups, a child ready to move) and the
+operators' jobs from the command line."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from intermediate_server import cli
+from intermediate_server.config import Settings
+from intermediate_server.seed import seed, write_move_in_body
+from intermediate_server.tenancy import enter_tenant
+from mch_common.mynumber import is_valid_my_number
+
+from .conftest import FUKUOKA
+
+
+async def test_the_seed_gives_fukuoka_children_with_checkups_and_a_child_ready_to_move(
+    settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mover = await seed(settings)
+    again = await seed(settings)  # idempotent
+
+    assert again == mover
+    assert is_valid_my_number(str(mover["my_number"]))
+    assert mover["previous_municipality_code"] == FUKUOKA
+    async with committed_sessions() as session, session.begin():
+        tenants = (await session.scalars(text("SELECT code FROM tenant ORDER BY code"))).all()
+        await enter_tenant(session, FUKUOKA)
+        codes = await session.scalar(text("SELECT count(*) FROM person_code"))
+        checkups = await session.scalar(
+            text("SELECT count(*) FROM replica_entry WHERE item_no = '95'")
+        )
+    assert tenants == ["401005", "401307"]
+    assert codes == 20
+    assert checkups is not None
+    assert checkups >= 20
+    monkeypatch.setenv("MCH_DEMO_DIR", str(tmp_path))
+    written = write_move_in_body(mover)
+    assert json.loads(written.read_text(encoding="utf-8")) == mover
+    assert written.stat().st_mode & 0o077 == 0
+
+
+def test_the_jobs_run_from_the_command_line(
+    settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("IMS_DATABASE_URL", settings.database_url)
+
+    assert cli.main(["add-tenant", "401307", "福岡市"]) == 0
+    assert cli.main(["add-tenant", "401300", "not a code"]) == 2
+    assert cli.main(["expire-held"]) == 0
+    assert cli.main(["sync-permission-list"]) == 0
+    assert cli.main(["retention"]) == 0
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == {"tenant": "401307"}
+    assert lines[1] == {"job": "held.expire", "tenants": 1, "expired": 0}
+    assert lines[2]["job"] == "permission_list.sync"
+    assert lines[2]["rules"] == 2
+    assert lines[3]["job"] == "retention.delete"

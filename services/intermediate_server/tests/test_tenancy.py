@@ -1,0 +1,113 @@
+"""Row-level security: a statement in a Kitakyushu transaction of the service's own runtime
+role, raw SQL included, neither sees nor writes Fukuoka's rows; without a tenant it sees none."""
+
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intermediate_server.tenancy import enter_tenant
+
+from .conftest import FUKUOKA, KITAKYUSHU, Headers, Person, checkup
+
+TENANT_TABLES = ("person_code", "replica_entry", "inquiry", "held_provision", "used_permit")
+
+
+async def test_a_kitakyushu_session_cannot_read_fukuoka_rows_even_with_raw_sql(
+    client: httpx.AsyncClient, headers: Headers, person: Person, db_session: AsyncSession
+) -> None:
+    kitakyushu_no = await person(KITAKYUSHU)
+    fukuoka_no = await person(FUKUOKA)
+    for tenant, number in ((KITAKYUSHU, kitakyushu_no), (FUKUOKA, fukuoka_no)):
+        answer = await client.put(
+            f"/replica/persons/{number}/checkups",
+            json=checkup(f"ck-{tenant}", taken_on=date(2026, 9, 1)),
+            headers=headers(tenant=tenant, sub="boshi_core", service=True),
+        )
+        assert answer.status_code == 200, answer.text
+
+    await enter_tenant(db_session, KITAKYUSHU)
+    codes = (await db_session.execute(text("SELECT tenant, person_no FROM person_code"))).all()
+    replica = (await db_session.execute(text("SELECT tenant, person_no FROM replica_entry"))).all()
+    asked_by_name = await db_session.scalar(
+        text("SELECT count(*) FROM replica_entry WHERE tenant = :t OR person_no = :p"),
+        {"t": FUKUOKA, "p": fukuoka_no},
+    )
+
+    assert codes == [(KITAKYUSHU, kitakyushu_no)]
+    assert replica == [(KITAKYUSHU, kitakyushu_no)]
+    assert asked_by_name == 0
+    await enter_tenant(db_session, FUKUOKA)
+    assert (await db_session.execute(text("SELECT person_no FROM person_code"))).all() == [
+        (fukuoka_no,)
+    ]
+
+
+async def test_a_kitakyushu_session_cannot_write_fukuoka_rows(
+    client: httpx.AsyncClient, person: Person, db_session: AsyncSession
+) -> None:
+    fukuoka_no = await person(FUKUOKA)
+    await enter_tenant(db_session, KITAKYUSHU)
+
+    changed = await db_session.execute(
+        text("UPDATE person_code SET key_id = 'stolen' WHERE person_no = :p"), {"p": fukuoka_no}
+    )
+    assert changed.rowcount == 0  # type: ignore[attr-defined]
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with db_session.begin_nested():
+            await db_session.execute(
+                text(
+                    "INSERT INTO replica_entry (id, tenant, person_no, item_no, record_key, "
+                    "as_of, no_auto_response, data) VALUES (gen_random_uuid(), :t, '4013000000', "
+                    "'95', 'x', now(), false, '{}')"
+                ),
+                {"t": FUKUOKA},
+            )
+
+
+async def test_without_a_tenant_a_session_sees_no_tenant_rows(
+    client: httpx.AsyncClient, person: Person, db_session: AsyncSession
+) -> None:
+    await person(KITAKYUSHU)
+    await person(FUKUOKA)
+    await db_session.execute(text("SELECT set_config('app.tenant', '', true)"))
+
+    for table in TENANT_TABLES:
+        assert await db_session.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+
+
+async def test_the_runtime_role_cannot_bypass_row_level_security(db_session: AsyncSession) -> None:
+    role = (
+        await db_session.execute(
+            text("SELECT rolbypassrls, rolsuper FROM pg_roles WHERE rolname = current_user")
+        )
+    ).one()
+    forced = (
+        await db_session.execute(
+            text(
+                "SELECT relname, relrowsecurity, relforcerowsecurity, "
+                "pg_get_userbyid(relowner) = current_user FROM pg_class "
+                "WHERE relname = ANY(:tables) ORDER BY relname"
+            ),
+            {"tables": list(TENANT_TABLES)},
+        )
+    ).all()
+
+    assert tuple(role) == (False, False)
+    assert [tuple(r) for r in forced] == [(t, True, True, False) for t in sorted(TENANT_TABLES)]
+
+
+async def test_a_token_of_a_tenant_that_is_no_municipality_is_refused(
+    client: httpx.AsyncClient, headers: Headers
+) -> None:
+    answer = await client.put(
+        "/replica/persons/4010000010/checkups",
+        json=checkup("ck", taken_on=date(2026, 9, 1)),
+        headers=headers(tenant="401000", sub="boshi_core", service=True),
+    )
+
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "the token's tenant is not a municipality code"
