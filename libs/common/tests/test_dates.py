@@ -147,3 +147,20 @@ def test_parse_batch_date_says_why_without_the_value(text: str, reason: str) -> 
     with pytest.raises(ValueError, match=reason) as raised:
         parse_batch_date(text)
     assert text not in str(raised.value) or not text
+
+
+def test_a_deadline_in_days_skips_the_days_the_offices_are_closed() -> None:
+    from mch_common.dates import deadline_in_days, is_office_closed
+
+    # The day of receipt is not counted (民法140条).
+    assert deadline_in_days(date(2026, 6, 1), 30) == date(2026, 7, 1)
+    # Day 30 on a Sunday (10 May 2026) moves to Monday.
+    assert deadline_in_days(date(2026, 4, 10), 30) == date(2026, 5, 11)
+    # Day 30 on 6 May 2026, a substitute holiday (3 May was a Sunday): 7 May.
+    assert deadline_in_days(date(2026, 4, 6), 30) == date(2026, 5, 7)
+    # Day 30 in the year-end closure (29 December to 3 January): the first open day.
+    assert deadline_in_days(date(2026, 12, 1), 30) == date(2027, 1, 4)
+    assert not is_office_closed(date(2026, 11, 2))
+    assert is_office_closed(date(2026, 11, 3))  # 文化の日
+    with pytest.raises(ValueError, match="at least one day"):
+        deadline_in_days(date(2026, 6, 1), 0)

@@ -54,6 +54,7 @@ def preserved_tables() -> frozenset[str]:
             "voucher_rules",
             "risk_rule_sets",
             "checkup_programmes",
+            "retention_rules",
             "birth_rules",
         }
     )

@@ -108,9 +108,11 @@ async def test_client_credentials(idp: Identity) -> None:
     assert claims["sub"] == "svc:boshi_core"
     assert claims["client_id"] == "boshi_core"
     assert claims["scope"].split() == [
+        "atena:disclosure:export",  # boshi_core collects each service's disclosure
         "atena:mynumber:lookup",
         "atena:person:read",
         "eapp:export:pull",
+        "immunization:disclosure:export",
         "immunization:status:read",
         "ims:inquire",
     ]

@@ -139,3 +139,46 @@ def _checked(year: int, month: int, day: int) -> date:
         return date(year, month, day)
     except ValueError:
         raise ValueError("no such date") from None
+
+
+# --- legal deadlines counted in days (開示決定等の期限) -------------------------------------------
+#
+# A period in days starts the day after the event (民法140条, 初日不算入) and ends at the end of
+# its last day (141条); a last day that is a day the city's offices are closed moves to the
+# next open day (142条; 地方自治法4条の2 and the city's 休日条例: Saturdays, Sundays, national
+# holidays and 29 December to 3 January). So a request received on Friday 2 October 2026 has
+# its 30-day deadline on Sunday 1 November, moved to Monday 2 November.
+
+
+def is_office_closed(day: date) -> bool:
+    """True on a day the city's offices are closed (地方公共団体の休日)."""
+    if day.weekday() >= 5:
+        return True
+    if (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3):
+        return True
+    return day in _national_holidays(day.year)
+
+
+def _national_holidays(year: int) -> frozenset[date]:
+    cached = _HOLIDAYS.get(year)
+    if cached is None:
+        # Imported here: the holiday tables load per country at first use.
+        import holidays
+
+        cached = frozenset(holidays.country_holidays("JP", years=year))
+        _HOLIDAYS[year] = cached
+    return cached
+
+
+_HOLIDAYS: dict[int, frozenset[date]] = {}
+
+
+def deadline_in_days(start: date, days: int) -> date:
+    """The last day of a period of `days` days counted from `start` (the day of receipt, not
+    counted), moved past days the offices are closed."""
+    if days < 1:
+        raise ValueError("a period in days has at least one day")
+    last = start + timedelta(days=days)
+    while is_office_closed(last):
+        last += timedelta(days=1)
+    return last

@@ -154,7 +154,13 @@ class UnitOfWork:
             target_type=target_type,
             target_id=target_id,
             purpose=purpose,
-            detail={"ward": principal.ward, "roles": list(principal.roles), **(detail or {})},
+            detail={
+                "ward": principal.ward,
+                "roles": list(principal.roles),
+                # The department, for the disclosure's "who looked at your data".
+                **({"dept": principal.dept} if principal.dept else {}),
+                **(detail or {}),
+            },
             persons=persons,
         )
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from atena.config import Settings
+from atena.disclosure.router import router as disclosure_router
 from atena.mynumber.router import router as my_number_router
 from atena.network.client import ims_client
 from atena.network.service import obtain_network_codes
@@ -68,6 +69,11 @@ def create_app(settings: Settings | None = None, *, obtain_codes: bool = True) -
             "and change events (atena.person.*)."
         ),
         lifespan=_lifespan(settings, obtain_codes=obtain_codes),
-        routers=[persons_router, my_number_router, audit_router(read_scope="atena:audit:read")],
+        routers=[
+            persons_router,
+            my_number_router,
+            disclosure_router,
+            audit_router(read_scope="atena:audit:read"),
+        ],
         person_params={"person_no": "person", "household_no": "household"},
     )

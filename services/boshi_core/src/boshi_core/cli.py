@@ -4,6 +4,7 @@
     python -m boshi_core.cli extract --all --month 2026-12
     python -m boshi_core.cli remind --month 2026-12 --out /var/spool/boshi/reminders
     python -m boshi_core.cli import-people atena-export.csv [--encoding cp932]
+    python -m boshi_core.cli retention-due [--as-of 2026-12-01]   (monthly: the disposal list)
     python -m boshi_core.cli pull-online
 
 `pull-online` opens a pregnancy for each online notification e_application accepted (its
@@ -26,6 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
@@ -42,7 +44,10 @@ from boshi_core.online.client import EXPORT_SCOPE, EappClient
 from boshi_core.online.service import pull_online_notifications
 from boshi_core.people.importer import ImportReport, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
+from boshi_core.retention import service as retention
+from boshi_core.retention.schemas import RetainedType
 from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+from mch_common.auth.principal import Principal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError, InvalidInput
 from mch_common.lines import LineError
@@ -89,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     people.add_argument("file", type=Path, help="the output of python -m atena.cli export")
     people.add_argument("--encoding", default="utf-8-sig", help="utf-8 (default) or cp932")
     people.add_argument("--batch-size", type=int, default=5_000)
+    retention = commands.add_parser(
+        "retention-due",
+        help="list the records past their retention period, every type (monthly; III-7)",
+    )
+    retention.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     commands.add_parser(
         "pull-online", help="open the online pregnancy notifications e_application accepted"
     )
@@ -178,6 +188,37 @@ async def _import_people(
     )
 
 
+# The scheduled job's identity in the access log (it shows who the list showed).
+RETENTION_JOB = "job:boshi_core.retention-due"
+
+
+async def _retention_due(
+    sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace
+) -> Any:
+    job = Principal(sub=RETENTION_JOB, tenant=Settings().tenant, scopes=frozenset())
+    due: dict[str, list[dict[str, Any]]] = {}
+    for record_type in get_args(RetainedType):
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            async with unit_of_work(sessions) as session:
+                page = await retention.due(
+                    session,
+                    principal=job,
+                    record_type=record_type,
+                    as_of=args.as_of,
+                    limit=500,
+                    cursor=cursor,
+                )
+            items += [asdict(r) for r in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        _say(f"retention-due {record_type}: {len(items)} past their period")
+        due[record_type] = items
+    return {"command": "retention-due", "as_of": str(args.as_of or "today"), "due": due}
+
+
 async def _pull_online(sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> Any:
     del args
     settings = Settings()
@@ -213,6 +254,7 @@ COMMANDS = {
     "extract": _extract,
     "remind": _remind,
     "import-people": _import_people,
+    "retention-due": _retention_due,
     "pull-online": _pull_online,
 }
 

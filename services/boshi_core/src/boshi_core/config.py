@@ -1,12 +1,33 @@
 """boshi_core settings; environment prefix BOSHI_."""
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from mch_common.settings import ServiceSettings
 
 SERVICE = "boshi_core"
 STREAM = "boshi"
+
+
+class DisclosureSource(BaseModel):
+    """A service's own disclosure endpoint (開示): `url` with `{person_no}`, called with a
+    boshi_core service token holding `scope`."""
+
+    url: str
+    scope: str
+
+
+# The platform's disclosure sources besides boshi_core itself; e_application and the
+# intermediate server are added here (BOSHI_DISCLOSURE_SOURCES, JSON) when they answer.
+DEFAULT_DISCLOSURE_SOURCES = {
+    "atena": DisclosureSource(
+        url="http://127.0.0.1:8101/persons/{person_no}/disclosure", scope="atena:disclosure:export"
+    ),
+    "immunization_bridge": DisclosureSource(
+        url="http://127.0.0.1:8105/children/{person_no}/disclosure",
+        scope="immunization:disclosure:export",
+    ),
+}
 
 
 class Settings(ServiceSettings):
@@ -19,6 +40,11 @@ class Settings(ServiceSettings):
 
     atena_url: str = Field(default="http://127.0.0.1:8101", description="atena's REST base URL")
     atena_timeout_seconds: float = 5.0
+    disclosure_sources: dict[str, DisclosureSource] = Field(
+        default_factory=lambda: dict(DEFAULT_DISCLOSURE_SOURCES),
+        description="each service's disclosure endpoint, by service name (JSON)",
+    )
+    disclosure_timeout_seconds: float = 10.0
     immunization_url: str = Field(
         default="http://127.0.0.1:8105",
         description="the immunization bridge's REST base URL (a child's vaccination statuses)",

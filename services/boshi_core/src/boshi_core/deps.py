@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from boshi_core.config import Settings
 from boshi_core.immunization.client import ImmunizationClient
 from boshi_core.people.atena import AtenaClient
+from boshi_core.platform_disclosure.sources import DisclosureSources
 from mch_common.auth.deps import require_any_scope, require_scope
 from mch_common.auth.principal import Principal
 
@@ -15,6 +16,9 @@ PregnancyWriter = Annotated[Principal, require_scope("boshi:pregnancy:write")]
 VisitReader = Annotated[Principal, require_scope("boshi:visit:read")]
 VisitWriter = Annotated[Principal, require_scope("boshi:visit:write")]
 DisclosureExporter = Annotated[Principal, require_scope("boshi:disclosure:export")]
+RequestReader = Annotated[Principal, require_scope("boshi:requests:read")]
+RequestWriter = Annotated[Principal, require_scope("boshi:requests:write")]
+RetentionAdmin = Annotated[Principal, require_scope("boshi:retention:admin")]
 RULES_ADMIN = "boshi:rules:admin"
 RulesAdmin = Annotated[Principal, require_scope(RULES_ADMIN)]
 # Every MCH reader may see the rules their work is judged by.
@@ -37,7 +41,13 @@ async def _atena(request: Request) -> AtenaClient:
     return client
 
 
+async def _disclosure_sources(request: Request) -> DisclosureSources:
+    sources: DisclosureSources = request.app.state.disclosure_sources
+    return sources
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
+Sources = Annotated[DisclosureSources, Depends(_disclosure_sources)]
 Atena = Annotated[AtenaClient, Depends(_atena)]
 
 

@@ -85,6 +85,29 @@ class InfantCheckupRecorded(EventPayload):
     judgement: str
 
 
+class UseSuspensionChanged(EventPayload):
+    """A decision stopped (suspended true) or restored a use of the person's data; a service
+    that makes that use honours it (the intermediate server: provision to other
+    municipalities)."""
+
+    person_no: str
+    use: str
+    suspended: bool
+    request_id: str
+    effective_on: date
+
+
+class RecordCorrected(EventPayload):
+    """Fields of a record corrected on a decision (訂正): the names only, the values stay in
+    boshi_core (the record's previous values are kept there)."""
+
+    person_no: str
+    record_type: str
+    record_id: str
+    fields: list[str]
+    request_id: str
+
+
 PREGNANCY_OPENED = EventType(SERVICE, "boshi.pregnancy.opened", PregnancyOpened)
 EXPECTED_CHILDREN_CHANGED = EventType(
     SERVICE, "boshi.pregnancy.expected_children_changed", ExpectedChildrenChanged
@@ -100,6 +123,8 @@ LOW_BIRTH_WEIGHT_NOTIFIED = EventType(
 )
 VISIT_COMPLETED = EventType(SERVICE, "boshi.visit.completed", VisitCompleted)
 INFANT_CHECKUP_RECORDED = EventType(SERVICE, "boshi.infant_checkup.recorded", InfantCheckupRecorded)
+USE_SUSPENSION_CHANGED = EventType(SERVICE, "boshi.use_suspension.changed", UseSuspensionChanged)
+RECORD_CORRECTED = EventType(SERVICE, "boshi.record.corrected", RecordCorrected)
 
 CATALOGUE: tuple[EventType[Any], ...] = (
     PREGNANCY_OPENED,
@@ -111,4 +136,6 @@ CATALOGUE: tuple[EventType[Any], ...] = (
     LOW_BIRTH_WEIGHT_NOTIFIED,
     VISIT_COMPLETED,
     INFANT_CHECKUP_RECORDED,
+    USE_SUSPENSION_CHANGED,
+    RECORD_CORRECTED,
 )

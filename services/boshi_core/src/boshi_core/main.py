@@ -14,12 +14,16 @@ from boshi_core.checkups.router import router as checkups_router
 from boshi_core.config import SERVICE, STREAM, Settings
 from boshi_core.disclosure.router import router as disclosure_router
 from boshi_core.immunization.client import STATUS_READ_SCOPE, ImmunizationClient
+from boshi_core.inquiries.router import router as inquiries_router
 from boshi_core.moving_in.ims import ImsClient
 from boshi_core.moving_in.service import fetch_previous_city_records
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
+from boshi_core.platform_disclosure.sources import DisclosureSources
 from boshi_core.pregnancy.router import router as pregnancy_router
+from boshi_core.requests.router import router as requests_router
+from boshi_core.retention.router import router as retention_router
 from boshi_core.rules.router import router as rules_router
 from boshi_core.visits.router import records_router as visit_records_router
 from boshi_core.visits.router import router as visits_router
@@ -41,6 +45,7 @@ PERSON_PARAMS = {
     "plan_id": "support_plan",
     "visit_id": "visit",
     "notice_id": "reminder",
+    "request_id": "personal_data_request",
 }
 
 
@@ -78,6 +83,7 @@ def _lifespan(
             # Tests may have put a fake atena or bridge here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
+            app.state.disclosure_sources = DisclosureSources(settings)
             if not isinstance(getattr(app.state, "immunization", None), ImmunizationClient):
                 app.state.immunization = ImmunizationClient(bridge_http)
             ims_tokens: ServiceTokenClient | None = None
@@ -105,6 +111,7 @@ def _lifespan(
             try:
                 yield
             finally:
+                await app.state.disclosure_sources.close()
                 if fetcher is not None:
                     fetcher.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -151,6 +158,9 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             disclosure_router,
             checkups_router,
             center_router,
+            requests_router,
+            inquiries_router,
+            retention_router,
             rules_router,
             audit_router(read_scope="boshi:audit:read"),
         ],

@@ -14,6 +14,7 @@ from boshi_core.checkups.models import (
     CheckupResult,
     DetailedExamVoucher,
 )
+from boshi_core.inquiries.models import Inquiry
 from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import (
@@ -27,7 +28,10 @@ from boshi_core.pregnancy.models import (
     VoucherRule,
 )
 from boshi_core.reminders.models import ReminderRun
+from boshi_core.requests.models import PersonalDataRequest, RecordCorrection
+from boshi_core.retention.models import Disposal, RetentionRule
 from boshi_core.rules.models import BirthRule
+from boshi_core.suspensions.models import UseSuspension
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
 from mch_common.db import Base
@@ -45,22 +49,28 @@ __all__ = [
     "CheckupResult",
     "Child",
     "DetailedExamVoucher",
+    "Disposal",
     "ExpectedChildrenChange",
     "Handbook",
     "HandbookSerial",
     "HomeVisit",
     "InboxEvent",
+    "Inquiry",
     "LowBirthWeightNotification",
     "OutboxEvent",
     "Person",
+    "PersonalDataRequest",
     "Pregnancy",
     "PrenatalCheckup",
     "PrenatalVoucher",
     "PreviousCityRecord",
     "PreviousCityRequest",
+    "RecordCorrection",
     "ReminderRun",
+    "RetentionRule",
     "RiskRuleSet",
     "SupportPlan",
     "SupportPlanReview",
+    "UseSuspension",
     "VoucherRule",
 ]

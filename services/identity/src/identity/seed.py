@@ -66,6 +66,9 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
             "atena:person:read",
             "atena:mynumber:lookup",
             "immunization:status:read",
+            # collecting a disclosure (開示請求) from every service
+            "atena:disclosure:export",
+            "immunization:disclosure:export",
             "ims:inquire",
             "eapp:export:pull",
         ],

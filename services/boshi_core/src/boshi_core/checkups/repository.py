@@ -37,6 +37,7 @@ from boshi_core.checkups.models import (
 )
 from boshi_core.checkups.windows import Period, ProgrammeRule
 from boshi_core.people.models import Person
+from boshi_core.suspensions.repository import suspended
 
 # Residents only: moved-out, deceased and registered non-residents are never targets.
 _CHILD = """
@@ -131,6 +132,7 @@ WHERE c.window_start <= CAST(:ml AS date)
       WHERE n.person_no = c.person_no AND n.programme_code = c.programme_code
         AND n.kind = 'invitation')
   AND NOT {_HAS_RESULT}
+  AND NOT {suspended("invitations", "c.person_no")}
 ON CONFLICT (person_no, programme_code, period, kind) DO NOTHING
 """
     )
@@ -171,6 +173,7 @@ FROM child c
 WHERE c.window_start <= CAST(:ml AS date) AND c.window_end >= CAST(:m1 AS date)
   AND c.reminder_from <= CAST(:ml AS date)  -- cheap pre-filter; the status decides
   AND {_STATUS} = 'non_attendee' AND NOT {_REMINDED_EARLIER}
+  AND NOT {suspended("reminders", "c.person_no")}
 ON CONFLICT (person_no, programme_code, period, kind) DO NOTHING
 """
     ),

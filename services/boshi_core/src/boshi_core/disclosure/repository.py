@@ -14,7 +14,7 @@ from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExa
 from boshi_core.moving_in.models import PreviousCityRecord
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup, PrenatalVoucher
 from boshi_core.visits.models import HomeVisit
-from mch_common.audit import AuditRecord, about_person
+from mch_common.disclosure import person_accesses
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class HeldRecords:
     infant_checkup_results: list[CheckupResult]
     detailed_exam_vouchers: list[DetailedExamVoucher]
     previous_city_records: list[PreviousCityRecord]
-    access_log: list[AuditRecord]
+    access_log: list[dict[str, Any]]  # mch_common.disclosure's shape
 
 
 async def _all(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
@@ -96,10 +96,7 @@ async def records_of(session: AsyncSession, person_no: str) -> HeldRecords:
         infant_checkup_results=await of_person(CheckupResult, CheckupResult.examined_on),
         detailed_exam_vouchers=await of_person(DetailedExamVoucher, DetailedExamVoucher.voucher_no),
         previous_city_records=await of_person(PreviousCityRecord, PreviousCityRecord.as_of),
-        access_log=await _all(
-            session,
-            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq),
-        ),
+        access_log=await person_accesses(session, person_no),
     )
 
 

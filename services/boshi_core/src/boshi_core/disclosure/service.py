@@ -70,13 +70,7 @@ async def export(
         "previous_city_records": [_row(r) for r in held.previous_city_records],
         "center_cases": center,
         "vaccinations": vaccinations.model_dump(mode="json"),
-        "access_log": [
-            {
-                k: _plain(getattr(r, k))
-                for k in ("seq", "occurred_at", "actor", "terminal", "action", "purpose", "outcome")
-            }
-            for r in held.access_log
-        ],
+        "access_log": held.access_log,
     }
 
 

@@ -13,17 +13,20 @@ from boshi_core.checkups.models import CheckupNotice
 from boshi_core.checkups.windows import Period
 from boshi_core.people.models import Person
 from boshi_core.reminders.models import ReminderRun
+from boshi_core.suspensions.repository import suspended
 
 _LOCK_BASE = 0x5245_4D00  # "REM\0": per-month advisory lock keys
 
-# A child who attended, moved out or died since the run began is not written to.
+# A child who attended, moved out or died since the run began, or whose reminders were
+# suspended (利用停止), is not written to.
 _DROP_STALE = text(
-    """
+    f"""
     DELETE FROM checkup_notices n
     WHERE n.run_id = :run_id AND n.status = 'pending'
       AND (EXISTS (SELECT 1 FROM checkup_results r
                    WHERE r.person_no = n.person_no
                      AND r.programme_code = n.programme_code)
+           OR {suspended("reminders", "n.person_no")}
            OR EXISTS (SELECT 1 FROM previous_city_records pc
                       WHERE pc.person_no = n.person_no
                         AND pc.programme_code = n.programme_code AND pc.taken)
@@ -31,7 +34,7 @@ _DROP_STALE = text(
                           WHERE p.person_no = n.person_no
                             AND p.residence_status = 'resident'
                             AND p.death_date IS NULL))
-    """
+    """  # noqa: S608 - the suspension condition is a module constant; values are bound
 )
 
 

@@ -6,16 +6,14 @@ import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from immunization_bridge.disclosure import pdf
 from immunization_bridge.register_files import repository as register_files
 from immunization_bridge.status import repository
 from immunization_bridge.status.service import child_in_scope, status_of
-from mch_common.audit import AuditRecord, about_person
-from mch_common.audit_api import AuditRecordOut
 from mch_common.auth.principal import Principal
+from mch_common.disclosure import person_accesses
 from mch_common.work import UnitOfWork
 
 
@@ -26,12 +24,9 @@ async def export(
     records = await repository.records_of(session, person_no)
     status = await status_of(session, child, on)
     sent = await register_files.changes_of_person(session, person_no)
-    # Every record about the person: the target, shown in a list, or refused (one indexed query).
-    accesses = (
-        await session.execute(
-            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq)
-        )
-    ).scalars()
+    # Every access to the person: the target, shown in a list, or refused (one indexed query),
+    # in the platform's disclosure shape (nothing about anyone else).
+    accesses = await person_accesses(session, person_no)
     # The export itself is an access: logged, and disclosed from the next export on.
     UnitOfWork.of(session).record_access(
         principal,
@@ -83,7 +78,7 @@ async def export(
             }
             for c in sent
         ],
-        "access_log": [AuditRecordOut.model_validate(a).model_dump(mode="json") for a in accesses],
+        "access_log": accesses,
     }
 
 

@@ -1,0 +1,233 @@
+"""Issue 19 across the services: a disclosure request for a child, made by her mother, is
+collected from atena, boshi_core and the immunization bridge through their own disclosure
+endpoints with boshi_core's service token; its section "who looked at your data" lists every
+access to the child in every service during the test, refusals included, and nothing about
+anyone else; a partial decision withholds exactly the parts it names. boshi_core's disclosure
+sources are pointed at the stack's running services."""
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from atena.testing import person_body
+from boshi_core.config import DisclosureSource
+from boshi_core.platform_disclosure.sources import DisclosureSources
+from mch_common.audit import AuditRecord, about_person
+from mch_common.dates import today_tokyo
+from mch_common.mynumber import generate_my_number
+
+from .conftest import KOKURA_KITA, Stack, bearer, eventually
+
+READ_MODEL_S = 10.0
+
+
+@pytest.fixture
+async def bridge(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The stack's bridge, and boshi_core's disclosure sources set to the live services."""
+    boshi_state = stack.boshi_app.state
+    configured = boshi_state.disclosure_sources
+    atena_url = str(stack.atena.base_url).rstrip("/")
+    bridge_url = str(stack.bridge.base_url).rstrip("/")
+    settings = boshi_state.settings.model_copy(
+        update={
+            "disclosure_sources": {
+                "atena": DisclosureSource(
+                    url=f"{atena_url}/persons/{{person_no}}/disclosure",
+                    scope="atena:disclosure:export",
+                ),
+                "immunization_bridge": DisclosureSource(
+                    url=f"{bridge_url}/children/{{person_no}}/disclosure",
+                    scope="immunization:disclosure:export",
+                ),
+            }
+        }
+    )
+    boshi_state.disclosure_sources = DisclosureSources(settings)
+    try:
+        yield stack.bridge
+    finally:
+        await boshi_state.disclosure_sources.close()
+        boshi_state.disclosure_sources = configured
+
+
+async def _person_records(app_state: Any, person_no: str) -> list[tuple[int, str, str]]:
+    async with app_state.sessions() as session:
+        rows = await session.execute(
+            select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq)
+        )
+        return [(r.seq, r.action, r.outcome) for r in rows.scalars()]
+
+
+async def test_disclosure_lists_every_access_in_every_service_and_withholds_named_parts(
+    stack: Stack, bridge: httpx.AsyncClient
+) -> None:
+    clerk = bearer(await stack.token("registry01"))
+    child_number, other_number = generate_my_number(), generate_my_number()
+    born = today_tokyo().replace(day=1).isoformat()
+    registered = []
+    for given, number in (("ひかり", child_number), ("そら", other_number)):
+        made = await stack.atena.post(
+            "/persons",
+            json=person_body(
+                family_name="北九",
+                given_name=given,
+                family_name_kana="キタキュウ",
+                given_name_kana="ヒカリ" if given == "ひかり" else "ソラ",
+                birth_date=born,
+                effective_date=born,
+                my_number=number,
+            ),
+            headers=clerk,
+        )
+        assert made.status_code == 201, made.text
+        registered.append(made.json()["person_no"])
+    child, other = registered
+
+    # The city's MCH staff reads the child (and another child) in every service.
+    staff = bearer(await stack.token("kosodate01"))
+    for person in (child, other):
+        await eventually(
+            partial(stack.boshi.get, f"/people/{person}", headers=staff),
+            lambda r: r.status_code == 200,
+            within=READ_MODEL_S,
+            what="the person in boshi_core",
+        )
+        await eventually(
+            partial(bridge.get, f"/children/{person}/status", headers=staff),
+            lambda r: r.status_code == 200,
+            within=READ_MODEL_S,
+            what="the child in the bridge",
+        )
+        assert (await stack.atena.get(f"/persons/{person}", headers=staff)).status_code == 200
+    # Staff of another ward tries the child in every service: refused (answered as a miss).
+    stranger = bearer(await stack.token("yahatanishi01"))
+    assert (await stack.atena.get(f"/persons/{child}", headers=stranger)).status_code == 404
+    assert (await stack.boshi.get(f"/people/{child}", headers=stranger)).status_code == 404
+    assert (await bridge.get(f"/children/{child}/status", headers=stranger)).status_code == 404
+
+    # The mother asks, as the child's legal representative, at the window.
+    request = await stack.boshi.post(
+        "/requests",
+        json={
+            "person_no": child,
+            "kind": "disclosure",
+            "requester": {
+                "kind": "legal_representative",
+                "name": "北九 花子",
+                "relationship": "母",
+                "id_document": "my_number_card",
+                "representation_document": "戸籍謄本",
+            },
+            "asked": "娘について市が保有する情報と、閲覧の記録",
+            "received_on": today_tokyo().isoformat(),
+        },
+        headers=staff,
+    )
+    assert request.status_code == 201, request.text
+    request_id, deadline = request.json()["id"], request.json()["deadline"]
+    decided = await stack.boshi.post(
+        f"/requests/{request_id}/decision",
+        json={"outcome": "full", "decided_on": today_tokyo().isoformat()},
+        headers=staff,
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["decided_on"] <= deadline  # answered within its deadline
+
+    services = {
+        "atena": stack.atena_app.state,
+        "boshi_core": stack.boshi_app.state,
+        "immunization_bridge": stack.bridge_app.state,
+    }
+    held_before = {name: await _person_records(state, child) for name, state in services.items()}
+    done = await stack.boshi.post(f"/requests/{request_id}/fulfilment", headers=staff)
+    assert done.status_code == 200, done.text
+    held_after = {name: await _person_records(state, child) for name, state in services.items()}
+    export = (await stack.boshi.get(f"/requests/{request_id}/export", headers=staff)).json()
+
+    # Every service answered, through its own endpoint, with boshi_core's service token.
+    assert set(export["services"]) == set(services)
+    assert export["services"]["atena"]["person"]["person_no"] == child
+    assert export["services"]["atena"]["person"]["my_number"] is None
+    assert export["services"]["boshi_core"]["person"]["person_no"] == child
+    assert export["services"]["immunization_bridge"]["child"]["birth_date"] == born
+    # The access section: exactly the records about the child in each service's log, those
+    # the collection itself made included (boshi_core's read of the bridge's statuses), but
+    # not the exports' own records, written as each answered (they show in the next one).
+    expected = {}
+    for name, after in held_after.items():
+        assert after[: len(held_before[name])] == held_before[name]
+        since = after[len(held_before[name]) :]
+        expected[name] = held_before[name] + [
+            r for r in since if r[1] not in {"disclosure.export", "request.fulfil"}
+        ]
+    listed: dict[str, list[tuple[int, str, str]]] = {name: [] for name in services}
+    for entry in export["access_log"]:
+        listed[entry["service"]].append((entry["seq"], entry["action"], entry["outcome"]))
+    assert listed == expected
+    for name in services:
+        outcomes = {outcome for _, _, outcome in listed[name]}
+        assert {"success", "refused"} <= outcomes, (name, listed[name])
+    # Department, role and terminal shown; staff ids withheld; nothing about anyone else.
+    refused = [e for e in export["access_log"] if e["outcome"] == "refused"]
+    assert {e["ward"] for e in refused} == {"401099"}
+    assert all(e["terminal"] == "WARD-401099-01" for e in refused)
+    assert all(e["reason"] for e in refused)
+    staff_reads = [e for e in export["access_log"] if e["ward"] is None and e["roles"]]
+    assert {e["department"] for e in staff_reads} == {"子育て支援課"}
+    text = json.dumps(export, ensure_ascii=False)
+    assert other not in text
+    assert child_number not in text
+    assert other_number not in text
+    assert {e["actor"] for e in export["access_log"]} <= {"(非開示 withheld)", "svc:boshi_core"}
+    assert KOKURA_KITA in text  # the child's own address
+
+    pdf = await stack.boshi.get(f"/requests/{request_id}/export.pdf", headers=staff)
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.content.startswith(b"%PDF")
+    assert b"FontFile2" in pdf.content  # IPAex Gothic embedded
+    if out := os.environ.get("REQUESTS_DISCLOSURE_PDF_OUT"):
+        await asyncio.to_thread(Path(out).write_bytes, pdf.content)
+
+    # A second request, decided in part: atena's records and the access section withheld.
+    again = await stack.boshi.post(
+        "/requests",
+        json={
+            "person_no": child,
+            "kind": "disclosure",
+            "requester": {"kind": "self", "id_document": "health_insurance"},
+            "asked": "宛名以外の情報",
+            "received_on": today_tokyo().isoformat(),
+        },
+        headers=staff,
+    )
+    assert again.status_code == 201, again.text
+    partial_id = again.json()["id"]
+    reason = "閲覧記録は調査中の案件に関わるため (第78条第1項第7号)"
+    decided = await stack.boshi.post(
+        f"/requests/{partial_id}/decision",
+        json={
+            "outcome": "partial",
+            "decided_on": today_tokyo().isoformat(),
+            "withheld": ["atena", "access_log"],
+            "reason": reason,
+        },
+        headers=staff,
+    )
+    assert decided.status_code == 200, decided.text
+    assert (
+        await stack.boshi.post(f"/requests/{partial_id}/fulfilment", headers=staff)
+    ).status_code == 200
+    withheld = (await stack.boshi.get(f"/requests/{partial_id}/export", headers=staff)).json()
+    assert withheld["services"]["atena"] == {"withheld": True, "reason": reason}
+    assert withheld["access_log"] == {"withheld": True, "reason": reason}
+    assert withheld["services"]["boshi_core"]["person"]["person_no"] == child
+    assert withheld["services"]["immunization_bridge"]["child"]["birth_date"] == born
+    assert withheld["decision"]["withheld"] == ["access_log", "atena"]
