@@ -48,18 +48,29 @@ ROOT = Path(__file__).resolve().parent.parent
 # MCH_DEVSTACK_DIR: another folder for the embedded servers and logs (the signal test's own).
 DEVSTACK = Path(os.environ.get("MCH_DEVSTACK_DIR") or ROOT / ".devstack").resolve()
 LOGS = DEVSTACK / "logs"
+# MCH_DB_PREFIX: the services' databases are <prefix><svc> (default mch_<svc>); another prefix
+# keeps a second stack (the e2e test's) off a developer's databases on the same server.
+DB_PREFIX = os.environ.get("MCH_DB_PREFIX") or "mch_"
 PIDS_FILE = DEVSTACK / "services.json"
 HOST = "127.0.0.1"
 NATS_SERVICES = ROOT / "deploy" / "nats" / "services.json"
 
 # Start order and default ports (DESIGN.md). Unknown services get the next ports after these.
+# MCH_PORT_BASE moves them all (identity on the base, the others after it): a second stack
+# beside a running `make run`.
+_PORT_BASE = int(os.environ.get("MCH_PORT_BASE") or 8100)
 DEFAULT_PORTS = {
-    "identity": 8100,
-    "atena": 8101,
-    "boshi_core": 8102,
-    "e_application": 8103,
-    "intermediate_server": 8104,
-    "immunization_bridge": 8105,
+    name: _PORT_BASE + offset
+    for offset, name in enumerate(
+        [
+            "identity",
+            "atena",
+            "boshi_core",
+            "e_application",
+            "intermediate_server",
+            "immunization_bridge",
+        ]
+    )
 }
 TAIL_LINES = 30
 _ENV_PREFIX = re.compile(r"""env_prefix\s*=\s*["']([A-Z][A-Z0-9_]*?)_["']""")
@@ -370,7 +381,7 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
     identity = next((other for other in everyone if other.name == "identity"), None)
     issuer = identity.url if identity else f"http://{HOST}:{DEFAULT_PORTS['identity']}"
     defaults = {
-        "DATABASE_URL": with_database(servers.postgres_url, f"mch_{service.name}"),
+        "DATABASE_URL": with_database(servers.postgres_url, f"{DB_PREFIX}{service.name}"),
         "NATS_URL": servers.nats_url,
         "HOST": HOST,
         "PORT": str(service.port),
@@ -383,6 +394,8 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
     for other in everyone:
         if other.name != service.name:
             defaults[f"{other.name.upper()}_URL"] = other.url
+            if other.name == "immunization_bridge":  # boshi_core's `immunization_url`
+                defaults["IMMUNIZATION_URL"] = other.url
     env = dict(os.environ)
     for key, value in defaults.items():
         chosen = next(
@@ -408,6 +421,11 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
         filter(None, [str(service.root / "src"), env.get("PYTHONPATH", "")])
     )
     env["PYTHONUNBUFFERED"] = "1"
+    # The seeds' demo files (the move-in body, the simulated JPKI and applicants' cards) in
+    # this stack's folder, where `make demo` finds them.
+    env.setdefault("MCH_DEMO_DIR", str(DEVSTACK))
+    for prefix in service.prefixes:
+        env.setdefault(f"{prefix}_DEMO_DIR", str(DEVSTACK / "eapp"))
     return env
 
 
@@ -605,7 +623,7 @@ def reset_demo_data(services: Sequence[Service]) -> int:
             else f"postgresql+asyncpg://postgres@{HOST}:{port}/postgres"
         )
         for service in services:
-            database = f"mch_{service.name}"
+            database = f"{DB_PREFIX}{service.name}"
             asyncio.run(drop_database(server, database))
             asyncio.run(drop_runtime_role(server, database))
             say(f"{service.name}: dropped {database}")
