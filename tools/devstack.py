@@ -396,6 +396,22 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
             defaults[f"{other.name.upper()}_URL"] = other.url
             if other.name == "immunization_bridge":  # boshi_core's `immunization_url`
                 defaults["IMMUNIZATION_URL"] = other.url
+    if service.name == "boshi_core":  # where the disclosure asks the others (their ports)
+        urls = {other.name: other.url for other in everyone}
+        sources = {
+            "atena": ("/persons/{person_no}/disclosure", "atena:disclosure:export"),
+            "immunization_bridge": (
+                "/children/{person_no}/disclosure",
+                "immunization:disclosure:export",
+            ),
+        }
+        defaults["DISCLOSURE_SOURCES"] = json.dumps(
+            {
+                name: {"url": urls[name] + path, "scope": scope}
+                for name, (path, scope) in sources.items()
+                if name in urls
+            }
+        )
     env = dict(os.environ)
     for key, value in defaults.items():
         chosen = next(

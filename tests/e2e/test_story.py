@@ -1,0 +1,203 @@
+"""The whole story (`make demo`) against the dev stack running as real processes: `make run`'s
+tools/devstack.py in its own process group, with databases of its own (`MCH_DB_PREFIX`, never
+a developer's `mch_*`), ports of its own (`MCH_PORT_BASE`, beside a running `make run`) and
+its own embedded NATS with a user per service. Then every line every process wrote and every
+message on the stack's streams is searched for a valid My Number, and the stack is stopped as
+make stops it (SIGTERM to its process group), its databases dropped."""
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from nats.js.errors import NotFoundError
+
+from mch_common.db import asyncpg_url, drop_database, with_database
+from mch_common.db_roles import drop_runtime_role
+from mch_common.events.bus import EventBus
+from mch_testing.embedded import free_port
+from mch_testing.servers import port_open
+
+from ..conftest import my_number_findings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = 6
+STARTUP_SECONDS = 240
+
+
+@dataclass
+class RunningStack:
+    folder: Path
+    output: Path
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    db_prefix: str
+
+
+def _port_base() -> int:
+    """Six free ports in a row, for the six services."""
+    for _ in range(50):
+        base = free_port()
+        if base + SERVICES < 65535 and not any(
+            port_open("127.0.0.1", base + i) for i in range(SERVICES)
+        ):
+            return base
+    raise RuntimeError("no six free ports in a row")
+
+
+def _wait_until_up(stack: RunningStack) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while "MCH platform is up" not in stack.output.read_text(errors="replace"):
+        if stack.process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the stack did not come up:\n{stack.output.read_text()}")
+        time.sleep(0.5)
+
+
+def _server_url(env: dict[str, str]) -> str:
+    configured = env.get("DATABASE_URL", "").strip()
+    if configured:
+        return with_database(asyncpg_url(configured), "postgres")
+    return (
+        f"postgresql+asyncpg://postgres@127.0.0.1:{env.get('MCH_LOCAL_PG_PORT', '5432')}/postgres"
+    )
+
+
+def _drop_databases(env: dict[str, str], prefix: str) -> None:
+    server = _server_url(env)
+    for service in (ROOT / "services").glob("*/pyproject.toml"):
+        database = f"{prefix}{service.parent.name}"
+        asyncio.run(drop_database(server, database))
+        asyncio.run(drop_runtime_role(server, database))
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    folder = tmp_path_factory.mktemp("e2e_stack")
+    output = folder / "devstack.out"
+    prefix = f"e2e_{secrets.token_hex(3)}_"
+    env = {
+        **os.environ,
+        "MCH_DEVSTACK_DIR": str(folder),
+        "MCH_DB_PREFIX": prefix,
+        "MCH_PORT_BASE": str(_port_base()),
+        "MCH_LOCAL_NATS_PORT": str(free_port()),  # nothing there: its own embedded NATS
+        "NO_COLOR": "1",
+    }
+    env.pop("NATS_URL", None)
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "devstack.py"), "--quiet"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, as `make run` in a terminal
+        )
+    stack = RunningStack(folder, output, process, env, prefix)
+    try:
+        _wait_until_up(stack)
+        yield stack
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        _drop_databases(env, prefix)
+
+
+def _nats_admin(folder: Path) -> tuple[str, str, str]:
+    """The embedded NATS's URL and the admin login devstack wrote for this run."""
+    config = (folder / "nats" / "auth.conf").read_text()
+    found = re.search(r'user: "admin", password: "([^"]+)"', config)
+    assert found, "no admin user in the stack's NATS configuration"
+    url = re.search(r"NATS JetStream: (nats://\S+)", (folder / "devstack.out").read_text())
+    assert url, "the stack did not say where its NATS is"
+    return url.group(1), "admin", found.group(1)
+
+
+async def _stream_messages(url: str, user: str, password: str) -> list[tuple[str, str]]:
+    """(where, text) of every message every stream holds, read back by sequence."""
+    bus = await EventBus.connect(url, name="e2e-scan", user=user, password=password)
+    found: list[tuple[str, str]] = []
+    try:
+        for info in await bus.js.streams_info():
+            name = info.config.name or ""
+            for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
+                try:
+                    msg = await bus.js.get_msg(name, seq)
+                except NotFoundError:
+                    continue
+                headers = str(msg.headers or {})
+                text = f"{msg.subject} {headers} {(msg.data or b'').decode()}"
+                found.append((f"{name} #{seq}", text))
+    finally:
+        await bus.close()
+    return found
+
+
+def test_the_story_runs_end_to_end_and_no_my_number_leaks(running_stack: RunningStack) -> None:
+    demo = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "demo.py")],
+        cwd=ROOT,
+        env=running_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    (running_stack.folder / "demo.out").write_text(demo.stdout + demo.stderr)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    lines = demo.stdout.splitlines()
+    steps = [line for line in lines if re.match(r"\[\s*\d+\] ", line)]
+    assert steps, demo.stdout
+    assert all(": ok (" in line for line in steps), demo.stdout
+    assert any("previous city" in line or "Fukuoka checkups" in line for line in steps)
+    pdfs = [Path(line.strip()) for line in lines if line.strip().endswith(".pdf")]
+    assert any("disclosure" in p.name for p in pdfs), demo.stdout
+    assert any("reminder" in str(p) for p in pdfs), demo.stdout
+    assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
+
+    # Every message on the stack's streams, then every line every process wrote.
+    url, user, password = _nats_admin(running_stack.folder)
+    messages = asyncio.run(_stream_messages(url, user, password))
+    assert len(messages) > 100, "the story's events are not on the streams"
+    leaks = [
+        f"{where}: {', '.join(why)}"
+        for where, text in messages
+        if (why := my_number_findings(text, ()))
+    ]
+    written = [
+        *(running_stack.folder / "logs").glob("*.log"),
+        running_stack.output,
+        running_stack.folder / "nats" / "nats-server.log",
+        running_stack.folder / "demo.out",
+    ]
+    for path in written:
+        assert path.is_file(), path
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if why := my_number_findings(line, ()):
+                leaks.append(f"{path.name}:{number}: {', '.join(why)}")
+    assert leaks == []
+
+
+def test_the_stack_stops_cleanly(running_stack: RunningStack) -> None:
+    """After the story: SIGTERM to the group (make forwards it too) stops it, a `stopped` line,
+    no traceback."""
+    os.killpg(running_stack.process.pid, signal.SIGTERM)
+    code = running_stack.process.wait(timeout=60)
+    text = running_stack.output.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text
+    assert text.rstrip().endswith("devstack stopped"), text
