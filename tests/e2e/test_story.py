@@ -164,7 +164,8 @@ def test_the_story_runs_end_to_end_and_no_my_number_leaks(running_stack: Running
     assert steps, demo.stdout
     assert all(": ok (" in line for line in steps), demo.stdout
     assert any("previous city" in line or "Fukuoka checkups" in line for line in steps)
-    pdfs = [Path(line.strip()) for line in lines if line.strip().endswith(".pdf")]
+    listed = lines[lines.index("PDFs produced:") + 1 :] if "PDFs produced:" in lines else []
+    pdfs = [Path(line.strip()) for line in listed if line.startswith("  ")]
     assert any("disclosure" in p.name for p in pdfs), demo.stdout
     assert any("reminder" in str(p) for p in pdfs), demo.stdout
     assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
