@@ -13,7 +13,7 @@ LINTED := libs services tests bench tools deploy
 empty :=
 MYPY_PATH := $(subst $(empty) $(empty),:,$(strip $(wildcard libs/*/src services/*/src) bench))
 
-.PHONY: install run token reset test lint bench constraints clean
+.PHONY: install run demo token reset test lint bench constraints clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ $(VENV)/.installed: constraints.txt libs/common/pyproject.toml libs/testing/pypr
 
 run: install
 	$(BIN)/python tools/devstack.py
+
+# With `make run` up (another terminal): the platform's story end to end through the public
+# APIs, one line per step; exits non-zero at the first failing step (tools/demo.py).
+demo: install
+	@$(BIN)/python tools/demo.py
 
 # Dev only: a demo user's bearer token from the running `make run` stack, without waiting for
 # the next one-time code (identity.dev_token; refused unless identity's ENVIRONMENT is dev).

@@ -6,7 +6,8 @@
    (`MCH_LOCAL_NATS_PORT`), else an embedded nats-server in .devstack/nats, which gets one
    user per service (deploy/nats/services.json, mch_common.nats_access) with fresh passwords.
 2. Services: every services/<svc>/ holding a pyproject.toml and src/<svc>/main.py, identity
-   first (the others fetch its JWKS). Each gets its database `mch_<svc>` (created if missing),
+   first (the others fetch its JWKS). Each gets its database `mch_<svc>` (created if missing;
+   MCH_DB_PREFIX replaces `mch_`, MCH_PORT_BASE moves the ports),
    its Alembic migrations (as the server's user, the database owner), its runtime role
    `mch_<svc>_app` (mch_common.db_roles: it cannot alter the audit log; password from
    `MCH_RUNTIME_DB_PASSWORD` if set), then, as that role, its optional seeder
