@@ -6,6 +6,7 @@ message on the stack's streams is searched for a valid My Number, and the stack 
 make stops it (SIGTERM to its process group), its databases dropped."""
 
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -147,17 +148,8 @@ async def _stream_messages(url: str, user: str, password: str) -> list[tuple[str
     return found
 
 
-def test_the_story_runs_end_to_end_and_no_my_number_leaks(running_stack: RunningStack) -> None:
-    demo = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "demo.py")],
-        cwd=ROOT,
-        env=running_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    (running_stack.folder / "demo.out").write_text(demo.stdout + demo.stderr)
+def test_the_story_runs_end_to_end(running_stack: RunningStack) -> None:
+    demo = _demo(running_stack.env, running_stack.folder / "demo-first.out")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     lines = demo.stdout.splitlines()
     steps = [line for line in lines if re.match(r"\[\s*\d+\] ", line)]
@@ -170,7 +162,64 @@ def test_the_story_runs_end_to_end_and_no_my_number_leaks(running_stack: Running
     assert any("reminder" in str(p) for p in pdfs), demo.stdout
     assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
 
-    # Every message on the stack's streams, then every line every process wrote.
+
+def _demo(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
+    """A `make demo` run; its output kept in `out` (the scan reads it)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "demo.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out.write_text(done.stdout + done.stderr)
+    return done
+
+
+def test_the_story_runs_again_on_the_same_stack(running_stack: RunningStack) -> None:
+    """A second `make demo`: a new applicant, the child who moved in found again."""
+    again = _demo(running_stack.env, running_stack.folder / "demo-again.out")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "moved in on an earlier run" in again.stdout
+
+
+def test_a_failing_step_stops_the_demo_with_the_problem_it_got(
+    running_stack: RunningStack, tmp_path: Path
+) -> None:
+    """atena's settings pointing at boshi_core's port: the residents step gets boshi_core's
+    404 problem+json, prints it under a FAILED line, and the demo exits 1 there."""
+    (tmp_path / "env").mkdir()
+    settings = {}
+    for path in (running_stack.folder / "env").glob("*.json"):
+        settings[path.stem] = json.loads(path.read_text())
+    boshi_port = settings["boshi_core"]["BOSHI_PORT"]
+    settings["atena"] = {
+        key: (boshi_port if key.endswith("_PORT") else value)
+        for key, value in settings["atena"].items()
+    }
+    for name, values in settings.items():
+        (tmp_path / "env" / f"{name}.json").write_text(json.dumps(values))
+    failed = _demo(
+        {**running_stack.env, "MCH_DEVSTACK_DIR": str(tmp_path)},
+        running_stack.folder / "demo-failing.out",
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    last_step = [line for line in failed.stdout.splitlines() if re.match(r"\[\s*\d+\] ", line)]
+    assert last_step[-1].startswith("[ 2] residents exist in atena"), failed.stdout
+    assert "FAILED: GET atena /persons answered 404" in last_step[-1]
+    problem = failed.stdout.split(last_step[-1], 1)[1]
+    assert json.loads(problem)["status"] == 404
+    assert "PDFs produced" not in failed.stdout
+
+
+def test_no_my_number_crossed_nats_or_reached_a_log_and_the_stack_stops_cleanly(
+    running_stack: RunningStack,
+) -> None:
+    """Last, after every run above: every message on the stack's streams (read while it
+    runs), then the stack stopped by SIGTERM to its group (make forwards it too: a `stopped`
+    line, no traceback), then every line every process wrote, complete now."""
     url, user, password = _nats_admin(running_stack.folder)
     messages = asyncio.run(_stream_messages(url, user, password))
     assert len(messages) > 100, "the story's events are not on the streams"
@@ -179,26 +228,23 @@ def test_the_story_runs_end_to_end_and_no_my_number_leaks(running_stack: Running
         for where, text in messages
         if (why := my_number_findings(text, ()))
     ]
-    written = [
-        *(running_stack.folder / "logs").glob("*.log"),
-        running_stack.output,
-        running_stack.folder / "nats" / "nats-server.log",
-        running_stack.folder / "demo.out",
-    ]
-    for path in written:
-        assert path.is_file(), path
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if why := my_number_findings(line, ()):
-                leaks.append(f"{path.name}:{number}: {', '.join(why)}")
-    assert leaks == []
 
-
-def test_the_stack_stops_cleanly(running_stack: RunningStack) -> None:
-    """After the story: SIGTERM to the group (make forwards it too) stops it, a `stopped` line,
-    no traceback."""
     os.killpg(running_stack.process.pid, signal.SIGTERM)
     code = running_stack.process.wait(timeout=60)
     text = running_stack.output.read_text()
     assert code == 0, text
     assert "Traceback" not in text
     assert text.rstrip().endswith("devstack stopped"), text
+
+    written = [
+        *(running_stack.folder / "logs").glob("*.log"),
+        *running_stack.folder.glob("demo*.out"),
+        running_stack.output,
+        running_stack.folder / "nats" / "nats-server.log",
+    ]
+    assert len(written) >= 6 + 3 + 2, written
+    for path in written:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if why := my_number_findings(line, ()):
+                leaks.append(f"{path.name}:{number}: {', '.join(why)}")
+    assert leaks == []
