@@ -556,7 +556,12 @@ def run(stack: Stack) -> Story:
         pdfs = sorted(letters.rglob("*.pdf"))
         for pdf in pdfs:
             stack.save_pdf(pdf.name, pdf.read_bytes(), keep=pdf)
-        n.append(_short(json.loads(printed.strip().splitlines()[-1]) if printed.strip() else {}))
+        run_report = json.loads(printed.strip().splitlines()[-1])
+        n.append(
+            f"run {run_report['status']}: {run_report['letters_sent']} letters to "
+            f"{run_report['households']} households ({run_report['children']} children), "
+            f"{run_report['letters_this_attempt']} written by this run"
+        )
         n.append(f"{len(pdfs)} print file(s) in {letters}")
 
     with story.step("immunization records arrive from the register (a cp932 file)") as n:
@@ -586,7 +591,10 @@ def run(stack: Stack) -> Story:
             content=upload,
             headers={"Content-Type": "text/csv"},
         )
-        n.append(_short(report, 200))
+        n.append(
+            f"{report['encoding']}: {report['accepted']} line(s) kept, "
+            f"{report['rejected']} rejected, {report['unknown_people']} of unknown children"
+        )
 
     with story.step("the child's vaccinations show in boshi_core's checkup profile") as n:
         profile = stack.json("GET", "boshi_core", f"/checkups/children/{baby}", mch)
