@@ -20,6 +20,7 @@ REPLICA_WRITE = "ims:replica:write"
 INQUIRE = "ims:inquire"
 APPROVE = "ims:approve"
 RECORDS_READ = "ims:records:read"
+DISCLOSURE_EXPORT = "ims:disclosure:export"  # boshi_core's collector (issue 19)
 AUDIT_READ = "ims:audit:read"
 SYSTEM_ADMIN = "ims:system:admin"
 
@@ -28,6 +29,7 @@ ReplicaWriter = Annotated[Principal, require_scope(REPLICA_WRITE)]
 Inquirer = Annotated[Principal, require_scope(INQUIRE)]
 Approver = Annotated[Principal, require_scope(APPROVE)]
 RecordsReader = Annotated[Principal, require_scope(RECORDS_READ)]
+DisclosureExporter = Annotated[Principal, require_scope(DISCLOSURE_EXPORT)]
 SystemAdmin = Annotated[Principal, require_scope(SYSTEM_ADMIN)]
 
 

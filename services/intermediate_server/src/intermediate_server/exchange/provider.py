@@ -20,12 +20,14 @@ from intermediate_server.exchange.models import HeldProvision
 from intermediate_server.records.service import ProvisionFacts, write_record
 from intermediate_server.replica import repository as replica
 from intermediate_server.replica.models import ReplicaEntry
+from intermediate_server.suspensions.service import SUSPENDED_REASON, is_suspended
 from intermediate_server.tenancy import enter_tenant
 from mch_common.db import insert_new, unit_of_work
 from mch_common.ids import uuid7
 from mch_common.work import UnitOfWork
 
 PROVIDED, NOT_HELD, HELD, REFUSED = "provided", "not_held", "held", "refused"
+SUSPENDED = "suspended"  # the person's provision suspended (利用停止): nothing is provided
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class RoutedInquiry:
 @dataclass(frozen=True)
 class ProviderAnswer:
     refused_reason: str | None = None
-    # item_no -> {"status": provided|not_held|held, "records": [...]}
+    # item_no -> {"status": provided|not_held|held|suspended, "records": [...]}
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -137,12 +139,19 @@ class Provider:
         person_no = await person_of(
             session, cipher=self._cipher, tenant=routed.provider, code=routed.provider_code
         )
-        entries = await replica.entries(session, person_no, list(routed.items)) if person_no else []
+        suspended = person_no is not None and await is_suspended(session, person_no)
+        entries = (
+            await replica.entries(session, person_no, list(routed.items))
+            if person_no and not suspended
+            else []
+        )
         answer: dict[str, dict[str, Any]] = {}
         held: list[str] = []
         for item in routed.items:
             of_item = [e for e in entries if e.item_no == item]
-            if not of_item:
+            if suspended:
+                answer[item] = {"status": SUSPENDED, "records": [], "reason": SUSPENDED_REASON}
+            elif not of_item:
                 answer[item] = {"status": NOT_HELD, "records": []}
             elif any(e.no_auto_response for e in of_item):
                 held.append(item)
@@ -179,6 +188,7 @@ class Provider:
                 provided=tuple(i for i, a in answer.items() if a["status"] == PROVIDED),
                 held=tuple(held),
                 not_held=tuple(i for i, a in answer.items() if a["status"] == NOT_HELD),
+                suspended=tuple(i for i, a in answer.items() if a["status"] == SUSPENDED),
             ),
         )
         return ProviderAnswer(items=answer)

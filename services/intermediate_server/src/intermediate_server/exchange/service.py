@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from intermediate_server.codes.cipher import CodeCipher
 from intermediate_server.codes.service import code_of
 from intermediate_server.exchange.models import Inquiry
-from intermediate_server.exchange.provider import HELD, Provider, RoutedInquiry
+from intermediate_server.exchange.provider import HELD, SUSPENDED, Provider, RoutedInquiry
 from intermediate_server.records.service import (
     INQUIRY,
     ProvisionFacts,
@@ -151,6 +151,7 @@ async def inquire(
             provided=_items_with(answer.items, "provided"),
             held=_items_with(answer.items, HELD),
             not_held=_items_with(answer.items, "not_held"),
+            suspended=_items_with(answer.items, SUSPENDED),
         ),
     )
     return inquiry

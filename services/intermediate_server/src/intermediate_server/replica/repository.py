@@ -32,5 +32,19 @@ async def upsert(session: AsyncSession, **values: Any) -> bool:
     return (await session.execute(_UPSERT, values)).first() is not None
 
 
+_ENTRY = select(ReplicaEntry).where(
+    ReplicaEntry.person_no == bindparam("person_no"),
+    ReplicaEntry.item_no == bindparam("item_no"),
+    ReplicaEntry.record_key == bindparam("record_key"),
+)
+
+
+async def entry(
+    session: AsyncSession, person_no: str, item_no: str, record_key: str
+) -> ReplicaEntry | None:
+    params = {"person_no": person_no, "item_no": item_no, "record_key": record_key}
+    return (await session.scalars(_ENTRY, params)).one_or_none()
+
+
 async def entries(session: AsyncSession, person_no: str, items: list[str]) -> list[ReplicaEntry]:
     return list((await session.scalars(_ENTRIES, {"person_no": person_no, "items": items})).all())
