@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 import e_application
+import identity.seed
 import intermediate_server
 from atena.testing import person_body
 from boshi_core.config import DisclosureSource
@@ -38,7 +40,7 @@ from mch_common.mynumber import generate_my_number
 from mch_testing.app import serve_over_http
 from mch_testing.plugin import DatabaseFactory
 
-from .conftest import ISSUER, KOKURA_KITA, Stack, bearer, eventually
+from .conftest import ISSUER, KOKURA_KITA, Stack, bearer, eventually, window_flow
 
 READ_MODEL_S = 10.0
 KITAKYUSHU = "401005"  # the demo staff's municipality (tenant)
@@ -59,7 +61,7 @@ def _source(base: str, path: str, scope: str) -> DisclosureSource:
     return DisclosureSource(url=f"{base.rstrip('/')}{path}", scope=scope)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def platform(
     stack: Stack,
     database_factory: DatabaseFactory,
@@ -67,8 +69,8 @@ async def platform(
     nats_url: str,
     event_namespace: str,
 ) -> AsyncIterator[Platform]:
-    """e_application and the intermediate server running beside the stack, and boshi_core's
-    disclosure sources set to every live service."""
+    """e_application and the intermediate server running beside the stack (this module's
+    tests share them), and boshi_core's disclosure sources set to every live service."""
     identity_url = str(stack.identity.base_url).rstrip("/")
     common: dict[str, Any] = {
         "environment": "test",
@@ -320,3 +322,119 @@ async def test_disclosure_lists_every_access_in_every_service_and_withholds_name
     assert withheld["services"]["boshi_core"]["person"]["person_no"] == child
     assert withheld["services"]["immunization_bridge"]["child"]["birth_date"] == born
     assert withheld["decision"]["withheld"] == ["access_log", "atena"]
+
+
+async def _decided_and_fulfilled(
+    stack: Stack, headers: dict[str, str], body: dict[str, Any]
+) -> dict[str, Any]:
+    received = await stack.boshi.post("/requests", json=body, headers=headers)
+    assert received.status_code == 201, received.text
+    request_id = received.json()["id"]
+    decided = await stack.boshi.post(
+        f"/requests/{request_id}/decision",
+        json={"outcome": "full", "decided_on": body["received_on"]},
+        headers=headers,
+    )
+    assert decided.status_code == 200, decided.text
+    done = await stack.boshi.post(f"/requests/{request_id}/fulfilment", headers=headers)
+    assert done.status_code == 200, done.text
+    result: dict[str, Any] = done.json()
+    return result
+
+
+async def test_a_correction_and_a_suspension_reach_the_intermediate_server(
+    stack: Stack, platform: Platform
+) -> None:
+    """Through JetStream: the pregnancy boshi_core opened is item 80 in the intermediate
+    server's replica; a decided correction of its due date corrects the replica, a decided
+    suspension of provision is held there until it is lifted (and its items then answered as
+    suspended: intermediate_server's tests/test_honoured_events.py)."""
+    flow = await window_flow(stack, ward_staff="kosodate01", seed=401019)
+    staff = bearer(flow.staff_token)
+    collector = bearer(await _service_token(stack, "ims:disclosure:export"))
+
+    async def held() -> dict[str, Any]:
+        answer = await platform.ims.get(f"/persons/{flow.person_no}/disclosure", headers=collector)
+        body: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+        return body
+
+    def item_80(export: dict[str, Any]) -> dict[str, Any] | None:
+        entries = [e for e in export.get("replica", []) if e["item_no"] == "80"]
+        return entries[0]["data"] if entries else None
+
+    registered = await eventually(
+        held, lambda e: item_80(e) is not None, within=READ_MODEL_S, what="item 80 in the replica"
+    )
+    due = item_80(registered)
+    assert due is not None
+    corrected_due = date.fromisoformat(due["expected_delivery_date"]) + timedelta(days=7)
+    requester = {"kind": "self", "id_document": "my_number_card"}
+    today = today_tokyo().isoformat()
+    correction = await _decided_and_fulfilled(
+        stack,
+        staff,
+        {
+            "person_no": flow.person_no,
+            "kind": "correction",
+            "requester": requester,
+            "asked": "出産予定日の訂正",
+            "received_on": today,
+            "corrections": [
+                {
+                    "record_type": "pregnancy",
+                    "record_id": flow.pregnancy_id,
+                    "field": "expected_delivery_date",
+                    "value": corrected_due.isoformat(),
+                }
+            ],
+        },
+    )
+    assert correction["summary"] == {"corrected": 1}
+    await eventually(
+        held,
+        lambda e: (item_80(e) or {}).get("expected_delivery_date") == corrected_due.isoformat(),
+        within=READ_MODEL_S,
+        what="the corrected due date in the replica",
+    )
+
+    suspension = {
+        "person_no": flow.person_no,
+        "kind": "suspension",
+        "requester": requester,
+        "asked": "他市町村への情報提供を止めてほしい",
+        "received_on": today,
+        "uses": ["provision"],
+    }
+    stopped = await _decided_and_fulfilled(stack, staff, suspension)
+    assert stopped["summary"] == {"uses": {"provision": "suspended"}}
+    await eventually(
+        held,
+        lambda e: (e.get("provision_suspension") or {}).get("suspended") is True,
+        within=READ_MODEL_S,
+        what="the suspension at the intermediate server",
+    )
+    lifted = await _decided_and_fulfilled(
+        stack, staff, {**suspension, "asked": "情報提供の再開", "lift": True}
+    )
+    assert lifted["summary"] == {"uses": {"provision": "lifted"}}
+    export = await eventually(
+        held,
+        lambda e: (e.get("provision_suspension") or {}).get("suspended") is False,
+        within=READ_MODEL_S,
+        what="the lift at the intermediate server",
+    )
+    assert flow.my_number not in json.dumps(export, ensure_ascii=False)
+    assert ("provision.suspend", "success") in {
+        (e["action"], e["outcome"]) for e in export["access_log"]
+    }
+
+
+async def _service_token(stack: Stack, scope: str) -> str:
+    token = await stack.identity.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=("boshi_core", identity.seed.DEMO_CLIENT_SECRET),
+    )
+    assert token.status_code == 200, token.text
+    access: str = token.json()["access_token"]
+    return access
