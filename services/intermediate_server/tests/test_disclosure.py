@@ -7,6 +7,7 @@ import json
 from datetime import date
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intermediate_server.deps import DISCLOSURE_EXPORT, INQUIRE, RECORDS_READ
@@ -77,11 +78,17 @@ async def test_the_export_holds_her_records_and_accesses_and_nothing_else(
     assert ("provision.inquiry", "success") in actions
     assert ("records.read", "success") in actions
     assert any(outcome == "refused" for _, outcome in actions), actions
+    # The refusal names her as Kitakyushu's person (a person number is only a city's).
+    named = await db_session.execute(
+        text("SELECT persons FROM audit_log WHERE outcome = 'refused' AND target_id = :key"),
+        {"key": f"{KITAKYUSHU}:{kitakyushu_no}"},
+    )
+    assert [tuple(r) for r in named] == [([f"{KITAKYUSHU}:{kitakyushu_no}"],)]
     assert all(set(e) == PLATFORM_SHAPE for e in export["access_log"])
-    text = json.dumps(export, ensure_ascii=False)
-    assert my_number not in text
-    assert neighbour not in text
-    assert fukuoka_no not in text  # Fukuoka's number for her is Fukuoka's
+    dumped = json.dumps(export, ensure_ascii=False)
+    assert my_number not in dumped
+    assert neighbour not in dumped
+    assert fukuoka_no not in dumped  # Fukuoka's number for her is Fukuoka's
     assert my_number not in answer.url.path
 
     # Fukuoka's export of the same person: its replica entry and the provider's record.
