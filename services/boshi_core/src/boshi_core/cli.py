@@ -31,7 +31,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,7 +45,7 @@ from boshi_core.people.importer import ImportReport, import_people
 from boshi_core.reminders.service import RunInProgress, run_reminders
 from boshi_core.retention import service as retention
 from boshi_core.retention.schemas import RetainedType
-from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+from mch_common.auth.client import service_http
 from mch_common.auth.principal import Principal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError, InvalidInput
@@ -222,24 +221,19 @@ async def _retention_due(
 async def _pull_online(sessions: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> Any:
     del args
     settings = Settings()
-    tokens = ServiceTokenClient(
-        settings.token_url, settings.client_id, settings.client_secret, EXPORT_SCOPE
-    )
-    async with httpx.AsyncClient(
+    async with service_http(
+        settings,
+        EXPORT_SCOPE,
         base_url=settings.e_application_url,
-        auth=ServiceAuth(tokens),
         timeout=settings.e_application_timeout_seconds,
     ) as http:
-        try:
-            report = await pull_online_notifications(
-                sessions,
-                EappClient(http),
-                tenant=settings.tenant,
-                client_id=settings.client_id,
-                progress=lambda line: _say(f"pull-online: {line}"),
-            )
-        finally:
-            await tokens.close()
+        report = await pull_online_notifications(
+            sessions,
+            EappClient(http),
+            tenant=settings.tenant,
+            client_id=settings.client_id,
+            progress=lambda line: _say(f"pull-online: {line}"),
+        )
     for receipt_no, reason in report.held.items():
         _say(f"pull-online: {receipt_no} held: {reason}")
     return {

@@ -5,7 +5,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
-import httpx
 from fastapi import FastAPI
 
 from boshi_core.births.router import router as births_router
@@ -28,7 +27,7 @@ from boshi_core.rules.router import router as rules_router
 from boshi_core.visits.router import records_router as visit_records_router
 from boshi_core.visits.router import router as visits_router
 from mch_common.audit_api import audit_router
-from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+from mch_common.auth.client import service_http
 from mch_common.events import EventConsumer
 from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
@@ -62,44 +61,39 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with platform(app):
-            tokens = ServiceTokenClient(
-                settings.token_url, settings.client_id, settings.client_secret, ATENA_LOOKUP_SCOPE
+        async with platform(app), contextlib.AsyncExitStack() as clients:
+            # Each call goes out with boshi_core's own token for that call's scope alone.
+            atena_http = await clients.enter_async_context(
+                service_http(
+                    settings,
+                    ATENA_LOOKUP_SCOPE,
+                    base_url=settings.atena_url,
+                    timeout=settings.atena_timeout_seconds,
+                )
             )
-            http = httpx.AsyncClient(
-                base_url=settings.atena_url,
-                auth=ServiceAuth(tokens),
-                timeout=settings.atena_timeout_seconds,
+            bridge_http = await clients.enter_async_context(
+                service_http(
+                    settings,
+                    STATUS_READ_SCOPE,
+                    base_url=settings.immunization_url,
+                    timeout=settings.immunization_timeout_seconds,
+                )
             )
-            # Its own token, with only the scope its calls need.
-            bridge_tokens = ServiceTokenClient(
-                settings.token_url, settings.client_id, settings.client_secret, STATUS_READ_SCOPE
-            )
-            bridge_http = httpx.AsyncClient(
-                base_url=settings.immunization_url,
-                auth=ServiceAuth(bridge_tokens),
-                timeout=settings.immunization_timeout_seconds,
-            )
-            # Tests may have put a fake atena or bridge here before startup.
+            # Tests may have put a fake atena, bridge or gateway here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
-                app.state.atena = AtenaClient(http)
-            app.state.disclosure_sources = DisclosureSources(settings)
+                app.state.atena = AtenaClient(atena_http)
             if not isinstance(getattr(app.state, "immunization", None), ImmunizationClient):
                 app.state.immunization = ImmunizationClient(bridge_http)
-            ims_tokens: ServiceTokenClient | None = None
-            ims_http: httpx.AsyncClient | None = None
-            fetcher: asyncio.Task[None] | None = None
+            app.state.disclosure_sources = DisclosureSources(settings)
+            clients.push_async_callback(app.state.disclosure_sources.close)
             if settings.intermediate_server_url:
-                ims_tokens = ServiceTokenClient(
-                    settings.token_url,
-                    settings.client_id,
-                    settings.client_secret,
-                    IMS_INQUIRE_SCOPE,
-                )
-                ims_http = httpx.AsyncClient(
-                    base_url=settings.intermediate_server_url,
-                    auth=ServiceAuth(ims_tokens),
-                    timeout=settings.ims_timeout_seconds,
+                ims_http = await clients.enter_async_context(
+                    service_http(
+                        settings,
+                        IMS_INQUIRE_SCOPE,
+                        base_url=settings.intermediate_server_url,
+                        timeout=settings.ims_timeout_seconds,
+                    )
                 )
                 if not isinstance(getattr(app.state, "ims", None), ImsClient):
                     app.state.ims = ImsClient(ims_http)
@@ -108,24 +102,16 @@ def _lifespan(
                         _fetch_previous_city_records(app, settings.previous_city_fetch_seconds),
                         name="previous-city-fetcher",
                     )
-            try:
-                yield
-            finally:
-                await app.state.disclosure_sources.close()
-                if fetcher is not None:
-                    fetcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await fetcher
-                if ims_http is not None:
-                    await ims_http.aclose()
-                if ims_tokens is not None:
-                    await ims_tokens.close()
-                await http.aclose()
-                await tokens.close()
-                await bridge_http.aclose()
-                await bridge_tokens.close()
+                    clients.push_async_callback(_cancelled, fetcher)
+            yield
 
     return lifespan
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _fetch_previous_city_records(app: FastAPI, every_seconds: float) -> None:

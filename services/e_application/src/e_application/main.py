@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-import httpx
 from fastapi import FastAPI
 
 from e_application.applicant.router import router as applicant_router
@@ -21,7 +20,7 @@ from e_application.procedures.router import router as procedures_router
 from e_application.retention.router import router as retention_router
 from e_application.review.router import router as review_router
 from mch_common.audit_api import audit_router
-from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+from mch_common.auth.client import service_http
 from mch_common.runtime import service_lifespan
 from mch_common.web import create_service_app
 
@@ -52,15 +51,15 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.intake = intake_of(settings)  # fails at start if keys or trust are bad
-        async with platform(app):
-            tokens = ServiceTokenClient(
-                settings.token_url, settings.client_id, settings.client_secret, LOOKUP_SCOPE
-            )
-            http = httpx.AsyncClient(
+        async with (
+            platform(app),
+            service_http(
+                settings,
+                LOOKUP_SCOPE,
                 base_url=settings.atena_url,
-                auth=ServiceAuth(tokens),
                 timeout=settings.atena_timeout_seconds,
-            )
+            ) as http,
+        ):
             # Tests may have put an atena client of their own here before startup.
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
@@ -76,8 +75,6 @@ def _lifespan(
                     sender.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await sender
-                await http.aclose()
-                await tokens.close()
 
     return lifespan
 

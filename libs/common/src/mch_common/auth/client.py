@@ -6,15 +6,19 @@ identity sees one token request per service per token lifetime, not one per call
 """
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Literal
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote_plus
 
 import httpx
 
 from mch_common.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from mch_common.settings import ServiceSettings
 
 log = logging.getLogger("mch.auth.client")
 
@@ -156,3 +160,26 @@ class ServiceAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("ServiceAuth needs httpx.AsyncClient")
         yield request  # pragma: no cover - makes this a generator, as httpx expects
+
+
+@contextlib.asynccontextmanager
+async def service_http(
+    settings: "ServiceSettings",
+    scope: str,
+    *,
+    base_url: str = "",
+    timeout: float = 10.0,  # noqa: ASYNC109 - each call's own
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client whose every call carries this service's own token for `scope` alone (one
+    scope per client: a leaked token opens one door). Opened by a lifespan or a command, closed
+    with its token client."""
+    tokens = ServiceTokenClient(
+        settings.token_url, settings.client_id, settings.client_secret, scope
+    )
+    try:
+        async with httpx.AsyncClient(
+            base_url=base_url, auth=ServiceAuth(tokens), timeout=timeout
+        ) as http:
+            yield http
+    finally:
+        await tokens.close()

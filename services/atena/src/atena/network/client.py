@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from atena.config import Settings
-from mch_common.auth.client import ServiceAuth, ServiceTokenClient
+from mch_common.auth.client import service_http
 
 CODE_WRITE_SCOPE = "ims:code:write"
 
@@ -15,15 +15,10 @@ CODE_WRITE_SCOPE = "ims:code:write"
 async def ims_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     if not settings.intermediate_server_url:
         raise RuntimeError("ATENA_INTERMEDIATE_SERVER_URL is not set")
-    tokens = ServiceTokenClient(
-        settings.token_url, settings.client_id, settings.client_secret, CODE_WRITE_SCOPE
-    )
-    try:
-        async with httpx.AsyncClient(
-            base_url=settings.intermediate_server_url,
-            auth=ServiceAuth(tokens),
-            timeout=settings.ims_timeout_seconds,
-        ) as client:
-            yield client
-    finally:
-        await tokens.close()
+    async with service_http(
+        settings,
+        CODE_WRITE_SCOPE,
+        base_url=settings.intermediate_server_url,
+        timeout=settings.ims_timeout_seconds,
+    ) as client:
+        yield client
