@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mch_common.ids import uuid7
 from national_hub.config import HubKeys
-from national_hub.models import IssuedCode, IssuedPermit
-from national_hub.permission_list import Rule, not_allowed, rules_on
+from national_hub.permission_list import Rule, RuleCache, in_force, not_allowed, rules_on
 from national_hub.permits import Permit, sign_permit
 
 _FIND_OR_ADD_PERSON = text(
@@ -26,8 +25,17 @@ _ADD_CODE = text(
     "INSERT INTO hub.issued_code (code, institution, person_id) VALUES (:code, :inst, :pid) "
     "ON CONFLICT DO NOTHING"
 )
-_PERSON_OF_CODE = select(IssuedCode.person_id).where(
-    IssuedCode.code == bindparam("code"), IssuedCode.institution == bindparam("institution")
+# An inquiry's read, one statement: the person behind the requester's 符号 and the list's
+# stamp (its rules are cached per process until the stamp moves).
+_ROUTE_READ = text(
+    "SELECT (SELECT person_id FROM hub.issued_code WHERE code = :code AND institution = :inst)"
+    " AS person_id, max(list_version) AS list_version, count(*) AS list_rows"
+    " FROM hub.permission_rule"
+)
+_LOG_PERMIT = text(
+    "INSERT INTO hub.issued_permit (jti, requester, provider, clause, items, issued_at,"
+    " expires_at, refused_reason) VALUES (:jti, :requester, :provider, :clause,"
+    " CAST(:items AS text[]), :issued_at, :expires_at, :refused_reason)"
 )
 
 
@@ -52,10 +60,12 @@ class NationalHub:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], keys: HubKeys) -> None:
         self._sessions = sessions
         self._keys = keys
+        self._rules = RuleCache()
+        self._public_key = keys.signing_key.public_key()
 
     @property
     def public_key(self) -> Ed25519PublicKey:
-        return self._keys.signing_key.public_key()
+        return self._public_key
 
     @property
     def signing_key_id(self) -> str:
@@ -102,29 +112,36 @@ class NationalHub:
         now = datetime.now(UTC)
         jti = uuid7()
         async with self._sessions() as session, session.begin():
-            person_id = await session.scalar(
-                _PERSON_OF_CODE, {"code": requester_code, "institution": requester}
-            )
-            rules = await rules_on(session, now.date())
+            person_id, version, count = (
+                await session.execute(_ROUTE_READ, {"code": requester_code, "inst": requester})
+            ).one()
+            rules = self._rules.current((version, count))
+            if rules is None:
+                rules = self._rules.keep((version, count), await rules_on(session, None))
             reason = None
             if person_id is None:
                 reason = "the requester's 符号 is not one the hub issued to it"
             elif missing := not_allowed(
-                rules, requester=requester, provider=provider, clause=clause, items=items
+                in_force(rules, now.date()),
+                requester=requester,
+                provider=provider,
+                clause=clause,
+                items=items,
             ):
                 reason = f"not on the permission list: items {', '.join(missing)} under {clause}"
             expires_at = None if reason else now + self._keys.permit_lifetime
-            session.add(
-                IssuedPermit(
-                    jti=jti,
-                    requester=requester,
-                    provider=provider,
-                    clause=clause,
-                    items=list(items),
-                    issued_at=now,
-                    expires_at=expires_at,
-                    refused_reason=reason,
-                )
+            await session.execute(
+                _LOG_PERMIT,
+                {
+                    "jti": jti,
+                    "requester": requester,
+                    "provider": provider,
+                    "clause": clause,
+                    "items": list(items),
+                    "issued_at": now,
+                    "expires_at": expires_at,
+                    "refused_reason": reason,
+                },
             )
         if reason is not None or person_id is None or expires_at is None:
             raise PermitRefused(reason or "refused")
