@@ -25,18 +25,29 @@ _ADD_CODE = text(
     "INSERT INTO hub.issued_code (code, institution, person_id) VALUES (:code, :inst, :pid) "
     "ON CONFLICT DO NOTHING"
 )
-# An inquiry's read, one statement: the person behind the requester's 符号 and the list's
-# stamp (its rules are cached per process until the stamp moves).
-_ROUTE_READ = text(
-    "SELECT (SELECT person_id FROM hub.issued_code WHERE code = :code AND institution = :inst)"
-    " AS person_id, max(list_version) AS list_version, count(*) AS list_rows"
-    " FROM hub.permission_rule"
+# An inquiry's decision in one statement: the person behind the requester's 符号 and the
+# list's stamp, and the permit log's row, written only if the stamp is the one the caller
+# decided by (its rules are cached per process; a moved stamp: read them, decide again).
+_ROUTE = text(
+    "WITH code AS (SELECT person_id FROM hub.issued_code"
+    " WHERE code = :code AND institution = :inst),"
+    " stamp AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
+    " FROM hub.permission_rule),"
+    " decision AS (SELECT code.person_id, stamp.list_version, stamp.list_rows,"
+    " (stamp.list_version IS NOT DISTINCT FROM CAST(:list_version AS integer)"
+    " AND stamp.list_rows = CAST(:list_rows AS bigint)) AS current"
+    " FROM stamp LEFT JOIN code ON true),"
+    " logged AS (INSERT INTO hub.issued_permit (jti, requester, provider, clause, items,"
+    " issued_at, expires_at, refused_reason) SELECT :jti, :requester, :provider, :clause,"
+    " CAST(:items AS text[]), :issued_at, CASE WHEN person_id IS NULL"
+    " OR CAST(:list_refusal AS text) IS NOT NULL THEN NULL"
+    " ELSE CAST(:expires_at AS timestamptz) END,"
+    " CASE WHEN person_id IS NULL THEN CAST(:no_code AS text)"
+    " ELSE CAST(:list_refusal AS text) END"
+    " FROM decision WHERE current RETURNING jti)"
+    " SELECT person_id, list_version, list_rows, current FROM decision"
 )
-_LOG_PERMIT = text(
-    "INSERT INTO hub.issued_permit (jti, requester, provider, clause, items, issued_at,"
-    " expires_at, refused_reason) VALUES (:jti, :requester, :provider, :clause,"
-    " CAST(:items AS text[]), :issued_at, :expires_at, :refused_reason)"
-)
+NO_CODE = "the requester's 符号 is not one the hub issued to it"
 
 
 class PermitRefused(Exception):
@@ -111,39 +122,50 @@ class NationalHub:
         permit; every decision is kept in the hub's permit log."""
         now = datetime.now(UTC)
         jti = uuid7()
+        expires_at = now + self._keys.permit_lifetime
         async with self._sessions() as session, session.begin():
-            person_id, version, count = (
-                await session.execute(_ROUTE_READ, {"code": requester_code, "inst": requester})
-            ).one()
-            rules = self._rules.current((version, count))
-            if rules is None:
-                rules = self._rules.keep((version, count), await rules_on(session, None))
-            reason = None
-            if person_id is None:
-                reason = "the requester's 符号 is not one the hub issued to it"
-            elif missing := not_allowed(
-                in_force(rules, now.date()),
-                requester=requester,
-                provider=provider,
-                clause=clause,
-                items=items,
-            ):
-                reason = f"not on the permission list: items {', '.join(missing)} under {clause}"
-            expires_at = None if reason else now + self._keys.permit_lifetime
-            await session.execute(
-                _LOG_PERMIT,
-                {
-                    "jti": jti,
-                    "requester": requester,
-                    "provider": provider,
-                    "clause": clause,
-                    "items": list(items),
-                    "issued_at": now,
-                    "expires_at": expires_at,
-                    "refused_reason": reason,
-                },
-            )
-        if reason is not None or person_id is None or expires_at is None:
+            while True:
+                stamp, rules = self._rules.latest()
+                missing = not_allowed(
+                    in_force(rules, now.date()),
+                    requester=requester,
+                    provider=provider,
+                    clause=clause,
+                    items=items,
+                )
+                list_refusal = (
+                    f"not on the permission list: items {', '.join(missing)} under {clause}"
+                    if missing
+                    else None
+                )
+                decided = (
+                    await session.execute(
+                        _ROUTE,
+                        {
+                            "code": requester_code,
+                            "inst": requester,
+                            "list_version": stamp[0] if stamp else -1,
+                            "list_rows": stamp[1] if stamp else -1,
+                            "jti": jti,
+                            "requester": requester,
+                            "provider": provider,
+                            "clause": clause,
+                            "items": list(items),
+                            "issued_at": now,
+                            "expires_at": expires_at,
+                            "list_refusal": list_refusal,
+                            "no_code": NO_CODE,
+                        },
+                    )
+                ).one()
+                if decided.current:
+                    break
+                self._rules.keep(
+                    (decided.list_version, decided.list_rows), await rules_on(session, None)
+                )
+        person_id = decided.person_id
+        reason = NO_CODE if person_id is None else list_refusal
+        if reason is not None or person_id is None:
             raise PermitRefused(reason or "refused")
         provider_code = self._code(provider, person_id)
         permit = Permit(

@@ -81,6 +81,10 @@ class RuleCache:
         """The rules, or None when the stamp says they must be read again."""
         return self._rules if stamp == self._stamp else None
 
+    def latest(self) -> tuple[ListStamp | None, list[Rule]]:
+        """The stamp last seen (None: never read) and its rules."""
+        return self._stamp, self._rules
+
     def keep(self, stamp: ListStamp, rules: list[Rule]) -> list[Rule]:
         self._stamp, self._rules = stamp, rules
         return rules

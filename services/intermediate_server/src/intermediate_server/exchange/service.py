@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from national_hub.hub import NationalHub, PermitRefused
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from intermediate_server.codes.cipher import CodeCipher
 from intermediate_server.exchange import repository
@@ -120,8 +120,8 @@ async def inquire(
     answer = await provider.provide(
         replace(routed, permit=permitted.permit, provider_code=permitted.provider_code)
     )
-    # The provider's transaction may have shared this connection (tests): walled again.
-    await enter_tenant(session, requester)
+    if shares_connection(session):
+        await enter_tenant(session, requester)
     if answer.refused_reason is not None:
         reason = f"the provider refused: {answer.refused_reason}"
         raise await refuse(Forbidden(reason), reason, provider_knows=True)
@@ -158,6 +158,13 @@ async def inquire(
         ),
     )
     return inquiry
+
+
+def shares_connection(session: AsyncSession) -> bool:
+    """A session factory bound to one connection (a test's rolled-back transaction) ran the
+    hub's and the provider's transactions on this one as savepoints, which left the provider's
+    tenant set: the requester's is set again. On an engine each had its own connection."""
+    return isinstance(session.bind, AsyncConnection)
 
 
 def inquiry_status(answer: dict[str, dict[str, Any]]) -> str:
