@@ -292,7 +292,7 @@ async def direct_run(
         async with pool.acquire() as requester, requester.transaction():
             await requester.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
             await requester.fetchrow(REQUEST_READ, FUKUOKA, person_no)
-            async with pool.acquire() as conn, conn.transaction():  # the hub
+            async with pool.acquire() as conn:  # the hub: one statement, committed alone
                 await conn.fetchrow(
                     HUB_ROUTE,
                     requester_code,
