@@ -7,10 +7,11 @@ and the provision records on both sides, each side's transaction under row-level
 The service runs as deployed (uvicorn, one single-worker replica per core; BENCH_WORKERS
 overrides), as the runtime role, driven by bench/_http.py.
 
-The ceiling is the same path's database work alone, in the same run: the same statements per
-inquiry through asyncpg as the runtime role (set the tenant, read the 符号, the hub's code,
-rules and permit log, the provider's permit, list, 符号 index and replica reads, the inquiry
-and the two provision records), no HTTP, no JWT, no signature, no ORM.
+The ceiling is the same path's database work alone, in the same run: the service's statements
+per inquiry through asyncpg as the runtime role, transaction by transaction as the service
+makes them (the requester's: its tenant, its one read, the inquiry and its record; the hub's
+one statement; the provider's: its tenant, its one statement, its record), no HTTP, no JWT, no
+signature, no ORM. The 符号 and indexes it needs are computed before the clock starts.
 
     .venv/bin/python bench/network_inquiry.py [--people 2000] [--inquiries 3000]
 
