@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intermediate_server.codes.models import PersonCode
 
-_CODE_OF_PERSON = select(PersonCode).where(PersonCode.person_no == bindparam("person_no"))
 _PERSON_OF_INDEX = select(PersonCode.person_no).where(PersonCode.code_index == bindparam("idx"))
 
 
@@ -25,10 +24,6 @@ async def save_code(session: AsyncSession, rows: list[dict[str, object]]) -> Non
         ),
         rows,
     )
-
-
-async def code_of_person(session: AsyncSession, person_no: str) -> PersonCode | None:
-    return (await session.scalars(_CODE_OF_PERSON, {"person_no": person_no})).first()
 
 
 async def person_of_index(session: AsyncSession, code_index: bytes) -> str | None:
