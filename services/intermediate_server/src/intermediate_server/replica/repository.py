@@ -1,11 +1,28 @@
 """Statements of the replica (the tenant's rows only)."""
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intermediate_server.replica.models import ReplicaEntry
+
+
+class ReplicaRecord(Protocol):
+    """What an answer needs of an entry (the ORM row or the provider's one-statement read)."""
+
+    @property
+    def item_no(self) -> str: ...
+    @property
+    def record_key(self) -> str: ...
+    @property
+    def as_of(self) -> datetime: ...
+    @property
+    def no_auto_response(self) -> bool: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
 
 # A registration older than what is held changes nothing (events may come out of order).
 _UPSERT = text(
