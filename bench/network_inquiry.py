@@ -25,7 +25,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -37,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
-from _http import LeanClient, wait_ready
+from _http import LeanClient, service_replicas, wait_ready
 
 import intermediate_server
 from intermediate_server.codes.cipher import CodeCipher
@@ -47,7 +46,6 @@ from mch_common.db_roles import drop_runtime_role, ensure_runtime_role
 from mch_common.events import EventBus
 from mch_common.migrations import upgrade_async
 from mch_common.mynumber import generate_my_number
-from mch_testing.app import free_port
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
@@ -57,7 +55,6 @@ KITAKYUSHU, FUKUOKA = "401005", "401307"
 CLAUSE = "主務省令第2条の表95の項"
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
-LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 
 
 def say(message: str) -> None:
@@ -67,45 +64,11 @@ def say(message: str) -> None:
 
 @contextlib.contextmanager
 def ims_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
-    env = {**os.environ, **{f"IMS_{k.upper()}": v for k, v in settings.items()}}
-    log = open(LOG_PATH, "wb")
-    ports = [free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mch_common.serve",
-                "--factory",
-                "intermediate_server.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "60",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        for port in ports
-    ]
-    try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+    """intermediate_server replicas (see _http.service_replicas)."""
+    with service_replicas(
+        "intermediate_server.main:create_app", "IMS_", settings, count
+    ) as base_urls:
+        yield base_urls
 
 
 async def run_pool(count: int, work: Any) -> tuple[float, list[float]]:
