@@ -7,11 +7,21 @@ the benches need: one request at a time per connection, Content-Length bodies, J
 """
 
 import asyncio
+import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from mch_testing.app import free_port
+
+# Where the replicas' stderr goes (their logs): nowhere unless a run is being looked into.
+SERVER_LOG = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 
 
 @dataclass(frozen=True)
@@ -130,3 +140,51 @@ async def wait_ready(base_url: str, *, within: float = 30) -> None:
             await asyncio.sleep(0.2)
     finally:
         await client.close()
+
+
+@contextlib.contextmanager
+def service_replicas(
+    factory: str, env_prefix: str, settings: Mapping[str, str], count: int
+) -> Iterator[list[str]]:
+    """`count` replicas of a service as deployed: one single-worker uvicorn process each, on a
+    port of its own (the client spreads its connections over them, as a balancer would; uvicorn
+    --workers shares one socket and the kernel hands connections out unevenly). Yields their
+    base URLs; stops them afterwards."""
+    env = {**os.environ, **{f"{env_prefix}{k.upper()}": v for k, v in settings.items()}}
+    ports = [free_port() for _ in range(count)]
+    with open(SERVER_LOG, "ab") as log:
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mch_common.serve",
+                    "--factory",
+                    factory,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--timeout-keep-alive",
+                    "60",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            for port in ports
+        ]
+        try:
+            yield [f"http://127.0.0.1:{port}" for port in ports]
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

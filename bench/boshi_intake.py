@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 import uuid
@@ -20,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
-from _http import LeanClient, wait_ready
+from _http import LeanClient, service_replicas, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification, snapshot
@@ -29,7 +28,6 @@ from mch_common.db import asyncpg_dsn, create_database, drop_database, with_data
 from mch_common.events import EventBus
 from mch_common.ids import uuid7
 from mch_common.migrations import upgrade_async
-from mch_testing.app import free_port
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
@@ -40,7 +38,6 @@ TARGET = 300
 # figure between runs by a third.) The load generator (bench/_http.py) needs little CPU.
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 WARMUP = 4 * WORKERS
-LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 MOTHERS = int(os.environ.get("BENCH_MOTHERS", "1200"))  # two writes each
 SCOPES = ("boshi:pregnancy:read", "boshi:pregnancy:write")
@@ -87,46 +84,9 @@ async def run_pool(count: int, work: Any) -> float:
 
 @contextlib.contextmanager
 def boshi_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
-    """boshi_core replicas: one uvicorn process each, on ports of their own."""
-    env = {**os.environ, **{f"BOSHI_{k.upper()}": v for k, v in settings.items()}}
-    log = open(LOG_PATH, "wb")
-    ports = [free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mch_common.serve",
-                "--factory",
-                "boshi_core.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "60",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        for port in ports
-    ]
-    try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+    """boshi_core replicas (see _http.service_replicas)."""
+    with service_replicas("boshi_core.main:create_app", "BOSHI_", settings, count) as base_urls:
+        yield base_urls
 
 
 async def rest_run(base_urls: list[str], keys: TestKeySet, people: list[str]) -> float:

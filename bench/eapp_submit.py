@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _http import LeanClient, wait_ready
+from _http import LeanClient, service_replicas, wait_ready
 
 import e_application
 from e_application.jpki.applicant import Card
@@ -36,7 +35,6 @@ from mch_common.db import create_database, drop_database, with_database
 from mch_common.events import EventBus
 from mch_common.migrations import upgrade_async
 from mch_common.mynumber import generate_my_number
-from mch_testing.app import free_port
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
@@ -111,44 +109,9 @@ def verification_ceiling(trust_file: Path, packages: list[bytes]) -> float:
 
 @contextlib.contextmanager
 def eapp_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
-    """e_application replicas: one uvicorn process each, on ports of their own."""
-    env = {**os.environ, **{f"EAPP_{k.upper()}": v for k, v in settings.items()}}
-    ports = [free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mch_common.serve",
-                "--factory",
-                "e_application.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "60",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """e_application replicas (see _http.service_replicas)."""
+    with service_replicas("e_application.main:create_app", "EAPP_", settings, count) as base_urls:
+        yield base_urls
 
 
 async def rest_run(base_urls: list[str], packages: list[bytes]) -> float:

@@ -7,10 +7,11 @@ and the provision records on both sides, each side's transaction under row-level
 The service runs as deployed (uvicorn, one single-worker replica per core; BENCH_WORKERS
 overrides), as the runtime role, driven by bench/_http.py.
 
-The ceiling is the same path's database work alone, in the same run: the same statements per
-inquiry through asyncpg as the runtime role (set the tenant, read the 符号, the hub's code,
-rules and permit log, the provider's permit, list, 符号 index and replica reads, the inquiry
-and the two provision records), no HTTP, no JWT, no signature, no ORM.
+The ceiling is the same path's database work alone, in the same run: the service's statements
+per inquiry through asyncpg as the runtime role, transaction by transaction as the service
+makes them (the requester's: its tenant, its one read, the inquiry and its record; the hub's
+one statement; the provider's: its tenant, its one statement, its record), no HTTP, no JWT, no
+signature, no ORM. The 符号 and indexes it needs are computed before the clock starts.
 
     .venv/bin/python bench/network_inquiry.py [--people 2000] [--inquiries 3000]
 
@@ -24,7 +25,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -36,15 +36,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
-from _http import LeanClient, wait_ready
+from _http import LeanClient, service_replicas, wait_ready
 
 import intermediate_server
+from intermediate_server.codes.cipher import CodeCipher
+from intermediate_server.config import Settings
 from mch_common.db import asyncpg_dsn, create_database, drop_database, with_database
 from mch_common.db_roles import drop_runtime_role, ensure_runtime_role
 from mch_common.events import EventBus
 from mch_common.migrations import upgrade_async
 from mch_common.mynumber import generate_my_number
-from mch_testing.app import free_port
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
@@ -54,7 +55,6 @@ KITAKYUSHU, FUKUOKA = "401005", "401307"
 CLAUSE = "主務省令第2条の表95の項"
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
-LOG_PATH = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 
 
 def say(message: str) -> None:
@@ -64,45 +64,11 @@ def say(message: str) -> None:
 
 @contextlib.contextmanager
 def ims_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
-    env = {**os.environ, **{f"IMS_{k.upper()}": v for k, v in settings.items()}}
-    log = open(LOG_PATH, "wb")
-    ports = [free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mch_common.serve",
-                "--factory",
-                "intermediate_server.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "60",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        for port in ports
-    ]
-    try:
-        yield [f"http://127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+    """intermediate_server replicas (see _http.service_replicas)."""
+    with service_replicas(
+        "intermediate_server.main:create_app", "IMS_", settings, count
+    ) as base_urls:
+        yield base_urls
 
 
 async def run_pool(count: int, work: Any) -> tuple[float, list[float]]:
@@ -210,71 +176,114 @@ async def rest_run(
             await client.close()
 
 
-async def direct_run(dsn: str, people: list[str], count: int) -> tuple[float, list[float]]:
-    """The path's statements through asyncpg, transaction by transaction as the service
-    makes them (requester, hub, provider, requester)."""
-    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=CONCURRENCY)
+# The service's statements (exchange/repository.py, national_hub/hub.py), as asyncpg runs them.
+REQUEST_READ = (
+    "SELECT EXISTS (SELECT 1 FROM tenant WHERE code = $1) AS provider_known,"
+    " (SELECT code_ciphertext FROM person_code WHERE person_no = $2) AS sealed_code"
+)
+HUB_ROUTE = (
+    "WITH code AS (SELECT person_id FROM hub.issued_code WHERE code = $1 AND institution = $2),"
+    " stamp AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
+    " FROM hub.permission_rule),"
+    " decision AS (SELECT code.person_id, stamp.list_version, stamp.list_rows,"
+    " (stamp.list_version IS NOT DISTINCT FROM $3::integer AND stamp.list_rows = $4::bigint)"
+    " AS current FROM stamp LEFT JOIN code ON true),"
+    " logged AS (INSERT INTO hub.issued_permit (jti, requester, provider, clause, items,"
+    " issued_at, expires_at, refused_reason) SELECT $5, $2, $6, $7, $8::text[], $9,"
+    " CASE WHEN person_id IS NULL THEN NULL ELSE $10::timestamptz END,"
+    " CASE WHEN person_id IS NULL THEN 'no code' END FROM decision WHERE current RETURNING jti)"
+    " SELECT person_id, list_version, list_rows, current FROM decision"
+)
+PROVIDER_READ = (
+    "WITH used AS (INSERT INTO used_permit (jti, tenant, used_at, expires_at)"
+    " VALUES ($1, $2, $3, $3) ON CONFLICT (jti) DO NOTHING RETURNING jti),"
+    " person AS (SELECT person_no FROM person_code WHERE code_index = $4 LIMIT 1),"
+    " list AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
+    " FROM permission_copy)"
+    " SELECT (SELECT count(*) FROM used) AS fresh, list.list_version, list.list_rows,"
+    " person.person_no, r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
+    " FROM list LEFT JOIN person ON true LEFT JOIN replica_entry AS r"
+    " ON r.person_no = person.person_no AND r.item_no = ANY($5::text[])"
+    " ORDER BY r.item_no, r.as_of"
+)
+RECORD = (
+    "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
+    " purpose, outcome, detail, correlation_id, persons) VALUES ($1, $2, NULL, $3,"
+    " 'inquiry', $4, $5, 'success', $6, NULL, $7)"
+)
+
+
+async def codes_of(dsn: str) -> dict[str, tuple[str, bytes]]:
+    """For the ceiling (not timed): each Kitakyushu person's 符号 as the gateway decrypts it,
+    and the index under which Fukuoka's gateway finds the same person, as the service
+    computes them (the servers run with the default keys, as this process does)."""
+    key_id, key, index_key = Settings().code_keys
+    cipher = CodeCipher(key_id=key_id, key=key, index_key=index_key)
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
+            sealed = await conn.fetch("SELECT person_no, code_ciphertext FROM person_code")
+        issued = await conn.fetch(
+            "SELECT k.code, f.code FROM hub.issued_code k JOIN hub.issued_code f"
+            " ON f.person_id = k.person_id AND f.institution = $2 WHERE k.institution = $1",
+            KITAKYUSHU,
+            FUKUOKA,
+        )
+    finally:
+        await conn.close()
+    provider_code_of = {r[0]: r[1] for r in issued}
+    codes: dict[str, tuple[str, bytes]] = {}
+    for row in sealed:
+        code = cipher.decrypt(row["code_ciphertext"], tenant=KITAKYUSHU, person_no=row[0])
+        codes[row[0]] = (code, cipher.index(provider_code_of[code], tenant=FUKUOKA))
+    return codes
+
+
+async def direct_run(
+    dsn: str, people: list[str], codes: dict[str, tuple[str, bytes]], count: int
+) -> tuple[float, list[float]]:
+    """The path's statements through asyncpg, transaction by transaction as the service makes
+    them: the requester's (held open), the hub's and the provider's on other connections."""
+    pool = await asyncpg.create_pool(dsn, min_size=2 * CONCURRENCY, max_size=2 * CONCURRENCY)
     assert pool is not None
-    record = (
-        "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
-        " purpose, outcome, detail, correlation_id, persons) VALUES ($1, $2, NULL, $3,"
-        " 'inquiry', $4, $5, 'success', $6, NULL, $7)"
-    )
 
     async def inquire(i: int) -> None:
         person_no = people[i % len(people)]
+        requester_code, provider_index = codes[person_no]
         now = datetime.now(UTC)
         jti = uuid.uuid4()
-        async with pool.acquire() as conn, conn.transaction():  # the requester's read
-            await conn.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
-            await conn.fetchrow("SELECT code FROM tenant WHERE code = $1", FUKUOKA)
-            row = await conn.fetchrow(
-                "SELECT code_ciphertext FROM person_code WHERE person_no = $1", person_no
-            )
-            assert row is not None
-        async with pool.acquire() as conn, conn.transaction():  # the hub
-            await conn.fetchval("SELECT person_id FROM hub.issued_code LIMIT 1")
-            await conn.fetch("SELECT * FROM hub.permission_rule WHERE valid_from <= $1", now.date())
-            await conn.execute(
-                "INSERT INTO hub.issued_permit (jti, requester, provider, clause, items,"
-                " issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                jti,
-                KITAKYUSHU,
-                FUKUOKA,
-                CLAUSE,
-                ["95"],
-                now,
-            )
-        async with pool.acquire() as conn, conn.transaction():  # the provider
-            await conn.execute("SELECT set_config('app.tenant', $1, true)", FUKUOKA)
-            await conn.execute(
-                "INSERT INTO used_permit (jti, tenant, used_at, expires_at) VALUES ($1, $2, $3,"
-                " $3) ON CONFLICT DO NOTHING",
-                jti,
-                FUKUOKA,
-                now,
-            )
-            await conn.fetch("SELECT * FROM permission_copy WHERE valid_from <= $1", now.date())
-            fukuoka_no = "4013" + person_no[4:]
-            await conn.fetchval(
-                "SELECT person_no FROM person_code WHERE person_no = $1", fukuoka_no
-            )
-            await conn.fetch(
-                "SELECT * FROM replica_entry WHERE person_no = $1 AND item_no = '95'", fukuoka_no
-            )
-            await conn.execute(
-                record,
-                now,
-                f"municipality:{KITAKYUSHU}",
-                "provision.provide",
-                str(jti),
-                CLAUSE,
-                json.dumps({"tenant": FUKUOKA}),
-                [f"{FUKUOKA}:{fukuoka_no}"],
-            )
-        async with pool.acquire() as conn, conn.transaction():  # the requester's answer
-            await conn.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
-            await conn.execute(
+        async with pool.acquire() as requester, requester.transaction():
+            await requester.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
+            await requester.fetchrow(REQUEST_READ, FUKUOKA, person_no)
+            async with pool.acquire() as conn:  # the hub: one statement, committed alone
+                await conn.fetchrow(
+                    HUB_ROUTE,
+                    requester_code,
+                    KITAKYUSHU,
+                    1,
+                    2,
+                    jti,
+                    FUKUOKA,
+                    CLAUSE,
+                    ["95"],
+                    now,
+                    now,
+                )
+            async with pool.acquire() as conn, conn.transaction():  # the provider
+                await conn.execute("SELECT set_config('app.tenant', $1, true)", FUKUOKA)
+                await conn.fetch(PROVIDER_READ, jti, FUKUOKA, now, provider_index, ["95"])
+                await conn.execute(
+                    RECORD,
+                    now,
+                    f"municipality:{KITAKYUSHU}",
+                    "provision.provide",
+                    str(jti),
+                    CLAUSE,
+                    json.dumps({"tenant": FUKUOKA}),
+                    [f"{FUKUOKA}:4013{person_no[4:]}"],
+                )
+            await requester.execute(  # the requester's answer
                 "INSERT INTO inquiry (id, tenant, person_no, provider, clause, items, status,"
                 " asked_by, asked_at, answered_at, answer) VALUES ($1, $2, $3, $4, $5, $6,"
                 " 'answered', 'bench', $7, $7, '{}')",
@@ -286,8 +295,8 @@ async def direct_run(dsn: str, people: list[str], count: int) -> tuple[float, li
                 ["95"],
                 now,
             )
-            await conn.execute(
-                record,
+            await requester.execute(
+                RECORD,
                 now,
                 "bench-staff",
                 "provision.inquiry",
@@ -334,7 +343,9 @@ async def main() -> int:
                 "jwks_url": jwks_url,
                 "jwt_issuer": TEST_ISSUER,
                 "jwt_audience": TEST_AUDIENCE,
-                "db_pool_size": str(CONCURRENCY // WORKERS + 2),
+                # An inquiry holds the requester's connection while the hub's and the
+                # provider's transactions take another.
+                "db_pool_size": str(2 * (CONCURRENCY // WORKERS) + 2),
                 "log_level": "WARNING",
             }
             with ims_servers(settings, WORKERS) as base_urls:
@@ -348,7 +359,10 @@ async def main() -> int:
         await admin.execute("CHECKPOINT")
         say("the same database work alone (ceiling)")
         ceiling_elapsed, ceiling_latencies = await direct_run(
-            asyncpg_dsn(runtime_url), people, args.inquiries
+            asyncpg_dsn(runtime_url),
+            people,
+            await codes_of(asyncpg_dsn(runtime_url)),
+            args.inquiries,
         )
         await admin.close()
     finally:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atena.config import Settings
 from atena.main import create_app
 from atena.testing import Headers, person_body
+from mch_testing.app import client_in
 from mch_testing.keys import TestKeySet
 
 ALL_SCOPES = (
@@ -48,14 +49,8 @@ async def client(
     app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Requests share the test's rolled-back transaction."""
-    real = app.state.sessions
-    app.state.sessions = sessions
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-    finally:
-        app.state.sessions = real
+    async with client_in(app, sessions) as c:
+        yield c
 
 
 @pytest.fixture

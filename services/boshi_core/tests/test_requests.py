@@ -184,6 +184,7 @@ async def test_correction_keeps_the_previous_value_and_passes_the_change_on(
     before = await db_session.get(Pregnancy, pregnancy_id)
     assert before is not None
     old_occupation, old_phone = before.occupation, before.contact_phone
+    old_due = before.expected_delivery_date.isoformat()
 
     corrections = [
         {
@@ -197,6 +198,13 @@ async def test_correction_keeps_the_previous_value_and_passes_the_change_on(
             "record_id": pregnancy_id,
             "field": "contact_phone",
             "value": "093-000-0000",
+        },
+        {
+            # A field the intermediate server's replica holds (item 80): its value travels.
+            "record_type": "pregnancy",
+            "record_id": pregnancy_id,
+            "field": "expected_delivery_date",
+            "value": "2027-04-20",
         },
     ]
     # Another person's record cannot be named; a field outside the registry neither.
@@ -226,15 +234,17 @@ async def test_correction_keeps_the_previous_value_and_passes_the_change_on(
     assert decided.status_code == 200, decided.text
     done = await client.post(f"/requests/{request_id}/fulfilment", headers=headers)
     assert done.status_code == 200, done.text
-    assert done.json()["summary"] == {"corrected": 1}
+    assert done.json()["summary"] == {"corrected": 2}
 
     await db_session.refresh(before)
     assert before.occupation == "看護師"
     assert before.contact_phone == old_phone
+    assert before.expected_delivery_date.isoformat() == "2027-04-20"
     made = await client.get(f"/requests/{request_id}/corrections", headers=headers)
     assert made.status_code == 200, made.text
-    assert [(c["field"], c["previous_value"], c["new_value"]) for c in made.json()] == [
-        ("occupation", old_occupation, "看護師")
+    assert sorted((c["field"], c["previous_value"], c["new_value"]) for c in made.json()) == [
+        ("expected_delivery_date", old_due, "2027-04-20"),
+        ("occupation", old_occupation, "看護師"),
     ]
     outbox = [e for e in await read_outbox(db_session) if e["type"] == "boshi.record.corrected"]
     assert [e["data"] for e in outbox] == [
@@ -242,8 +252,11 @@ async def test_correction_keeps_the_previous_value_and_passes_the_change_on(
             "person_no": MOTHER,
             "record_type": "pregnancy",
             "record_id": pregnancy_id,
-            "fields": ["occupation"],
+            "fields": ["expected_delivery_date", "occupation"],
             "request_id": request_id,
+            # The occupation's value stays here; the due date is in the replica's item 80.
+            "values": {"expected_delivery_date": "2027-04-20"},
+            "copy_key": None,
         }
     ]
     assert (

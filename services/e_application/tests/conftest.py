@@ -24,6 +24,7 @@ from e_application.main import create_app
 from e_application.procedures.definitions import PREGNANCY
 from mch_common.dates import today_tokyo
 from mch_common.mynumber import generate_my_number
+from mch_testing.app import client_in
 from mch_testing.keys import TestKeySet
 
 KOKURAKITA = "401064"  # 小倉北区
@@ -88,14 +89,8 @@ async def client(
     app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Requests share the test's rolled-back transaction."""
-    real = app.state.sessions
-    app.state.sessions = sessions
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-    finally:
-        app.state.sessions = real
+    async with client_in(app, sessions) as c:
+        yield c
 
 
 @pytest.fixture

@@ -111,9 +111,11 @@ async def test_client_credentials(idp: Identity) -> None:
         "atena:disclosure:export",  # boshi_core collects each service's disclosure
         "atena:mynumber:lookup",
         "atena:person:read",
+        "eapp:disclosure:export",
         "eapp:export:pull",
         "immunization:disclosure:export",
         "immunization:status:read",
+        "ims:disclosure:export",
         "ims:inquire",
     ]
     assert claims["ward"] is None

@@ -24,6 +24,7 @@ from immunization_bridge.deps import (
 from immunization_bridge.main import create_app
 from mch_common.events import CloudEvent
 from mch_common.work import UnitOfWork
+from mch_testing.app import client_in
 from mch_testing.keys import TestKeySet
 
 ALL_SCOPES = (RECORD_IMPORT, STATUS_READ, DISCLOSURE_EXPORT, REGISTER_FILE_EXPORT)
@@ -63,14 +64,8 @@ async def client(
     app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Requests share the test's rolled-back transaction."""
-    real = app.state.sessions
-    app.state.sessions = sessions
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-    finally:
-        app.state.sessions = real
+    async with client_in(app, sessions) as c:
+        yield c
 
 
 @pytest.fixture

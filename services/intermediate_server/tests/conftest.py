@@ -24,6 +24,7 @@ from intermediate_server.deps import (
 )
 from intermediate_server.main import create_app
 from mch_common.mynumber import generate_my_number
+from mch_testing.app import client_in
 from mch_testing.keys import TestKeySet
 
 KITAKYUSHU = "401005"
@@ -75,14 +76,10 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Requests share the test's rolled-back transaction."""
     await add_tenants(db_session)
-    real = app.state.sessions
-    app.state.sessions = sessions
     try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with client_in(app, sessions) as c:
             yield c
     finally:
-        app.state.sessions = real
         app.state.hub = None
 
 
@@ -143,14 +140,10 @@ async def committed_client(
     request's rolled-back transaction, the provider's in a transaction of its own."""
     async with committed_sessions() as session, session.begin():
         await add_tenants(session)
-    real = app.state.sessions
-    app.state.sessions = committed_sessions
     try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with client_in(app, committed_sessions) as c:
             yield c
     finally:
-        app.state.sessions = real
         app.state.hub = None
 
 

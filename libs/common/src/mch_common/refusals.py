@@ -16,7 +16,7 @@ exist, answer the miss instead with `refused_as_miss(refusal, miss)`; the record
 was a refusal, and why.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -146,11 +146,17 @@ async def record_person_route_refusal(request: Request, error: DomainError) -> N
     if not named:
         return
     name, target_id = named[0]
+    principal = getattr(request.state, "principal", None)
+    # A multi-tenant service names a person by tenant too (`app.state.person_key`: the
+    # intermediate server's "tenant:person_no"); a person number alone is only a city's.
+    person_key: Callable[[str, str], str] | None = getattr(request.app.state, "person_key", None)
+    if person_key is not None and principal is not None:
+        target_id = person_key(principal.tenant, target_id)
     route = request.scope.get("route")
     await commit_refusal(
         request.app.state.sessions,
         error,
-        getattr(request.state, "principal", None),
+        principal,
         action=f"{request.method} {getattr(route, 'path', request.url.path)}",
         target_type=person_params[name],
         target_id=target_id[:100],

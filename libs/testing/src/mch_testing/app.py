@@ -1,7 +1,7 @@
 """Running a service app in tests: its real lifespan, HTTP through ASGITransport, or uvicorn
 on a free loopback port when another service must reach it over real HTTP."""
 
-__all__ = ["free_port", "running_app", "serve_over_http"]
+__all__ = ["client_in", "free_port", "running_app", "serve_over_http"]
 
 import asyncio
 import contextlib
@@ -32,6 +32,23 @@ async def running_app(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@asynccontextmanager
+async def client_in(
+    app: FastAPI, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose lifespan is already running (a session-scoped fixture), its
+    requests on `sessions` (the test's rolled-back transaction, or committed sessions) until
+    the client closes; the app's own sessions are put back afterwards."""
+    real = app.state.sessions
+    app.state.sessions = sessions
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        app.state.sessions = real
 
 
 @asynccontextmanager

@@ -17,8 +17,8 @@ class DisclosureSource(BaseModel):
     scope: str
 
 
-# The platform's disclosure sources besides boshi_core itself; e_application and the
-# intermediate server are added here (BOSHI_DISCLOSURE_SOURCES, JSON) when they answer.
+# The platform's disclosure sources besides boshi_core itself (BOSHI_DISCLOSURE_SOURCES, JSON):
+# `make run`'s ports; compose and deploy/ set their own.
 DEFAULT_DISCLOSURE_SOURCES = {
     "atena": DisclosureSource(
         url="http://127.0.0.1:8101/persons/{person_no}/disclosure", scope="atena:disclosure:export"
@@ -26,6 +26,12 @@ DEFAULT_DISCLOSURE_SOURCES = {
     "immunization_bridge": DisclosureSource(
         url="http://127.0.0.1:8105/children/{person_no}/disclosure",
         scope="immunization:disclosure:export",
+    ),
+    "e_application": DisclosureSource(
+        url="http://127.0.0.1:8103/persons/{person_no}/disclosure", scope="eapp:disclosure:export"
+    ),
+    "intermediate_server": DisclosureSource(
+        url="http://127.0.0.1:8104/persons/{person_no}/disclosure", scope="ims:disclosure:export"
     ),
 }
 

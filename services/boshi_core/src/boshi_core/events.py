@@ -4,6 +4,8 @@ and minimal facts, never a My Number. Emit through a type: `await X.emit(session
 from datetime import date
 from typing import Any
 
+from pydantic import Field
+
 from boshi_core.config import SERVICE
 from mch_common.events.catalogue import EventPayload, EventType
 
@@ -98,14 +100,24 @@ class UseSuspensionChanged(EventPayload):
 
 
 class RecordCorrected(EventPayload):
-    """Fields of a record corrected on a decision (訂正): the names only, the values stay in
-    boshi_core (the record's previous values are kept there)."""
+    """Fields of a record corrected on a decision (訂正): their names; the new values only of
+    the fields another service holds a copy of (the intermediate server's replica, items 80
+    and 95), which travelled in the record's own event already. The previous values stay in
+    boshi_core."""
 
     person_no: str
     record_type: str
     record_id: str
     fields: list[str]
     request_id: str
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="new values of the corrected fields a copy holds"
+    )
+    copy_key: str | None = Field(
+        default=None,
+        description="the key the copy holds the record under when not its id (an infant "
+        "checkup's programme)",
+    )
 
 
 PREGNANCY_OPENED = EventType(SERVICE, "boshi.pregnancy.opened", PregnancyOpened)

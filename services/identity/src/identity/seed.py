@@ -69,6 +69,8 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
             # collecting a disclosure (開示請求) from every service
             "atena:disclosure:export",
             "immunization:disclosure:export",
+            "eapp:disclosure:export",
+            "ims:disclosure:export",
             "ims:inquire",
             "eapp:export:pull",
         ],

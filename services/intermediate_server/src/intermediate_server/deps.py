@@ -20,6 +20,7 @@ REPLICA_WRITE = "ims:replica:write"
 INQUIRE = "ims:inquire"
 APPROVE = "ims:approve"
 RECORDS_READ = "ims:records:read"
+DISCLOSURE_EXPORT = "ims:disclosure:export"  # boshi_core's collector (issue 19)
 AUDIT_READ = "ims:audit:read"
 SYSTEM_ADMIN = "ims:system:admin"
 
@@ -28,6 +29,7 @@ ReplicaWriter = Annotated[Principal, require_scope(REPLICA_WRITE)]
 Inquirer = Annotated[Principal, require_scope(INQUIRE)]
 Approver = Annotated[Principal, require_scope(APPROVE)]
 RecordsReader = Annotated[Principal, require_scope(RECORDS_READ)]
+DisclosureExporter = Annotated[Principal, require_scope(DISCLOSURE_EXPORT)]
 SystemAdmin = Annotated[Principal, require_scope(SYSTEM_ADMIN)]
 
 
@@ -43,12 +45,18 @@ async def _settings(request: Request) -> Settings:
 
 
 async def _hub(request: Request) -> NationalHub:
-    """The national hub. In-process here; tests may put another on `app.state.hub`."""
-    hub: NationalHub | None = getattr(request.app.state, "hub", None)
+    """The national hub. In-process here; tests may put another on `app.state.hub`. Kept
+    while the app's session factory is the same one (the hub caches its permission list)."""
+    state = request.app.state
+    hub: NationalHub | None = getattr(state, "hub", None)
     if hub is not None:
         return hub
-    settings: Settings = request.app.state.settings
-    return NationalHub(sessions=request.app.state.sessions, keys=settings.hub_keys)
+    kept: tuple[object, NationalHub] | None = getattr(state, "hub_of_sessions", None)
+    if kept is None or kept[0] is not state.sessions:
+        settings: Settings = state.settings
+        kept = (state.sessions, NationalHub(sessions=state.sessions, keys=settings.hub_keys))
+        state.hub_of_sessions = kept
+    return kept[1]
 
 
 async def _cipher(request: Request) -> CodeCipher:
@@ -68,14 +76,21 @@ Cipher = Annotated[CodeCipher, Depends(_cipher)]
 
 
 async def _provider(request: Request, hub: Hub, cipher: Cipher) -> Provider:
-    """The provider side of this platform, which the hub routes inquiries to."""
-    settings: Settings = request.app.state.settings
-    return Provider(
-        sessions=request.app.state.sessions,
-        hub_key=hub.public_key,
-        cipher=cipher,
-        approval_window=timedelta(hours=settings.approval_hours),
-    )
+    """The provider side of this platform, which the hub routes inquiries to; kept like the
+    hub (it caches its copy of the permission list)."""
+    state = request.app.state
+    kept: tuple[object, NationalHub, Provider] | None = getattr(state, "provider_of", None)
+    if kept is None or kept[0] is not state.sessions or kept[1] is not hub:
+        settings: Settings = state.settings
+        provider = Provider(
+            sessions=state.sessions,
+            hub_key=hub.public_key,
+            cipher=cipher,
+            approval_window=timedelta(hours=settings.approval_hours),
+        )
+        kept = (state.sessions, hub, provider)
+        state.provider_of = kept
+    return kept[2]
 
 
 ProviderGateway = Annotated[Provider, Depends(_provider)]

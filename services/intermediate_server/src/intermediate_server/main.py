@@ -7,8 +7,10 @@ from fastapi import FastAPI
 
 from intermediate_server.admin.router import router as admin_router
 from intermediate_server.codes.router import router as codes_router
+from intermediate_server.codes.service import person_key
 from intermediate_server.config import STREAM, Settings
 from intermediate_server.deps import AUDIT_READ
+from intermediate_server.disclosure.router import router as disclosure_router
 from intermediate_server.exchange.router import router as exchange_router
 from intermediate_server.records.router import router as records_router
 from intermediate_server.replica.consumer import boshi_consumer
@@ -25,7 +27,7 @@ def _consumers(runtime: Runtime) -> Sequence[EventConsumer]:
 
 def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         service="intermediate_server",
         title="intermediate_server: the My Number network gateway (中間サーバー)",
         description=(
@@ -42,8 +44,12 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             replica_router,
             exchange_router,
             records_router,
+            disclosure_router,
             admin_router,
             # The platform operator's: every tenant's records are in this log.
             audit_router(read_scope=AUDIT_READ),
         ],
     )
+    # A refused request naming a person records her as the caller's municipality's.
+    app.state.person_key = person_key
+    return app

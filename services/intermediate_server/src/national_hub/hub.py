@@ -4,17 +4,18 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mch_common.ids import uuid7
 from national_hub.config import HubKeys
-from national_hub.models import IssuedCode, IssuedPermit
-from national_hub.permission_list import Rule, not_allowed, rules_on
+from national_hub.permission_list import Rule, RuleCache, in_force, not_allowed, rules_on
 from national_hub.permits import Permit, sign_permit
 
 _FIND_OR_ADD_PERSON = text(
@@ -26,9 +27,29 @@ _ADD_CODE = text(
     "INSERT INTO hub.issued_code (code, institution, person_id) VALUES (:code, :inst, :pid) "
     "ON CONFLICT DO NOTHING"
 )
-_PERSON_OF_CODE = select(IssuedCode.person_id).where(
-    IssuedCode.code == bindparam("code"), IssuedCode.institution == bindparam("institution")
+# An inquiry's decision in one statement: the person behind the requester's 符号 and the
+# list's stamp, and the permit log's row, written only if the stamp is the one the caller
+# decided by (its rules are cached per process; a moved stamp: read them, decide again).
+_ROUTE = text(
+    "WITH code AS (SELECT person_id FROM hub.issued_code"
+    " WHERE code = :code AND institution = :inst),"
+    " stamp AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
+    " FROM hub.permission_rule),"
+    " decision AS (SELECT code.person_id, stamp.list_version, stamp.list_rows,"
+    " (stamp.list_version IS NOT DISTINCT FROM CAST(:list_version AS integer)"
+    " AND stamp.list_rows = CAST(:list_rows AS bigint)) AS current"
+    " FROM stamp LEFT JOIN code ON true),"
+    " logged AS (INSERT INTO hub.issued_permit (jti, requester, provider, clause, items,"
+    " issued_at, expires_at, refused_reason) SELECT :jti, :requester, :provider, :clause,"
+    " CAST(:items AS text[]), :issued_at, CASE WHEN person_id IS NULL"
+    " OR CAST(:list_refusal AS text) IS NOT NULL THEN NULL"
+    " ELSE CAST(:expires_at AS timestamptz) END,"
+    " CASE WHEN person_id IS NULL THEN CAST(:no_code AS text)"
+    " ELSE CAST(:list_refusal AS text) END"
+    " FROM decision WHERE current RETURNING jti)"
+    " SELECT person_id, list_version, list_rows, current FROM decision"
 )
+NO_CODE = "the requester's 符号 is not one the hub issued to it"
 
 
 class PermitRefused(Exception):
@@ -52,10 +73,12 @@ class NationalHub:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], keys: HubKeys) -> None:
         self._sessions = sessions
         self._keys = keys
+        self._rules = RuleCache()
+        self._public_key = keys.signing_key.public_key()
 
     @property
     def public_key(self) -> Ed25519PublicKey:
-        return self._keys.signing_key.public_key()
+        return self._public_key
 
     @property
     def signing_key_id(self) -> str:
@@ -64,6 +87,21 @@ class NationalHub:
     @property
     def signing_key_expires_at(self) -> datetime:
         return self._keys.signing_key_expires_at
+
+    @asynccontextmanager
+    async def _statement_by_statement(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit on their own, without the two round trips
+        of BEGIN and COMMIT: for what is one statement. A factory bound to one connection (a
+        test's rolled-back transaction) gets a transaction on it instead."""
+        bind = self._sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with bind.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=autocommit) as session:
+                yield session
 
     def _code(self, institution: str, person_id: uuid.UUID) -> str:
         """A keyed hash of the hub's random person id: irreversible, different per institution,
@@ -101,32 +139,51 @@ class NationalHub:
         permit; every decision is kept in the hub's permit log."""
         now = datetime.now(UTC)
         jti = uuid7()
-        async with self._sessions() as session, session.begin():
-            person_id = await session.scalar(
-                _PERSON_OF_CODE, {"code": requester_code, "institution": requester}
-            )
-            rules = await rules_on(session, now.date())
-            reason = None
-            if person_id is None:
-                reason = "the requester's 符号 is not one the hub issued to it"
-            elif missing := not_allowed(
-                rules, requester=requester, provider=provider, clause=clause, items=items
-            ):
-                reason = f"not on the permission list: items {', '.join(missing)} under {clause}"
-            expires_at = None if reason else now + self._keys.permit_lifetime
-            session.add(
-                IssuedPermit(
-                    jti=jti,
+        expires_at = now + self._keys.permit_lifetime
+        # One statement decides and logs, atomically, by itself.
+        async with self._statement_by_statement() as session:
+            while True:
+                stamp, rules = self._rules.latest()
+                missing = not_allowed(
+                    in_force(rules, now.date()),
                     requester=requester,
                     provider=provider,
                     clause=clause,
-                    items=list(items),
-                    issued_at=now,
-                    expires_at=expires_at,
-                    refused_reason=reason,
+                    items=items,
                 )
-            )
-        if reason is not None or person_id is None or expires_at is None:
+                list_refusal = (
+                    f"not on the permission list: items {', '.join(missing)} under {clause}"
+                    if missing
+                    else None
+                )
+                decided = (
+                    await session.execute(
+                        _ROUTE,
+                        {
+                            "code": requester_code,
+                            "inst": requester,
+                            "list_version": stamp[0] if stamp else -1,
+                            "list_rows": stamp[1] if stamp else -1,
+                            "jti": jti,
+                            "requester": requester,
+                            "provider": provider,
+                            "clause": clause,
+                            "items": list(items),
+                            "issued_at": now,
+                            "expires_at": expires_at,
+                            "list_refusal": list_refusal,
+                            "no_code": NO_CODE,
+                        },
+                    )
+                ).one()
+                if decided.current:
+                    break
+                self._rules.keep(
+                    (decided.list_version, decided.list_rows), await rules_on(session, None)
+                )
+        person_id = decided.person_id
+        reason = NO_CODE if person_id is None else list_refusal
+        if reason is not None or person_id is None:
             raise PermitRefused(reason or "refused")
         provider_code = self._code(provider, person_id)
         permit = Permit(

@@ -22,6 +22,9 @@ class Rule:
     valid_from: date
     valid_to: date | None
 
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or self.valid_to >= on)
+
     def allows(self, *, requester: str, provider: str, clause: str, item_no: str) -> bool:
         return (
             self.requester in (requester, ANY_MUNICIPALITY)
@@ -59,6 +62,36 @@ async def rules_on(session: AsyncSession, on: date | None) -> list[Rule]:
         )
         for r in rows
     ]
+
+
+# What says the list changed: a change is a new list version (rows are added under it, and a
+# gateway's copy is replaced whole), so (latest version, row count) moves with every change.
+ListStamp = tuple[int | None, int]
+
+
+class RuleCache:
+    """Every version of a permission list, kept per process and read again only when the
+    list's stamp, which the caller reads in a statement it runs anyway, has moved."""
+
+    def __init__(self) -> None:
+        self._stamp: ListStamp | None = None
+        self._rules: list[Rule] = []
+
+    def current(self, stamp: ListStamp) -> list[Rule] | None:
+        """The rules, or None when the stamp says they must be read again."""
+        return self._rules if stamp == self._stamp else None
+
+    def latest(self) -> tuple[ListStamp | None, list[Rule]]:
+        """The stamp last seen (None: never read) and its rules."""
+        return self._stamp, self._rules
+
+    def keep(self, stamp: ListStamp, rules: list[Rule]) -> list[Rule]:
+        self._stamp, self._rules = stamp, rules
+        return rules
+
+
+def in_force(rules: list[Rule], on: date) -> list[Rule]:
+    return [r for r in rules if r.in_force(on)]
 
 
 def not_allowed(

@@ -1,8 +1,9 @@
 """Correction (訂正, 個人情報保護法 art. 90) of boshi_core's records, one mechanism for every
 record type: a registry of the types, the fields a decision may correct and whose record it
 is. Each corrected field keeps its previous value (`record_corrections`, with the request),
-and each corrected record is passed on as `boshi.record.corrected` (the names of the fields:
-a consumer holding a copy re-reads it, e.g. the intermediate server's replica)."""
+and each corrected record is passed on as `boshi.record.corrected`: the names of the fields,
+and the new values of those the intermediate server's replica holds (items 80 and 95), so that
+its copy is corrected too."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -114,6 +115,14 @@ CORRECTABLE: dict[str, Correctable] = {
     ),
 }
 
+# The fields the intermediate server's replica holds a copy of (its consumer maps them onto
+# items 80 and 95): their new values travel in the event, as they did in the record's own.
+REPLICATED: dict[str, frozenset[str]] = {
+    "pregnancy": frozenset({"expected_delivery_date"}),
+    "prenatal_checkup": frozenset({"checkup_date", "gestational_weeks"}),
+    "infant_checkup_result": frozenset({"examined_on"}),
+}
+
 _INT_RANGE = range(0, 32768)
 _DECIMAL_MAX = Decimal(999)
 
@@ -204,6 +213,8 @@ async def apply(
     each previous value; one event per corrected record."""
     made: list[RecordCorrection] = []
     by_record: dict[tuple[str, str], list[str]] = {}
+    copies: dict[tuple[str, str], dict[str, Any]] = {}
+    copy_keys: dict[tuple[str, str], str] = {}
     for number, item in enumerate(request.items["corrections"], start=1):
         if str(number) in request.withheld:
             continue
@@ -223,7 +234,12 @@ async def apply(
         )
         session.add(correction)
         made.append(correction)
-        by_record.setdefault((item["record_type"], item["record_id"]), []).append(item["field"])
+        key = (item["record_type"], item["record_id"])
+        by_record.setdefault(key, []).append(item["field"])
+        if item["field"] in REPLICATED.get(item["record_type"], ()):
+            copies.setdefault(key, {})[item["field"]] = _plain(new)
+            if isinstance(row, CheckupResult):
+                copy_keys[key] = row.programme_code
     work = UnitOfWork.of(session)
     for (record_type, record_id), fields in by_record.items():
         events.RECORD_CORRECTED.emit(
@@ -236,6 +252,8 @@ async def apply(
                 record_id=record_id,
                 fields=sorted(set(fields)),
                 request_id=str(request.id),
+                values=copies.get((record_type, record_id), {}),
+                copy_key=copy_keys.get((record_type, record_id)),
             ),
         )
     await session.flush()

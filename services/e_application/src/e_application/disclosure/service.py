@@ -1,7 +1,9 @@
 """Everything e_application holds about one person (個人情報の開示, 個人情報保護法第77条): her
 accepted applications (an application is tied to a person once atena's lookup resolved her at
 acceptance) with every signed version's form and verification, the history, and every access
-record naming her. The My Number is never exported: only whether one is held."""
+record naming her in the platform's one shape (mch_common.disclosure), which boshi_core collects
+for a disclosure across the platform. The My Number is never decrypted for an export: an
+application holding one says "registered", nothing more."""
 
 from typing import Any
 
@@ -10,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from e_application.applications import repository
 from e_application.applications.models import Application, ApplicationMyNumber
-from mch_common.audit import AuditRecord, about_person
-from mch_common.audit_api import AuditRecordOut
 from mch_common.auth.principal import Principal
+from mch_common.disclosure import person_accesses
 from mch_common.errors import NotFound
 from mch_common.work import UnitOfWork
 
@@ -26,13 +27,7 @@ _OF_PERSON = (
 
 async def export(session: AsyncSession, *, principal: Principal, person_no: str) -> dict[str, Any]:
     applications = list((await session.execute(_OF_PERSON, {"person_no": person_no})).scalars())
-    accesses = list(
-        (
-            await session.execute(
-                select(AuditRecord).where(about_person(person_no)).order_by(AuditRecord.seq)
-            )
-        ).scalars()
-    )
+    accesses = await person_accesses(session, person_no)
     if not applications and not accesses:
         raise NotFound(f"e_application holds nothing about person {person_no}")
     items = []
@@ -53,7 +48,11 @@ async def export(session: AsyncSession, *, principal: Principal, person_no: str)
                 "return_reason": a.return_reason,
                 "retain_until": a.retain_until.isoformat(),
                 "deleted_at": a.deleted_at.isoformat() if a.deleted_at else None,
-                "my_number_held": await session.get(ApplicationMyNumber, a.id) is not None,
+                "my_number": (
+                    "registered"
+                    if await session.get(ApplicationMyNumber, a.id) is not None
+                    else None
+                ),
                 "versions": [
                     {
                         "version_no": v.version_no,
@@ -83,5 +82,5 @@ async def export(session: AsyncSession, *, principal: Principal, person_no: str)
     return {
         "person_no": person_no,
         "applications": items,
-        "access_log": [AuditRecordOut.model_validate(r).model_dump(mode="json") for r in accesses],
+        "access_log": accesses,
     }

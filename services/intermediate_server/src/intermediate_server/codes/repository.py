@@ -28,6 +28,7 @@ async def save_code(session: AsyncSession, rows: list[dict[str, object]]) -> Non
 
 
 async def code_of_person(session: AsyncSession, person_no: str) -> PersonCode | None:
+    """The person's 符号 row (the disclosure says whether one is held)."""
     return (await session.scalars(_CODE_OF_PERSON, {"person_no": person_no})).first()
 
 

@@ -65,15 +65,6 @@ async def obtain_codes(
     return CodesObtained(obtained=len(rows))
 
 
-async def code_of(
-    session: AsyncSession, *, cipher: CodeCipher, tenant: str, person_no: str
-) -> str | None:
-    row = await repository.code_of_person(session, person_no)
-    if row is None:
-        return None
-    return cipher.decrypt(row.code_ciphertext, tenant=tenant, person_no=person_no)
-
-
 async def person_of(
     session: AsyncSession, *, cipher: CodeCipher, tenant: str, code: str
 ) -> str | None:

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from intermediate_server import events
 from intermediate_server.exchange import repository
 from intermediate_server.exchange.models import HeldProvision
-from intermediate_server.exchange.provider import PROVIDED, REFUSED, records_of
+from intermediate_server.exchange.provider import PROVIDED, REFUSED, SUSPENDED, records_of
 from intermediate_server.exchange.service import inquiry_status
 from intermediate_server.records.service import ProvisionFacts, write_record
 from intermediate_server.replica import repository as replica
+from intermediate_server.suspensions.service import SUSPENDED_REASON, is_suspended
 from intermediate_server.tenancy import enter_tenant, tenant_codes
 from mch_common.auth.principal import Principal
 from mch_common.db import unit_of_work
@@ -118,7 +119,12 @@ async def _settle(
         else (DEADLINE_PASSED if status == "expired" else "refused by the provider's staff")
     )
     answer: dict[str, dict[str, Any]] = {}
-    if reason is None:
+    # A suspension decided while the items waited for staff is honoured at the approval too.
+    suspended = reason is None and await is_suspended(session, held.person_no)
+    if suspended:
+        for item in held.items:
+            answer[item] = {"status": SUSPENDED, "records": [], "reason": SUSPENDED_REASON}
+    elif reason is None:
         entries = await replica.entries(session, held.person_no, list(held.items))
         for item in held.items:
             answer[item] = {"status": PROVIDED, "records": records_of(entries, item)}
@@ -133,7 +139,8 @@ async def _settle(
         items=tuple(held.items),
         asked_at=held.held_at,
         answered_at=now,
-        provided=tuple(held.items) if reason is None else (),
+        provided=tuple(held.items) if reason is None and not suspended else (),
+        suspended=tuple(held.items) if suspended else (),
         refused_reason=reason,
     )
     write_record(

@@ -4,12 +4,13 @@ copy of the permission list again, then answers from its replica, holding 自動
 for its staff. Every outcome, refusals included, leaves the provider's provision record."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from national_hub.permission_list import not_allowed
+from national_hub.permission_list import RuleCache, in_force, not_allowed
 from national_hub.permits import InvalidPermit, verify_permit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,14 +19,15 @@ from intermediate_server.codes.service import person_of
 from intermediate_server.exchange import repository
 from intermediate_server.exchange.models import HeldProvision
 from intermediate_server.records.service import ProvisionFacts, write_record
-from intermediate_server.replica import repository as replica
-from intermediate_server.replica.models import ReplicaEntry
+from intermediate_server.replica.repository import ReplicaRecord
+from intermediate_server.suspensions.service import SUSPENDED_REASON, is_suspended
 from intermediate_server.tenancy import enter_tenant
 from mch_common.db import insert_new, unit_of_work
 from mch_common.ids import uuid7
 from mch_common.work import UnitOfWork
 
 PROVIDED, NOT_HELD, HELD, REFUSED = "provided", "not_held", "held", "refused"
+SUSPENDED = "suspended"  # the person's provision suspended (利用停止): nothing is provided
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,11 @@ class RoutedInquiry:
 @dataclass(frozen=True)
 class ProviderAnswer:
     refused_reason: str | None = None
-    # item_no -> {"status": provided|not_held|held, "records": [...]}
+    # item_no -> {"status": provided|not_held|held|suspended, "records": [...]}
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def records_of(entries: list[ReplicaEntry], item_no: str) -> list[dict[str, Any]]:
+def records_of(entries: Sequence[ReplicaRecord], item_no: str) -> list[dict[str, Any]]:
     return [
         {"record_key": e.record_key, "as_of": e.as_of.isoformat(), "data": e.data}
         for e in entries
@@ -71,6 +73,7 @@ class Provider:
         self._hub_key = hub_key
         self._cipher = cipher
         self._approval_window = approval_window
+        self._rules = RuleCache()  # the gateway's copy of the list, kept by its stamp
 
     async def provide(self, routed: RoutedInquiry) -> ProviderAnswer:
         async with unit_of_work(self._sessions) as session:
@@ -89,6 +92,8 @@ class Provider:
             asked_at=routed.asked_at,
             answered_at=now,
         )
+        code_index = self._cipher.index(routed.provider_code, tenant=routed.provider)
+        provision: repository.ProvisionRead | None = None
         try:
             permit = verify_permit(routed.permit, key=self._hub_key, provider=routed.provider)
             if (permit.requester, permit.clause, permit.items, permit.provider_code) != (
@@ -98,17 +103,24 @@ class Provider:
                 routed.provider_code,
             ):
                 raise InvalidPermit("the permit was issued for another inquiry")
-            if not await repository.use_permit(
+            # One statement: the permit's use, the person, the list copy's stamp and the
+            # replica's entries (read before the list is checked, used only if it allows).
+            provision = await repository.use_permit_and_read(
                 session,
                 jti=permit.jti,
                 tenant=routed.provider,
                 now=now,
                 expires_at=permit.expires_at,
-            ):
+                code_index=code_index,
+                items=routed.items,
+            )
+            if not provision.permit_fresh:
                 raise InvalidPermit("the permit has been used already")
-            rules = await repository.rules_on(session, now.date())
+            rules = self._rules.current(provision.list_stamp)
+            if rules is None:
+                rules = self._rules.keep(provision.list_stamp, await repository.all_rules(session))
             if missing := not_allowed(
-                rules,
+                in_force(rules, now.date()),
                 requester=permit.requester,
                 provider=permit.provider,
                 clause=permit.clause,
@@ -118,31 +130,35 @@ class Provider:
                     f"not on the provider's permission list: items {', '.join(missing)}"
                 )
         except InvalidPermit as refused:
+            person_no = (
+                provision.person_no
+                if provision is not None
+                else await person_of(
+                    session, cipher=self._cipher, tenant=routed.provider, code=routed.provider_code
+                )
+            )
             write_record(
                 work,
                 side="provider",
                 tenant=routed.provider,
-                person_no=await person_of(
-                    session,
-                    cipher=self._cipher,
-                    tenant=routed.provider,
-                    code=routed.provider_code,
-                ),
+                person_no=person_no,
                 actor=f"municipality:{routed.requester}",
                 terminal=None,
                 facts=_with(facts, refused_reason=refused.reason),
             )
             return ProviderAnswer(refused_reason=refused.reason)
 
-        person_no = await person_of(
-            session, cipher=self._cipher, tenant=routed.provider, code=routed.provider_code
-        )
-        entries = await replica.entries(session, person_no, list(routed.items)) if person_no else []
+        person_no = provision.person_no
+        # A suspension of provision (boshi_core's decision) answers every item as suspended.
+        suspended = person_no is not None and await is_suspended(session, person_no)
+        entries = [] if suspended else provision.entries
         answer: dict[str, dict[str, Any]] = {}
         held: list[str] = []
         for item in routed.items:
             of_item = [e for e in entries if e.item_no == item]
-            if not of_item:
+            if suspended:
+                answer[item] = {"status": SUSPENDED, "records": [], "reason": SUSPENDED_REASON}
+            elif not of_item:
                 answer[item] = {"status": NOT_HELD, "records": []}
             elif any(e.no_auto_response for e in of_item):
                 held.append(item)
@@ -179,6 +195,7 @@ class Provider:
                 provided=tuple(i for i, a in answer.items() if a["status"] == PROVIDED),
                 held=tuple(held),
                 not_held=tuple(i for i, a in answer.items() if a["status"] == NOT_HELD),
+                suspended=tuple(i for i, a in answer.items() if a["status"] == SUSPENDED),
             ),
         )
         return ProviderAnswer(items=answer)

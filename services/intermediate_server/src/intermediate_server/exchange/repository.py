@@ -2,9 +2,11 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from national_hub.permission_list import Rule
+from national_hub.permission_list import ListStamp, Rule
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,7 +21,93 @@ _RULES_ON = select(PermissionCopy).where(
     PermissionCopy.valid_from <= bindparam("on"),
     or_(PermissionCopy.valid_to.is_(None), PermissionCopy.valid_to >= bindparam("on")),
 )
+# The requester's read, one statement: is the provider on the platform, and the person's
+# sealed 符号 (the caller's tenant's row only).
+_REQUEST_READ = text(
+    "SELECT EXISTS (SELECT 1 FROM tenant WHERE code = :provider) AS provider_known,"
+    " (SELECT code_ciphertext FROM person_code WHERE person_no = :person_no) AS sealed_code"
+)
+_ALL_RULES = select(PermissionCopy).order_by(PermissionCopy.id)
 _LIST_VERSION = select(func.max(PermissionCopy.list_version))
+# The provider's checks and answer in one round trip: the permit's jti (single use), the person
+# behind the 符号, the stamp of the list copy and the person's replica entries of the items.
+_USE_PERMIT_AND_READ = text(
+    "WITH used AS (INSERT INTO used_permit (jti, tenant, used_at, expires_at)"
+    " VALUES (:jti, :tenant, :used_at, :expires_at) ON CONFLICT (jti) DO NOTHING RETURNING jti),"
+    " person AS (SELECT person_no FROM person_code WHERE code_index = :idx LIMIT 1),"
+    " list AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
+    " FROM permission_copy)"
+    " SELECT (SELECT count(*) FROM used) AS fresh, list.list_version, list.list_rows,"
+    " person.person_no, r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
+    " FROM list LEFT JOIN person ON true LEFT JOIN replica_entry AS r"
+    " ON r.person_no = person.person_no AND r.item_no = ANY(CAST(:items AS text[]))"
+    " ORDER BY r.item_no, r.as_of"
+)
+
+
+async def provider_and_code(
+    session: AsyncSession, *, provider: str, person_no: str
+) -> tuple[bool, bytes | None]:
+    """Whether `provider` is a municipality on the platform, and the person's sealed 符号."""
+    row = (
+        await session.execute(_REQUEST_READ, {"provider": provider, "person_no": person_no})
+    ).one()
+    return bool(row.provider_known), row.sealed_code
+
+
+@dataclass(frozen=True)
+class ReplicaRow:
+    item_no: str
+    record_key: str
+    as_of: datetime
+    no_auto_response: bool
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProvisionRead:
+    permit_fresh: bool  # False: the permit was honoured before
+    person_no: str | None
+    list_stamp: ListStamp
+    entries: list[ReplicaRow]
+
+
+async def use_permit_and_read(
+    session: AsyncSession,
+    *,
+    jti: uuid.UUID,
+    tenant: str,
+    now: datetime,
+    expires_at: datetime,
+    code_index: bytes,
+    items: tuple[str, ...],
+) -> ProvisionRead:
+    rows = (
+        await session.execute(
+            _USE_PERMIT_AND_READ,
+            {
+                "jti": jti,
+                "tenant": tenant,
+                "used_at": now,
+                "expires_at": expires_at,
+                "idx": code_index,
+                "items": list(items),
+            },
+        )
+    ).all()
+    first = rows[0]
+    return ProvisionRead(
+        permit_fresh=first.fresh == 1,
+        person_no=first.person_no,
+        list_stamp=(first.list_version, first.list_rows),
+        entries=[
+            ReplicaRow(r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data)
+            for r in rows
+            if r.item_no is not None
+        ],
+    )
+
+
 _HELD = (
     select(HeldProvision)
     .where(HeldProvision.status == "held")
@@ -45,7 +133,15 @@ async def use_permit(
 
 
 async def rules_on(session: AsyncSession, on: date) -> list[Rule]:
-    rows = (await session.scalars(_RULES_ON, {"on": on})).all()
+    return _rules(await session.scalars(_RULES_ON, {"on": on}))
+
+
+async def all_rules(session: AsyncSession) -> list[Rule]:
+    """Every version of every rule of the copy (for the provider's cache)."""
+    return _rules(await session.scalars(_ALL_RULES))
+
+
+def _rules(rows: Any) -> list[Rule]:
     return [
         Rule(
             list_version=r.list_version,

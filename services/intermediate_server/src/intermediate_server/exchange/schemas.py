@@ -21,8 +21,9 @@ class InquiryIn(StrictModel):
 
 
 class ItemAnswerOut(BaseModel):
-    status: Literal["provided", "not_held", "held", "refused"] = Field(
-        description="`not_held`: the provider's replica has nothing for the item yet"
+    status: Literal["provided", "not_held", "held", "refused", "suspended"] = Field(
+        description="`not_held`: the provider's replica has nothing for the item yet; "
+        "`suspended`: the person's provision is suspended (利用停止) at the provider"
     )
     records: list[dict[str, Any]] = Field(
         description="the replica's records: `record_key`, `as_of`, `data` (see the layout)"

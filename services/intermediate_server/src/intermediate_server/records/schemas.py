@@ -19,6 +19,7 @@ class ProvisionRecordOut(BaseModel):
     provided: list[str]
     held: list[str]
     not_held: list[str]
+    suspended: list[str] = []  # records written before suspensions were honoured have none
     refused_reason: str | None
 
 

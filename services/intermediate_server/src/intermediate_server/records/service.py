@@ -38,6 +38,7 @@ class ProvisionFacts:
     provided: tuple[str, ...] = ()
     held: tuple[str, ...] = ()
     not_held: tuple[str, ...] = ()
+    suspended: tuple[str, ...] = ()  # the person's provision suspended (利用停止)
     refused_reason: str | None = None
 
 
@@ -54,6 +55,8 @@ def write_record(
 ) -> None:
     """Queue the provision record of `tenant` (the requester's or the provider's side)."""
     outcome = "refused" if facts.refused_reason else ("held" if facts.held else "success")
+    if not facts.refused_reason and facts.suspended:
+        outcome = "suspended"
     work.record(
         actor=actor,
         terminal=terminal,
@@ -84,6 +87,7 @@ def record_detail(*, side: Side, tenant: str, facts: ProvisionFacts) -> dict[str
         "provided": list(facts.provided),
         "held": list(facts.held),
         "not_held": list(facts.not_held),
+        "suspended": list(facts.suspended),
         "refused_reason": facts.refused_reason,
     }
 

@@ -56,8 +56,10 @@ async def register_by_system(
     record_key: str,
     as_of: datetime,
     data: dict[str, Any],
+    action: str = "replica.register",
 ) -> bool:
-    """A registration a business system made by event (`system`: the event's source)."""
+    """A registration a business system made by event (`system`: the event's source); a
+    correction (訂正) is recorded as `replica.correct`."""
     current = await repository.upsert(
         session,
         id=uuid7(),
@@ -71,7 +73,7 @@ async def register_by_system(
     )
     UnitOfWork.of(session).record(
         actor=system,
-        action="replica.register",
+        action=action,
         target_type="replica_entry",
         target_id=f"{item_no}:{record_key}",
         detail={"tenant": tenant, "item_no": item_no, "current": current},
