@@ -59,20 +59,17 @@ NATS_SERVICES = ROOT / "deploy" / "nats" / "services.json"
 # Start order and default ports (DESIGN.md). Unknown services get the next ports after these.
 # MCH_PORT_BASE moves them all (identity on the base, the others after it): a second stack
 # beside a running `make run`.
+_START_ORDER = (
+    "identity",
+    "atena",
+    "boshi_core",
+    "e_application",
+    "intermediate_server",
+    "immunization_bridge",
+)
+USUAL_PORTS = {name: 8100 + offset for offset, name in enumerate(_START_ORDER)}
 _PORT_BASE = int(os.environ.get("MCH_PORT_BASE") or 8100)
-DEFAULT_PORTS = {
-    name: _PORT_BASE + offset
-    for offset, name in enumerate(
-        [
-            "identity",
-            "atena",
-            "boshi_core",
-            "e_application",
-            "intermediate_server",
-            "immunization_bridge",
-        ]
-    )
-}
+DEFAULT_PORTS = {name: _PORT_BASE + offset for offset, name in enumerate(_START_ORDER)}
 TAIL_LINES = 30
 _ENV_PREFIX = re.compile(r"""env_prefix\s*=\s*["']([A-Z][A-Z0-9_]*?)_["']""")
 EMBEDDED: list[str] = []  # embedded servers this run started (stopped when the run ends)
@@ -397,22 +394,8 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
             defaults[f"{other.name.upper()}_URL"] = other.url
             if other.name == "immunization_bridge":  # boshi_core's `immunization_url`
                 defaults["IMMUNIZATION_URL"] = other.url
-    if service.name == "boshi_core":  # where the disclosure asks the others (their ports)
-        urls = {other.name: other.url for other in everyone}
-        sources = {
-            "atena": ("/persons/{person_no}/disclosure", "atena:disclosure:export"),
-            "immunization_bridge": (
-                "/children/{person_no}/disclosure",
-                "immunization:disclosure:export",
-            ),
-        }
-        defaults["DISCLOSURE_SOURCES"] = json.dumps(
-            {
-                name: {"url": urls[name] + path, "scope": scope}
-                for name, (path, scope) in sources.items()
-                if name in urls
-            }
-        )
+    if service.name == "boshi_core":
+        defaults["DISCLOSURE_SOURCES"] = disclosure_sources(everyone)
     env = dict(os.environ)
     for key, value in defaults.items():
         chosen = next(
@@ -444,6 +427,22 @@ def service_env(service: Service, servers: Servers, everyone: Sequence[Service])
     for prefix in service.prefixes:
         env.setdefault(f"{prefix}_DEMO_DIR", str(DEVSTACK / "eapp"))
     return env
+
+
+def disclosure_sources(everyone: Sequence[Service]) -> str:
+    """boshi_core's disclosure sources (BOSHI_DISCLOSURE_SOURCES): its defaults, which name
+    the usual ports, moved to where this stack's services answer (MCH_PORT_BASE, <SVC>_PORT)."""
+    from boshi_core.config import DEFAULT_DISCLOSURE_SOURCES
+
+    urls = {other.name: other.url for other in everyone}
+    moved = {}
+    for name, source in DEFAULT_DISCLOSURE_SOURCES.items():
+        usual = f"http://{HOST}:{USUAL_PORTS[name]}" if name in USUAL_PORTS else None
+        url = source.url
+        if usual and name in urls and url.startswith(usual):
+            url = urls[name] + url[len(usual) :]
+        moved[name] = {"url": url, "scope": source.scope}
+    return json.dumps(moved)
 
 
 @dataclass
