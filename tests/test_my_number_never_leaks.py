@@ -53,7 +53,7 @@ class StreamMessage:
 async def namespace_messages(bus: EventBus, namespace: str) -> list[StreamMessage]:
     """Every message still held by every stream of this namespace, read back by sequence."""
     messages: list[StreamMessage] = []
-    for info in await bus.js.streams_info():
+    for info in await bus.streams():
         name = info.config.name
         if not name or not name.startswith(namespace.upper() + "_"):
             continue

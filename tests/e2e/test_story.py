@@ -133,7 +133,7 @@ async def _stream_messages(url: str, user: str, password: str) -> list[tuple[str
     bus = await EventBus.connect(url, name="e2e-scan", user=user, password=password)
     found: list[tuple[str, str]] = []
     try:
-        for info in await bus.js.streams_info():
+        for info in await bus.streams():
             name = info.config.name or ""
             for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
                 try:

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import pytest
+from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import ServerError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -283,7 +284,7 @@ async def test_delete_namespace_deletes_its_streams_only(
 
         assert sorted(await mine.delete_namespace()) == [f"{a}_ATENA".upper(), f"{a}_BOSHI".upper()]
 
-        names = {info.config.name for info in await mine.js.streams_info()}
+        names = {info.config.name for info in await mine.streams()}
         assert f"{b}_ATENA".upper() in names
         assert not any(name and name.startswith(f"{a}_".upper()) for name in names)
         with pytest.raises(ValueError, match="every stream"):
@@ -377,3 +378,21 @@ async def test_streams_get_the_configured_number_of_replicas(
         for bus in (single, clustered):
             await bus.delete_namespace()
             await bus.close()
+
+
+async def test_more_streams_than_one_page_are_all_found_and_deleted(
+    nats_url: str, event_namespace: str
+) -> None:
+    """JetStream lists 256 streams a page; a namespace past the first page was missed (a test
+    scanning its streams found none when the server held many, and its cleanup left them)."""
+    bus = await EventBus.connect(nats_url, namespace=f"{event_namespace}many", name="test")
+    try:
+        names = [bus.naming.stream(f"s{i}") for i in range(260)]
+        for name in names:
+            await bus.js.add_stream(
+                StreamConfig(name=name, subjects=[f"{name}.x"], storage=StorageType.MEMORY)
+            )
+        assert set(names) <= {info.config.name for info in await bus.streams()}
+        assert sorted(await bus.delete_namespace()) == sorted(names)
+    finally:
+        await bus.close(drain=False)

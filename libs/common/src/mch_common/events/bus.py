@@ -14,6 +14,7 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamInfo,
 )
 from nats.js.errors import NotFoundError
 
@@ -137,6 +138,19 @@ class EventBus:
                 await self.js.update_stream(config)
         return name
 
+    async def streams(self) -> list[StreamInfo]:
+        """Every stream on the server. JetStream lists them a page (256) at a time: a server
+        holding more answers the first page only, and a caller looking for its own streams
+        would miss them by chance."""
+        found: list[StreamInfo] = []
+        while True:
+            page = await self.js.streams_info_iterator(offset=len(found))
+            batch = list(page)
+            found.extend(batch)
+            total: int = getattr(page, "total", len(found))  # a StreamsListIterator's
+            if not batch or len(found) >= total:
+                return found
+
     async def delete_namespace(self) -> list[str]:
         """Delete every stream of this bus's namespace, whoever made it: the cleanup of a test
         session or a benchmark run. Returns the names deleted."""
@@ -144,7 +158,7 @@ class EventBus:
             raise ValueError("a bus without a namespace would delete every stream")
         prefix = self.naming.stream("")
         deleted = []
-        for info in await self.js.streams_info():
+        for info in await self.streams():
             if info.config.name and info.config.name.startswith(prefix):
                 await self.js.delete_stream(info.config.name)
                 deleted.append(info.config.name)
@@ -157,7 +171,7 @@ class EventBus:
         deleted: list[str] = []
         own = self.naming.stream(SERVICE_STREAMS.get(service, service))
         prefix = self.naming.durable(f"{service}-")
-        for info in await self.js.streams_info():
+        for info in await self.streams():
             name = info.config.name
             if not name:
                 continue
