@@ -72,9 +72,15 @@ async def test_registration_to_prenatal_checkup_across_the_services(stack: Stack
     ):
         assert expected in actions, (expected, actions)
     assert actions.index("person.lookup_by_my_number") < actions.index("pregnancy.open")
-    assert all(r.outcome == "success" for r in mine)
-    assert {r.terminal for r in mine} == {f"WARD-{KOKURA_KITA}-01"}
-    assert all(r.detail.get("ward") == KOKURA_KITA for r in mine)
+    # Polling the profile until atena's event had reached boshi_core may have been answered
+    # 404 first, and each such miss is recorded as on any person route; nothing else failed.
+    misses = [r for r in mine if r.outcome != "success"]
+    assert all(r.action == "GET /people/{person_no}" for r in misses), [
+        (r.action, r.outcome) for r in misses
+    ]
+    done = [r for r in mine if r.outcome == "success"]
+    assert {r.terminal for r in done} == {f"WARD-{KOKURA_KITA}-01"}
+    assert all(r.detail.get("ward") == KOKURA_KITA for r in done)
     # The refused reader left no successful access record, and their refusal is recorded.
     refused = await stack.audit("boshi", actor=flow.refused_sub, target_id=flow.person_no)
     assert [(r.action, r.outcome) for r in refused] == [("GET /people/{person_no}", "refused")]
