@@ -8,9 +8,11 @@ make stops it (SIGTERM to its process group), its databases dropped."""
 import asyncio
 import json
 import os
+import random
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +27,6 @@ from mch_common.db import asyncpg_url, drop_database, with_database
 from mch_common.db_roles import drop_runtime_role
 from mch_common.events.bus import EventBus
 from mch_testing.embedded import free_port
-from mch_testing.servers import port_open
 
 from ..conftest import my_number_findings
 
@@ -44,14 +45,24 @@ class RunningStack:
 
 
 def _port_base() -> int:
-    """Six free ports in a row, for the six services."""
-    for _ in range(50):
-        base = free_port()
-        if base + SERVICES < 65535 and not any(
-            port_open("127.0.0.1", base + i) for i in range(SERVICES)
-        ):
+    """Six free ports in a row for the six services, below the kernel's ephemeral range: there,
+    an outgoing connection of the services starting before them could take one between this
+    check and its bind (seen: the sixth service found its port taken)."""
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, 32000 - SERVICES)
+        if all(_bindable(base + i) for i in range(SERVICES)):
             return base
     raise RuntimeError("no six free ports in a row")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _wait_until_up(stack: RunningStack) -> None:
