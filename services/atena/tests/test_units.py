@@ -1,4 +1,4 @@
-"""Numbers, normalisation and configuration."""
+"""Numbers, dates of the bulk files and configuration."""
 
 from datetime import date
 from typing import Any
@@ -7,7 +7,6 @@ import pytest
 
 from atena.bulk.parse import _date
 from atena.config import Settings
-from atena.normalize import search_key
 from atena.numbers import is_valid_person_no, luhn_check_digit, person_no_from_serial
 from mch_common.mynumber import contains_my_number, generate_my_number
 
@@ -29,29 +28,6 @@ def test_person_numbers_are_ten_digits_with_a_luhn_check_digit() -> None:
             assert not is_valid_person_no(typo)
     with pytest.raises(ValueError, match="exhausted"):
         person_no_from_serial(1_000_000_000)
-
-
-@pytest.mark.parametrize(
-    ("typed", "key"),
-    [
-        ("ﾔﾏﾀﾞ ﾀﾛｳ", "やまだたろう"),
-        ("ヤマダ　タロウ", "やまだたろう"),
-        ("髙橋", "高橋"),
-        ("山﨑", "山崎"),
-        ("渡邊", "渡辺"),
-        ("渡邉", "渡辺"),
-        ("齋藤", "斎藤"),
-        ("齊藤", "斎藤"),
-        ("澤田", "沢田"),
-        ("濱口", "浜口"),
-        ("廣瀬", "広瀬"),
-        ("國分", "国分"),
-        ("ＳＭＩＴＨ　Ｊｏｈｎ", "smithjohn"),
-        ("ヴァイオレット", "ゔぁいおれっと"),
-    ],
-)
-def test_search_keys(typed: str, key: str) -> None:
-    assert search_key(typed) == key
 
 
 @pytest.mark.parametrize(

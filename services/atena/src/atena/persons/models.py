@@ -55,7 +55,7 @@ class Person(Base):
     given_name: Mapped[str] = mapped_column(String(100))
     family_name_kana: Mapped[str] = mapped_column(String(200))
     given_name_kana: Mapped[str] = mapped_column(String(200))
-    # Search keys (see atena.normalize); "C" collation so prefix ranges use the index.
+    # Search keys (see mch_common.names); "C" collation so prefix ranges use the index.
     name_key: Mapped[str] = mapped_column(String(300, collation="C"))
     kana_key: Mapped[str] = mapped_column(String(400, collation="C"))
     sex: Mapped[str] = mapped_column(String(10))

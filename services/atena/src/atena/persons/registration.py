@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.context import RegistryContext
 from atena.mynumber.service import store_my_number, store_my_number_if_none
-from atena.normalize import name_key
 from atena.persons import repository as repo
 from atena.persons.history import record_change
 from atena.persons.models import Person
@@ -27,6 +26,7 @@ from atena.persons.schemas import Birth, HouseholdPlacement, MoveIn, PersonCreat
 from atena.persons.snapshot import PersonState
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict
+from mch_common.names import name_key
 
 
 async def place_in_household(

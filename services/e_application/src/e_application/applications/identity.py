@@ -1,12 +1,13 @@
 """The signer's four facts held against the form (本人確認): the certificate's name, sex, birth
 date and address must be the form's, compared after normalising width, kana, spacing, the
-old/new kanji variants atena folds, and the dash forms of addresses."""
+old/new kanji variants (mch_common.names, atena's search key), and the dash forms of
+addresses."""
 
 from datetime import date
 from typing import Any
 
-from atena.normalize import search_key
 from e_application.jpki.profile import HolderFacts
+from mch_common.names import search_key
 
 # After NFKC: hyphens, dashes, the minus sign and the long vowel mark, as typed in addresses
 # (「1ー2」), folded to one.

@@ -1,4 +1,4 @@
-"""Search keys for names and kana.
+"""Search keys for names and kana, one rule for every service that compares names.
 
 A clerk types 「ﾔﾏﾀﾞ　ﾀﾛｳ」, 「やまだたろう」 or 「髙橋」 and expects the same people as for
 「ヤマダタロウ」 or 「高橋」. The key is: NFKC (full/half width), old kanji variants folded to
