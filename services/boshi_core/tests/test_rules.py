@@ -389,9 +389,9 @@ async def test_the_premature_visit_days_are_the_rule_of_the_notification_date(
     )
     await db_session.flush()
     assert (
-        await birth_rule_on(db_session, later - timedelta(days=1))
+        await birth_rule_on(db_session, later - timedelta(days=1), field="on")
     ).premature_visit_due_days == 14
-    assert (await birth_rule_on(db_session, later)).premature_visit_due_days == 7
+    assert (await birth_rule_on(db_session, later, field="on")).premature_visit_due_days == 7
 
 
 async def test_a_programme_version_takes_effect_from_its_month_and_voucher_day(

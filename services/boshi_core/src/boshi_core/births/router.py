@@ -11,11 +11,9 @@ from boshi_core.births.schemas import (
     OutcomeOut,
 )
 from boshi_core.deps import PregnancyReader, PregnancyWriter, VisitWriter
-from mch_common.openapi import problem_responses
 from mch_common.web import Session
 
 router = APIRouter(tags=["births"])
-NO_BIRTH_RULE = problem_responses(503)  # no birth follow-up rule in force on the date
 
 
 def child_out(record: service.BirthRecord) -> ChildOut:
@@ -34,7 +32,6 @@ def child_out(record: service.BirthRecord) -> ChildOut:
 @router.post(
     "/pregnancies/{pregnancy_id}/outcome",
     status_code=status.HTTP_201_CREATED,
-    responses=NO_BIRTH_RULE,
     summary="Record how the pregnancy ended and close it (妊娠の転帰: 出生・流産・死産)",
 )
 async def record_outcome(
@@ -53,7 +50,6 @@ async def record_outcome(
 
 @router.get(
     "/children/{child_id}",
-    responses=NO_BIRTH_RULE,
     summary="A child's birth record (出生の記録; logged)",
 )
 async def get_child(child_id: UUID, session: Session, principal: PregnancyReader) -> ChildOut:
@@ -63,7 +59,6 @@ async def get_child(child_id: UUID, session: Session, principal: PregnancyReader
 @router.post(
     "/children/{child_id}/low-birth-weight-notification",
     status_code=status.HTTP_201_CREATED,
-    responses=NO_BIRTH_RULE,
     summary="Low birth weight notification (低体重児の届出); opens a premature infant visit",
     description=(
         "For a child whose birth weight is under the threshold of the birth follow-up rule in "

@@ -40,7 +40,7 @@ def is_low_birth_weight(weight_g: int | None, rule: BirthRule) -> bool:
 
 
 async def birth_record(session: AsyncSession, child: Child) -> BirthRecord:
-    rule = await rules.birth_rule_on(session, child.birth_date)
+    rule = await rules.birth_rule_on(session, child.birth_date, field="the child's birth date")
     return BirthRecord(child, is_low_birth_weight(child.birth_weight_g, rule))
 
 
@@ -68,6 +68,7 @@ async def record_outcome(
         raise Conflict(f"pregnancy {pregnancy_id} is already closed ({pregnancy.outcome})")
     if outcome.outcome_date > today_tokyo():
         raise InvalidInput("outcome_date is in the future")
+    await _check_birth_dates(session, outcome.births)
     mother = await people.get(session, pregnancy.person_no)
     children: list[Child] = []
     for birth in outcome.births:
@@ -106,6 +107,16 @@ async def record_outcome(
         },
     )
     return pregnancy, [await birth_record(session, c) for c in children]
+
+
+async def _check_birth_dates(session: AsyncSession, births: list[BirthIn]) -> None:
+    """Each birth date is a day that has come and that a birth follow-up rule judges, before
+    anything is written."""
+    today = today_tokyo()
+    for i, birth in enumerate(births):
+        if birth.birth_date > today:
+            raise InvalidInput(f"births[{i}].birth_date is in the future")
+        await rules.birth_rule_on(session, birth.birth_date, field=f"births[{i}].birth_date")
 
 
 async def _register_birth(
@@ -215,7 +226,7 @@ async def notify_low_birth_weight(
     child = await get_child(session, principal, child_id)
     if child.birth_weight_g is None:
         raise InvalidInput("record the birth (weight, weeks, attendant) before this notification")
-    at_birth = await rules.birth_rule_on(session, child.birth_date)
+    at_birth = await rules.birth_rule_on(session, child.birth_date, field="the child's birth date")
     if not is_low_birth_weight(child.birth_weight_g, at_birth):
         raise InvalidInput(
             f"birth weight {child.birth_weight_g} g is not under "
@@ -252,7 +263,7 @@ async def notify_low_birth_weight(
             "premature",
             birth_date=child.birth_date,
             notified_on=notification.notified_on,
-            rule=await rules.birth_rule_on(session, notification.notified_on),
+            rule=await rules.birth_rule_on(session, notification.notified_on, field="notified_on"),
         ),
     )
     if visit is None:

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import PrenatalCheckup, RiskRuleSet
 from mch_common.dates import years_old
-from mch_common.errors import ServiceUnavailable
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,11 @@ _IN_FORCE = (
 
 async def rules_in_force(
     session: AsyncSession, on: date, *, pregnancy_id: UUID
-) -> tuple[RiskRuleSet, bool]:
+) -> tuple[RiskRuleSet, bool] | None:
     """The rule set in force on `on`, and whether this is the pregnancy's first checkup (one
-    round trip: it is on every checkup's write path)."""
+    round trip: it is on every checkup's write path); None before the first rule set."""
     row = (await session.execute(_IN_FORCE, {"on": on, "pregnancy_id": pregnancy_id})).first()
-    if row is None:
-        raise ServiceUnavailable(f"no prenatal risk rules are in force on {on.isoformat()}")
-    return row[0], bool(row[1])
+    return (row[0], bool(row[1])) if row else None
 
 
 def evaluate(rules: dict[str, Any], facts: CheckupFacts) -> list[str]:

@@ -102,7 +102,6 @@ async def change_expected_children(
 @router.post(
     "/{pregnancy_id}/handbooks",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(503),  # no voucher rule in force
     summary="Issue the MCH handbooks (母子健康手帳の交付), one per expected child, "
     "and the checkup vouchers",
     description=(
@@ -131,7 +130,6 @@ async def issue_handbooks(
 @router.post(
     "/{pregnancy_id}/checkups",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(503),  # no risk rules in force
     summary="Record a prenatal checkup result (妊婦健康診査); uses a voucher when given",
 )
 async def record_checkup(

@@ -25,12 +25,14 @@ from boshi_core.pregnancy.models import (
     VoucherRule,
 )
 from boshi_core.pregnancy.schemas import Channel, CheckupIn, IdentityCheck, NotificationForm
+from boshi_core.rules import repository as rule_books
+from boshi_core.rules import service as rules
 from boshi_core.wards import ward_digits
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import fiscal_year, today_tokyo, years_old
 from mch_common.db import insert_new
-from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健法第15条・第16条 (pregnancy notification and handbook)"
@@ -153,6 +155,8 @@ async def notify_at_window(
         person_no = person.person_no
     if person_no is None:
         raise InvalidInput("give exactly one of person_no and my_number")
+    if form.application_date > today_tokyo():
+        raise InvalidInput("application_date is in the future")
     return await open_pregnancy(
         session,
         principal=principal,
@@ -300,9 +304,10 @@ async def change_expected_children(
 
 
 async def voucher_rule_in_force(session: AsyncSession, on: date) -> VoucherRule:
+    """The voucher rule of the issue date `on` (422 before the first, 2015-04-01)."""
     rule = await repository.voucher_rule_in_force(session, on)
     if rule is None:
-        raise ServiceUnavailable(f"no voucher rule is in force on {on.isoformat()}")
+        raise await rules.before_the_rules(session, rule_books.VOUCHERS, field="issued_on")
     return rule
 
 
@@ -329,8 +334,11 @@ async def issue_handbooks(
             f"handbooks were already issued for pregnancy {pregnancy_id}, one per expected child"
         )
     on = issued_on or today_tokyo()
+    if on > today_tokyo():
+        raise InvalidInput("issued_on is in the future")
     if on < pregnancy.notified_on:
         raise InvalidInput("issued_on is before the notification")
+    rule = await voucher_rule_in_force(session, on)
     fy = fiscal_year(on)
     first = await repository.allocate_serials(session, fy, ward_code, missing)
     handbooks = [
@@ -348,7 +356,6 @@ async def issue_handbooks(
     ]
     session.add_all(handbooks)
     await session.flush()
-    rule = await voucher_rule_in_force(session, on)
     count = rule.base_count + (rule.extra_for_multiple if pregnancy.expected_children > 1 else 0)
     held = await repository.voucher_count(session, pregnancy_id)
     # The vouchers are the mother's, one set per pregnancy, numbered on; those issued now (the
@@ -406,9 +413,10 @@ async def record_checkup(
             raise InvalidInput(f"voucher {checkup.voucher_no} was not issued for this pregnancy")
         if voucher.used_by_checkup_id is not None:
             raise Conflict(f"voucher {checkup.voucher_no} was already used on {voucher.used_on}")
-    rule_set, is_first_checkup = await risk.rules_in_force(
-        session, checkup.checkup_date, pregnancy_id=pregnancy_id
-    )
+    in_force = await risk.rules_in_force(session, checkup.checkup_date, pregnancy_id=pregnancy_id)
+    if in_force is None:
+        raise await rules.before_the_rules(session, rule_books.RISK, field="checkup_date")
+    rule_set, is_first_checkup = in_force
     flags = risk.evaluate(
         rule_set.rules,
         risk.CheckupFacts(

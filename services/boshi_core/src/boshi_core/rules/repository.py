@@ -61,6 +61,12 @@ async def in_force(session: AsyncSession, book: RuleBook, *, code: str | None, o
     return row
 
 
+async def first_effective_from(session: AsyncSession, book: RuleBook) -> date | None:
+    """The day the book's first version took effect (of any programme, for a keyed book)."""
+    stmt = select(func.min(book.model.effective_from))
+    return (await session.execute(stmt)).scalar_one()  # type: ignore[no-any-return]
+
+
 async def has_version(
     session: AsyncSession, book: RuleBook, *, code: str | None, effective_from: date
 ) -> bool:

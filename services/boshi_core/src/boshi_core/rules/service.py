@@ -13,7 +13,7 @@ from boshi_core.rules.models import BirthRule
 from boshi_core.rules.repository import RuleBook
 from mch_common.auth.principal import Principal
 from mch_common.dates import today_tokyo
-from mch_common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
 PURPOSE = "母子保健事務の基準の管理 (rule versions)"
@@ -147,9 +147,22 @@ async def in_force(
     return row
 
 
-async def birth_rule_on(session: AsyncSession, on: date) -> BirthRule:
-    """The birth follow-up rule in force on `on` (a birth date, a notification date)."""
+async def before_the_rules(session: AsyncSession, book: RuleBook, *, field: str) -> InvalidInput:
+    """The answer to a date no version of `book` is in force on: the versions begin on one day
+    and are never removed once in force, so the date lies before the first, and is bad input
+    (it names the field, not the value)."""
+    first = await repository.first_effective_from(session, book)
+    since = f"{first.isoformat()}, the day" if first else "the day"
+    return InvalidInput(
+        f"{field} is before {since} the first {book.name} rule version took effect: no rule "
+        "judges an earlier date"
+    )
+
+
+async def birth_rule_on(session: AsyncSession, on: date, *, field: str) -> BirthRule:
+    """The birth follow-up rule in force on `on` (a birth date, a notification date); `field`
+    names the date in the 422 when `on` is before the first version (1966-01-01)."""
     rule = await repository.birth_rule_in_force(session, on)
     if rule is None:
-        raise ServiceUnavailable(f"no birth follow-up rule is in force on {on.isoformat()}")
+        raise await before_the_rules(session, repository.BIRTH, field=field)
     return rule

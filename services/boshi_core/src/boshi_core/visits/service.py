@@ -61,7 +61,7 @@ async def schedule_birth_visits(session: AsyncSession, child: Child) -> None:
     birth registered late, a child moving in) is recorded as not applicable with the reason: it
     can no longer be kept, so it is never overdue."""
     known_on = today_tokyo()
-    rule = await rules.birth_rule_on(session, child.birth_date)
+    rule = await rules.birth_rule_on(session, child.birth_date, field="the child's birth date")
     for kind in BIRTH_VISITS:
         due = due_by(kind, birth_date=child.birth_date, rule=rule)
         reason = (
