@@ -1,12 +1,20 @@
-"""Keyset paging by (a date, an id): the cursor a page answers is the last row's key, and the
-next page starts after it, so rows added meanwhile neither repeat nor shift a page."""
+"""Keyset paging: the cursor a page answers is the last row's key, and the next page starts
+after it, so rows added meanwhile neither repeat nor shift a page. Most lists are keyed by (a
+date, an id); the checkup lists by (ward, household, person), the order letters go out in."""
 
+import re
 from datetime import date
 from uuid import UUID
 
 from mch_common.errors import InvalidInput
 
 Key = tuple[date, UUID]
+# Ward code ('' for none: such rows come first), household key, person number.
+HouseholdKey = tuple[str, str, str]
+
+NOT_OURS = "cursor is not one this list returned"
+# `_` never occurs in a ward code or a person number; a household key may hold anything else.
+_HOUSEHOLD_CURSOR = re.compile(r"(\d{6})?_([^\s_][^\s]{0,39})_(\d{10})")
 
 
 def parse_cursor(cursor: str | None) -> Key | None:
@@ -17,8 +25,24 @@ def parse_cursor(cursor: str | None) -> Key | None:
         day, row_id = cursor.split("_", 1)
         return date.fromisoformat(day), UUID(row_id)
     except ValueError as exc:
-        raise InvalidInput("cursor is not one this list returned") from exc
+        raise InvalidInput(NOT_OURS) from exc
 
 
 def next_cursor(key: Key | None) -> str | None:
     return f"{key[0].isoformat()}_{key[1]}" if key else None
+
+
+def parse_household_cursor(cursor: str | None) -> HouseholdKey | None:
+    """The key a household-ordered list's `next_cursor` names
+    (`<ward code>_<household key>_<person number>`), or None for the first page."""
+    if cursor is None:
+        return None
+    match = _HOUSEHOLD_CURSOR.fullmatch(cursor)
+    if match is None:
+        raise InvalidInput(NOT_OURS)
+    ward, household, person_no = match.groups()
+    return ward or "", household, person_no
+
+
+def next_household_cursor(key: HouseholdKey | None) -> str | None:
+    return "_".join(key) if key else None

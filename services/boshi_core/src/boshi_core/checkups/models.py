@@ -80,7 +80,16 @@ class CheckupNotice(Base):
 
     __table_args__ = (
         UniqueConstraint("person_no", "programme_code", "period", "kind"),
-        Index("ix_checkup_notices_period_kind_programme", "period", "kind", "programme_code"),
+        # The month's list in its paging order (ward, household, person; migration 0017).
+        Index(
+            "ix_checkup_notices_list_order",
+            "period",
+            "kind",
+            "programme_code",
+            text("COALESCE(ward_code, '')"),
+            "household_key",
+            "person_no",
+        ),
         # Only reminders belong to a run; invitations stay out of this index.
         Index(
             "ix_checkup_notices_run_household",

@@ -23,8 +23,10 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal_column,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +38,7 @@ from boshi_core.checkups.models import (
     DetailedExamVoucher,
 )
 from boshi_core.checkups.windows import Period, ProgrammeRule
+from boshi_core.paging import HouseholdKey
 from boshi_core.people.models import Person
 from boshi_core.suspensions.repository import suspended
 
@@ -150,14 +153,22 @@ FROM scored s
 WHERE s.window_start <= CAST(:ml AS date) AND s.window_end >= CAST(:m1 AS date)
   AND s.reminder_from <= CAST(:ml AS date)  -- cheap pre-filter; the status decides
   AND s.status = 'non_attendee' {{ward}}
-ORDER BY s.ward_code, s.household_key, s.person_no
+  AND (COALESCE(s.ward_code, ''), s.household_key, s.person_no)
+      > (:after_ward, :after_household, :after_person)
+ORDER BY COALESCE(s.ward_code, ''), s.household_key, s.person_no
+LIMIT :limit
 """
 )
+_PAGE = ("after_ward", "after_household", "after_person")
+# A key below every row's (a household key is never empty): the first page.
+_FIRST_PAGE: HouseholdKey = ("", "", "")
 
-_NON_ATTENDEES_ALL = _params(text(_NON_ATTENDEES.format(ward="")))
-_NON_ATTENDEES_IN_WARD = _params(
-    text(_NON_ATTENDEES.format(ward="AND s.ward_code = :ward_code")), "ward_code"
+_NON_ATTENDEES_ALL = _params(text(_NON_ATTENDEES.format(ward="")), *_PAGE).bindparams(
+    bindparam("limit", type_=Integer)
 )
+_NON_ATTENDEES_IN_WARD = _params(
+    text(_NON_ATTENDEES.format(ward="AND s.ward_code = :ward_code")), "ward_code", *_PAGE
+).bindparams(bindparam("limit", type_=Integer))
 
 # The reminder run's children: this month's non-attendees not reminded in an earlier month.
 _INSERT_REMINDERS = _params(
@@ -269,10 +280,18 @@ class NonAttendee:
 
 
 async def non_attendees(
-    session: AsyncSession, rule: ProgrammeRule, period: Period, *, ward_code: str | None
+    session: AsyncSession,
+    rule: ProgrammeRule,
+    period: Period,
+    *,
+    ward_code: str | None,
+    after: HouseholdKey | None = None,
+    limit: int | None = None,
 ) -> list[NonAttendee]:
+    """In ward, household and person order, from after the key `after`; `limit` None: all."""
     await without_jit(session)
-    params = predicate_params(rule, period)
+    params = predicate_params(rule, period) | {"limit": limit}
+    params.update(zip(_PAGE, after or _FIRST_PAGE, strict=True))
     if ward_code is None:
         stmt = _NON_ATTENDEES_ALL
     else:
@@ -295,22 +314,49 @@ async def non_attendees(
     ]
 
 
-async def invitations(
-    session: AsyncSession, rule: ProgrammeRule, period: Period, *, ward_code: str | None
-) -> list[tuple[CheckupNotice, Person | None]]:
-    stmt = (
-        select(CheckupNotice, Person)
-        .join(Person, Person.person_no == CheckupNotice.person_no, isouter=True)
-        .where(
-            CheckupNotice.programme_code == rule.code,
-            CheckupNotice.period == period.first,
-            CheckupNotice.kind == "invitation",
-        )
-        .order_by(CheckupNotice.ward_code, CheckupNotice.household_key, CheckupNotice.person_no)
+# The invitations' keyset order; migration 0017's index holds it, so a page is a range scan.
+_NOTICE_KEY = (
+    func.coalesce(CheckupNotice.ward_code, literal_column("''")),  # a literal, as indexed
+    CheckupNotice.household_key,
+    CheckupNotice.person_no,
+)
+_INVITATIONS = (
+    select(CheckupNotice, Person)
+    .join(Person, Person.person_no == CheckupNotice.person_no, isouter=True)
+    .where(
+        CheckupNotice.programme_code == bindparam("code", type_=String),
+        CheckupNotice.period == bindparam("m1", type_=Date),
+        CheckupNotice.kind == "invitation",
+        tuple_(*_NOTICE_KEY)
+        > tuple_(
+            bindparam("after_ward", type_=String),
+            bindparam("after_household", type_=String),
+            bindparam("after_person", type_=String),
+        ),
     )
-    if ward_code is not None:
-        stmt = stmt.where(Person.ward_code == ward_code)
-    return [(n, p) for n, p in (await session.execute(stmt))]
+    .order_by(*_NOTICE_KEY)
+    .limit(bindparam("limit", type_=Integer))
+)
+_INVITATIONS_IN_WARD = _INVITATIONS.where(Person.ward_code == bindparam("ward_code", type_=String))
+
+
+async def invitations(
+    session: AsyncSession,
+    rule: ProgrammeRule,
+    period: Period,
+    *,
+    ward_code: str | None,
+    after: HouseholdKey | None,
+    limit: int,
+) -> list[tuple[CheckupNotice, Person | None]]:
+    """The month's invitations in ward, household and person order, from after `after`."""
+    params: dict[str, Any] = {"code": rule.code, "m1": period.first, "limit": limit}
+    params.update(zip(_PAGE, after or _FIRST_PAGE, strict=True))
+    if ward_code is None:
+        stmt = _INVITATIONS
+    else:
+        stmt, params["ward_code"] = _INVITATIONS_IN_WARD, ward_code
+    return [(n, p) for n, p in (await session.execute(stmt, params))]
 
 
 async def profile_statuses(

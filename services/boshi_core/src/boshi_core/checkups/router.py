@@ -36,6 +36,14 @@ from mch_common.web import Session
 CheckupReader = Annotated[Principal, require_scope("boshi:checkup:read")]
 CheckupWriter = Annotated[Principal, require_scope("boshi:checkup:write")]
 Month = Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-12"])]
+Limit = Annotated[int, Query(ge=1, le=500, description="children per page")]
+Cursor = Annotated[str | None, Query(max_length=100, description="the previous page's next_cursor")]
+PAGING = (
+    "\n\nPaged: `limit` children (1 to 500, default 50) in ward, household and person order "
+    "(a child without a ward first, siblings together), the next page by `cursor` = this "
+    "page's `next_cursor` (null on the last page). A child listed meanwhile neither repeats "
+    "nor shifts a page. Each page is an access record naming its children.\n"
+)
 PersonNo = Annotated[str, Path(pattern=r"^\d{10}$")]
 
 
@@ -141,14 +149,25 @@ async def extract(body: ExtractionIn, session: Session, principal: CheckupWriter
     "/targets",
     responses=problem_responses(404),  # no such programme in force that month
     summary="The month's invited children (健診対象者; ward staff: their ward; logged)",
-    description="The invitations the month's extraction recorded, with their reason.\n"
+    description="The invitations the month's extraction recorded, with their reason."
+    + PAGING
     + MONTH_RULES,
 )
 async def targets(
-    session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
+    session: Session,
+    principal: CheckupReader,
+    programme: ProgrammeCode,
+    month: Month,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TargetList:
     listed = await service.list_targets(
-        session, principal=principal, programme=programme, period=service.parse_period(month)
+        session,
+        principal=principal,
+        programme=programme,
+        period=service.parse_period(month),
+        limit=limit,
+        cursor=cursor,
     )
     items = [
         TargetOut(
@@ -165,7 +184,10 @@ async def targets(
         for n, p in listed.invitations
     ]
     return TargetList(
-        programme=listed.rule.code, month=str(listed.period), count=len(items), items=items
+        programme=listed.rule.code,
+        month=str(listed.period),
+        items=items,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -174,13 +196,23 @@ async def targets(
     responses=problem_responses(404),  # no such programme in force that month
     summary="The month's non-attendees (未受診者): past the reminder point, no result (logged)",
     description="Computed from the data as it is now; `reminded_in` names the month of the "
-    "child's reminder, if one was sent.\n" + MONTH_RULES,
+    "child's reminder, if one was sent." + PAGING + MONTH_RULES,
 )
 async def non_attendees(
-    session: Session, principal: CheckupReader, programme: ProgrammeCode, month: Month
+    session: Session,
+    principal: CheckupReader,
+    programme: ProgrammeCode,
+    month: Month,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> NonAttendeeList:
     listed = await service.list_non_attendees(
-        session, principal=principal, programme=programme, period=service.parse_period(month)
+        session,
+        principal=principal,
+        programme=programme,
+        period=service.parse_period(month),
+        limit=limit,
+        cursor=cursor,
     )
     items = [
         NonAttendeeOut(
@@ -197,7 +229,10 @@ async def non_attendees(
         for c in listed.children
     ]
     return NonAttendeeList(
-        programme=listed.rule.code, month=str(listed.period), count=len(items), items=items
+        programme=listed.rule.code,
+        month=str(listed.period),
+        items=items,
+        next_cursor=listed.next_cursor,
     )
 
 

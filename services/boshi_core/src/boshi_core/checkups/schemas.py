@@ -71,17 +71,22 @@ class NonAttendeeOut(BaseModel):
 
 
 class TargetList(BaseModel):
+    """A page of the month's targets; `next_cursor` is the next page's `cursor` (None: the
+    last page)."""
+
     programme: str
     month: str
-    count: int
     items: list[TargetOut]
+    next_cursor: str | None
 
 
 class NonAttendeeList(BaseModel):
+    """A page of the month's non-attendees, paged as the targets."""
+
     programme: str
     month: str
-    count: int
     items: list[NonAttendeeOut]
+    next_cursor: str | None
 
 
 class Measurements(StrictModel):

@@ -16,6 +16,7 @@ from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExa
 from boshi_core.checkups.schemas import ResultIn, Status
 from boshi_core.checkups.windows import Period, ProgrammeRule, Window, window_for
 from boshi_core.immunization.client import PROFILE_PURPOSE, ImmunizationClient, Vaccinations
+from boshi_core.paging import next_household_cursor, parse_household_cursor
 from boshi_core.people.models import Person
 from boshi_core.people.service import person_in_scope
 from boshi_core.wards import ward_digits
@@ -39,18 +40,23 @@ class Extraction:
 
 @dataclass(frozen=True)
 class Targets:
-    """The month's invitations, each with its child as the read model knows them now."""
+    """A page of the month's invitations, each with its child as the read model knows them
+    now; `next_cursor` names the page after it (None: the last)."""
 
     rule: ProgrammeRule
     period: Period
     invitations: list[tuple[CheckupNotice, Person | None]]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
 class NonAttendees:
+    """A page of the month's non-attendees (see `Targets`)."""
+
     rule: ProgrammeRule
     period: Period
     children: list[repository.NonAttendee]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -149,30 +155,69 @@ async def _audit_list(
 
 
 async def list_targets(
-    session: AsyncSession, *, principal: Principal, programme: str, period: Period
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    programme: str,
+    period: Period,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> Targets:
+    """A page of the month's invitations in ward, household and person order (the ward's
+    children for ward staff), after the key `cursor` names."""
+    after = parse_household_cursor(cursor)
     rule = await require_rule(session, programme, period)
-    rows = await repository.invitations(session, rule, period, ward_code=principal.ward)
-    await _audit_list(
-        session, principal, "checkup.targets.view", rule, period, [n.person_no for n, _ in rows]
+    rows = await repository.invitations(
+        session, rule, period, ward_code=principal.ward, after=after, limit=limit + 1
     )
-    return Targets(rule=rule, period=period, invitations=rows)
+    page, more = rows[:limit], len(rows) > limit
+    await _audit_list(
+        session, principal, "checkup.targets.view", rule, period, [n.person_no for n, _ in page]
+    )
+    last = page[-1][0] if more else None
+    return Targets(
+        rule=rule,
+        period=period,
+        invitations=page,
+        next_cursor=next_household_cursor(
+            (last.ward_code or "", last.household_key, last.person_no) if last else None
+        ),
+    )
 
 
 async def list_non_attendees(
-    session: AsyncSession, *, principal: Principal, programme: str, period: Period
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    programme: str,
+    period: Period,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> NonAttendees:
+    """A page of the month's non-attendees, in the targets' order and paging."""
+    after = parse_household_cursor(cursor)
     rule = await require_rule(session, programme, period)
-    rows = await repository.non_attendees(session, rule, period, ward_code=principal.ward)
+    rows = await repository.non_attendees(
+        session, rule, period, ward_code=principal.ward, after=after, limit=limit + 1
+    )
+    page, more = rows[:limit], len(rows) > limit
     await _audit_list(
         session,
         principal,
         "checkup.non_attendees.view",
         rule,
         period,
-        [r.person_no for r in rows],
+        [r.person_no for r in page],
     )
-    return NonAttendees(rule=rule, period=period, children=rows)
+    last = page[-1] if more else None
+    return NonAttendees(
+        rule=rule,
+        period=period,
+        children=page,
+        next_cursor=next_household_cursor(
+            (last.ward_code or "", last.household_key, last.person_no) if last else None
+        ),
+    )
 
 
 async def profile(
