@@ -12,12 +12,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child
+from boshi_core.people.consumer import apply_person_event
 from boshi_core.pregnancy.models import Handbook, Pregnancy, PrenatalCheckup
 from boshi_core.testsupport import KOKURA_NORTH, Auth, Register, notification
+from boshi_core.testsupport import child as child_snapshot
 from boshi_core.visits.models import HomeVisit
 from mch_common.audit import AuditRecord
 from mch_common.dates import today_tokyo
+from mch_common.errors import InvalidInput
+from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
+from mch_common.work import UnitOfWork
 
 MOTHER = "1000000010"
 BEFORE_BIRTH_RULES = date(1965, 12, 31)  # the first birth follow-up rule: 1966-01-01
@@ -203,3 +208,62 @@ async def test_a_window_notification_dated_in_the_future_is_refused(
     )
     assert_refused(response, "application_date", "future")
     assert await snapshot_of(db_session) == before
+
+
+async def test_a_child_on_record_from_before_the_birth_rules_is_answered_why(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    """No route stores such a child any more; one from an older system is answered with the
+    reason (422), not as if the service were down."""
+    await register(MOTHER)
+    child = Child(
+        mother_person_no=MOTHER,
+        birth_date=BEFORE_BIRTH_RULES,
+        birth_weight_g=2100,
+        gestational_weeks=35,
+        sex="female",
+        ward_code=KOKURA_NORTH,
+        registered_via="outcome",
+    )
+    db_session.add(child)
+    await db_session.commit()
+    before = await snapshot_of(db_session)
+    viewed = await client.get(f"/children/{child.id}", headers=auth())
+    assert_refused(viewed, "the child's birth date", "1966-01-01")
+    notified = await client.post(
+        f"/children/{child.id}/low-birth-weight-notification",
+        json={
+            "notified_on": today_tokyo().isoformat(),
+            "notifier_name": "北九 花子",
+            "whereabouts": "自宅",
+        },
+        headers=auth(),
+    )
+    assert_refused(notified, "the child's birth date", "1966-01-01")
+    assert await snapshot_of(db_session) == before
+
+
+async def test_atena_announcing_a_birth_before_the_birth_rules_fails_the_handler(
+    register: Register, db_session: AsyncSession
+) -> None:
+    """The consumer's handler raises the same reason (so the event is retried, then
+    dead-lettered, alone) and its transaction keeps nothing."""
+    await register(MOTHER)
+    event = CloudEvent(
+        source="urn:mch:atena",
+        type="atena.person.born",
+        subject="2000000401",
+        tenant="401005",
+        data={
+            "person_no": "2000000401",
+            "mother_person_no": MOTHER,
+            "person": child_snapshot(
+                "2000000401", BEFORE_BIRTH_RULES, mother_person_no=MOTHER, household_no="H401"
+            ),
+        },
+    )
+    with pytest.raises(InvalidInput, match="1966-01-01"):
+        async with UnitOfWork.on(db_session):
+            await apply_person_event(db_session, event)
+    await db_session.rollback()
+    assert (await db_session.execute(select(func.count()).select_from(Child))).scalar_one() == 0
