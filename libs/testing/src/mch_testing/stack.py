@@ -235,13 +235,15 @@ class Stack:
 
     def start_service(self, service: str, *, port: int | None = None) -> float:
         """Start the service (again, or a replica on `port`) with devstack's settings for it;
-        returns the seconds until it answered /readyz."""
-        port = port or self.port(service)
+        returns the seconds until it answered /readyz. Its output goes to logs/<svc>.log (a
+        replica's to logs/<svc>-<port>.log)."""
+        own = self.port(service)
+        port = port or own
         env = {**self.env, **self.settings(service), "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(ROOT / "services" / service / "src"), env.get("PYTHONPATH", "")])
         )
-        log = self.folder / "logs" / f"{service}.log"
+        log = self.folder / "logs" / (f"{service}.log" if port == own else f"{service}-{port}.log")
         started = time.monotonic()
         with log.open("ab") as sink:
             process = subprocess.Popen(
@@ -267,16 +269,22 @@ class Stack:
         wait_ready(self.url(service, port), process, READY_SECONDS)
         return time.monotonic() - started
 
-    def restart_postgres(self) -> None:
+    def restart_postgres(self, *, down: float = 0.0) -> None:
+        """Stop the stack's own PostgreSQL (fast shutdown: sessions are cut), keep it down for
+        `down` seconds, start it again on the same port and data."""
         if self.postgres is None:
             raise RuntimeError("the stack runs on a PostgreSQL it does not own")
         self.postgres.stop()
+        time.sleep(down)
         self.postgres.start()
 
-    def restart_nats(self) -> None:
+    def restart_nats(self, *, down: float = 0.0) -> None:
+        """Stop the stack's own NATS, keep it down for `down` seconds, start it again on the
+        same port and JetStream store."""
         if self.nats is None:
             raise RuntimeError("the stack runs on a NATS it does not own")
         self.nats.stop()
+        time.sleep(down)
         self.nats.start()
 
     # --- stopping -----------------------------------------------------------------------------
