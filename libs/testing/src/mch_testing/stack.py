@@ -63,15 +63,15 @@ SERVICES = (
     "intermediate_server",
     "immunization_bridge",
 )
-STARTUP_SECONDS = 240
+STARTUP_SECONDS = 480  # a limit for a stack that will not come up: a busy machine needs minutes
 READY_SECONDS = 90
 HOST = "127.0.0.1"
 
 
 def port_base(count: int = len(SERVICES)) -> int:
     """`count` free ports in a row, below the kernel's ephemeral range: there, an outgoing
-    connection of the services starting first could take one between this check and its bind
-    (seen: the sixth service found its port taken)."""
+    connection could take one between this check and its bind (seen: the sixth service found
+    its port taken), or while a restarted server is down."""
     rng = random.Random()  # noqa: S311 - ports, not secrets
     for _ in range(100):
         base = rng.randrange(20000, 32000 - count)
@@ -107,7 +107,7 @@ class OwnedNats:
         self.logins = write_nats_users(self.config, ROOT / "deploy" / "nats" / "services.json")
         self.logins_file = folder / "logins.json"
         save_nats_logins(self.logins_file, self.logins)
-        self.port = free_port()
+        self.port = port_base(1)  # free again after a restart: see port_base
         self.url = f"nats://{HOST}:{self.port}"
         self._running: contextlib.ExitStack | None = None
 
@@ -129,8 +129,8 @@ class OwnedPostgres:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="mch-stack-pg-"))
         self.folder.chmod(0o711)
-        self.server: EmbeddedPostgres = start_embedded_postgres(self.folder)
-        self.port = self.server.port
+        self.port = port_base(1)  # free again after a restart: see port_base
+        self.server: EmbeddedPostgres = start_embedded_postgres(self.folder, self.port)
 
     def start(self) -> None:
         self.server = start_embedded_postgres(self.folder, self.port)
@@ -355,7 +355,6 @@ def running_stack(folder: Path, *, own_servers: bool = False) -> Iterator[Stack]
         **os.environ,
         "MCH_DEVSTACK_DIR": str(folder),
         "MCH_DB_PREFIX": f"e2e_{secrets.token_hex(3)}_",
-        "MCH_PORT_BASE": str(port_base()),
         "MCH_LOCAL_NATS_PORT": str(free_port()),  # nothing there: devstack's own NATS
         "NO_COLOR": "1",
     }
@@ -374,6 +373,7 @@ def running_stack(folder: Path, *, own_servers: bool = False) -> Iterator[Stack]
                 "NATS_URL": nats.url,
                 "MCH_NATS_LOGINS": str(nats.logins_file),
             }
+        env["MCH_PORT_BASE"] = str(port_base())  # after the servers: not on their ports
         with output.open("wb") as sink:
             process = subprocess.Popen(
                 [sys.executable, str(ROOT / "tools" / "devstack.py"), "--quiet"],
