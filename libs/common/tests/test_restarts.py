@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from mch_common.db import (
     create_database,
@@ -19,6 +24,7 @@ from mch_common.db import (
     with_database,
 )
 from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
+from mch_common.events import relay as relay_module
 from mch_common.work import UnitOfWork
 from mch_testing import servers
 from mch_testing.app import free_port
@@ -159,3 +165,41 @@ async def test_postgres_restart_mid_flow_loses_nothing_and_duplicates_nothing(
         await engine.dispose()
     finally:
         server.stop()
+
+
+async def test_the_relay_retries_within_a_second_however_long_the_outage(
+    bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL away (nothing listens on the relay's port): the relay tries again 0.1 s
+    after the first failure, doubling, but never waits longer than MAX_RETRY_DELAY, so the
+    events written once the server is back go out within a second, not after a long backoff;
+    after a success it polls at its idle interval again."""
+    down = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
+    relay = OutboxRelay(down, bus.js, bus.naming)
+    failing = relay.relay_once
+    outage = 12  # failed rounds: far past the point where a doubling backoff passes 1 s
+    errors: list[BaseException] = []
+    waits: list[float] = []
+
+    async def round_of_the_relay() -> int:
+        if len(waits) >= outage:
+            return 0  # the server is back, nothing pending
+        try:
+            return await failing()
+        except Exception as exc:
+            errors.append(exc)
+            raise
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) > outage:
+            relay.stop()
+
+    monkeypatch.setattr(relay, "relay_once", round_of_the_relay)
+    monkeypatch.setattr(relay, "_sleep", wait)
+    await asyncio.wait_for(relay.run(), timeout=60)
+    await down.dispose()
+    assert len(errors) == outage
+    assert all(isinstance(e, OSError) for e in errors)  # refused: a real connection attempt
+    assert waits[:outage] == [0.1, 0.2, 0.4, 0.8] + [relay_module.MAX_RETRY_DELAY] * 8
+    assert waits[outage] == relay.idle_interval
