@@ -148,6 +148,54 @@ async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
     assert info.state.messages >= 5
 
 
+class _HeldPublisher:
+    """A JetStream context whose publishes wait for `release`: a relay caught mid-claim."""
+
+    def __init__(self, js: Any) -> None:
+        self.js = js
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+        self.waiting.set()
+        await self.release.wait()
+        return await self.js.publish(*args, **kwargs)
+
+
+async def test_two_relays_publish_the_outbox_once_and_in_its_order(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+) -> None:
+    """Two replicas' relays: while one publishes its claim, the other publishes nothing (with
+    SKIP LOCKED alone it claimed the next rows and put them on the stream first)."""
+    emitted = []
+    for _ in range(6):  # six transactions: six rows, as six requests would write them
+        emitted += await emit(committed_sessions, "tworelays", 1)
+    held = _HeldPublisher(bus.js)
+    first = OutboxRelay(engine, held, bus.naming, batch_size=3)  # type: ignore[arg-type]
+    second = OutboxRelay(engine, bus.js, bus.naming, batch_size=3)
+    claim = asyncio.create_task(first.relay_once())
+    try:
+        await asyncio.wait_for(held.waiting.wait(), timeout=10)
+        published_meanwhile = await second.relay_once()
+    finally:
+        held.release.set()  # the held claim's transaction ends either way
+    assert await claim == 3
+    assert published_meanwhile == 0
+    assert await second.relay_once() == 3
+    assert await second.relay_once() == 0
+    subject = bus.naming.subject(f"{SERVICE}.tworelays.happened")
+    info = await bus.js.stream_info(stream)
+    on_stream = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await bus.js.get_msg(stream, seq)
+        if msg.subject == subject:
+            on_stream.append(json.loads(msg.data or b"{}")["id"])
+    assert on_stream == emitted
+
+
 async def test_redelivered_event_is_applied_once(
     committed_sessions: async_sessionmaker[AsyncSession],
     bus: EventBus,

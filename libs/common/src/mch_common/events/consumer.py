@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +40,10 @@ DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 DEFAULT_ACK_WAIT = 5.0
 # A batch that failed for a reason other than its messages is offered again after this long.
 HAND_BACK_DELAY = 1.0
+# Per process: with several replicas on one durable, each one's share of the work.
+APPLIED = Counter(
+    "mch_events_applied_total", "Events a consumer applied (a redelivery not counted)", ["consumer"]
+)
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
@@ -247,6 +252,7 @@ class EventConsumer:
         finally:
             correlation_id.reset(token)
         self.applied += 1
+        APPLIED.labels(self.name).inc()
 
     async def _retry_or_dead_letter(self, msg: Msg, error: Exception) -> None:
         attempt = msg.metadata.num_delivered
