@@ -167,45 +167,30 @@ def resolve_postgres(stack: contextlib.ExitStack) -> tuple[str, str]:
 
 
 def resolve_nats(stack: contextlib.ExitStack) -> tuple[str, str, dict[str, Credentials]]:
-    """URL, where it came from, and the NATS users (only for the embedded server, which this
-    script configures; a server it did not start keeps its own configuration)."""
+    """URL, where it came from, and the NATS users (for the embedded server, which this
+    script configures, or from MCH_NATS_LOGINS; another server keeps its own configuration)."""
+    from mch_testing.embedded import read_nats_logins
     from mch_testing.servers import port_open
 
     configured = os.environ.get("NATS_URL", "").strip()
     if configured:
-        return configured, "from NATS_URL", {}
+        # The users of a server started with them beside the stack (a fault test's).
+        given = os.environ.get("MCH_NATS_LOGINS", "").strip()
+        return configured, "from NATS_URL", read_nats_logins(Path(given)) if given else {}
     port = _env_port("MCH_LOCAL_NATS_PORT", 4222)
     if port_open(HOST, port):
         return f"nats://{HOST}:{port}", f"local, port {port}", {}
-    from mch_testing.embedded import embedded_nats
+    from mch_testing.embedded import embedded_nats, write_nats_users
 
     folder = DEVSTACK / "nats"
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "auth.conf"
-    logins = write_nats_users(config)
+    logins = write_nats_users(config, NATS_SERVICES)
     say(f"nothing on {HOST}:{port}: starting embedded NATS (JetStream) in {_rel(folder)}")
     url = stack.enter_context(embedded_nats(folder, config=config))
     EMBEDDED.append("NATS")
     where = f"embedded, users {_rel(config)}, log {_rel(folder / 'nats-server.log')}"
     return url, where, logins
-
-
-def write_nats_users(config: Path) -> dict[str, Credentials]:
-    """One user per service of deploy/nats/services.json, with passwords made for this run."""
-    import secrets
-
-    from mch_common.nats_access import Credentials, authorization_block, load_services
-
-    services = load_services(NATS_SERVICES)
-    logins = {
-        name: Credentials(name, secrets.token_urlsafe(24))
-        for name in ["admin", *(s.user for s in services)]
-    }
-    config.write_text(
-        authorization_block(services, logins, admin=logins["admin"]), encoding="utf-8"
-    )
-    config.chmod(0o600)
-    return logins
 
 
 def report_nats_users(servers: Servers, services: Sequence[Service]) -> None:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -34,6 +35,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mch_common.nats_access import Credentials, authorization_block, load_services
 
 log = logging.getLogger("mch.embedded")
 
@@ -548,6 +551,32 @@ def embedded_nats(
                 process.wait()
     finally:
         _release(data_dir)
+
+
+def write_nats_users(config: Path, services_file: Path) -> dict[str, Credentials]:
+    """A NATS configuration with one user per service of `services_file`
+    (deploy/nats/services.json) and an admin, their passwords made now; returns the logins."""
+    services = load_services(services_file)
+    logins = {
+        name: Credentials(name, secrets.token_urlsafe(24))
+        for name in ["admin", *(s.user for s in services)]
+    }
+    config.write_text(
+        authorization_block(services, logins, admin=logins["admin"]), encoding="utf-8"
+    )
+    config.chmod(0o600)
+    return logins
+
+
+def save_nats_logins(path: Path, logins: dict[str, Credentials]) -> None:
+    """`{user: password}`, readable by its owner only (devstack's MCH_NATS_LOGINS)."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps({name: c.password for name, c in logins.items()}), "utf-8")
+
+
+def read_nats_logins(path: Path) -> dict[str, Credentials]:
+    saved: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return {name: Credentials(name, password) for name, password in saved.items()}
 
 
 def _wait_for_nats(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
