@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import ServerError
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -224,6 +225,8 @@ async def test_redelivered_event_is_applied_once(
             .all()
         )
     assert inbox == [event.id]
+    # Its share on /metrics: the one application, not the two deliveries.
+    assert REGISTRY.get_sample_value("mch_events_applied_total", {"consumer": "redeliver"}) == 1
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(

@@ -40,7 +40,7 @@ DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 DEFAULT_ACK_WAIT = 5.0
 # A batch that failed for a reason other than its messages is offered again after this long.
 HAND_BACK_DELAY = 1.0
-# Per process: with several replicas on one durable, each one's share of the work.
+# Per process, counted at commit: with several replicas on one durable, each one's share.
 APPLIED = Counter(
     "mch_events_applied_total", "Events a consumer applied (a redelivery not counted)", ["consumer"]
 )
@@ -193,6 +193,7 @@ class EventConsumer:
         """Fast path: the whole batch in one transaction with one inbox insert. If any handler
         fails, the transaction is rolled back and the batch is replayed message by message with
         a savepoint each, so only the failing messages are retried."""
+        before = self.applied
         try:
             async with unit_of_work(self.sessions) as session:
                 events = [CloudEvent.from_json_bytes(msg.data) for msg in msgs]
@@ -204,11 +205,13 @@ class EventConsumer:
         except Exception:  # noqa: BLE001 - isolate the failing message(s) below
             await self._apply_one_by_one(msgs)
             return
+        APPLIED.labels(self.name).inc(self.applied - before)
         for msg in msgs:  # committed: only now is it safe to ack
             await msg.ack()
 
     async def _apply_one_by_one(self, msgs: list[Msg]) -> None:
         failures: dict[int, Exception] = {}
+        before = self.applied
         async with unit_of_work(self.sessions) as session:
             # Imported here: mch_common.work imports this package (its envelope and outbox), so
             # a module importing mch_common.work first would otherwise find it half-made.
@@ -226,6 +229,7 @@ class EventConsumer:
                     if is_infrastructure_error(exc):
                         raise  # not the message's fault: no ack, redelivered after ack_wait
                     failures[index] = exc
+        APPLIED.labels(self.name).inc(self.applied - before)
         for index, msg in enumerate(msgs):
             if index in failures:
                 await self._retry_or_dead_letter(msg, failures[index])
@@ -252,7 +256,6 @@ class EventConsumer:
         finally:
             correlation_id.reset(token)
         self.applied += 1
-        APPLIED.labels(self.name).inc()
 
     async def _retry_or_dead_letter(self, msg: Msg, error: Exception) -> None:
         attempt = msg.metadata.num_delivered
