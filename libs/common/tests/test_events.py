@@ -396,6 +396,42 @@ async def test_a_slow_batch_is_kept_alive_and_not_redelivered(
     assert await applied_ids(committed_sessions) == ids
 
 
+async def test_two_replicas_of_a_consumer_apply_the_stream_in_its_order(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    stream: str,
+) -> None:
+    """The first replica is slow with the first event; the second, asking meanwhile, must not
+    apply the next one before it (side by side, it committed the later change first)."""
+    first_in_handler, release = asyncio.Event(), asyncio.Event()
+    done: list[str] = []
+
+    async def slow_on_the_first(session: AsyncSession, event: CloudEvent) -> None:
+        if not done and not first_in_handler.is_set():
+            first_in_handler.set()
+            await release.wait()
+        done.append(event.id)
+
+    ids = await _publish(bus, "turns", 1)
+    one = make_consumer(bus, committed_sessions, "turns", slow_on_the_first, batch_size=1)
+    two = make_consumer(bus, committed_sessions, "turns", slow_on_the_first, batch_size=1)
+    await two.start()
+    applying = asyncio.create_task(one.consume_once(timeout=2.0))
+    try:
+        await asyncio.wait_for(first_in_handler.wait(), timeout=10)
+        ids += await _publish(bus, "turns", 1)
+        waiting = asyncio.create_task(two.consume_once(timeout=2.0))
+        await asyncio.sleep(1.0)  # time enough, side by side, to fetch and apply the second
+        assert done == []
+    finally:
+        release.set()
+    assert await applying == 1
+    assert await waiting == 1
+    assert done == ids
+    for consumer in (one, two):
+        await consumer.close()
+
+
 async def _publish(bus: EventBus, name: str, n: int) -> list[str]:
     events = [
         CloudEvent(source="test", type=f"{SERVICE}.{name}.happened", data={}, tenant="401005")
