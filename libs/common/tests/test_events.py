@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import ServerError
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -148,6 +149,54 @@ async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
     assert info.state.messages >= 5
 
 
+class _HeldPublisher:
+    """A JetStream context whose publishes wait for `release`: a relay caught mid-claim."""
+
+    def __init__(self, js: Any) -> None:
+        self.js = js
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+        self.waiting.set()
+        await self.release.wait()
+        return await self.js.publish(*args, **kwargs)
+
+
+async def test_two_relays_publish_the_outbox_once_and_in_its_order(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+) -> None:
+    """Two replicas' relays: while one publishes its claim, the other publishes nothing (with
+    SKIP LOCKED alone it claimed the next rows and put them on the stream first)."""
+    emitted = []
+    for _ in range(6):  # six transactions: six rows, as six requests would write them
+        emitted += await emit(committed_sessions, "tworelays", 1)
+    held = _HeldPublisher(bus.js)
+    first = OutboxRelay(engine, held, bus.naming, batch_size=3)  # type: ignore[arg-type]
+    second = OutboxRelay(engine, bus.js, bus.naming, batch_size=3)
+    claim = asyncio.create_task(first.relay_once())
+    try:
+        await asyncio.wait_for(held.waiting.wait(), timeout=10)
+        published_meanwhile = await second.relay_once()
+    finally:
+        held.release.set()  # the held claim's transaction ends either way
+    assert await claim == 3
+    assert published_meanwhile == 0
+    assert await second.relay_once() == 3
+    assert await second.relay_once() == 0
+    subject = bus.naming.subject(f"{SERVICE}.tworelays.happened")
+    info = await bus.js.stream_info(stream)
+    on_stream = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await bus.js.get_msg(stream, seq)
+        if msg.subject == subject:
+            on_stream.append(json.loads(msg.data or b"{}")["id"])
+    assert on_stream == emitted
+
+
 async def test_redelivered_event_is_applied_once(
     committed_sessions: async_sessionmaker[AsyncSession],
     bus: EventBus,
@@ -176,6 +225,8 @@ async def test_redelivered_event_is_applied_once(
             .all()
         )
     assert inbox == [event.id]
+    # Its share on /metrics: the one application, not the two deliveries.
+    assert REGISTRY.get_sample_value("mch_events_applied_total", {"consumer": "redeliver"}) == 1
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(
@@ -343,6 +394,42 @@ async def test_a_slow_batch_is_kept_alive_and_not_redelivered(
     info = await bus.js.consumer_info(stream, bus.naming.durable("slowbatch"))
     assert info.num_redelivered == 0
     assert await applied_ids(committed_sessions) == ids
+
+
+async def test_two_replicas_of_a_consumer_apply_the_stream_in_its_order(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    bus: EventBus,
+    stream: str,
+) -> None:
+    """The first replica is slow with the first event; the second, asking meanwhile, must not
+    apply the next one before it (side by side, it committed the later change first)."""
+    first_in_handler, release = asyncio.Event(), asyncio.Event()
+    done: list[str] = []
+
+    async def slow_on_the_first(session: AsyncSession, event: CloudEvent) -> None:
+        if not done and not first_in_handler.is_set():
+            first_in_handler.set()
+            await release.wait()
+        done.append(event.id)
+
+    ids = await _publish(bus, "turns", 1)
+    one = make_consumer(bus, committed_sessions, "turns", slow_on_the_first, batch_size=1)
+    two = make_consumer(bus, committed_sessions, "turns", slow_on_the_first, batch_size=1)
+    await two.start()
+    applying = asyncio.create_task(one.consume_once(timeout=2.0))
+    try:
+        await asyncio.wait_for(first_in_handler.wait(), timeout=10)
+        ids += await _publish(bus, "turns", 1)
+        waiting = asyncio.create_task(two.consume_once(timeout=2.0))
+        await asyncio.sleep(1.0)  # time enough, side by side, to fetch and apply the second
+        assert done == []
+    finally:
+        release.set()
+    assert await applying == 1
+    assert await waiting == 1
+    assert done == ids
+    for consumer in (one, two):
+        await consumer.close()
 
 
 async def _publish(bus: EventBus, name: str, n: int) -> list[str]:

@@ -4,6 +4,12 @@ ack after commit, bounded redelivery with backoff, then the dead-letter subject.
 A fetched batch is applied in one transaction with a savepoint per message, so a failing
 handler rolls back only its own message and one commit covers the batch.
 
+Replicas of a service share its durable consumers and take turns: a replica fetches and
+applies a batch while it holds the durable's advisory lock in its database, and lets go after
+the acks. Two replicas applying side by side would put one person's changes in either order
+(the later batch committed first); taking turns applies the stream in its order, as one
+replica would, and a replica that dies leaves the turns to the others.
+
 Catching up after a fault: a consumer that is alive hands a batch it could not apply (its
 database is down) back with a short delay; one that died leaves its batch to JetStream, which
 redelivers it after `ack_wait`, kept short (5 s) because a long batch is kept alive with
@@ -18,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from prometheus_client import Counter
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +47,12 @@ DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 DEFAULT_ACK_WAIT = 5.0
 # A batch that failed for a reason other than its messages is offered again after this long.
 HAND_BACK_DELAY = 1.0
+# Held from fetch to ack by the replica whose turn it is (see the module's docstring).
+_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:durable, 0))")
+# Per process, counted at commit: with several replicas on one durable, each one's share.
+APPLIED = Counter(
+    "mch_events_applied_total", "Events a consumer applied (a redelivery not counted)", ["consumer"]
+)
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
@@ -140,8 +154,17 @@ class EventConsumer:
             await self.start()
         if self._sub is None:
             raise RuntimeError(f"consumer {self.name} has no subscription")
+        async with self.sessions() as turn, turn.begin():
+            await turn.execute(_TURN, {"durable": f"mch.consumer.{self.name}"})
+            return await self._fetch_and_apply(self._sub, timeout)
+
+    async def _fetch_and_apply(
+        self,
+        sub: JetStreamContext.PullSubscription,
+        timeout: float,  # noqa: ASYNC109 - fetch wait
+    ) -> int:
         try:
-            msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
+            msgs: list[Msg] = await sub.fetch(self.batch_size, timeout=timeout)
         except (NatsTimeoutError, TimeoutError):
             return 0
         if not msgs:
@@ -188,6 +211,7 @@ class EventConsumer:
         """Fast path: the whole batch in one transaction with one inbox insert. If any handler
         fails, the transaction is rolled back and the batch is replayed message by message with
         a savepoint each, so only the failing messages are retried."""
+        before = self.applied
         try:
             async with unit_of_work(self.sessions) as session:
                 events = [CloudEvent.from_json_bytes(msg.data) for msg in msgs]
@@ -199,11 +223,13 @@ class EventConsumer:
         except Exception:  # noqa: BLE001 - isolate the failing message(s) below
             await self._apply_one_by_one(msgs)
             return
+        APPLIED.labels(self.name).inc(self.applied - before)
         for msg in msgs:  # committed: only now is it safe to ack
             await msg.ack()
 
     async def _apply_one_by_one(self, msgs: list[Msg]) -> None:
         failures: dict[int, Exception] = {}
+        before = self.applied
         async with unit_of_work(self.sessions) as session:
             # Imported here: mch_common.work imports this package (its envelope and outbox), so
             # a module importing mch_common.work first would otherwise find it half-made.
@@ -221,6 +247,7 @@ class EventConsumer:
                     if is_infrastructure_error(exc):
                         raise  # not the message's fault: no ack, redelivered after ack_wait
                     failures[index] = exc
+        APPLIED.labels(self.name).inc(self.applied - before)
         for index, msg in enumerate(msgs):
             if index in failures:
                 await self._retry_or_dead_letter(msg, failures[index])

@@ -1,9 +1,11 @@
 """The outbox relay: publishes committed outbox rows to JetStream, at least once.
 
-Rows are claimed with FOR UPDATE SKIP LOCKED, so several relay processes can run. Each publish
-carries `Nats-Msg-Id` = event id: if the relay dies after publishing and before marking the rows
-sent, the re-publish falls inside JetStream's duplicate window and is dropped; consumers'
-inboxes are the second line.
+Every replica of a service runs a relay; one claim is published at a time, under a
+transaction-level advisory lock, and the others skip their round while it is held. Two claims
+published side by side (FOR UPDATE SKIP LOCKED alone) would reach the stream interleaved, a
+person's later change before the earlier one. Each publish carries `Nats-Msg-Id` = event id:
+if the relay dies after publishing and before marking the rows sent, the re-publish falls
+inside JetStream's duplicate window and is dropped; consumers' inboxes are the second line.
 
 A batch row (`mch_common.events.batch`) stands for many events of its subject; the relay
 expands it into its events, with ids derived from the batch row (the same on every expansion,
@@ -16,6 +18,7 @@ import logging
 from typing import Any
 
 from nats.js import JetStreamContext
+from prometheus_client import Counter
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -42,6 +45,10 @@ _CLAIM = text(
     ORDER BY position
     """
 )
+# Per process: with several replicas, each one's share of the publishing.
+PUBLISHED = Counter("mch_outbox_published_total", "Events this process's outbox relay published")
+# One publishing relay per database; a relay that finds it taken skips its round.
+_RELAY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended('mch.outbox.relay', 0))")
 _BATCH_ROW = text("SELECT envelope FROM outbox WHERE position = :position")
 _MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:positions)")
 # After a failure (NATS or PostgreSQL away) the relay tries again after 0.1 s, doubling up to
@@ -72,6 +79,8 @@ class OutboxRelay:
         """Publish one claim's rows (a batch row's events counted each); returns how many
         events were published and marked sent."""
         async with self.engine.begin() as conn:
+            if not (await conn.execute(_RELAY_LOCK)).scalar_one():
+                return 0  # another replica's relay is publishing: its rows come first
             rows = (await conn.execute(_CLAIM, {"limit": self.batch_size})).all()
             if not rows:
                 return 0
@@ -91,6 +100,7 @@ class OutboxRelay:
                 )
             await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
         self.published += len(events)
+        PUBLISHED.inc(len(events))
         return len(events)
 
     @staticmethod
