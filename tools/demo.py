@@ -47,6 +47,11 @@ SERVICES = (
 KOKURA_KITA = "401064"
 TIMEOUT = 30.0
 FUKUOKA_CLIENT = "fukuoka_boshi_core"  # identity's stand-in for Fukuoka City's boshi_core
+VISITS = {
+    "premature": "the premature baby's visit (未熟児訪問)",
+    "newborn": "the newborn visit (新生児訪問)",
+    "infant_household": "the visit to every infant's home (乳児家庭全戸訪問)",
+}
 
 
 class StepFailed(Exception):
@@ -564,7 +569,7 @@ def run(stack: Stack) -> Story:
         visits = stack.json("GET", "boshi_core", f"/children/{child_id}/visits", mch)["items"]
         if not visits:
             raise StepFailed("no visit was planned for the child")
-        n.append(", ".join(f"{v['kind']} visit due by {v['due_by']}" for v in visits))
+        n.append(", ".join(f"{VISITS[v['kind']]} due by {v['due_by']}" for v in visits))
 
     with story.step("the home visit is assigned and its result recorded") as n:
         for visit in visits[:1]:
@@ -588,7 +593,7 @@ def run(stack: Stack) -> Story:
                     "needs_follow_up": True,
                 },
             )
-            n.append(f"the {visit['kind']} visit {done.get('status')}")
+            n.append(f"{VISITS[visit['kind']]} {done.get('status')}")
 
     with story.step("a child moves in from Fukuoka City (atena POST /persons/move-in)") as n:
         body = stack.demo_file("demo_move_in.json")
@@ -638,7 +643,7 @@ def run(stack: Stack) -> Story:
         records = wait_for("the previous city's checkups in boshi_core", previous, 40)
         n.append(
             ", ".join(f"{r['programme_code']} taken {r['taken_on']}" for r in records)
-            + f" (from {records[0]['source_municipality']}, Fukuoka City; in boshi_core's "
+            + f" (from Fukuoka City, {records[0]['source_municipality']}; in boshi_core's "
             "disclosure)"
         )
 
@@ -677,7 +682,9 @@ def run(stack: Stack) -> Story:
             + (
                 "all printed now"
                 if now == sent
-                else f"{now} printed now (the others by an earlier run this month)"
+                else "printed by an earlier run this month"
+                if now == 0
+                else f"{now} printed now, the others by an earlier run this month"
             )
         )
         n.append(f"{len(pdfs)} print file(s) in {letters}")
@@ -720,8 +727,10 @@ def run(stack: Stack) -> Story:
         if vaccinations["state"] == "unavailable" or not vaccinations["records"]:
             raise StepFailed("no vaccinations in the profile", json.dumps(vaccinations))
         n.append(
-            f"state {vaccinations['state']}, "
-            + ", ".join(f"{r.get('vaccine')} {r.get('dose_no')}" for r in vaccinations["records"])
+            ", ".join(
+                f"{r.get('vaccine')} dose {r.get('dose_no')}" for r in vaccinations["records"]
+            )
+            + f" (the bridge's answer: {vaccinations['state']})"
         )
 
     with story.step("the mother's disclosure request is answered with the access report") as n:

@@ -782,7 +782,12 @@ def print_summary(
     for name, output in seeds.items():
         if output:
             lines += ["", _paint(f"Demo data from {name}.seed:", "1"), *(f"  {x}" for x in output)]
-    lines += ["", "Ctrl-C stops everything.", ""]
+    lines += [
+        "",
+        "`make demo` in a second terminal plays the whole story against it. Ctrl-C stops "
+        "everything.",
+        "",
+    ]
     emit(lines)
 
 

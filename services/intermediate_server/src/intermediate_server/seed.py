@@ -143,8 +143,8 @@ def main() -> int:
     demo = write_move_in_body(asyncio.run(seed(Settings())))
     write_fukuoka_side()
     sys.stdout.write(
-        f"tenants {', '.join(TENANTS)}; Fukuoka City: {CHILDREN} children with checkups in "
-        "its replica\n"
+        f"tenants {', '.join(f'{code} ({name})' for code, name in TENANTS.items())}; Fukuoka "
+        f"City: {CHILDREN} children with checkups in its replica\n"
         f"move-in story: complete {demo} (address, effective_date) and POST "
         "it to atena's /persons/move-in; atena obtains the child's 符号, boshi_core asks "
         "Fukuoka for her checkups (previous_city_records in boshi_core's "
