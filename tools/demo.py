@@ -4,8 +4,9 @@ applicant's client, boshi_core's monthly runs, the audit verifiers), one line pe
 
 It finds the stack through the folder `make run` keeps (`.devstack`, or MCH_DEVSTACK_DIR): each
 service's settings of the run (`env/<svc>.json`: its port, and for the commands its database),
-the seeds' demo files (the simulated JPKI, the Fukuoka child's move-in body). Staff log in with
-`make token` (identity's dev-only token; the password + TOTP login is in README "First calls").
+the seeds' demo files (the demo logins, the simulated JPKI, the Fukuoka child's move-in body and
+her person number in Fukuoka). Staff log in as staff do: password and the one-time code their
+authenticator shows (computed here from the TOTP secret the seed enrolled), at their terminal.
 
 Each run makes a new applicant (a new address block), so it can run again on the same stack.
 The first failing step stops the run: its line, the problem+json the service answered, exit 1.
@@ -31,6 +32,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from identity.totp import PERIOD, code_of_step
+
 ROOT = Path(__file__).resolve().parent.parent
 DEVSTACK = Path(os.environ.get("MCH_DEVSTACK_DIR") or ROOT / ".devstack").resolve()
 SERVICES = (
@@ -43,6 +46,12 @@ SERVICES = (
 )
 KOKURA_KITA = "401064"
 TIMEOUT = 30.0
+FUKUOKA_CLIENT = "fukuoka_boshi_core"  # identity's stand-in for Fukuoka City's boshi_core
+VISITS = {
+    "premature": "the premature baby's visit (未熟児訪問)",
+    "newborn": "the newborn visit (新生児訪問)",
+    "infant_household": "the visit to every infant's home (乳児家庭全戸訪問)",
+}
 
 
 class StepFailed(Exception):
@@ -84,18 +93,66 @@ class Stack:
         host = next((v for k, v in settings.items() if k.endswith("_HOST")), "127.0.0.1")
         return f"http://{host}:{port}"
 
-    def token(self, user: str) -> str:
-        """A demo staff member's token (`make token USER=...`)."""
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "devstack.py"), "--token", user],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "MCH_DEVSTACK_DIR": str(self.folder)},
+    def demo_file(self, name: str) -> Any:
+        """A file a seed of this stack wrote for the demo (identity's logins, the move-in)."""
+        path = self.folder / name
+        if not path.is_file():
+            raise StepFailed(f"no {path}: did `make run` seed the demo data?")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def log_in(self, login_id: str, logins: dict[str, Any]) -> tuple[str, float]:
+        """A staff login (identity's password grant): password, terminal and the one-time code
+        the user's authenticator shows now. A code works once: when this user's current one
+        was spent (by an earlier run, as `totp_steps.json` remembers, or by someone else, as
+        identity answers), wait for the next one. The token and the seconds waited."""
+        staff = {s["login_id"]: s for s in logins["staff"]}[login_id]
+        spent = self._spent_steps()
+        step, waited = int(time.time() // PERIOD), 0.0
+        if step <= spent.get(login_id, -1):
+            step, waited = _next_step()
+        answer = self._password_grant(logins["password"], staff, step)
+        if answer.status_code == 401 and "already used" in answer.text:
+            step, more = _next_step()
+            waited += more
+            answer = self._password_grant(logins["password"], staff, step)
+        if answer.status_code != 200:
+            raise StepFailed(f"{login_id} cannot log in: {answer.status_code}", answer.text)
+        spent[login_id] = step
+        self._spent_steps_file().write_text(json.dumps(spent), encoding="utf-8")
+        return str(answer.json()["access_token"]), waited
+
+    def _password_grant(self, password: str, staff: dict[str, Any], step: int) -> httpx.Response:
+        return self.http.post(
+            self.url("identity") + "/oauth2/token",
+            data={
+                "grant_type": "password",
+                "username": staff["login_id"],
+                "password": password,
+                "terminal_id": staff["terminal"],
+                "totp": code_of_step(staff["totp_secret"], step),
+            },
         )
-        if done.returncode != 0 or not done.stdout.strip():
-            raise StepFailed(f"no token for {user}", done.stderr.strip())
-        return done.stdout.strip()
+
+    def client_token(self, client_id: str, logins: dict[str, Any]) -> str:
+        """A service client's token (client credentials), as that service gets its own."""
+        answer = self.http.post(
+            self.url("identity") + "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, logins["client_secret"]),
+        )
+        if answer.status_code != 200:
+            raise StepFailed(f"no token for {client_id}: {answer.status_code}", answer.text)
+        return str(answer.json()["access_token"])
+
+    def _spent_steps_file(self) -> Path:
+        return self.out / "totp_steps.json"
+
+    def _spent_steps(self) -> dict[str, int]:
+        try:
+            spent = json.loads(self._spent_steps_file().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in spent.items() if isinstance(v, int)}
 
     def command(self, service: str, *args: str) -> str:
         """`python -m <args>` as the operator runs it beside the service: with the service's
@@ -155,6 +212,15 @@ class Stack:
         return path
 
 
+def _next_step() -> tuple[int, float]:
+    """Sleep until the authenticator shows its next code: that time step, the seconds slept."""
+    now = time.time()
+    step = int(now // PERIOD) + 1
+    pause = step * PERIOD - now + 0.05
+    time.sleep(pause)
+    return step, pause
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
     """Events take a moment (JetStream): ask again until `check` answers something."""
     deadline = time.monotonic() + timeout
@@ -203,9 +269,9 @@ class Story:
         raise SystemExit(1)
 
 
-def _short(value: Any, limit: int = 300) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + "..."
+def _programme(kind: str) -> str:
+    """`infant_1y6m` -> `1y6m`: the programme codes boshi_core uses."""
+    return kind.removeprefix("infant_")
 
 
 def _pretty(text: str) -> str:
@@ -223,11 +289,19 @@ def run(stack: Stack) -> Story:
     today = today_tokyo()
     tokens: dict[str, str] = {}
 
-    with story.step("staff log in (make token: kosodate01, registry01, eapp01, auditor01)") as n:
+    with story.step("staff log in with password and one-time code at their terminals") as n:
+        logins = stack.demo_file("demo_logins.json")
+        waited = 0.0
         for user in ("kosodate01", "registry01", "eapp01", "auditor01"):
-            tokens[user] = stack.token(user)
+            tokens[user], pause = stack.log_in(user, logins)
+            waited += pause
             me = stack.json("GET", "identity", "/oauth2/me", tokens[user])
-            n.append(f"{user} {','.join(me.get('roles', []))}")
+            n.append(f"{user} ({', '.join(me['roles'])}) at {me['terminal']}")
+        if waited:
+            n.append(
+                f"waited {waited:.0f}s for the next one-time codes (each works once, and the "
+                "current ones were spent already)"
+            )
     mch, clerk, reviewer, auditor = (
         tokens[u] for u in ("kosodate01", "registry01", "eapp01", "auditor01")
     )
@@ -246,6 +320,45 @@ def run(stack: Stack) -> Story:
             if not items:
                 raise StepFailed(f"atena lists nobody in {town}: did its seed run?", str(page))
             n.append(f"{town}: {page.get('total', len(items))}")
+
+    with story.step("Fukuoka City's residents exist in its tenant of the intermediate server") as n:
+        fukuoka = stack.demo_file("demo_fukuoka.json")
+        moving = stack.demo_file("demo_move_in.json")
+        # Fukuoka's own systems are simulated: its boshi_core's client has Fukuoka's tenant, and
+        # row-level security shows it only Fukuoka's rows.
+        fukuoka_token = stack.client_token(FUKUOKA_CLIENT, logins)
+        held = stack.json(
+            "GET",
+            "intermediate_server",
+            f"/persons/{fukuoka['mover']}/disclosure",
+            fukuoka_token,
+        )
+        checkups = [e["data"] for e in held["replica"] if e["item_no"] == "95"]
+        if held["code"] != "registered" or not checkups:
+            raise StepFailed("Fukuoka's tenant does not hold the child's checkups", str(held))
+        in_kitakyushu = stack.json(
+            "GET",
+            "atena",
+            "/persons",
+            clerk,
+            params={
+                "kana": f"{moving['family_name_kana']} {moving['given_name_kana']}",
+                "birth_date": moving["birth_date"],
+            },
+            headers={"X-Access-Purpose": "demo: is the Fukuoka child in Kitakyushu yet"},
+        )["items"]
+        n.append(
+            f"{fukuoka['name']} ({fukuoka['tenant']}), read with its (simulated) boshi_core's "
+            f"token: {fukuoka['children']} children with checkups; among them person "
+            f"{fukuoka['mover']} ({moving['family_name']} {moving['given_name']}, born "
+            f"{moving['birth_date']}), 符号 held, "
+            + ", ".join(f"{_programme(c['checkup_kind'])} {c['taken_on']}" for c in checkups)
+            + (
+                "; in Kitakyushu's atena since an earlier run"
+                if in_kitakyushu
+                else "; not in Kitakyushu's atena (she moves in below)"
+            )
+        )
 
     # A new applicant each run: her card from the simulated JPKI, her atena record.
     block = f"3-{int(time.time()) % 100000}"
@@ -351,7 +464,11 @@ def run(stack: Stack) -> Story:
 
     with story.step("boshi_core pulls the accepted notifications (cli pull-online)") as n:
         printed = stack.command("boshi_core", "boshi_core.cli", "pull-online")
-        n.append(printed.strip().splitlines()[-1] if printed.strip() else "done")
+        pulled = json.loads(printed.strip().splitlines()[-1])
+        n.append(
+            f"{pulled['opened']} opened, {pulled['already_open']} already open, "
+            f"{pulled['held']} held for staff"
+        )
 
         def opened() -> Any:
             profile = stack.call("GET", "boshi_core", f"/people/{mother}", mch, expect=(200, 404))
@@ -452,7 +569,7 @@ def run(stack: Stack) -> Story:
         visits = stack.json("GET", "boshi_core", f"/children/{child_id}/visits", mch)["items"]
         if not visits:
             raise StepFailed("no visit was planned for the child")
-        n.append(", ".join(f"{v['kind']} visit due by {v['due_by']}" for v in visits))
+        n.append(", ".join(f"{VISITS[v['kind']]} due by {v['due_by']}" for v in visits))
 
     with story.step("the home visit is assigned and its result recorded") as n:
         for visit in visits[:1]:
@@ -476,10 +593,10 @@ def run(stack: Stack) -> Story:
                     "needs_follow_up": True,
                 },
             )
-            n.append(f"{visit['kind']} {done.get('status')}")
+            n.append(f"{VISITS[visit['kind']]} {done.get('status')}")
 
     with story.step("a child moves in from Fukuoka City (atena POST /persons/move-in)") as n:
-        body = json.loads((stack.folder / "demo_move_in.json").read_text(encoding="utf-8"))
+        body = stack.demo_file("demo_move_in.json")
         mover_block = f"5-{int(time.time()) % 100000}"
         body |= {
             "address": {**address, "town": "小倉北区京町", "block": mover_block},
@@ -526,7 +643,8 @@ def run(stack: Stack) -> Story:
         records = wait_for("the previous city's checkups in boshi_core", previous, 40)
         n.append(
             ", ".join(f"{r['programme_code']} taken {r['taken_on']}" for r in records)
-            + f" (from {records[0]['source_municipality']}, in boshi_core's disclosure)"
+            + f" (from Fukuoka City, {records[0]['source_municipality']}; in boshi_core's "
+            "disclosure)"
         )
 
     month = f"{today:%Y-%m}"
@@ -557,10 +675,17 @@ def run(stack: Stack) -> Story:
         for pdf in pdfs:
             stack.save_pdf(pdf.name, pdf.read_bytes(), keep=pdf)
         run_report = json.loads(printed.strip().splitlines()[-1])
+        sent, now = run_report["letters_sent"], run_report["letters_this_attempt"]
         n.append(
-            f"run {run_report['status']}: {run_report['letters_sent']} letters to "
-            f"{run_report['households']} households ({run_report['children']} children), "
-            f"{run_report['letters_this_attempt']} written by this run"
+            f"run {run_report['status']}: {sent} letters to {run_report['households']} "
+            f"households ({run_report['children']} children), "
+            + (
+                "all printed now"
+                if now == sent
+                else "printed by an earlier run this month"
+                if now == 0
+                else f"{now} printed now, the others by an earlier run this month"
+            )
         )
         n.append(f"{len(pdfs)} print file(s) in {letters}")
 
@@ -602,8 +727,10 @@ def run(stack: Stack) -> Story:
         if vaccinations["state"] == "unavailable" or not vaccinations["records"]:
             raise StepFailed("no vaccinations in the profile", json.dumps(vaccinations))
         n.append(
-            f"state {vaccinations['state']}, "
-            + ", ".join(f"{r.get('vaccine')} {r.get('dose_no')}" for r in vaccinations["records"])
+            ", ".join(
+                f"{r.get('vaccine')} dose {r.get('dose_no')}" for r in vaccinations["records"]
+            )
+            + f" (the bridge's answer: {vaccinations['state']})"
         )
 
     with story.step("the mother's disclosure request is answered with the access report") as n:

@@ -95,6 +95,14 @@ def _paint(text: str, code: str) -> str:
     return f"\033[{code}m{text}\033[0m" if _use_colour else text
 
 
+# Service and seed output is prefixed with its source, padded to the longest such label.
+_LABEL_WIDTH = max(len(name) for name in _START_ORDER) + len(" seed")
+
+
+def _label(source: str, colour: str) -> str:
+    return _paint(f"{source:<{_LABEL_WIDTH}} |", colour)
+
+
 def say(message: str) -> None:
     with _console:
         print(_paint("devstack", "1") + " " + message, flush=True)
@@ -449,7 +457,7 @@ class Child:
     def _copy_output(self) -> None:
         if self.process.stdout is None:
             return  # started without a pipe: nothing to copy
-        label = _paint(f"{self.service.name:<19}|", self.colour)
+        label = _label(self.service.name, self.colour)
         with self.service.log_path.open("a", encoding="utf-8") as log:
             for raw in iter(self.process.stdout.readline, b""):
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -544,7 +552,7 @@ def prepare(service: Service, env: dict[str, str], servers: Servers) -> list[str
     lines = run_step(
         service, "seed", [sys.executable, "-m", f"{service.name}.seed"], env, timeout=300
     )
-    label = _paint(f"{service.name + ' seed':<19}|", "2")
+    label = _label(f"{service.name} seed", "2")
     emit([f"{label} {line}" for line in lines])
     return lines
 
@@ -759,7 +767,12 @@ def print_summary(
     for name, output in seeds.items():
         if output:
             lines += ["", _paint(f"Demo data from {name}.seed:", "1"), *(f"  {x}" for x in output)]
-    lines += ["", "Ctrl-C stops everything.", ""]
+    lines += [
+        "",
+        "`make demo` in a second terminal plays the whole story against it. Ctrl-C stops "
+        "everything.",
+        "",
+    ]
     emit(lines)
 
 

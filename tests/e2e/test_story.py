@@ -56,6 +56,7 @@ def test_the_story_runs_end_to_end(stack: Stack) -> None:
     assert steps, demo.stdout
     assert all(": ok (" in line for line in steps), demo.stdout
     assert any("previous city" in line or "Fukuoka checkups" in line for line in steps)
+    assert any(line.startswith("[ 3] Fukuoka City's residents exist") for line in steps)
     listed = lines[lines.index("PDFs produced:") + 1 :] if "PDFs produced:" in lines else []
     pdfs = [Path(line.strip()) for line in listed if line.startswith("  ")]
     assert any("disclosure" in p.name for p in pdfs), demo.stdout
@@ -101,6 +102,9 @@ def test_a_failing_step_stops_the_demo_with_the_problem_it_got(
     }
     for name, values in settings.items():
         (tmp_path / "env" / f"{name}.json").write_text(json.dumps(values))
+    (tmp_path / "demo_logins.json").write_bytes(
+        (running_stack.folder / "demo_logins.json").read_bytes()
+    )
     failed = _demo(
         {**stack.env, "MCH_DEVSTACK_DIR": str(tmp_path)},
         stack.folder / "demo-failing.out",

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intermediate_server import cli
 from intermediate_server.config import Settings
-from intermediate_server.seed import seed, write_move_in_body
+from intermediate_server.seed import seed, write_fukuoka_side, write_move_in_body
 from intermediate_server.tenancy import enter_tenant
 from mch_common.mynumber import is_valid_my_number
 
@@ -44,6 +44,15 @@ async def test_the_seed_gives_fukuoka_children_with_checkups_and_a_child_ready_t
     written = write_move_in_body(mover)
     assert json.loads(written.read_text(encoding="utf-8")) == mover
     assert written.stat().st_mode & 0o077 == 0
+    fukuoka = json.loads(write_fukuoka_side().read_text(encoding="utf-8"))
+    assert (fukuoka["tenant"], fukuoka["children"]) == (FUKUOKA, 20)
+    async with committed_sessions() as session, session.begin():
+        await enter_tenant(session, FUKUOKA)
+        mover_checkups = await session.scalar(
+            text("SELECT count(*) FROM replica_entry WHERE person_no = :p AND item_no = '95'"),
+            {"p": fukuoka["mover"]},
+        )
+    assert mover_checkups  # the child who moves has her checkups in Fukuoka's replica
 
 
 def test_the_jobs_run_from_the_command_line(

@@ -17,7 +17,7 @@ def main() -> None:
     jpki, _ = open_authorities(folder)
     applicants = make_applicants(folder, jpki, DEMO_APPLICANTS)
     url = f"http://{settings.host}:{settings.port}"
-    cli = "python -m e_application.applicant_cli"
+    cli = ".venv/bin/python -m e_application.applicant_cli"  # from the repository root
     lines = [
         "e_application: a simulated JPKI and private CA in " + str(folder),
         "  demo applicants (card folders; each holds form.json, a pregnancy notification to sign):",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from identity.clients.simulated import FUKUOKA_BOSHI_CORE, tenant_of_client
 from identity.config import Settings
 from identity.context import IdentityContext
 from identity.crypto import SecretBox, hash_client_secret
@@ -22,6 +23,7 @@ from identity.users import repository
 from identity.users.accounts import issue_user
 from mch_common.auth.principal import Principal
 from mch_common.db import create_engine, session_factory, unit_of_work
+from mch_common.demo_files import write_demo_file
 from mch_common.lgcode import KITAKYUSHU_WARDS
 from mch_common.migrations import upgrade_async
 from mch_common.settings import DEV_SECRET_MARKER
@@ -93,7 +95,15 @@ DEMO_CLIENTS: list[tuple[str, str, list[str]]] = [
         ],
     ),
     ("immunization_bridge", "予防接種台帳連携", ["atena:person:read", "boshi:checkup:read"]),
+    # Fukuoka City's boshi_core as the intermediate server sees it (clients/simulated.py):
+    # its tokens are of Fukuoka's tenant, on the dev stack only.
+    (
+        FUKUOKA_BOSHI_CORE,
+        "福岡市 母子保健システム (simulated)",
+        ["ims:replica:write", "ims:disclosure:export"],
+    ),
 ]
+DEMO_LOGINS_FILE = "demo_logins.json"
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,31 @@ async def seed_demo(
     return logins
 
 
-def _report(settings: Settings, logins: list[DemoLogin]) -> str:
+def write_demo_logins(settings: Settings, logins: list[DemoLogin]) -> Path:
+    """The demo staff's logins as their authenticators hold them (the TOTP secret) and the
+    service clients', for `make demo`, which logs in as staff do; owner-only."""
+    return write_demo_file(
+        DEMO_LOGINS_FILE,
+        {
+            "password": DEMO_PASSWORD,
+            "staff": [
+                {
+                    "login_id": d.login_id,
+                    "roles": d.roles,
+                    "terminal": d.terminal,
+                    "totp_secret": d.totp_secret,
+                }
+                for d in logins
+            ],
+            "client_secret": DEMO_CLIENT_SECRET,
+            "clients": {
+                client_id: tenant_of_client(client_id, settings) for client_id, _, _ in DEMO_CLIENTS
+            },
+        },
+    )
+
+
+def _report(settings: Settings, logins: list[DemoLogin], written: Path) -> str:
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "identity demo data is ready (dev only).",
@@ -185,10 +219,13 @@ def _report(settings: Settings, logins: list[DemoLogin]) -> str:
         f"    curl -s {base}/oauth2/token -d grant_type=password -d username={first.login_id} \\",
         f"      -d password={DEMO_PASSWORD} -d terminal_id={first.terminal} \\",
         f"      -d totp=$(.venv/bin/python -m identity.totp {first.totp_secret})",
-        f"  service clients ({', '.join(c for c, _, _ in DEMO_CLIENTS)}) use client_secret "
-        f"{DEMO_CLIENT_SECRET}:",
+        f"  service clients, each with client_secret {DEMO_CLIENT_SECRET}:",
+        f"    {', '.join(c for c, _, _ in DEMO_CLIENTS if c != FUKUOKA_BOSHI_CORE)}",
+        f"    {FUKUOKA_BOSHI_CORE} (Fukuoka City's boshi_core, simulated: its tokens are of "
+        f"tenant {tenant_of_client(FUKUOKA_BOSHI_CORE, settings)}, for the intermediate server)",
         f"    curl -s {base}/oauth2/token -d grant_type=client_credentials "
         f"-d client_id=boshi_core -d client_secret={DEMO_CLIENT_SECRET}",
+        f"  the same logins, for make demo (owner-only): {written}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -208,7 +245,8 @@ async def main() -> int:
         logins = await seed_demo(sessions, ctx)
     finally:
         await engine.dispose()
-    sys.stdout.write(_report(settings, logins))
+    written = write_demo_logins(settings, logins)
+    sys.stdout.write(_report(settings, logins, written))
     return 0
 
 

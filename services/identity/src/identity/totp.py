@@ -38,6 +38,11 @@ def current_code(secret: str) -> str:
     return pyotp.TOTP(secret, interval=PERIOD).now()
 
 
+def code_of_step(secret: str, step: int) -> str:
+    """The code an authenticator shows during time step `step` (seconds // PERIOD)."""
+    return pyotp.TOTP(secret, interval=PERIOD).at(step * PERIOD)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m identity.totp <base32 secret>\n")

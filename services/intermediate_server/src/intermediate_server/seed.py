@@ -6,11 +6,11 @@ Fukuoka's replica, mothers with their pregnancy notification (item 80). Kitakyus
 come from its atena (the job after registrations) and its replica from its boshi_core's
 events. For the move-in story, one Fukuoka child is ready to move to Kitakyushu: the request
 body for atena's `POST /persons/move-in` is written to `.devstack/demo_move_in.json` (its My
-Number is synthetic and stays in that file, never on the console). Idempotent."""
+Number is synthetic and stays in that file, never on the console), and Fukuoka's side of her
+(the tenant, her person number there) to `.devstack/demo_fukuoka.json`, for `make demo` to
+show what Fukuoka's tenant holds about her. Idempotent."""
 
 import asyncio
-import json
-import os
 import random
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +28,7 @@ from intermediate_server.tenancy import enter_tenant
 from mch_common.auth.principal import Principal
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
+from mch_common.demo_files import write_demo_file
 from mch_common.mynumber import generate_my_number
 
 SEED = 15
@@ -39,6 +40,9 @@ KINDS = (("infant_4m", 4), ("infant_7m", 7), ("infant_1y6m", 18), ("infant_3y", 
 
 def _person_no(serial: int) -> str:
     return f"4013{serial:05d}7"
+
+
+MOVER = _person_no(1)  # the first child: the one who moves to Kitakyushu
 
 
 async def seed(settings: Settings) -> dict[str, object]:
@@ -123,22 +127,28 @@ async def seed(settings: Settings) -> dict[str, object]:
 
 
 def write_move_in_body(body: object) -> Path:
-    folder = Path(os.environ.get("MCH_DEMO_DIR", ".devstack"))
-    folder.mkdir(parents=True, exist_ok=True)
-    demo = folder / "demo_move_in.json"
-    demo.write_text(json.dumps(body, ensure_ascii=False, indent=2), encoding="utf-8")
-    demo.chmod(0o600)
-    return demo
+    return write_demo_file("demo_move_in.json", body)
+
+
+def write_fukuoka_side() -> Path:
+    """Fukuoka City's side of the move-in story: the tenant and the child's person number
+    there (no My Number)."""
+    return write_demo_file(
+        "demo_fukuoka.json",
+        {"tenant": FUKUOKA, "name": TENANTS[FUKUOKA], "children": CHILDREN, "mover": MOVER},
+    )
 
 
 def main() -> int:
     demo = write_move_in_body(asyncio.run(seed(Settings())))
+    write_fukuoka_side()
     sys.stdout.write(
-        f"tenants {', '.join(TENANTS)}; Fukuoka City: {CHILDREN} children with checkups in "
-        "its replica\n"
+        f"tenants {', '.join(f'{code} ({name})' for code, name in TENANTS.items())}; Fukuoka "
+        f"City: {CHILDREN} children with checkups in its replica\n"
         f"move-in story: complete {demo} (address, effective_date) and POST "
         "it to atena's /persons/move-in; atena obtains the child's 符号, boshi_core asks "
-        "Fukuoka for the checkups (boshi_core GET /children/{person_no})\n"
+        "Fukuoka for her checkups (previous_city_records in boshi_core's "
+        "GET /people/{person_no}/disclosure)\n"
     )
     return 0
 

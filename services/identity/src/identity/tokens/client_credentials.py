@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from identity.clients.simulated import tenant_of_client
 from identity.context import IdentityContext
 from identity.crypto import client_secret_matches
 from identity.errors import InvalidClient
@@ -45,7 +46,7 @@ async def client_credentials_grant(
             "aud": ctx.settings.jwt_audience,
             "sub": service_subject(client.client_id),
             "client_id": client.client_id,
-            "tenant": ctx.settings.tenant,
+            "tenant": tenant_of_client(client.client_id, ctx.settings),
             "dept": None,
             "ward": None,
             "roles": [],
