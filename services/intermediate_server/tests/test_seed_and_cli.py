@@ -62,7 +62,12 @@ def test_the_jobs_run_from_the_command_line(
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0] == {"tenant": "401307"}
-    assert lines[1] == {"job": "held.expire", "tenants": 1, "expired": 0}
+    assert lines[1] == {
+        "job": "held.expire",
+        "tenants": 1,
+        "expired": 0,
+        "by_tenant": {"401307": {"expired": 0}},
+    }
     assert lines[2]["job"] == "permission_list.sync"
     assert lines[2]["rules"] == 2
     assert lines[3]["job"] == "retention.delete"
