@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intermediate_server.deps import AUDIT_READ, PLATFORM_ADMIN
 from intermediate_server.tenancy import enter_tenant
 
 from .conftest import FUKUOKA, KITAKYUSHU, Headers, Person, checkup
@@ -161,3 +162,26 @@ async def test_a_kitakyushu_session_reads_only_kitakyushu_audit_records_even_wit
         text("SELECT count(*) FROM audit_log WHERE persons @> ARRAY[CAST(:key AS text)]"),
         {"key": fukuoka_key},
     )
+
+
+async def test_a_municipalitys_auditor_reads_its_own_audit_records_and_the_operator_all(
+    client: httpx.AsyncClient, headers: Headers, person: Person
+) -> None:
+    for tenant in (KITAKYUSHU, FUKUOKA):
+        number = await person(tenant)
+        answer = await client.put(
+            f"/replica/persons/{number}/checkups",
+            json=checkup(f"ck-{tenant}", taken_on=date(2026, 9, 1)),
+            headers=headers(tenant=tenant, sub="boshi_core", service=True),
+        )
+        assert answer.status_code == 200, answer.text
+
+    async def tenants_seen(*scopes: str) -> set[str]:
+        page = await client.get(
+            "/admin/audit", params={"action": "replica.register"}, headers=headers(*scopes)
+        )
+        assert page.status_code == 200, page.text
+        return {item["detail"]["tenant"] for item in page.json()["items"]}
+
+    assert await tenants_seen(AUDIT_READ) == {KITAKYUSHU}
+    assert await tenants_seen(AUDIT_READ, PLATFORM_ADMIN) == {KITAKYUSHU, FUKUOKA}
