@@ -132,8 +132,11 @@ async def test_a_kitakyushu_session_reads_only_kitakyushu_audit_records_even_wit
     fukuoka_key = f"{FUKUOKA}:{fukuoka_no}"
 
     await enter_tenant(db_session, KITAKYUSHU)
+    # A record's municipality: its detail's `tenant`, else its first person key's.
     tenants = (
-        await db_session.scalars(text("SELECT DISTINCT detail->>'tenant' FROM audit_log"))
+        await db_session.scalars(
+            text("SELECT DISTINCT audit_record_tenant(detail, persons) FROM audit_log")
+        )
     ).all()
     named = await db_session.scalar(
         text(
