@@ -1,8 +1,10 @@
 """A child moving from Fukuoka City to Kitakyushu: Kitakyushu's boshi_core asks, through the
 intermediate server and its simulated hub, for Fukuoka's checkup records (item 95), keeps
 them marked with their source and date, and its extraction does not invite the child to the
-checkup already done there. Real apps on their own databases: the intermediate server (both
-tenants) and boshi_core; atena's move-in event is applied as its consumer applies it."""
+checkup already done there. A woman of childbearing age moving in: her pregnancy
+notification (item 80) is asked for the same way and shown with her pregnancies. Real apps
+on their own databases: the intermediate server (both tenants) and boshi_core; atena's
+move-in event is applied as its consumer applies it."""
 
 import secrets
 from collections.abc import AsyncIterator
@@ -24,11 +26,12 @@ from boshi_core.checkups.windows import Period
 from boshi_core.config import Settings as BoshiSettings
 from boshi_core.main import create_app as create_boshi
 from boshi_core.moving_in.ims import ImsClient
-from boshi_core.moving_in.models import PreviousCityRecord
+from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
 from boshi_core.moving_in.service import fetch_previous_city_records
 from boshi_core.people.consumer import apply_person_event
 from intermediate_server.config import Settings as ImsSettings
 from intermediate_server.main import create_app as create_ims
+from mch_common.audit import read_whole_log
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent
@@ -148,7 +151,7 @@ async def child_known_to_both_cities(
         assert answer.status_code == 200, answer.text
 
 
-def moved_in(person_no: str, *, birth_date: date, on: date) -> CloudEvent:
+def moved_in(person_no: str, *, birth_date: date, on: date, sex: str = "female") -> CloudEvent:
     snapshot = {
         "person_no": person_no,
         "version": 1,
@@ -157,7 +160,7 @@ def moved_in(person_no: str, *, birth_date: date, on: date) -> CloudEvent:
         "given_name": "花子",
         "family_name_kana": "テンニュウ",
         "given_name_kana": "ハナコ",
-        "sex": "female",
+        "sex": sex,
         "birth_date": birth_date.isoformat(),
         "death_date": None,
         "address": {"ward_code": KOKURA_KITA, "municipality_code": KITAKYUSHU},
@@ -244,6 +247,7 @@ async def test_a_child_moving_in_from_fukuoka_is_not_invited_to_a_checkup_done_t
 
     # Both gateways recorded the exchange: Kitakyushu asked, Fukuoka provided.
     async with cities.ims.state.sessions() as session:
+        await read_whole_log(session)  # both tenants' records
         records = (
             await session.execute(
                 text(
@@ -317,3 +321,105 @@ async def test_a_record_fukuoka_holds_for_its_staff_arrives_once_they_approve(
             )
         ).all()
     assert keys == ["fukuoka-4m-held"]
+
+
+async def test_a_pregnant_woman_moving_in_from_fukuoka_arrives_with_her_notification(
+    cities: TwoCities,
+) -> None:
+    today = today_tokyo()
+    pregnant, not_notified, older, man = "4010000310", "4010000328", "4010000336", "4010000344"
+    for kitakyushu_no, fukuoka_no in ((pregnant, "4013000310"), (not_notified, "4013000328")):
+        await child_known_to_both_cities(
+            cities, kitakyushu_no=kitakyushu_no, fukuoka_no=fukuoka_no, checkup_on=None
+        )
+    notified = await cities.ims_http.put(
+        "/replica/persons/4013000310/pregnancy-notifications",
+        json={
+            "record_key": "fukuoka-preg-1",
+            "as_of": datetime(2026, 10, 5, tzinfo=UTC).isoformat(),
+            "data": {
+                "notified_on": "2026-10-01",
+                "expected_delivery_date": "2027-05-10",
+                "weeks_at_notification": 9,
+                "expected_children": 1,
+                "handbook_issued_on": "2026-10-01",
+            },
+        },
+        headers=cities.bearer("ims:replica:write", tenant=FUKUOKA, sub="boshi_core"),
+    )
+    assert notified.status_code == 200, notified.text
+    boshi_sessions = cities.boshi.state.sessions
+    moves = (
+        (pregnant, date(today.year - 31, 4, 2), "female"),
+        (not_notified, date(today.year - 20, 4, 2), "female"),
+        (older, date(today.year - 55, 4, 2), "female"),  # past childbearing age: not asked
+        (man, date(today.year - 31, 4, 2), "male"),  # not asked
+    )
+    for person_no, birth, sex in moves:
+        async with unit_of_work(boshi_sessions) as session:
+            await apply_person_event(
+                session,
+                moved_in(person_no, birth_date=birth, on=today - timedelta(days=2), sex=sex),
+            )
+
+    run = await fetch_previous_city_records(boshi_sessions, cities.boshi.state.ims)
+
+    # Asked about the two women of childbearing age; the one Fukuoka has no notification of
+    # is answered "not held" (nothing kept), the other's notification arrives.
+    assert (run.done, run.held, run.refused, run.unavailable) == (2, 0, 0, 0)
+    async with boshi_sessions() as session:
+        asked = (
+            await session.execute(
+                select(PreviousCityRequest.person_no, PreviousCityRequest.item_no).order_by(
+                    PreviousCityRequest.person_no
+                )
+            )
+        ).all()
+        (record,) = (await session.scalars(select(PreviousCityRecord))).all()
+    assert [tuple(a) for a in asked] == [(pregnant, "80"), (not_notified, "80")]
+    assert (record.person_no, record.source_municipality, record.item_no) == (
+        pregnant,
+        FUKUOKA,
+        "80",
+    )
+    assert (record.taken, record.programme_code) == (None, None)
+    assert record.as_of == datetime(2026, 10, 5, tzinfo=UTC)
+
+    # Staff see it with her pregnancies, marked with where it came from and when.
+    staff = cities.keys.mint(scopes=("boshi:pregnancy:read",), roles=("mch_staff",))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=cities.boshi), base_url="http://boshi"
+    ) as boshi_http:
+        profile = await boshi_http.get(
+            f"/people/{pregnant}", headers={"Authorization": f"Bearer {staff}"}
+        )
+    assert profile.status_code == 200, profile.text
+    (shown,) = profile.json()["previous_city_notifications"]
+    assert (shown["source_municipality"], shown["expected_delivery_date"]) == (
+        FUKUOKA,
+        "2027-05-10",
+    )
+    assert (shown["notified_on"], shown["weeks_at_notification"]) == ("2026-10-01", 9)
+    assert shown["as_of"].startswith("2026-10-05")
+
+    # Both gateways recorded both inquiries under item 80's clause, the miss included.
+    async with cities.ims.state.sessions() as session:
+        await read_whole_log(session)
+        records = (
+            await session.execute(
+                text(
+                    "SELECT action, detail->>'tenant', detail->>'clause', "
+                    "detail->'provided', detail->'not_held' FROM audit_log "
+                    "WHERE action LIKE 'provision.%' ORDER BY seq"
+                )
+            )
+        ).all()
+    clause = "主務省令第2条の表80の項"
+    assert sorted(map(tuple, records)) == sorted(
+        [
+            ("provision.inquiry", KITAKYUSHU, clause, ["80"], []),
+            ("provision.provide", FUKUOKA, clause, ["80"], []),
+            ("provision.inquiry", KITAKYUSHU, clause, [], ["80"]),
+            ("provision.provide", FUKUOKA, clause, [], ["80"]),
+        ]
+    )

@@ -20,6 +20,7 @@ from atena.testing import person_body
 from intermediate_server.config import Settings as ImsSettings
 from intermediate_server.main import create_app as create_ims
 from intermediate_server.tenancy import enter_tenant
+from mch_common.audit import read_whole_log
 from mch_common.mynumber import generate_my_number
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
@@ -104,6 +105,7 @@ async def test_every_person_with_a_my_number_obtains_a_code_and_the_gateway_keep
     assert (second.obtained, second.failed) == (0, 0)
     async with ims.state.sessions() as session, session.begin():
         await enter_tenant(session, KITAKYUSHU)
+        await read_whole_log(session)  # every tenant's audit records, not only Kitakyushu's
         held = (await session.scalars(text("SELECT person_no FROM person_code"))).all()
         dump = await session.scalar(
             text(

@@ -34,7 +34,7 @@ from e_application.main import create_app as create_eapp
 from intermediate_server.codes.service import person_key
 from intermediate_server.config import Settings as ImsSettings
 from intermediate_server.main import create_app as create_ims
-from mch_common.audit import AuditRecord, about_person
+from mch_common.audit import AuditRecord, about_person, read_whole_log
 from mch_common.dates import today_tokyo
 from mch_common.mynumber import generate_my_number
 from mch_testing.app import serve_over_http
@@ -127,6 +127,7 @@ async def platform(
 
 async def _person_records(app_state: Any, person: str) -> list[tuple[int, str, str]]:
     async with app_state.sessions() as session:
+        await read_whole_log(session)  # the intermediate server walls its log by tenant
         rows = await session.execute(
             select(AuditRecord).where(about_person(person)).order_by(AuditRecord.seq)
         )

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from intermediate_server.config import Settings
 from intermediate_server.deps import (
@@ -70,14 +71,44 @@ async def add_tenants(session: AsyncSession) -> None:
     )
 
 
+def _tenantless_when_outermost(db_connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """The app's sessions on the test's connection, where an outermost transaction (a
+    request's, or a refusal committed after it) starts without a tenant, as one on its own
+    connection does; a tenant that a released savepoint set would otherwise outlive it. The
+    transactions a request opens meanwhile (the hub's, the provider's) share its connection
+    and are left alone, as the exchange expects (exchange.service.shares_connection)."""
+    open_transactions: set[SessionTransaction] = set()
+
+    class TenantlessSession(Session):
+        pass
+
+    @event.listens_for(TenantlessSession, "after_begin")
+    def begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+        if not open_transactions:
+            connection.exec_driver_sql("SELECT set_config('app.tenant', '', true)")
+        open_transactions.add(transaction)
+
+    @event.listens_for(TenantlessSession, "after_transaction_end")
+    def end(session: Session, transaction: SessionTransaction) -> None:
+        open_transactions.discard(transaction)
+
+    return async_sessionmaker(
+        bind=db_connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+        sync_session_class=TenantlessSession,
+    )
+
+
 @pytest.fixture
 async def client(
-    app: FastAPI, sessions: async_sessionmaker[AsyncSession], db_session: AsyncSession
+    app: FastAPI, db_connection: AsyncConnection, db_session: AsyncSession
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Requests share the test's rolled-back transaction."""
     await add_tenants(db_session)
     try:
-        async with client_in(app, sessions) as c:
+        async with client_in(app, _tenantless_when_outermost(db_connection)) as c:
             yield c
     finally:
         app.state.hub = None

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from intermediate_server.config import Settings
 from intermediate_server.deps import AUDIT_READ, CODE_WRITE, INQUIRE
 from intermediate_server.main import create_app
+from mch_common.audit import read_whole_log
 from mch_common.audit_cli import verify
 from mch_common.db import create_engine
 from mch_common.mynumber import generate_my_number
@@ -90,6 +91,7 @@ async def test_an_altered_or_deleted_provision_record_is_detected(
     owner = create_engine(database_factory.owner_url(url), pool_size=1)
     try:
         async with owner.begin() as conn:
+            await read_whole_log(conn)  # the owner reads past the tenant wall too
             seq, pos = (
                 await conn.execute(
                     text(
@@ -113,6 +115,7 @@ async def test_an_altered_or_deleted_provision_record_is_detected(
         assert (altered.first_broken_seq, altered.first_broken_pos) == (seq, pos)
 
         async with owner.begin() as conn:
+            await read_whole_log(conn)
             await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
             await conn.execute(text("DELETE FROM audit_log WHERE seq = :seq"), {"seq": seq})
             await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))

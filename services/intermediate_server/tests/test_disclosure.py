@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intermediate_server.deps import DISCLOSURE_EXPORT, INQUIRE, RECORDS_READ
+from mch_common.audit import read_whole_log
 from mch_common.mynumber import generate_my_number
 
 from .conftest import CLAUSE_95, FUKUOKA, KITAKYUSHU, Headers, Person, checkup, register_person
@@ -79,6 +80,7 @@ async def test_the_export_holds_her_records_and_accesses_and_nothing_else(
     assert ("records.read", "success") in actions
     assert any(outcome == "refused" for _, outcome in actions), actions
     # The refusal names her as Kitakyushu's person (a person number is only a city's).
+    await read_whole_log(db_session)
     named = await db_session.execute(
         text("SELECT persons FROM audit_log WHERE outcome = 'refused' AND target_id = :key"),
         {"key": f"{KITAKYUSHU}:{kitakyushu_no}"},

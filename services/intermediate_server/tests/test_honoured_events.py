@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boshi_core import events as boshi_events
 from intermediate_server.deps import INQUIRE
 from intermediate_server.replica.consumer import register_from_event
+from mch_common.audit import read_whole_log
 from mch_common.events import CloudEvent
 from mch_common.events.catalogue import EventType
 from mch_common.work import UnitOfWork
@@ -112,6 +113,7 @@ async def test_a_suspension_of_provision_is_answered_and_recorded_until_lifted(
     restored = await ask_for_95(client, headers, kitakyushu_no)
     assert restored["answer"]["95"]["status"] == "provided"
     assert [r["record_key"] for r in restored["answer"]["95"]["records"]] == ["fk-ck-1"]
+    await read_whole_log(db_session)
     held = await db_session.execute(
         text(
             "SELECT action, detail->>'changed' FROM audit_log "
@@ -232,6 +234,7 @@ async def test_a_correction_of_items_80_and_95_corrects_the_replica(
             },
         ),
     ]
+    await read_whole_log(db_session)
     logged = await db_session.execute(
         text(
             "SELECT target_id, persons FROM audit_log WHERE action = 'replica.correct' ORDER BY seq"

@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intermediate_server.deps import INQUIRE, SYSTEM_ADMIN
+from intermediate_server.deps import INQUIRE, PLATFORM_ADMIN
 
 from .conftest import Headers
 from .test_refusals import inquiry, moved_child
@@ -42,7 +42,7 @@ async def test_a_new_list_version_is_honoured_without_a_restart(
     )
 
     synced = await client.post(
-        "/admin/system/permission-list/sync", headers=headers(SYSTEM_ADMIN, sub="ims-operator")
+        "/admin/system/permission-list/sync", headers=headers(PLATFORM_ADMIN, sub="ims-operator")
     )
     assert synced.json()["counts"]["list_version"] == 2
     answered = await client.post("/inquiries", json=ask, headers=headers(INQUIRE))

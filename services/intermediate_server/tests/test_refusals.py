@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intermediate_server.config import Settings
 from intermediate_server.deps import INQUIRE
+from mch_common.audit import read_whole_log
 from mch_common.mynumber import generate_my_number
 
 from .conftest import CLAUSE_80, CLAUSE_95, FUKUOKA, KITAKYUSHU, Headers, checkup, register_person
@@ -62,6 +63,7 @@ async def records_about(
     sessions: async_sessionmaker[AsyncSession], tenant: str, person_no: str
 ) -> list[dict[str, Any]]:
     async with sessions() as session:
+        await read_whole_log(session)
         rows = await session.execute(
             text(
                 "SELECT action, outcome, target_id, detail FROM audit_log "
@@ -77,6 +79,7 @@ async def provider_records(
     sessions: async_sessionmaker[AsyncSession], inquiry_id: str
 ) -> list[dict[str, Any]]:
     async with sessions() as session:
+        await read_whole_log(session)
         rows = await session.execute(
             text(
                 "SELECT outcome, detail FROM audit_log "

@@ -62,16 +62,32 @@ def test_the_jobs_run_from_the_command_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("IMS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("IMS_NATS_URL", settings.nats_url)
+    monkeypatch.setenv("IMS_EVENT_NAMESPACE", settings.event_namespace)
 
     assert cli.main(["add-tenant", "401307", "福岡市"]) == 0
     assert cli.main(["add-tenant", "401300", "not a code"]) == 2
     assert cli.main(["expire-held"]) == 0
     assert cli.main(["sync-permission-list"]) == 0
     assert cli.main(["retention"]) == 0
+    assert cli.main(["retire-records", "--batch-size", "100"]) == 0
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0] == {"tenant": "401307"}
-    assert lines[1] == {"job": "held.expire", "tenants": 1, "expired": 0}
+    assert lines[1] == {
+        "job": "held.expire",
+        "tenants": 1,
+        "expired": 0,
+        "by_tenant": {"401307": {"expired": 0}},
+    }
     assert lines[2]["job"] == "permission_list.sync"
     assert lines[2]["rules"] == 2
     assert lines[3]["job"] == "retention.delete"
+    # Nothing in this database is 7 years old: the chain verified, nothing retired.
+    assert lines[4] == {
+        "job": "records.retire",
+        "records": 0,
+        "batches": 0,
+        "through_pos": None,
+        "refused": None,
+    }

@@ -1,5 +1,6 @@
 """System management: health covers the permission list and the hub's key expiry; statistics
-per tenant and item; batch status; retention."""
+per tenant and item; batch status; retention. A municipality's system administrator sees and
+runs them for its own municipality; the platform operator for every one."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intermediate_server.config import Settings
-from intermediate_server.deps import INQUIRE, SYSTEM_ADMIN
+from intermediate_server.deps import INQUIRE, PLATFORM_ADMIN, SYSTEM_ADMIN
 from intermediate_server.tenancy import enter_tenant
 
 from .conftest import CLAUSE_95, FUKUOKA, KITAKYUSHU, Headers, Person
@@ -23,7 +24,8 @@ async def test_health_covers_the_permission_list_and_the_key_expiry(
     headers: Headers,
     db_session: AsyncSession,
 ) -> None:
-    admin = headers(SYSTEM_ADMIN, sub="ims-operator")
+    admin = headers(SYSTEM_ADMIN, sub="kitakyushu-admin")
+    operator = headers(PLATFORM_ADMIN, sub="ims-operator")
     healthy = await client.get("/admin/system/health", headers=admin)
     assert healthy.status_code == 200, healthy.text
     assert healthy.json()["ok"] is True
@@ -54,7 +56,10 @@ async def test_health_covers_the_permission_list_and_the_key_expiry(
         "the hub's signing key expires within 30 days",
     ]
 
-    synced = await client.post("/admin/system/permission-list/sync", headers=admin)
+    # The list copy is the platform's: a municipality's administrator may not sync it.
+    refused = await client.post("/admin/system/permission-list/sync", headers=admin)
+    assert refused.status_code == 403, refused.text
+    synced = await client.post("/admin/system/permission-list/sync", headers=operator)
     assert synced.json()["counts"] == {"rules": 3, "list_version": 2}
     assert (await client.get("/admin/system/health", headers=admin)).json()["problems"] == [
         "the hub's signing key expires within 30 days"
@@ -68,7 +73,7 @@ async def test_statistics_per_tenant_and_item_and_retention(
 ) -> None:
     kitakyushu_no = await person(KITAKYUSHU)
     await person(FUKUOKA)
-    admin = headers(SYSTEM_ADMIN, sub="ims-operator")
+    admin = headers(PLATFORM_ADMIN, sub="ims-operator")
     before = (await client.get("/admin/system/stats", headers=admin)).json()["items"]
     asked = await client.post(
         "/inquiries",
@@ -100,8 +105,62 @@ async def test_statistics_per_tenant_and_item_and_retention(
         text("UPDATE inquiry SET asked_at = now() - interval '8 years' WHERE id = :id"),
         {"id": asked.json()["id"]},
     )
-    run = await client.post("/admin/system/retention", headers=admin)
+    # Fukuoka's administrator deletes only Fukuoka's; Kitakyushu's, its inquiry.
+    fukuoka_run = await client.post(
+        "/admin/system/retention", headers=headers(SYSTEM_ADMIN, tenant=FUKUOKA)
+    )
+    assert fukuoka_run.json()["counts"]["inquiries"] == 0
+    run = await client.post("/admin/system/retention", headers=headers(SYSTEM_ADMIN))
     assert run.status_code == 200, run.text
     assert run.json()["counts"]["inquiries"] == 1
+    assert run.json()["counts"]["by_tenant"] == {
+        KITAKYUSHU: {"inquiries": 1, "held_provisions": 0, "used_permits": 0}
+    }
     gone = await client.get(f"/inquiries/{asked.json()['id']}", headers=headers(INQUIRE))
     assert gone.status_code == 404
+
+
+async def test_a_municipalitys_administrator_sees_only_its_own_municipality(
+    client: httpx.AsyncClient, headers: Headers, person: Person
+) -> None:
+    kitakyushu_no = await person(KITAKYUSHU)
+    await person(FUKUOKA)
+    asked = await client.post(
+        "/inquiries",
+        json={
+            "person_no": kitakyushu_no,
+            "provider": FUKUOKA,
+            "clause": CLAUSE_95,
+            "items": ["95"],
+        },
+        headers=headers(INQUIRE),
+    )
+    assert asked.status_code == 201, asked.text
+    operator = headers(PLATFORM_ADMIN, sub="ims-operator")
+    assert (await client.post("/admin/system/held/expire", headers=operator)).status_code == 200
+
+    def tenants_in(answer: httpx.Response) -> set[str]:
+        assert answer.status_code == 200, answer.text
+        return {str(i["tenant"]) for i in answer.json()["items"]}
+
+    # The statistics come from the audit log: its row-level security leaves a municipality's
+    # transaction its own records, whatever the statement asks.
+    kitakyushu = headers(SYSTEM_ADMIN, sub="kitakyushu-admin")
+    fukuoka = headers(SYSTEM_ADMIN, tenant=FUKUOKA, sub="fukuoka-admin")
+    assert tenants_in(await client.get("/admin/system/stats", headers=kitakyushu)) == {KITAKYUSHU}
+    assert tenants_in(await client.get("/admin/system/stats", headers=fukuoka)) == {FUKUOKA}
+    assert tenants_in(await client.get("/admin/system/stats", headers=operator)) == {
+        KITAKYUSHU,
+        FUKUOKA,
+    }
+
+    # The platform's run covered both municipalities: each administrator sees its own part.
+    (mine,) = (await client.get("/admin/system/batches", headers=kitakyushu)).json()["items"]
+    assert (mine["job"], mine["counts"]) == ("held.expire", {"expired": 0})
+    (whole,) = (await client.get("/admin/system/batches", headers=operator)).json()["items"]
+    assert set(whole["counts"]["by_tenant"]) == {KITAKYUSHU, FUKUOKA}
+
+    # Retiring provision records and syncing the list are the platform operator's alone.
+    for path in ("/admin/system/records/retire", "/admin/system/permission-list/sync"):
+        refused = await client.post(path, headers=kitakyushu)
+        assert refused.status_code == 403, refused.text

@@ -1,6 +1,8 @@
 """Row-level security: a statement in a Kitakyushu transaction of the service's own runtime
-role, raw SQL included, neither sees nor writes Fukuoka's rows; without a tenant it sees none."""
+role, raw SQL included, neither sees nor writes Fukuoka's rows; without a tenant it sees none.
+The audit log, which holds the provision records, is walled off the same way."""
 
+import json
 from datetime import date
 
 import httpx
@@ -9,11 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intermediate_server.deps import AUDIT_READ, PLATFORM_ADMIN
 from intermediate_server.tenancy import enter_tenant
 
 from .conftest import FUKUOKA, KITAKYUSHU, Headers, Person, checkup
 
 TENANT_TABLES = ("person_code", "replica_entry", "inquiry", "held_provision", "used_permit")
+WALLED_TABLES = (*TENANT_TABLES, "provision_suspension", "audit_log")
 
 
 async def test_a_kitakyushu_session_cannot_read_fukuoka_rows_even_with_raw_sql(
@@ -75,7 +79,7 @@ async def test_without_a_tenant_a_session_sees_no_tenant_rows(
     await person(FUKUOKA)
     await db_session.execute(text("SELECT set_config('app.tenant', '', true)"))
 
-    for table in TENANT_TABLES:
+    for table in WALLED_TABLES:
         assert await db_session.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
 
 
@@ -92,12 +96,12 @@ async def test_the_runtime_role_cannot_bypass_row_level_security(db_session: Asy
                 "pg_get_userbyid(relowner) = current_user FROM pg_class "
                 "WHERE relname = ANY(:tables) ORDER BY relname"
             ),
-            {"tables": list(TENANT_TABLES)},
+            {"tables": list(WALLED_TABLES)},
         )
     ).all()
 
     assert tuple(role) == (False, False)
-    assert [tuple(r) for r in forced] == [(t, True, True, False) for t in sorted(TENANT_TABLES)]
+    assert [tuple(r) for r in forced] == [(t, True, True, False) for t in sorted(WALLED_TABLES)]
 
 
 async def test_a_token_of_a_tenant_that_is_no_municipality_is_refused(
@@ -111,3 +115,76 @@ async def test_a_token_of_a_tenant_that_is_no_municipality_is_refused(
 
     assert answer.status_code == 403
     assert answer.json()["detail"] == "the token's tenant is not a municipality code"
+
+
+async def test_a_kitakyushu_session_reads_only_kitakyushu_audit_records_even_with_raw_sql(
+    client: httpx.AsyncClient, headers: Headers, person: Person, db_session: AsyncSession
+) -> None:
+    kitakyushu_no = await person(KITAKYUSHU)
+    fukuoka_no = await person(FUKUOKA)
+    for tenant, number in ((KITAKYUSHU, kitakyushu_no), (FUKUOKA, fukuoka_no)):
+        answer = await client.put(
+            f"/replica/persons/{number}/checkups",
+            json=checkup(f"ck-{tenant}", taken_on=date(2026, 9, 1)),
+            headers=headers(tenant=tenant, sub="boshi_core", service=True),
+        )
+        assert answer.status_code == 200, answer.text
+    fukuoka_key = f"{FUKUOKA}:{fukuoka_no}"
+
+    await enter_tenant(db_session, KITAKYUSHU)
+    # A record's municipality: its detail's `tenant`, else its first person key's.
+    tenants = (
+        await db_session.scalars(
+            text("SELECT DISTINCT audit_record_tenant(detail, persons) FROM audit_log")
+        )
+    ).all()
+    named = await db_session.scalar(
+        text(
+            "SELECT count(*) FROM audit_log WHERE persons @> ARRAY[CAST(:key AS text)] "
+            "OR detail->>'tenant' = :tenant"
+        ),
+        {"key": fukuoka_key, "tenant": FUKUOKA},
+    )
+
+    assert tenants == [KITAKYUSHU]
+    assert named == 0
+    # Nor does it write a record of Fukuoka's.
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with db_session.begin_nested():
+            await db_session.execute(
+                text(
+                    "INSERT INTO audit_log (occurred_at, actor, action, outcome, detail, persons) "
+                    "VALUES (now(), 'x', 'replica.register', 'success', "
+                    "CAST(:detail AS jsonb), ARRAY[CAST(:key AS text)])"
+                ),
+                {"detail": json.dumps({"tenant": FUKUOKA}), "key": fukuoka_key},
+            )
+    # Fukuoka's transaction sees its own.
+    await enter_tenant(db_session, FUKUOKA)
+    assert await db_session.scalar(
+        text("SELECT count(*) FROM audit_log WHERE persons @> ARRAY[CAST(:key AS text)]"),
+        {"key": fukuoka_key},
+    )
+
+
+async def test_a_municipalitys_auditor_reads_its_own_audit_records_and_the_operator_all(
+    client: httpx.AsyncClient, headers: Headers, person: Person
+) -> None:
+    for tenant in (KITAKYUSHU, FUKUOKA):
+        number = await person(tenant)
+        answer = await client.put(
+            f"/replica/persons/{number}/checkups",
+            json=checkup(f"ck-{tenant}", taken_on=date(2026, 9, 1)),
+            headers=headers(tenant=tenant, sub="boshi_core", service=True),
+        )
+        assert answer.status_code == 200, answer.text
+
+    async def tenants_seen(*scopes: str) -> set[str]:
+        page = await client.get(
+            "/admin/audit", params={"action": "replica.register"}, headers=headers(*scopes)
+        )
+        assert page.status_code == 200, page.text
+        return {item["detail"]["tenant"] for item in page.json()["items"]}
+
+    assert await tenants_seen(AUDIT_READ) == {KITAKYUSHU}
+    assert await tenants_seen(AUDIT_READ, PLATFORM_ADMIN) == {KITAKYUSHU, FUKUOKA}

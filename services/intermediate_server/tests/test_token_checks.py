@@ -5,7 +5,7 @@ serves every municipality, so another tenant's token is walled off by the databa
 import httpx
 from fastapi import FastAPI
 
-from intermediate_server.deps import AUDIT_READ, SYSTEM_ADMIN
+from intermediate_server.deps import AUDIT_READ, PLATFORM_ADMIN, SYSTEM_ADMIN
 from mch_testing.keys import TestKeySet
 from mch_testing.token_checks import TokenChecks
 
@@ -13,7 +13,7 @@ from .conftest import ALL_SCOPES, FUKUOKA
 
 
 class TestTokenChecks(TokenChecks):
-    scopes = (*ALL_SCOPES, AUDIT_READ, SYSTEM_ADMIN)
+    scopes = (*ALL_SCOPES, AUDIT_READ, SYSTEM_ADMIN, PLATFORM_ADMIN)
     service_sub = "svc:boshi_core"
     service_probe = "/inquiries/01a23730-5042-7dce-bc65-d37730acc952"
 

@@ -36,17 +36,30 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mch_common.audit_anchor import AuditAnchors, ChainAnchor
+from mch_common.audit_anchor import GENESIS_HASH, AuditAnchors, ChainAnchor
 from mch_common.db import Base
 
 log = logging.getLogger("mch.audit")
 
-GENESIS_HASH = "0" * 64
-# One sealer at a time per database; writers never take it.
+__all__ = ["GENESIS_HASH", "AuditRecord", "AuditSealer", "verify_chain"]
+
+# One sealer at a time per database; writers never take it. Anchoring and retiring records
+# (mch_common.audit_retention) wait for it, so a published anchor always names the start of
+# the chain the table has.
 _SEALER_LOCK = text("SELECT pg_try_advisory_xact_lock(7340017)")
+CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7340017)")
+# A platform that walls its audit log off by row-level security (the intermediate server)
+# lets a transaction with this setting on see and chain every record: the sealer, the
+# verifier and the retention job set it; elsewhere it changes nothing.
+WHOLE_LOG_SETTING = "mch.audit_all"
+_READ_WHOLE_LOG = text(f"SELECT set_config('{WHOLE_LOG_SETTING}', 'on', true)")
+_HAS_CHECKPOINTS = text("SELECT to_regclass('audit_checkpoint') IS NOT NULL")
+_LATEST_CHECKPOINT = text(
+    "SELECT chain_pos, hash FROM audit_checkpoint ORDER BY chain_pos DESC LIMIT 1"
+)
 
 
 class AuditRecord(Base):
@@ -77,7 +90,22 @@ class AuditRecord(Base):
     )
 
 
-_REFUSE_CHANGE_FUNCTION = """
+def refuse_change_function(*, retired_below_checkpoint: bool = False) -> str:
+    """The append-only trigger's function. With `retired_below_checkpoint` (a database with
+    mch_common.audit_retention), a DELETE of sealed records up to the latest retention
+    checkpoint is the one other change let through: `audit_retire` writes the checkpoint
+    first, in the same transaction."""
+    retired = (
+        """
+        IF TG_OP = 'DELETE' AND OLD.chain_pos IS NOT NULL
+           AND OLD.chain_pos <= (SELECT coalesce(max(c.chain_pos), 0) FROM audit_checkpoint c)
+        THEN
+            RETURN OLD;
+        END IF;"""
+        if retired_below_checkpoint
+        else ""
+    )
+    return f"""
     CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger AS $$
     BEGIN
         -- The one permitted update: sealing an unsealed record, changing nothing else.
@@ -92,12 +120,15 @@ _REFUSE_CHANGE_FUNCTION = """
                 OLD.persons)
         THEN
             RETURN NEW;
-        END IF;
+        END IF;{retired}
         RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END;
     $$ LANGUAGE plpgsql
     """
+
+
+_REFUSE_CHANGE_FUNCTION = refuse_change_function()
 
 AUDIT_APPEND_ONLY_DDL = (
     _REFUSE_CHANGE_FUNCTION,
@@ -174,12 +205,29 @@ async def chain_head(session: AsyncSession) -> tuple[int, str] | None:
     return head.chain_pos, head.hash
 
 
+async def read_whole_log(session: AsyncSession | AsyncConnection) -> None:
+    """Let the rest of the transaction see every record, past a tenant wall (see
+    `WHOLE_LOG_SETTING`)."""
+    await session.execute(_READ_WHOLE_LOG)
+
+
+async def chain_start(session: AsyncSession) -> tuple[int, str]:
+    """(chain position, hash) the remaining chain links to: the last record retired past
+    retention (mch_common.audit_retention), else 0 and the genesis hash."""
+    if not (await session.execute(_HAS_CHECKPOINTS)).scalar_one():
+        return 0, GENESIS_HASH
+    row = (await session.execute(_LATEST_CHECKPOINT)).first()
+    return (int(row.chain_pos), str(row.hash)) if row is not None else (0, GENESIS_HASH)
+
+
 async def seal_pending(session: AsyncSession, *, limit: int = 5000) -> int:
     """Chain up to `limit` committed, unsealed records; returns how many were sealed (0 when
     another sealer holds the lock). Call in its own transaction."""
     if not (await session.execute(_SEALER_LOCK)).scalar_one():
         return 0
-    position, prev = await chain_head(session) or (0, GENESIS_HASH)
+    await read_whole_log(session)
+    # Every sealed record retired: the chain goes on from the last one retired.
+    position, prev = await chain_head(session) or await chain_start(session)
     rows = (
         (
             await session.execute(
@@ -223,7 +271,7 @@ class AuditSealer:
         self.anchors = anchors
         self.anchor_interval = anchor_interval
         self.sealed = 0
-        self._anchored: tuple[int, str] | None = None
+        self._anchored: tuple[tuple[int, str], tuple[int, str]] | None = None
         self._anchored_at = -math.inf  # the first round anchors at once
         self._stopping = asyncio.Event()
 
@@ -237,13 +285,16 @@ class AuditSealer:
         """Publish the chain head if it moved since the last anchor; returns what was sent."""
         if self.anchors is None:
             return None
-        async with AsyncSession(self.engine) as session:
+        async with AsyncSession(self.engine) as session, session.begin():
+            await session.execute(CHAIN_LOCK)  # not while records are being retired
+            await read_whole_log(session)
             head = await chain_head(session)
-        self._anchored_at = time.monotonic()
-        if head is None or head == self._anchored:
-            return None
-        anchor = await self.anchors.publish(chain_pos=head[0], hash=head[1])
-        self._anchored = head
+            start = await chain_start(session)
+            self._anchored_at = time.monotonic()
+            if head is None or (head, start) == self._anchored:
+                return None
+            anchor = await self.anchors.publish(chain_pos=head[0], hash=head[1], start=start)
+        self._anchored = (head, start)
         return anchor
 
     async def finish(self) -> None:
@@ -278,7 +329,9 @@ class AuditSealer:
 @dataclass(frozen=True)
 class ChainVerification:
     """`first_broken_seq` names the first bad record still in the table; `first_broken_pos`
-    its chain position (for records deleted from the head, the first one missing)."""
+    its chain position (for records deleted from the head, the first one missing).
+    `retired_through`: the chain starts after this position (records retired past
+    retention)."""
 
     ok: bool
     checked: int
@@ -287,6 +340,7 @@ class ChainVerification:
     reason: str | None = None
     unsealed: int = 0
     anchor: ChainAnchor | None = None
+    retired_through: int = 0
 
 
 async def verify_chain(
@@ -296,13 +350,19 @@ async def verify_chain(
     chunk: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> ChainVerification:
-    """Walk the sealed records in chain order; report the first whose link or content does not
-    match, then hold the chain against `anchor` (the latest published head): the anchored
-    record must be there, with the anchored hash. Records not yet sealed are counted, not
-    judged (the sealer runs every half second). `progress` gets the count after each chunk."""
+    """Walk the sealed records in chain order from where the chain starts (after the records
+    retired past retention, mch_common.audit_retention); report the first whose link or
+    content does not match, then hold the chain against `anchor` (the latest published head):
+    the anchored record must be there, with the anchored hash, and the chain must start where
+    the anchor says or before it (a retirement published but not committed left the records).
+    Records not yet sealed are counted, not judged (the sealer runs every half second).
+    `progress` gets the count after each chunk."""
+    await read_whole_log(session)
     unsealed = (
         await session.execute(select(func.count()).where(AuditRecord.hash.is_(None)))
     ).scalar_one()
+    start_pos, start_hash = await chain_start(session)
+    checked = 0
 
     def broken(row_seq: int | None, pos: int, reason: str) -> ChainVerification:
         return ChainVerification(
@@ -313,12 +373,21 @@ async def verify_chain(
             reason=reason,
             unsealed=unsealed,
             anchor=anchor,
+            retired_through=start_pos,
         )
 
-    prev = GENESIS_HASH
-    expected_pos = 1
-    checked = 0
-    after = 0
+    if anchor is not None and start_pos > anchor.start_pos:
+        return broken(
+            None,
+            anchor.start_pos + 1,
+            f"records up to chain position {start_pos} were removed without a published "
+            "retention checkpoint",
+        )
+    if anchor is not None and start_pos == anchor.start_pos and start_hash != anchor.start_hash:
+        return broken(None, start_pos, "the retention checkpoint differs from its published anchor")
+    prev = start_hash
+    expected_pos = start_pos + 1
+    after = start_pos
     while True:
         rows = (
             (
@@ -340,7 +409,10 @@ async def verify_chain(
             fields = {k: getattr(row, k) for k in _HASHED_FIELDS}
             if record_hash(prev, fields) != row.hash:
                 return broken(row.seq, row.chain_pos, "record content does not match its hash")
-            if anchor is not None and row.chain_pos == anchor.chain_pos and row.hash != anchor.hash:
+            if anchor is not None and (
+                (row.chain_pos == anchor.chain_pos and row.hash != anchor.hash)
+                or (row.chain_pos == anchor.start_pos and row.hash != anchor.start_hash)
+            ):
                 return broken(
                     row.seq,
                     row.chain_pos,
@@ -354,14 +426,17 @@ async def verify_chain(
         session.expunge_all()
         if progress is not None:
             progress(checked)
-    if anchor is not None and checked < anchor.chain_pos:
+    last_pos = expected_pos - 1
+    if anchor is not None and last_pos < anchor.chain_pos:
         return broken(
             None,
-            checked + 1,
-            f"records from chain position {checked + 1} to the anchored "
+            last_pos + 1,
+            f"records from chain position {last_pos + 1} to the anchored "
             f"{anchor.chain_pos} are missing",
         )
-    return ChainVerification(ok=True, checked=checked, unsealed=unsealed, anchor=anchor)
+    return ChainVerification(
+        ok=True, checked=checked, unsealed=unsealed, anchor=anchor, retired_through=start_pos
+    )
 
 
 def about_person(person: str) -> ColumnElement[bool]:

@@ -14,18 +14,24 @@ from nats.js.errors import NotFoundError
 from mch_common.events.bus import EventBus
 
 ANCHOR_STREAM = "audit_anchor"
+# The chain's start before any record: the first record links to it.
+GENESIS_HASH = "0" * 64
 # An anchor a minute at most: this keeps about two months of history per service.
 ANCHORS_KEPT_PER_SERVICE = 100_000
 
 
 @dataclass(frozen=True)
 class ChainAnchor:
-    """A sealed chain head as published: the record at `chain_pos` has `hash`."""
+    """A sealed chain head as published: the record at `chain_pos` has `hash`. `start_pos`
+    and `start_hash`: where the chain starts, the last record retired past retention
+    (mch_common.audit_retention; 0 and the genesis hash while none was)."""
 
     service: str
     chain_pos: int
     hash: str
     at: datetime
+    start_pos: int = 0
+    start_hash: str = GENESIS_HASH
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -34,6 +40,8 @@ class ChainAnchor:
                 "chain_pos": self.chain_pos,
                 "hash": self.hash,
                 "at": self.at.isoformat(),
+                "start_pos": self.start_pos,
+                "start_hash": self.start_hash,
             }
         ).encode()
 
@@ -45,6 +53,8 @@ class ChainAnchor:
             chain_pos=int(body["chain_pos"]),
             hash=body["hash"],
             at=datetime.fromisoformat(body["at"]),
+            start_pos=int(body.get("start_pos", 0)),
+            start_hash=body.get("start_hash", GENESIS_HASH),
         )
 
 
@@ -73,13 +83,15 @@ class AuditAnchors:
                 )
             )
 
-    async def publish(self, *, chain_pos: int, hash: str) -> ChainAnchor:
-        anchor = ChainAnchor(self.service, chain_pos, hash, datetime.now(UTC))
+    async def publish(
+        self, *, chain_pos: int, hash: str, start: tuple[int, str] = (0, GENESIS_HASH)
+    ) -> ChainAnchor:
+        anchor = ChainAnchor(self.service, chain_pos, hash, datetime.now(UTC), *start)
         await self.bus.js.publish(
             self.subject,
             anchor.to_json(),
             stream=self.stream,
-            headers={"Nats-Msg-Id": f"{self.service}:{chain_pos}:{hash}"},
+            headers={"Nats-Msg-Id": f"{self.service}:{start[0]}:{chain_pos}:{hash}"},
         )
         return anchor
 

@@ -55,6 +55,8 @@ class ChainVerificationOut(BaseModel):
     first_broken_pos: int | None
     reason: str | None
     anchor: AnchorOut | None
+    # The chain starts after this position: the records before were retired past retention.
+    retired_through: int = 0
 
     @classmethod
     def of(cls, result: ChainVerification) -> "ChainVerificationOut":
@@ -66,6 +68,7 @@ class ChainVerificationOut(BaseModel):
             first_broken_seq=result.first_broken_seq,
             first_broken_pos=result.first_broken_pos,
             reason=result.reason,
+            retired_through=result.retired_through,
             anchor=AnchorOut(chain_pos=anchor.chain_pos, hash=anchor.hash, at=anchor.at)
             if anchor
             else None,

@@ -49,7 +49,15 @@ async def verify(settings: ServiceSettings) -> ChainVerification:
 
 def describe(result: ChainVerification) -> str:
     if result.ok:
-        return f"chain intact: {result.checked} records checked, {result.unsealed} not sealed yet"
+        retired = (
+            f" (records up to position {result.retired_through} retired past retention)"
+            if result.retired_through
+            else ""
+        )
+        return (
+            f"chain intact: {result.checked} records checked, {result.unsealed} not sealed yet"
+            f"{retired}"
+        )
     where = (
         f"record seq {result.first_broken_seq} (chain position {result.first_broken_pos})"
         if result.first_broken_seq is not None

@@ -49,6 +49,19 @@ def _grants(role: str, database: str) -> list[str]:
     ]
 
 
+# The audit log's retention (mch_common.audit_retention): the runtime role reads the
+# checkpoints but writes neither them nor the floor; it retires only through audit_retire.
+_HAS_RETENTION = text("SELECT to_regclass('audit_checkpoint') IS NOT NULL")
+
+
+def _retention_revokes(role: str) -> str:
+    quoted = '"' + role.replace('"', '""') + '"'
+    return (
+        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_checkpoint, audit_retention "
+        f"FROM {quoted}"
+    )
+
+
 # A service's own schemas besides public (the intermediate server's simulated hub keeps its
 # tables in `hub`): the runtime role gets the same table rights there.
 _OWN_SCHEMAS = text(
@@ -103,6 +116,8 @@ async def ensure_runtime_role(owner_url: str, *, password: str | None = None) ->
                 await conn.exec_driver_sql(statement)
             for statement in _grants(role, database):
                 await conn.exec_driver_sql(statement)
+            if await conn.scalar(_HAS_RETENTION):
+                await conn.exec_driver_sql(_retention_revokes(role))
             for schema in (await conn.execute(_OWN_SCHEMAS)).scalars().all():
                 for statement in _schema_grants(role, schema):
                     await conn.exec_driver_sql(statement)

@@ -90,3 +90,14 @@ def add_idempotency_keys(connection: Connection) -> None:
 
     table = IdempotencyRecord.__table__
     table.create(connection, checkfirst=True)  # type: ignore[attr-defined]
+
+
+def add_audit_retention(connection: Connection, *, min_years: int) -> None:
+    """Let the audit log retire records older than `min_years`, the chain still
+    verifiable (mch_common.audit_retention): the checkpoint table, the floor, the retiring
+    function and the trigger that lets it delete. A later `add_audit_log_persons` would put
+    the strict trigger back: call this after it."""
+    from mch_common.audit_retention import retention_ddl
+
+    for statement in retention_ddl(min_years):
+        connection.exec_driver_sql(statement)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mch_common.audit import WHOLE_LOG_SETTING, read_whole_log
 from mch_common.audit_cli import verify
 from mch_common.db import create_engine, unit_of_work
 from mch_common.settings import ServiceSettings
@@ -23,8 +24,10 @@ RECORDS = 6
 
 
 async def _as_attacker(owner: AsyncEngine, statement: str, **params: Any) -> None:
-    """The owner may switch the append-only trigger off; the runtime role may not."""
+    """The owner may switch the append-only trigger off (and read past a tenant wall); the
+    runtime role may not."""
     async with owner.begin() as conn:
+        await conn.execute(text(f"SELECT set_config('{WHOLE_LOG_SETTING}', 'on', true)"))
         await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
         await conn.execute(text(statement), params)
         await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
@@ -74,6 +77,7 @@ async def check_audit_tampering_is_detected(
     owner = create_engine(owner_url, pool_size=1)
     try:
         async with owner.connect() as conn:
+            await read_whole_log(conn)
             edited_seq, original = (
                 await conn.execute(
                     text("SELECT seq, target_id FROM audit_log WHERE chain_pos = :pos"),

@@ -11,7 +11,8 @@ from intermediate_server.codes.cipher import CodeCipher
 from intermediate_server.config import Settings
 from intermediate_server.exchange.provider import Provider
 from intermediate_server.tenancy import enter_tenant
-from mch_common.auth.deps import CurrentPrincipal, require_scope
+from mch_common.audit import read_whole_log
+from mch_common.auth.deps import CurrentPrincipal, require_any_scope, require_scope
 from mch_common.auth.principal import Principal
 from mch_common.web import Session
 
@@ -22,7 +23,8 @@ APPROVE = "ims:approve"
 RECORDS_READ = "ims:records:read"
 DISCLOSURE_EXPORT = "ims:disclosure:export"  # boshi_core's collector (issue 19)
 AUDIT_READ = "ims:audit:read"
-SYSTEM_ADMIN = "ims:system:admin"
+SYSTEM_ADMIN = "ims:system:admin"  # a municipality's system management: its own tenant
+PLATFORM_ADMIN = "ims:platform:admin"  # the platform operator's: every tenant, the audit chain
 
 CodeWriter = Annotated[Principal, require_scope(CODE_WRITE)]
 ReplicaWriter = Annotated[Principal, require_scope(REPLICA_WRITE)]
@@ -30,12 +32,28 @@ Inquirer = Annotated[Principal, require_scope(INQUIRE)]
 Approver = Annotated[Principal, require_scope(APPROVE)]
 RecordsReader = Annotated[Principal, require_scope(RECORDS_READ)]
 DisclosureExporter = Annotated[Principal, require_scope(DISCLOSURE_EXPORT)]
-SystemAdmin = Annotated[Principal, require_scope(SYSTEM_ADMIN)]
+SystemAdmin = Annotated[Principal, require_any_scope(SYSTEM_ADMIN, PLATFORM_ADMIN)]
+PlatformAdmin = Annotated[Principal, require_scope(PLATFORM_ADMIN)]
+
+
+def platform_view(principal: Principal) -> bool:
+    """Whether the caller sees the whole platform (else only its own municipality)."""
+    return PLATFORM_ADMIN in principal.scopes
 
 
 async def _tenant_session(session: Session, principal: CurrentPrincipal) -> AsyncSession:
     """The request's transaction, walled to the caller's municipality before anything runs."""
     await enter_tenant(session, principal.tenant)
+    return session
+
+
+async def system_session(session: Session, principal: CurrentPrincipal) -> AsyncSession:
+    """The request's transaction as the caller may see the platform: the whole of it for the
+    platform operator, else walled to the caller's municipality (the audit log too)."""
+    if platform_view(principal):
+        await read_whole_log(session)
+    else:
+        await enter_tenant(session, principal.tenant)
     return session
 
 
@@ -70,6 +88,7 @@ async def _cipher(request: Request) -> CodeCipher:
 
 
 TenantSession = Annotated[AsyncSession, Depends(_tenant_session)]
+SystemSession = Annotated[AsyncSession, Depends(system_session)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Hub = Annotated[NationalHub, Depends(_hub)]
 Cipher = Annotated[CodeCipher, Depends(_cipher)]

@@ -3,13 +3,13 @@ intermediate_server.main:create_app`."""
 
 from collections.abc import Sequence
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from intermediate_server.admin.router import router as admin_router
 from intermediate_server.codes.router import router as codes_router
 from intermediate_server.codes.service import person_key
 from intermediate_server.config import STREAM, Settings
-from intermediate_server.deps import AUDIT_READ
+from intermediate_server.deps import AUDIT_READ, system_session
 from intermediate_server.disclosure.router import router as disclosure_router
 from intermediate_server.exchange.router import router as exchange_router
 from intermediate_server.records.router import router as records_router
@@ -23,6 +23,15 @@ from mch_common.web import create_service_app
 
 def _consumers(runtime: Runtime) -> Sequence[EventConsumer]:
     return [boshi_consumer(runtime.bus, runtime.sessions)]
+
+
+def _audit_router() -> APIRouter:
+    """The shared audit endpoints, each request's transaction walled like system
+    management's: a municipality's auditor reads its own records, the platform operator
+    every one (the log's row-level security); the verifier always walks the whole chain."""
+    walled = APIRouter(dependencies=[Depends(system_session)])
+    walled.include_router(audit_router(read_scope=AUDIT_READ))
+    return walled
 
 
 def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:
@@ -46,8 +55,7 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             records_router,
             disclosure_router,
             admin_router,
-            # The platform operator's: every tenant's records are in this log.
-            audit_router(read_scope=AUDIT_READ),
+            _audit_router(),
         ],
     )
     # A refused request naming a person records her as the caller's municipality's.

@@ -10,6 +10,7 @@ from sqlalchemy import CHAR, DateTime, String, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mch_common.audit import WHOLE_LOG_SETTING
 from mch_common.db import Base
 from mch_common.errors import Forbidden
 from mch_common.lgcode import is_valid_lg_code
@@ -36,6 +37,44 @@ def rls_ddl(table: str) -> list[str]:
         f"CREATE POLICY tenant_isolation ON {table} "
         "USING (tenant = current_setting('app.tenant', true)) "
         "WITH CHECK (tenant = current_setting('app.tenant', true))",
+    ]
+
+
+# The audit log is the platform's one chain (mch_common.audit), so its rows carry no tenant
+# column: a record's municipality is the `tenant` its detail names, else the one in its first
+# person key (`<tenant>:<person number>`, as every record about a person names her). Both are
+# hashed, so the wall is as tamper-evident as the record. A record of neither (a refused
+# request naming nobody, a platform job) is the platform's: only a whole-log reader sees it.
+_AUDIT_TENANT_FUNCTION = """
+CREATE FUNCTION audit_record_tenant(detail jsonb, persons text[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(
+        detail->>'tenant',
+        CASE WHEN persons[1] LIKE '%:%' THEN split_part(persons[1], ':', 1) END
+    )
+$$
+"""
+_CALLER = "current_setting('app.tenant', true)"
+_WHOLE_LOG = f"current_setting('{WHOLE_LOG_SETTING}', true) = 'on'"
+
+
+def audit_rls_ddl() -> list[str]:
+    """Row-level security on the audit log: a tenant's transaction reads only its own
+    municipality's records and appends none of another's; a transaction without a tenant
+    (a refusal committed apart, a job) appends; the sealer, the verifier, the retention job
+    and the platform operator read, seal and retire the whole chain (`read_whole_log`)."""
+    record_tenant = "audit_record_tenant(detail, persons)"
+    return [
+        _AUDIT_TENANT_FUNCTION,
+        "ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE audit_log FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_read ON audit_log FOR SELECT "
+        f"USING ({_WHOLE_LOG} OR {record_tenant} = {_CALLER})",
+        f"CREATE POLICY tenant_append ON audit_log FOR INSERT "
+        f"WITH CHECK (coalesce({_CALLER}, '') = '' OR {record_tenant} IS NULL "
+        f"OR {record_tenant} = {_CALLER})",
+        f"CREATE POLICY chain_seal ON audit_log FOR UPDATE USING ({_WHOLE_LOG})",
+        f"CREATE POLICY chain_retire ON audit_log FOR DELETE USING ({_WHOLE_LOG})",
     ]
 
 

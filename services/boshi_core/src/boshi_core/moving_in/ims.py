@@ -5,7 +5,12 @@ from typing import Any
 import httpx
 
 CHECKUP_ITEM = "95"
-CHECKUP_CLAUSE = "主務省令第2条の表95の項"
+PREGNANCY_ITEM = "80"
+# The legal clause (主務省令第2条の表) each item is asked under, as the permission list has it.
+CLAUSES = {
+    PREGNANCY_ITEM: "主務省令第2条の表80の項",
+    CHECKUP_ITEM: "主務省令第2条の表95の項",
+}
 
 
 class ImsUnavailable(Exception):
@@ -49,15 +54,15 @@ class ImsClient:
         answer: dict[str, Any] = response.json()
         return answer
 
-    async def inquire(self, *, person_no: str, provider: str) -> dict[str, Any]:
+    async def inquire(self, *, person_no: str, provider: str, item: str) -> dict[str, Any]:
         return await self._call(
             "POST",
             "/inquiries",
             json={
                 "person_no": person_no,
                 "provider": provider,
-                "clause": CHECKUP_CLAUSE,
-                "items": [CHECKUP_ITEM],
+                "clause": CLAUSES[item],
+                "items": [item],
             },
         )
 

@@ -13,13 +13,18 @@ from mch_common.ids import uuid7
 
 
 class PreviousCityRequest(Base):
-    """One move-in's inquiry, queued in the transaction that applied atena's event (so a
-    restart neither loses nor repeats it) and sent by the fetch job."""
+    """One move-in's inquiry for one item (95: a child's checkups; 80: a woman's pregnancy
+    notification), queued in the transaction that applied atena's event (so a restart
+    neither loses nor repeats it) and sent by the fetch job."""
 
     __tablename__ = "previous_city_requests"
     __table_args__ = (
         UniqueConstraint(
-            "person_no", "source_municipality", "moved_in_on", name="uq_previous_city_requests_move"
+            "person_no",
+            "source_municipality",
+            "moved_in_on",
+            "item_no",
+            name="uq_previous_city_requests_move_item",
         ),
     )
 
@@ -27,6 +32,7 @@ class PreviousCityRequest(Base):
     person_no: Mapped[str] = mapped_column(String(10), index=True)
     source_municipality: Mapped[str] = mapped_column(String(6))
     moved_in_on: Mapped[date] = mapped_column(Date)
+    item_no: Mapped[str] = mapped_column(String(10), server_default="95")
     # pending | held (the provider's staff must confirm) | done | refused
     status: Mapped[str] = mapped_column(String(10), index=True)
     inquiry_id: Mapped[str | None] = mapped_column(String(36))
@@ -39,8 +45,9 @@ class PreviousCityRequest(Base):
 
 
 class PreviousCityRecord(Base):
-    """A record the previous city provided (its replica's layout), marked with its source
-    (municipality code) and date (its as-of time; when it arrived)."""
+    """A record the previous city provided (its replica's layout: a checkup, item 95, or a
+    pregnancy notification, item 80), marked with its source (municipality code) and date
+    (its as-of time; when it arrived)."""
 
     __tablename__ = "previous_city_records"
     __table_args__ = (
@@ -62,6 +69,7 @@ class PreviousCityRecord(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Our programme for an infant checkup record ("4m", ...): what the extraction counts.
     programme_code: Mapped[str | None] = mapped_column(String(10))
-    taken: Mapped[bool] = mapped_column(Boolean)
+    # Whether the checkup was taken (item 95); None for a pregnancy notification (item 80).
+    taken: Mapped[bool | None] = mapped_column(Boolean)
     taken_on: Mapped[date | None] = mapped_column(Date)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -11,8 +11,8 @@ from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
 
 _QUEUE = text(
     "INSERT INTO previous_city_requests (id, person_no, source_municipality, moved_in_on, "
-    "status, attempts) VALUES (:id, :person_no, :source, :moved_in_on, 'pending', 0) "
-    "ON CONFLICT (person_no, source_municipality, moved_in_on) DO NOTHING"
+    "item_no, status, attempts) VALUES (:id, :person_no, :source, :moved_in_on, :item_no, "
+    "'pending', 0) ON CONFLICT (person_no, source_municipality, moved_in_on, item_no) DO NOTHING"
 )
 _CLAIM = (
     select(PreviousCityRequest)
@@ -33,10 +33,23 @@ _KEEP_RECORD = text(
 
 
 async def queue(
-    session: AsyncSession, *, id: Any, person_no: str, source: str, moved_in_on: date
+    session: AsyncSession,
+    *,
+    id: Any,
+    person_no: str,
+    source: str,
+    moved_in_on: date,
+    item_no: str,
 ) -> None:
     await session.execute(
-        _QUEUE, {"id": id, "person_no": person_no, "source": source, "moved_in_on": moved_in_on}
+        _QUEUE,
+        {
+            "id": id,
+            "person_no": person_no,
+            "source": source,
+            "moved_in_on": moved_in_on,
+            "item_no": item_no,
+        },
     )
 
 
@@ -48,10 +61,16 @@ async def keep_record(session: AsyncSession, **values: Any) -> None:
     await session.execute(_KEEP_RECORD, values)
 
 
-async def records_of(session: AsyncSession, person_no: str) -> Sequence[PreviousCityRecord]:
+async def records_of(
+    session: AsyncSession, person_no: str, *, item_no: str | None = None
+) -> Sequence[PreviousCityRecord]:
     statement = (
         select(PreviousCityRecord)
         .where(PreviousCityRecord.person_no == person_no)
-        .order_by(PreviousCityRecord.taken_on, PreviousCityRecord.record_key)
+        .order_by(
+            PreviousCityRecord.taken_on, PreviousCityRecord.as_of, PreviousCityRecord.record_key
+        )
     )
+    if item_no is not None:
+        statement = statement.where(PreviousCityRecord.item_no == item_no)
     return (await session.scalars(statement)).all()

@@ -1,6 +1,7 @@
 from fastapi import APIRouter
 
 from boshi_core.deps import Atena, PregnancyReader
+from boshi_core.moving_in.schemas import PreviousCityNotificationOut
 from boshi_core.people import service
 from boshi_core.people.schemas import (
     ChildSummary,
@@ -18,6 +19,9 @@ def profile_out(profile: service.PersonProfile) -> PersonProfileOut:
         person=PersonOut.model_validate(profile.person),
         pregnancies=[PregnancySummary.model_validate(p) for p in profile.pregnancies],
         children=[ChildSummary.model_validate(c) for c in profile.children],
+        previous_city_notifications=[
+            PreviousCityNotificationOut.of(r) for r in profile.previous_city_notifications
+        ],
     )
 
 

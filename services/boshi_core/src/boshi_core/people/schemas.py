@@ -3,6 +3,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from boshi_core.moving_in.schemas import PreviousCityNotificationOut
 from mch_common.inputs import MyNumber, StrictModel
 
 
@@ -45,6 +46,8 @@ class PersonProfileOut(BaseModel):
     person: PersonOut
     pregnancies: list[PregnancySummary]
     children: list[ChildSummary]
+    # Her pregnancy notification in the city she moved from (item 80), with its source.
+    previous_city_notifications: list[PreviousCityNotificationOut] = []
 
 
 class MyNumberSearchIn(StrictModel):

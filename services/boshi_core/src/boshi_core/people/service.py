@@ -1,11 +1,15 @@
 """Finding the person a request is about, and checking the caller may see them."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child
+from boshi_core.moving_in import repository as moving_in
+from boshi_core.moving_in.ims import PREGNANCY_ITEM
+from boshi_core.moving_in.models import PreviousCityRecord
 from boshi_core.people import repository
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.models import Person
@@ -23,11 +27,13 @@ NO_PERSON_WITH_MY_NUMBER = "no person found with that My Number"
 
 @dataclass(frozen=True)
 class PersonProfile:
-    """A person with their pregnancies (newest first) and the children they are mother of."""
+    """A person with their pregnancies (newest first), the children they are mother of, and
+    the pregnancy notifications a previous city provided when she moved in (item 80)."""
 
     person: Person
     pregnancies: list[Pregnancy]
     children: list[Child]
+    previous_city_notifications: Sequence[PreviousCityRecord]
 
 
 async def require_person(session: AsyncSession, person_no: str) -> Person:
@@ -121,6 +127,9 @@ async def _profile_of(session: AsyncSession, person_no: str) -> PersonProfile:
         person=await require_person(session, person_no),
         pregnancies=await repository.pregnancies_of(session, person_no),
         children=await repository.children_of(session, person_no),
+        previous_city_notifications=await moving_in.records_of(
+            session, person_no, item_no=PREGNANCY_ITEM
+        ),
     )
 
 

@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 
 from boshi_core.deps import Atena, PregnancyReader, PregnancyWriter
+from boshi_core.moving_in.schemas import PreviousCityNotificationOut
 from boshi_core.pregnancy import service
 from boshi_core.pregnancy.schemas import (
     CheckupIn,
@@ -70,6 +71,9 @@ async def get_pregnancy(
         risk_flags=sorted({flag for c in checkups for flag in c.risk_flags}),
         expected_children_changes=[
             ExpectedChildrenChangeOut.model_validate(c) for c in detail.expected_children_changes
+        ],
+        previous_city_notifications=[
+            PreviousCityNotificationOut.of(r) for r in detail.previous_city_notifications
         ],
     )
 

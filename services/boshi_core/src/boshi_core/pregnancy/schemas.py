@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from boshi_core.moving_in.schemas import PreviousCityNotificationOut
 from boshi_core.wards import WardCode
 from mch_common.inputs import MyNumber, StrictModel
 
@@ -210,3 +211,5 @@ class PregnancyDetailOut(BaseModel):
     checkups: list[CheckupOut]
     risk_flags: list[str]
     expected_children_changes: list[ExpectedChildrenChangeOut]
+    # The mother's pregnancy notification in the city she moved from (item 80, its source).
+    previous_city_notifications: list[PreviousCityNotificationOut] = []

@@ -1,5 +1,6 @@
 """Pregnancy notification, handbook issuance and prenatal checkups: the business rules."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
@@ -10,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
 from boshi_core.errors import UnknownPerson
+from boshi_core.moving_in import repository as moving_in
+from boshi_core.moving_in.ims import PREGNANCY_ITEM
+from boshi_core.moving_in.models import PreviousCityRecord
 from boshi_core.paging import next_cursor, parse_cursor
 from boshi_core.people import repository as people
 from boshi_core.people.atena import AtenaClient
@@ -187,6 +191,8 @@ class PregnancyDetail:
     vouchers: list[PrenatalVoucher]
     checkups: list[tuple[PrenatalCheckup, str | None]]
     expected_children_changes: list[ExpectedChildrenChange]
+    # The mother's pregnancy notification in the city she moved from (item 80).
+    previous_city_notifications: Sequence[PreviousCityRecord]
 
 
 async def view_pregnancy(
@@ -209,7 +215,8 @@ async def view_pregnancy(
         purpose=purpose,
         detail={"pregnancy_id": str(pregnancy_id)},
     )
-    return PregnancyDetail(pregnancy, handbooks, vouchers, checkups, changes)
+    previous = await moving_in.records_of(session, pregnancy.person_no, item_no=PREGNANCY_ITEM)
+    return PregnancyDetail(pregnancy, handbooks, vouchers, checkups, changes, previous)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,15 @@ from intermediate_server.admin.models import BatchRun
 from intermediate_server.exchange.models import HeldProvision, Inquiry, UsedPermit
 
 _LATEST_RUNS = text("SELECT DISTINCT ON (job) id FROM batch_run ORDER BY job, started_at DESC")
-# Provision records per tenant, side, item and outcome (the audit log holds them).
+# A municipality's view: the latest run of each job that covered it (its counts name it
+# under `by_tenant`), and of the jobs whose counts hold no municipality's data.
+_LATEST_RUNS_OF_TENANT = text(
+    "SELECT DISTINCT ON (job) id FROM batch_run "
+    "WHERE jsonb_exists(counts->'by_tenant', :tenant) OR job = ANY(:shared) "
+    "ORDER BY job, started_at DESC"
+)
+# Provision records per tenant, side, item and outcome (the audit log holds them; its
+# row-level security leaves a municipality's transaction only its own).
 _STATS = text(
     "SELECT detail->>'tenant' AS tenant, detail->>'side' AS side, item, outcome, count(*) AS n "
     "FROM audit_log, jsonb_array_elements_text(detail->'items') AS item "
@@ -19,8 +27,15 @@ _STATS = text(
 )
 
 
-async def latest_runs(session: AsyncSession) -> Sequence[BatchRun]:
-    ids = (await session.scalars(_LATEST_RUNS)).all()
+async def latest_runs(
+    session: AsyncSession, *, tenant: str | None, shared_jobs: Sequence[str]
+) -> Sequence[BatchRun]:
+    """The latest run of each job: of every job (`tenant` None), or as `tenant` may see."""
+    if tenant is None:
+        ids = (await session.scalars(_LATEST_RUNS)).all()
+    else:
+        query = {"tenant": tenant, "shared": list(shared_jobs)}
+        ids = (await session.scalars(_LATEST_RUNS_OF_TENANT, query)).all()
     if not ids:
         return []
     statement = select(BatchRun).where(BatchRun.id.in_(ids)).order_by(BatchRun.job)

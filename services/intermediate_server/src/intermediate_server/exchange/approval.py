@@ -32,6 +32,7 @@ DEADLINE_PASSED = "the deadline for staff confirmation passed"
 class Expired:
     tenants: int
     expired: int
+    by_tenant: dict[str, int]
 
 
 async def held_provisions(
@@ -79,11 +80,15 @@ async def decide(
     return held
 
 
-async def expire_overdue(sessions: async_sessionmaker[AsyncSession]) -> Expired:
-    """Refuse every held item whose deadline passed, tenant by tenant (the scheduled job)."""
+async def expire_overdue(
+    sessions: async_sessionmaker[AsyncSession], *, only: str | None = None
+) -> Expired:
+    """Refuse every held item whose deadline passed, tenant by tenant (the scheduled job);
+    `only` one municipality (its own system administrator's run)."""
     async with unit_of_work(sessions) as session:
-        tenants = await tenant_codes(session)
+        tenants = [only] if only else await tenant_codes(session)
     expired = 0
+    by_tenant = dict.fromkeys(tenants, 0)
     for tenant in tenants:
         async with unit_of_work(sessions) as session:
             await enter_tenant(session, tenant)
@@ -99,7 +104,8 @@ async def expire_overdue(sessions: async_sessionmaker[AsyncSession]) -> Expired:
                     terminal=None,
                 )
                 expired += 1
-    return Expired(tenants=len(tenants), expired=expired)
+                by_tenant[tenant] += 1
+    return Expired(tenants=len(tenants), expired=expired, by_tenant=by_tenant)
 
 
 async def _settle(
