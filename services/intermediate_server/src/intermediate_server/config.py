@@ -52,6 +52,11 @@ class Settings(ServiceSettings):
         default=72, ge=1, description="how long a 自動応答不可 item waits for staff"
     )
     record_retention_years: int = 7
+    network_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="connections (doubled by overflow) of the hub's and the provider's pool",
+    )
 
     # The simulated national hub's own keys (a real deployment has none: the network is
     # elsewhere).
