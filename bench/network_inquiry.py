@@ -10,10 +10,21 @@ overrides), as the runtime role, driven by bench/_http.py.
 The ceiling is the same path's database work alone, in the same run: the service's statements
 per inquiry through asyncpg as the runtime role, transaction by transaction as the service
 makes them (the requester's: its tenant, its one read, the inquiry and its record; the hub's
-one statement; the provider's: its tenant, its one statement, its record), no HTTP, no JWT, no
-signature, no ORM. The 符号 and indexes it needs are computed before the clock starts.
+one statement; the provider's: BEGIN with its tenant, its one statement, its record), the
+hub's and the provider's on a second pool as in the service, no HTTP, no JWT, no signature, no
+ORM. The 符号 and indexes it needs are computed before the clock starts.
+
+Two loops, each for the service and for the ceiling:
+- closed: CONCURRENCY callers, each sending its next inquiry when the last is answered. Its
+  rate is the capacity figure (inquiries/s); its latencies are Little's law's (16 callers at
+  200/s wait 80 ms on average), so they are reported as `network_inquiry_closed_p50/p99`.
+  CPU per inquiry of each kind of process is measured over it.
+- open: inquiries arriving at `--rate` (200/s) for `--seconds`, whatever is in flight: the
+  p50/p99 the target means (`network_inquiry_p50/p99`), counted from when each was due, with
+  the rate achieved and the failures (past capacity, requests queue and time out).
 
     .venv/bin/python bench/network_inquiry.py [--people 2000] [--inquiries 3000]
+        [--rate 200] [--seconds 10]
 
 Target: 200 inquiries/s with p99 under 100 ms. It creates and drops its own database.
 """
@@ -331,6 +342,7 @@ PROVIDER_READ = (
     " ON r.person_no = person.person_no AND r.item_no = ANY($5::text[])"
     " ORDER BY r.item_no, r.as_of"
 )
+PROVIDER_BEGIN = f"BEGIN; SELECT set_config('app.tenant', '{FUKUOKA}', true)"
 RECORD = (
     "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
     " purpose, outcome, detail, correlation_id, persons) VALUES ($1, $2, NULL, $3,"
@@ -403,8 +415,8 @@ async def direct_run(
                     now,
                     now,
                 )
-            async with network.acquire() as conn, conn.transaction():  # the provider
-                await conn.execute("SELECT set_config('app.tenant', $1, true)", FUKUOKA)
+            async with network.acquire() as conn:  # the provider: BEGIN and tenant at once
+                await conn.execute(PROVIDER_BEGIN)
                 await conn.fetch(PROVIDER_READ, jti, FUKUOKA, now, provider_index, ["95"])
                 await conn.execute(
                     RECORD,
@@ -416,6 +428,7 @@ async def direct_run(
                     json.dumps({"tenant": FUKUOKA}),
                     [f"{FUKUOKA}:4013{person_no[4:]}"],
                 )
+                await conn.execute("COMMIT")
             await requester.execute(  # the requester's answer
                 "INSERT INTO inquiry (id, tenant, person_no, provider, clause, items, status,"
                 " asked_by, asked_at, answered_at, answer) VALUES ($1, $2, $3, $4, $5, $6,"

@@ -44,7 +44,7 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-def _network_sessions(state: Any) -> async_sessionmaker[AsyncSession]:
+def network_sessions(state: Any) -> async_sessionmaker[AsyncSession]:
     """The hub's and the provider's sessions: the network pool (main._with_network_pool)
     while requests use the app's own sessions; a test's sessions when it put its own."""
     runtime = getattr(state, "runtime", None)
@@ -62,7 +62,7 @@ async def _hub(request: Request) -> NationalHub:
     hub: NationalHub | None = getattr(state, "hub", None)
     if hub is not None:
         return hub
-    sessions = _network_sessions(state)
+    sessions = network_sessions(state)
     kept: tuple[object, NationalHub] | None = getattr(state, "hub_of_sessions", None)
     if kept is None or kept[0] is not sessions:
         settings: Settings = state.settings
@@ -91,7 +91,7 @@ async def _provider(request: Request, hub: Hub, cipher: Cipher) -> Provider:
     """The provider side of this platform, which the hub routes inquiries to; kept like the
     hub (it caches its copy of the permission list)."""
     state = request.app.state
-    sessions = _network_sessions(state)
+    sessions = network_sessions(state)
     kept: tuple[object, NationalHub, Provider] | None = getattr(state, "provider_of", None)
     if kept is None or kept[0] is not sessions or kept[1] is not hub:
         settings: Settings = state.settings

@@ -42,6 +42,11 @@ def rls_ddl(table: str) -> list[str]:
     ]
 
 
+class TransactionRolledBack(RuntimeError):
+    """COMMIT found the transaction failed (a statement's error was caught inside the block):
+    PostgreSQL rolled it back."""
+
+
 def _checked(tenant: str) -> str:
     if not is_valid_lg_code(tenant):
         raise Forbidden("the token's tenant is not a municipality code")
@@ -81,7 +86,8 @@ async def tenant_transaction(
             async with AsyncSession(bind=autocommit) as session:
                 async with UnitOfWork.on(session, sessions):
                     yield session
-            await driver.execute("COMMIT")
+            if await driver.execute("COMMIT") != "COMMIT":  # a failed statement was caught
+                raise TransactionRolledBack("the transaction failed and was rolled back")
         except BaseException:
             try:
                 await driver.execute("ROLLBACK")
