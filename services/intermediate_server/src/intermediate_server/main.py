@@ -40,7 +40,7 @@ def _with_network_pool(
         async with lifespan(app):
             engine = create_engine(
                 settings.database_url,
-                pool_size=settings.network_pool_size,
+                pool_size=settings.network_pool,
                 pre_ping=settings.db_pool_pre_ping,
                 ping_after_idle=settings.db_pool_ping_after_idle,
             )
