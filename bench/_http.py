@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,9 @@ from mch_testing.app import free_port
 
 # Where the replicas' stderr goes (their logs): nowhere unless a run is being looked into.
 SERVER_LOG = os.environ.get("BENCH_SERVER_LOG", os.devnull)
+# The replicas close a connection idle for 60 s (--timeout-keep-alive); the client reuses one
+# only well within that, or a long run (a loaded machine) finds one closed under it.
+REUSE_IDLE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Response:
 class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.idle_since = time.monotonic()
 
     async def exchange(self, request: bytes) -> tuple[Response, bool]:
         """Send one request; returns the response and whether the connection can be reused."""
@@ -94,17 +99,26 @@ class LeanClient:
             body = json.dumps(json_body, ensure_ascii=False).encode()
             head += b"Content-Type: application/json\r\n"
         head += f"Content-Length: {len(body)}\r\n\r\n".encode()
-        connection = self._idle.pop() if self._idle else await self._connect()
+        connection = await self._connection()
         try:
             response, reusable = await connection.exchange(head + body)
         except BaseException:
             connection.writer.close()
             raise
         if reusable:
+            connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:
             connection.writer.close()
         return response
+
+    async def _connection(self) -> _Connection:
+        while self._idle:
+            connection = self._idle.pop()
+            if time.monotonic() - connection.idle_since < REUSE_IDLE_SECONDS:
+                return connection
+            connection.writer.close()
+        return await self._connect()
 
     async def get(self, path: str, **kwargs: Any) -> Response:
         return await self.request("GET", path, **kwargs)

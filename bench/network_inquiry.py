@@ -10,10 +10,21 @@ overrides), as the runtime role, driven by bench/_http.py.
 The ceiling is the same path's database work alone, in the same run: the service's statements
 per inquiry through asyncpg as the runtime role, transaction by transaction as the service
 makes them (the requester's: its tenant, its one read, the inquiry and its record; the hub's
-one statement; the provider's: its tenant, its one statement, its record), no HTTP, no JWT, no
-signature, no ORM. The 符号 and indexes it needs are computed before the clock starts.
+one statement; the provider's: BEGIN with its tenant, its one statement, its record), the
+hub's and the provider's on a second pool as in the service, no HTTP, no JWT, no signature, no
+ORM. The 符号 and indexes it needs are computed before the clock starts.
+
+Two loops, each for the service and for the ceiling:
+- closed: CONCURRENCY callers, each sending its next inquiry when the last is answered. Its
+  rate is the capacity figure (inquiries/s); its latencies are Little's law's (16 callers at
+  200/s wait 80 ms on average), so they are reported as `network_inquiry_closed_p50/p99`.
+  CPU per inquiry of each kind of process is measured over it.
+- open: inquiries arriving at `--rate` (200/s) for `--seconds`, whatever is in flight: the
+  p50/p99 the target means (`network_inquiry_p50/p99`), counted from when each was due, with
+  the rate achieved and the failures (past capacity, requests queue and time out).
 
     .venv/bin/python bench/network_inquiry.py [--people 2000] [--inquiries 3000]
+        [--rate 200] [--seconds 10]
 
 Target: 200 inquiries/s with p99 under 100 ms. It creates and drops its own database.
 """
@@ -29,6 +40,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +105,97 @@ async def run_pool(count: int, work: Any) -> tuple[float, list[float]]:
     return time.perf_counter() - started, latencies
 
 
+async def open_loop(rate: float, count: int, work: Any) -> tuple[float, list[float], int]:
+    """work(i) started when it is due, i / rate seconds in, whatever is still in flight (callers
+    arrive at a fixed rate, as at a counter): the rate achieved, each answered call's latency
+    (ms) counted from the moment it was due (a client that fell behind does not hide a queue),
+    and how many calls failed (past the service's capacity, requests time out)."""
+    latencies: list[float] = []
+    failures = 0
+    started = time.perf_counter()
+
+    async def one(due: float, i: int) -> None:
+        nonlocal failures
+        try:
+            await work(i)
+        except Exception:  # noqa: BLE001 - counted and reported: the run goes on
+            failures += 1
+            return
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    tasks = []
+    for i in range(count):
+        due = started + i / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, i)))
+    await asyncio.gather(*tasks)
+    return count / (time.perf_counter() - started), latencies, failures
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def replica_pids() -> list[int]:
+    """This process's service replicas (children running mch_common.serve)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == os.getpid() and b"mch_common.serve" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU time spent per inquiry by each kind of process over a run: the service replicas,
+    the PostgreSQL backends serving the bench's database (PostgreSQL runs on this machine)
+    and this load generator."""
+
+    def __init__(self, admin: Any, database: str) -> None:
+        self._admin, self._database = admin, database
+
+    async def _sample(self) -> dict[str, dict[int, float]]:
+        backends = await self._admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            self._database,
+        )
+        return {
+            "replicas": {pid: cpu_seconds(pid) for pid in replica_pids()},
+            "database": {r["pid"]: cpu_seconds(r["pid"]) for r in backends},
+            "bench": {0: time.process_time()},
+        }
+
+    async def start(self) -> None:
+        self._before = await self._sample()
+
+    async def per_inquiry_ms(self, inquiries: int) -> dict[str, float]:
+        after = await self._sample()
+        return {
+            kind: round(
+                sum(t - self._before[kind].get(pid, 0.0) for pid, t in now.items())
+                / inquiries
+                * 1000,
+                3,
+            )
+            for kind, now in after.items()
+        }
+
+
 def p(latencies: list[float], q: float) -> float:
     ordered = sorted(latencies)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -147,9 +250,41 @@ async def seed(base_url: str, keys: TestKeySet, people: int) -> list[str]:
     return kitakyushu
 
 
+@dataclass
+class Run:
+    """One path's figures: the closed loop's (capacity) and the open loop's (latency)."""
+
+    closed_elapsed: float = 0.0
+    closed_latencies: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    open_rate: float = 0.0
+    open_latencies: list[float] = field(default_factory=list)
+    open_failures: int = 0
+
+
+async def measure(work: Any, args: argparse.Namespace, meter: CpuMeter, warm_up: int) -> Run:
+    """The closed loop (CONCURRENCY callers, CPU per inquiry measured over it), then the open
+    loop at `args.rate`."""
+    run = Run()
+    await run_pool(warm_up, work)  # JWKS, pools, prepared statements
+    await meter.start()
+    run.closed_elapsed, run.closed_latencies = await run_pool(args.inquiries, work)
+    run.cpu_ms = await meter.per_inquiry_ms(args.inquiries)
+    offset = args.inquiries + warm_up
+    count = int(args.rate * args.seconds)
+    run.open_rate, run.open_latencies, run.open_failures = await open_loop(
+        args.rate, count, lambda i: work(offset + i)
+    )
+    return run
+
+
 async def rest_run(
-    base_urls: list[str], keys: TestKeySet, people: list[str], count: int
-) -> tuple[float, list[float]]:
+    base_urls: list[str],
+    keys: TestKeySet,
+    people: list[str],
+    args: argparse.Namespace,
+    meter: CpuMeter,
+) -> Run:
     token = keys.mint(
         sub="bench-staff", scopes=("ims:inquire",), tenant=KITAKYUSHU, roles=("mch_staff",)
     )
@@ -169,8 +304,7 @@ async def rest_run(
             raise RuntimeError(f"inquiry failed: {answer.status} {answer.text}")
 
     try:
-        await run_pool(4 * len(clients), inquire)  # warm-up: JWKS, pools
-        return await run_pool(count, inquire)
+        return await measure(inquire, args, meter, warm_up=4 * len(clients))
     finally:
         for client in clients:
             await client.close()
@@ -201,11 +335,14 @@ PROVIDER_READ = (
     " list AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
     " FROM permission_copy)"
     " SELECT (SELECT count(*) FROM used) AS fresh, list.list_version, list.list_rows,"
-    " person.person_no, r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
+    " person.person_no, coalesce((SELECT s.suspended FROM provision_suspension AS s"
+    " WHERE s.person_no = person.person_no), false) AS suspended,"
+    " r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
     " FROM list LEFT JOIN person ON true LEFT JOIN replica_entry AS r"
     " ON r.person_no = person.person_no AND r.item_no = ANY($5::text[])"
     " ORDER BY r.item_no, r.as_of"
 )
+PROVIDER_BEGIN = f"BEGIN; SELECT set_config('app.tenant', '{FUKUOKA}', true)"
 RECORD = (
     "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
     " purpose, outcome, detail, correlation_id, persons) VALUES ($1, $2, NULL, $3,"
@@ -241,12 +378,20 @@ async def codes_of(dsn: str) -> dict[str, tuple[str, bytes]]:
 
 
 async def direct_run(
-    dsn: str, people: list[str], codes: dict[str, tuple[str, bytes]], count: int
-) -> tuple[float, list[float]]:
+    dsn: str,
+    people: list[str],
+    codes: dict[str, tuple[str, bytes]],
+    args: argparse.Namespace,
+    meter: CpuMeter,
+) -> Run:
     """The path's statements through asyncpg, transaction by transaction as the service makes
-    them: the requester's (held open), the hub's and the provider's on other connections."""
-    pool = await asyncpg.create_pool(dsn, min_size=2 * CONCURRENCY, max_size=2 * CONCURRENCY)
+    them: the requester's (held open), the hub's and the provider's on connections of another
+    pool (as the service's network pool: on one pool, requesters holding every connection
+    would wait for each other)."""
+    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=2 * CONCURRENCY)
+    network = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=2 * CONCURRENCY)
     assert pool is not None
+    assert network is not None
 
     async def inquire(i: int) -> None:
         person_no = people[i % len(people)]
@@ -256,7 +401,7 @@ async def direct_run(
         async with pool.acquire() as requester, requester.transaction():
             await requester.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
             await requester.fetchrow(REQUEST_READ, FUKUOKA, person_no)
-            async with pool.acquire() as conn:  # the hub: one statement, committed alone
+            async with network.acquire() as conn:  # the hub: one statement, alone
                 await conn.fetchrow(
                     HUB_ROUTE,
                     requester_code,
@@ -270,8 +415,8 @@ async def direct_run(
                     now,
                     now,
                 )
-            async with pool.acquire() as conn, conn.transaction():  # the provider
-                await conn.execute("SELECT set_config('app.tenant', $1, true)", FUKUOKA)
+            async with network.acquire() as conn:  # the provider: BEGIN and tenant at once
+                await conn.execute(PROVIDER_BEGIN)
                 await conn.fetch(PROVIDER_READ, jti, FUKUOKA, now, provider_index, ["95"])
                 await conn.execute(
                     RECORD,
@@ -283,6 +428,7 @@ async def direct_run(
                     json.dumps({"tenant": FUKUOKA}),
                     [f"{FUKUOKA}:4013{person_no[4:]}"],
                 )
+                await conn.execute("COMMIT")
             await requester.execute(  # the requester's answer
                 "INSERT INTO inquiry (id, tenant, person_no, provider, clause, items, status,"
                 " asked_by, asked_at, answered_at, answer) VALUES ($1, $2, $3, $4, $5, $6,"
@@ -307,16 +453,18 @@ async def direct_run(
             )
 
     try:
-        await run_pool(4 * WORKERS, inquire)
-        return await run_pool(count, inquire)
+        return await measure(inquire, args, meter, warm_up=4 * WORKERS)
     finally:
         await pool.close()
+        await network.close()
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=2000)
-    parser.add_argument("--inquiries", type=int, default=3000)
+    parser.add_argument("--inquiries", type=int, default=3000, help="closed loop's count")
+    parser.add_argument("--rate", type=float, default=TARGET_PER_S, help="open loop's rate")
+    parser.add_argument("--seconds", type=float, default=10, help="open loop's length")
     args = parser.parse_args()
     server = (
         os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or LOCAL_POSTGRES
@@ -331,6 +479,7 @@ async def main() -> int:
         await upgrade_async(MIGRATIONS, owner_url)
         runtime_url = await ensure_runtime_role(owner_url)
         admin = await asyncpg.connect(asyncpg_dsn(owner_url))
+        meter = CpuMeter(admin, name)
         await admin.execute(
             "INSERT INTO tenant (code, name) VALUES ('401005', '北九州市'), ('401307', '福岡市')"
         )
@@ -344,25 +493,26 @@ async def main() -> int:
                 "jwt_issuer": TEST_ISSUER,
                 "jwt_audience": TEST_AUDIENCE,
                 # An inquiry holds the requester's connection while the hub's and the
-                # provider's transactions take another.
-                "db_pool_size": str(2 * (CONCURRENCY // WORKERS) + 2),
+                # provider's transactions take one of the network pool.
+                "db_pool_size": str(CONCURRENCY // WORKERS + 2),
+                "network_pool_size": str(CONCURRENCY // WORKERS + 2),
                 "log_level": "WARNING",
             }
             with ims_servers(settings, WORKERS) as base_urls:
                 for url in base_urls:
-                    await wait_ready(url)
+                    await wait_ready(url, within=120)  # a loaded machine starts slowly
                 say(f"seeding {args.people} children in both cities")
                 people = await seed(base_urls[0], keys, args.people)
                 await admin.execute("CHECKPOINT")
-                say(f"{args.inquiries} inquiries through {WORKERS} replicas, {CONCURRENCY} at once")
-                elapsed, latencies = await rest_run(base_urls, keys, people, args.inquiries)
+                say(
+                    f"{args.inquiries} inquiries through {WORKERS} replicas, {CONCURRENCY} at"
+                    f" once; then {args.rate:g}/s for {args.seconds:g} s"
+                )
+                service = await rest_run(base_urls, keys, people, args, meter)
         await admin.execute("CHECKPOINT")
         say("the same database work alone (ceiling)")
-        ceiling_elapsed, ceiling_latencies = await direct_run(
-            asyncpg_dsn(runtime_url),
-            people,
-            await codes_of(asyncpg_dsn(runtime_url)),
-            args.inquiries,
+        ceiling = await direct_run(
+            asyncpg_dsn(runtime_url), people, await codes_of(asyncpg_dsn(runtime_url)), args, meter
         )
         await admin.close()
     finally:
@@ -371,7 +521,13 @@ async def main() -> int:
         bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
         await bus.delete_namespace()
         await bus.close()
-    rate, ceiling = args.inquiries / elapsed, args.inquiries / ceiling_elapsed
+    report(args, service, ceiling)
+    return 0
+
+
+def report(args: argparse.Namespace, service: Run, ceiling: Run) -> None:
+    rate = args.inquiries / service.closed_elapsed
+    roof = args.inquiries / ceiling.closed_elapsed
     peak = (
         max(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -379,37 +535,57 @@ async def main() -> int:
         )
         / 1024
     )
-    common = {"peak_rss_mb": round(peak, 1), "replicas": WORKERS, "concurrency": CONCURRENCY}
-    print(
-        json.dumps(
+    common = {"peak_rss_mb": round(peak, 1), "replicas": WORKERS}
+    closed = {**common, "loop": "closed", "concurrency": CONCURRENCY}
+    opened = {**common, "loop": "open", "rate": args.rate}
+    lines: list[dict[str, Any]] = [
+        {
+            "bench": "network_inquiry",
+            "value": round(rate, 1),
+            "unit": "inquiries/s",
+            "target": TARGET_PER_S,
+            "ceiling": round(roof, 1),
+            "ratio": round(rate / roof, 3),
+            "cpu_ms_per_inquiry": service.cpu_ms,
+            "ceiling_cpu_ms_per_inquiry": ceiling.cpu_ms,
+            **closed,
+        }
+    ]
+    for q, label in ((0.5, "p50"), (0.99, "p99")):
+        value, top = p(service.closed_latencies, q), p(ceiling.closed_latencies, q)
+        lines.append(
             {
-                "bench": "network_inquiry",
-                "value": round(rate, 1),
-                "unit": "inquiries/s",
-                "target": TARGET_PER_S,
-                "ceiling": round(ceiling, 1),
-                "ratio": round(rate / ceiling, 3),
-                **common,
+                "bench": f"network_inquiry_closed_{label}",
+                "value": round(value, 1),
+                "unit": "ms",
+                "ceiling": round(top, 1),
+                "ratio": round(value / top, 3),
+                **closed,
             }
         )
-    )
     for q, label in ((0.5, "p50"), (0.99, "p99")):
-        value, roof = p(latencies, q), p(ceiling_latencies, q)
-        print(
-            json.dumps(
-                {
-                    "bench": f"network_inquiry_{label}",
-                    "value": round(value, 1),
-                    "unit": "ms",
-                    "target": TARGET_P99_MS if label == "p99" else None,
-                    "ceiling": round(roof, 1),
-                    "ratio": round(value / roof, 3),
-                    **common,
-                }
-            )
+        value, top = p(service.open_latencies, q), p(ceiling.open_latencies, q)
+        lines.append(
+            {
+                "bench": f"network_inquiry_{label}",
+                "value": round(value, 1),
+                "unit": "ms",
+                "target": TARGET_P99_MS if label == "p99" else None,
+                "ceiling": round(top, 1),
+                "ratio": round(value / top, 3),
+                **opened,
+                "achieved_rate": round(service.open_rate, 1),
+                "ceiling_achieved_rate": round(ceiling.open_rate, 1),
+                "failures": service.open_failures,
+                "ceiling_failures": ceiling.open_failures,
+            }
         )
-    say(f"median {statistics.median(latencies):.1f} ms")
-    return 0
+    for line in lines:
+        print(json.dumps(line))
+    say(
+        f"closed loop median {statistics.median(service.closed_latencies):.1f} ms;"
+        f" open loop at {args.rate:g}/s median {statistics.median(service.open_latencies):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

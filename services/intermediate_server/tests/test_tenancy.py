@@ -3,16 +3,22 @@ role, raw SQL included, neither sees nor writes Fukuoka's rows; without a tenant
 The audit log, which holds the provision records, is walled off the same way."""
 
 import json
+import uuid
 from datetime import date
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intermediate_server.deps import AUDIT_READ, PLATFORM_ADMIN
-from intermediate_server.tenancy import enter_tenant
+from intermediate_server.deps import AUDIT_READ, PLATFORM_ADMIN, network_sessions
+from intermediate_server.tenancy import (
+    TransactionRolledBack,
+    enter_tenant,
+    tenant_transaction,
+)
 
 from .conftest import FUKUOKA, KITAKYUSHU, Headers, Person, checkup
 
@@ -188,3 +194,74 @@ async def test_a_municipalitys_auditor_reads_its_own_audit_records_and_the_opera
 
     assert await tenants_seen(AUDIT_READ) == {KITAKYUSHU}
     assert await tenants_seen(AUDIT_READ, PLATFORM_ADMIN) == {KITAKYUSHU, FUKUOKA}
+async def used_permits(sessions: async_sessionmaker[AsyncSession], tenant: str) -> list[str]:
+    async with sessions() as session, session.begin():
+        await enter_tenant(session, tenant)
+        rows = await session.execute(text("SELECT CAST(jti AS text) FROM used_permit"))
+        return [r[0] for r in rows]
+
+
+async def use_permit(session: AsyncSession, tenant: str) -> str:
+    jti = str(uuid.uuid4())
+    await session.execute(
+        text(
+            "INSERT INTO used_permit (jti, tenant, used_at, expires_at)"
+            " VALUES (CAST(:jti AS uuid), :tenant, now(), now())"
+        ),
+        {"jti": jti, "tenant": tenant},
+    )
+    return jti
+
+
+async def test_a_tenant_transaction_is_walled_off_and_commits_at_its_end(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with tenant_transaction(committed_sessions, FUKUOKA) as session:
+        assert await session.scalar(text("SELECT current_setting('app.tenant')")) == FUKUOKA
+        jti = await use_permit(session, FUKUOKA)
+        assert await used_permits(committed_sessions, FUKUOKA) == []  # not committed yet
+
+    assert await used_permits(committed_sessions, FUKUOKA) == [jti]
+    assert await used_permits(committed_sessions, KITAKYUSHU) == []
+
+
+async def test_a_tenant_transaction_whose_statement_failed_does_not_claim_to_commit(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def write_for_another_tenant() -> None:
+        async with tenant_transaction(committed_sessions, FUKUOKA) as session:
+            await use_permit(session, FUKUOKA)
+            with pytest.raises(DBAPIError, match="row-level security"):
+                await use_permit(session, KITAKYUSHU)
+
+    with pytest.raises(TransactionRolledBack):
+        await write_for_another_tenant()
+    assert await used_permits(committed_sessions, FUKUOKA) == []
+
+
+async def test_a_tenant_transaction_rolls_back_on_an_error_and_its_connection_is_reused_clean(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def write_then_fail() -> None:
+        async with tenant_transaction(committed_sessions, FUKUOKA) as session:
+            await use_permit(session, FUKUOKA)
+            raise RuntimeError("after the write")
+
+    with pytest.raises(RuntimeError, match="after the write"):
+        await write_then_fail()
+    assert await used_permits(committed_sessions, FUKUOKA) == []
+
+    # The pool's connections are back outside any transaction, with no tenant set.
+    async with committed_sessions() as session:
+        assert await session.scalar(text("SELECT current_setting('app.tenant', true)")) in (
+            None,
+            "",
+        )
+        assert (await session.execute(text("SELECT count(*) FROM used_permit"))).scalar() == 0
+
+
+async def test_the_hub_and_the_provider_use_a_pool_apart_from_the_requests(app: FastAPI) -> None:
+    own = network_sessions(app.state)
+    assert own is app.state.network_sessions
+    assert own is not app.state.sessions
+    assert own.kw["bind"] is not app.state.sessions.kw["bind"]  # another engine, another pool

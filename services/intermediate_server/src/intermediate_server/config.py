@@ -52,6 +52,12 @@ class Settings(ServiceSettings):
         default=72, ge=1, description="how long a 自動応答不可 item waits for staff"
     )
     record_retention_years: int = 7
+    network_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="connections (doubled by overflow) of the hub's and the provider's pool; "
+        "default half of `db_pool_size`, rounded up (their transactions are short)",
+    )
 
     # The simulated national hub's own keys (a real deployment has none: the network is
     # elsewhere).
@@ -60,6 +66,10 @@ class Settings(ServiceSettings):
     hub_code_secret: str = f"{DEV_SECRET_MARKER}-hc1:{_DEV_HUB_CODE_SECRET}"
     hub_index_secret: str = f"{DEV_SECRET_MARKER}-hi1:{_DEV_HUB_INDEX_SECRET}"
     hub_permit_lifetime_seconds: int = Field(default=60, ge=1)
+
+    @property
+    def network_pool(self) -> int:
+        return self.network_pool_size or (self.db_pool_size + 1) // 2
 
     @cached_property
     def code_keys(self) -> tuple[str, bytes, bytes]:

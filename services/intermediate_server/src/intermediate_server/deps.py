@@ -1,11 +1,11 @@
 """Annotated dependency aliases and the scopes of the intermediate server."""
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from national_hub.hub import NationalHub
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intermediate_server.codes.cipher import CodeCipher
 from intermediate_server.config import Settings
@@ -62,17 +62,29 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
+def network_sessions(state: Any) -> async_sessionmaker[AsyncSession]:
+    """The hub's and the provider's sessions: the network pool (main._with_network_pool)
+    while requests use the app's own sessions; a test's sessions when it put its own."""
+    runtime = getattr(state, "runtime", None)
+    if runtime is not None and state.sessions is runtime.sessions:
+        sessions: async_sessionmaker[AsyncSession] = state.network_sessions
+        return sessions
+    test_sessions: async_sessionmaker[AsyncSession] = state.sessions
+    return test_sessions
+
+
 async def _hub(request: Request) -> NationalHub:
     """The national hub. In-process here; tests may put another on `app.state.hub`. Kept
-    while the app's session factory is the same one (the hub caches its permission list)."""
+    while its session factory is the same one (the hub caches its permission list)."""
     state = request.app.state
     hub: NationalHub | None = getattr(state, "hub", None)
     if hub is not None:
         return hub
+    sessions = network_sessions(state)
     kept: tuple[object, NationalHub] | None = getattr(state, "hub_of_sessions", None)
-    if kept is None or kept[0] is not state.sessions:
+    if kept is None or kept[0] is not sessions:
         settings: Settings = state.settings
-        kept = (state.sessions, NationalHub(sessions=state.sessions, keys=settings.hub_keys))
+        kept = (sessions, NationalHub(sessions=sessions, keys=settings.hub_keys))
         state.hub_of_sessions = kept
     return kept[1]
 
@@ -98,16 +110,17 @@ async def _provider(request: Request, hub: Hub, cipher: Cipher) -> Provider:
     """The provider side of this platform, which the hub routes inquiries to; kept like the
     hub (it caches its copy of the permission list)."""
     state = request.app.state
+    sessions = network_sessions(state)
     kept: tuple[object, NationalHub, Provider] | None = getattr(state, "provider_of", None)
-    if kept is None or kept[0] is not state.sessions or kept[1] is not hub:
+    if kept is None or kept[0] is not sessions or kept[1] is not hub:
         settings: Settings = state.settings
         provider = Provider(
-            sessions=state.sessions,
+            sessions=sessions,
             hub_key=hub.public_key,
             cipher=cipher,
             approval_window=timedelta(hours=settings.approval_hours),
         )
-        kept = (state.sessions, hub, provider)
+        kept = (sessions, hub, provider)
         state.provider_of = kept
     return kept[2]
 

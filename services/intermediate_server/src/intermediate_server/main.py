@@ -1,7 +1,8 @@
 """The intermediate server's app: `python -m mch_common.serve --factory
 intermediate_server.main:create_app`."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -16,6 +17,7 @@ from intermediate_server.records.router import router as records_router
 from intermediate_server.replica.consumer import boshi_consumer
 from intermediate_server.replica.router import router as replica_router
 from mch_common.audit_api import audit_router
+from mch_common.db import create_engine, session_factory
 from mch_common.events import EventConsumer
 from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
@@ -34,6 +36,32 @@ def _audit_router() -> APIRouter:
     return walled
 
 
+def _with_network_pool(
+    settings: Settings,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The hub's and the provider's transactions take their connections from a pool of their
+    own (`app.state.network_sessions`): an inquiry holds the requester's connection while they
+    run, and on one pool, requesters holding every connection would wait for each other."""
+
+    @asynccontextmanager
+    async def with_pool(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            engine = create_engine(
+                settings.database_url,
+                pool_size=settings.network_pool,
+                pre_ping=settings.db_pool_pre_ping,
+                ping_after_idle=settings.db_pool_ping_after_idle,
+            )
+            app.state.network_sessions = session_factory(engine)
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    return with_pool
+
+
 def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:
     settings = settings or Settings()
     app = create_service_app(
@@ -45,8 +73,11 @@ def create_app(settings: Settings | None = None, *, with_consumers: bool = True)
             "inquiries and provisions with permits from the simulated national hub, items held "
             "for staff (自動応答不可), provision records (情報提供等記録) and system management."
         ),
-        lifespan=service_lifespan(
-            settings, stream_service=STREAM, consumers=_consumers if with_consumers else None
+        lifespan=_with_network_pool(
+            settings,
+            service_lifespan(
+                settings, stream_service=STREAM, consumers=_consumers if with_consumers else None
+            ),
         ),
         routers=[
             codes_router,

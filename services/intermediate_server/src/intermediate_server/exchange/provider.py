@@ -20,9 +20,9 @@ from intermediate_server.exchange import repository
 from intermediate_server.exchange.models import HeldProvision
 from intermediate_server.records.service import ProvisionFacts, write_record
 from intermediate_server.replica.repository import ReplicaRecord
-from intermediate_server.suspensions.service import SUSPENDED_REASON, is_suspended
-from intermediate_server.tenancy import enter_tenant
-from mch_common.db import insert_new, unit_of_work
+from intermediate_server.suspensions.service import SUSPENDED_REASON
+from intermediate_server.tenancy import tenant_transaction
+from mch_common.db import insert_new
 from mch_common.ids import uuid7
 from mch_common.work import UnitOfWork
 
@@ -76,8 +76,7 @@ class Provider:
         self._rules = RuleCache()  # the gateway's copy of the list, kept by its stamp
 
     async def provide(self, routed: RoutedInquiry) -> ProviderAnswer:
-        async with unit_of_work(self._sessions) as session:
-            await enter_tenant(session, routed.provider)
+        async with tenant_transaction(self._sessions, routed.provider) as session:
             return await self._provide(session, routed)
 
     async def _provide(self, session: AsyncSession, routed: RoutedInquiry) -> ProviderAnswer:
@@ -103,8 +102,9 @@ class Provider:
                 routed.provider_code,
             ):
                 raise InvalidPermit("the permit was issued for another inquiry")
-            # One statement: the permit's use, the person, the list copy's stamp and the
-            # replica's entries (read before the list is checked, used only if it allows).
+            # One statement: the permit's use, the person, the list copy's stamp, a suspension
+            # and the replica's entries (read before the list is checked, used only if it
+            # allows).
             provision = await repository.use_permit_and_read(
                 session,
                 jti=permit.jti,
@@ -150,7 +150,7 @@ class Provider:
 
         person_no = provision.person_no
         # A suspension of provision (boshi_core's decision) answers every item as suspended.
-        suspended = person_no is not None and await is_suspended(session, person_no)
+        suspended = person_no is not None and provision.suspended
         entries = [] if suspended else provision.entries
         answer: dict[str, dict[str, Any]] = {}
         held: list[str] = []
@@ -203,8 +203,7 @@ class Provider:
     async def record_refused_before_routing(self, routed: RoutedInquiry, *, reason: str) -> None:
         """The provider's record of an inquiry naming it that the requester's gateway or the
         hub refused before it was routed (the hub notifies the provider)."""
-        async with unit_of_work(self._sessions) as session:
-            await enter_tenant(session, routed.provider)
+        async with tenant_transaction(self._sessions, routed.provider) as session:
             write_record(
                 UnitOfWork.of(session),
                 side="provider",

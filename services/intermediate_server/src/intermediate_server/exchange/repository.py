@@ -30,7 +30,8 @@ _REQUEST_READ = text(
 _ALL_RULES = select(PermissionCopy).order_by(PermissionCopy.id)
 _LIST_VERSION = select(func.max(PermissionCopy.list_version))
 # The provider's checks and answer in one round trip: the permit's jti (single use), the person
-# behind the 符号, the stamp of the list copy and the person's replica entries of the items.
+# behind the 符号, the stamp of the list copy, whether her provision is suspended (利用停止) and
+# her replica entries of the items.
 _USE_PERMIT_AND_READ = text(
     "WITH used AS (INSERT INTO used_permit (jti, tenant, used_at, expires_at)"
     " VALUES (:jti, :tenant, :used_at, :expires_at) ON CONFLICT (jti) DO NOTHING RETURNING jti),"
@@ -38,7 +39,9 @@ _USE_PERMIT_AND_READ = text(
     " list AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
     " FROM permission_copy)"
     " SELECT (SELECT count(*) FROM used) AS fresh, list.list_version, list.list_rows,"
-    " person.person_no, r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
+    " person.person_no, coalesce((SELECT s.suspended FROM provision_suspension AS s"
+    " WHERE s.person_no = person.person_no), false) AS suspended,"
+    " r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
     " FROM list LEFT JOIN person ON true LEFT JOIN replica_entry AS r"
     " ON r.person_no = person.person_no AND r.item_no = ANY(CAST(:items AS text[]))"
     " ORDER BY r.item_no, r.as_of"
@@ -68,6 +71,7 @@ class ReplicaRow:
 class ProvisionRead:
     permit_fresh: bool  # False: the permit was honoured before
     person_no: str | None
+    suspended: bool  # the person's provision suspended (利用停止)
     list_stamp: ListStamp
     entries: list[ReplicaRow]
 
@@ -99,6 +103,7 @@ async def use_permit_and_read(
     return ProvisionRead(
         permit_fresh=first.fresh == 1,
         person_no=first.person_no,
+        suspended=first.suspended,
         list_stamp=(first.list_version, first.list_rows),
         entries=[
             ReplicaRow(r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data)
