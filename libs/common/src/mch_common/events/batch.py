@@ -7,6 +7,9 @@ and `expand_batch` turns the row back into the CloudEvents the relay publishes. 
 is derived from the batch row's id and the event's place in it, so a re-expansion after a
 crash gives the same ids and JetStream's duplicate window drops the re-publish.
 
+The payloads are compressed by ISA-L (`isal`), which writes the zlib format six times as fast as
+zlib itself at its fastest level (and smaller); zlib reads it back.
+
 The row's envelope: `{"outbox_batch": {"count": n, "lines": base64(zlib(lines))}, "source",
 "tenant", "time", "correlationid"}`; the first line is the JSON list of the events' subjects,
 then one line per payload (compact JSON never holds a raw newline).
@@ -22,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from isal import isal_zlib
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +74,7 @@ def batch_row(*, source: str, type: str, tenant: str, items: Iterable[tuple[str,
         raise ValueError("a batch row stands for at least one event")
     # Guarded and compressed a slice at a time: the whole body joined, encoded and masked at
     # once was four more copies of a bulk load's chunk held together (peak memory).
-    compressor = zlib.compressobj(1)
+    compressor = isal_zlib.compressobj(1)
     head = json.dumps(subjects, ensure_ascii=False).encode()
     _guard(head)
     parts = [compressor.compress(head)]
