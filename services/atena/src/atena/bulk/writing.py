@@ -32,7 +32,7 @@ from atena.bulk.statements import (
     UPDATE_EXISTING,
     VERSIONS,
 )
-from mch_common.events.batch import INSERT_BATCH_ROW, batch_row
+from mch_common.events.batch import INSERT_BATCH_ROW, batch_row, batch_row_of
 from mch_common.lines import LineError
 
 
@@ -118,11 +118,16 @@ class ChunkWriter:
         )
         if self.emit_events:
             registered = await conn.fetch(REGISTER_EVENTS, *register)
-            await self._write_events(
-                conn,
-                events.PERSON_REGISTERED.type,
-                [(no, registered_payload(no, eff, after)) for no, eff, after in registered],
+            # The payloads are made as the batch takes them, a slice at a time (peak memory).
+            row = await asyncio.to_thread(
+                batch_row_of,
+                source=self.source,
+                type=events.PERSON_REGISTERED.type,
+                tenant=self.tenant,
+                subjects=[no for no, _, _ in registered],
+                payloads=(registered_payload(no, eff, after) for no, eff, after in registered),
             )
+            await conn.execute(INSERT_BATCH_ROW, *row.params())
         else:
             await conn.fetchval(REGISTER_ONLY, *register)
         self.report.inserted += len(new)
