@@ -22,6 +22,7 @@ import gc
 import json
 import os
 import random
+import resource
 import signal
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ from typing import Any
 
 import asyncpg
 from _common import peak_rss_mb
+from _cpu import children, cpu_seconds, total_cpu_seconds
 from _http import LeanClient, wait_ready
 
 from atena.bulk.loader import Loader
@@ -225,6 +227,34 @@ async def percentile_run(
     return latencies, total / (time.perf_counter() - started)
 
 
+def _load_cpu(backends: list[int]) -> dict[str, float]:
+    return {
+        "wall": time.perf_counter(),
+        "loader": time.process_time(),
+        "parser": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
+        "postgres": total_cpu_seconds(backends),
+    }
+
+
+async def _service_cpu(
+    server_pid: int, db_name: str, server_url: str
+) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the server's workers and of the database's other backends."""
+    conn = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        backends = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = $1 AND backend_type = 'client backend'",
+            db_name,
+        )
+    finally:
+        await conn.close()
+    return {
+        "service": {pid: cpu_seconds(pid) for pid in children(server_pid)},
+        "postgres": {row["pid"]: cpu_seconds(row["pid"]) for row in backends},
+    }
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
 
@@ -305,11 +335,22 @@ async def main() -> None:
                 emit_events=not args.no_events,
             )
 
+            # CPU per resident, by who spends it: this process (the loader), the parsing
+            # process (a child, counted once joined) and the connections' PostgreSQL backends.
+            backends = [conn.get_server_pid() for conn in conns]
+            cpu_before = _load_cpu(backends)
+            chunks_end = cpu_before
+
             def progress(report: Any) -> None:
+                nonlocal chunks_end
+                chunks_end = _load_cpu(backends)
                 if report.lines % 200_000 < 20_000:
                     print(f"# {report.lines} lines, {report.seconds:.1f} s", file=sys.stderr)
 
             report = await loader.load(str(path), progress=progress)
+            cpu_after = _load_cpu(backends)
+            cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+            rebuild = {k: cpu_after[k] - chunks_end[k] for k in cpu_before}
             await conns[0].execute("ANALYZE")
             for conn in conns:
                 await conn.close()
@@ -326,6 +367,22 @@ async def main() -> None:
                     "rows_per_s": round(args.rows / report.seconds),
                     "events": not args.no_events,
                     "connections": args.connections,
+                }
+            )
+        )
+        per_row = 1e6 / args.rows
+        print(
+            json.dumps(
+                {
+                    "bench": "atena_load_cpu",
+                    "value": round((cpu["loader"] + cpu["parser"] + cpu["postgres"]) * per_row, 1),
+                    "unit": "us CPU/resident",
+                    "loader_us": round(cpu["loader"] * per_row, 1),
+                    "parser_us": round(cpu["parser"] * per_row, 1),
+                    "postgres_us": round(cpu["postgres"] * per_row, 1),
+                    "index_rebuild_s": round(rebuild["wall"], 2),
+                    "index_rebuild_postgres_us": round(rebuild["postgres"] * per_row, 1),
+                    "load_average": os.getloadavg()[0],
                 }
             )
         )
@@ -431,8 +488,18 @@ async def main() -> None:
                 # load left a large heap) out of the latencies.
                 gc.collect()
                 gc.freeze()
+                # CPU per request: atena's workers, and the PostgreSQL backends serving them.
+                before = await _service_cpu(server.pid, db_name, server_url)
                 http_lat, http_rate = await percentile_run(
                     http_call, rate=args.rate, seconds=args.seconds
+                )
+                after = await _service_cpu(server.pid, db_name, server_url)
+                requests = len(http_lat)
+                service_us, postgres_us = (
+                    sum(cpu - before[side].get(pid, 0.0) for pid, cpu in after[side].items())
+                    * 1e6
+                    / requests
+                    for side in ("service", "postgres")
                 )
 
                 # Throughput: closed loop, 32 callers, 5 s.
@@ -489,6 +556,9 @@ async def main() -> None:
                         f"uvicorn on 127.0.0.1 ({args.workers} workers), keep-alive HTTP/1.1"
                     ),
                     "mix": "50% lookup, 50% read",
+                    "service_cpu_us_per_request": round(service_us),
+                    "postgres_cpu_us_per_request": round(postgres_us),
+                    "load_average": os.getloadavg()[0],
                 }
             )
         )

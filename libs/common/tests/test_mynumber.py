@@ -5,6 +5,7 @@ import pytest
 from mch_common.lgcode import KITAKYUSHU_WARDS, is_valid_lg_code, lg_check_digit, with_check_digit
 from mch_common.logs import redact_my_numbers
 from mch_common.mynumber import (
+    EncryptedMyNumber,
     MyNumberVault,
     generate_my_number,
     is_valid_my_number,
@@ -82,6 +83,24 @@ def test_vault_round_trip_with_aad_and_rotation() -> None:
     assert rotated.needs_rotation(sealed)
     assert rotated.decrypt(sealed, aad=b"1000000017") == "123456789018"
     assert rotated.encrypt("123456789018").key_id == "k2"
+
+
+def test_numbers_sealed_together_open_one_by_one_with_their_own_aad() -> None:
+    vault = MyNumberVault(keys={"k": b"k" * 32}, current_key_id="k", index_key=b"a" * 32)
+    numbers = [generate_my_number(random.Random(seed)) for seed in range(50)]
+    key_id, sealed = vault.encrypt_many(
+        [(n, f"{at:010d}".encode()) for at, n in enumerate(numbers)]
+    )
+    assert key_id == "k"
+    assert len({s[:12] for s in sealed}) == len(numbers)  # a nonce of its own each
+    for at, (number, ciphertext) in enumerate(zip(numbers, sealed, strict=True)):
+        assert number.encode() not in ciphertext
+        opened = vault.decrypt(EncryptedMyNumber(key_id, ciphertext), aad=f"{at:010d}".encode())
+        assert opened == number
+    with pytest.raises(Exception):  # noqa: B017, PT011 - cryptography raises InvalidTag
+        vault.decrypt(EncryptedMyNumber(key_id, sealed[0]), aad=b"0000000001")
+    with pytest.raises(ValueError, match="not a valid My Number"):
+        vault.encrypt_many([(numbers[0], b""), ("123456789017", b"")])
 
 
 def test_blind_index_is_keyed_and_deterministic() -> None:

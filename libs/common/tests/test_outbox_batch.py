@@ -3,6 +3,7 @@ any service through `emit_events` and expanded by the relay itself. `batchdemo` 
 test-only service: nothing of it is known to the library."""
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel
@@ -18,6 +19,7 @@ from mch_common.events import (
     read_outbox,
 )
 from mch_common.events import relay as relay_module
+from mch_common.events.batch import BatchRow, batch_row, batch_row_of, expand_batch
 from mch_common.events.catalogue import EventPayload, EventType
 from mch_common.events.outbox import MyNumberInEventError
 from mch_common.logs import correlation_id
@@ -143,6 +145,46 @@ async def test_a_batch_with_a_my_number_in_any_payload_is_refused_whole(
         await emit_batch(committed_sessions, "refused", ["fine", f"no {generate_my_number()}"])
     async with committed_sessions() as s:
         assert await read_outbox(s) == []
+
+
+def test_payloads_made_as_the_batch_takes_them_give_the_same_events() -> None:
+    subjects = [f"n-{n}" for n in range(2500)]  # three slices of the compressor
+    made: list[int] = []
+
+    def payloads() -> Iterator[str]:
+        for n in range(2500):
+            made.append(n)
+            yield json.dumps({"note": n})
+
+    row = batch_row_of(
+        source=SOURCE, type="t", tenant="401005", subjects=subjects, payloads=payloads()
+    )
+    listed = batch_row(
+        source=SOURCE,
+        type="t",
+        tenant="401005",
+        items=[(f"n-{n}", json.dumps({"note": n})) for n in range(2500)],
+    )
+    assert made == list(range(2500))
+    assert row.count == listed.count == 2500
+
+    def events(batch: BatchRow) -> list[tuple[str, object]]:
+        expanded = expand_batch(batch.event_id, "t", json.loads(batch.envelope))
+        return [(e["subject"], e["data"]) for e in (json.loads(text) for _, text in expanded)]
+
+    assert events(row) == events(listed) == [(f"n-{n}", {"note": n}) for n in range(2500)]
+    with pytest.raises(ValueError, match="one payload per subject"):
+        batch_row_of(
+            source=SOURCE, type="t", tenant="401005", subjects=subjects, payloads=iter(["{}"])
+        )
+    with pytest.raises(MyNumberInEventError):
+        batch_row_of(
+            source=SOURCE,
+            type="t",
+            tenant="401005",
+            subjects=["a", "b"],
+            payloads=iter(["{}", json.dumps({"n": generate_my_number()})]),
+        )
 
 
 async def test_a_catalogue_type_emits_many_after_what_was_queued_before(

@@ -7,6 +7,9 @@ and `expand_batch` turns the row back into the CloudEvents the relay publishes. 
 is derived from the batch row's id and the event's place in it, so a re-expansion after a
 crash gives the same ids and JetStream's duplicate window drops the re-publish.
 
+The payloads are compressed by ISA-L (`isal`), which writes the zlib format six times as fast as
+zlib itself at its fastest level (and smaller); zlib reads it back.
+
 The row's envelope: `{"outbox_batch": {"count": n, "lines": base64(zlib(lines))}, "source",
 "tenant", "time", "correlationid"}`; the first line is the JSON list of the events' subjects,
 then one line per payload (compact JSON never holds a raw newline).
@@ -16,12 +19,14 @@ import base64
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
+from isal import isal_zlib
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,26 +71,41 @@ def batch_row(*, source: str, type: str, tenant: str, items: Iterable[tuple[str,
     so that a bulk writer that has them from PostgreSQL as JSON does not decode and encode
     them again."""
     subjects, payloads = _unzip(items)
-    if not payloads:
+    return batch_row_of(
+        source=source, type=type, tenant=tenant, subjects=subjects, payloads=payloads
+    )
+
+
+def batch_row_of(
+    *, source: str, type: str, tenant: str, subjects: Sequence[str], payloads: Iterable[str]
+) -> BatchRow:
+    """`batch_row` with the subjects apart and the payloads in the same order, one each. The
+    payloads are taken a slice at a time: a bulk writer that makes them as they go (a
+    generator) never holds them all at once (peak memory)."""
+    if not subjects:
         raise ValueError("a batch row stands for at least one event")
     # Guarded and compressed a slice at a time: the whole body joined, encoded and masked at
     # once was four more copies of a bulk load's chunk held together (peak memory).
-    compressor = zlib.compressobj(1)
-    head = json.dumps(subjects, ensure_ascii=False).encode()
+    compressor = isal_zlib.compressobj(1)
+    head = json.dumps(list(subjects), ensure_ascii=False).encode()
     _guard(head)
     parts = [compressor.compress(head)]
-    for start in range(0, len(payloads), _SLICE):
-        part = payloads[start : start + _SLICE]
+    count = 0
+    remaining = iter(payloads)
+    while part := list(islice(remaining, _SLICE)):
+        count += len(part)
         # Each payload starts a line, so no digit run spans two slices.
         encoded = ("\n" + "\n".join(part)).encode()
         if encoded.count(b"\n") != len(part):
             raise ValueError("a batch payload must be one line of JSON")
         _guard(encoded)
         parts.append(compressor.compress(encoded))
+    if count != len(subjects):
+        raise ValueError("a batch row needs one payload per subject")
     parts.append(compressor.flush())
     envelope = {
         BATCH_KEY: {
-            "count": len(payloads),
+            "count": count,
             "lines": base64.b64encode(b"".join(parts)).decode(),
         },
         "source": source,
@@ -93,7 +113,7 @@ def batch_row(*, source: str, type: str, tenant: str, items: Iterable[tuple[str,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "correlationid": correlation_id.get(),
     }
-    return BatchRow(uuid7(), type, json.dumps(envelope, ensure_ascii=False), len(payloads))
+    return BatchRow(uuid7(), type, json.dumps(envelope, ensure_ascii=False), count)
 
 
 def _guard(encoded: bytes) -> None:

@@ -106,16 +106,20 @@ def prepare(chunk: list[Record], vault: MyNumberVault) -> "Prepared":
     the rest are new people, COPY'd straight into their tables."""
     prepared = Prepared()
     index_key_id = vault.index_key_id
+    # Sealed together (one random read for every nonce), each bound to its person number.
+    key_id, sealed = vault.encrypt_many(
+        [(r.my_number, f"{r.person_no}".encode()) for r in chunk if r.my_number is not None]
+    )
+    ciphers = iter(sealed)
     for r in chunk:
-        if r.person_no is None:
+        if r.person_no is None:  # (before anything is written: the sealing above is discarded)
             raise ValueError("a chunk is numbered (resolve) before it is prepared")
-        key_id = cipher = blind = None
+        cipher = blind = None
         if r.my_number is not None:
             # During a re-keying the previous key's index finds a holder not re-keyed yet.
             indexes = vault.lookup_indexes(r.my_number)
             blind = indexes[0]
-            sealed = vault.encrypt(r.my_number, aad=r.person_no.encode())
-            key_id, cipher = sealed.key_id, sealed.ciphertext
+            cipher = next(ciphers)
             for index in indexes:
                 prepared.numbers[index] = (r.line, r.person_no)
         data = (
@@ -144,7 +148,16 @@ def prepare(chunk: list[Record], vault: MyNumberVault) -> "Prepared":
         )
         if not r.is_new:
             prepared.staging.append(
-                (r.line, r.person_no, *data, key_id, cipher, blind, index_key_id, r.effective_date)
+                (
+                    r.line,
+                    r.person_no,
+                    *data,
+                    key_id if cipher else None,
+                    cipher,
+                    blind,
+                    index_key_id,
+                    r.effective_date,
+                )
             )
             continue
         prepared.new.append(

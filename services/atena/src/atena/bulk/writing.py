@@ -4,6 +4,7 @@ history, change log and events the API writes (a batch row per event type)."""
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import date
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -31,8 +32,20 @@ from atena.bulk.statements import (
     UPDATE_EXISTING,
     VERSIONS,
 )
-from mch_common.events.batch import INSERT_BATCH_ROW, batch_row
+from mch_common.events.batch import INSERT_BATCH_ROW, batch_row, batch_row_of
 from mch_common.lines import LineError
+
+
+def registered_payload(person_no: str, effective_date: date, after: str) -> str:
+    """The registration's payload (atena.events.PersonChanged) as JSON text, around `after`,
+    the JSON object PostgreSQL wrote for the change row (the snapshot without `version`):
+    `person`, the snapshot, is that object with version 1. The person number is ten digits."""
+    if not after.endswith("}"):
+        raise ValueError("a registration's after is a JSON object")
+    return (
+        f'{{"person_no":"{person_no}","effective_date":"{effective_date.isoformat()}",'
+        f'"before":{{}},"after":{after},"person":{after[:-1]},"version":1}}}}'
+    )
 
 
 class ChunkWriter:
@@ -105,7 +118,16 @@ class ChunkWriter:
         )
         if self.emit_events:
             registered = await conn.fetch(REGISTER_EVENTS, *register)
-            await self._write_events(conn, events.PERSON_REGISTERED.type, registered)
+            # The payloads are made as the batch takes them, a slice at a time (peak memory).
+            row = await asyncio.to_thread(
+                batch_row_of,
+                source=self.source,
+                type=events.PERSON_REGISTERED.type,
+                tenant=self.tenant,
+                subjects=[no for no, _, _ in registered],
+                payloads=(registered_payload(no, eff, after) for no, eff, after in registered),
+            )
+            await conn.execute(INSERT_BATCH_ROW, *row.params())
         else:
             await conn.fetchval(REGISTER_ONLY, *register)
         self.report.inserted += len(new)
