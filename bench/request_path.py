@@ -325,9 +325,8 @@ async def raw_run(
     async def read(i: int) -> None:
         person_no = people[i % len(people)]
         async with pool.acquire() as conn, conn.transaction():
-            # As the route: the person (checked for the ward), then the profile's three reads.
+            # As the route: the person (checked for the ward), their pregnancies and children.
             assert await conn.fetchrow(_PERSON, person_no) is not None
-            await conn.fetchrow(_PERSON, person_no)
             await conn.fetch(_PREGNANCIES, person_no)
             await conn.fetch(_CHILDREN, person_no)
             await conn.execute(_RECORDS, *_record("person.view", person_no, {}))
