@@ -126,8 +126,9 @@ class LeanClient:
         await self.close()
 
 
-async def wait_ready(base_url: str, *, within: float = 30) -> None:
-    """Poll /readyz until the service answers 200."""
+async def wait_ready(base_url: str, *, within: float = 120) -> None:
+    """Poll /readyz until the service answers 200 (on a busy machine a replica's imports alone
+    have taken 25 s)."""
     client = LeanClient(base_url)
     deadline = asyncio.get_running_loop().time() + within
     try:
