@@ -145,10 +145,13 @@ async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
             if default is None or not (default.is_callable or default.is_scalar):
                 continue  # a server default: the database fills it in
             setattr(row, key, default.arg(None) if default.is_callable else default.arg)
-        columns.append(attribute.columns[0])
+        column = attribute.columns[0]
+        if not isinstance(column, Column) or column.table is not mapper.local_table:
+            raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
+        columns.append(column)
         values.append(row.__dict__[key])
     table = mapper.local_table
-    if not isinstance(table, Table) or any(c.table is not table for c in columns):
+    if not isinstance(table, Table):
         raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
     sql, processors = _insert_statement(table, tuple(columns), session.get_bind().dialect)
     await execute_on_driver(
