@@ -228,8 +228,10 @@ def replica_processes(
                     "--log-level",
                     "warning",
                     "--no-access-log",
+                    # Longer than any phase of a bench on a busy machine: a connection the
+                    # client left idle and reuses must not meet uvicorn's close (a reset).
                     "--timeout-keep-alive",
-                    "60",
+                    "600",
                 ],
                 env=env,
                 stdout=log,
