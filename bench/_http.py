@@ -14,14 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from mch_testing.app import free_port
 
-# Where the replicas' stderr goes (their logs): nowhere unless a run is being looked into.
+# Where the replicas' output goes (their JSON log lines on stdout, anything on stderr):
+# nowhere unless a run is being looked into.
 SERVER_LOG = os.environ.get("BENCH_SERVER_LOG", os.devnull)
 # The replicas close a connection idle for 60 s (--timeout-keep-alive); the client reuses one
 # only well within that, or a long run (a loaded machine) finds one closed under it.
@@ -138,8 +139,9 @@ class LeanClient:
         await self.close()
 
 
-async def wait_ready(base_url: str, *, within: float = 30) -> None:
-    """Poll /readyz until the service answers 200."""
+async def wait_ready(base_url: str, *, within: float = 120) -> None:
+    """Poll /readyz until the service answers 200 (on a busy machine a replica's imports alone
+    have taken 25 s)."""
     client = LeanClient(base_url)
     deadline = asyncio.get_running_loop().time() + within
     try:
@@ -156,14 +158,71 @@ async def wait_ready(base_url: str, *, within: float = 30) -> None:
         await client.close()
 
 
+async def run_pool(
+    count: int,
+    work: Callable[[int], Awaitable[object]],
+    *,
+    concurrency: int,
+    latencies: list[float] | None = None,
+) -> float:
+    """work(i) for every i < count, `concurrency` at a time (each worker takes the next i as it
+    finishes one, as a closed loop of callers); returns the elapsed seconds. `latencies`, if
+    given, gets each call's duration in milliseconds."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            began = time.perf_counter()
+            await work(i)
+            if latencies is not None:
+                latencies.append((time.perf_counter() - began) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process (this machine's) has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        # The command name (field 2) may hold spaces: count the fields after its ")".
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class Replica:
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
 def service_replicas(
     factory: str, env_prefix: str, settings: Mapping[str, str], count: int
 ) -> Iterator[list[str]]:
+    """`count` replicas of a service as deployed (see `replica_processes`); yields their base
+    URLs."""
+    with replica_processes(factory, env_prefix, settings, count) as replicas:
+        yield [replica.url for replica in replicas]
+
+
+@contextlib.contextmanager
+def replica_processes(
+    factory: str, env_prefix: str, settings: Mapping[str, str], count: int
+) -> Iterator[list[Replica]]:
     """`count` replicas of a service as deployed: one single-worker uvicorn process each, on a
     port of its own (the client spreads its connections over them, as a balancer would; uvicorn
     --workers shares one socket and the kernel hands connections out unevenly). Yields their
-    base URLs; stops them afterwards."""
+    base URLs and process ids (for their CPU time); stops them afterwards."""
     env = {**os.environ, **{f"{env_prefix}{k.upper()}": v for k, v in settings.items()}}
     ports = [free_port() for _ in range(count)]
     with open(SERVER_LOG, "ab") as log:
@@ -182,17 +241,22 @@ def service_replicas(
                     "--log-level",
                     "warning",
                     "--no-access-log",
+                    # Longer than any phase of a bench on a busy machine: a connection the
+                    # client left idle and reuses must not meet uvicorn's close (a reset).
                     "--timeout-keep-alive",
-                    "60",
+                    "600",
                 ],
                 env=env,
-                stdout=subprocess.DEVNULL,
+                stdout=log,
                 stderr=log,
             )
             for port in ports
         ]
         try:
-            yield [f"http://127.0.0.1:{port}" for port in ports]
+            yield [
+                Replica(f"http://127.0.0.1:{port}", process.pid)
+                for port, process in zip(ports, processes, strict=True)
+            ]
         finally:
             for process in processes:
                 process.terminate()

@@ -12,14 +12,13 @@ import json
 import os
 import resource
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
-from _http import LeanClient, service_replicas, wait_ready
+from _http import LeanClient, run_pool, service_replicas, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification, snapshot
@@ -63,25 +62,6 @@ async def seed_people(dsn: str, prefix: str, count: int) -> list[str]:
     return numbers
 
 
-async def run_pool(count: int, work: Any) -> float:
-    """Run work(i) for i < count with CONCURRENCY workers; returns elapsed seconds."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-
-    async def worker() -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await work(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - started
-
-
 @contextlib.contextmanager
 def boshi_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
     """boshi_core replicas (see _http.service_replicas)."""
@@ -123,7 +103,9 @@ async def rest_run(base_urls: list[str], keys: TestKeySet, people: list[str]) ->
     try:
         # Warm-up: every replica fetches the JWKS and fills its pool.
         await asyncio.gather(*(intake(i) for i in range(WARMUP)))
-        elapsed = await run_pool(len(people) - WARMUP, lambda i: intake(i + WARMUP))
+        elapsed = await run_pool(
+            len(people) - WARMUP, lambda i: intake(i + WARMUP), concurrency=CONCURRENCY
+        )
     finally:
         for client in clients:
             await client.close()
@@ -218,7 +200,7 @@ async def direct_run(dsn: str, people: list[str]) -> float:
             )
 
     try:
-        elapsed = await run_pool(len(people), intake)
+        elapsed = await run_pool(len(people), intake, concurrency=CONCURRENCY)
     finally:
         await pool.close()
     return 2 * len(people) / elapsed

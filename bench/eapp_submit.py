@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _http import LeanClient, service_replicas, wait_ready
+from _http import LeanClient, run_pool, service_replicas, wait_ready
 
 import e_application
 from e_application.jpki.applicant import Card
@@ -119,7 +119,6 @@ async def rest_run(base_urls: list[str], packages: list[bytes]) -> float:
         await wait_ready(base_url)
     clients = [LeanClient(base_url) for base_url in base_urls]
     bodies = [json.loads(p) for p in packages]
-    queue: asyncio.Queue[int] = asyncio.Queue()
     done = 0
 
     async def submit(i: int) -> None:
@@ -131,21 +130,11 @@ async def rest_run(base_urls: list[str], packages: list[bytes]) -> float:
         if done % 500 == 0:
             sys.stderr.write(f"eapp_submit: {done} submitted\n")
 
-    async def worker() -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await submit(i)
-
     try:
         await asyncio.gather(*(submit(i) for i in range(WARMUP)))
-        for i in range(WARMUP, len(bodies)):
-            queue.put_nowait(i)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
+        elapsed = await run_pool(
+            len(bodies) - WARMUP, lambda i: submit(i + WARMUP), concurrency=CONCURRENCY
+        )
     finally:
         for client in clients:
             await client.close()

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 from _common import result_line
-from _http import LeanClient, wait_ready
-from boshi_intake import CONCURRENCY, WARMUP, WORKERS, boshi_servers, run_pool, seed_people
+from _http import LeanClient, run_pool, wait_ready
+from boshi_intake import CONCURRENCY, WARMUP, WORKERS, boshi_servers, seed_people
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification
@@ -45,7 +45,7 @@ async def measure(
         if answer.status != expect:
             raise RuntimeError(f"notification answered {answer.status}: {answer.text}")
 
-    elapsed = await run_pool(len(people), notify)
+    elapsed = await run_pool(len(people), notify, concurrency=CONCURRENCY)
     return len(people) / elapsed
 
 

@@ -1,16 +1,17 @@
-"""insert_new (one INSERT outside the unit of work, with the model's Python-side defaults) and the
-pool's ping of idle connections."""
+"""insert_new (one INSERT outside the unit of work, with the model's Python-side defaults),
+statements sent straight on the transaction's asyncpg connection (in the transaction, failing
+as SQLAlchemy fails) and the pool's ping of idle connections."""
 
 import asyncio
 from uuid import UUID
 
 import pytest
 from sqlalchemy import String, func, select, text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mch_common.db import asyncpg_connection, create_engine, insert_new
+from mch_common.db import asyncpg_connection, create_engine, execute_on_driver, insert_new
 from mch_common.ids import uuid7
 
 
@@ -42,6 +43,53 @@ async def test_insert_new_writes_the_row_and_sets_python_defaults(
     stored = (await db_session.execute(select(Sample.__table__))).one()
     assert (stored.id, stored.status, stored.note) == (row.id, "open", None)
     assert stored.created  # the server default was left to the database
+
+
+async def test_insert_new_refuses_a_duplicate_as_sqlalchemy_does(
+    owner_session: AsyncSession,
+) -> None:
+    db_session = owner_session
+    await (await db_session.connection()).run_sync(_Base.metadata.create_all)
+    first = Sample(note="secret note")
+    await insert_new(db_session, first)
+
+    with pytest.raises(IntegrityError) as refused:
+        await insert_new(db_session, Sample(id=first.id, note="secret note"))
+
+    assert "insert_new_sample_pkey" in str(refused.value.orig)  # what services match on
+    assert "secret note" not in str(refused.value)  # parameters hidden, as the engine's are
+
+
+async def test_a_statement_on_the_driver_first_in_a_transaction_is_in_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # SQLAlchemy sends BEGIN before its own first statement only: without it, these would
+    # have committed on their own, and the rollback below would keep them.
+    async with sessions() as session, session.begin():
+        await execute_on_driver(session, "CREATE TEMPORARY TABLE kept (n int)")
+        assert (await asyncpg_connection(session)).is_in_transaction()
+        await session.rollback()
+    async with sessions() as session, session.begin():
+        driver = await asyncpg_connection(session)
+        assert driver.is_in_transaction()
+        assert await driver.fetchval("SELECT to_regclass('pg_temp.kept')") is None
+
+
+async def test_a_disconnect_on_the_driver_invalidates_the_connection(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, ping_after_idle=60)
+    try:
+        async with AsyncSession(pooled) as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await _terminate(engine, pid)
+            with pytest.raises(DBAPIError) as failure:
+                await execute_on_driver(session, "SELECT 1")
+            assert failure.value.connection_invalidated
+            await session.rollback()
+        assert await _backend_pid(pooled) != pid  # the pool connected afresh
+    finally:
+        await pooled.dispose()
 
 
 async def test_asyncpg_connection_is_the_transactions_own(db_session: AsyncSession) -> None:

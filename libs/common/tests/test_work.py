@@ -5,6 +5,7 @@ import subprocess
 import sys
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -44,13 +45,21 @@ async def audit_actions(sessions: Sessions, prefix: str) -> list[str]:
 
 
 @pytest.fixture
-def statements(engine: AsyncEngine) -> Any:
-    """The SQL statements sent to PostgreSQL, in order."""
+def statements(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The SQL statements sent to PostgreSQL, in order: through SQLAlchemy, and straight on
+    the asyncpg connection (mch_common.db.execute_on_driver; BEGIN and COMMIT too)."""
     sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         sent.append(statement)
 
+    driver_execute = asyncpg.Connection.execute
+
+    async def execute(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query)
+        return await driver_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", execute)
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     yield sent
     event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -7,7 +7,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import DateTime, MetaData, NullPool, event, func, insert, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    NullPool,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    inspect,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -17,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.util import greenlet_spawn
 
 from mch_common.errors import DomainError
 
@@ -116,13 +129,15 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
-    """INSERT a new object's row as an ORM bulk insert: one statement, prepared once per model
-    and set of columns, without the unit of work (which costs about twice as much CPU on a
-    request's hot path). Python-side column defaults (ids, scalars) are set on the object first.
-    The object stays out of the session: server defaults are not read back into it, and later
+    """INSERT a new object's row: one statement, prepared once per model and set of columns,
+    sent on the transaction's asyncpg connection (`execute_on_driver`), without the unit of
+    work or SQLAlchemy's execution path (each costs more CPU than the statement on a request's
+    hot path). Python-side column defaults (ids, scalars) are set on the object first. The
+    object stays out of the session: server defaults are not read back into it, and later
     changes to it are not written."""
     mapper = inspect(type(row))
-    values: dict[str, Any] = {}
+    columns: list[Column[Any]] = []
+    values: list[Any] = []
     for attribute in mapper.column_attrs:
         key = attribute.key
         if key not in row.__dict__:
@@ -130,16 +145,92 @@ async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
             if default is None or not (default.is_callable or default.is_scalar):
                 continue  # a server default: the database fills it in
             setattr(row, key, default.arg(None) if default.is_callable else default.arg)
-        values[key] = row.__dict__[key]
-    await session.execute(insert(type(row)), [values])
+        column = attribute.columns[0]
+        if not isinstance(column, Column) or column.table is not mapper.local_table:
+            raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
+        columns.append(column)
+        values.append(row.__dict__[key])
+    table = mapper.local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
+    sql, processors = _insert_statement(table, tuple(columns), session.get_bind().dialect)
+    await execute_on_driver(
+        session,
+        sql,
+        *(
+            value if process is None else process(value)
+            for value, process in zip(values, processors, strict=True)
+        ),
+    )
+
+
+_Processor = Any  # SQLAlchemy's bind processor: the Python value as the driver takes it
+_INSERTS: dict[tuple[Table, tuple[Column[Any], ...]], tuple[str, tuple[_Processor, ...]]] = {}
+
+
+def _insert_statement(
+    table: Table, columns: tuple[Column[Any], ...], dialect: Any
+) -> tuple[str, tuple[_Processor, ...]]:
+    """The INSERT for these columns as SQLAlchemy compiles it for asyncpg (`$n` parameters in
+    column order, with its casts), and each column's bind processor (JSON serialised, enums
+    and the like as SQLAlchemy would send them)."""
+    cached = _INSERTS.get((table, columns))
+    if cached is None:
+        names = [f"p{n}" for n in range(len(columns))]
+        compiled = (
+            insert(table)
+            .values({c: bindparam(n, type_=c.type) for c, n in zip(columns, names, strict=True)})
+            .compile(dialect=dialect)
+        )
+        if list(compiled.positiontup or ()) != names:
+            raise RuntimeError("the INSERT's parameters are not in column order")
+        processors = tuple(c.type._cached_bind_processor(dialect) for c in columns)
+        cached = _INSERTS[(table, columns)] = (compiled.string, processors)
+    return cached
+
+
+async def execute_on_driver(session: AsyncSession, sql: str, *args: Any) -> None:
+    """Run one statement (asyncpg's `$1` parameters, values as asyncpg takes them) in the
+    session's transaction on its asyncpg connection. For a statement on every request's path
+    (the unit of work's, `insert_new`): SQLAlchemy's execution path costs several times the
+    statement's own CPU there. asyncpg prepares it once per connection (its statement cache).
+    A failure is raised as SQLAlchemy raises it (an IntegrityError for a constraint, parameters
+    hidden, the pool invalidated after a disconnect)."""
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    driver = await _in_transaction(adapted)
+    try:
+        await driver.execute(sql, *args)
+    except Exception as error:  # noqa: BLE001 - every driver error is translated below
+        await greenlet_spawn(_raise_as_sqlalchemy, connection.sync_connection, adapted, sql, error)
+
+
+async def _in_transaction(adapted: Any) -> Any:
+    """The asyncpg connection, its transaction begun: SQLAlchemy's adapter sends BEGIN only
+    before its own first statement, so a statement sent past it before that would commit on
+    its own."""
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+    return adapted.driver_connection
+
+
+def _raise_as_sqlalchemy(connection: Any, adapted: Any, sql: str, error: Exception) -> None:
+    """SQLAlchemy's own handling of a driver error (run in its greenlet: invalidating a
+    connection closes it through the adapter)."""
+    try:
+        adapted._handle_exception(error)  # asyncpg's error as the adapter's DBAPI error
+    except Exception as translated:  # noqa: BLE001 - handed to SQLAlchemy as it is
+        connection._handle_dbapi_exception(translated, sql, None, None, None)
+    raise error  # pragma: no cover - both calls above always raise
 
 
 async def asyncpg_connection(session: AsyncSession) -> Any:
     """The asyncpg connection of the session's transaction, for what SQLAlchemy does slowly
     or not at all (COPY, a 100,000-element array parameter); what it runs is in the same
-    transaction. Typed Any: asyncpg ships no types."""
-    connection = await (await session.connection()).get_raw_connection()
-    return connection.driver_connection
+    transaction, also when it is the transaction's first statement. Typed Any: asyncpg ships
+    no types."""
+    connection = await session.connection()
+    return await _in_transaction((await connection.get_raw_connection()).dbapi_connection)
 
 
 # --- database URLs and databases ------------------------------------------------------------

@@ -15,50 +15,49 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mch_common.auth.principal import Principal
+from mch_common.db import execute_on_driver
 from mch_common.events.envelope import CloudEvent
 from mch_common.events.outbox import assert_no_my_number
 from mch_common.logs import correlation_id
 
 _KEY = "mch.unit_of_work"
 
-_EVENTS = (
+_OUTBOX_INSERT = (
     "INSERT INTO outbox (event_id, subject, envelope) SELECT * FROM unnest("
-    "CAST(:event_ids AS uuid[]), CAST(:subjects AS text[]), CAST(:envelopes AS jsonb[]))"
+    "CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS jsonb[]))"
 )
 # `persons` travels as one array literal per record (unnest would flatten a text[][]).
-_RECORDS = (
+_AUDIT_INSERT = (
     "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
     " purpose, outcome, detail, correlation_id, persons) SELECT r.occurred_at, r.actor,"
     " r.terminal, r.action, r.target_type, r.target_id, r.purpose, r.outcome, r.detail,"
     " r.correlation_id, CAST(r.persons AS text[]) FROM unnest("
-    "CAST(:occurred_at AS timestamptz[]), CAST(:actor AS text[]), CAST(:terminal AS text[]),"
-    " CAST(:action AS text[]), CAST(:target_type AS text[]), CAST(:target_id AS text[]),"
-    " CAST(:purpose AS text[]), CAST(:outcome AS text[]), CAST(:detail AS jsonb[]),"
-    " CAST(:correlation_id AS text[]), CAST(:persons AS text[])) AS r(occurred_at, actor,"
+    "CAST($1 AS timestamptz[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]),"
+    " CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[]),"
+    " CAST($9 AS jsonb[]), CAST($10 AS text[]), CAST($11 AS text[])) AS r(occurred_at, actor,"
     " terminal, action, target_type, target_id, purpose, outcome, detail, correlation_id,"
     " persons)"
 )
-# Each prepared once; a request that writes both (most writes) takes one round trip for them.
-_WRITE_EVENTS = text(_EVENTS)
-_WRITE_RECORDS = text(_RECORDS)
-_WRITE_BOTH = text(f"WITH events AS ({_EVENTS}) {_RECORDS}")
-_RECORD_COLUMNS = (
-    "occurred_at",
-    "actor",
-    "terminal",
-    "action",
-    "target_type",
-    "target_id",
-    "purpose",
-    "outcome",
-    "detail",
-    "correlation_id",
-    "persons",
+# Sent on the transaction's asyncpg connection (mch_common.db.execute_on_driver), each
+# prepared once per connection; a request that writes both (most writes) takes one round trip
+# for them: the outbox's parameters first, then the records' (numbered from $4).
+_WRITE_EVENTS = _OUTBOX_INSERT
+_WRITE_RECORDS = _AUDIT_INSERT
+_AUDIT_INSERT_AFTER_OUTBOX = (
+    "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
+    " purpose, outcome, detail, correlation_id, persons) SELECT r.occurred_at, r.actor,"
+    " r.terminal, r.action, r.target_type, r.target_id, r.purpose, r.outcome, r.detail,"
+    " r.correlation_id, CAST(r.persons AS text[]) FROM unnest("
+    "CAST($4 AS timestamptz[]), CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS text[]),"
+    " CAST($8 AS text[]), CAST($9 AS text[]), CAST($10 AS text[]), CAST($11 AS text[]),"
+    " CAST($12 AS jsonb[]), CAST($13 AS text[]), CAST($14 AS text[])) AS r(occurred_at, actor,"
+    " terminal, action, target_type, target_id, purpose, outcome, detail, correlation_id,"
+    " persons)"
 )
+_WRITE_BOTH = f"WITH events AS ({_OUTBOX_INSERT}) {_AUDIT_INSERT_AFTER_OUTBOX}"
 
 
 def _array_literal(values: Iterable[str]) -> str:
@@ -205,17 +204,16 @@ class UnitOfWork:
         if not events and not records:
             return
         self._events, self._records = [], []
-        params: dict[str, Any] = {}
+        args: list[list[Any]] = []
         if events:
-            ids, subjects, envelopes = zip(*events, strict=True)
-            params |= {"event_ids": ids, "subjects": subjects, "envelopes": envelopes}
+            args += [list(column) for column in zip(*events, strict=True)]
         if records:
-            params |= dict(zip(_RECORD_COLUMNS, zip(*records, strict=True), strict=True))
+            args += [list(column) for column in zip(*records, strict=True)]
         if events and records:
             statement = _WRITE_BOTH
         else:
             statement = _WRITE_EVENTS if events else _WRITE_RECORDS
-        await self.session.execute(statement, {k: list(v) for k, v in params.items()})
+        await execute_on_driver(self.session, statement, *args)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

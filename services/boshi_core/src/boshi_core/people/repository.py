@@ -75,17 +75,23 @@ async def upsert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) ->
     return len((await session.execute(_UPSERT, rows)).all())
 
 
+# A person's profile (every profile read): built once, like _BY_NUMBER.
+_PREGNANCIES_OF = (
+    select(Pregnancy)
+    .where(Pregnancy.person_no == bindparam("person_no"))
+    .order_by(Pregnancy.notified_on.desc())
+)
+_CHILDREN_OF = (
+    select(Child)
+    .where(Child.mother_person_no == bindparam("mother_person_no"))
+    .order_by(Child.birth_date)
+)
+
+
 async def pregnancies_of(session: AsyncSession, person_no: str) -> list[Pregnancy]:
-    stmt = (
-        select(Pregnancy)
-        .where(Pregnancy.person_no == person_no)
-        .order_by(Pregnancy.notified_on.desc())
-    )
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(_PREGNANCIES_OF, {"person_no": person_no})).scalars())
 
 
 async def children_of(session: AsyncSession, mother_person_no: str) -> list[Child]:
-    stmt = (
-        select(Child).where(Child.mother_person_no == mother_person_no).order_by(Child.birth_date)
-    )
-    return list((await session.execute(stmt)).scalars())
+    rows = await session.execute(_CHILDREN_OF, {"mother_person_no": mother_person_no})
+    return list(rows.scalars())

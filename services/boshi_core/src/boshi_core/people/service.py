@@ -119,16 +119,17 @@ async def profile_by_my_number(
     person = await find_by_my_number(
         session, principal, atena=atena, my_number=my_number, purpose=purpose
     )
-    return await _profile_of(session, person.person_no)
+    return await _profile_of(session, person)
 
 
-async def _profile_of(session: AsyncSession, person_no: str) -> PersonProfile:
+async def _profile_of(session: AsyncSession, person: Person) -> PersonProfile:
+    """The profile around the person already read (and checked) in this transaction."""
     return PersonProfile(
-        person=await require_person(session, person_no),
-        pregnancies=await repository.pregnancies_of(session, person_no),
-        children=await repository.children_of(session, person_no),
+        person=person,
+        pregnancies=await repository.pregnancies_of(session, person.person_no),
+        children=await repository.children_of(session, person.person_no),
         previous_city_notifications=await moving_in.records_of(
-            session, person_no, item_no=PREGNANCY_ITEM
+            session, person.person_no, item_no=PREGNANCY_ITEM
         ),
     )
 
@@ -137,7 +138,7 @@ async def profile(
     session: AsyncSession, *, principal: Principal, person_no: str, purpose: str
 ) -> PersonProfile:
     """A person's MCH profile, for a caller whose ward may see them; the view is logged."""
-    await person_in_scope(session, principal, person_no)
+    person = await person_in_scope(session, principal, person_no)
     UnitOfWork.of(session).record_access(
         principal,
         action="person.view",
@@ -145,4 +146,4 @@ async def profile(
         target_id=person_no,
         purpose=purpose,
     )
-    return await _profile_of(session, person_no)
+    return await _profile_of(session, person)

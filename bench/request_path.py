@@ -1,0 +1,432 @@
+"""The shared request path alone (issue 18): what every service's request costs around its
+statements, measured on boshi_core's routes through uvicorn as deployed (one single-worker
+replica per core), against the same statements sent by raw asyncpg in the same run.
+
+- write: `POST /pregnancies` (token verified from cache, tenant, terminal and scope checked,
+  body validated, the person read, the pregnancy inserted, its event and its access record
+  queued and written in one statement, commit, the answer serialised; the relay publishes the
+  event and the sealer chains the record in the same processes);
+- read: `GET /people/{person_no}` (the same checks, the person, their pregnancies and
+  children, the access record, commit, the profile serialised).
+
+The ceiling sends the same statements in the same transactions through an asyncpg pool from
+this process. Each phase reports throughput, the CPU time per request of the processes doing
+it (the replicas for the service, this process for asyncpg; read from /proc) and of
+PostgreSQL's backends serving it, and the ratios: throughput service/raw, and CPU per request
+raw/service (1.0 would be a path that costs nothing around its statements).
+
+`BENCH_PROFILE=<folder>` records a py-spy profile (collapsed stacks) of each replica during the
+measured phases (py-spy is a developer's tool: `pip install py-spy`, not a dependency).
+
+Creates and drops its own database and JetStream namespace. Prints one JSON line per figure.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from _common import result_line
+from _http import LeanClient, Replica, cpu_seconds, replica_processes, run_pool, wait_ready
+from boshi_intake import seed_people
+
+from boshi_core.migrate import MIGRATIONS
+from boshi_core.testsupport import notification
+from mch_common.dates import today_tokyo
+from mch_common.db import asyncpg_dsn, create_database, drop_database, with_database
+from mch_common.events import EventBus
+from mch_common.ids import uuid7
+from mch_common.migrations import upgrade_async
+from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
+from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
+
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+WRITES = int(os.environ.get("BENCH_WRITES", "2000"))
+READS = int(os.environ.get("BENCH_READS", "4000"))
+WARMUP = 8 * WORKERS
+PROFILE = os.environ.get("BENCH_PROFILE")
+SCOPES = ("boshi:pregnancy:read", "boshi:pregnancy:write")
+# The targets of issue 18, as ratios of throughput to the raw asyncpg ceiling.
+TARGET_RATIO = {"write": 0.40, "read": 0.50}
+PURPOSE = "母子保健事務 (MCH casework: person profile)"
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"request_path: {message}\n")
+    sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class Phase:
+    requests: int
+    seconds: float
+    cpu: float  # seconds, the processes doing the work (replicas, or this process)
+    db_cpu: float  # seconds, PostgreSQL backends of the bench's database
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu / self.requests * 1e6
+
+    @property
+    def db_cpu_us(self) -> float:
+        return self.db_cpu / self.requests * 1e6
+
+
+class BackendClock:
+    """CPU time of the PostgreSQL backends connected to the bench's database (the server is
+    on this machine), except the clock's own."""
+
+    def __init__(self, admin: asyncpg.Connection, database: str) -> None:
+        self.admin, self.database = admin, database
+
+    async def read(self) -> dict[int, float]:
+        pids = await self.admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            self.database,
+        )
+        times = {}
+        for row in pids:
+            with contextlib.suppress(OSError):  # ended meanwhile
+                times[row["pid"]] = cpu_seconds(row["pid"])
+        return times
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        # A backend started during the phase spent all its time in it.
+        return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+async def measure(
+    count: int,
+    work: Callable[[int], Awaitable[object]],
+    *,
+    pids: list[int] | None,
+    backends: BackendClock,
+) -> Phase:
+    """Run `count` calls of `work`; CPU of `pids` (None: this process) and of the backends."""
+
+    def cpu_now() -> float:
+        if pids is None:
+            return time.process_time()
+        return sum(cpu_seconds(pid) for pid in pids)
+
+    db_before, cpu_before = await backends.read(), cpu_now()
+    elapsed = await run_pool(count, work, concurrency=CONCURRENCY)
+    cpu_after, db_after = cpu_now(), await backends.read()
+    return Phase(count, elapsed, cpu_after - cpu_before, BackendClock.spent(db_before, db_after))
+
+
+@contextlib.contextmanager
+def profiled(replicas: list[Replica], label: str) -> Iterator[None]:
+    """py-spy on every replica while the block runs (BENCH_PROFILE), else nothing."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not PROFILE:
+        yield
+        return
+    folder = Path(PROFILE)
+    folder.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(replica.pid),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(folder / f"{label}-{n}.txt"),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n, replica in enumerate(replicas)
+    ]
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+        for recorder in recorders:
+            recorder.wait(timeout=60)
+
+
+async def service_run(
+    replicas: list[Replica],
+    keys: TestKeySet,
+    people: list[str],
+    warm: list[str],
+    backends: BackendClock,
+) -> tuple[Phase, Phase]:
+    token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
+    for replica in replicas:
+        await wait_ready(replica.url)
+    headers = {"Authorization": f"Bearer {token}"}
+    clients = [LeanClient(replica.url, headers) for replica in replicas]
+    bodies = [notification(p) for p in warm + people]
+
+    async def write(i: int) -> None:
+        answer = await clients[i % len(clients)].post("/pregnancies", json=bodies[i])
+        if answer.status != 201:
+            raise RuntimeError(f"notification refused: {answer.status} {answer.text}")
+
+    async def read(i: int) -> None:
+        person_no = people[i % len(people)]
+        answer = await clients[i % len(clients)].get(f"/people/{person_no}")
+        if answer.status != 200:
+            raise RuntimeError(f"profile refused: {answer.status} {answer.text}")
+
+    pids = [replica.pid for replica in replicas]
+    try:
+        # Warm-up: every replica fetches the JWKS, fills its pool, prepares its statements.
+        await run_pool(len(warm), write, concurrency=CONCURRENCY)
+        await run_pool(len(warm), lambda i: read(i + 1), concurrency=CONCURRENCY)
+        with profiled(replicas, "write"):
+            writes = await measure(
+                len(people), lambda i: write(i + len(warm)), pids=pids, backends=backends
+            )
+        with profiled(replicas, "read"):
+            reads = await measure(READS, read, pids=pids, backends=backends)
+    finally:
+        for client in clients:
+            await client.close()
+    return writes, reads
+
+
+# The statements the routes send (SQLAlchemy's text, here in asyncpg's numbered form).
+_PERSON = "SELECT * FROM people WHERE person_no = $1"
+_PREGNANCIES = "SELECT * FROM pregnancies WHERE person_no = $1 ORDER BY notified_on DESC"
+_CHILDREN = "SELECT * FROM children WHERE mother_person_no = $1 ORDER BY birth_date"
+_INSERT_PREGNANCY = (
+    "INSERT INTO pregnancies (id, person_no, ward_code, channel, status, notified_on, name,"
+    " name_kana, birth_date, age_at_notification, occupation, residence, nationality,"
+    " weeks_at_notification, expected_delivery_date, expected_children, diagnosed_by,"
+    " std_tested, tb_tested, notifier_name, contact_name, contact_address, contact_phone,"
+    " contact_email, application_date, collection_ward_code, id_document_type, id_checked_by,"
+    " id_checked_at, created_by) VALUES ($1, $2, $3, 'window', 'open', $4, $5, $6, $7, $8, $9,"
+    " $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $3,"
+    " 'my_number_card', 'staff-0001', $24, 'bench-staff')"
+)
+_RECORDS = (
+    "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
+    " purpose, outcome, detail, correlation_id, persons) SELECT r.occurred_at, r.actor,"
+    " r.terminal, r.action, r.target_type, r.target_id, r.purpose, r.outcome, r.detail,"
+    " r.correlation_id, CAST(r.persons AS text[]) FROM unnest($1::timestamptz[], $2::text[],"
+    " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],"
+    " $10::text[], $11::text[]) AS r(occurred_at, actor, terminal, action, target_type,"
+    " target_id, purpose, outcome, detail, correlation_id, persons)"
+)
+_EVENTS_AND_RECORDS = (
+    "WITH events AS (INSERT INTO outbox (event_id, subject, envelope) SELECT * FROM"
+    " unnest($12::uuid[], $13::text[], $14::jsonb[])) " + _RECORDS
+)
+
+
+def _record(action: str, person_no: str, detail: dict[str, Any]) -> list[list[Any]]:
+    detail = {"ward": None, "roles": ["mch_staff"], "dept": "kosodate", **detail}
+    return [
+        [datetime.now(UTC)],
+        ["bench-staff"],
+        ["TERM-0001"],
+        [action],
+        ["person"],
+        [person_no],
+        [PURPOSE],
+        ["success"],
+        [json.dumps(detail, ensure_ascii=False)],
+        [str(uuid7())],
+        ["{" + person_no + "}"],
+    ]
+
+
+async def raw_run(
+    dsn: str, people: list[str], warm: list[str], backends: BackendClock
+) -> tuple[Phase, Phase]:
+    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=CONCURRENCY)
+    form = notification(None)["form"]
+    edd = date.fromisoformat(form["expected_delivery_date"])
+    applied = date.fromisoformat(form["application_date"])
+
+    async def write(person_no: str) -> None:
+        pregnancy_id, event_id = uuid7(), uuid7()
+        envelope = {
+            "specversion": "1.0",
+            "id": str(event_id),
+            "source": "urn:mch:401005:boshi_core",
+            "type": "boshi.pregnancy.opened",
+            "subject": str(pregnancy_id),
+            "time": datetime.now(UTC).isoformat(),
+            "datacontenttype": "application/json",
+            "data": {"pregnancy_id": str(pregnancy_id), "person_no": person_no},
+            "tenant": "401005",
+        }
+        async with pool.acquire() as conn, conn.transaction():
+            person = await conn.fetchrow(_PERSON, person_no)
+            assert person is not None
+            await conn.execute(
+                _INSERT_PREGNANCY,
+                pregnancy_id,
+                person_no,
+                form["collection_ward_code"],
+                today_tokyo(),
+                form["name"],
+                form["name_kana"],
+                date(1994, 5, 10),
+                32,
+                form["occupation"],
+                form["residence"],
+                form["nationality"],
+                form["weeks_of_pregnancy"],
+                edd,
+                1,
+                form["diagnosed_by"],
+                True,
+                False,
+                form["notifier_name"],
+                form["contact_name"],
+                form["contact_address"],
+                form["contact_phone"],
+                form["contact_email"],
+                applied,
+                datetime.now(UTC),
+            )
+            await conn.execute(
+                _EVENTS_AND_RECORDS,
+                *_record(
+                    "pregnancy.open",
+                    person_no,
+                    {"pregnancy_id": str(pregnancy_id), "channel": "window"},
+                ),
+                [event_id],
+                ["boshi.pregnancy.opened"],
+                [json.dumps(envelope, ensure_ascii=False)],
+            )
+
+    async def read(i: int) -> None:
+        person_no = people[i % len(people)]
+        async with pool.acquire() as conn, conn.transaction():
+            # As the route: the person (checked for the ward), their pregnancies and children.
+            assert await conn.fetchrow(_PERSON, person_no) is not None
+            await conn.fetch(_PREGNANCIES, person_no)
+            await conn.fetch(_CHILDREN, person_no)
+            await conn.execute(_RECORDS, *_record("person.view", person_no, {}))
+
+    try:
+        await run_pool(len(warm), lambda i: write(warm[i]), concurrency=CONCURRENCY)
+        writes = await measure(
+            len(people), lambda i: write(people[i]), pids=None, backends=backends
+        )
+        reads = await measure(READS, read, pids=None, backends=backends)
+    finally:
+        await pool.close()
+    return writes, reads
+
+
+def figures(path: str, service: Phase, raw: Phase, load: tuple[float, float]) -> list[str]:
+    unit = "writes/s" if path == "write" else "reads/s"
+    common: dict[str, Any] = {
+        "replicas": WORKERS,
+        "concurrency": CONCURRENCY,
+        "requests": service.requests,
+        "load_average": [round(load[0], 2), round(load[1], 2)],
+    }
+    return [
+        result_line(
+            f"request_path_{path}",
+            service.rate,
+            unit,
+            target=TARGET_RATIO[path],
+            ceiling=raw.rate,
+            target_is="ratio",
+            **common,
+        ),
+        result_line(
+            f"request_path_{path}_cpu",
+            service.cpu_us,
+            "µs CPU/request (replicas)",
+            # Lower is better here: the ratio is the raw path's CPU to the service's.
+            ceiling_cpu_us=round(raw.cpu_us, 1),
+            ceiling_is="asyncpg client in one process, same statements",
+            cpu_ratio=round(raw.cpu_us / service.cpu_us, 4),
+            db_cpu_us=round(service.db_cpu_us, 1),
+            ceiling_db_cpu_us=round(raw.db_cpu_us, 1),
+            **common,
+        ),
+    ]
+
+
+async def main() -> None:
+    server = os.environ.get("DATABASE_URL") or LOCAL_POSTGRES
+    nats_url = os.environ.get("NATS_URL") or LOCAL_NATS
+    name = f"bench_reqpath_{os.getpid()}"
+    namespace = f"benchrp{os.getpid()}"
+    await create_database(server, name)
+    url = with_database(server, name)
+    admin = await asyncpg.connect(asyncpg_dsn(url))
+    backends = BackendClock(admin, name)
+    keys = TestKeySet()
+    load_start = os.getloadavg()[0]
+    try:
+        await upgrade_async(MIGRATIONS, url)
+        warm = await seed_people(asyncpg_dsn(url), "5", WARMUP)
+        service_people = await seed_people(asyncpg_dsn(url), "6", WRITES)
+        raw_warm = await seed_people(asyncpg_dsn(url), "7", WARMUP)
+        raw_people = await seed_people(asyncpg_dsn(url), "8", WRITES)
+        await admin.execute("CHECKPOINT")
+        with serve_jwks(keys) as jwks_url:
+            settings = {
+                "environment": "test",
+                "database_url": url,
+                "nats_url": nats_url,
+                "event_namespace": namespace,
+                "jwks_url": jwks_url,
+                "jwt_issuer": TEST_ISSUER,
+                "jwt_audience": TEST_AUDIENCE,
+                "db_pool_size": str(CONCURRENCY // WORKERS + 2),
+                "log_level": "WARNING",
+            }
+            with replica_processes(
+                "boshi_core.main:create_app", "BOSHI_", settings, WORKERS
+            ) as replicas:
+                service_write, service_read = await service_run(
+                    replicas, keys, service_people, warm, backends
+                )
+        say(f"service: {service_write.rate:.1f} writes/s, {service_read.rate:.1f} reads/s")
+        await admin.execute("CHECKPOINT")
+        raw_write, raw_read = await raw_run(asyncpg_dsn(url), raw_people, raw_warm, backends)
+        say(f"raw asyncpg: {raw_write.rate:.1f} writes/s, {raw_read.rate:.1f} reads/s")
+    finally:
+        await admin.close()
+        await drop_database(server, name)
+        bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
+        await bus.delete_namespace()
+        await bus.close()
+    load = (load_start, os.getloadavg()[0])
+    for line in figures("write", service_write, raw_write, load):
+        print(line)
+    for line in figures("read", service_read, raw_read, load):
+        print(line)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
