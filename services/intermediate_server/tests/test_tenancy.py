@@ -194,6 +194,8 @@ async def test_a_municipalitys_auditor_reads_its_own_audit_records_and_the_opera
 
     assert await tenants_seen(AUDIT_READ) == {KITAKYUSHU}
     assert await tenants_seen(AUDIT_READ, PLATFORM_ADMIN) == {KITAKYUSHU, FUKUOKA}
+
+
 async def used_permits(sessions: async_sessionmaker[AsyncSession], tenant: str) -> list[str]:
     async with sessions() as session, session.begin():
         await enter_tenant(session, tenant)
