@@ -102,9 +102,7 @@ def test_a_failing_step_stops_the_demo_with_the_problem_it_got(
     }
     for name, values in settings.items():
         (tmp_path / "env" / f"{name}.json").write_text(json.dumps(values))
-    (tmp_path / "demo_logins.json").write_bytes(
-        (stack.folder / "demo_logins.json").read_bytes()
-    )
+    (tmp_path / "demo_logins.json").write_bytes((stack.folder / "demo_logins.json").read_bytes())
     failed = _demo(
         {**stack.env, "MCH_DEVSTACK_DIR": str(tmp_path)},
         stack.folder / "demo-failing.out",
