@@ -1,4 +1,4 @@
-"""The intermediate server's scopes as identity's roles grant them (migration 0007)."""
+"""The intermediate server's scopes as identity's roles grant them (migrations 0007, 0013)."""
 
 import jwt
 
@@ -23,6 +23,12 @@ async def test_each_role_gets_the_gateways_scopes_it_needs(idp: Identity) -> Non
     assert await ims_scopes_of(idp, "ims-ward", ["ward_mch_staff"], "401099") == set()
     assert await ims_scopes_of(idp, "ims-clerk", ["registry_clerk"], None) == {"ims:code:write"}
     assert await ims_scopes_of(idp, "ims-ops", ["ims_operator"], None) == {
+        "ims:system:admin",
+        "ims:audit:read",
+    }
+    # Every municipality's system management is the platform operator's alone (migration 0013).
+    assert await ims_scopes_of(idp, "ims-platform", ["ims_platform_operator"], None) == {
+        "ims:platform:admin",
         "ims:system:admin",
         "ims:audit:read",
     }
