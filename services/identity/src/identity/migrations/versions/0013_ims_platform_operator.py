@@ -10,6 +10,7 @@ Revises: 0012
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
@@ -18,21 +19,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ROLE = "ims_platform_operator"
+TITLE = "中間サーバー・プラットフォーム運用者"
+DESCRIPTION = (
+    "Runs the intermediate server platform shared by every municipality: system management of "
+    "each, the permission list sync, retiring provision records past retention, the whole "
+    "audit log."
+)
 SCOPES = ("ims:platform:admin", "ims:system:admin", "ims:audit:read")
+_ROLES = sa.table(
+    "roles",
+    sa.column("name", sa.String),
+    sa.column("title_ja", sa.String),
+    sa.column("ward_level", sa.String),
+    sa.column("description", sa.Text),
+)
+_ROLE_SCOPES = sa.table("role_scopes", sa.column("role", sa.String), sa.column("scope", sa.String))
 
 
 def upgrade() -> None:
-    op.execute(
-        "INSERT INTO roles (name, title_ja, ward_level, description) VALUES "
-        f"('{ROLE}', '中間サーバー・プラットフォーム運用者', 'city', 'Runs the intermediate "
-        "server platform shared by every municipality: system management of each, the "
-        "permission list sync, retiring provision records past retention, the whole audit "
-        "log.')"
+    op.bulk_insert(
+        _ROLES,
+        [{"name": ROLE, "title_ja": TITLE, "ward_level": "city", "description": DESCRIPTION}],
     )
-    for scope in SCOPES:
-        op.execute(f"INSERT INTO role_scopes (role, scope) VALUES ('{ROLE}', '{scope}')")
+    op.bulk_insert(_ROLE_SCOPES, [{"role": ROLE, "scope": scope} for scope in SCOPES])
 
 
 def downgrade() -> None:
-    op.execute(f"DELETE FROM role_scopes WHERE role = '{ROLE}'")
-    op.execute(f"DELETE FROM roles WHERE name = '{ROLE}'")
+    op.execute(_ROLE_SCOPES.delete().where(_ROLE_SCOPES.c.role == ROLE))
+    op.execute(_ROLES.delete().where(_ROLES.c.name == ROLE))
