@@ -18,18 +18,24 @@ from contextlib import contextmanager
 
 import asyncpg
 import nats.errors
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from mch_common.mynumber import redact_my_numbers
 
 # The exit status of a command that could not reach or was refused by a server it needs.
 EXIT_UNREACHABLE = 3
 
+# What a server's refusal raises; anything else (a bug) keeps its traceback.
+_DATABASE: tuple[type[BaseException], ...] = (
+    DBAPIError,  # every driver error, as SQLAlchemy wraps it
+    PoolTimeout,  # no connection from the pool in time
+    asyncpg.PostgresError,  # raw asyncpg (atena's bulk load)
+    asyncpg.InterfaceError,
+)
 REFUSALS: tuple[type[BaseException], ...] = (
     OSError,  # connection refused, host unknown, timeouts (TimeoutError is an OSError)
-    SQLAlchemyError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
+    *_DATABASE,
     nats.errors.Error,
 )
 
@@ -73,7 +79,7 @@ def describe_refusal(exc: BaseException) -> str:
 
 
 def refusal_line(prog: str, exc: BaseException) -> str:
-    server = "the database" if isinstance(exc, SQLAlchemyError | asyncpg.PostgresError) else None
+    server = "the database" if isinstance(exc, _DATABASE) else None
     if isinstance(exc, nats.errors.Error):
         server = "NATS"
     where = f" ({server})" if server else ""
