@@ -34,13 +34,13 @@ import asyncpg
 from _common import result_line, scratch_database
 
 import immunization_bridge
-from atena.numbers import person_no_from_serial
 from immunization_bridge.records.parse import HEADER
 from immunization_bridge.records.service import import_file
 from immunization_bridge.register_files.service import Actor, build
 from immunization_bridge.status.service import run_overdue_check
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.migrations import upgrade_async
+from mch_common.person_numbers import person_no_from_serial
 
 MIGRATIONS = Path(immunization_bridge.__file__).parent / "migrations"
 TODAY = date(2026, 12, 2)

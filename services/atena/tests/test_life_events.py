@@ -7,8 +7,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atena.numbers import is_valid_person_no
 from atena.testing import KOKURA_KITA, YAHATA_NISHI, Headers, person_body
+from mch_common.person_numbers import is_valid_person_no
 
 MakePerson = Callable[..., Any]
 

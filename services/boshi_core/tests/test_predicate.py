@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.checkups import repository
+from boshi_core.checkups import repository, targets
 from boshi_core.checkups.models import CheckupNotice
 from boshi_core.checkups.service import extract
 from boshi_core.checkups.windows import Period, is_non_attendee, is_target, window_for
@@ -103,7 +103,7 @@ async def test_extraction_and_non_attendees_match_python(
         assert invited == expected, rule.code
         absent = {
             r.person_no
-            for r in await repository.non_attendees(db_session, rule, period, ward_code=None)
+            for r in await targets.non_attendees(db_session, rule, period, ward_code=None)
         }
         expected_absent = {
             p for p, b in births.items() if is_non_attendee(window_for(rule, b), period)

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atena import events as atena_events
-from atena.numbers import person_no_from_serial
 from immunization_bridge.children.consumer import apply_person_event
 from immunization_bridge.config import Settings
 from immunization_bridge.deps import (
@@ -23,6 +22,7 @@ from immunization_bridge.deps import (
 )
 from immunization_bridge.main import create_app
 from mch_common.events import CloudEvent
+from mch_common.person_numbers import person_no_from_serial
 from mch_common.work import UnitOfWork
 from mch_testing.app import client_in
 from mch_testing.keys import TestKeySet

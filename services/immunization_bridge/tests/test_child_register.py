@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atena.events import STREAM as ATENA_STREAM
-from atena.numbers import person_no_from_serial
 from immunization_bridge.children.consumer import apply_person_event, atena_consumer
 from immunization_bridge.children.models import Child
 from mch_common.events import CloudEvent, EventBus
+from mch_common.person_numbers import person_no_from_serial
 
 from .conftest import YAHATANISHI, person_event
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atena.numbers import person_no_from_serial
 from immunization_bridge.children.consumer import apply_person_event
 from immunization_bridge.cli import register_file_build, register_file_deliver
 from immunization_bridge.config import Settings
@@ -20,6 +19,7 @@ from immunization_bridge.register_files.layout import HEADER
 from immunization_bridge.register_files.service import Actor, build
 from mch_common.audit import AuditRecord
 from mch_common.events import CloudEvent
+from mch_common.person_numbers import person_no_from_serial
 from mch_common.work import UnitOfWork
 
 from .conftest import YAHATANISHI, Headers, person_event

@@ -2,10 +2,14 @@
 operators' jobs from the command line."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intermediate_server import cli
@@ -91,3 +95,26 @@ def test_the_jobs_run_from_the_command_line(
         "through_pos": None,
         "refused": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [(["intermediate_server.audit", "verify"], 3), (["intermediate_server.cli", "expire-held"], 1)],
+)
+def test_a_database_that_refuses_is_one_line_on_stderr(
+    settings: Settings, command: list[str], code: int
+) -> None:
+    refused = make_url(settings.database_url).set(username="no_such_role", password=None)
+    env = os.environ | {
+        "IMS_DATABASE_URL": refused.render_as_string(hide_password=False),
+        "IMS_NATS_URL": settings.nats_url,
+        "IMS_EVENT_NAMESPACE": settings.event_namespace,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", *command], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"python -m {' '.join(command)}: stopped (the database): ")
+    assert 'role "no_such_role" does not exist' in done.stderr

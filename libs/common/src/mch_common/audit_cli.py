@@ -1,6 +1,7 @@
 """The operators' command, one implementation for every service: `python -m <svc>.audit verify`
 checks the service's audit chain end to end and against its latest published anchor, printing
-progress and the result; exit status 1 when the chain is broken."""
+progress and the result; exit status 1 when the chain is broken, 3 (one line on stderr) when the
+database or NATS refuses."""
 
 import argparse
 import asyncio
@@ -10,6 +11,7 @@ from typing import NoReturn
 
 from mch_common.audit import ChainVerification, verify_chain
 from mch_common.audit_anchor import AuditAnchors
+from mch_common.cli import exit_on_refusal
 from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.settings import ServiceSettings
@@ -67,11 +69,13 @@ def describe(result: ChainVerification) -> str:
 
 
 def main(settings: ServiceSettings, argv: Sequence[str] | None = None) -> NoReturn:
-    parser = argparse.ArgumentParser(prog=f"python -m {settings.service_name}.audit")
+    prog = f"python -m {settings.service_name}.audit"
+    parser = argparse.ArgumentParser(prog=prog)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("verify", help="check the audit chain and its latest anchor")
     parser.parse_args(argv)
     say(f"{settings.service_name}: verifying the audit chain")
-    result = asyncio.run(verify(settings))
+    with exit_on_refusal(f"{prog} verify"):
+        result = asyncio.run(verify(settings))
     say(describe(result))
     sys.exit(0 if result.ok else 1)

@@ -6,6 +6,7 @@
 
 Configuration comes from the same ATENA_* environment as the service. `load` exits 0 when
 every line loaded, 2 when some lines were rejected (see the error report), 1 on failure.
+Any command exits 3, with one line on stderr, when the database or NATS refuses.
 `rotate-my-numbers` rewrites the stored My Numbers under the current keys after a key change
 (the procedure is in atena's README); killed, it is simply run again.
 """
@@ -26,6 +27,7 @@ from atena.bulk.loader import Loader
 from atena.bulk.report import LoadReport
 from atena.config import Settings
 from atena.mynumber.rotation import RotationProgress, rotate_my_numbers
+from mch_common.cli import exit_on_refusal
 from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn, create_engine, session_factory, unit_of_work
 from mch_common.lines import LineError
@@ -283,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     p_codes.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings()
+    with exit_on_refusal(f"python -m atena.cli {args.command}"):
+        return _run(args, settings)
 
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "obtain-network-codes":
         codes = asyncio.run(obtain_codes(settings, batch_size=args.batch_size, quiet=args.quiet))
         _out(json.dumps(codes))

@@ -21,6 +21,7 @@ from atena.context import RegistryContext
 from atena.persons import registration
 from atena.persons.schemas import Address, Birth, HouseholdPlacement, PersonCreate
 from mch_common.auth.principal import Principal
+from mch_common.cli import exit_on_refusal
 from mch_common.dates import today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.migrations import upgrade
@@ -223,9 +224,10 @@ class CityBuilder:
 def main() -> int:
     settings = Settings()
     migrations = Path(__file__).parent / "migrations"
-    upgrade(migrations, settings.database_url)
     builder = CityBuilder(settings)
-    created = asyncio.run(builder.run())
+    with exit_on_refusal("python -m atena.seed"):
+        upgrade(migrations, settings.database_url)
+        created = asyncio.run(builder.run())
     out = sys.stdout
     out.write(
         f"atena seed: {created['people']} people in {created['households']} new households "

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boshi_core.checkups import service as checkups
@@ -47,11 +46,13 @@ from boshi_core.retention import service as retention
 from boshi_core.retention.schemas import RetainedType
 from mch_common.auth.client import service_http
 from mch_common.auth.principal import Principal
+from mch_common.cli import EXIT_UNREACHABLE, REFUSALS, describe_refusal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError, InvalidInput
 from mch_common.lines import LineError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATABASE, EXIT_RUN_FAILED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_RUN_FAILED, EXIT_BUSY = 0, 1, 2, 4, 5
+EXIT_DATABASE = EXIT_UNREACHABLE
 PROGRAMMES = get_args(ProgrammeCode)
 
 
@@ -259,8 +260,11 @@ async def run(args: argparse.Namespace) -> int:
     try:
         try:
             await _check_schema(sessions)
-        except (OSError, OperationalError, DBAPIError, LookupError) as exc:
+        except LookupError as exc:
             _say(f"error: database not usable: {exc}")
+            return EXIT_DATABASE
+        except REFUSALS as exc:
+            _say(f"error: database not usable: {describe_refusal(exc)}")
             return EXIT_DATABASE
         try:
             result = await COMMANDS[args.command](sessions, args)
@@ -270,9 +274,9 @@ async def run(args: argparse.Namespace) -> int:
         except DomainError as exc:
             _say(f"error: {exc.detail}")
             return EXIT_USAGE
-        except (OSError, OperationalError, DBAPIError) as exc:
+        except REFUSALS as exc:
             _say(
-                f"error: the run stopped: {type(exc).__name__}: {exc}; "
+                f"error: the run stopped: {describe_refusal(exc)}; "
                 "re-run the same command to resume",
             )
             return EXIT_RUN_FAILED

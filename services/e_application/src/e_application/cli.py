@@ -17,15 +17,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from e_application.applications import service
 from e_application.config import Settings
 from e_application.deps import intake_of
+from mch_common.cli import exit_on_refusal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import DomainError
 
-EXIT_OK, EXIT_REFUSED, EXIT_DATABASE = 0, 1, 3
+EXIT_OK, EXIT_REFUSED = 0, 1
 
 
 def _say(message: str) -> None:
@@ -72,11 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     portal = commands.add_parser("import-portal", help="the national portal's dropped packages")
     portal.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
-    try:
+    with exit_on_refusal("python -m e_application.cli import-portal"):
         counts = asyncio.run(import_portal(args.folder, Settings()))
-    except (OSError, OperationalError, DBAPIError) as exc:
-        _say(f"error: database not usable: {type(exc).__name__}")
-        return EXIT_DATABASE
     sys.stdout.write(json.dumps({"command": "import-portal", **counts}) + "\n")
     return EXIT_REFUSED if counts["refused"] else EXIT_OK
 

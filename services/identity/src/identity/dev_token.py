@@ -24,6 +24,7 @@ from identity.terminals.models import Terminal
 from identity.tokens.issuing import TokenSet, issue_staff_tokens
 from identity.tokens.login import inactive_reason
 from identity.users import repository as users
+from mch_common.cli import exit_on_refusal
 from mch_common.dates import today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import InvalidInput, NotFound
@@ -89,7 +90,8 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m identity.dev_token <user id>   (make token USER=...)\n")
         return 2
     try:
-        tokens = asyncio.run(issue_dev_token(Settings(), login_id=argv[0].strip()))
+        with exit_on_refusal("python -m identity.dev_token"):
+            tokens = asyncio.run(issue_dev_token(Settings(), login_id=argv[0].strip()))
     except NotDevError as error:
         sys.stderr.write(f"{error}\n")
         return 2

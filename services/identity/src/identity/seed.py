@@ -22,6 +22,7 @@ from identity.tokens.models import ServiceClient
 from identity.users import repository
 from identity.users.accounts import issue_user
 from mch_common.auth.principal import Principal
+from mch_common.cli import exit_on_refusal
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.demo_files import write_demo_file
 from mch_common.lgcode import KITAKYUSHU_WARDS
@@ -230,7 +231,12 @@ def _report(settings: Settings, logins: list[DemoLogin], written: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def main() -> int:
+def main() -> int:
+    with exit_on_refusal("python -m identity.seed"):
+        return asyncio.run(seed())
+
+
+async def seed() -> int:
     settings = Settings()
     if settings.environment not in {"dev", "test"}:
         sys.stderr.write("identity.seed creates demo credentials: dev and test only\n")
@@ -251,4 +257,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(main())

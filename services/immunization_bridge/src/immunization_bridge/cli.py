@@ -49,6 +49,7 @@ from immunization_bridge.records.service import import_file
 from immunization_bridge.register_files import service as register_files
 from immunization_bridge.register_files.schemas import RegisterFileRunOut
 from immunization_bridge.status.service import run_overdue_check
+from mch_common.cli import exit_on_refusal
 from mch_common.dates import today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.errors import NotFound
@@ -260,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     listing = actions.add_parser("list", help="the run records, newest first")
     listing.add_argument("--limit", type=int, default=20)
     args = parser.parse_args(argv)
-    settings = Settings()
+    command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+    with exit_on_refusal(f"python -m immunization_bridge.cli {command}", code=1):
+        return _run(args, Settings())
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     operator = getattr(args, "operator", None) or f"cli:{getpass.getuser()}"
     if args.command == "import":
         return asyncio.run(import_files(settings, args.files, operator=operator))

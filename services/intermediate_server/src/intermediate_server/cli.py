@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 from national_hub.hub import NationalHub
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intermediate_server.admin import service
@@ -27,6 +26,7 @@ from intermediate_server.admin.models import BatchRun
 from intermediate_server.config import Settings
 from mch_common.audit_anchor import AuditAnchors
 from mch_common.audit_retention import Retired
+from mch_common.cli import exit_on_refusal
 from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.lgcode import is_valid_lg_code
@@ -109,11 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "add-tenant" and not is_valid_lg_code(args.code):
         sys.stderr.write("add-tenant: not a municipality code with a valid check digit\n")
         return 2
-    try:
+    with exit_on_refusal(f"python -m intermediate_server.cli {args.command}", code=1):
         result = asyncio.run(run(args, Settings()))
-    except (OSError, SQLAlchemyError) as exc:  # one line says why, without values
-        sys.stderr.write(f"intermediate_server {args.command} failed: {type(exc).__name__}\n")
-        return 1
     sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
     return 1 if result.get("refused") else 0
 

@@ -26,6 +26,7 @@ from intermediate_server.replica.layout import CHECKUP, PREGNANCY_NOTIFICATION
 from intermediate_server.replica.service import register
 from intermediate_server.tenancy import enter_tenant
 from mch_common.auth.principal import Principal
+from mch_common.cli import exit_on_refusal
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.db import create_engine, session_factory, unit_of_work
 from mch_common.demo_files import write_demo_file
@@ -140,7 +141,8 @@ def write_fukuoka_side() -> Path:
 
 
 def main() -> int:
-    demo = write_move_in_body(asyncio.run(seed(Settings())))
+    with exit_on_refusal("python -m intermediate_server.seed"):
+        demo = write_move_in_body(asyncio.run(seed(Settings())))
     write_fukuoka_side()
     sys.stdout.write(
         f"tenants {', '.join(f'{code} ({name})' for code, name in TENANTS.items())}; Fukuoka "

@@ -12,9 +12,9 @@ import asyncpg
 
 from atena.bulk.parse import Record
 from atena.bulk.statements import HOUSEHOLDS, HOUSEHOLDS_KNOWN
-from atena.numbers import HOUSEHOLD_SERIAL_START, person_no_from_serial
 from mch_common.lines import LineError
 from mch_common.mynumber import MyNumberVault
+from mch_common.person_numbers import HOUSEHOLD_SERIAL_START, person_no_from_serial
 
 
 async def _numbers(conn: asyncpg.Connection, sequence: str, count: int) -> list[str]:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO
 
-from atena.numbers import is_valid_person_no
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.lines import LineError, detect_encoding
 from mch_common.mynumber import contains_my_number, is_valid_my_number, normalize_my_number
 from mch_common.names import name_key
+from mch_common.person_numbers import is_valid_person_no
 
 HEADER = (
     "external_key",

@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.context import RegistryContext
-from atena.numbers import is_valid_person_no
 from atena.persons import repository as repo
 from atena.persons.rules import NO_SUCH_PERSON, person_ward_check
 from atena.persons.schemas import PersonOut
 from atena.persons.snapshot import PersonState
 from mch_common.disclosure import person_accesses
 from mch_common.errors import NotFound
+from mch_common.person_numbers import is_valid_person_no
 from mch_common.work import UnitOfWork
 
 

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atena.context import RegistryContext
 from atena.mynumber.display import shown_my_number
 from atena.mynumber.repository import persons_with_my_number
-from atena.numbers import is_valid_person_no
 from atena.persons import repository as repo
 from atena.persons.models import PersonChange
 from atena.persons.rules import NO_SUCH_PERSON, invalid, load_person, person_ward_check
@@ -16,6 +15,7 @@ from atena.persons.schemas import SortKey
 from atena.persons.snapshot import PersonState
 from mch_common.dates import today_tokyo
 from mch_common.errors import Forbidden, NotFound
+from mch_common.person_numbers import is_valid_person_no
 from mch_common.refusals import refused_as_miss
 from mch_common.work import UnitOfWork
 

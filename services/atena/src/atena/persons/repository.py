@@ -20,9 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atena.numbers import person_no_from_serial
 from atena.persons.models import Household, Person, PersonChange, PersonMyNumber, PersonVersion
 from mch_common.names import search_key
+from mch_common.person_numbers import person_no_from_serial
 
 _SNAPSHOT = func.atena_snapshot(literal_column("person"), type_=JSONB)
 _MAX_CHAR = "\U0010ffff"

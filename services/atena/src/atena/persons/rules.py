@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.context import RegistryContext
-from atena.numbers import is_valid_person_no
 from atena.persons import repository as repo
 from atena.persons.models import Person
 from atena.persons.schemas import Address, DeliveryAddress
@@ -17,6 +16,7 @@ from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mch_common.lgcode import KITAKYUSHU, KITAKYUSHU_WARDS, is_valid_lg_code
 from mch_common.names import name_key
+from mch_common.person_numbers import is_valid_person_no
 from mch_common.refusals import refused_as_miss
 
 EARLIEST_BIRTH = date(1880, 1, 1)

@@ -83,7 +83,7 @@ def result_out(result: CheckupResult, voucher: DetailedExamVoucher | None) -> Re
 
 router = APIRouter(prefix="/checkups", tags=["infant checkups"])
 
-# What "the month's targets" means, as checkups/windows.py and the SQL of checkups/repository.py
+# What "the month's targets" means, as checkups/windows.py and the SQL of checkups/predicate.py
 # decide it; tests/test_month_targets_example.py checks the example.
 MONTH_RULES = """
 **Window.** A programme version (the one in force on the month's first day, `GET

@@ -1,6 +1,6 @@
 """Infant checkups: extraction, lists, a child's profile, results and follow-up.
 
-Every rule on who is due runs in SQL through checkups/repository.py; the profile asks the same query
+Every rule on who is due runs in SQL through checkups/predicate.py; the profile asks the same query
 for one child, so the list, the profile and the letter agree on the boundary day.
 """
 
@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core import events
-from boshi_core.checkups import repository
+from boshi_core.checkups import reminder_notices, repository, targets
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
 from boshi_core.checkups.schemas import ResultIn, Status
 from boshi_core.checkups.windows import Period, ProgrammeRule, Window, window_for
@@ -55,7 +55,7 @@ class NonAttendees:
 
     rule: ProgrammeRule
     period: Period
-    children: list[repository.NonAttendee]
+    children: list[targets.NonAttendee]
     next_cursor: str | None
 
 
@@ -110,11 +110,11 @@ async def extract(
 
 async def extract_month(
     session: AsyncSession, *, rule: ProgrammeRule, period: Period, actor: str = BATCH_ACTOR
-) -> tuple[Extraction, list[repository.NonAttendee]]:
+) -> tuple[Extraction, list[targets.NonAttendee]]:
     """`extract` for one programme version, also returning the non-attendee rows."""
-    invited = await repository.extract_invitations(session, rule, period)
-    total = await repository.invitation_count(session, rule, period)
-    absent = await repository.non_attendees(session, rule, period, ward_code=None)
+    invited = await targets.extract_invitations(session, rule, period)
+    total = await targets.invitation_count(session, rule, period)
+    absent = await targets.non_attendees(session, rule, period, ward_code=None)
     UnitOfWork.of(session).record(
         actor=actor,
         action="checkup.extract",
@@ -167,7 +167,7 @@ async def list_targets(
     children for ward staff), after the key `cursor` names."""
     after = parse_household_cursor(cursor)
     rule = await require_rule(session, programme, period)
-    rows = await repository.invitations(
+    rows = await targets.invitations(
         session, rule, period, ward_code=principal.ward, after=after, limit=limit + 1
     )
     page, more = rows[:limit], len(rows) > limit
@@ -197,7 +197,7 @@ async def list_non_attendees(
     """A page of the month's non-attendees, in the targets' order and paging."""
     after = parse_household_cursor(cursor)
     rule = await require_rule(session, programme, period)
-    rows = await repository.non_attendees(
+    rows = await targets.non_attendees(
         session, rule, period, ward_code=principal.ward, after=after, limit=limit + 1
     )
     page, more = rows[:limit], len(rows) > limit
@@ -240,7 +240,7 @@ async def profile(
     vouchers = {v.result_id: v for v in await repository.vouchers_of(session, person_no)}
     programmes: list[ProgrammeState] = []
     for rule in await repository.rules_in_force(session, period.first):
-        row = await repository.profile_statuses(session, rule, period, person_no)
+        row = await targets.profile_statuses(session, rule, period, person_no)
         result = results.get(rule.code)
         programmes.append(
             ProgrammeState(
@@ -313,7 +313,7 @@ async def record_result(
             reason=result.detailed_exam_reason,
         )
         session.add(voucher)
-    await repository.close_reminders(session, person_no, result.programme, by=principal.sub)
+    await reminder_notices.close_reminders(session, person_no, result.programme, by=principal.sub)
     await session.flush()
     UnitOfWork.of(session).record_access(
         principal,

@@ -1,6 +1,6 @@
 """Checkup windows and the month-based predicates, in Python, on top of mch_common.dates.
 
-The same rules run in SQL (checkups/repository.py, the `legal_add_months` function created by
+The same rules run in SQL (checkups/predicate.py, the `legal_add_months` function created by
 migration 0003); tests check that both agree on every boundary day.
 """
 

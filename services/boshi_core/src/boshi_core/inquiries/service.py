@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.inquiries import repository
 from boshi_core.inquiries.models import Inquiry
+from boshi_core.paging import next_cursor, parse_time_cursor
 from mch_common.auth.principal import Principal
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
@@ -86,13 +87,7 @@ async def search(
     cursor: str | None,
 ) -> InquiryPage:
     """Newest first, keyset-paged by (received_at, id)."""
-    before: tuple[datetime, UUID] | None = None
-    if cursor is not None:
-        try:
-            at_text, id_text = cursor.split("_", 1)
-            before = datetime.fromisoformat(at_text), UUID(id_text)
-        except ValueError as exc:
-            raise InvalidInput("cursor is not one this list returned") from exc
+    before = parse_time_cursor(cursor)
     rows = await repository.search(
         session,
         text=text,
@@ -114,4 +109,4 @@ async def search(
         persons=sorted({i.person_no for i in page if i.person_no}),
     )
     last = page[-1] if more else None
-    return InquiryPage(page, f"{last.received_at.isoformat()}_{last.id}" if last else None)
+    return InquiryPage(page, next_cursor((last.received_at, last.id) if last else None))

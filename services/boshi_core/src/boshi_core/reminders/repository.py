@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.checkups import predicate, reminder_notices
 from boshi_core.checkups import repository as checkups
 from boshi_core.checkups.models import CheckupNotice
 from boshi_core.checkups.windows import Period
@@ -81,9 +82,9 @@ async def insert_reminders(session: AsyncSession, run_id: UUID, period: Period) 
     """Every programme's non-attendees as the run's pending reminders (how many were added per
     programme), then drop the pending ones whose child no longer qualifies."""
     added: dict[str, int] = {}
-    await checkups.without_jit(session)
+    await predicate.without_jit(session)
     for rule in await checkups.rules_in_force(session, period.first):
-        added[rule.code] = await checkups.insert_reminders(session, rule, period, run_id)
+        added[rule.code] = await reminder_notices.insert_reminders(session, rule, period, run_id)
     await session.execute(_DROP_STALE, {"run_id": run_id})
     return added
 

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.paging import next_cursor, parse_cursor
 from boshi_core.people.service import person_in_scope
 from boshi_core.requests import corrections, repository
 from boshi_core.requests.models import PersonalDataRequest
@@ -194,13 +195,7 @@ async def overdue(
 ) -> RequestPage:
     """Undecided requests past their (extended) deadline, oldest due first, paged."""
     on = as_of or today_tokyo()
-    after: tuple[date, UUID] | None = None
-    if cursor is not None:
-        try:
-            due_text, id_text = cursor.split("_", 1)
-            after = date.fromisoformat(due_text), UUID(id_text)
-        except ValueError as exc:
-            raise InvalidInput("cursor is not one this list returned") from exc
+    after = parse_cursor(cursor)
     rows = await repository.overdue(
         session, as_of=on, ward_code=principal.ward, after=after, limit=limit + 1
     )
@@ -215,5 +210,5 @@ async def overdue(
     )
     last = page[-1] if more else None
     return RequestPage(
-        page, f"{(last.extended_to or last.deadline).isoformat()}_{last.id}" if last else None
+        page, next_cursor((last.extended_to or last.deadline, last.id) if last else None)
     )

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boshi_core.paging import next_cursor, parse_cursor
 from boshi_core.retention import repository
 from boshi_core.retention.models import Disposal
 from mch_common.auth.principal import Principal
@@ -51,13 +52,7 @@ async def due(
     """The records of a type past their retention period, oldest due first, paged."""
     on = as_of or today_tokyo()
     _, years = await _years(session, record_type, on)
-    after: tuple[date, UUID] | None = None
-    if cursor is not None:
-        try:
-            due_text, id_text = cursor.split("_", 1)
-            after = date.fromisoformat(due_text), UUID(id_text)
-        except ValueError as exc:
-            raise InvalidInput("cursor is not one this list returned") from exc
+    after = parse_cursor(cursor)
     rows = await repository.due(
         session, record_type=record_type, years=years, on=on, after=after, limit=limit + 1
     )
@@ -73,7 +68,7 @@ async def due(
         persons=sorted({r.person_no for r in page if r.person_no}),
     )
     last = page[-1] if len(rows) > limit else None
-    return DuePage(page, f"{last.due_on.isoformat()}_{last.record_id}" if last else None)
+    return DuePage(page, next_cursor((last.due_on, last.record_id) if last else None))
 
 
 async def dispose(

@@ -19,9 +19,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from atena.numbers import is_valid_person_no
 from mch_common.dates import parse_batch_date
 from mch_common.lines import LineError, detect_encoding, record_rejection
+from mch_common.person_numbers import is_valid_person_no
 
 HEADER = (
     "record_id",

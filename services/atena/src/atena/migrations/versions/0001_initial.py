@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from alembic import op
 
 from atena.bulk.models import DeferredIndex
-from atena.numbers import HOUSEHOLD_SERIAL_START, PERSON_SERIAL_START
 from atena.persons.models import Household, Person, PersonChange, PersonMyNumber, PersonVersion
 from atena.persons.snapshot import SNAPSHOT_SQL_FUNCTION
 from mch_common.migrations import create_platform_tables
+from mch_common.person_numbers import HOUSEHOLD_SERIAL_START, PERSON_SERIAL_START
 
 revision: str = "0001"
 down_revision: str | None = None

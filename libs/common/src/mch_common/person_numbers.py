@@ -1,8 +1,9 @@
-"""The person number (宛名番号) and the household number (世帯番号).
+"""The person number (宛名番号) and the household number (世帯番号): atena issues them, every
+service that reads one (the immunization register's files, for instance) checks it by this rule.
 
 Both are 10 digits: a 9-digit serial and a Luhn check digit. Never 12 digits, so nothing the
-registry issues can be mistaken for a My Number. Household numbers start with 8 and person
-numbers with 1-7, so the two are told apart at a glance.
+registry issues can be mistaken for a My Number (mynumber.py). Household numbers start with 8
+and person numbers with 1-7, so the two are told apart at a glance.
 """
 
 PERSON_NO_LENGTH = 10
