@@ -1,10 +1,10 @@
 """Async SQLAlchemy helpers: a naming convention, engines, and one transaction per unit of work."""
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import (
@@ -196,13 +196,24 @@ async def execute_on_driver(session: AsyncSession, sql: str, *args: Any) -> None
     statement's own CPU there. asyncpg prepares it once per connection (its statement cache).
     A failure is raised as SQLAlchemy raises it (an IntegrityError for a constraint, parameters
     hidden, the pool invalidated after a disconnect)."""
+    await on_driver(session, sql, lambda driver: driver.execute(sql, *args))
+
+
+_T = TypeVar("_T")
+
+
+async def on_driver(session: AsyncSession, sql: str, send: Callable[[Any], Awaitable[_T]]) -> _T:
+    """`send(driver)` with the asyncpg connection of the session's transaction (begun if it
+    was not yet); a driver error raised as SQLAlchemy raises it for `sql`. The one way the
+    hot paths' statements (`execute_on_driver`, `mch_common.driver_reads`) reach the driver."""
     connection = await session.connection()
     adapted = (await connection.get_raw_connection()).dbapi_connection
     driver = await _in_transaction(adapted)
     try:
-        await driver.execute(sql, *args)
-    except Exception as error:  # noqa: BLE001 - every driver error is translated below
+        return await send(driver)
+    except Exception as error:  # every driver error: translated below
         await greenlet_spawn(_raise_as_sqlalchemy, connection.sync_connection, adapted, sql, error)
+        raise  # pragma: no cover - the translation always raises
 
 
 async def _in_transaction(adapted: Any) -> Any:
