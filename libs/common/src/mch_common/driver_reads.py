@@ -56,6 +56,9 @@ class _Load:
 
 
 _LOADS: dict[Select[Any], _Load] = {}
+# Statements are built once, at module level: a few dozen per service. Past this many, a
+# caller builds them per call, and the cache stops growing (each such call compiles afresh).
+_MOST_LOADS = 1000
 
 
 async def load_all(session: AsyncSession, statement: Select[_M], **params: Any) -> list[_M]:
@@ -85,7 +88,9 @@ async def load_one(session: AsyncSession, statement: Select[_M], **params: Any) 
 def _compiled(statement: Select[Any], dialect: Dialect) -> _Load:
     load = _LOADS.get(statement)
     if load is None:
-        load = _LOADS[statement] = _compile(statement, dialect)
+        load = _compile(statement, dialect)
+        if len(_LOADS) < _MOST_LOADS:
+            _LOADS[statement] = load
     return load
 
 
