@@ -106,7 +106,8 @@ def _samples(owner: str) -> list[Sample]:
             count=2,
             flag=None,
         ),
-        Sample(owner=owner, seen_at=datetime.now(UTC), details={"x": 1}, count=9),  # past the where-clause's fixed value
+        # Past the where-clause's fixed value:
+        Sample(owner=owner, seen_at=datetime.now(UTC), details={"x": 1}, count=9),
     ]
 
 
@@ -146,12 +147,14 @@ async def test_the_objects_are_detached_and_their_changes_not_written(
         row = await load_one(session, _BY_ID, id=sample.id)
         assert row is not None
         state = inspect(row)
-        assert state.detached and row not in session
+        assert state.detached
+        assert row not in session
         assert state.identity == (sample.id,)
         row.label = "changed"
     async with sessions() as session, session.begin():
         again = await load_one(session, _BY_ID, id=sample.id)
-        assert again is not None and again.label == "一"
+        assert again is not None
+        assert again.label == "一"
 
 
 async def test_it_reads_in_the_transaction_also_as_its_first_statement(
@@ -166,6 +169,21 @@ async def test_it_reads_in_the_transaction_also_as_its_first_statement(
         await session.rollback()
     async with sessions() as session, session.begin():
         assert await load_all(session, _OF_OWNER, owner="p3") == []
+
+
+async def test_each_transaction_of_a_session_reads_on_its_own_connection(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The driver is kept for the transaction (mch_common.db): never past its end.
+    async with sessions() as session:
+        async with session.begin():
+            session.add_all(_samples("p5"))
+            await session.flush()
+            assert len(await load_all(session, _OF_OWNER, owner="p5")) == 2
+            await session.rollback()
+        async with session.begin():
+            assert await load_all(session, _OF_OWNER, owner="p5") == []
+            assert (await asyncpg_connection(session)).is_in_transaction()
 
 
 async def test_no_row_and_too_many_rows(sessions: async_sessionmaker[AsyncSession]) -> None:
