@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     Date,
     DateTime,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    any_,
     bindparam,
     inspect,
     select,
@@ -186,10 +188,14 @@ async def test_each_transaction_of_a_session_reads_on_its_own_connection(
             assert (await asyncpg_connection(session)).is_in_transaction()
 
 
+_OF_OWNERS = select(Sample).where(Sample.owner == any_(bindparam("owners", type_=ARRAY(String))))
+
+
 async def test_no_row_and_too_many_rows(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session, session.begin():
         session.add_all(_samples("p4"))
         await session.flush()
+        assert len(await load_all(session, _OF_OWNERS, owners=["p4", "nobody"])) == 3  # a list
         assert await load_one(session, _BY_ID, id=uuid7()) is None
         with pytest.raises(MultipleResultsFound):
             await load_one(session, _OF_OWNER, owner="p4")

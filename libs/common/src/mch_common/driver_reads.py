@@ -109,7 +109,7 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Load:
     compiled = statement.compile(dialect=dialect)
     if compiled.post_compile_params:
         # SQLAlchemy renders an IN list's parameters per execution: a list takes `= any()`.
-        raise TypeError("an IN list here: write column == func.any(bindparam(...)) instead")
+        raise TypeError("an IN list: write column == any_(bindparam(name, type_=ARRAY(...)))")
     keys: list[str] = []
     types: list[TypeEngine[Any]] = []
     for column in compiled._result_columns:
