@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
+    func,
     inspect,
     select,
     text,
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mch_common.db import asyncpg_connection, create_engine, session_factory
-from mch_common.driver_reads import load_all, load_one
+from mch_common.driver_reads import load_all, load_one, load_rows
 from mch_common.ids import uuid7
 
 
@@ -227,6 +228,31 @@ async def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(
         await pooled.dispose()
 
 
+_SUMMARY = select(
+    Sample.owner,
+    func.jsonb_build_object("n", Sample.count, "colour", Sample.colour).label("summary"),
+    Sample.colour,
+    Sample.weight,
+    Sample.seen_at,
+).where(Sample.owner == bindparam("owner"))
+
+
+async def test_a_select_of_columns_gives_the_rows_session_execute_gives(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        session.add_all(_samples("p6"))
+        await session.flush()
+        ours = sorted(await load_rows(session, _SUMMARY, owner="p6"), key=str)
+        theirs = sorted(
+            (tuple(row) for row in await session.execute(_SUMMARY, {"owner": "p6"})), key=str
+        )
+    assert ours == theirs
+    assert [[type(v) for v in row] for row in ours] == [[type(v) for v in row] for row in theirs]
+    with pytest.raises(TypeError):
+        await load_rows(session, _OF_OWNER, owner="p6")  # a model's select: load_all
+
+
 def test_only_a_select_of_one_model_without_in_lists_is_taken() -> None:
     with pytest.raises(TypeError):
         _compile_only(select(Sample.id, Sample.owner))
@@ -239,4 +265,4 @@ def _compile_only(statement: Any) -> None:
 
     from mch_common.driver_reads import _compiled
 
-    _compiled(statement, dialect())
+    _compiled(statement, dialect(), entity=True)

@@ -14,6 +14,9 @@ level), sent prepared (asyncpg's per-connection statement cache) in the session'
 transaction, and each row is built with SQLAlchemy's own result processors, so the values are
 what the ORM would give (dates, zoned timestamps, JSONB, enums, numerics).
 
+A select of columns (not of a model) gives its rows as tuples with `load_rows`, each value as
+`session.execute` gives it.
+
 The objects are DETACHED and READ-ONLY: they are not in the session, so a change to one is
 never written, and `session.get` or another ORM select returns a different object for the
 same row. A caller that changes a row loads it with the ORM (a repository's `... for_update`).
@@ -23,7 +26,7 @@ changes, as the ORM's own select does with autoflush off (`mch_common.db.session
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple, cast
 
 from sqlalchemy import Select, inspect
 from sqlalchemy.engine.interfaces import Dialect
@@ -36,6 +39,7 @@ from sqlalchemy.types import TypeEngine
 from mch_common.db import on_driver
 
 _M = TypeVar("_M", bound=DeclarativeBase)
+_Ts = TypeVarTuple("_Ts")
 _Processor = Callable[[Any], Any] | None
 
 
@@ -48,7 +52,7 @@ class _Load:
     # Per `$n`: (the caller's parameter name, None) or (None, a value fixed in the statement).
     params: tuple[tuple[str | None, Any], ...]
     bind_processors: tuple[_Processor, ...]
-    mapper: Mapper[Any]
+    mapper: Mapper[Any] | None  # None: the rows are returned as tuples (`load_rows`)
     keys: tuple[str, ...]  # attribute key of each result column
     types: tuple[TypeEngine[Any], ...]  # SQLAlchemy type of each result column
     primary_key: tuple[int, ...]  # result column positions of the primary key
@@ -64,16 +68,33 @@ _MOST_LOADS = 1000
 async def load_all(session: AsyncSession, statement: Select[_M], **params: Any) -> list[_M]:
     """Every row of `statement` (a `select(Model)`, built once at module level, its parameters
     `bindparam`s given by name here) as detached, read-only `Model` objects."""
-    load = _compiled(statement, session.get_bind().dialect)
+    load, rows = await _fetch(session, statement, params, entity=True)
+    return [_instance(load, row) for row in rows]
+
+
+async def load_rows(
+    session: AsyncSession, statement: Select[*_Ts], **params: Any
+) -> list[tuple[*_Ts]]:
+    """Every row of `statement` (a select of columns, built once at module level) as a tuple
+    of its values, each as `session.execute` would give it."""
+    load, rows = await _fetch(session, cast("Select[Any]", statement), params, entity=False)
+    processors = load.result_processors or ()
+    return [cast("tuple[*_Ts]", tuple(_values(processors, row))) for row in rows]
+
+
+async def _fetch(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any], *, entity: bool
+) -> tuple["_Load", list[Any]]:
+    dialect = session.get_bind().dialect
+    load = _compiled(statement, dialect, entity=entity)
     args = _arguments(load, params)
 
     async def fetch(driver: Any) -> Any:
         if load.result_processors is None:
-            await _learn_result_types(driver, load, session.get_bind().dialect)
+            await _learn_result_types(driver, load, dialect)
         return await driver.fetch(load.sql, *args)
 
-    rows = await on_driver(session, load.sql, fetch)
-    return [_instance(load, row) for row in rows]
+    return load, await on_driver(session, load.sql, fetch)
 
 
 async def load_one(session: AsyncSession, statement: Select[_M], **params: Any) -> _M | None:
@@ -85,27 +106,21 @@ async def load_one(session: AsyncSession, statement: Select[_M], **params: Any) 
     return rows[0] if rows else None
 
 
-def _compiled(statement: Select[Any], dialect: Dialect) -> _Load:
+def _compiled(statement: Select[Any], dialect: Dialect, *, entity: bool) -> _Load:
     load = _LOADS.get(statement)
     if load is None:
-        load = _compile(statement, dialect)
+        load = _compile(statement, dialect, entity=entity)
         if len(_LOADS) < _MOST_LOADS:
             _LOADS[statement] = load
+    if (load.mapper is not None) != entity:
+        raise TypeError("load_all/load_one take a select() of one model, load_rows of columns")
     return load
 
 
-def _compile(statement: Select[Any], dialect: Dialect) -> _Load:
+def _compile(statement: Select[Any], dialect: Dialect, *, entity: bool) -> _Load:
     """The statement as SQLAlchemy compiles it for asyncpg; refused (TypeError) where
     building the objects here would differ from the ORM's loading."""
-    entities = statement.column_descriptions
-    model = entities[0].get("entity") if len(entities) == 1 else None
-    if model is None or entities[0]["expr"] is not model:
-        raise TypeError("load_all/load_one take a select() of one mapped class")
-    mapper: Mapper[Any] = inspect(model)
-    if statement._with_options or mapper.inherits is not None or mapper.polymorphic_on is not None:
-        raise TypeError("loader options and inheritance need the ORM's loading")
-    if mapper.class_manager.dispatch.load:
-        raise TypeError(f"{model.__name__} has load events: read it with the ORM")
+    mapper = _entity_mapper(statement) if entity else None
     compiled = statement.compile(dialect=dialect)
     if compiled.post_compile_params:
         # SQLAlchemy renders an IN list's parameters per execution: a list takes `= any()`.
@@ -113,24 +128,20 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Load:
     keys: list[str] = []
     types: list[TypeEngine[Any]] = []
     for column in compiled._result_columns:
-        attribute = next(
-            (mapper._columntoproperty[c] for c in column.objects if c in mapper._columntoproperty),
-            None,
-        )
-        if attribute is None:
-            raise TypeError(f"result column {column.name} is not an attribute of {model.__name__}")
-        keys.append(attribute.key)
+        keys.append(column.keyname if mapper is None else _attribute_key(mapper, column))
         types.append(column.type)
-    if set(keys) != {attribute.key for attribute in mapper.column_attrs}:
-        raise TypeError(f"{model.__name__} has deferred columns: read it with the ORM")
+    primary_key: tuple[int, ...] = ()
+    if mapper is not None:
+        if set(keys) != {attribute.key for attribute in mapper.column_attrs}:
+            raise TypeError(f"{mapper.class_.__name__} has deferred columns: use the ORM")
+        primary_key = tuple(
+            keys.index(mapper.get_property_by_column(column).key) for column in mapper.primary_key
+        )
     fixed = compiled.construct_params(_check=False)
     params: list[tuple[str | None, Any]] = []
     for name in compiled.positiontup or ():
         bind = compiled.binds[name]
         params.append((bind.key, None) if bind.required else (None, fixed[name]))
-    primary_key = tuple(
-        keys.index(mapper.get_property_by_column(column).key) for column in mapper.primary_key
-    )
     return _Load(
         sql=compiled.string,
         params=tuple(params),
@@ -144,6 +155,26 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Load:
         primary_key=primary_key,
         result_processors=None,
     )
+
+
+def _entity_mapper(statement: Select[Any]) -> Mapper[Any]:
+    entities = statement.column_descriptions
+    model = entities[0].get("entity") if len(entities) == 1 else None
+    if model is None or entities[0]["expr"] is not model:
+        raise TypeError("load_all/load_one take a select() of one mapped class")
+    mapper: Mapper[Any] = inspect(model)
+    if statement._with_options or mapper.inherits is not None or mapper.polymorphic_on is not None:
+        raise TypeError("loader options and inheritance need the ORM's loading")
+    if mapper.class_manager.dispatch.load:
+        raise TypeError(f"{model.__name__} has load events: read it with the ORM")
+    return mapper
+
+
+def _attribute_key(mapper: Mapper[Any], column: Any) -> str:
+    for element in column.objects:
+        if element in mapper._columntoproperty:
+            return str(mapper._columntoproperty[element].key)
+    raise TypeError(f"result column {column.name} is not an attribute of {mapper.class_}")
 
 
 def _arguments(load: _Load, params: dict[str, Any]) -> list[Any]:
@@ -169,14 +200,17 @@ async def _learn_result_types(driver: Any, load: _Load, dialect: Dialect) -> Non
 def _instance(load: _Load, row: Any) -> Any:
     """A detached object of the row, built as the ORM builds one (its state with an identity
     key and no session), without the session's identity map."""
-    processors = load.result_processors or ()
-    values = [
-        row[n] if process is None else process(row[n]) for n, process in enumerate(processors)
-    ]
-    manager = load.mapper.class_manager
-    instance = manager.new_instance()
+    mapper = load.mapper
+    if mapper is None:
+        raise TypeError("load_rows' statement given to load_all")  # pragma: no cover
+    values = _values(load.result_processors or (), row)
+    instance = mapper.class_manager.new_instance()
     instance.__dict__.update(zip(load.keys, values, strict=True))
-    instance_state(instance).key = load.mapper.identity_key_from_primary_key(
+    instance_state(instance).key = mapper.identity_key_from_primary_key(
         tuple(values[n] for n in load.primary_key)
     )
     return instance
+
+
+def _values(processors: tuple[_Processor, ...], row: Any) -> list[Any]:
+    return [row[n] if process is None else process(row[n]) for n, process in enumerate(processors)]
