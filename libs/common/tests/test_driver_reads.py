@@ -253,16 +253,10 @@ async def test_a_select_of_columns_gives_the_rows_session_execute_gives(
         await load_rows(session, _OF_OWNER, owner="p6")  # a model's select: load_all
 
 
-def test_only_a_select_of_one_model_without_in_lists_is_taken() -> None:
-    with pytest.raises(TypeError):
-        _compile_only(select(Sample.id, Sample.owner))
-    with pytest.raises(TypeError):
-        _compile_only(select(Sample).where(Sample.count.in_((1, 2))))
-
-
-def _compile_only(statement: Any) -> None:
-    from sqlalchemy.dialects.postgresql.asyncpg import dialect
-
+def test_only_a_select_of_one_model_without_in_lists_is_taken(owner_engine: AsyncEngine) -> None:
     from mch_common.driver_reads import _compiled
 
-    _compiled(statement, dialect(), entity=True)
+    with pytest.raises(TypeError):
+        _compiled(select(Sample.id, Sample.owner), owner_engine.dialect, entity=True)
+    with pytest.raises(TypeError):
+        _compiled(select(Sample).where(Sample.count.in_((1, 2))), owner_engine.dialect, entity=True)

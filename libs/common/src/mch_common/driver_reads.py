@@ -40,6 +40,7 @@ from mch_common.db import on_driver
 
 _M = TypeVar("_M", bound=DeclarativeBase)
 _Ts = TypeVarTuple("_Ts")
+_AnySelect = Select[*tuple[Any, ...]]
 _Processor = Callable[[Any], Any] | None
 
 
@@ -59,7 +60,7 @@ class _Load:
     result_processors: tuple[_Processor, ...] | None  # known once the statement is prepared
 
 
-_LOADS: dict[Select[Any], _Load] = {}
+_LOADS: dict[_AnySelect, _Load] = {}
 # Statements are built once, at module level: a few dozen per service. Past this many, a
 # caller builds them per call, and the cache stops growing (each such call compiles afresh).
 _MOST_LOADS = 1000
@@ -77,13 +78,13 @@ async def load_rows(
 ) -> list[tuple[*_Ts]]:
     """Every row of `statement` (a select of columns, built once at module level) as a tuple
     of its values, each as `session.execute` would give it."""
-    load, rows = await _fetch(session, cast("Select[Any]", statement), params, entity=False)
+    load, rows = await _fetch(session, statement, params, entity=False)
     processors = load.result_processors or ()
     return [cast("tuple[*_Ts]", tuple(_values(processors, row))) for row in rows]
 
 
 async def _fetch(
-    session: AsyncSession, statement: Select[Any], params: dict[str, Any], *, entity: bool
+    session: AsyncSession, statement: _AnySelect, params: dict[str, Any], *, entity: bool
 ) -> tuple["_Load", list[Any]]:
     dialect = session.get_bind().dialect
     load = _compiled(statement, dialect, entity=entity)
@@ -106,7 +107,7 @@ async def load_one(session: AsyncSession, statement: Select[_M], **params: Any) 
     return rows[0] if rows else None
 
 
-def _compiled(statement: Select[Any], dialect: Dialect, *, entity: bool) -> _Load:
+def _compiled(statement: _AnySelect, dialect: Dialect, *, entity: bool) -> _Load:
     load = _LOADS.get(statement)
     if load is None:
         load = _compile(statement, dialect, entity=entity)
@@ -117,7 +118,7 @@ def _compiled(statement: Select[Any], dialect: Dialect, *, entity: bool) -> _Loa
     return load
 
 
-def _compile(statement: Select[Any], dialect: Dialect, *, entity: bool) -> _Load:
+def _compile(statement: _AnySelect, dialect: Dialect, *, entity: bool) -> _Load:
     """The statement as SQLAlchemy compiles it for asyncpg; refused (TypeError) where
     building the objects here would differ from the ORM's loading."""
     mapper = _entity_mapper(statement) if entity else None
@@ -157,7 +158,7 @@ def _compile(statement: Select[Any], dialect: Dialect, *, entity: bool) -> _Load
     )
 
 
-def _entity_mapper(statement: Select[Any]) -> Mapper[Any]:
+def _entity_mapper(statement: _AnySelect) -> Mapper[Any]:
     entities = statement.column_descriptions
     model = entities[0].get("entity") if len(entities) == 1 else None
     if model is None or entities[0]["expr"] is not model:
