@@ -1,4 +1,5 @@
-"""A hot path's SELECT of one model, sent on the transaction's asyncpg connection.
+"""A hot path's SELECT (of one model, or of columns), sent on the transaction's asyncpg
+connection.
 
 `session.execute(select(Person)...)` costs SQLAlchemy's session, execution path and ORM
 loading around the statement: 250 µs or more of CPU per select where the statement's own
@@ -44,10 +45,10 @@ _AnySelect = Select[*tuple[Any, ...]]
 _Processor = Callable[[Any], Any] | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Load:
     """A statement as sent: its SQL, where each `$n` takes its value from, and how a row
-    becomes an object."""
+    becomes an object. Fixed once compiled, but for its result processors, learnt once."""
 
     sql: str
     # Per `$n`: (the caller's parameter name, None) or (None, a value fixed in the statement).
@@ -73,6 +74,15 @@ async def load_all(session: AsyncSession, statement: Select[_M], **params: Any) 
     return [_instance(load, row) for row in rows]
 
 
+async def load_one(session: AsyncSession, statement: Select[_M], **params: Any) -> _M | None:
+    """The one row of `statement` as a detached, read-only object, or None; more than one row
+    raises `MultipleResultsFound`, as `scalar_one_or_none` does."""
+    rows = await load_all(session, statement, **params)
+    if len(rows) > 1:
+        raise MultipleResultsFound("load_one found more than one row")
+    return rows[0] if rows else None
+
+
 async def load_rows(
     session: AsyncSession, statement: Select[*_Ts], **params: Any
 ) -> list[tuple[*_Ts]]:
@@ -96,15 +106,6 @@ async def _fetch(
         return await driver.fetch(load.sql, *args)
 
     return load, await on_driver(session, load.sql, fetch)
-
-
-async def load_one(session: AsyncSession, statement: Select[_M], **params: Any) -> _M | None:
-    """The one row of `statement` as a detached, read-only object, or None; more than one row
-    raises `MultipleResultsFound`, as `scalar_one_or_none` does."""
-    rows = await load_all(session, statement, **params)
-    if len(rows) > 1:
-        raise MultipleResultsFound("load_one found more than one row")
-    return rows[0] if rows else None
 
 
 def _compiled(statement: _AnySelect, dialect: Dialect, *, entity: bool) -> _Load:
@@ -195,7 +196,7 @@ async def _learn_result_types(driver: Any, load: _Load, dialect: Dialect) -> Non
         type_._cached_result_processor(dialect, attribute.type.oid)
         for type_, attribute in zip(load.types, attributes, strict=True)
     )
-    object.__setattr__(load, "result_processors", processors)
+    load.result_processors = processors
 
 
 def _instance(load: _Load, row: Any) -> Any:
