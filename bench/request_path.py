@@ -7,7 +7,8 @@ replica per core), against the same statements sent by raw asyncpg in the same r
   queued and written in one statement, commit, the answer serialised; the relay publishes the
   event and the sealer chains the record in the same processes);
 - read: `GET /people/{person_no}` (the same checks, the person, their pregnancies and
-  children, the access record, commit, the profile serialised).
+  children, the previous city's notifications, the access record, commit, the profile
+  serialised).
 
 The ceiling sends the same statements in the same transactions through an asyncpg pool from
 this process. Each phase reports throughput, the CPU time per request of the processes doing
@@ -217,6 +218,10 @@ async def service_run(
 _PERSON = "SELECT * FROM people WHERE person_no = $1"
 _PREGNANCIES = "SELECT * FROM pregnancies WHERE person_no = $1 ORDER BY notified_on DESC"
 _CHILDREN = "SELECT * FROM children WHERE mother_person_no = $1 ORDER BY birth_date"
+_PREVIOUS_CITY = (
+    "SELECT * FROM previous_city_records WHERE person_no = $1 AND item_no = $2"
+    " ORDER BY taken_on, as_of, record_key"
+)
 _INSERT_PREGNANCY = (
     "INSERT INTO pregnancies (id, person_no, ward_code, channel, status, notified_on, name,"
     " name_kana, birth_date, age_at_notification, occupation, residence, nationality,"
@@ -325,10 +330,12 @@ async def raw_run(
     async def read(i: int) -> None:
         person_no = people[i % len(people)]
         async with pool.acquire() as conn, conn.transaction():
-            # As the route: the person (checked for the ward), their pregnancies and children.
+            # As the route: the person (checked for the ward), their pregnancies and children,
+            # the pregnancy notifications of the city she moved from.
             assert await conn.fetchrow(_PERSON, person_no) is not None
             await conn.fetch(_PREGNANCIES, person_no)
             await conn.fetch(_CHILDREN, person_no)
+            await conn.fetch(_PREVIOUS_CITY, person_no, "80")  # item 80
             await conn.execute(_RECORDS, *_record("person.view", person_no, {}))
 
     try:

@@ -3,11 +3,12 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, LargeBinary, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.persons.models import PersonMyNumber
 from atena.persons.repository import PersonView, view_query
+from mch_common.driver_reads import load_rows
 from mch_common.mynumber import EncryptedMyNumber
 
 
@@ -33,12 +34,17 @@ async def person_by_blind_index(
     return result
 
 
+# Every lookup by My Number: built once, sent on the driver (mch_common.driver_reads).
+_VIEW_BY_BLIND_INDEX = view_query().where(
+    PersonMyNumber.blind_index == any_(bindparam("blind_indexes", type_=ARRAY(LargeBinary)))
+)
+
+
 async def person_view_by_blind_index(
     session: AsyncSession, blind_indexes: Sequence[bytes]
 ) -> PersonView | None:
-    stmt = view_query().where(PersonMyNumber.blind_index.in_(blind_indexes))
-    row = (await session.execute(stmt)).first()
-    return PersonView(*row) if row is not None else None
+    rows = await load_rows(session, _VIEW_BY_BLIND_INDEX, blind_indexes=list(blind_indexes))
+    return PersonView(*rows[0]) if rows else None
 
 
 def add_my_number(

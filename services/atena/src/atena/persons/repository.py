@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     func,
     insert,
     literal_column,
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.persons.models import Household, Person, PersonChange, PersonMyNumber, PersonVersion
+from mch_common.driver_reads import load_rows
 from mch_common.names import search_key
 from mch_common.person_numbers import person_no_from_serial
 
@@ -175,7 +177,7 @@ class PersonView:
     my_number_ciphertext: bytes | None
 
 
-def view_query() -> Select[Any]:
+def view_query() -> Select[str, str | None, dict[str, Any], str | None, bytes | None]:
     return (
         select(
             Person.person_no,
@@ -189,9 +191,13 @@ def view_query() -> Select[Any]:
     )
 
 
+# Every person read and lookup: built once, sent on the driver (mch_common.driver_reads).
+_VIEW_BY_NUMBER = view_query().where(Person.person_no == bindparam("person_no"))
+
+
 async def person_view(session: AsyncSession, person_no: str) -> PersonView | None:
-    row = (await session.execute(view_query().where(Person.person_no == person_no))).first()
-    return PersonView(*row) if row is not None else None
+    rows = await load_rows(session, _VIEW_BY_NUMBER, person_no=person_no)
+    return PersonView(*rows[0]) if rows else None
 
 
 async def latest_live_version(session: AsyncSession, person_no: str) -> PersonVersion | None:

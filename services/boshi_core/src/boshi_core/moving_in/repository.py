@@ -4,10 +4,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
+from mch_common.driver_reads import load_all
 
 _QUEUE = text(
     "INSERT INTO previous_city_requests (id, person_no, source_municipality, moved_in_on, "
@@ -61,16 +62,18 @@ async def keep_record(session: AsyncSession, **values: Any) -> None:
     await session.execute(_KEEP_RECORD, values)
 
 
+_RECORDS_OF = (
+    select(PreviousCityRecord)
+    .where(PreviousCityRecord.person_no == bindparam("person_no"))
+    .order_by(PreviousCityRecord.taken_on, PreviousCityRecord.as_of, PreviousCityRecord.record_key)
+)
+_RECORDS_OF_ITEM = _RECORDS_OF.where(PreviousCityRecord.item_no == bindparam("item_no"))
+
+
 async def records_of(
     session: AsyncSession, person_no: str, *, item_no: str | None = None
 ) -> Sequence[PreviousCityRecord]:
-    statement = (
-        select(PreviousCityRecord)
-        .where(PreviousCityRecord.person_no == person_no)
-        .order_by(
-            PreviousCityRecord.taken_on, PreviousCityRecord.as_of, PreviousCityRecord.record_key
-        )
-    )
-    if item_no is not None:
-        statement = statement.where(PreviousCityRecord.item_no == item_no)
-    return (await session.scalars(statement)).all()
+    """Read-only (mch_common.driver_reads): every profile read shows them."""
+    if item_no is None:
+        return await load_all(session, _RECORDS_OF, person_no=person_no)
+    return await load_all(session, _RECORDS_OF_ITEM, person_no=person_no, item_no=item_no)

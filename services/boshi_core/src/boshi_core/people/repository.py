@@ -8,13 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boshi_core.births.models import Child
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import Pregnancy
+from mch_common.driver_reads import load_all, load_one
 
 # Built once: on every write's path, and building a statement costs more than running it.
 _BY_NUMBER = select(Person).where(Person.person_no == bindparam("person_no"))
 
 
 async def get(session: AsyncSession, person_no: str) -> Person | None:
-    return (await session.execute(_BY_NUMBER, {"person_no": person_no})).scalar_one_or_none()
+    """The person as boshi_core's read model holds them: read-only (mch_common.driver_reads;
+    the read model changes only through `upsert_snapshot(s)`)."""
+    return await load_one(session, _BY_NUMBER, person_no=person_no)
 
 
 def _date(value: Any) -> date | None:
@@ -89,9 +92,10 @@ _CHILDREN_OF = (
 
 
 async def pregnancies_of(session: AsyncSession, person_no: str) -> list[Pregnancy]:
-    return list((await session.execute(_PREGNANCIES_OF, {"person_no": person_no})).scalars())
+    """Read-only (mch_common.driver_reads): the profile shows them."""
+    return await load_all(session, _PREGNANCIES_OF, person_no=person_no)
 
 
 async def children_of(session: AsyncSession, mother_person_no: str) -> list[Child]:
-    rows = await session.execute(_CHILDREN_OF, {"mother_person_no": mother_person_no})
-    return list(rows.scalars())
+    """Read-only (mch_common.driver_reads): the profile shows them."""
+    return await load_all(session, _CHILDREN_OF, mother_person_no=mother_person_no)
