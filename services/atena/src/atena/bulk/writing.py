@@ -17,6 +17,7 @@ from atena.bulk.report import LoadReport
 from atena.bulk.statements import (
     BEFORE,
     CHANGED_EVENTS,
+    CHUNK_PLANS,
     CHANGES,
     CLOSE_VERSIONS,
     DIFF,
@@ -72,6 +73,7 @@ class ChunkWriter:
 
     async def write(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
         """The chunk's rows, history, events and My Numbers, in the caller's transaction."""
+        await conn.execute(CHUNK_PLANS)
         if not self.initial:  # (an initial load has no numbers to collide with)
             await self._refuse_numbers_of_others(conn, prepared)
         if prepared.new:
