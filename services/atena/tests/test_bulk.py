@@ -361,7 +361,8 @@ async def schema_objects(sessions: async_sessionmaker[AsyncSession]) -> set[str]
             for row in await session.execute(
                 text(
                     "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-                    " UNION ALL SELECT conname || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END"
+                    " UNION ALL SELECT conname"
+                    " || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END"
                     " FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
                 )
             )

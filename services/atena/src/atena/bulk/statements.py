@@ -166,7 +166,11 @@ WITH s AS MATERIALIZED (
 )
 {result}
 """
-REGISTER_EVENTS = _REGISTER.format(result="SELECT person_no, eff, after::text FROM n")
+# Three arrays in one row, not a row per person: far less for the loader's event loop to
+# unpack (a tenth of its time went to the rows). One aggregation keeps them in step.
+REGISTER_EVENTS = _REGISTER.format(
+    result="SELECT array_agg(person_no), array_agg(eff), array_agg(after::text) FROM n"
+)
 REGISTER_ONLY = _REGISTER.format(result="SELECT count(*) FROM changes")
 HOUSEHOLDS_KNOWN = (
     "SELECT h.external_key, h.household_no FROM unnest($1::text[]) AS k (external_key)"
