@@ -92,7 +92,8 @@ async def drop_secondary_indexes(conn: asyncpg.Connection) -> None:
 
 def plan_rebuild(deferred: Sequence[tuple[str, str]]) -> list[Job]:
     """The jobs that build the deferred `(name, ddl)` rows, then ANALYZE, in the order they
-    are preferred (index builds first, each table's before its keys and statistics)."""
+    are preferred: index builds first (the table every key points at first, and the unique
+    indexes, which their constraints wait for), then the keys, then the statistics."""
     builds: list[Job] = []
     finishing: list[Job] = []
     for name, ddl in deferred:
@@ -155,7 +156,13 @@ def plan_rebuild(deferred: Sequence[tuple[str, str]]) -> list[Job]:
         )
         for table in REBUILT_TABLES
     ]
+    # person's builds first, a unique one first of each table's: the keys wait for them.
+    builds.sort(key=lambda b: (_table_order(next(iter(b.locks))), not b.key.startswith("build uq")))
     return builds + finishing + statistics
+
+
+def _table_order(table: str) -> int:
+    return REBUILT_TABLES.index(table) if table in REBUILT_TABLES else len(REBUILT_TABLES)
 
 
 async def restore_indexes(connections: Sequence[asyncpg.Connection]) -> None:
