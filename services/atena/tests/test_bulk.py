@@ -469,6 +469,39 @@ async def test_a_rebuild_interrupted_between_its_steps_is_finished_by_the_next(
     assert await schema_objects(committed_sessions) == before
 
 
+@pytest.mark.parametrize(("emit_events", "commit"), [(True, "on"), (False, "off")])
+async def test_a_load_with_events_commits_its_chunks_durably(
+    tmp_path: Path,
+    load_settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],  # (empties the tables afterwards)
+    emit_events: bool,
+    commit: str,
+) -> None:
+    """An asynchronous commit is visible before it is durable: the relay could publish a chunk
+    that a crash of the database then takes back. Without events a re-run repairs it."""
+    from atena.bulk.loader import Loader
+    from mch_common.dates import today_tokyo
+
+    rows, _ = many_rows(3, households=1)
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
+    try:
+        loader = Loader(
+            [conn],
+            tenant=load_settings.tenant,
+            vault=load_settings.vault,
+            actor="test",
+            today=today_tokyo(),
+            emit_events=emit_events,
+        )
+        report = await loader.load(str(path))
+        assert (report.lines, report.rejected) == (3, 0)
+        assert await conn.fetchval("SHOW synchronous_commit") == commit
+    finally:
+        await conn.close()
+
+
 async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
     tmp_path: Path,
     load_settings: Settings,

@@ -200,7 +200,11 @@ async def restore_indexes(connections: Sequence[asyncpg.Connection]) -> None:
             _CONSTRAINT_EXISTS, *job.unless_constraint
         ):
             return  # added by an interrupted rebuild
-        async with conn.transaction():
+        # BEGIN and COMMIT sent as statements: a chunk's `conn.transaction()` cancelled in its
+        # rollback (another chunk failed) leaves asyncpg believing it is still open, and a new
+        # one would start as a SAVEPOINT outside any transaction.
+        await conn.execute("BEGIN")
+        try:
             if job.merge_join:
                 # The check merges the two indexes built before, where a hash join would
                 # read and hash both whole tables (a third slower).
@@ -209,6 +213,11 @@ async def restore_indexes(connections: Sequence[asyncpg.Connection]) -> None:
                 await conn.execute(statement)
             if job.done_with is not None:
                 await conn.execute("DELETE FROM bulk_deferred_index WHERE name = $1", job.done_with)
+        except BaseException:
+            if not conn.is_closed():
+                await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
 
     async def work(conn: asyncpg.Connection) -> None:
         nonlocal failed
