@@ -361,8 +361,9 @@ async def schema_objects(sessions: async_sessionmaker[AsyncSession]) -> set[str]
             for row in await session.execute(
                 text(
                     "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-                    " UNION ALL SELECT conname FROM pg_constraint"
-                    " WHERE connamespace = 'public'::regnamespace"
+                    " UNION ALL SELECT conname"
+                    " || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END"
+                    " FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
                 )
             )
         }
@@ -429,6 +430,76 @@ async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_i
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 40, table
     assert len(await outbox(committed_sessions)) == 40
     assert await count(committed_sessions, "SELECT count(*) FROM household") == 5
+
+
+async def test_a_rebuild_interrupted_between_its_steps_is_finished_by_the_next(
+    tmp_path: Path,
+    load_settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A unique constraint is built as an index then attached, a foreign key added NOT VALID
+    then validated: a rebuild stopped after the first steps is completed by the next load."""
+    from atena.bulk.indexes import drop_secondary_indexes, plan_rebuild
+
+    before = await schema_objects(committed_sessions)
+    rows, _ = many_rows(12, households=3)
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    await cli.load(load_settings, str(path), chunk_size=5, connections=2, quiet=True)
+    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
+    try:
+        await drop_secondary_indexes(conn)
+        deferred = [
+            tuple(row) for row in await conn.fetch("SELECT name, ddl FROM bulk_deferred_index")
+        ]
+        jobs = plan_rebuild(deferred)
+        first_steps = [j for j in jobs if j.key.startswith(("build uq_", "add fk_"))]
+        assert {j.key.split()[0] for j in first_steps} == {"build", "add"}
+        for job in first_steps:  # the steps that leave their deferred row in place
+            assert job.done_with is None
+            for statement in job.statements:
+                await conn.execute(statement)
+        half_done = await schema_objects(committed_sessions)
+        assert any(name.endswith(" NOT VALID") for name in half_done)
+    finally:
+        await conn.close()
+    again = await cli.load(load_settings, str(path), chunk_size=5, connections=2, quiet=True)
+    assert again.unchanged == 12
+    assert await count(committed_sessions, "SELECT count(*) FROM bulk_deferred_index") == 0
+    assert await schema_objects(committed_sessions) == before
+
+
+@pytest.mark.parametrize(("emit_events", "commit"), [(True, "on"), (False, "off")])
+async def test_a_load_with_events_commits_its_chunks_durably(
+    tmp_path: Path,
+    load_settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],  # (empties the tables afterwards)
+    emit_events: bool,
+    commit: str,
+) -> None:
+    """An asynchronous commit is visible before it is durable: the relay could publish a chunk
+    that a crash of the database then takes back. Without events a re-run repairs it."""
+    from atena.bulk.loader import Loader
+    from mch_common.dates import today_tokyo
+
+    rows, _ = many_rows(3, households=1)
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
+    try:
+        loader = Loader(
+            [conn],
+            tenant=load_settings.tenant,
+            vault=load_settings.vault,
+            actor="test",
+            today=today_tokyo(),
+            emit_events=emit_events,
+        )
+        report = await loader.load(str(path))
+        assert (report.lines, report.rejected) == (3, 0)
+        assert await conn.fetchval("SHOW synchronous_commit") == commit
+    finally:
+        await conn.close()
 
 
 async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(

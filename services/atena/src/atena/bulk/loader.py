@@ -96,8 +96,11 @@ class Loader:
             await conn.execute(SETUP)
             # Compiling the big set-based statements (JIT) costs more than it saves here.
             await conn.execute("SET jit = off")
-            # A crash loses at most the last chunks' commits, and a re-run loads them again.
-            await conn.execute("SET synchronous_commit = off")
+            if not self.emit_events:
+                # A crash of the database loses at most the last chunks' commits, and a re-run
+                # loads them again. Not with events: an asynchronous commit is seen by the relay
+                # before it is durable, which could publish a chunk the crash then takes back.
+                await conn.execute("SET synchronous_commit = off")
             # A chunk's snapshots are kept in memory while they are written three times.
             await conn.execute("SET work_mem = '64MB'")
         if await self.conn.fetchval("SELECT count(*) FROM bulk_deferred_index"):

@@ -18,6 +18,7 @@ from atena.bulk.statements import (
     BEFORE,
     CHANGED_EVENTS,
     CHANGES,
+    CHUNK_PLANS,
     CLOSE_VERSIONS,
     DIFF,
     EFFECTIVE,
@@ -72,6 +73,7 @@ class ChunkWriter:
 
     async def write(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
         """The chunk's rows, history, events and My Numbers, in the caller's transaction."""
+        await conn.execute(CHUNK_PLANS)
         if not self.initial:  # (an initial load has no numbers to collide with)
             await self._refuse_numbers_of_others(conn, prepared)
         if prepared.new:
@@ -117,15 +119,15 @@ class ChunkWriter:
             LOADED,
         )
         if self.emit_events:
-            registered = await conn.fetch(REGISTER_EVENTS, *register)
+            person_nos, effective, afters = await conn.fetchrow(REGISTER_EVENTS, *register)
             # The payloads are made as the batch takes them, a slice at a time (peak memory).
             row = await asyncio.to_thread(
                 batch_row_of,
                 source=self.source,
                 type=events.PERSON_REGISTERED.type,
                 tenant=self.tenant,
-                subjects=[no for no, _, _ in registered],
-                payloads=(registered_payload(no, eff, after) for no, eff, after in registered),
+                subjects=person_nos,
+                payloads=map(registered_payload, person_nos, effective, afters),
             )
             await conn.execute(INSERT_BATCH_ROW, *row.params())
         else:
