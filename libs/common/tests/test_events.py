@@ -483,3 +483,37 @@ async def test_more_streams_than_one_page_are_all_found_and_deleted(
         assert sorted(await bus.delete_namespace()) == sorted(names)
     finally:
         await bus.close(drain=False)
+
+
+async def test_a_batch_the_database_failed_comes_back_ahead_of_later_events(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
+) -> None:
+    """The database fails while the first event is applied (a stale pooled connection right
+    after a PostgreSQL restart) and is fine at once after: the consumer's next fetch must get
+    that event again before the one after it, or a person's later change lands first."""
+    handled: list[str] = []
+    failed: list[str] = []
+
+    async def flaky(session: AsyncSession, event: CloudEvent) -> None:
+        if len(failed) < 2:  # the batch, then its replay message by message
+            failed.append(event.id)
+            raise ConnectionResetError("the connection went away")  # infrastructure, not data
+        await record_applied(session, event)
+        handled.append(event.id)
+
+    first, second = await emit(committed_sessions, "ordered", 2)
+    await OutboxRelay(engine, bus.js, bus.naming).relay_once()
+    consumer = make_consumer(bus, committed_sessions, "ordered", flaky, batch_size=1)
+    for _ in range(20):
+        try:
+            await consumer.consume_once(timeout=0.2)
+        except ConnectionResetError:
+            await asyncio.sleep(0.1)  # the run loop's pause, shorter than any delay would be
+        if len(handled) == 2:
+            break
+    assert failed == [first, first]
+    assert handled == [first, second]

@@ -11,9 +11,12 @@ the acks. Two replicas applying side by side would put one person's changes in e
 replica would, and a replica that dies leaves the turns to the others.
 
 Catching up after a fault: a consumer that is alive hands a batch it could not apply (its
-database is down) back with a short delay; one that died leaves its batch to JetStream, which
-redelivers it after `ack_wait`, kept short (5 s) because a long batch is kept alive with
-in-progress signals instead.
+database is down) back at once, and JetStream offers a message handed back ahead of every later
+one: with a delay, a fetch made before it ran out took the later messages first (a person's
+later change applied before the earlier one, right after a PostgreSQL restart). The run loop's
+pause paces the retries. A consumer that died leaves its batch to JetStream, which redelivers it
+after `ack_wait`, kept short (5 s) because a long batch is kept alive with in-progress signals
+instead.
 """
 
 import asyncio
@@ -45,8 +48,6 @@ Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 DEFAULT_BACKOFF = (0.5, 2.0, 10.0, 30.0)
 DEFAULT_ACK_WAIT = 5.0
-# A batch that failed for a reason other than its messages is offered again after this long.
-HAND_BACK_DELAY = 1.0
 # Held from fetch to ack by the replica whose turn it is (see the module's docstring).
 _TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:durable, 0))")
 # Per process, counted at commit: with several replicas on one durable, each one's share.
@@ -172,14 +173,11 @@ class EventConsumer:
         keep_alive = asyncio.create_task(self._keep_in_progress(msgs))
         try:
             await self._apply_batch(msgs)
-        except asyncio.CancelledError:
-            # Stopped mid-batch: hand the messages back now rather than after ack_wait.
-            await self._hand_back(msgs, delay=None)
-            raise
-        except Exception:
-            # Handler failures are settled per message inside; what escapes is the database or
-            # the network, so the whole batch comes back soon instead of after ack_wait.
-            await self._hand_back(msgs, delay=HAND_BACK_DELAY)
+        except BaseException:
+            # Handler failures are settled per message inside; what escapes is the database,
+            # the network or a stop: the whole batch goes back now, ahead of later messages,
+            # instead of after ack_wait.
+            await self._hand_back(msgs)
             raise
         finally:
             keep_alive.cancel()
@@ -198,12 +196,12 @@ class EventConsumer:
             return
 
     @staticmethod
-    async def _hand_back(msgs: list[Msg], *, delay: float | None) -> None:
+    async def _hand_back(msgs: list[Msg]) -> None:
         for msg in msgs:
             if msg.is_acked:
                 continue
             try:
-                await msg.nak(delay=delay)
+                await msg.nak()
             except Exception:  # noqa: BLE001 - NATS is away too: ack_wait redelivers
                 return
 
