@@ -517,3 +517,37 @@ async def test_a_batch_the_database_failed_comes_back_ahead_of_later_events(
             break
     assert failed == [first, first]
     assert handled == [first, second]
+
+
+async def test_a_killed_consumers_batch_is_applied_before_what_followed_it(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+    applied_table: None,
+) -> None:
+    """A consumer dies holding a fetched batch (never acked); the process replacing it starts
+    while later events wait: the dead batch is applied first, once JetStream offers it again."""
+    handled: list[str] = []
+
+    async def keep(session: AsyncSession, event: CloudEvent) -> None:
+        await record_applied(session, event)
+        handled.append(event.id)
+
+    relay = OutboxRelay(engine, bus.js, bus.naming)
+    (first,) = await emit(committed_sessions, "killed", 1)
+    await relay.relay_once()
+    dead = make_consumer(bus, committed_sessions, "killed", keep, ack_wait=1.0)
+    await dead.start()
+    assert dead._sub is not None
+    (held,) = await dead._sub.fetch(1, timeout=2)  # fetched, then the process is killed
+    assert held.metadata.sequence.stream is not None
+    (second,) = await emit(committed_sessions, "killed", 1)
+    await relay.relay_once()
+    successor = make_consumer(bus, committed_sessions, "killed", keep, ack_wait=1.0)
+    await successor.start()
+    for _ in range(40):
+        await successor.consume_once(timeout=0.2)
+        if len(handled) == 2:
+            break
+    assert handled == [first, second]

@@ -16,11 +16,15 @@ one: with a delay, a fetch made before it ran out took the later messages first 
 later change applied before the earlier one, right after a PostgreSQL restart). The run loop's
 pause paces the retries. A consumer that died leaves its batch to JetStream, which redelivers it
 after `ack_wait`, kept short (5 s) because a long batch is kept alive with in-progress signals
-instead.
+instead; the process that replaces it finds the batch still out when it starts and waits
+`ack_wait` before its first fetch, so the batch comes back ahead of what followed it. (Another
+replica that is running when one dies does not wait: the dead one's batch can then be applied
+after later messages.)
 """
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +94,8 @@ class EventConsumer:
         self.applied = 0
         self.dead_lettered = 0
         self._stopping = asyncio.Event()
+        # Set by start(): until then (monotonic time), a dead predecessor's batch may be out.
+        self._predecessor_until: float | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
 
     @classmethod
@@ -126,6 +132,11 @@ class EventConsumer:
         )
         await self.bus.ensure_dead_letter_stream()
         self._sub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
+        if (await self._sub.consumer_info()).num_ack_pending:
+            # A batch of the process this one replaces (killed mid-batch) is still out.
+            # JetStream offers it again after ack_wait, ahead of later messages; fetching
+            # before then would apply the messages after it first.
+            self._predecessor_until = time.monotonic() + self.ack_wait
 
     async def run(self) -> None:
         if self._sub is None:
@@ -155,6 +166,11 @@ class EventConsumer:
             await self.start()
         if self._sub is None:
             raise RuntimeError(f"consumer {self.name} has no subscription")
+        if self._predecessor_until is not None:
+            if time.monotonic() < self._predecessor_until:
+                await asyncio.sleep(min(timeout, self._predecessor_until - time.monotonic()))
+                return 0
+            self._predecessor_until = None
         async with self.sessions() as turn, turn.begin():
             await turn.execute(_TURN, {"durable": f"mch.consumer.{self.name}"})
             return await self._fetch_and_apply(self._sub, timeout)
