@@ -7,6 +7,8 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
+
 from mch_common.db import create_database, drop_database, with_database
 from mch_testing import servers
 
@@ -49,3 +51,17 @@ async def scratch_database(prefix: str) -> AsyncIterator[str]:
             yield with_database(server, name)
         finally:
             await drop_database(server, name)
+
+
+async def _kept_as_it_is(connection: asyncpg.Connection) -> None:
+    """Nothing: each ceiling's transaction ends itself, and nothing else sets session state."""
+
+
+async def ceiling_pool(dsn: str, size: int, *, max_size: int | None = None) -> asyncpg.Pool:
+    """The asyncpg pool a ceiling sends its statements through. asyncpg resets a connection
+    on release by default (RESET ALL, UNLISTEN *, CLOSE ALL, advisory unlocks: one more round
+    trip per transaction); the services' pool (SQLAlchemy's) does not, so neither does this:
+    the ceiling sends the service's statements and no others."""
+    return await asyncpg.create_pool(
+        dsn, min_size=size, max_size=max_size or size, reset=_kept_as_it_is
+    )

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _common import peak_rss_mb
+from _common import ceiling_pool, peak_rss_mb
 from _cpu import children, cpu_seconds, total_cpu_seconds
 from _http import LeanClient, wait_ready
 
@@ -517,7 +517,7 @@ async def main() -> None:
                 await asyncio.gather(*(closed_loop(w) for w in range(32)))
                 throughput = done / 5
 
-            pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=20, max_size=20)
+            pool = await ceiling_pool(asyncpg_dsn(database_url), 20)
             assert pool is not None
             vault = settings.vault
 

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from _common import ceiling_pool
 from _http import LeanClient, run_pool, service_replicas, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
@@ -115,7 +116,7 @@ async def rest_run(base_urls: list[str], keys: TestKeySet, people: list[str]) ->
 async def direct_run(dsn: str, people: list[str]) -> float:
     """The same rows (pregnancy or checkup, its access record, its outbox event) inserted
     straight through asyncpg, one transaction per write."""
-    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=CONCURRENCY)
+    pool = await ceiling_pool(dsn, CONCURRENCY)
     assert pool is not None
     form = notification(None)["form"]
     edd = date.fromisoformat(form["expected_delivery_date"])

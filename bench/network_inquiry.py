@@ -48,6 +48,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
+from _common import ceiling_pool
 from _http import LeanClient, service_replicas, wait_ready
 
 import intermediate_server
@@ -388,8 +389,8 @@ async def direct_run(
     them: the requester's (held open), the hub's and the provider's on connections of another
     pool (as the service's network pool: on one pool, requesters holding every connection
     would wait for each other)."""
-    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=2 * CONCURRENCY)
-    network = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=2 * CONCURRENCY)
+    pool = await ceiling_pool(dsn, CONCURRENCY, max_size=2 * CONCURRENCY)
+    network = await ceiling_pool(dsn, CONCURRENCY, max_size=2 * CONCURRENCY)
     assert pool is not None
     assert network is not None
 

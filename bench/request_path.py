@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _common import result_line
+from _common import ceiling_pool, result_line
 from _http import LeanClient, Replica, cpu_seconds, replica_processes, run_pool, wait_ready
 from boshi_intake import seed_people
 
@@ -267,7 +267,7 @@ def _record(action: str, person_no: str, detail: dict[str, Any]) -> list[list[An
 async def raw_run(
     dsn: str, people: list[str], warm: list[str], backends: BackendClock
 ) -> tuple[Phase, Phase]:
-    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=CONCURRENCY)
+    pool = await ceiling_pool(dsn, CONCURRENCY)
     form = notification(None)["form"]
     edd = date.fromisoformat(form["expected_delivery_date"])
     applied = date.fromisoformat(form["application_date"])

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import asyncpg
 import httpx
 import jwt
 import pyotp
@@ -40,7 +39,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import result_line, scratch_database
+from _common import ceiling_pool, result_line, scratch_database
 
 from identity.config import Settings
 from identity.crypto import (
@@ -241,11 +240,7 @@ async def run(args: argparse.Namespace) -> list[str]:
 
                 # Ceiling: the same database work (client look-up, hash-chained audit record
                 # under the chain lock, commit) through raw asyncpg, plus the signature.
-                pool = await asyncpg.create_pool(
-                    asyncpg_dsn(database_url),
-                    min_size=args.concurrency,
-                    max_size=args.concurrency,
-                )
+                pool = await ceiling_pool(asyncpg_dsn(database_url), args.concurrency)
 
                 async def raw_client_token(i: int) -> bool:
                     async with pool.acquire() as conn, conn.transaction():

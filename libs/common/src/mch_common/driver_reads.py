@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeEngine
 
-from mch_common.db import on_driver
+from mch_common.db import dialect_of, on_driver
 
 _M = TypeVar("_M", bound=DeclarativeBase)
 _Ts = TypeVarTuple("_Ts")
@@ -96,7 +96,7 @@ async def load_rows(
 async def _fetch(
     session: AsyncSession, statement: _AnySelect, params: dict[str, Any], *, entity: bool
 ) -> tuple["_Load", list[Any]]:
-    dialect = session.get_bind().dialect
+    dialect = dialect_of(session)
     load = _compiled(statement, dialect, entity=entity)
     args = _arguments(load, params)
 

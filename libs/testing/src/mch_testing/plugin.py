@@ -23,6 +23,7 @@ from mch_common.db import (
     create_engine,
     database_name,
     drop_database,
+    session_factory,
     with_database,
 )
 from mch_common.db_roles import drop_runtime_role, ensure_runtime_role
@@ -183,7 +184,7 @@ async def committed_sessions(
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Real commits, for tests where other connections (a relay, a consumer) must see the data;
     every table but the append-only audit log and `preserved_tables` is emptied afterwards."""
-    yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    yield session_factory(engine)  # the services' own sessions (mch_common.db_session)
     await empty_tables(engine, keep=preserved_tables)
 
 

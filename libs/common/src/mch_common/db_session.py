@@ -1,0 +1,175 @@
+"""The services' session: its transaction is one pooled connection that the hot paths drive
+themselves, and the ORM joins it only when a request uses the ORM.
+
+SQLAlchemy's own session lifecycle (begin, connection checkout, commit, close) costs several
+times a BEGIN, a SELECT and a COMMIT sent by asyncpg (docs/benchmarks.md: 640-840 µs against
+190 µs of CPU on one machine), most of it in its greenlet hops and state machines. A request
+that sends its statements on the driver (`mch_common.db.on_driver`: the unit of work,
+`insert_new`, `mch_common.driver_reads`) does not need it: `DriverFirstSession` checks out
+one `Connection`, the driver statements run on it in one asyncpg transaction, and
+`end_transaction` commits that on the driver and returns the connection to the pool without a
+greenlet. A request that uses the ORM (`add`, `execute`, `get`) gets the same connection from
+`get_bind`, so its statements are in the same transaction, and the session's commit or
+rollback ends it (with what was sent on the driver).
+
+Everything else behaves as a `Session`: `begin()`, `commit()`, `rollback()`, `close()`,
+savepoints, an error of the COMMIT raised as SQLAlchemy raises it.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import greenlet_spawn
+
+
+@dataclass(slots=True)
+class HeldConnection:
+    connection: Connection
+    adapted: Any  # SQLAlchemy's asyncpg adapter (the DBAPI connection)
+
+
+class DriverFirstSession(Session):
+    """A `Session` (the sync half of an `AsyncSession`) whose transaction is a connection it
+    holds (see the module's docstring)."""
+
+    _held: HeldConnection | None = None
+    _connected_for: SessionTransaction | None = None
+
+    def held_connection(self) -> HeldConnection:
+        """The transaction's connection, checked out on first use. Sync: call it in a greenlet
+        (the pool may open a connection or ping an idle one)."""
+        if self._held is None:
+            engine = self.bind
+            if not isinstance(engine, Engine):
+                raise TypeError("a DriverFirstSession is bound to an engine")
+            connection = engine.connect()
+            self._held = HeldConnection(connection, connection.connection.dbapi_connection)
+        return self._held
+
+    def get_bind(self, mapper: Any = None, **kw: Any) -> Connection:
+        return self.held_connection().connection
+
+    def rollback(self) -> None:
+        super().rollback()
+        self._end(commit=False)  # statements on the driver the session had not seen
+
+    def close(self) -> None:
+        super().close()
+        self._end(commit=False)
+
+    def reset(self) -> None:
+        super().reset()
+        self._end(commit=False)
+
+    def invalidate(self) -> None:
+        super().invalidate()
+        if self._held is not None and not self._held.connection.invalidated:
+            self._held.connection.invalidate()
+        self._end(commit=False)
+
+    def _end(self, *, commit: bool) -> None:
+        """End what is left of the held transaction and return its connection (in a
+        greenlet: the COMMIT or ROLLBACK is a round trip)."""
+        held, self._held = self._held, None
+        self._connected_for = None
+        if held is None:
+            return
+        try:
+            if held.adapted._transaction is not None and not held.connection.invalidated:
+                try:
+                    held.adapted.commit() if commit else held.adapted.rollback()
+                except Exception as error:  # noqa: BLE001 - raised as SQLAlchemy raises it
+                    _raise_translated(held, "COMMIT" if commit else "ROLLBACK", error)
+        finally:
+            held.connection.close()
+
+
+@event.listens_for(DriverFirstSession, "after_commit")
+def _commit_held(session: Session) -> None:
+    # Fired for a savepoint's release too: only the outermost commit ends the transaction.
+    # The statements sent on the driver alone are still to commit (the ORM's are committed).
+    current = session._transaction
+    outermost = current is not None and current.parent is None and not current.nested
+    if isinstance(session, DriverFirstSession) and outermost:
+        session._end(commit=True)
+
+
+@event.listens_for(DriverFirstSession, "after_transaction_end")
+def _release_held(session: Session, transaction: SessionTransaction) -> None:
+    # The session's outermost transaction ended without a commit (rolled back or closed).
+    if isinstance(session, DriverFirstSession) and transaction.parent is None:
+        session._end(commit=False)
+
+
+def _raise_translated(held: HeldConnection, sql: str, error: Exception) -> None:
+    from mch_common.db import _raise_as_sqlalchemy  # mch_common.db imports this module
+
+    _raise_as_sqlalchemy(held.connection, held.adapted, sql, error)
+
+
+async def held_connection(session: AsyncSession) -> HeldConnection | None:
+    """The connection a `DriverFirstSession` holds for its transaction (checked out if it was
+    not yet); None for another session (a test's, bound to its own connection). When the
+    session itself is in a transaction, that transaction (a savepoint's too: its SAVEPOINT is
+    sent here) is given the connection first."""
+    sync = session.sync_session
+    if not isinstance(sync, DriverFirstSession):
+        return None
+    current = sync._transaction
+    if current is not None and current is not sync._connected_for:
+        await session.connection()
+        sync._connected_for = current
+    held = sync._held
+    if held is None:
+        held = await greenlet_spawn(sync.held_connection)
+    return held
+
+
+async def end_transaction(session: AsyncSession, *, commit: bool) -> None:
+    """Commit (or roll back) the session's transaction and release its connection. A request
+    that did not use the ORM ends on the driver, without SQLAlchemy's session lifecycle."""
+    sync = session.sync_session
+    if not isinstance(sync, DriverFirstSession) or sync.in_transaction():
+        async with session:  # closed however the commit ends, shielded as AsyncSession does
+            await (session.commit() if commit else session.rollback())
+        return
+    held, sync._held = sync._held, None
+    if held is not None:
+        await _end_on_driver(held, commit=commit)
+
+
+async def _end_on_driver(held: HeldConnection, *, commit: bool) -> None:
+    adapted = held.adapted
+    pending = adapted._transaction
+    adapted._transaction = None
+    try:
+        if pending is not None:
+            try:
+                await (pending.commit() if commit else pending.rollback())
+            except Exception as error:  # noqa: BLE001 - raised as SQLAlchemy raises it
+                sql = "COMMIT" if commit else "ROLLBACK"
+                await greenlet_spawn(_raise_translated, held, sql, error)
+    except Exception:
+        raise  # PostgreSQL ended the transaction (a disconnect invalidated the connection)
+    except BaseException:
+        # Cancelled mid-COMMIT: the connection's state is unknown, so it is closed, never
+        # handed out again (outside a greenlet this sends nothing).
+        held.connection.invalidate()
+        raise
+    finally:
+        await _release(held)
+
+
+async def _release(held: HeldConnection) -> None:
+    """Back to the pool. Nothing is left to send, so this needs no greenlet, unless the pool
+    is past its size (it closes the connection: a round trip) or the connection is broken."""
+    pool = held.connection.engine.pool
+    overflowed = getattr(pool, "overflow", lambda: 0)() > 0
+    if overflowed or held.connection.invalidated or held.connection.in_transaction():
+        await greenlet_spawn(held.connection.close)
+    else:
+        held.connection.close()

@@ -1,0 +1,251 @@
+"""The services' session (mch_common.db_session): one held connection per transaction, ended
+on the driver when the ORM was not used, joined by the ORM when it is; always back in the
+pool, never handed out again mid-transaction."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import Integer, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mch_common.db import (
+    asyncpg_connection,
+    create_engine,
+    execute_on_driver,
+    session_factory,
+    unit_of_work,
+)
+from mch_common.driver_reads import load_all
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Held(_Base):
+    __tablename__ = "held_sample"
+
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag: Mapped[int] = mapped_column(Integer)
+
+
+ALL = select(Held).order_by(Held.n)
+INSERT = "INSERT INTO held_sample (n, tag) VALUES ($1, $2)"
+BACKEND = "SELECT pg_backend_pid()"
+
+
+@pytest.fixture
+async def pooled(database_url: str, owner_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("DROP TABLE IF EXISTS held_sample"))
+        # The tag is unique only at COMMIT: a duplicate fails the COMMIT, not the INSERT.
+        await conn.execute(
+            text(
+                "CREATE TABLE held_sample (n int PRIMARY KEY, tag int,"
+                " CONSTRAINT held_tag UNIQUE (tag) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def made(pooled: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(pooled)
+
+
+async def rows(pooled: AsyncEngine) -> list[tuple[int, int]]:
+    async with pooled.connect() as conn:
+        result = await conn.execute(text("SELECT n, tag FROM held_sample ORDER BY n"))
+        return [(n, tag) for n, tag in result]
+
+
+def checked_out(pooled: AsyncEngine) -> int:
+    count: int = pooled.pool.checkedout()  # type: ignore[attr-defined]
+    return count
+
+
+async def test_a_driver_only_unit_of_work_commits_and_returns_its_connection(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(made) as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+        assert checked_out(pooled) == 1
+        # The session's own transaction: its reads see the insert before the commit.
+        assert [h.n for h in await load_all(session, ALL)] == [1]
+        assert session.sync_session.in_transaction() is False  # the ORM was never used
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == [(1, 10)]
+
+
+async def test_an_error_rolls_the_driver_statements_back(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def failing() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError):
+        await failing()
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == []
+
+
+async def test_the_orm_joins_the_driver_transaction_either_way_round(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(made) as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+        session.add(Held(n=2, tag=20))
+        await session.flush()
+        assert [h.n for h in await load_all(session, ALL)] == [1, 2]  # one transaction
+        driver = await asyncpg_connection(session)
+        assert await driver.fetchval(BACKEND) == (await session.execute(text(BACKEND))).scalar_one()
+    async with unit_of_work(made) as session:
+        session.add(Held(n=3, tag=30))
+        await session.flush()  # the ORM first
+        await execute_on_driver(session, INSERT, 4, 40)
+        orm_seen = (await session.execute(select(Held.n).order_by(Held.n))).scalars().all()
+        assert orm_seen == [1, 2, 3, 4]
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == [(1, 10), (2, 20), (3, 30), (4, 40)]
+
+
+async def test_an_orm_error_rolls_back_what_the_driver_sent(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def duplicate() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            session.add(Held(n=1, tag=11))  # the same key
+            await session.flush()
+
+    with pytest.raises(IntegrityError):
+        await duplicate()
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == []
+
+
+async def test_begin_commit_rollback_and_close_end_the_held_transaction(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with made() as session, session.begin():
+        await execute_on_driver(session, INSERT, 1, 10)  # committed by begin()'s block
+    async with made() as session:
+        await execute_on_driver(session, INSERT, 2, 20)
+        await session.rollback()  # the ORM never began: the held transaction still ends
+        assert checked_out(pooled) == 0
+        await execute_on_driver(session, INSERT, 3, 30)  # a new transaction, a new checkout
+        await session.commit()
+    async with made() as session:
+        await execute_on_driver(session, INSERT, 4, 40)
+    # close() without a commit rolled 4 back
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == [(1, 10), (3, 30)]
+
+
+async def test_a_savepoint_rolls_back_alone(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(made) as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+        async with session.begin_nested() as savepoint:
+            await execute_on_driver(session, INSERT, 2, 20)
+            await savepoint.rollback()
+        async with session.begin_nested():
+            await execute_on_driver(session, INSERT, 3, 30)  # released, kept
+    assert await rows(pooled) == [(1, 10), (3, 30)]
+
+
+async def test_a_savepoint_after_driver_statements_on_a_test_session(
+    pooled: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # The test's sessions (bound to a rolled-back connection) take the other path to the
+    # driver; a savepoint begun after it had been used is given the connection too.
+    async with sessions() as session, session.begin():
+        await execute_on_driver(session, INSERT, 1, 10)
+        async with session.begin_nested() as savepoint:
+            await execute_on_driver(session, INSERT, 2, 20)
+            await savepoint.rollback()
+        assert [h.n for h in await load_all(session, ALL)] == [1]
+        await session.rollback()
+
+
+async def test_a_failed_commit_is_raised_as_sqlalchemy_raises_it(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def duplicate_tag() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            await execute_on_driver(session, INSERT, 2, 10)  # the check waits for COMMIT
+
+    with pytest.raises(IntegrityError) as failed:
+        await duplicate_tag()
+    assert "held_tag" in str(failed.value)
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == []
+    async with unit_of_work(made) as session:  # the pool's connections still serve
+        await execute_on_driver(session, INSERT, 3, 30)
+    assert await rows(pooled) == [(3, 30)]
+
+
+async def test_a_cancelled_request_never_hands_its_transaction_on(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    started = asyncio.Event()
+
+    async def request() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            started.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(request())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert checked_out(pooled) == 0
+    for n in (2, 3):  # every pooled connection is outside any transaction
+        async with made() as session:
+            fresh = text("SELECT txid_current_if_assigned() IS NULL")
+            assert (await session.execute(fresh)).scalar()  # no write before this one
+            await execute_on_driver(session, INSERT, n, n * 10)
+            await session.commit()
+    assert await rows(pooled) == [(2, 20), (3, 30)]
+
+
+async def test_the_pool_past_its_size_closes_the_extra_connections(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def one(n: int) -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, n, n)
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(one(n) for n in range(4)))  # pool_size 2, overflow 2
+    assert checked_out(pooled) == 0
+    assert pooled.pool.overflow() <= 0  # type: ignore[attr-defined]
+    assert len(await rows(pooled)) == 4
+
+
+async def test_invalidate_and_reset_give_the_held_connection_up(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with made() as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+        pid = await (await asyncpg_connection(session)).fetchval(BACKEND)
+        await session.invalidate()  # closed, not back in the pool
+        assert checked_out(pooled) == 0
+        await execute_on_driver(session, INSERT, 2, 20)
+        assert await (await asyncpg_connection(session)).fetchval(BACKEND) != pid
+        await session.reset()  # rolled back, back in the pool
+        assert checked_out(pooled) == 0
+    assert await rows(pooled) == []
