@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mch_common.audit import WHOLE_LOG_SETTING
-from mch_common.db import Base, unit_of_work
+from mch_common.db import Base, execute_on_driver, unit_of_work
 from mch_common.errors import Forbidden
 from mch_common.lgcode import is_valid_lg_code
 from mch_common.work import UnitOfWork
 
-_SET_TENANT = text("SELECT set_config('app.tenant', :tenant, true)")
+_SET_TENANT_ON_DRIVER = "SELECT set_config('app.tenant', $1, true)"
 _TENANT_CODES = select(text("code")).select_from(text("tenant"))
 
 
@@ -94,8 +94,9 @@ def _checked(tenant: str) -> str:
 
 async def enter_tenant(session: AsyncSession, tenant: str) -> None:
     """Make the rest of the transaction `tenant`'s (again: a transaction that handed over to
-    another tenant's and came back sets it anew)."""
-    await session.execute(_SET_TENANT, {"tenant": _checked(tenant)})
+    another tenant's and came back sets it anew). Sent on the driver, as every request's
+    first statement (mch_common.db.execute_on_driver)."""
+    await execute_on_driver(session, _SET_TENANT_ON_DRIVER, _checked(tenant))
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from intermediate_server.exchange.models import HeldProvision, Inquiry, PermissionCopy
+from mch_common.db import on_driver
 
 _USE_PERMIT = text(
     "INSERT INTO used_permit (jti, tenant, used_at, expires_at) "
@@ -23,9 +24,9 @@ _RULES_ON = select(PermissionCopy).where(
 )
 # The requester's read, one statement: is the provider on the platform, and the person's
 # sealed 符号 (the caller's tenant's row only).
-_REQUEST_READ = text(
-    "SELECT EXISTS (SELECT 1 FROM tenant WHERE code = :provider) AS provider_known,"
-    " (SELECT code_ciphertext FROM person_code WHERE person_no = :person_no) AS sealed_code"
+_REQUEST_READ = (
+    "SELECT EXISTS (SELECT 1 FROM tenant WHERE code = $1) AS provider_known,"
+    " (SELECT code_ciphertext FROM person_code WHERE person_no = $2) AS sealed_code"
 )
 _ALL_RULES = select(PermissionCopy).order_by(PermissionCopy.id)
 _LIST_VERSION = select(func.max(PermissionCopy.list_version))
@@ -52,10 +53,10 @@ async def provider_and_code(
     session: AsyncSession, *, provider: str, person_no: str
 ) -> tuple[bool, bytes | None]:
     """Whether `provider` is a municipality on the platform, and the person's sealed 符号."""
-    row = (
-        await session.execute(_REQUEST_READ, {"provider": provider, "person_no": person_no})
-    ).one()
-    return bool(row.provider_known), row.sealed_code
+    row = await on_driver(
+        session, _REQUEST_READ, lambda driver: driver.fetchrow(_REQUEST_READ, provider, person_no)
+    )
+    return bool(row["provider_known"]), row["sealed_code"]
 
 
 @dataclass(frozen=True)
