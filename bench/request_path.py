@@ -16,6 +16,13 @@ it (the replicas for the service, this process for asyncpg; read from /proc) and
 PostgreSQL's backends serving it, and the ratios: throughput service/raw, and CPU per request
 raw/service (1.0 would be a path that costs nothing around its statements).
 
+A third pair of figures, `request_path_{write,read}_inprocess_cpu`, drives the same app as ASGI
+in the bench's own process (no uvicorn, no HTTP, no other process on the clock) against the
+same raw asyncpg statements in that process: CPU per request of the app and its driver, and
+its ratio to the raw path's. On a machine whose speed drifts by half within minutes (other
+tenants' load), this ratio moves far less than the throughput ratio of processes measured a
+minute apart; it leaves out what uvicorn and the HTTP sockets cost.
+
 `BENCH_PROFILE=<folder>` records a py-spy profile (collapsed stacks) of each replica during the
 measured phases (py-spy is a developer's tool: `pip install py-spy`, not a dependency).
 
@@ -42,6 +49,7 @@ from _common import ceiling_pool, result_line
 from _http import LeanClient, Replica, cpu_seconds, replica_processes, run_pool, wait_ready
 from boshi_intake import seed_people
 
+from boshi_core.main import create_app
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification
 from mch_common.dates import today_tokyo
@@ -349,6 +357,101 @@ async def raw_run(
     return writes, reads
 
 
+async def asgi_call(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> tuple[int, bytes]:
+    """One request through the app's ASGI interface, as uvicorn would make it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    received = False
+    status: list[int] = []
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client never disconnects
+        raise AssertionError  # pragma: no cover
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status[0], b"".join(chunks)
+
+
+async def inprocess_run(
+    settings: dict[str, str],
+    keys: TestKeySet,
+    people: list[str],
+    warm: list[str],
+    backends: BackendClock,
+) -> tuple[Phase, Phase]:
+    """The app in this process, driven as ASGI: CPU per request is this process's."""
+    for name, value in settings.items():
+        os.environ[f"BOSHI_{name.upper()}"] = value
+    app = create_app()  # its settings from the environment, as a replica's
+    token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
+    headers = [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+    bodies = [json.dumps(notification(p)).encode() for p in warm + people]
+
+    async def write(i: int) -> None:
+        status, answer = await asgi_call(app, "POST", "/pregnancies", headers, bodies[i])
+        if status != 201:
+            raise RuntimeError(f"notification refused: {status} {answer[:300]!r}")
+
+    async def read(i: int) -> None:
+        status, answer = await asgi_call(app, "GET", f"/people/{people[i % len(people)]}", headers)
+        if status != 200:
+            raise RuntimeError(f"profile refused: {status} {answer[:300]!r}")
+
+    async with app.router.lifespan_context(app):
+        await run_pool(len(warm), write, concurrency=CONCURRENCY)
+        await run_pool(len(warm), lambda i: read(i + 1), concurrency=CONCURRENCY)
+        writes = await measure(
+            len(people), lambda i: write(i + len(warm)), pids=None, backends=backends
+        )
+        reads = await measure(READS, read, pids=None, backends=backends)
+    return writes, reads
+
+
+def inprocess_figures(path: str, app: Phase, raw: Phase, load: tuple[float, float]) -> str:
+    return result_line(
+        f"request_path_{path}_inprocess_cpu",
+        app.cpu_us,
+        "µs CPU/request (the app as ASGI in one process)",
+        ceiling_cpu_us=round(raw.cpu_us, 1),
+        ceiling_is="asyncpg client in the same process, same statements",
+        cpu_ratio=round(raw.cpu_us / app.cpu_us, 4),
+        db_cpu_us=round(app.db_cpu_us, 1),
+        requests=app.requests,
+        concurrency=CONCURRENCY,
+        load_average=[round(load[0], 2), round(load[1], 2)],
+    )
+
+
 def figures(path: str, service: Phase, raw: Phase, load: tuple[float, float]) -> list[str]:
     unit = "writes/s" if path == "write" else "reads/s"
     common: dict[str, Any] = {
@@ -399,6 +502,8 @@ async def main() -> None:
         service_people = await seed_people(asyncpg_dsn(url), "6", WRITES)
         raw_warm = await seed_people(asyncpg_dsn(url), "7", WARMUP)
         raw_people = await seed_people(asyncpg_dsn(url), "8", WRITES)
+        app_warm = await seed_people(asyncpg_dsn(url), "3", WARMUP)
+        app_people = await seed_people(asyncpg_dsn(url), "4", WRITES)
         await admin.execute("CHECKPOINT")
         with serve_jwks(keys) as jwks_url:
             settings = {
@@ -418,7 +523,12 @@ async def main() -> None:
                 service_write, service_read = await service_run(
                     replicas, keys, service_people, warm, backends
                 )
-        say(f"service: {service_write.rate:.1f} writes/s, {service_read.rate:.1f} reads/s")
+            say(f"service: {service_write.rate:.1f} writes/s, {service_read.rate:.1f} reads/s")
+            await admin.execute("CHECKPOINT")
+            app_write, app_read = await inprocess_run(
+                settings, keys, app_people, app_warm, backends
+            )
+        say(f"in process: {app_write.cpu_us:.0f} µs/write, {app_read.cpu_us:.0f} µs/read")
         await admin.execute("CHECKPOINT")
         raw_write, raw_read = await raw_run(asyncpg_dsn(url), raw_people, raw_warm, backends)
         say(f"raw asyncpg: {raw_write.rate:.1f} writes/s, {raw_read.rate:.1f} reads/s")
@@ -433,6 +543,8 @@ async def main() -> None:
         print(line)
     for line in figures("read", service_read, raw_read, load):
         print(line)
+    print(inprocess_figures("write", app_write, raw_write, load))
+    print(inprocess_figures("read", app_read, raw_read, load))
 
 
 if __name__ == "__main__":
