@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -199,6 +199,47 @@ def resolve_nats(stack: contextlib.ExitStack) -> tuple[str, str, dict[str, Crede
     EMBEDDED.append("NATS")
     where = f"embedded, users {_rel(config)}, log {_rel(folder / 'nats-server.log')}"
     return url, where, logins
+
+
+class _MailFolder:
+    """aiosmtpd's handler for the dev mail sink: each message kept as an .eml file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.folder / f"{stamp}-{self.count:04d}.eml"
+        path.write_bytes(envelope.original_content or envelope.content)
+        path.chmod(0o600)
+        say(f"mail to {', '.join(envelope.rcpt_tos)} kept in {_rel(path)}")
+        return "250 Message accepted for delivery"
+
+
+def resolve_mail(stack: contextlib.ExitStack) -> str:
+    """Where e_application's result notices go: `EAPP_SMTP_HOST`, else a server already on
+    127.0.0.1:8025 (`EAPP_SMTP_PORT`), else a mail sink of this run that keeps each message
+    in .devstack/mail (a fresh machine has no mail server: without one every notice would be
+    retried, and warned about, every few seconds)."""
+    from mch_testing.servers import port_open
+
+    configured = os.environ.get("EAPP_SMTP_HOST", "").strip()
+    port = _env_port("EAPP_SMTP_PORT", 8025)
+    if configured:
+        return f"{configured}:{port} (from EAPP_SMTP_HOST)"
+    if port_open(HOST, port):
+        return f"{HOST}:{port} (local)"
+    from aiosmtpd.controller import Controller
+
+    folder = DEVSTACK / "mail"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    controller = Controller(_MailFolder(folder), hostname=HOST, port=port)
+    controller.start()
+    stack.callback(controller.stop)
+    EMBEDDED.append("mail sink")
+    return f"{HOST}:{port} (a sink of this run: each message kept in {_rel(folder)})"
 
 
 def report_nats_users(servers: Servers, services: Sequence[Service]) -> None:
@@ -854,6 +895,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, children: list[Ch
     check_nats(nats_url)
     say(f"NATS JetStream: {redact(nats_url)} ({nats_from})")
     servers = Servers(postgres_url, postgres_from, nats_url, nats_from, nats_logins)
+    if any(service.name == "e_application" for service in services):
+        say(f"mail (e_application's result notices): {resolve_mail(stack)}")
 
     if not services:
         say(
