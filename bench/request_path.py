@@ -437,29 +437,33 @@ async def inprocess_run(
     return writes, reads
 
 
-def inprocess_figures(path: str, app: Phase, raw: Phase, load: tuple[float, float]) -> str:
+def cpu_line(
+    name: str, unit: str, measured: Phase, raw: Phase, ceiling_is: str, common: dict[str, Any]
+) -> str:
+    """CPU per request; lower is better here: the ratio is the raw path's CPU to this one's."""
     return result_line(
-        f"request_path_{path}_inprocess_cpu",
-        app.cpu_us,
-        "µs CPU/request (the app as ASGI in one process)",
+        name,
+        measured.cpu_us,
+        unit,
         ceiling_cpu_us=round(raw.cpu_us, 1),
-        ceiling_is="asyncpg client in the same process, same statements",
-        cpu_ratio=round(raw.cpu_us / app.cpu_us, 4),
-        db_cpu_us=round(app.db_cpu_us, 1),
-        requests=app.requests,
-        concurrency=CONCURRENCY,
-        load_average=[round(load[0], 2), round(load[1], 2)],
+        ceiling_is=ceiling_is,
+        cpu_ratio=round(raw.cpu_us / measured.cpu_us, 4),
+        db_cpu_us=round(measured.db_cpu_us, 1),
+        ceiling_db_cpu_us=round(raw.db_cpu_us, 1),
+        **common,
     )
 
 
-def figures(path: str, service: Phase, raw: Phase, load: tuple[float, float]) -> list[str]:
+def figures(
+    path: str, service: Phase, app: Phase, raw: Phase, load: tuple[float, float]
+) -> list[str]:
     unit = "writes/s" if path == "write" else "reads/s"
     common: dict[str, Any] = {
-        "replicas": WORKERS,
         "concurrency": CONCURRENCY,
         "requests": service.requests,
         "load_average": [round(load[0], 2), round(load[1], 2)],
     }
+    replicas = {"replicas": WORKERS, **common}
     return [
         result_line(
             f"request_path_{path}",
@@ -468,19 +472,23 @@ def figures(path: str, service: Phase, raw: Phase, load: tuple[float, float]) ->
             target=TARGET_RATIO[path],
             ceiling=raw.rate,
             target_is="ratio",
-            **common,
+            **replicas,
         ),
-        result_line(
+        cpu_line(
             f"request_path_{path}_cpu",
-            service.cpu_us,
             "µs CPU/request (replicas)",
-            # Lower is better here: the ratio is the raw path's CPU to the service's.
-            ceiling_cpu_us=round(raw.cpu_us, 1),
-            ceiling_is="asyncpg client in one process, same statements",
-            cpu_ratio=round(raw.cpu_us / service.cpu_us, 4),
-            db_cpu_us=round(service.db_cpu_us, 1),
-            ceiling_db_cpu_us=round(raw.db_cpu_us, 1),
-            **common,
+            service,
+            raw,
+            "asyncpg client in one process, same statements",
+            replicas,
+        ),
+        cpu_line(
+            f"request_path_{path}_inprocess_cpu",
+            "µs CPU/request (the app as ASGI in one process)",
+            app,
+            raw,
+            "asyncpg client in the same process, same statements",
+            common,
         ),
     ]
 
@@ -539,12 +547,10 @@ async def main() -> None:
         await bus.delete_namespace()
         await bus.close()
     load = (load_start, os.getloadavg()[0])
-    for line in figures("write", service_write, raw_write, load):
+    for line in figures("write", service_write, app_write, raw_write, load):
         print(line)
-    for line in figures("read", service_read, raw_read, load):
+    for line in figures("read", service_read, app_read, raw_read, load):
         print(line)
-    print(inprocess_figures("write", app_write, raw_write, load))
-    print(inprocess_figures("read", app_read, raw_read, load))
 
 
 if __name__ == "__main__":

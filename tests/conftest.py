@@ -13,11 +13,14 @@ and body) by a pure ASGI middleware, so tests can inspect the service-to-service
 """
 
 import asyncio
+import importlib.util
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -533,3 +536,16 @@ async def window_flow(stack: Stack, *, ward_staff: str, seed: int) -> FlowResult
         clerk_token=clerk,
         staff_token=staff,
     )
+
+
+@pytest.fixture
+def devstack() -> ModuleType:
+    """tools/devstack.py (`make run`) loaded as a module, for tests of its parts."""
+    path = Path(__file__).resolve().parent.parent / "tools" / "devstack.py"
+    spec = importlib.util.spec_from_file_location("devstack", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

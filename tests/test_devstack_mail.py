@@ -3,10 +3,8 @@ e_application's result notices and keeps each one as an .eml file; with one conf
 already listening, the run leaves it alone."""
 
 import contextlib
-import importlib.util
 import smtplib
 import socket
-import sys
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -17,24 +15,11 @@ import pytest
 
 from mch_testing.embedded import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _devstack(folder: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("devstack_mail", ROOT / "tools" / "devstack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "DEVSTACK", folder)
-    return module
-
 
 def test_without_a_mail_server_the_run_keeps_each_notice(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    devstack: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    devstack = _devstack(tmp_path, monkeypatch)
+    monkeypatch.setattr(devstack, "DEVSTACK", tmp_path)
     port = free_port()
     monkeypatch.delenv("EAPP_SMTP_HOST", raising=False)
     monkeypatch.setenv("EAPP_SMTP_PORT", str(port))
@@ -57,9 +42,9 @@ def test_without_a_mail_server_the_run_keeps_each_notice(
 
 
 def test_a_configured_or_listening_mail_server_is_used_as_it_is(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    devstack: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    devstack = _devstack(tmp_path, monkeypatch)
+    monkeypatch.setattr(devstack, "DEVSTACK", tmp_path)
     monkeypatch.setenv("EAPP_SMTP_HOST", "mail.example.jp")
     monkeypatch.setenv("EAPP_SMTP_PORT", "2525")
     with contextlib.ExitStack() as stack:

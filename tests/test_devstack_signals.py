@@ -5,7 +5,6 @@ killed while the stack runs is reaped at once, not left a zombie until the stack
 The stack runs with no services (an empty services folder) and its own embedded NATS (a free
 port, its own .devstack folder), so the test takes a few seconds and touches no database."""
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -21,23 +20,14 @@ from mch_testing.embedded import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _devstack() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("devstack", ROOT / "tools" / "devstack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def _signal_myself() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(1)  # the handler runs here
 
 
-def test_the_first_signal_stops_the_run_and_the_next_ones_are_ignored() -> None:
-    devstack = _devstack()
+def test_the_first_signal_stops_the_run_and_the_next_ones_are_ignored(
+    devstack: ModuleType,
+) -> None:
     kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         signal.signal(signal.SIGTERM, devstack._raise_interrupt)
