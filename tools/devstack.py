@@ -212,8 +212,10 @@ class _MailFolder:
         self.count += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.folder / f"{stamp}-{self.count:04d}.eml"
-        path.write_bytes(envelope.original_content or envelope.content)
-        path.chmod(0o600)
+        # Owner-only from the start: a notice names its applicant.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as kept:
+            kept.write(envelope.original_content or envelope.content)
         say(f"mail to {', '.join(envelope.rcpt_tos)} kept in {_rel(path)}")
         return "250 Message accepted for delivery"
 
@@ -235,6 +237,7 @@ def resolve_mail(stack: contextlib.ExitStack) -> str:
 
     folder = DEVSTACK / "mail"
     folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)  # also when an earlier run made it
     controller = Controller(_MailFolder(folder), hostname=HOST, port=port)
     controller.start()
     stack.callback(controller.stop)
@@ -624,6 +627,7 @@ def remember_env(service: Service, env: dict[str, str]) -> None:
     by its owner only), for commands run beside the stack (`make token`)."""
     folder = DEVSTACK / "env"
     folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)  # also when an earlier run made it
     mine = {
         key: value
         for key, value in env.items()
