@@ -3,7 +3,7 @@ on the driver when the ORM was not used, joined by the ORM when it is; always ba
 pool, never handed out again mid-transaction."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from sqlalchemy import Integer, select, text
@@ -15,9 +15,11 @@ from mch_common.db import (
     asyncpg_connection,
     create_engine,
     execute_on_driver,
+    on_driver_alone,
     session_factory,
     unit_of_work,
 )
+from mch_common.db_session import TransactionRolledBack
 from mch_common.driver_reads import load_all
 
 
@@ -249,3 +251,62 @@ async def test_invalidate_and_reset_give_the_held_connection_up(
         await session.reset()  # rolled back, back in the pool
         assert checked_out(pooled) == 0
     assert await rows(pooled) == []
+
+
+async def test_a_transaction_whose_statement_failed_is_not_reported_committed(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    # PostgreSQL answers COMMIT of a failed transaction by rolling back, which asyncpg reports
+    # as success: a caller that caught the statement's error must not believe it committed.
+    async def on_the_driver(session: AsyncSession) -> None:
+        await execute_on_driver(session, INSERT, 1, 11)
+
+    async def with_the_orm(session: AsyncSession) -> None:
+        await session.execute(text("INSERT INTO held_sample VALUES (1, 11)"))
+
+    async def catch_a_failed_statement(failing: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            with pytest.raises(IntegrityError):
+                await failing(session)
+
+    for failing in (on_the_driver, with_the_orm):
+        with pytest.raises(TransactionRolledBack):
+            await catch_a_failed_statement(failing)
+        assert await rows(pooled) == []
+        assert checked_out(pooled) == 0
+
+
+async def test_a_failure_undone_by_its_savepoint_lets_the_transaction_commit(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def fail_in_a_savepoint(session: AsyncSession) -> None:
+        async with session.begin_nested():
+            await execute_on_driver(session, INSERT, 1, 11)
+
+    async with unit_of_work(made) as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+        with pytest.raises(IntegrityError):
+            await fail_in_a_savepoint(session)
+        await execute_on_driver(session, INSERT, 2, 20)
+    assert await rows(pooled) == [(1, 10), (2, 20)]
+
+
+async def test_a_statement_alone_commits_by_itself_until_the_transaction_begins(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def insert(session: AsyncSession, n: int) -> None:
+        await on_driver_alone(session, INSERT, lambda driver: driver.execute(INSERT, n, n * 10))
+
+    async def alone_then_in_a_failed_transaction() -> None:
+        async with unit_of_work(made) as session:
+            await insert(session, 1)
+            assert await rows(pooled) == [(1, 10)]  # committed, seen from another connection
+            await execute_on_driver(session, INSERT, 2, 20)  # the transaction begins
+            await insert(session, 3)  # a statement of it
+            raise RuntimeError("after")
+
+    with pytest.raises(RuntimeError, match="after"):
+        await alone_then_in_a_failed_transaction()
+    assert await rows(pooled) == [(1, 10)]
+    assert checked_out(pooled) == 0

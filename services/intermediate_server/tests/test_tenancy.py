@@ -14,11 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intermediate_server.deps import AUDIT_READ, PLATFORM_ADMIN, network_sessions
-from intermediate_server.tenancy import (
-    TransactionRolledBack,
-    enter_tenant,
-    tenant_transaction,
-)
+from intermediate_server.tenancy import enter_tenant, tenant_transaction
+from mch_common.db_session import TransactionRolledBack
 
 from .conftest import FUKUOKA, KITAKYUSHU, Headers, Person, checkup
 

@@ -32,7 +32,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.util import greenlet_spawn
 
-from mch_common.db_session import DriverFirstSession, end_transaction, held_connection
+from mch_common.db_session import (
+    DriverFirstSession,
+    end_transaction,
+    held_connection,
+    watch_failed_statements,
+)
 from mch_common.errors import DomainError
 
 NAMING_CONVENTION = {
@@ -110,7 +115,9 @@ def _ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose transaction the hot paths drive on the driver (mch_common.db_session)."""
+    """Sessions whose transaction the hot paths drive on the driver (mch_common.db_session);
+    committing one after a statement of it failed raises `TransactionRolledBack`."""
+    watch_failed_statements(engine.sync_engine)
     return async_sessionmaker(
         engine, expire_on_commit=False, autoflush=False, sync_session_class=DriverFirstSession
     )
@@ -225,6 +232,25 @@ async def on_driver(session: AsyncSession, sql: str, send: Callable[[Any], Await
         return await send(driver)
     except Exception as error:  # every driver error: translated below
         await greenlet_spawn(_raise_as_sqlalchemy, connection, adapted, sql, error)
+        raise  # pragma: no cover - the translation always raises
+
+
+async def on_driver_alone(
+    session: AsyncSession, sql: str, send: Callable[[Any], Awaitable[_T]]
+) -> _T:
+    """`send(driver)` as a transaction of its own while the session's transaction has not
+    begun: PostgreSQL commits one statement by itself, so neither BEGIN nor COMMIT takes a
+    round trip (for work that is one statement, such as intermediate_server's hub deciding and
+    logging a permit). Once the session's transaction has begun (`on_driver` statements, the
+    ORM, a test's session), it is one more statement of that transaction, as `on_driver`."""
+    sync = session.sync_session
+    held = await held_connection(session) if sync._transaction is None else None
+    if held is None or held.adapted._transaction is not None:
+        return await on_driver(session, sql, send)
+    try:
+        return await send(held.adapted.driver_connection)
+    except Exception as error:  # every driver error: translated below
+        await greenlet_spawn(_raise_as_sqlalchemy, held.connection, held.adapted, sql, error)
         raise  # pragma: no cover - the translation always raises
 
 

@@ -16,14 +16,42 @@ Everything else behaves as a `Session`: `begin()`, `commit()`, `rollback()`, `cl
 savepoints, an error of the COMMIT raised as SQLAlchemy raises it.
 """
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import greenlet_spawn
+
+
+class TransactionRolledBack(RuntimeError):
+    """The transaction was to commit, but one of its statements had failed (its error caught
+    and not undone by a savepoint's rollback): PostgreSQL would have answered COMMIT by
+    rolling back, which asyncpg reports as success. It was rolled back."""
+
+
+# The held connections on which a statement failed since their transaction (or the savepoint
+# rolled back to) began; `end_transaction` refuses to commit them.
+_FAILED: "weakref.WeakSet[Connection]" = weakref.WeakSet()
+
+
+def watch_failed_statements(engine: Engine) -> None:
+    """Keep track of failed statements on `engine`'s connections (once per engine)."""
+    if not event.contains(engine, "handle_error", _statement_failed):
+        event.listen(engine, "handle_error", _statement_failed)
+        event.listen(engine, "rollback_savepoint", _savepoint_rolled_back)
+
+
+def _statement_failed(context: ExceptionContext) -> None:
+    if context.connection is not None and not context.is_disconnect:
+        _FAILED.add(context.connection)
+
+
+def _savepoint_rolled_back(connection: Connection, name: str, context: Any) -> None:
+    _FAILED.discard(connection)  # a failure inside the savepoint is undone with it
 
 
 @dataclass(slots=True)
@@ -133,6 +161,10 @@ async def end_transaction(session: AsyncSession, *, commit: bool) -> None:
     """Commit (or roll back) the session's transaction and release its connection. A request
     that did not use the ORM ends on the driver, without SQLAlchemy's session lifecycle."""
     sync = session.sync_session
+    held = sync._held if isinstance(sync, DriverFirstSession) else None
+    if commit and held is not None and held.connection in _FAILED:
+        await end_transaction(session, commit=False)
+        raise TransactionRolledBack("a statement of the transaction failed; it was rolled back")
     if not isinstance(sync, DriverFirstSession) or sync.in_transaction():
         async with session:  # closed however the commit ends, shielded as AsyncSession does
             await (session.commit() if commit else session.rollback())

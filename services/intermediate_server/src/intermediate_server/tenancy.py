@@ -9,14 +9,13 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import CHAR, DateTime, String, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mch_common.audit import WHOLE_LOG_SETTING
 from mch_common.db import Base, execute_on_driver, unit_of_work
 from mch_common.errors import Forbidden
 from mch_common.lgcode import is_valid_lg_code
-from mch_common.work import UnitOfWork
 
 _SET_TENANT_ON_DRIVER = "SELECT set_config('app.tenant', $1, true)"
 _TENANT_CODES = select(text("code")).select_from(text("tenant"))
@@ -81,11 +80,6 @@ def audit_rls_ddl() -> list[str]:
     ]
 
 
-class TransactionRolledBack(RuntimeError):
-    """COMMIT found the transaction failed (a statement's error was caught inside the block):
-    PostgreSQL rolled it back."""
-
-
 def _checked(tenant: str) -> str:
     if not is_valid_lg_code(tenant):
         raise Forbidden("the token's tenant is not a municipality code")
@@ -103,37 +97,11 @@ async def enter_tenant(session: AsyncSession, tenant: str) -> None:
 async def tenant_transaction(
     sessions: async_sessionmaker[AsyncSession], tenant: str
 ) -> AsyncIterator[AsyncSession]:
-    """A transaction of `tenant` with its unit of work, like `unit_of_work` followed by
-    `enter_tenant`, but BEGIN and the tenant go in one round trip: one simple-protocol message
-    of two statements (the tenant a checked municipality code, six digits, so a literal). The
-    connection is in autocommit mode for SQLAlchemy, which leaves the transaction to this
-    block: COMMIT when it ends, ROLLBACK on any error. A factory bound to one connection (a
-    test's rolled-back transaction) gets `unit_of_work` and `enter_tenant` on it instead."""
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, AsyncEngine):
-        async with unit_of_work(sessions) as session:
-            await enter_tenant(session, tenant)
-            yield session
-        return
-    begin = f"BEGIN; SELECT set_config('app.tenant', '{_checked(tenant)}', true)"
-    async with bind.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        driver = (await autocommit.get_raw_connection()).driver_connection
-        if driver is None:  # pragma: no cover - an asyncpg connection always has one
-            raise RuntimeError("the tenant transaction needs the driver's connection")
-        await driver.execute(begin)
-        try:
-            async with AsyncSession(bind=autocommit) as session:
-                async with UnitOfWork.on(session, sessions):
-                    yield session
-            if await driver.execute("COMMIT") != "COMMIT":  # a failed statement was caught
-                raise TransactionRolledBack("the transaction failed and was rolled back")
-        except BaseException:
-            try:
-                await driver.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - the first error is the one to raise
-                await autocommit.invalidate()  # never back to the pool mid-transaction
-            raise
+    """A transaction of `tenant` with its unit of work (`unit_of_work`, then `enter_tenant`):
+    the hub's routing and the provider's answer, each apart from the requester's transaction."""
+    async with unit_of_work(sessions) as session:
+        await enter_tenant(session, tenant)
+        yield session
 
 
 async def tenant_codes(session: AsyncSession) -> list[str]:

@@ -4,15 +4,14 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mch_common.db import on_driver_alone, unit_of_work
 from mch_common.ids import uuid7
 from national_hub.config import HubKeys
 from national_hub.permission_list import Rule, RuleCache, in_force, not_allowed, rules_on
@@ -27,25 +26,27 @@ _ADD_CODE = text(
     "INSERT INTO hub.issued_code (code, institution, person_id) VALUES (:code, :inst, :pid) "
     "ON CONFLICT DO NOTHING"
 )
-# An inquiry's decision in one statement: the person behind the requester's 符号 and the
-# list's stamp, and the permit log's row, written only if the stamp is the one the caller
-# decided by (its rules are cached per process; a moved stamp: read them, decide again).
-_ROUTE = text(
+# An inquiry's decision in one statement (committed by itself, mch_common.db.on_driver_alone):
+# the person behind the requester's 符号 and the list's stamp, and the permit log's row, written
+# only if the stamp is the one the caller decided by (its rules are cached per process; a moved
+# stamp: read them, decide again).
+_ROUTE = (
     "WITH code AS (SELECT person_id FROM hub.issued_code"
-    " WHERE code = :code AND institution = :inst),"
+    " WHERE code = $1 AND institution = $2),"
     " stamp AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
     " FROM hub.permission_rule),"
     " decision AS (SELECT code.person_id, stamp.list_version, stamp.list_rows,"
-    " (stamp.list_version IS NOT DISTINCT FROM CAST(:list_version AS integer)"
-    " AND stamp.list_rows = CAST(:list_rows AS bigint)) AS current"
+    " (stamp.list_version IS NOT DISTINCT FROM CAST($3 AS integer)"
+    " AND stamp.list_rows = CAST($4 AS bigint)) AS current"
     " FROM stamp LEFT JOIN code ON true),"
     " logged AS (INSERT INTO hub.issued_permit (jti, requester, provider, clause, items,"
-    " issued_at, expires_at, refused_reason) SELECT :jti, :requester, :provider, :clause,"
-    " CAST(:items AS text[]), :issued_at, CASE WHEN person_id IS NULL"
-    " OR CAST(:list_refusal AS text) IS NOT NULL THEN NULL"
-    " ELSE CAST(:expires_at AS timestamptz) END,"
-    " CASE WHEN person_id IS NULL THEN CAST(:no_code AS text)"
-    " ELSE CAST(:list_refusal AS text) END"
+    " issued_at, expires_at, refused_reason) SELECT CAST($5 AS uuid), $2, CAST($6 AS text),"
+    " CAST($7 AS text),"
+    " CAST($8 AS text[]), CAST($9 AS timestamptz), CASE WHEN person_id IS NULL"
+    " OR CAST($11 AS text) IS NOT NULL THEN NULL"
+    " ELSE CAST($10 AS timestamptz) END,"
+    " CASE WHEN person_id IS NULL THEN CAST($12 AS text)"
+    " ELSE CAST($11 AS text) END"
     " FROM decision WHERE current RETURNING jti)"
     " SELECT person_id, list_version, list_rows, current FROM decision"
 )
@@ -88,21 +89,6 @@ class NationalHub:
     def signing_key_expires_at(self) -> datetime:
         return self._keys.signing_key_expires_at
 
-    @asynccontextmanager
-    async def _statement_by_statement(self) -> AsyncIterator[AsyncSession]:
-        """A session whose statements each commit on their own, without the two round trips
-        of BEGIN and COMMIT: for what is one statement. A factory bound to one connection (a
-        test's rolled-back transaction) gets a transaction on it instead."""
-        bind = self._sessions.kw.get("bind")
-        if not isinstance(bind, AsyncEngine):
-            async with self._sessions() as session, session.begin():
-                yield session
-            return
-        async with bind.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            async with AsyncSession(bind=autocommit) as session:
-                yield session
-
     def _code(self, institution: str, person_id: uuid.UUID) -> str:
         """A keyed hash of the hub's random person id: irreversible, different per institution,
         and computable only with the hub's secret (not from the My Number, nor from another
@@ -141,7 +127,7 @@ class NationalHub:
         jti = uuid7()
         expires_at = now + self._keys.permit_lifetime
         # One statement decides and logs, atomically, by itself.
-        async with self._statement_by_statement() as session:
+        async with unit_of_work(self._sessions) as session:
             while True:
                 stamp, rules = self._rules.latest()
                 missing = not_allowed(
@@ -156,32 +142,29 @@ class NationalHub:
                     if missing
                     else None
                 )
-                decided = (
-                    await session.execute(
-                        _ROUTE,
-                        {
-                            "code": requester_code,
-                            "inst": requester,
-                            "list_version": stamp[0] if stamp else -1,
-                            "list_rows": stamp[1] if stamp else -1,
-                            "jti": jti,
-                            "requester": requester,
-                            "provider": provider,
-                            "clause": clause,
-                            "items": list(items),
-                            "issued_at": now,
-                            "expires_at": expires_at,
-                            "list_refusal": list_refusal,
-                            "no_code": NO_CODE,
-                        },
-                    )
-                ).one()
-                if decided.current:
+                arguments = (
+                    requester_code,
+                    requester,
+                    stamp[0] if stamp else -1,
+                    stamp[1] if stamp else -1,
+                    jti,
+                    provider,
+                    clause,
+                    list(items),
+                    now,
+                    expires_at,
+                    list_refusal,
+                    NO_CODE,
+                )
+                decided = await on_driver_alone(
+                    session, _ROUTE, lambda driver, args=arguments: driver.fetchrow(_ROUTE, *args)
+                )
+                if decided["current"]:
                     break
                 self._rules.keep(
-                    (decided.list_version, decided.list_rows), await rules_on(session, None)
+                    (decided["list_version"], decided["list_rows"]), await rules_on(session, None)
                 )
-        person_id = decided.person_id
+        person_id = decided["person_id"]
         reason = NO_CODE if person_id is None else list_refusal
         if reason is not None or person_id is None:
             raise PermitRefused(reason or "refused")

@@ -33,10 +33,10 @@ _LIST_VERSION = select(func.max(PermissionCopy.list_version))
 # The provider's checks and answer in one round trip: the permit's jti (single use), the person
 # behind the 符号, the stamp of the list copy, whether her provision is suspended (利用停止) and
 # her replica entries of the items.
-_USE_PERMIT_AND_READ = text(
+_USE_PERMIT_AND_READ = (
     "WITH used AS (INSERT INTO used_permit (jti, tenant, used_at, expires_at)"
-    " VALUES (:jti, :tenant, :used_at, :expires_at) ON CONFLICT (jti) DO NOTHING RETURNING jti),"
-    " person AS (SELECT person_no FROM person_code WHERE code_index = :idx LIMIT 1),"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING RETURNING jti),"
+    " person AS (SELECT person_no FROM person_code WHERE code_index = $5 LIMIT 1),"
     " list AS (SELECT max(list_version) AS list_version, count(*) AS list_rows"
     " FROM permission_copy)"
     " SELECT (SELECT count(*) FROM used) AS fresh, list.list_version, list.list_rows,"
@@ -44,7 +44,7 @@ _USE_PERMIT_AND_READ = text(
     " WHERE s.person_no = person.person_no), false) AS suspended,"
     " r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data"
     " FROM list LEFT JOIN person ON true LEFT JOIN replica_entry AS r"
-    " ON r.person_no = person.person_no AND r.item_no = ANY(CAST(:items AS text[]))"
+    " ON r.person_no = person.person_no AND r.item_no = ANY(CAST($6 AS text[]))"
     " ORDER BY r.item_no, r.as_of"
 )
 
@@ -87,29 +87,23 @@ async def use_permit_and_read(
     code_index: bytes,
     items: tuple[str, ...],
 ) -> ProvisionRead:
-    rows = (
-        await session.execute(
-            _USE_PERMIT_AND_READ,
-            {
-                "jti": jti,
-                "tenant": tenant,
-                "used_at": now,
-                "expires_at": expires_at,
-                "idx": code_index,
-                "items": list(items),
-            },
-        )
-    ).all()
+    # On the driver (mch_common.db.on_driver): the inquiry's hot path, one statement.
+    arguments = (jti, tenant, now, expires_at, code_index, list(items))
+    rows = await on_driver(
+        session,
+        _USE_PERMIT_AND_READ,
+        lambda driver: driver.fetch(_USE_PERMIT_AND_READ, *arguments),
+    )
     first = rows[0]
     return ProvisionRead(
-        permit_fresh=first.fresh == 1,
-        person_no=first.person_no,
-        suspended=first.suspended,
-        list_stamp=(first.list_version, first.list_rows),
+        permit_fresh=first["fresh"] == 1,
+        person_no=first["person_no"],
+        suspended=first["suspended"],
+        list_stamp=(first["list_version"], first["list_rows"]),
         entries=[
-            ReplicaRow(r.item_no, r.record_key, r.as_of, r.no_auto_response, r.data)
+            ReplicaRow(r["item_no"], r["record_key"], r["as_of"], r["no_auto_response"], r["data"])
             for r in rows
-            if r.item_no is not None
+            if r["item_no"] is not None
         ],
     )
 
