@@ -5,6 +5,7 @@ pool, never handed out again mid-transaction."""
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import pytest
 from sqlalchemy import Integer, select, text
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mch_common.db import (
     asyncpg_connection,
+    begin_with,
     create_engine,
     execute_on_driver,
     on_driver_alone,
@@ -309,4 +311,61 @@ async def test_a_statement_alone_commits_by_itself_until_the_transaction_begins(
     with pytest.raises(RuntimeError, match="after"):
         await alone_then_in_a_failed_transaction()
     assert await rows(pooled) == [(1, 10)]
+    assert checked_out(pooled) == 0
+
+
+SET_TAG = "SELECT set_config('mch.test_tag', '7', true)"
+TAG = "SELECT current_setting('mch.test_tag', true)"
+
+
+async def test_begin_with_sends_begin_and_its_statement_and_the_orm_joins_the_transaction(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(made) as session:
+        await begin_with(session, SET_TAG)
+        await execute_on_driver(session, INSERT, 1, 10)
+        session.add(Held(n=2, tag=20))
+        await session.flush()
+        assert await session.scalar(text(TAG)) == "7"  # the same transaction throughout
+        async with session.begin_nested():
+            await execute_on_driver(session, INSERT, 3, 30)
+        assert await rows(pooled) == []  # not committed yet
+    assert await rows(pooled) == [(1, 10), (2, 20), (3, 30)]
+    assert checked_out(pooled) == 0
+    async with unit_of_work(made) as session:  # the setting was the transaction's only
+        assert await session.scalar(text(TAG)) in (None, "")
+
+
+async def test_begin_with_in_a_begun_transaction_is_one_more_statement_of_it(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def write_then_fail() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            await begin_with(session, SET_TAG)
+            assert await session.scalar(text(TAG)) == "7"
+            raise RuntimeError("after")
+
+    with pytest.raises(RuntimeError, match="after"):
+        await write_then_fail()
+    assert await rows(pooled) == []
+    assert checked_out(pooled) == 0
+
+
+async def test_a_transaction_begun_with_a_statement_is_not_reported_committed_after_a_failure(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    # Sent on asyncpg itself, the failure is seen by nothing but PostgreSQL: its answer to
+    # COMMIT (ROLLBACK) is what tells.
+    async def catch_a_failed_statement() -> None:
+        async with unit_of_work(made) as session:
+            await begin_with(session, SET_TAG)
+            driver = await asyncpg_connection(session)
+            await driver.execute(INSERT, 1, 10)
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await driver.execute(INSERT, 1, 11)
+
+    with pytest.raises(TransactionRolledBack):
+        await catch_a_failed_statement()
+    assert await rows(pooled) == []
     assert checked_out(pooled) == 0

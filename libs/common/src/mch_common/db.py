@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.util import greenlet_spawn
 
 from mch_common.db_session import (
+    BegunOnDriver,
     DriverFirstSession,
     end_transaction,
     held_connection,
@@ -251,6 +252,28 @@ async def on_driver_alone(
         return await send(held.adapted.driver_connection)
     except Exception as error:  # every driver error: translated below
         await greenlet_spawn(_raise_as_sqlalchemy, held.connection, held.adapted, sql, error)
+        raise  # pragma: no cover - the translation always raises
+
+
+async def begin_with(session: AsyncSession, sql: str) -> None:
+    """BEGIN the session's transaction and run `sql` in the same round trip: one message of
+    two statements, so `sql` takes no parameters (a literal the caller has checked), such as
+    intermediate_server's tenant (`set_config`). In a transaction already begun (statements
+    before it, the ORM, a test's session), `sql` alone, as one more statement of it."""
+    sync = session.sync_session
+    held = await held_connection(session) if sync._transaction is None else None
+    if held is None or held.adapted._transaction is not None:
+        await execute_on_driver(session, sql)
+        return
+    adapted = held.adapted
+    driver = adapted.driver_connection
+    adapted._transaction = BegunOnDriver(driver)
+    try:
+        await driver.execute(f"BEGIN; {sql}")
+    except Exception as error:  # every driver error: translated below
+        if not driver.is_in_transaction():
+            adapted._transaction = None  # BEGIN itself failed: nothing to end
+        await greenlet_spawn(_raise_as_sqlalchemy, held.connection, adapted, sql, error)
         raise  # pragma: no cover - the translation always raises
 
 

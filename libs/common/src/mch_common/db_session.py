@@ -33,6 +33,25 @@ class TransactionRolledBack(RuntimeError):
     rolling back, which asyncpg reports as success. It was rolled back."""
 
 
+class BegunOnDriver:
+    """The adapter's transaction (in place of asyncpg's `Transaction`, whose `commit` and
+    `rollback` are all SQLAlchemy calls) when BEGIN was sent with a first statement
+    (`mch_common.db.begin_with`): COMMIT and ROLLBACK sent as statements, and a COMMIT that
+    PostgreSQL answered by rolling back (a statement of it had failed) raised."""
+
+    __slots__ = ("driver",)
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+
+    async def commit(self) -> None:
+        if await self.driver.execute("COMMIT") != "COMMIT":
+            raise TransactionRolledBack("a statement of the transaction failed; it was rolled back")
+
+    async def rollback(self) -> None:
+        await self.driver.execute("ROLLBACK")
+
+
 # The held connections on which a statement failed since their transaction (or the savepoint
 # rolled back to) began; `end_transaction` refuses to commit them.
 _FAILED: "weakref.WeakSet[Connection]" = weakref.WeakSet()
@@ -182,6 +201,8 @@ async def _end_on_driver(held: HeldConnection, *, commit: bool) -> None:
         if pending is not None:
             try:
                 await (pending.commit() if commit else pending.rollback())
+            except TransactionRolledBack:
+                raise
             except Exception as error:  # noqa: BLE001 - raised as SQLAlchemy raises it
                 sql = "COMMIT" if commit else "ROLLBACK"
                 await greenlet_spawn(_raise_translated, held, sql, error)

@@ -6,6 +6,8 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
@@ -50,6 +52,12 @@ _ROUTE = (
     " FROM decision WHERE current RETURNING jti)"
     " SELECT person_id, list_version, list_rows, current FROM decision"
 )
+
+
+async def _decide(arguments: tuple[Any, ...], driver: Any) -> Any:
+    return await driver.fetchrow(_ROUTE, *arguments)
+
+
 NO_CODE = "the requester's 符号 is not one the hub issued to it"
 
 
@@ -156,9 +164,7 @@ class NationalHub:
                     list_refusal,
                     NO_CODE,
                 )
-                decided = await on_driver_alone(
-                    session, _ROUTE, lambda driver, args=arguments: driver.fetchrow(_ROUTE, *args)
-                )
+                decided = await on_driver_alone(session, _ROUTE, partial(_decide, arguments))
                 if decided["current"]:
                     break
                 self._rules.keep(
