@@ -23,6 +23,9 @@ Two loops, each for the service and for the ceiling:
   p50/p99 the target means (`network_inquiry_p50/p99`), counted from when each was due, with
   the rate achieved and the failures (past capacity, requests queue and time out).
 
+The bench's own garbage collector is paused during both loops (`_common.collector_paused`):
+its full passes would stop the load generator and be counted as the service's latency.
+
     .venv/bin/python bench/network_inquiry.py [--people 2000] [--inquiries 3000]
         [--rate 200] [--seconds 10]
 
@@ -48,7 +51,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
-from _common import ceiling_pool
+from _common import ceiling_pool, collector_paused
 from _http import LeanClient, service_replicas, wait_ready
 
 import intermediate_server
@@ -268,14 +271,16 @@ async def measure(work: Any, args: argparse.Namespace, meter: CpuMeter, warm_up:
     loop at `args.rate`."""
     run = Run()
     await run_pool(warm_up, work)  # JWKS, pools, prepared statements
-    await meter.start()
-    run.closed_elapsed, run.closed_latencies = await run_pool(args.inquiries, work)
-    run.cpu_ms = await meter.per_inquiry_ms(args.inquiries)
+    with collector_paused():
+        await meter.start()
+        run.closed_elapsed, run.closed_latencies = await run_pool(args.inquiries, work)
+        run.cpu_ms = await meter.per_inquiry_ms(args.inquiries)
     offset = args.inquiries + warm_up
     count = int(args.rate * args.seconds)
-    run.open_rate, run.open_latencies, run.open_failures = await open_loop(
-        args.rate, count, lambda i: work(offset + i)
-    )
+    with collector_paused():
+        run.open_rate, run.open_latencies, run.open_failures = await open_loop(
+            args.rate, count, lambda i: work(offset + i)
+        )
     return run
 
 
