@@ -9,10 +9,11 @@ overrides), as the runtime role, driven by bench/_http.py.
 
 The ceiling is the same path's database work alone, in the same run: the service's statements
 per inquiry through asyncpg as the runtime role, transaction by transaction as the service
-makes them (the requester's: its tenant, its one read, the inquiry and its record; the hub's
-one statement; the provider's: BEGIN with its tenant, its one statement, its record), the
-hub's and the provider's on a second pool as in the service, no HTTP, no JWT, no signature, no
-ORM. The 符号 and indexes it needs are computed before the clock starts.
+makes them (the requester's: BEGIN with its tenant, its one read, the inquiry with its record
+in one statement, COMMIT; the hub's one statement; the provider's: BEGIN with its tenant, its
+one statement, its record, COMMIT), the hub's and the provider's on a second pool as in the
+service, no HTTP, no JWT, no signature, no ORM. The 符号 and indexes it needs are computed
+before the clock starts.
 
 Two loops, each for the service and for the ceiling:
 - closed: CONCURRENCY callers, each sending its next inquiry when the last is answered. Its
@@ -349,10 +350,18 @@ PROVIDER_READ = (
     " ORDER BY r.item_no, r.as_of"
 )
 PROVIDER_BEGIN = f"BEGIN; SELECT set_config('app.tenant', '{FUKUOKA}', true)"
+REQUESTER_BEGIN = f"BEGIN; SELECT set_config('app.tenant', '{KITAKYUSHU}', true)"
 RECORD = (
     "INSERT INTO audit_log (occurred_at, actor, terminal, action, target_type, target_id,"
     " purpose, outcome, detail, correlation_id, persons) VALUES ($1, $2, NULL, $3,"
     " 'inquiry', $4, $5, 'success', $6, NULL, $7)"
+)
+# The requester's answer: the inquiry's row and its record in one statement, as the service's
+# unit of work writes them.
+ANSWER = (
+    "WITH inquiry_row AS (INSERT INTO inquiry (id, tenant, person_no, provider, clause, items,"
+    " status, asked_by, asked_at, answered_at, answer) VALUES ($8, $9, $10, $11, $5, $12,"
+    " 'answered', 'bench', $1, $1, '{}')) " + RECORD
 )
 
 
@@ -404,59 +413,67 @@ async def direct_run(
         requester_code, provider_index = codes[person_no]
         now = datetime.now(UTC)
         jti = uuid.uuid4()
-        async with pool.acquire() as requester, requester.transaction():
-            await requester.execute("SELECT set_config('app.tenant', $1, true)", KITAKYUSHU)
-            await requester.fetchrow(REQUEST_READ, FUKUOKA, person_no)
-            async with network.acquire() as conn:  # the hub: one statement, alone
-                await conn.fetchrow(
-                    HUB_ROUTE,
-                    requester_code,
-                    KITAKYUSHU,
-                    1,
-                    2,
-                    jti,
-                    FUKUOKA,
-                    CLAUSE,
-                    ["95"],
-                    now,
-                    now,
-                )
-            async with network.acquire() as conn:  # the provider: BEGIN and tenant at once
-                await conn.execute(PROVIDER_BEGIN)
-                await conn.fetch(PROVIDER_READ, jti, FUKUOKA, now, provider_index, ["95"])
-                await conn.execute(
-                    RECORD,
-                    now,
-                    f"municipality:{KITAKYUSHU}",
-                    "provision.provide",
-                    str(jti),
-                    CLAUSE,
-                    json.dumps({"tenant": FUKUOKA}),
-                    [f"{FUKUOKA}:4013{person_no[4:]}"],
-                )
-                await conn.execute("COMMIT")
-            await requester.execute(  # the requester's answer
-                "INSERT INTO inquiry (id, tenant, person_no, provider, clause, items, status,"
-                " asked_by, asked_at, answered_at, answer) VALUES ($1, $2, $3, $4, $5, $6,"
-                " 'answered', 'bench', $7, $7, '{}')",
-                jti,
+        async with pool.acquire() as requester:  # BEGIN and tenant at once, as the service
+            await requester.execute(REQUESTER_BEGIN)
+            try:
+                await answer(requester, person_no, requester_code, provider_index, now, jti)
+            except BaseException:
+                await requester.execute("ROLLBACK")
+                raise
+            await requester.execute("COMMIT")
+
+    async def answer(
+        requester: asyncpg.Connection,
+        person_no: str,
+        requester_code: str,
+        provider_index: bytes,
+        now: datetime,
+        jti: uuid.UUID,
+    ) -> None:
+        await requester.fetchrow(REQUEST_READ, FUKUOKA, person_no)
+        async with network.acquire() as conn:  # the hub: one statement, alone
+            await conn.fetchrow(
+                HUB_ROUTE,
+                requester_code,
                 KITAKYUSHU,
-                person_no,
+                1,
+                2,
+                jti,
                 FUKUOKA,
                 CLAUSE,
                 ["95"],
                 now,
+                now,
             )
-            await requester.execute(
+        async with network.acquire() as conn:  # the provider: BEGIN and tenant at once
+            await conn.execute(PROVIDER_BEGIN)
+            await conn.fetch(PROVIDER_READ, jti, FUKUOKA, now, provider_index, ["95"])
+            await conn.execute(
                 RECORD,
                 now,
-                "bench-staff",
-                "provision.inquiry",
+                f"municipality:{KITAKYUSHU}",
+                "provision.provide",
                 str(jti),
                 CLAUSE,
-                json.dumps({"tenant": KITAKYUSHU}),
-                [f"{KITAKYUSHU}:{person_no}"],
+                json.dumps({"tenant": FUKUOKA}),
+                [f"{FUKUOKA}:4013{person_no[4:]}"],
             )
+            await conn.execute("COMMIT")
+        await requester.execute(  # the requester's answer: its row and its record
+            ANSWER,
+            now,
+            "bench-staff",
+            "provision.inquiry",
+            str(jti),
+            CLAUSE,
+            json.dumps({"tenant": KITAKYUSHU}),
+            [f"{KITAKYUSHU}:{person_no}"],
+            jti,
+            KITAKYUSHU,
+            person_no,
+            FUKUOKA,
+            ["95"],
+        )
 
     try:
         return await measure(inquire, args, meter, warm_up=4 * WORKERS)

@@ -4,16 +4,21 @@ before commit (or at `flush()`), never after a rollback, and with their savepoin
 import subprocess
 import sys
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import String, event, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mch_common.auth.principal import Principal
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent
 from mch_common.events.tables import OutboxEvent
+from mch_common.ids import uuid7
 from mch_common.work import NoUnitOfWorkError, UnitOfWork
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -141,3 +146,103 @@ def test_mch_common_work_can_be_the_first_module_imported() -> None:
         [sys.executable, "-c", "import mch_common.work"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-500:]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Queued(_Base):
+    """A row queued with `UnitOfWork.insert`: a Python-side default and a JSON column."""
+
+    __tablename__ = "work_queued_row"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid7)
+    note: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+@pytest.fixture
+async def queued_table(owner_engine: AsyncEngine) -> None:
+    async with owner_engine.begin() as conn:
+        await conn.run_sync(_Base.metadata.create_all)
+
+
+async def queued_rows(sessions: Sessions) -> list[tuple[str, dict[str, Any]]]:
+    async with sessions() as session:
+        rows = await session.execute(select(Queued.note, Queued.data).order_by(Queued.note))
+        return [(note, data) for note, data in rows]
+
+
+@pytest.mark.usefixtures("queued_table")
+async def test_queued_rows_go_with_the_events_and_records_in_one_statement(
+    committed_sessions: Sessions, statements: list[str]
+) -> None:
+    async with unit_of_work(committed_sessions) as session:
+        work = UnitOfWork.of(session)
+        first = Queued(note="first", data={"items": ["95"]})
+        work.insert(first)
+        work.record_access(STAFF, action="work.rows.read", target_type="person", target_id="1")
+        event = emit(session, "with rows")
+        work.insert(Queued(note="second", data={}))
+        assert first.id.version == 7  # its defaults set when queued
+        assert statements == []
+    writes = [s for s in statements if s.startswith(("WITH", "INSERT"))]
+    assert len(writes) == 1
+    assert await queued_rows(committed_sessions) == [("first", {"items": ["95"]}), ("second", {})]
+    assert await outbox_ids(committed_sessions) == [event.id]
+    assert await audit_actions(committed_sessions, "work.rows.") == ["work.rows.read"]
+
+    # Rows alone, and rows with records alone: the same one statement.
+    for with_record in (False, True):
+        async with unit_of_work(committed_sessions) as session:
+            UnitOfWork.of(session).insert(Queued(note=f"alone {with_record}", data={}))
+            if with_record:
+                UnitOfWork.of(session).record(actor="svc:job", action="work.rows.job")
+    assert len([s for s in statements if s.startswith(("WITH", "INSERT"))]) == 3
+    assert [n for n, _ in await queued_rows(committed_sessions)][:2] == [
+        "alone False",
+        "alone True",
+    ]
+    assert await audit_actions(committed_sessions, "work.rows.") == [
+        "work.rows.read",
+        "work.rows.job",
+    ]
+
+
+@pytest.mark.usefixtures("queued_table")
+async def test_a_queued_row_that_fails_fails_the_whole_unit_of_work(
+    committed_sessions: Sessions,
+) -> None:
+    taken = uuid7()
+
+    async def duplicate() -> None:
+        async with unit_of_work(committed_sessions) as session:
+            work = UnitOfWork.of(session)
+            work.insert(Queued(id=taken, note="one", data={}))
+            work.insert(Queued(id=taken, note="two", data={}))
+            work.record(actor="svc:job", action="work.failed_row.job")
+            emit(session, "doomed with its row")
+
+    with pytest.raises(IntegrityError):
+        await duplicate()
+    assert await queued_rows(committed_sessions) == []
+    assert await outbox_ids(committed_sessions) == []
+    assert await audit_actions(committed_sessions, "work.failed_row.") == []
+
+
+@pytest.mark.usefixtures("queued_table")
+async def test_a_rolled_back_savepoint_drops_its_queued_rows(committed_sessions: Sessions) -> None:
+    async with unit_of_work(committed_sessions) as session:
+        work = UnitOfWork.of(session)
+
+        async def failing_message() -> None:
+            async with work.savepoint():
+                work.insert(Queued(note="dropped", data={}))
+                raise RuntimeError("one message failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_message()
+        async with work.savepoint():
+            work.insert(Queued(note="kept", data={}))
+    assert await queued_rows(committed_sessions) == [("kept", {})]

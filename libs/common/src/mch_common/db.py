@@ -155,7 +155,15 @@ async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
     work or SQLAlchemy's execution path (each costs more CPU than the statement on a request's
     hot path). Python-side column defaults (ids, scalars) are set on the object first. The
     object stays out of the session: server defaults are not read back into it, and later
-    changes to it are not written."""
+    changes to it are not written. (`UnitOfWork.insert` queues it instead, to go in the unit of
+    work's one statement.)"""
+    sql, args = insert_parts(row, dialect_of(session))
+    await execute_on_driver(session, sql, *args)
+
+
+def insert_parts(row: DeclarativeBase, dialect: Any) -> tuple[str, list[Any]]:
+    """The INSERT of a new object's row as `insert_new` sends it (`$1`... in column order) and
+    its arguments as the driver takes them; the object's Python-side defaults are set."""
     mapper = inspect(type(row))
     columns: list[Column[Any]] = []
     values: list[Any] = []
@@ -174,15 +182,11 @@ async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
     table = mapper.local_table
     if not isinstance(table, Table):
         raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
-    sql, processors = _insert_statement(table, tuple(columns), dialect_of(session))
-    await execute_on_driver(
-        session,
-        sql,
-        *(
-            value if process is None else process(value)
-            for value, process in zip(values, processors, strict=True)
-        ),
-    )
+    sql, processors = _insert_statement(table, tuple(columns), dialect)
+    return sql, [
+        value if process is None else process(value)
+        for value, process in zip(values, processors, strict=True)
+    ]
 
 
 _Processor = Any  # SQLAlchemy's bind processor: the Python value as the driver takes it

@@ -24,7 +24,6 @@ from intermediate_server.records.service import (
 from intermediate_server.replica.layout import ITEMS
 from intermediate_server.tenancy import enter_tenant
 from mch_common.auth.principal import Principal
-from mch_common.db import insert_new
 from mch_common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from mch_common.ids import uuid7
 from mch_common.refusals import refusal
@@ -140,9 +139,10 @@ async def inquire(
         answered_at=answered_at,
         answer=answer.items,
     )
-    await insert_new(session, inquiry)
+    work = UnitOfWork.of(session)
+    work.insert(inquiry)  # written with its record, in the unit of work's one statement
     write_record(
-        UnitOfWork.of(session),
+        work,
         side="requester",
         tenant=requester,
         person_no=person_no,
