@@ -35,6 +35,7 @@ from sqlalchemy.util import greenlet_spawn
 from mch_common.db_session import (
     BegunOnDriver,
     DriverFirstSession,
+    HeldConnection,
     end_transaction,
     held_connection,
     watch_failed_statements,
@@ -248,9 +249,8 @@ async def on_driver_alone(
     round trip (for work that is one statement, such as intermediate_server's hub deciding and
     logging a permit). Once the session's transaction has begun (`on_driver` statements, the
     ORM, a test's session), it is one more statement of that transaction, as `on_driver`."""
-    sync = session.sync_session
-    held = await held_connection(session) if sync._transaction is None else None
-    if held is None or held.adapted._transaction is not None:
+    held = await _held_before_begin(session)
+    if held is None:
         return await on_driver(session, sql, send)
     try:
         return await send(held.adapted.driver_connection)
@@ -264,9 +264,8 @@ async def begin_with(session: AsyncSession, sql: str) -> None:
     two statements, so `sql` takes no parameters (a literal the caller has checked), such as
     intermediate_server's tenant (`set_config`). In a transaction already begun (statements
     before it, the ORM, a test's session), `sql` alone, as one more statement of it."""
-    sync = session.sync_session
-    held = await held_connection(session) if sync._transaction is None else None
-    if held is None or held.adapted._transaction is not None:
+    held = await _held_before_begin(session)
+    if held is None:
         await execute_on_driver(session, sql)
         return
     adapted = held.adapted
@@ -279,6 +278,15 @@ async def begin_with(session: AsyncSession, sql: str) -> None:
             adapted._transaction = None  # BEGIN itself failed: nothing to end
         await greenlet_spawn(_raise_as_sqlalchemy, held.connection, adapted, sql, error)
         raise  # pragma: no cover - the translation always raises
+
+
+async def _held_before_begin(session: AsyncSession) -> HeldConnection | None:
+    """The connection a `DriverFirstSession` holds while its transaction has not begun (no
+    statement on the driver, no ORM); None once it has, or for another session."""
+    if session.sync_session._transaction is not None:
+        return None
+    held = await held_connection(session)
+    return held if held is not None and held.adapted._transaction is None else None
 
 
 _DRIVER_OF_TRANSACTION = "mch_common.db.driver"

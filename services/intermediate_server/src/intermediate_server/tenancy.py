@@ -98,7 +98,7 @@ async def tenant_transaction(
     sessions: async_sessionmaker[AsyncSession], tenant: str
 ) -> AsyncIterator[AsyncSession]:
     """A transaction of `tenant` with its unit of work (`unit_of_work`, then `enter_tenant`):
-    the hub's routing and the provider's answer, each apart from the requester's transaction."""
+    the provider's answer (and its record of a refusal), apart from the requester's transaction."""
     async with unit_of_work(sessions) as session:
         await enter_tenant(session, tenant)
         yield session
