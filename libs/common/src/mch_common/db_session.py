@@ -32,6 +32,9 @@ class TransactionRolledBack(RuntimeError):
     and not undone by a savepoint's rollback): PostgreSQL would have answered COMMIT by
     rolling back, which asyncpg reports as success. It was rolled back."""
 
+    def __init__(self) -> None:
+        super().__init__("a statement of the transaction failed; it was rolled back")
+
 
 class BegunOnDriver:
     """The adapter's transaction (in place of asyncpg's `Transaction`, whose `commit` and
@@ -46,7 +49,7 @@ class BegunOnDriver:
 
     async def commit(self) -> None:
         if await self.driver.execute("COMMIT") != "COMMIT":
-            raise TransactionRolledBack("a statement of the transaction failed; it was rolled back")
+            raise TransactionRolledBack()
 
     async def rollback(self) -> None:
         await self.driver.execute("ROLLBACK")
@@ -183,7 +186,7 @@ async def end_transaction(session: AsyncSession, *, commit: bool) -> None:
     held = sync._held if isinstance(sync, DriverFirstSession) else None
     if commit and held is not None and held.connection in _FAILED:
         await end_transaction(session, commit=False)
-        raise TransactionRolledBack("a statement of the transaction failed; it was rolled back")
+        raise TransactionRolledBack()
     if not isinstance(sync, DriverFirstSession) or sync.in_transaction():
         async with session:  # closed however the commit ends, shielded as AsyncSession does
             await (session.commit() if commit else session.rollback())
