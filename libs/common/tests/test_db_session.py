@@ -226,18 +226,23 @@ async def test_a_cancelled_request_never_hands_its_transaction_on(
     assert await rows(pooled) == [(2, 20), (3, 30)]
 
 
-async def test_the_pool_past_its_size_closes_the_extra_connections(
+async def test_a_burst_past_the_pool_size_keeps_the_connections_it_opened(
     pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
 ) -> None:
-    async def one(n: int) -> None:
+    async def one(n: int) -> int:
         async with unit_of_work(made) as session:
             await execute_on_driver(session, INSERT, n, n)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # all four at once
+            backend: int = await (await asyncpg_connection(session)).fetchval(BACKEND)
+            return backend
 
-    await asyncio.gather(*(one(n) for n in range(4)))  # pool_size 2, overflow 2
+    first = await asyncio.gather(*(one(n) for n in range(4)))  # pool_size 2: a burst of 4
+    again = await asyncio.gather(*(one(n) for n in range(4, 8)))
+
+    assert len(set(first)) == 4
+    assert set(again) == set(first)  # no backend closed and opened again for the next burst
     assert checked_out(pooled) == 0
-    assert pooled.pool.overflow() <= 0  # type: ignore[attr-defined]
-    assert len(await rows(pooled)) == 4
+    assert len(await rows(pooled)) == 8
 
 
 async def test_invalidate_and_reset_give_the_held_connection_up(

