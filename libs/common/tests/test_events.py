@@ -15,7 +15,7 @@ from mch_common.audit_anchor import ANCHOR_STREAM, AuditAnchors
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
 from mch_common.events import relay as relay_module
-from mch_common.events.outbox import MyNumberInEventError
+from mch_common.events.outbox import MyNumberInEventError, watch_outbox
 from mch_common.events.tables import InboxEvent, OutboxEvent
 from mch_common.work import UnitOfWork
 
@@ -195,6 +195,58 @@ async def test_two_relays_publish_the_outbox_once_and_in_its_order(
         if msg.subject == subject:
             on_stream.append(json.loads(msg.data or b"{}")["id"])
     assert on_stream == emitted
+
+
+class _Woken:
+    def __init__(self) -> None:
+        self.times = 0
+
+    def wake(self) -> None:
+        self.times += 1
+
+
+async def test_only_a_committed_transaction_with_events_wakes_the_relays(
+    committed_sessions: async_sessionmaker[AsyncSession], stream: str
+) -> None:
+    woken = _Woken()
+    watch_outbox(woken)
+
+    async def rolled_back() -> None:
+        async with unit_of_work(committed_sessions) as s:
+            UnitOfWork.of(s).emit(
+                source="test", type=f"{SERVICE}.wake.happened", subject="0", data={}, tenant="401005"
+            )
+            await UnitOfWork.of(s).flush()  # written, then rolled back
+            raise RuntimeError("the business change failed")
+
+    with pytest.raises(RuntimeError):
+        await rolled_back()
+    assert woken.times == 0
+    async with unit_of_work(committed_sessions) as s:
+        await s.execute(text("SELECT 1"))  # a transaction without events
+    assert woken.times == 0
+    await emit(committed_sessions, "wake", 2)
+    assert woken.times == 1  # after its commit, once however many events it wrote
+
+
+async def test_a_relay_publishes_a_commit_at_once_not_at_its_next_look(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+) -> None:
+    relay = OutboxRelay(engine, bus.js, bus.naming, idle_interval=60)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # its first look is over: the next is a minute away
+        await emit(committed_sessions, "atonce", 3)
+        async with asyncio.timeout(10):
+            while relay.published < 3:
+                await asyncio.sleep(0.05)
+    finally:
+        relay.stop()
+        await running
+    assert relay.published == 3
 
 
 async def test_redelivered_event_is_applied_once(

@@ -190,7 +190,7 @@ async def test_the_relay_retries_within_a_second_however_long_the_outage(
             errors.append(exc)
             raise
 
-    async def wait(seconds: float) -> None:
+    async def wait(seconds: float, *, woken: bool = False) -> None:
         waits.append(seconds)
         if len(waits) > outage:
             relay.stop()

@@ -17,6 +17,7 @@ savepoints, an error of the COMMIT raised as SQLAlchemy raises it.
 """
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,8 @@ class DriverFirstSession(Session):
         greenlet: the COMMIT or ROLLBACK is a round trip)."""
         held, self._held = self._held, None
         self._connected_for = None
+        if not commit:
+            _transaction_ended(self, committed=False)
         if held is None:
             return
         try:
@@ -138,6 +141,24 @@ class DriverFirstSession(Session):
             held.connection.close()
 
 
+_AFTER_COMMIT = "mch.after_commit"
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+    """Call `hook` once the session's transaction has committed, never if it rolls back: for
+    what others may only learn of once it is durable (this process's outbox relays). Sessions
+    of `mch_common.db.session_factory`; another session never calls it."""
+    hooks: list[Callable[[], None]] = session.info.setdefault(_AFTER_COMMIT, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def _transaction_ended(session: Session, *, committed: bool) -> None:
+    for hook in session.info.pop(_AFTER_COMMIT, ()) if committed else ():
+        hook()
+    session.info.pop(_AFTER_COMMIT, None)
+
+
 @event.listens_for(DriverFirstSession, "after_commit")
 def _commit_held(session: Session) -> None:
     # Fired for a savepoint's release too: only the outermost commit ends the transaction.
@@ -146,6 +167,7 @@ def _commit_held(session: Session) -> None:
     outermost = current is not None and current.parent is None and not current.nested
     if isinstance(session, DriverFirstSession) and outermost:
         session._end(commit=True)
+        _transaction_ended(session, committed=True)
 
 
 @event.listens_for(DriverFirstSession, "after_transaction_end")
@@ -192,8 +214,13 @@ async def end_transaction(session: AsyncSession, *, commit: bool) -> None:
             await (session.commit() if commit else session.rollback())
         return
     held, sync._held = sync._held, None
-    if held is not None:
-        await _end_on_driver(held, commit=commit)
+    try:
+        if held is not None:
+            await _end_on_driver(held, commit=commit)
+    except BaseException:
+        _transaction_ended(sync, committed=False)
+        raise
+    _transaction_ended(sync, committed=commit)
 
 
 async def _end_on_driver(held: HeldConnection, *, commit: bool) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase
 from mch_common.auth.principal import Principal
 from mch_common.db import dialect_of, execute_on_driver, insert_parts
 from mch_common.events.envelope import CloudEvent
-from mch_common.events.outbox import assert_no_my_number
+from mch_common.events.outbox import assert_no_my_number, written_in
 from mch_common.logs import correlation_id
 
 _KEY = "mch.unit_of_work"
@@ -262,6 +262,8 @@ class UnitOfWork:
             args += row_args
         statement = _statement(tuple(sql for sql, _ in rows), bool(events), bool(records))
         await execute_on_driver(self.session, statement, *args)
+        if events:
+            written_in(self.session)  # the relay publishes them once this commits
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

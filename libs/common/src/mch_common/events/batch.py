@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mch_common.events.outbox import assert_no_my_number
+from mch_common.events.outbox import assert_no_my_number, written_in
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
 
@@ -150,6 +150,7 @@ async def emit_events(
     await session.execute(
         _INSERT, {"event_id": row.event_id, "subject": row.subject, "envelope": row.envelope}
     )
+    written_in(session)
     return row
 
 

@@ -1,8 +1,37 @@
 """The outbox's rule for every event: no My Number, ever. Events are written to the outbox in
 the caller's transaction by its unit of work (mch_common.work), or as a batch row
-(mch_common.events.batch), never published directly."""
+(mch_common.events.batch), never published directly; once that transaction commits, this
+process's relays are woken to publish them (`written_in`)."""
 
+import weakref
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mch_common.db_session import after_commit
 from mch_common.mynumber import contains_my_number
+
+
+class Relay(Protocol):
+    def wake(self) -> None: ...
+
+
+_RELAYS: "weakref.WeakSet[Relay]" = weakref.WeakSet()
+
+
+def watch_outbox(relay: Relay) -> None:
+    """`relay.wake()` whenever a transaction of this process that wrote events commits."""
+    _RELAYS.add(relay)
+
+
+def outbox_committed() -> None:
+    for relay in list(_RELAYS):
+        relay.wake()
+
+
+def written_in(session: AsyncSession) -> None:
+    """The session's transaction wrote events: the relays publish them once it commits."""
+    after_commit(session, outbox_committed)
 
 
 class MyNumberInEventError(ValueError):

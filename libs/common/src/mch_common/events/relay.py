@@ -1,5 +1,12 @@
 """The outbox relay: publishes committed outbox rows to JetStream, at least once.
 
+An idle relay publishes as soon as a transaction of its process that wrote events has
+committed (`mch_common.events.outbox.written_in`), and otherwise looks once every
+`idle_interval` (events another process wrote: a batch job's). Polling every 50 ms instead
+cost each idle replica 1.7 ms of CPU per look (BEGIN, the lock, the claim, COMMIT), 3.5 % of
+a core, with PostgreSQL's share besides. A relay that published looks again after
+`busy_interval`, and at once after a full claim.
+
 Every replica of a service runs a relay; one claim is published at a time, under a
 transaction-level advisory lock, and the others skip their round while it is held. Two claims
 published side by side (FOR UPDATE SKIP LOCKED alone) would reach the stream interleaved, a
@@ -24,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mch_common.events.batch import BATCH_KEY, expand_batch
 from mch_common.events.bus import EventNaming
+from mch_common.events.outbox import watch_outbox
 
 log = logging.getLogger("mch.events.relay")
 
@@ -55,6 +63,9 @@ _MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:
 # this: a relay still waiting out a longer backoff when the server came back kept the events
 # written since in the outbox for that long (seen: 4 s after an 8 s PostgreSQL outage).
 MAX_RETRY_DELAY = 1.0
+# A relay that found another replica's relay publishing looks again after this: that claim
+# may have been made before this process's events committed.
+TAKEN_RETRY_DELAY = 0.05
 
 
 class OutboxRelay:
@@ -65,21 +76,31 @@ class OutboxRelay:
         naming: EventNaming,
         *,
         batch_size: int = 1000,
-        idle_interval: float = 0.05,
+        idle_interval: float = 1.0,
+        busy_interval: float = 0.05,
     ) -> None:
         self.engine = engine
         self.js = js
         self.naming = naming
         self.batch_size = batch_size
         self.idle_interval = idle_interval
+        self.busy_interval = busy_interval
         self.published = 0
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._taken = False  # the last round found another relay publishing
+        watch_outbox(self)
+
+    def wake(self) -> None:
+        """Look for events now (or, mid-round, once more when the round is over)."""
+        self._woken.set()
 
     async def relay_once(self) -> int:
         """Publish one claim's rows (a batch row's events counted each); returns how many
         events were published and marked sent."""
         async with self.engine.begin() as conn:
-            if not (await conn.execute(_RELAY_LOCK)).scalar_one():
+            self._taken = not (await conn.execute(_RELAY_LOCK)).scalar_one()
+            if self._taken:
                 return 0  # another replica's relay is publishing: its rows come first
             rows = (await conn.execute(_CLAIM, {"limit": self.batch_size})).all()
             if not rows:
@@ -128,6 +149,7 @@ class OutboxRelay:
         MAX_RETRY_DELAY of their return."""
         backoff = 0.1
         while not self._stopping.is_set():
+            self._woken.clear()  # a commit from here on wakes the next round
             try:
                 count = await self.relay_once()
                 backoff = 0.1
@@ -139,14 +161,25 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_RETRY_DELAY)
                 continue
-            if count < self.batch_size:
-                await self._sleep(self.idle_interval)
+            if self._taken:
+                await self._sleep(TAKEN_RETRY_DELAY)
+            elif count == 0:
+                await self._sleep(self.idle_interval, woken=True)
+            elif count < self.batch_size:
+                # Under a stream of writes, the next ones are on their way: published together
+                # after a short wait, not one round (four round trips) per commit.
+                await self._sleep(self.busy_interval)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, *, woken: bool = False) -> None:
+        """Until `seconds` have passed or the relay stops (or, `woken`, is woken)."""
+        waits = [asyncio.ensure_future(self._stopping.wait())]
+        if woken:
+            waits.append(asyncio.ensure_future(self._woken.wait()))
         try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def stop(self) -> None:
         self._stopping.set()
