@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from intermediate_server.codes import service
 from intermediate_server.codes.schemas import CodesIn, CodesObtainedOut
-from intermediate_server.deps import Cipher, CodeWriter, Hub, TenantSession
+from intermediate_server.deps import CodeWriter, NetworkGateway, TenantSession
 
 router = APIRouter(tags=["codes"])
 
@@ -16,14 +16,13 @@ async def obtain_codes(
     body: CodesIn,
     session: TenantSession,
     principal: CodeWriter,
-    hub: Hub,
-    cipher: Cipher,
+    network: NetworkGateway,
 ) -> CodesObtainedOut:
     result = await service.obtain_codes(
         session,
         principal=principal,
-        hub=hub,
-        cipher=cipher,
+        hub=network.hub,
+        cipher=network.cipher,
         people=[
             service.PersonWithMyNumber(p.person_no, p.my_number.get_secret_value())
             for p in body.people

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from intermediate_server.deps import Approver, Cipher, Hub, Inquirer, ProviderGateway, TenantSession
+from intermediate_server.deps import Approver, Inquirer, NetworkGateway, TenantSession
 from intermediate_server.exchange import approval, service
 from intermediate_server.exchange.schemas import (
     DecisionIn,
@@ -29,16 +29,14 @@ async def inquire(
     body: InquiryIn,
     session: TenantSession,
     principal: Inquirer,
-    hub: Hub,
-    provider: ProviderGateway,
-    cipher: Cipher,
+    network: NetworkGateway,
 ) -> InquiryOut:
     inquiry = await service.inquire(
         session,
         principal=principal,
-        hub=hub,
-        provider=provider,
-        cipher=cipher,
+        hub=network.hub,
+        provider=network.provider,
+        cipher=network.cipher,
         person_no=body.person_no,
         provider_code=body.provider,
         clause=body.clause,
