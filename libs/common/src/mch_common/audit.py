@@ -49,7 +49,6 @@ __all__ = ["GENESIS_HASH", "AuditRecord", "AuditSealer", "verify_chain"]
 # One sealer at a time per database; writers never take it. Anchoring and retiring records
 # (mch_common.audit_retention) wait for it, so a published anchor always names the start of
 # the chain the table has.
-_SEALER_LOCK = text("SELECT pg_try_advisory_xact_lock(7340017)")
 CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(7340017)")
 # A platform that walls its audit log off by row-level security (the intermediate server)
 # lets a transaction with this setting on see and chain every record: the sealer, the
@@ -183,10 +182,22 @@ def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+# Every record of a round in one statement (the trigger still checks each row).
 _SEAL = text(
-    "UPDATE audit_log SET chain_pos = :chain_pos, prev_hash = :prev_hash, hash = :hash "
-    "WHERE seq = :seq AND hash IS NULL"
+    "UPDATE audit_log AS a SET chain_pos = s.chain_pos, prev_hash = s.prev_hash, hash = s.hash"
+    " FROM unnest(CAST(:seqs AS bigint[]), CAST(:positions AS bigint[]),"
+    " CAST(:prevs AS text[]), CAST(:hashes AS text[])) AS s(seq, chain_pos, prev_hash, hash)"
+    " WHERE a.seq = s.seq AND a.hash IS NULL"
 )
+# The sealer's lock and the whole log in view (`read_whole_log`), in one round trip.
+_SEALER_LOCK_WHOLE_LOG = text(
+    f"SELECT pg_try_advisory_xact_lock(7340017), set_config('{WHOLE_LOG_SETTING}', 'on', true)"
+)
+_UNSEALED = text(
+    "SELECT seq, occurred_at, actor, terminal, action, target_type, target_id, purpose,"
+    " outcome, detail, correlation_id, persons FROM audit_log WHERE hash IS NULL"
+    " ORDER BY seq LIMIT :limit"
+).columns(*(AuditRecord.__table__.c[name] for name in _HASHED_FIELDS if name != "chain_pos"))
 
 
 _CHAIN_HEAD = (
@@ -197,7 +208,7 @@ _CHAIN_HEAD = (
 )
 
 
-async def chain_head(session: AsyncSession) -> tuple[int, str] | None:
+async def chain_head(session: AsyncSession | AsyncConnection) -> tuple[int, str] | None:
     """(chain position, hash) of the newest sealed record; None while nothing is sealed."""
     head = (await session.execute(_CHAIN_HEAD)).first()
     if head is None or head.chain_pos is None or head.hash is None:
@@ -211,7 +222,7 @@ async def read_whole_log(session: AsyncSession | AsyncConnection) -> None:
     await session.execute(_READ_WHOLE_LOG)
 
 
-async def chain_start(session: AsyncSession) -> tuple[int, str]:
+async def chain_start(session: AsyncSession | AsyncConnection) -> tuple[int, str]:
     """(chain position, hash) the remaining chain links to: the last record retired past
     retention (mch_common.audit_retention), else 0 and the genesis hash."""
     if not (await session.execute(_HAS_CHECKPOINTS)).scalar_one():
@@ -220,38 +231,31 @@ async def chain_start(session: AsyncSession) -> tuple[int, str]:
     return (int(row.chain_pos), str(row.hash)) if row is not None else (0, GENESIS_HASH)
 
 
-async def seal_pending(session: AsyncSession, *, limit: int = 5000) -> int:
+async def seal_pending(session: AsyncSession | AsyncConnection, *, limit: int = 5000) -> int:
     """Chain up to `limit` committed, unsealed records; returns how many were sealed (0 when
     another sealer holds the lock). Call in its own transaction."""
-    if not (await session.execute(_SEALER_LOCK)).scalar_one():
+    if not (await session.execute(_SEALER_LOCK_WHOLE_LOG)).scalar_one():
         return 0
-    await read_whole_log(session)
+    rows = (await session.execute(_UNSEALED, {"limit": limit})).all()
+    if not rows:
+        return 0
     # Every sealed record retired: the chain goes on from the last one retired.
     position, prev = await chain_head(session) or await chain_start(session)
-    rows = (
-        (
-            await session.execute(
-                select(AuditRecord)
-                .where(AuditRecord.hash.is_(None))
-                .order_by(AuditRecord.seq)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    updates = []
+    seqs, positions, prevs, hashes = [], [], [], []
     for row in rows:
         position += 1
-        fields = {k: getattr(row, k) for k in _HASHED_FIELDS if k != "chain_pos"}
+        fields = row._asdict()
         fields["chain_pos"] = position
         digest = record_hash(prev, fields)
-        updates.append({"seq": row.seq, "chain_pos": position, "prev_hash": prev, "hash": digest})
+        seqs.append(row.seq)
+        positions.append(position)
+        prevs.append(prev)
+        hashes.append(digest)
         prev = digest
-    if updates:
-        await session.execute(_SEAL, updates)
-    session.expunge_all()
-    return len(updates)
+    await session.execute(
+        _SEAL, {"seqs": seqs, "positions": positions, "prevs": prevs, "hashes": hashes}
+    )
+    return len(rows)
 
 
 class AuditSealer:
@@ -276,8 +280,8 @@ class AuditSealer:
         self._stopping = asyncio.Event()
 
     async def seal_once(self) -> int:
-        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
-            count = await seal_pending(session)
+        async with self.engine.begin() as connection:
+            count = await seal_pending(connection)
         self.sealed += count
         return count
 
