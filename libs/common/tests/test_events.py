@@ -206,7 +206,7 @@ class _Woken:
 
 
 async def test_only_a_committed_transaction_with_events_wakes_the_relays(
-    committed_sessions: async_sessionmaker[AsyncSession], stream: str
+    committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     woken = _Woken()
     watch_outbox(woken)

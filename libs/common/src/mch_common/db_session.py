@@ -154,9 +154,9 @@ def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
 
 
 def _transaction_ended(session: Session, *, committed: bool) -> None:
-    for hook in session.info.pop(_AFTER_COMMIT, ()) if committed else ():
+    hooks = session.info.pop(_AFTER_COMMIT, ())
+    for hook in hooks if committed else ():
         hook()
-    session.info.pop(_AFTER_COMMIT, None)
 
 
 @event.listens_for(DriverFirstSession, "after_commit")
