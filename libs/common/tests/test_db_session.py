@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 from sqlalchemy import Integer, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,8 +21,10 @@ from mch_common.db import (
     session_factory,
     unit_of_work,
 )
-from mch_common.db_session import TransactionRolledBack
+from mch_common.db_session import TransactionRolledBack, held_connection
 from mch_common.driver_reads import load_all
+from mch_common.errors import Conflict
+from mch_common.work import UnitOfWork
 
 
 class _Base(DeclarativeBase):
@@ -373,4 +375,94 @@ async def test_a_transaction_begun_with_a_statement_is_not_reported_committed_af
     with pytest.raises(TransactionRolledBack):
         await catch_a_failed_statement()
     assert await rows(pooled) == []
+    assert checked_out(pooled) == 0
+
+
+class Sent(list[str]):
+    """The statements sent on a session's asyncpg connection from `start` to `stop`."""
+
+    def log(self, query: asyncpg.connection.LoggedQuery) -> None:
+        self.append(query.query.strip().upper())
+
+    async def start(self, session: AsyncSession) -> asyncpg.Connection:
+        held = await held_connection(session)
+        assert held is not None
+        self.driver = held.adapted.driver_connection
+        self.driver.add_query_logger(self.log)
+        return self.driver
+
+    async def stop(self) -> list[str]:
+        await asyncio.sleep(0)  # asyncpg calls its loggers soon after, not during, the query
+        self.driver.remove_query_logger(self.log)
+        return [statement.split()[0] for statement in self]
+
+
+async def test_reads_before_the_first_write_and_a_lone_last_write_send_no_begin_or_commit(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    sent = Sent()
+    async with unit_of_work(made) as session:
+        driver = await sent.start(session)
+        assert await load_all(session, ALL) == []
+        assert not driver.is_in_transaction()  # the read went alone
+        UnitOfWork.of(session).insert(Held(n=1, tag=10))
+    assert await sent.stop() == ["SELECT", "WITH"]  # the read, the one write: no BEGIN, no COMMIT
+    assert await rows(pooled) == [(1, 10)]
+    assert checked_out(pooled) == 0
+
+
+async def test_a_locking_read_begins_the_transaction_that_holds_its_locks(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(made) as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+    sent = Sent()
+    async with unit_of_work(made) as session:
+        driver = await sent.start(session)
+        assert [h.n for h in await load_all(session, ALL.with_for_update())] == [1]
+        assert driver.is_in_transaction()
+        async with made() as other:  # the row stays locked until this transaction ends
+            held = await other.connection()
+            await held.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await held.execute(text("SELECT n FROM held_sample FOR UPDATE"))
+    assert await sent.stop() == ["BEGIN;", "SELECT", "COMMIT;"]
+
+
+async def test_a_flush_before_the_end_begins_the_transaction_so_a_later_error_undoes_it(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def flush_then_fail() -> None:
+        async with unit_of_work(made) as session:
+            assert await load_all(session, ALL) == []
+            UnitOfWork.of(session).insert(Held(n=1, tag=10))
+            await UnitOfWork.of(session).flush()  # not the last: in the transaction
+            assert [h.n for h in await load_all(session, ALL)] == [1]
+            raise RuntimeError("after")
+
+    with pytest.raises(RuntimeError, match="after"):
+        await flush_then_fail()
+    assert await rows(pooled) == []
+    assert checked_out(pooled) == 0
+
+
+async def test_a_queued_insert_whose_unique_key_is_taken_gives_the_answer_named_for_it(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(made) as session:
+        await execute_on_driver(session, INSERT, 1, 10)
+    taken = Conflict("number 1 is taken")
+
+    async def insert(*rows: Held) -> None:
+        async with unit_of_work(made) as session:
+            for row in rows:
+                UnitOfWork.of(session).insert(row, conflicts={"held_sample_pkey": taken})
+
+    with pytest.raises(Conflict, match="number 1 is taken"):
+        await insert(Held(n=2, tag=20), Held(n=1, tag=11))
+    # Not named: raised as it is. Alone, the statement is its transaction: the deferred key is
+    # checked with it.
+    with pytest.raises(IntegrityError, match="held_tag"):
+        await insert(Held(n=3, tag=10))
+    assert await rows(pooled) == [(1, 10)]  # nothing of either unit of work
     assert checked_out(pooled) == 0

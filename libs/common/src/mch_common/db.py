@@ -37,6 +37,7 @@ from mch_common.db_session import (
     DriverFirstSession,
     HeldConnection,
     end_transaction,
+    failed_before,
     held_connection,
     watch_failed_statements,
 )
@@ -142,7 +143,7 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     work = UnitOfWork(session, factory)
     try:
         yield session
-        await work.flush()
+        await work.flush(last=True)
     except BaseException as error:
         await end_transaction(session, commit=False)
         # A refusal's access record outlives the rollback (mch_common.refusals.refusal).
@@ -252,9 +253,12 @@ async def on_driver_alone(
 ) -> _T:
     """`send(driver)` as a transaction of its own while the session's transaction has not
     begun: PostgreSQL commits one statement by itself, so neither BEGIN nor COMMIT takes a
-    round trip (for work that is one statement, such as intermediate_server's hub deciding and
-    logging a permit). Once the session's transaction has begun (`on_driver` statements, the
-    ORM, a test's session), it is one more statement of that transaction, as `on_driver`."""
+    round trip. For a read before the transaction's first write (`mch_common.driver_reads`;
+    under READ COMMITTED each statement sees its own snapshot, in a transaction or not), the
+    unit of work's statement when it is the only write (`UnitOfWork.flush(last=True)`), and
+    work that is one statement (intermediate_server's hub deciding and logging a permit).
+    Once the session's transaction has begun (a write, the ORM, a test's session), it is one
+    more statement of that transaction, as `on_driver`."""
     held = await _held_before_begin(session)
     if held is None:
         return await on_driver(session, sql, send)
@@ -292,7 +296,9 @@ async def _held_before_begin(session: AsyncSession) -> HeldConnection | None:
     if session.sync_session._transaction is not None:
         return None
     held = await held_connection(session)
-    return held if held is not None and held.adapted._transaction is None else None
+    if held is None or held.adapted._transaction is not None or failed_before(held):
+        return None  # a statement failed: the transaction is begun, and refuses to commit
+    return held
 
 
 _DRIVER_OF_TRANSACTION = "mch_common.db.driver"

@@ -83,6 +83,11 @@ class HeldConnection:
     adapted: Any  # SQLAlchemy's asyncpg adapter (the DBAPI connection)
 
 
+def failed_before(held: HeldConnection) -> bool:
+    """Whether a statement failed on the held connection since its transaction began."""
+    return held.connection in _FAILED
+
+
 class DriverFirstSession(Session):
     """A `Session` (the sync half of an `AsyncSession`) whose transaction is a connection it
     holds (see the module's docstring)."""
@@ -206,7 +211,7 @@ async def end_transaction(session: AsyncSession, *, commit: bool) -> None:
     that did not use the ORM ends on the driver, without SQLAlchemy's session lifecycle."""
     sync = session.sync_session
     held = sync._held if isinstance(sync, DriverFirstSession) else None
-    if commit and held is not None and held.connection in _FAILED:
+    if commit and held is not None and failed_before(held):
         await end_transaction(session, commit=False)
         raise TransactionRolledBack()
     if not isinstance(sync, DriverFirstSession) or sync.in_transaction():

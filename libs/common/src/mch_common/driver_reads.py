@@ -23,6 +23,12 @@ never written, and `session.get` or another ORM select returns a different objec
 same row. A caller that changes a row loads it with the ORM (a repository's `... for_update`).
 The read sees what the transaction has written (flushed), not an ORM object's unflushed
 changes, as the ORM's own select does with autoflush off (`mch_common.db.session_factory`).
+
+A read before the transaction's first write is sent alone, without BEGIN
+(`mch_common.db.on_driver_alone`): under READ COMMITTED every statement sees its own snapshot,
+in a transaction or not, so BEGIN would cost a round trip and change nothing; a request that
+only reads and records the access then sends no BEGIN and no COMMIT at all. A locking read
+(`with_for_update()`) begins the transaction, which holds its locks until the end.
 """
 
 from collections.abc import Callable
@@ -37,7 +43,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeEngine
 
-from mch_common.db import dialect_of, on_driver
+from mch_common.db import dialect_of, on_driver, on_driver_alone
 
 _M = TypeVar("_M", bound=DeclarativeBase)
 _Ts = TypeVarTuple("_Ts")
@@ -58,6 +64,7 @@ class _Load:
     keys: tuple[str, ...]  # attribute key of each result column
     types: tuple[TypeEngine[Any], ...]  # SQLAlchemy type of each result column
     primary_key: tuple[int, ...]  # result column positions of the primary key
+    locks: bool  # FOR UPDATE/SHARE: sent in the transaction, begun if it was not
     result_processors: tuple[_Processor, ...] | None  # known once the statement is prepared
 
 
@@ -105,7 +112,8 @@ async def _fetch(
             await _learn_result_types(driver, load, dialect)
         return await driver.fetch(load.sql, *args)
 
-    return load, await on_driver(session, load.sql, fetch)
+    send = on_driver if load.locks else on_driver_alone
+    return load, await send(session, load.sql, fetch)
 
 
 def _compiled(statement: _AnySelect, dialect: Dialect, *, entity: bool) -> _Load:
@@ -155,6 +163,7 @@ def _compile(statement: _AnySelect, dialect: Dialect, *, entity: bool) -> _Load:
         keys=tuple(keys),
         types=tuple(types),
         primary_key=primary_key,
+        locks=statement._for_update_arg is not None,
         result_processors=None,
     )
 

@@ -12,16 +12,18 @@ transaction's own events or records calls `flush()` first; code that opens a sav
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from mch_common.auth.principal import Principal
-from mch_common.db import dialect_of, execute_on_driver, insert_parts
+from mch_common.db import dialect_of, insert_parts, on_driver, on_driver_alone
+from mch_common.errors import DomainError
 from mch_common.events.envelope import CloudEvent
 from mch_common.events.outbox import assert_no_my_number, written_in
 from mch_common.logs import correlation_id
@@ -121,6 +123,7 @@ class UnitOfWork:
         self._events: list[tuple[str, str, str]] = []
         self._records: list[tuple[Any, ...]] = []
         self._rows: list[tuple[str, list[Any]]] = []
+        self._conflicts: dict[str, DomainError] = {}  # a queued row's unique key -> its answer
         # Everyone this transaction's access records named (an idempotent replay names them).
         self.persons_named: dict[str, None] = {}
         session.info[_KEY] = self
@@ -240,19 +243,28 @@ class UnitOfWork:
             )
         )
 
-    def insert(self, row: DeclarativeBase) -> None:
+    def insert(
+        self, row: DeclarativeBase, *, conflicts: Mapping[str, DomainError] | None = None
+    ) -> None:
         """Queue a new object's INSERT (as `mch_common.db.insert_new` sends it, its Python-side
-        defaults set now) to go in the unit of work's one statement: one round trip fewer. For
-        a row whose INSERT is not expected to fail (a fresh id, no unique key a caller races
-        for): its error would come at the flush, not here. Reads see it after `flush()`."""
+        defaults set now) to go in the unit of work's one statement: one round trip fewer. Its
+        error comes at the flush, not here: `conflicts` names the unique constraints a caller
+        may race for and the answer each gives (raised by the flush in place of the
+        IntegrityError). Reads see the row after `flush()`."""
         self._rows.append(insert_parts(row, dialect_of(self.session)))
+        if conflicts:
+            self._conflicts.update(conflicts)
 
-    async def flush(self) -> None:
-        """Write everything queued, in one statement."""
+    async def flush(self, *, last: bool = False) -> None:
+        """Write everything queued, in one statement. `last`: the unit of work's own flush,
+        with nothing after it but the commit; when the transaction wrote nothing before it, its
+        statement is sent alone (`mch_common.db.on_driver_alone`): PostgreSQL commits a
+        statement as a whole, so it is the transaction, without BEGIN and COMMIT."""
         events, records, rows = self._events, self._records, self._rows
         if not events and not records and not rows:
             return
         self._events, self._records, self._rows = [], [], []
+        conflicts, self._conflicts = self._conflicts, {}
         args: list[Any] = []
         if events:
             args += [list(column) for column in zip(*events, strict=True)]
@@ -261,7 +273,13 @@ class UnitOfWork:
         for _, row_args in rows:
             args += row_args
         statement = _statement(tuple(sql for sql, _ in rows), bool(events), bool(records))
-        await execute_on_driver(self.session, statement, *args)
+        send = on_driver_alone if last else on_driver
+        try:
+            await send(self.session, statement, lambda driver: driver.execute(statement, *args))
+        except IntegrityError as error:
+            raise next(
+                (answer for name, answer in conflicts.items() if name in str(error.orig)), error
+            ) from None
         if events:
             written_in(self.session)  # the relay publishes them once this commits
 
