@@ -3,12 +3,14 @@ statements, measured on boshi_core's routes through uvicorn as deployed (one sin
 replica per core), against the same statements sent by raw asyncpg in the same run.
 
 - write: `POST /pregnancies` (token verified from cache, tenant, terminal and scope checked,
-  body validated, the person read, the pregnancy inserted, its event and its access record
-  queued and written in one statement, commit, the answer serialised; the relay publishes the
-  event and the sealer chains the record in the same processes);
+  body validated, the person read, the pregnancy, its event and its access record queued and
+  written in one statement, the answer serialised; the relay publishes the event and the
+  sealer chains the record in the same processes). Two round trips: the read before the
+  first write is sent alone, and the one write is a transaction by itself (no BEGIN, no
+  COMMIT; mch_common.db.on_driver_alone);
 - read: `GET /people/{person_no}` (the same checks, the person, their pregnancies and
-  children, the previous city's notifications, the access record, commit, the profile
-  serialised).
+  children, the previous city's notifications, the access record, the profile serialised;
+  five round trips, no BEGIN, no COMMIT).
 
 The ceiling sends the same statements in the same transactions through an asyncpg pool from
 this process. Each phase reports throughput, the CPU time per request of the processes doing
@@ -33,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -249,8 +252,12 @@ _RECORDS = (
     " $10::text[], $11::text[]) AS r(occurred_at, actor, terminal, action, target_type,"
     " target_id, purpose, outcome, detail, correlation_id, persons)"
 )
-_EVENTS_AND_RECORDS = (
-    "WITH events AS (INSERT INTO outbox (event_id, subject, envelope) SELECT * FROM"
+# The notification's one write, as the unit of work sends it: the pregnancy (its parameters
+# numbered after the records' and the event's), its event and its access record.
+_PREGNANCY_EVENTS_AND_RECORDS = (
+    "WITH pregnancy AS ("
+    + re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + 14}", _INSERT_PREGNANCY)
+    + "), events AS (INSERT INTO outbox (event_id, subject, envelope) SELECT * FROM"
     " unnest($12::uuid[], $13::text[], $14::jsonb[])) " + _RECORDS
 )
 
@@ -293,11 +300,21 @@ async def raw_run(
             "data": {"pregnancy_id": str(pregnancy_id), "person_no": person_no},
             "tenant": "401005",
         }
-        async with pool.acquire() as conn, conn.transaction():
+        # As the route sends them: the person read alone (no BEGIN: a read before the first
+        # write), then the one write, a transaction by itself.
+        async with pool.acquire() as conn:
             person = await conn.fetchrow(_PERSON, person_no)
             assert person is not None
             await conn.execute(
-                _INSERT_PREGNANCY,
+                _PREGNANCY_EVENTS_AND_RECORDS,
+                *_record(
+                    "pregnancy.open",
+                    person_no,
+                    {"pregnancy_id": str(pregnancy_id), "channel": "window"},
+                ),
+                [event_id],
+                ["boshi.pregnancy.opened"],
+                [json.dumps(envelope, ensure_ascii=False)],
                 pregnancy_id,
                 person_no,
                 form["collection_ward_code"],
@@ -323,23 +340,13 @@ async def raw_run(
                 applied,
                 datetime.now(UTC),
             )
-            await conn.execute(
-                _EVENTS_AND_RECORDS,
-                *_record(
-                    "pregnancy.open",
-                    person_no,
-                    {"pregnancy_id": str(pregnancy_id), "channel": "window"},
-                ),
-                [event_id],
-                ["boshi.pregnancy.opened"],
-                [json.dumps(envelope, ensure_ascii=False)],
-            )
 
     async def read(i: int) -> None:
         person_no = people[i % len(people)]
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             # As the route: the person (checked for the ward), their pregnancies and children,
-            # the pregnancy notifications of the city she moved from.
+            # the pregnancy notifications of the city she moved from, each read alone, and the
+            # access record, a transaction by itself.
             assert await conn.fetchrow(_PERSON, person_no) is not None
             await conn.fetch(_PREGNANCIES, person_no)
             await conn.fetch(_CHILDREN, person_no)
