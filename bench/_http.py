@@ -144,15 +144,21 @@ async def wait_ready(base_url: str, *, within: float = 120) -> None:
     have taken 25 s)."""
     client = LeanClient(base_url)
     deadline = asyncio.get_running_loop().time() + within
+    last = "no answer"
     try:
         while True:
             try:
-                if (await client.get("/readyz")).status == 200:
+                answer = await client.get("/readyz")
+                if answer.status == 200:
                     return
-            except OSError:
-                pass
+                last = f"{answer.status} {answer.text[:300]}"
+            except OSError as error:
+                last = f"{type(error).__name__}: {error}"
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"{base_url} did not become ready in {within:.0f} s")
+                raise RuntimeError(
+                    f"{base_url} did not become ready in {within:.0f} s (last: {last}; "
+                    "BENCH_SERVER_LOG=<file> keeps the replicas' output)"
+                )
             await asyncio.sleep(0.2)
     finally:
         await client.close()
