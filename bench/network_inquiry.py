@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
 from _common import ceiling_pool, collector_paused
-from _http import LeanClient, service_replicas, wait_ready
+from _http import LeanClient, run_pool, service_replicas, wait_ready
 
 import intermediate_server
 from intermediate_server.codes.cipher import CodeCipher
@@ -86,28 +86,6 @@ def ims_servers(settings: dict[str, str], count: int) -> Iterator[list[str]]:
         "intermediate_server.main:create_app", "IMS_", settings, count
     ) as base_urls:
         yield base_urls
-
-
-async def run_pool(count: int, work: Any) -> tuple[float, list[float]]:
-    """work(i) for i < count by CONCURRENCY workers: elapsed seconds and each latency (ms)."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-    latencies: list[float] = []
-
-    async def worker() -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            began = time.perf_counter()
-            await work(i)
-            latencies.append((time.perf_counter() - began) * 1000)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - started, latencies
 
 
 async def open_loop(rate: float, count: int, work: Any) -> tuple[float, list[float], int]:
@@ -271,10 +249,12 @@ async def measure(work: Any, args: argparse.Namespace, meter: CpuMeter, warm_up:
     """The closed loop (CONCURRENCY callers, CPU per inquiry measured over it), then the open
     loop at `args.rate`."""
     run = Run()
-    await run_pool(warm_up, work)  # JWKS, pools, prepared statements
+    await run_pool(warm_up, work, concurrency=CONCURRENCY)  # JWKS, pools, prepared statements
     with collector_paused():
         await meter.start()
-        run.closed_elapsed, run.closed_latencies = await run_pool(args.inquiries, work)
+        run.closed_elapsed = await run_pool(
+            args.inquiries, work, concurrency=CONCURRENCY, latencies=run.closed_latencies
+        )
         run.cpu_ms = await meter.per_inquiry_ms(args.inquiries)
     offset = args.inquiries + warm_up
     count = int(args.rate * args.seconds)
