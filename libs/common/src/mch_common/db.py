@@ -297,7 +297,7 @@ async def _held_before_begin(session: AsyncSession) -> HeldConnection | None:
         return None
     held = await held_connection(session)
     if held is None or held.adapted._transaction is not None or failed_before(held):
-        return None  # a statement failed: the transaction is begun, and refuses to commit
+        return None  # after a failed statement: sent in a transaction, which will not commit
     return held
 
 
