@@ -25,7 +25,6 @@ works in that transaction, and the middleware writes the record and commits befo
 leaves. A POST without the header, or without a valid token, runs as before.
 """
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -54,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mch_common.auth.principal import Principal
 from mch_common.db import Base
 from mch_common.errors import Conflict, InvalidInput, internal_error_response, problem_response
+from mch_common.jobs import PeriodicJob
 from mch_common.mynumber import contains_my_number
 from mch_common.work import UnitOfWork
 
@@ -408,14 +408,13 @@ async def delete_expired(engine: AsyncEngine) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def clean_up_expired(engine: AsyncEngine, *, every: float = CLEANUP_INTERVAL) -> None:
-    """The service lifespan's task: expired records removed now and then (an expired key is
+def expired_keys_cleanup(engine: AsyncEngine, *, every: float = CLEANUP_INTERVAL) -> PeriodicJob:
+    """The service lifespan's job: expired records removed now and then (an expired key is
     already ignored; this only keeps the table small)."""
-    while True:
-        try:
-            removed = await delete_expired(engine)
-            if removed:
-                _log.info("removed %d expired idempotency keys", removed)
-        except Exception:  # noqa: BLE001 - a failed pass (database restarting) waits for the next
-            _log.warning("idempotency key cleanup failed; trying again later", exc_info=True)
-        await asyncio.sleep(every)
+
+    async def clean() -> None:
+        removed = await delete_expired(engine)
+        if removed:
+            _log.info("removed %d expired idempotency keys", removed)
+
+    return PeriodicJob("mch_common.idempotency_cleanup", clean, every=every)

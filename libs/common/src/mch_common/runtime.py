@@ -22,7 +22,7 @@ from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.events.consumer import EventConsumer
 from mch_common.events.relay import OutboxRelay
-from mch_common.idempotency import clean_up_expired
+from mch_common.idempotency import expired_keys_cleanup
 from mch_common.logs import configure_logging
 from mch_common.settings import ServiceSettings
 from mch_common.web import database_check, nats_check
@@ -118,7 +118,9 @@ def service_lifespan(
         sealer = AuditSealer(engine, anchors=anchors)
         runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
         runtime.tasks.append(
-            asyncio.create_task(clean_up_expired(engine), name="idempotency-key-cleanup")
+            asyncio.create_task(
+                expired_keys_cleanup(engine).run_forever(), name="idempotency-key-cleanup"
+            )
         )
         if consumers is not None:
             for consumer in consumers(runtime):

@@ -5,32 +5,33 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 from fastapi import FastAPI
 
 from atena.config import Settings
 from atena.disclosure.router import router as disclosure_router
 from atena.mynumber.router import router as my_number_router
 from atena.network.client import ims_client
-from atena.network.service import obtain_network_codes
+from atena.network.service import NETWORK_CODES, obtain_network_codes
 from atena.persons.router import router as persons_router
 from mch_common.audit_api import audit_router
+from mch_common.jobs import PeriodicJob, cancelled
 from mch_common.runtime import service_lifespan
 from mch_common.web import create_service_app
 
 log = logging.getLogger("atena.network")
 
 
-async def _obtain_codes_periodically(app: FastAPI, settings: Settings) -> None:
-    """Registrations with a My Number obtain their 符号 within seconds (atena.network)."""
-    async with ims_client(settings) as ims:
-        while True:
-            try:
-                run = await obtain_network_codes(app.state.sessions, settings.vault, ims)
-                if run.obtained or run.failed:
-                    log.info("network codes", extra={"fields": run.__dict__})
-            except Exception:
-                log.exception("obtaining network codes failed")
-            await asyncio.sleep(settings.network_code_seconds)
+def _network_codes(app: FastAPI, settings: Settings, ims: httpx.AsyncClient) -> PeriodicJob:
+    """Registrations with a My Number obtain their 符号 as soon as they commit (they wake the
+    job), and in any case within `network_code_seconds` (atena.network)."""
+
+    async def obtain() -> None:
+        run = await obtain_network_codes(app.state.sessions, settings.vault, ims)
+        if run.obtained or run.failed:
+            log.info("network codes", extra={"fields": run.__dict__})
+
+    return PeriodicJob(NETWORK_CODES, obtain, every=settings.network_code_seconds)
 
 
 def _lifespan(
@@ -40,19 +41,17 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with platform(app):
-            task = None
+        async with platform(app), contextlib.AsyncExitStack() as stack:
             if obtain_codes and settings.intermediate_server_url:
-                task = asyncio.create_task(
-                    _obtain_codes_periodically(app, settings), name="network-codes"
+                # Tests may have put a client of an in-process intermediate server here.
+                ims: httpx.AsyncClient | None = getattr(app.state, "ims", None)
+                if ims is None:
+                    ims = await stack.enter_async_context(ims_client(settings))
+                job = asyncio.create_task(
+                    _network_codes(app, settings, ims).run_forever(), name=NETWORK_CODES
                 )
-            try:
-                yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                stack.push_async_callback(cancelled, job)
+            yield
 
     return lifespan
 

@@ -15,7 +15,7 @@ from boshi_core.disclosure.router import router as disclosure_router
 from boshi_core.immunization.client import STATUS_READ_SCOPE, ImmunizationClient
 from boshi_core.inquiries.router import router as inquiries_router
 from boshi_core.moving_in.ims import ImsClient
-from boshi_core.moving_in.service import fetch_previous_city_records
+from boshi_core.moving_in.service import PREVIOUS_CITY, fetch_previous_city_records
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.consumer import atena_consumer
 from boshi_core.people.router import router as people_router
@@ -29,6 +29,7 @@ from boshi_core.visits.router import router as visits_router
 from mch_common.audit_api import audit_router
 from mch_common.auth.client import service_http
 from mch_common.events import EventConsumer
+from mch_common.jobs import PeriodicJob, cancelled
 from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
 
@@ -99,31 +100,24 @@ def _lifespan(
                     app.state.ims = ImsClient(ims_http)
                 if with_consumers:
                     fetcher = asyncio.create_task(
-                        _fetch_previous_city_records(app, settings.previous_city_fetch_seconds),
-                        name="previous-city-fetcher",
+                        _previous_city_fetcher(app, settings).run_forever(), name=PREVIOUS_CITY
                     )
-                    clients.push_async_callback(_cancelled, fetcher)
+                    clients.push_async_callback(cancelled, fetcher)
             yield
 
     return lifespan
 
 
-async def _cancelled(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _previous_city_fetcher(app: FastAPI, settings: Settings) -> PeriodicJob:
+    """Send the move-in inquiries atena's events queued (moving_in): at once when the consumer
+    commits one (it wakes the job), and every few seconds for those still waiting."""
 
+    async def fetch() -> None:
+        run = await fetch_previous_city_records(app.state.sessions, app.state.ims)
+        if run.done or run.held or run.refused:
+            log.info("previous city records fetched", extra={"fields": run.__dict__})
 
-async def _fetch_previous_city_records(app: FastAPI, every_seconds: float) -> None:
-    """Send the move-in inquiries atena's events queued (moving_in), every few seconds."""
-    while True:
-        try:
-            run = await fetch_previous_city_records(app.state.sessions, app.state.ims)
-            if run.done or run.held or run.refused:
-                log.info("previous city records fetched", extra={"fields": run.__dict__})
-        except Exception:
-            log.exception("fetching previous city records failed")
-        await asyncio.sleep(every_seconds)
+    return PeriodicJob(PREVIOUS_CITY, fetch, every=settings.previous_city_fetch_seconds)
 
 
 def create_app(settings: Settings | None = None, *, with_consumers: bool = True) -> FastAPI:

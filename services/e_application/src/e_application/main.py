@@ -15,12 +15,13 @@ from e_application.deps import AUDIT_READ, intake_of
 from e_application.disclosure.router import router as disclosure_router
 from e_application.handover.atena import LOOKUP_SCOPE, AtenaClient
 from e_application.handover.router import router as handover_router
-from e_application.notices.sender import send_pending
+from e_application.notices.sender import NOTICES, send_pending
 from e_application.procedures.router import router as procedures_router
 from e_application.retention.router import router as retention_router
 from e_application.review.router import router as review_router
 from mch_common.audit_api import audit_router
 from mch_common.auth.client import service_http
+from mch_common.jobs import PeriodicJob, cancelled
 from mch_common.runtime import service_lifespan
 from mch_common.web import create_service_app
 
@@ -29,18 +30,19 @@ log = logging.getLogger("e_application")
 PERSON_PARAMS = {"person_no": "person", "application_id": "application"}
 
 
-async def _send_notices_forever(app: FastAPI, settings: Settings) -> None:
-    while True:
-        await asyncio.sleep(settings.notice_interval_seconds)
-        try:
-            await send_pending(
-                app.state.sessions,
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                sender=settings.notice_from,
-            )
-        except Exception:  # keep sending later; the error is logged by type only
-            log.exception("result notices could not be sent")
+def _notice_sender(app: FastAPI, settings: Settings) -> PeriodicJob:
+    """Result notices go out once the decision that wrote them commits (it wakes the job), and
+    every `notice_interval_seconds` those a failure left pending (e_application.notices)."""
+
+    async def send() -> None:
+        await send_pending(
+            app.state.sessions,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.notice_from,
+        )
+
+    return PeriodicJob(NOTICES, send, every=settings.notice_interval_seconds, wait_first=True)
 
 
 def _lifespan(
@@ -64,7 +66,7 @@ def _lifespan(
             if not isinstance(getattr(app.state, "atena", None), AtenaClient):
                 app.state.atena = AtenaClient(http)
             sender = (
-                asyncio.create_task(_send_notices_forever(app, settings))
+                asyncio.create_task(_notice_sender(app, settings).run_forever(), name=NOTICES)
                 if settings.notice_interval_seconds > 0
                 else None
             )
@@ -72,9 +74,7 @@ def _lifespan(
                 yield
             finally:
                 if sender is not None:
-                    sender.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await sender
+                    await cancelled(sender)
 
     return lifespan
 

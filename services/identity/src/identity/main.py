@@ -22,6 +22,7 @@ from identity.terminals.router import router as terminals_router
 from identity.tokens.router import router as tokens_router
 from identity.users.router import router as users_router
 from mch_common.audit_api import audit_router
+from mch_common.jobs import cancelled
 from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
 
@@ -66,15 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime: Runtime = app.state.runtime
             app.state.identity = ctx
             await maintenance.ensure_keys(runtime.sessions, ctx)
-            task = asyncio.create_task(
-                maintenance.run_forever(runtime.sessions, ctx), name="identity-maintenance"
-            )
+            job = maintenance.job(runtime.sessions, ctx)
+            task = asyncio.create_task(job.run_forever(), name=job.name)
             try:
                 yield
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancelled(task)
 
     return create_service_app(
         service="identity",

@@ -2,7 +2,6 @@
 apply personnel transfers whose date has come, rotate the signing key when it is due, reload
 the key ring (another process may have rotated), purge expired revocation rows."""
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from identity.keys.service import ensure_active_key, token_overlap
 from identity.tokens.revocation import purge_expired
 from identity.users.transfers import apply_due_transfers
 from mch_common.db import unit_of_work
+from mch_common.jobs import PeriodicJob
 
 log = logging.getLogger("identity.maintenance")
 
@@ -38,12 +38,12 @@ async def run_once(sessions: async_sessionmaker[AsyncSession], ctx: IdentityCont
     return applied
 
 
-async def run_forever(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> None:
-    while True:
-        await asyncio.sleep(ctx.settings.maintenance_interval_seconds)
-        try:
-            await run_once(sessions, ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("maintenance step failed; retrying next interval")
+def job(sessions: async_sessionmaker[AsyncSession], ctx: IdentityContext) -> PeriodicJob:
+    """`run_once` every `maintenance_interval_seconds`, the first an interval after start
+    (startup has just ensured the keys)."""
+    return PeriodicJob(
+        "identity.maintenance",
+        lambda: run_once(sessions, ctx),
+        every=ctx.settings.maintenance_interval_seconds,
+        wait_first=True,
+    )

@@ -15,7 +15,8 @@ from mch_common.db import unit_of_work
 from mch_common.mynumber import EncryptedMyNumber, MyNumberVault
 from mch_common.work import UnitOfWork
 
-ACTOR = "batch:atena.network_codes"
+NETWORK_CODES = "atena.network_codes"  # the job (mch_common.jobs), woken by registrations
+ACTOR = f"batch:{NETWORK_CODES}"
 _PENDING = text(
     "SELECT m.person_no, m.key_id, m.ciphertext, m.registered_at FROM person_my_number m "
     "LEFT JOIN network_code n ON n.person_no = m.person_no "

@@ -35,6 +35,7 @@ from mch_common.ids import uuid7
 from mch_common.work import UnitOfWork
 
 FETCH_ACTOR = "batch:boshi_core.moving_in"
+PREVIOUS_CITY = "boshi_core.previous_city"  # the job that sends them (mch_common.jobs)
 CHILD_UNDER_YEARS = 6
 # Childbearing age as the vital statistics count it (人口動態統計: 15 to 49, the range of
 # the total fertility rate).

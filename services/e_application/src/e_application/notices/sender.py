@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from e_application.notices.models import ResultNotice
 
-log = logging.getLogger("e_application.notices")
+NOTICES = "e_application.notices"  # the sending job (mch_common.jobs), woken by decisions
+log = logging.getLogger(NOTICES)
 MAX_ATTEMPTS = 5
 _OUTCOMES = {
     "accepted": ("受理", "申請は受理されました。"),
