@@ -6,6 +6,7 @@ notification (item 80) is asked for the same way and shown with her pregnancies.
 on their own databases: the intermediate server (both tenants) and boshi_core; atena's
 move-in event is applied as its consumer applies it."""
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from boshi_core.config import Settings as BoshiSettings
 from boshi_core.main import create_app as create_boshi
 from boshi_core.moving_in.ims import ImsClient
 from boshi_core.moving_in.models import PreviousCityRecord, PreviousCityRequest
-from boshi_core.moving_in.service import fetch_previous_city_records
+from boshi_core.moving_in.service import PREVIOUS_CITY, fetch_previous_city_records
 from boshi_core.people.consumer import apply_person_event
 from intermediate_server.config import Settings as ImsSettings
 from intermediate_server.main import create_app as create_ims
@@ -35,6 +36,7 @@ from mch_common.audit import read_whole_log
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent
+from mch_common.jobs import PeriodicJob, cancelled
 from mch_common.mynumber import generate_my_number
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
@@ -263,6 +265,47 @@ async def test_a_child_moving_in_from_fukuoka_is_not_invited_to_a_checkup_done_t
         ]
         * 2
     )
+
+
+async def test_the_move_in_is_asked_for_as_soon_as_the_consumer_commits_it(
+    cities: TwoCities,
+) -> None:
+    """boshi_core's fetcher runs once an hour here: the consumer's transaction that queued the
+    move-in wakes it (mch_common.jobs), so the checkups arrive without waiting for the period."""
+    today = today_tokyo()
+    birth = today - timedelta(days=152)
+    await child_known_to_both_cities(
+        cities,
+        kitakyushu_no="4010000123",
+        fukuoka_no="4013000123",
+        checkup_on=birth + timedelta(days=100),
+    )
+    boshi_sessions = cities.boshi.state.sessions
+    ims = cities.boshi.state.ims
+    fetcher = PeriodicJob(
+        PREVIOUS_CITY, lambda: fetch_previous_city_records(boshi_sessions, ims), every=3600
+    )
+    task = asyncio.create_task(fetcher.run_forever())
+    try:
+        for _ in range(500):  # its first round, at start, finds nothing queued
+            if fetcher.runs:
+                break
+            await asyncio.sleep(0.01)
+        async with unit_of_work(boshi_sessions) as session:
+            await apply_person_event(
+                session, moved_in("4010000123", birth_date=birth, on=today - timedelta(days=3))
+            )
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            async with boshi_sessions() as session:
+                records = (await session.scalars(select(PreviousCityRecord))).all()
+            if records:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "not asked within 10 s"
+            await asyncio.sleep(0.05)
+    finally:
+        await cancelled(task)
+    assert [(r.person_no, r.source_municipality) for r in records] == [("4010000123", FUKUOKA)]
 
 
 async def test_a_record_fukuoka_holds_for_its_staff_arrives_once_they_approve(

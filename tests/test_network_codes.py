@@ -2,6 +2,8 @@
 Number for obtains a 符号 (the job after registrations, the same job in batch); the My Number
 crosses once, in the request body, and the gateway keeps none."""
 
+import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -48,11 +50,12 @@ async def apps(
     event_namespace: str,
     jwt_keys: TestKeySet,
 ) -> AsyncIterator[tuple[FastAPI, FastAPI]]:
+    name = f"{test_database_name}_nc_{secrets.token_hex(3)}"  # each test its own databases
     ims_url = await database_factory.create(
-        f"{test_database_name}_nc_ims", Path(intermediate_server.__file__).parent / "migrations"
+        f"{name}_ims", Path(intermediate_server.__file__).parent / "migrations"
     )
     atena_url = await database_factory.create(
-        f"{test_database_name}_nc_atena", Path(atena.__file__).parent / "migrations"
+        f"{name}_atena", Path(atena.__file__).parent / "migrations"
     )
     namespace = f"{event_namespace}nc"
     ims = create_ims(ImsSettings(**_settings(ims_url, nats_url, namespace, jwt_keys)))
@@ -123,3 +126,54 @@ async def test_every_person_with_a_my_number_obtains_a_code_and_the_gateway_keep
     async with registry.state.sessions() as session:
         marked = (await session.execute(text("SELECT person_no, status FROM network_code"))).all()
     assert sorted(map(tuple, marked)) == sorted((p, "obtained") for p in people[:3])
+
+
+async def test_a_registration_obtains_its_code_as_soon_as_it_commits(
+    apps: tuple[FastAPI, FastAPI], jwt_keys: TestKeySet
+) -> None:
+    """atena's job runs at start and then once an hour here: the registration's commit wakes
+    it (mch_common.jobs), so the 符号 does not wait for the period."""
+    ims, registry = apps
+    settings = registry.state.settings.model_copy(
+        update={"intermediate_server_url": "http://ims", "network_code_seconds": 3600.0}
+    )
+    working = create_atena(settings)
+    atena_token = jwt_keys.mint(sub="svc:atena", scopes=("ims:code:write",), terminal=None)
+    clerk = jwt_keys.mint(scopes=("atena:person:write",), roles=("registry_clerk",))
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=ims),
+            base_url="http://ims",
+            headers={"Authorization": f"Bearer {atena_token}"},
+        ) as to_ims,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=working),
+            base_url="http://atena",
+            headers={"Authorization": f"Bearer {clerk}"},
+        ) as client,
+    ):
+        working.state.ims = to_ims  # the job's client: the in-process intermediate server
+        async with working.router.lifespan_context(working):
+            await asyncio.sleep(0.5)  # the job's first run, at start
+            answer = await client.post("/persons", json=person_body(my_number=generate_my_number()))
+            assert answer.status_code == 201, answer.text
+            person_no = answer.json()["person_no"]
+
+            async def status() -> str | None:
+                async with working.state.sessions() as session:
+                    found = await session.scalar(
+                        text("SELECT status FROM network_code WHERE person_no = :p"),
+                        {"p": person_no},
+                    )
+                return None if found is None else str(found)
+
+            deadline = asyncio.get_running_loop().time() + 10
+            while await status() != "obtained":
+                assert asyncio.get_running_loop().time() < deadline, "no 符号 within 10 s"
+                await asyncio.sleep(0.05)
+    async with ims.state.sessions() as session, session.begin():
+        await enter_tenant(session, KITAKYUSHU)
+        held = await session.scalar(
+            text("SELECT count(*) FROM person_code WHERE person_no = :p"), {"p": person_no}
+        )
+    assert held == 1

@@ -639,7 +639,8 @@ def run(stack: Stack) -> Story:
             )
             return answer.status_code == 200 and answer.json()["previous_city_records"]
 
-        # boshi_core sends the move-in's inquiry on its next round (every 10 s by default).
+        # boshi_core sends the move-in's inquiry once its consumer has queued it; if that
+        # reaches the gateway before atena's 符号 for her, it is asked again 10 s later.
         records = wait_for("the previous city's checkups in boshi_core", previous, 40)
         n.append(
             ", ".join(f"{r['programme_code']} taken {r['taken_on']}" for r in records)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,10 +24,12 @@ from e_application.applications.models import (
     ApplicationVersion,
 )
 from e_application.deps import APPLICATION_READ, APPLICATION_REVIEW, RETENTION_DELETE
-from e_application.notices.sender import send_pending
+from e_application.notices.sender import NOTICES, send_pending
 from e_application.procedures.definitions import LOW_BIRTH_WEIGHT
 from mch_common.audit import AuditRecord
 from mch_common.dates import today_tokyo
+from mch_common.jobs import PeriodicJob, cancelled
+from mch_testing.app import client_in
 
 from .conftest import KOKURAKITA, YAHATANISHI, Applicant, Headers, MakeApplicant, submit
 
@@ -287,3 +290,39 @@ async def test_deletion_after_retention_removes_the_data_and_keeps_the_log(
     assert opened.status_code == 404
     assert kept["receipt_no"] != receipt["receipt_no"]
     await asyncio.sleep(0)
+
+
+async def test_the_result_email_goes_out_as_soon_as_the_decision_commits(
+    app: FastAPI,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    make_applicant: MakeApplicant,
+    headers: Headers,
+    smtp: tuple[_Inbox, int],
+) -> None:
+    """The sender runs once an hour here: the acceptance's commit wakes it (mch_common.jobs)."""
+    inbox, port = smtp
+    sender = PeriodicJob(
+        NOTICES,
+        lambda: send_pending(
+            committed_sessions, host="127.0.0.1", port=port, sender="eapp@example.jp"
+        ),
+        every=3600,
+        wait_first=True,
+    )
+    task = asyncio.create_task(sender.run_forever())
+    try:
+        async with client_in(app, committed_sessions) as client:
+            receipt = await submit_lbw(client, make_applicant())
+            accepted = await client.post(
+                f"/applications/{receipt['application_id']}/accept",
+                headers=headers(APPLICATION_READ, APPLICATION_REVIEW),
+            )
+            assert accepted.status_code == 200, accepted.text
+        deadline = asyncio.get_running_loop().time() + 10
+        while not inbox.messages:
+            assert asyncio.get_running_loop().time() < deadline, "no e-mail within 10 s"
+            await asyncio.sleep(0.05)
+    finally:
+        await cancelled(task)
+    [(_sender, to, _content)] = inbox.messages
+    assert to == ["guardian@example.jp"]

@@ -30,7 +30,8 @@ class Settings(ServiceSettings):
     network_code_seconds: float = Field(
         default=10.0,
         gt=0,
-        description="how often the 符号 of newly registered My Numbers are obtained",
+        description="how often the job obtains the 符号 of My Numbers left without one (a "
+        "registration wakes it at once)",
     )
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/atena"
 

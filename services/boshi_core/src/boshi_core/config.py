@@ -65,7 +65,10 @@ class Settings(ServiceSettings):
     )
     ims_timeout_seconds: float = 10.0
     previous_city_fetch_seconds: float = Field(
-        default=10.0, gt=0, description="how often the queued move-in inquiries are sent"
+        default=10.0,
+        gt=0,
+        description="how often queued move-in inquiries are sent again (the consumer wakes "
+        "the job for a new one)",
     )
     e_application_url: str = Field(
         default="http://127.0.0.1:8103",

@@ -69,7 +69,9 @@ class Settings(ServiceSettings):
     smtp_port: int = 8025
     notice_from: str = "kitakyushu-eapp@example.jp"
     notice_interval_seconds: float = Field(
-        default=5.0, description="how often pending result notices are sent (0: never here)"
+        default=5.0,
+        description="how often pending result notices are retried (a decision wakes the "
+        "sender; 0: never sent here)",
     )
 
     @cached_property

@@ -9,12 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from atena.context import RegistryContext
 from atena.mynumber import repository as repo
+from atena.network.service import NETWORK_CODES
 from atena.persons import reads
 from atena.persons.repository import add_change
 from atena.persons.rules import invalid, living_for_change, person_ward_check
 from atena.persons.snapshot import PersonState
 from mch_common.dates import today_tokyo
 from mch_common.errors import Conflict, NotFound
+from mch_common.jobs import wake_after_commit
 from mch_common.refusals import refusal
 from mch_common.work import UnitOfWork
 
@@ -45,6 +47,7 @@ async def store_my_number(
         blind_index=indexes[0],
         index_key_id=ctx.vault.index_key_id,
     )
+    wake_after_commit(session, NETWORK_CODES)  # its 符号 obtained once this commits
 
 
 async def store_my_number_if_none(
@@ -87,6 +90,7 @@ async def register_my_number(
             repo.replace_my_number(
                 current, sealed=sealed, blind_index=blind, index_key_id=index_key_id
             )
+        wake_after_commit(session, NETWORK_CODES)  # the new number's 符号
         verb = "my_number_registered" if current is None else "my_number_replaced"
         await add_change(
             session,

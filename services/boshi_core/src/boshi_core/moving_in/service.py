@@ -32,6 +32,7 @@ from boshi_core.moving_in.models import PreviousCityRequest
 from mch_common.dates import years_old
 from mch_common.db import unit_of_work
 from mch_common.ids import uuid7
+from mch_common.jobs import wake_after_commit
 from mch_common.work import UnitOfWork
 
 FETCH_ACTOR = "batch:boshi_core.moving_in"
@@ -94,6 +95,7 @@ async def queue_on_move_in(
         moved_in_on=moved_in,
         item_no=item,
     )
+    wake_after_commit(session, PREVIOUS_CITY)  # asked at once, not on the job's next round
     return True
 
 

@@ -14,11 +14,13 @@ from e_application.applications.models import Application, ApplicationHistory, A
 from e_application.applications.service import Intake, my_number_of
 from e_application.handover.atena import AtenaClient
 from e_application.notices.models import ResultNotice
+from e_application.notices.sender import NOTICES
 from e_application.procedures import repository as procedures
 from e_application.procedures.models import Procedure
 from mch_common.auth.principal import Principal
 from mch_common.dates import add_months_legal, today_tokyo
 from mch_common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mch_common.jobs import wake_after_commit
 from mch_common.refusals import refusal, refused_as_miss
 from mch_common.work import UnitOfWork
 
@@ -313,3 +315,4 @@ def _queue_notice(session: AsyncSession, application: Application, outcome: str)
                 to_address=application.notice_email,
             )
         )
+        wake_after_commit(session, NOTICES)  # sent once the decision commits
