@@ -128,3 +128,22 @@ async def test_a_job_that_waits_first_runs_only_when_woken_or_a_period_has_passe
 def test_a_period_is_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         PeriodicJob("test.never", Counted(), every=0)
+
+
+async def test_a_session_committed_by_itself_wakes_the_job_too(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    running: Callable[[PeriodicJob], Awaitable[None]],
+) -> None:
+    """As a POST with an Idempotency-Key commits (its middleware's own session.commit())."""
+    step = Counted()
+    await running(PeriodicJob("test.keyed", step, every=HOUR))
+    await until(lambda: step.calls == 1)
+    session = committed_sessions()
+    try:
+        await session.begin()
+        await session.execute(text("SELECT 1"))
+        wake_after_commit(session, "test.keyed")
+        await session.commit()
+    finally:
+        await session.close()
+    await until(lambda: step.calls == 2)
