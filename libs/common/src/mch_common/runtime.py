@@ -117,11 +117,8 @@ def service_lifespan(
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         sealer = AuditSealer(engine, anchors=anchors)
         runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
-        runtime.tasks.append(
-            asyncio.create_task(
-                expired_keys_cleanup(engine).run_forever(), name="idempotency-key-cleanup"
-            )
-        )
+        cleanup = expired_keys_cleanup(engine)
+        runtime.tasks.append(asyncio.create_task(cleanup.run_forever(), name=cleanup.name))
         if consumers is not None:
             for consumer in consumers(runtime):
                 await consumer.start()
