@@ -41,6 +41,8 @@ from mch_common.mynumber import generate_my_number
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
 
+from .conftest import eventually
+
 KITAKYUSHU, FUKUOKA = "401005", "401307"
 KOKURA_KITA = "401064"
 PATHS = {
@@ -287,22 +289,21 @@ async def test_the_move_in_is_asked_for_as_soon_as_the_consumer_commits_it(
     )
     task = asyncio.create_task(fetcher.run_forever())
     try:
-        for _ in range(500):  # its first round, at start, finds nothing queued
-            if fetcher.runs:
-                break
-            await asyncio.sleep(0.01)
+
+        async def runs() -> int:
+            return fetcher.runs
+
+        await eventually(runs, bool, within=5, what="the fetcher's first round (nothing queued)")
         async with unit_of_work(boshi_sessions) as session:
             await apply_person_event(
                 session, moved_in("4010000123", birth_date=birth, on=today - timedelta(days=3))
             )
-        deadline = asyncio.get_running_loop().time() + 10
-        while True:
+
+        async def kept() -> list[PreviousCityRecord]:
             async with boshi_sessions() as session:
-                records = (await session.scalars(select(PreviousCityRecord))).all()
-            if records:
-                break
-            assert asyncio.get_running_loop().time() < deadline, "not asked within 10 s"
-            await asyncio.sleep(0.05)
+                return list((await session.scalars(select(PreviousCityRecord))).all())
+
+        records = await eventually(kept, bool, within=10, what="the previous city's checkups")
     finally:
         await cancelled(task)
     assert [(r.person_no, r.source_municipality) for r in records] == [("4010000123", FUKUOKA)]

@@ -27,6 +27,8 @@ from mch_common.mynumber import generate_my_number
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
 
+from .conftest import eventually
+
 KITAKYUSHU = "401005"
 
 
@@ -167,10 +169,7 @@ async def test_a_registration_obtains_its_code_as_soon_as_it_commits(
                     )
                 return None if found is None else str(found)
 
-            deadline = asyncio.get_running_loop().time() + 10
-            while await status() != "obtained":
-                assert asyncio.get_running_loop().time() < deadline, "no 符号 within 10 s"
-                await asyncio.sleep(0.05)
+            await eventually(status, lambda s: s == "obtained", within=10, what="the person's 符号")
     async with ims.state.sessions() as session, session.begin():
         await enter_tenant(session, KITAKYUSHU)
         held = await session.scalar(
