@@ -17,11 +17,11 @@ import importlib.util
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -54,6 +54,7 @@ from mch_common.events.bus import EventBus
 from mch_common.mynumber import contains_my_number, generate_my_number
 from mch_testing.app import serve_over_http
 from mch_testing.plugin import DatabaseFactory
+from mch_testing.waiting import eventually
 
 ISSUER = "http://identity.e2e.test"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -62,8 +63,6 @@ YAHATA_NISHI = "401099"
 READ_MODEL_TIMEOUT_S = 10.0
 # The header a test sets on the one request whose answer may show a My Number in clear.
 UNMASKED_READ_MARK = "e2e-explicit-unmasked-read"
-
-T = TypeVar("T")
 
 
 # --- what the services answered ---------------------------------------------------------------
@@ -297,24 +296,6 @@ class Stack:
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    done: Callable[[T], bool],
-    *,
-    within: float,
-    what: str,
-    interval: float = 0.05,
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}: {value!r}")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture(scope="session")

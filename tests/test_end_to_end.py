@@ -9,7 +9,9 @@ import time
 import jwt
 from sqlalchemy import text
 
-from .conftest import ISSUER, KOKURA_KITA, Stack, bearer, eventually, window_flow
+from mch_testing.waiting import eventually
+
+from .conftest import ISSUER, KOKURA_KITA, Stack, bearer, window_flow
 
 REVOCATION_BUDGET_S = 5.0
 

@@ -13,8 +13,9 @@ import httpx
 from atena.testing import person_body
 from mch_common.dates import today_tokyo
 from mch_testing.embedded import free_port
+from mch_testing.waiting import eventually
 
-from .conftest import Stack, bearer, eventually
+from .conftest import Stack, bearer
 
 FUKUOKA = "401307"
 

@@ -25,8 +25,9 @@ from mch_common.db import asyncpg_dsn
 from mch_common.events.batch import expand_batch
 from mch_common.mynumber import my_number_check_digit
 from mch_testing.plugin import DatabaseFactory
+from mch_testing.waiting import eventually
 
-from .conftest import Stack, eventually
+from .conftest import Stack
 
 PEOPLE = 30
 

@@ -40,8 +40,7 @@ from mch_common.jobs import PeriodicJob, cancelled
 from mch_common.mynumber import generate_my_number
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
-
-from .conftest import eventually
+from mch_testing.waiting import eventually
 
 KITAKYUSHU, FUKUOKA = "401005", "401307"
 KOKURA_KITA = "401064"

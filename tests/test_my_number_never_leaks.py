@@ -26,6 +26,7 @@ from mch_common.dates import today_tokyo
 from mch_common.events.bus import EventBus
 from mch_common.logs import JsonFormatter
 from mch_common.mynumber import generate_my_number, my_number_check_digit
+from mch_testing.waiting import eventually
 
 from .conftest import (
     KOKURA_KITA,
@@ -34,7 +35,6 @@ from .conftest import (
     FlowResult,
     Stack,
     bearer,
-    eventually,
     my_number_findings,
     window_flow,
 )

@@ -43,8 +43,9 @@ from mch_testing.app import running_app
 from mch_testing.embedded import embedded_nats, nats_server_binary
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
+from mch_testing.waiting import eventually
 
-from .conftest import bearer, eventually
+from .conftest import bearer
 
 DEPLOY_NATS = Path(__file__).parents[1] / "deploy" / "nats"
 SERVICES = load_services(DEPLOY_NATS / "services.json")

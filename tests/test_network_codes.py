@@ -26,8 +26,7 @@ from mch_common.audit import read_whole_log
 from mch_common.mynumber import generate_my_number
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet
 from mch_testing.plugin import DatabaseFactory
-
-from .conftest import eventually
+from mch_testing.waiting import eventually
 
 KITAKYUSHU = "401005"
 

@@ -39,8 +39,9 @@ from mch_common.dates import today_tokyo
 from mch_common.mynumber import generate_my_number
 from mch_testing.app import serve_over_http
 from mch_testing.plugin import DatabaseFactory
+from mch_testing.waiting import eventually
 
-from .conftest import ISSUER, KOKURA_KITA, Stack, bearer, eventually, window_flow
+from .conftest import ISSUER, KOKURA_KITA, Stack, bearer, window_flow
 
 READ_MODEL_S = 10.0
 KITAKYUSHU = "401005"  # the demo staff's municipality (tenant)

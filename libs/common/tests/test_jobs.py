@@ -11,17 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mch_common.db import unit_of_work
 from mch_common.jobs import PeriodicJob, cancelled, wake_after_commit
+from mch_testing.waiting import eventually
 
 HOUR = 3600.0
 
 
 async def until(check: Callable[[], bool], within: float = 5.0) -> None:
     """Wait for `check()` (a job's step runs on the event loop, soon but not at once)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within {within} s")
-        await asyncio.sleep(0.01)
+
+    async def probe() -> bool:
+        return check()
+
+    await eventually(probe, bool, within=within, what="the job's step")
 
 
 class Counted:
