@@ -194,15 +194,20 @@ async def run_pool(
     return time.perf_counter() - started
 
 
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+def replica_count() -> int:
+    """How many replicas a service bench runs: `BENCH_WORKERS`, else one per core less one.
 
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process (this machine's) has used so far, from /proc."""
-    with open(f"/proc/{pid}/stat", "rb") as stat:
-        # The command name (field 2) may hold spaces: count the fields after its ")".
-        fields = stat.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    On a bench machine PostgreSQL and the load generator run on the same cores as the
+    service, and a database-bound service does more with fewer processes there. Measured on
+    2 cores (docs/benchmarks.md, 2026-12-05): one replica against two served as many
+    requests or more (`request_path` writes +5-15 %, `idempotent_writes` +15-30 %) for
+    19 % less of the replicas' CPU per request and 40-45 % less of PostgreSQL's: two busy
+    replicas left the database's backends waiting for a core. A CPU-bound service
+    (`eapp_submit`'s signature checks) keeps one replica per core."""
+    configured = os.environ.get("BENCH_WORKERS")
+    if configured:
+        return int(configured)
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from typing import Any
 import asyncpg
 from _common import ceiling_pool, peak_rss_mb
 from _cpu import children, cpu_seconds, total_cpu_seconds
-from _http import LeanClient, wait_ready
+from _http import LeanClient, replica_count, wait_ready
 
 from atena.bulk.loader import Loader
 from atena.bulk.parse import HEADER
@@ -250,7 +250,8 @@ async def _service_cpu(
     finally:
         await conn.close()
     return {
-        "service": {pid: cpu_seconds(pid) for pid in children(server_pid)},
+        # With one worker uvicorn serves in the process it started as, with more in children.
+        "service": {pid: cpu_seconds(pid) for pid in [server_pid, *children(server_pid)]},
         "postgres": {row["pid"]: cpu_seconds(row["pid"]) for row in backends},
     }
 
@@ -293,8 +294,8 @@ async def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="uvicorn worker processes (default: one per core)",
+        default=replica_count(),
+        help="uvicorn worker processes (default: one per core less one, see _http.replica_count)",
     )
     parser.add_argument("--connections", type=int, default=2, help="loader connections")
     parser.add_argument("--load-only", action="store_true", help="skip the lookup measurement")

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 from _common import ceiling_pool
-from _http import LeanClient, run_pool, service_replicas, wait_ready
+from _http import LeanClient, replica_count, run_pool, service_replicas, wait_ready
 
 from boshi_core.migrate import MIGRATIONS
 from boshi_core.testsupport import notification, snapshot
@@ -32,11 +32,12 @@ from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
 TARGET = 300
-# As deployed (deploy/k8s): single-worker replicas behind a balancer, one per core here, the
+# As deployed (deploy/k8s): single-worker replicas behind a balancer (bench/_http.py's
+# `replica_count`: one per core less the one PostgreSQL and the load generator need), the
 # client's connections spread evenly over them. (uvicorn --workers shares one listening socket,
 # and the kernel hands connections out unevenly: 10 and 22 of 32 were seen, which moved the
 # figure between runs by a third.) The load generator (bench/_http.py) needs little CPU.
-WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
+WORKERS = replica_count()
 WARMUP = 4 * WORKERS
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 MOTHERS = int(os.environ.get("BENCH_MOTHERS", "1200"))  # two writes each

@@ -4,7 +4,8 @@ Kitakyushu (401005) asks Fukuoka City (401307) for a child's checkup information
 the requester's 符号, the hub's permission check, permit (Ed25519) and 符号 translation, the
 provider's permit checks (signature, expiry, binding, single use), its own list, the replica,
 and the provision records on both sides, each side's transaction under row-level security.
-The service runs as deployed (uvicorn, one single-worker replica per core; BENCH_WORKERS
+The service runs as deployed (uvicorn, single-worker replicas, one per core less the one
+PostgreSQL and the load generator need: bench/_http.py's `replica_count`; BENCH_WORKERS
 overrides), as the runtime role, driven by bench/_http.py.
 
 The ceiling is the same path's database work alone, in the same run: the service's statements
@@ -53,7 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
 from _common import ceiling_pool, collector_paused
-from _http import LeanClient, run_pool, service_replicas, wait_ready
+from _cpu import cpu_seconds
+from _http import LeanClient, replica_count, run_pool, service_replicas, wait_ready
 
 import intermediate_server
 from intermediate_server.codes.cipher import CodeCipher
@@ -70,7 +72,7 @@ MIGRATIONS = Path(intermediate_server.__file__).parent / "migrations"
 TARGET_PER_S, TARGET_P99_MS = 200, 100
 KITAKYUSHU, FUKUOKA = "401005", "401307"
 CLAUSE = "主務省令第2条の表95の項"
-WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
+WORKERS = replica_count()
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 
 
@@ -114,18 +116,6 @@ async def open_loop(rate: float, count: int, work: Any) -> tuple[float, list[flo
         tasks.append(asyncio.create_task(one(due, i)))
     await asyncio.gather(*tasks)
     return count / (time.perf_counter() - started), latencies, failures
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def replica_pids() -> list[int]:

@@ -1,6 +1,8 @@
 """The shared request path alone (issue 18): what every service's request costs around its
-statements, measured on boshi_core's routes through uvicorn as deployed (one single-worker
-replica per core), against the same statements sent by raw asyncpg in the same run.
+statements, measured on boshi_core's routes through uvicorn as deployed (single-worker
+replicas, one per core less the one PostgreSQL and the load generator need: bench/_http.py's
+`replica_count`; the ceiling is one client process), against the same statements sent by raw
+asyncpg in the same run.
 
 - write: `POST /pregnancies` (token verified from cache, tenant, terminal and scope checked,
   body validated, the person read, the pregnancy, its event and its access record queued and
@@ -49,7 +51,15 @@ from typing import Any
 
 import asyncpg
 from _common import ceiling_pool, result_line
-from _http import LeanClient, Replica, cpu_seconds, replica_processes, run_pool, wait_ready
+from _cpu import cpu_seconds
+from _http import (
+    LeanClient,
+    Replica,
+    replica_count,
+    replica_processes,
+    run_pool,
+    wait_ready,
+)
 from boshi_intake import seed_people
 
 from boshi_core.main import create_app
@@ -63,7 +73,7 @@ from mch_common.migrations import upgrade_async
 from mch_testing.keys import TEST_AUDIENCE, TEST_ISSUER, TestKeySet, serve_jwks
 from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
-WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
+WORKERS = replica_count()
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 WRITES = int(os.environ.get("BENCH_WRITES", "2000"))
 READS = int(os.environ.get("BENCH_READS", "4000"))
@@ -112,11 +122,8 @@ class BackendClock:
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             self.database,
         )
-        times = {}
-        for row in pids:
-            with contextlib.suppress(OSError):  # ended meanwhile
-                times[row["pid"]] = cpu_seconds(row["pid"])
-        return times
+        times = {row["pid"]: cpu_seconds(row["pid"]) for row in pids}
+        return {pid: spent for pid, spent in times.items() if spent}  # 0.0: ended meanwhile
 
     @staticmethod
     def spent(before: dict[int, float], after: dict[int, float]) -> float:
