@@ -199,9 +199,9 @@ def replica_count() -> int:
 
     On a bench machine PostgreSQL and the load generator run on the same cores as the
     service, and a database-bound service does more with fewer processes there. Measured on
-    2 cores (docs/benchmarks.md, 2026-12-05): one replica against two served as many
-    requests or more (`request_path` writes +5-15 %, `idempotent_writes` +15-30 %) for
-    19 % less of the replicas' CPU per request and 40-45 % less of PostgreSQL's: two busy
+    2 cores (docs/benchmarks.md, 2026-12-05): one replica against two served about as many
+    requests or more (`request_path` writes +4-15 %, keyed `idempotent_writes` +29 %) for
+    18-23 % less of the replica's CPU per request and 35-52 % less of PostgreSQL's: two busy
     replicas left the database's backends waiting for a core. A CPU-bound service
     (`eapp_submit`'s signature checks) keeps one replica per core."""
     configured = os.environ.get("BENCH_WORKERS")
