@@ -28,7 +28,9 @@ tenants' load), this ratio moves far less than the throughput ratio of processes
 minute apart; it leaves out what uvicorn and the HTTP sockets cost.
 
 `BENCH_PROFILE=<folder>` records a py-spy profile (collapsed stacks) of each replica during the
-measured phases (py-spy is a developer's tool: `pip install py-spy`, not a dependency).
+measured phases (py-spy is a developer's tool: `pip install py-spy`, not a dependency). It
+samples without stopping the replica, so some stacks come out torn; `BENCH_PROFILE_BLOCKING=1`
+stops it for each sample: whole stacks, but the figures of that run are slower.
 
 Creates and drops its own database and JetStream namespace. Prints one JSON line per figure.
 """
@@ -173,7 +175,7 @@ def profiled(replicas: list[Replica], label: str) -> Iterator[None]:
                 "raw",
                 "--output",
                 str(folder / f"{label}-{n}.txt"),
-                "--nonblocking",
+                *([] if os.environ.get("BENCH_PROFILE_BLOCKING") else ["--nonblocking"]),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import boshi_core.pregnancy.service as service
 from boshi_core.people.repository import upsert_snapshot
 from boshi_core.pregnancy.models import Handbook, Pregnancy
-from boshi_core.pregnancy.schemas import IdentityCheck, NotificationForm
+from boshi_core.pregnancy.schemas import CheckupIn, IdentityCheck, NotificationForm
 from boshi_core.testsupport import KOKURA_NORTH, YAHATA_WEST, notification, snapshot
 from mch_common.auth.principal import Principal
-from mch_common.dates import fiscal_year
+from mch_common.dates import fiscal_year, today_tokyo
 from mch_common.db import unit_of_work
 from mch_common.errors import Conflict
 
@@ -104,3 +104,31 @@ async def test_concurrent_notifications_for_one_person_open_one_pregnancy(
             .all()
         )
     assert [p.status for p in opened] == ["open"]
+
+
+async def test_a_checkup_waits_for_one_in_flight_on_the_same_pregnancy(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The checkup locks its pregnancy (on the driver, read-only) before judging whether it is
+    the first: a second one waits, then sees the first committed and is not 'first' too."""
+    async with unit_of_work(committed_sessions) as session:
+        await upsert_snapshot(session, snapshot("3000000100"), "atena.person.registered")
+        pregnancy = await notify_at_window(session, notification("3000000100", weeks=22))
+    late = CheckupIn(checkup_date=today_tokyo(), gestational_weeks=22)
+
+    async def record() -> list[str]:
+        async with unit_of_work(committed_sessions) as session:
+            checkup, _ = await service.record_checkup(
+                session, principal=STAFF, pregnancy_id=pregnancy.id, checkup=late
+            )
+        return list(checkup.risk_flags)
+
+    async with unit_of_work(committed_sessions) as session:
+        first, _ = await service.record_checkup(
+            session, principal=STAFF, pregnancy_id=pregnancy.id, checkup=late
+        )
+        second = asyncio.create_task(record())
+        await asyncio.sleep(0.5)
+        assert not second.done()  # held by the first's lock until it commits
+    assert "late_first_checkup" in first.risk_flags
+    assert "late_first_checkup" not in await second

@@ -14,6 +14,7 @@ from boshi_core.pregnancy.models import (
     PrenatalVoucher,
     VoucherRule,
 )
+from mch_common.driver_reads import load_one
 
 # Built once: they are on every checkup's and view's path.
 _PREGNANCY = select(Pregnancy).where(Pregnancy.id == bindparam("pregnancy_id"))
@@ -23,8 +24,18 @@ _PREGNANCY_FOR_UPDATE = _PREGNANCY.with_for_update()
 async def get(
     session: AsyncSession, pregnancy_id: UUID, *, for_update: bool = False
 ) -> Pregnancy | None:
-    stmt = _PREGNANCY_FOR_UPDATE if for_update else _PREGNANCY
-    return (await session.execute(stmt, {"pregnancy_id": pregnancy_id})).scalar_one_or_none()
+    """The pregnancy: read-only (mch_common.driver_reads), or `for_update`, locked until the
+    transaction ends and loaded by the ORM, for a caller that changes it."""
+    if not for_update:
+        return await load_one(session, _PREGNANCY, pregnancy_id=pregnancy_id)
+    params = {"pregnancy_id": pregnancy_id}
+    return (await session.execute(_PREGNANCY_FOR_UPDATE, params)).scalar_one_or_none()
+
+
+async def lock(session: AsyncSession, pregnancy_id: UUID) -> Pregnancy | None:
+    """The pregnancy, locked until the transaction ends, for a caller that adds to it without
+    changing it (a checkup): read-only, sent on the driver."""
+    return await load_one(session, _PREGNANCY_FOR_UPDATE, pregnancy_id=pregnancy_id)
 
 
 async def by_external_ref(session: AsyncSession, external_ref: str) -> Pregnancy | None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.pregnancy.models import PrenatalCheckup, RiskRuleSet
 from mch_common.dates import years_old
+from mch_common.driver_reads import load_rows
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,17 @@ class CheckupFacts:
     expected_delivery_date: date
 
 
+@dataclass(frozen=True)
+class RulesInForce:
+    rules: dict[str, Any]
+    version: int
+    is_first_checkup: bool  # of the pregnancy
+
+
 _IN_FORCE = (
     select(
-        RiskRuleSet,
+        RiskRuleSet.rules,
+        RiskRuleSet.version,
         (~exists().where(PrenatalCheckup.pregnancy_id == bindparam("pregnancy_id"))).label(
             "is_first"
         ),
@@ -37,11 +46,12 @@ _IN_FORCE = (
 
 async def rules_in_force(
     session: AsyncSession, on: date, *, pregnancy_id: UUID
-) -> tuple[RiskRuleSet, bool] | None:
+) -> RulesInForce | None:
     """The rule set in force on `on`, and whether this is the pregnancy's first checkup (one
-    round trip: it is on every checkup's write path); None before the first rule set."""
-    row = (await session.execute(_IN_FORCE, {"on": on, "pregnancy_id": pregnancy_id})).first()
-    return (row[0], bool(row[1])) if row else None
+    round trip on the driver: it is on every checkup's write path); None before the first
+    rule set."""
+    rows = await load_rows(session, _IN_FORCE, on=on, pregnancy_id=pregnancy_id)
+    return RulesInForce(rows[0][0], rows[0][1], bool(rows[0][2])) if rows else None
 
 
 def evaluate(rules: dict[str, Any], facts: CheckupFacts) -> list[str]:

@@ -34,7 +34,6 @@ from boshi_core.wards import ward_digits
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import fiscal_year, today_tokyo, years_old
-from mch_common.db import insert_new
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
@@ -174,7 +173,24 @@ async def notify_at_window(
 async def get_pregnancy(
     session: AsyncSession, principal: Principal, pregnancy_id: UUID, *, for_update: bool = False
 ) -> Pregnancy:
+    """The pregnancy if the principal may see it: read-only, or `for_update` (locked, loaded
+    by the ORM) for a caller that changes it."""
     pregnancy = await repository.get(session, pregnancy_id, for_update=for_update)
+    return await _visible(session, principal, pregnancy_id, pregnancy)
+
+
+async def lock_pregnancy(
+    session: AsyncSession, principal: Principal, pregnancy_id: UUID
+) -> Pregnancy:
+    """The pregnancy if the principal may see it, locked until the transaction ends against
+    a concurrent change or addition (its status, its first checkup), read-only."""
+    pregnancy = await repository.lock(session, pregnancy_id)
+    return await _visible(session, principal, pregnancy_id, pregnancy)
+
+
+async def _visible(
+    session: AsyncSession, principal: Principal, pregnancy_id: UUID, pregnancy: Pregnancy | None
+) -> Pregnancy:
     if pregnancy is None:
         raise NotFound(f"no pregnancy {pregnancy_id}")
     if principal.ward is not None and principal.ward != pregnancy.ward_code:
@@ -408,7 +424,7 @@ async def issue_handbooks(
 async def record_checkup(
     session: AsyncSession, *, principal: Principal, pregnancy_id: UUID, checkup: CheckupIn
 ) -> tuple[PrenatalCheckup, str | None]:
-    pregnancy = await get_pregnancy(session, principal, pregnancy_id, for_update=True)
+    pregnancy = await lock_pregnancy(session, principal, pregnancy_id)
     if pregnancy.status != "open":
         raise Conflict("the pregnancy is closed; record no more prenatal checkups")
     if checkup.checkup_date > today_tokyo():
@@ -423,14 +439,13 @@ async def record_checkup(
     in_force = await risk.rules_in_force(session, checkup.checkup_date, pregnancy_id=pregnancy_id)
     if in_force is None:
         raise await rules.before_the_rules(session, rule_books.RISK, field="checkup_date")
-    rule_set, is_first_checkup = in_force
     flags = risk.evaluate(
-        rule_set.rules,
+        in_force.rules,
         risk.CheckupFacts(
             gestational_weeks=checkup.gestational_weeks,
             systolic_bp=checkup.systolic_bp,
             diastolic_bp=checkup.diastolic_bp,
-            is_first_checkup=is_first_checkup,
+            is_first_checkup=in_force.is_first_checkup,
             mother_birth_date=pregnancy.birth_date,
             expected_delivery_date=pregnancy.expected_delivery_date,
         ),
@@ -450,10 +465,11 @@ async def record_checkup(
         referral=checkup.referral,
         voucher_id=voucher.id if voucher else None,
         risk_flags=flags,
-        risk_rules_version=rule_set.version,
+        risk_rules_version=in_force.version,
         recorded_by=principal.sub,
     )
-    await insert_new(session, record)
+    # In the unit of work's one statement with its event and access record.
+    UnitOfWork.of(session).insert(record)
     if voucher is not None:
         voucher.used_by_checkup_id = record.id
         voucher.used_on = checkup.checkup_date
