@@ -34,8 +34,10 @@ from typing import Annotated, Any
 import httpx
 import jwt
 import pyotp
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from sqlalchemy import insert
+
+from mch_common.routes import ServiceRouter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -135,7 +137,7 @@ async def drive(
 
 
 def probe_app(settings: ServiceSettings) -> FastAPI:
-    router = APIRouter()
+    router = ServiceRouter()
 
     @router.get("/plain")
     async def plain() -> dict[str, str]:

@@ -21,6 +21,7 @@ from mch_common.errors import PROBLEM_CONTENT_TYPE, InvalidInput
 from mch_common.idempotency import answer_holds_secret, delete_expired
 from mch_common.inputs import StrictModel
 from mch_common.mynumber import generate_my_number
+from mch_common.routes import ServiceRouter
 from mch_common.settings import ServiceSettings
 from mch_common.web import Session, create_service_app
 from mch_common.work import UnitOfWork
@@ -38,7 +39,7 @@ Writer = Annotated[Principal, require_scope(WRITE)]
 
 
 def _router(gate: dict[str, asyncio.Event]) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
 
     @router.post("/things", status_code=201)
     async def create_thing(body: ThingIn, session: Session, principal: Writer) -> dict[str, str]:

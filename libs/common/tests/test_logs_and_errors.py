@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import FastAPI, Response
 
 from mch_common.logs import (
     UVICORN_LOGGERS,
@@ -17,6 +17,7 @@ from mch_common.logs import (
     uvicorn_log_config,
 )
 from mch_common.mynumber import generate_my_number
+from mch_common.routes import ServiceRouter
 from mch_common.web import create_service_app
 
 MY_NUMBER = generate_my_number()
@@ -28,7 +29,7 @@ class StatementFailed(Exception):
 
 
 def build_app() -> FastAPI:
-    router = APIRouter()
+    router = ServiceRouter()
 
     @router.get("/persons")
     async def search(town: str | None = None) -> dict[str, str | None]:

@@ -3,12 +3,13 @@ operation's scopes read from its scope check, its problem+json error answers."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from pydantic import BaseModel
 
 from mch_common.auth.deps import CurrentPrincipal, require_any_scope, require_scope
 from mch_common.auth.principal import Principal
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.runtime import service_lifespan
 from mch_common.settings import ServiceSettings
 from mch_common.web import create_service_app
@@ -22,7 +23,7 @@ class Thing(BaseModel):
 
 
 def build_app() -> FastAPI:
-    router = APIRouter()
+    router = ServiceRouter()
     Reader = Annotated[Principal, require_scope("demo:thing:read")]
     Writer = Annotated[Principal, require_scope("demo:thing:write", "demo:thing:read")]
     Either = Annotated[Principal, require_any_scope("demo:audit:read", "demo:thing:admin")]

@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from pydantic import BaseModel
 
 from mch_common.errors import Conflict
 from mch_common.logs import JsonFormatter
+from mch_common.routes import ServiceRouter
 from mch_common.web import create_service_app
 
 
@@ -20,7 +21,7 @@ class Body(BaseModel):
 
 
 def build_app() -> FastAPI:
-    router = APIRouter()
+    router = ServiceRouter()
 
     @router.post("/things")
     async def create(body: Body) -> dict[str, str]:

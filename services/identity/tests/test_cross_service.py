@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import httpx
 import jwt
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from sqlalchemy import update
 
 from identity.config import Settings
@@ -20,6 +20,7 @@ from identity.main import create_app
 from mch_common.auth.deps import ensure_ward_access, require_scope
 from mch_common.auth.principal import Principal
 from mch_common.db import unit_of_work
+from mch_common.routes import ServiceRouter
 from mch_common.runtime import service_lifespan
 from mch_common.settings import ServiceSettings
 from mch_common.web import create_service_app
@@ -32,7 +33,7 @@ REVOCATION_BUDGET_S = 5.0
 
 def probe_app(settings: ServiceSettings) -> FastAPI:
     """A tiny MCH service: ward staff may read only their own ward's records."""
-    router = APIRouter()
+    router = ServiceRouter()
 
     @router.get("/wards/{ward}/records")
     async def records(

@@ -14,6 +14,7 @@ from mch_common.audit import AuditRecord, ChainVerification, about_person, verif
 from mch_common.audit_anchor import AuditAnchors
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
 
@@ -77,7 +78,7 @@ class ChainVerificationOut(BaseModel):
 
 def audit_router(*, read_scope: str) -> APIRouter:
     """The router for a service whose auditors hold `read_scope` (`atena:audit:read`)."""
-    router = APIRouter(prefix="/admin/audit", tags=["audit"])
+    router = ServiceRouter(prefix="/admin/audit", tags=["audit"])
     Auditor = Annotated[Principal, require_scope(read_scope)]
 
     @router.get("", summary="Read the audit log, newest first")

@@ -30,6 +30,7 @@ from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
 from mch_common.openapi import contract_openapi
 from mch_common.refusals import record_person_route_refusal
+from mch_common.routes import ServiceRoute, ServiceRouter, check_service_routes
 from mch_common.work import UnitOfWork
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -130,7 +131,7 @@ class CorrelationAndMetricsMiddleware:
 
 
 def health_router() -> APIRouter:
-    router = APIRouter(tags=["operations"])
+    router = ServiceRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -193,9 +194,11 @@ def create_service_app(
     # error of the key's commit is answered and logged with the correlation id.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=service)
+    app.router.route_class = ServiceRoute  # a route added to the app itself
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    check_service_routes(app)
     return app
 
 

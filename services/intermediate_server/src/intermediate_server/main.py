@@ -19,6 +19,7 @@ from intermediate_server.replica.router import router as replica_router
 from mch_common.audit_api import audit_router
 from mch_common.db import create_engine, session_factory
 from mch_common.events import EventConsumer
+from mch_common.routes import ServiceRouter
 from mch_common.runtime import Runtime, service_lifespan
 from mch_common.web import create_service_app
 
@@ -31,7 +32,7 @@ def _audit_router() -> APIRouter:
     """The shared audit endpoints, each request's transaction walled like system
     management's: a municipality's auditor reads its own records, the platform operator
     every one (the log's row-level security); the verifier always walks the whole chain."""
-    walled = APIRouter(dependencies=[Depends(system_session)])
+    walled = ServiceRouter(dependencies=[Depends(system_session)])
     walled.include_router(audit_router(read_scope=AUDIT_READ))
     return walled
 

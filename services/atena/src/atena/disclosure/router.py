@@ -1,14 +1,15 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from atena.disclosure import service
 from atena.web import registry_context
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["disclosure"])
+router = ServiceRouter(tags=["disclosure"])
 DisclosureExporter = Annotated[Principal, require_scope("atena:disclosure:export")]
 PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
 

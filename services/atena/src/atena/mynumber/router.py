@@ -3,7 +3,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from atena.mynumber import service
 from atena.mynumber.schemas import LookupOut, MyNumberLookup, MyNumberRegistration
@@ -11,9 +11,10 @@ from atena.persons.schemas import PersonOut
 from atena.web import PurposeHeader, registry_context
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["my number"])
+router = ServiceRouter(tags=["my number"])
 
 Writer = Annotated[Principal, require_scope("atena:person:write")]
 Looker = Annotated[Principal, require_scope("atena:mynumber:lookup")]

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from atena.persons import corrections, life_events, reads, registration
 from atena.persons.repository import PersonFilters
@@ -29,9 +29,10 @@ from atena.persons.schemas import (
 from atena.web import PurposeHeader, registry_context
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["persons"])
+router = ServiceRouter(tags=["persons"])
 
 Reader = Annotated[Principal, require_scope("atena:person:read")]
 Writer = Annotated[Principal, require_scope("atena:person:write")]

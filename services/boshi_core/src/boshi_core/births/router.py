@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from boshi_core.births import service
 from boshi_core.births.schemas import (
@@ -11,9 +11,10 @@ from boshi_core.births.schemas import (
     OutcomeOut,
 )
 from boshi_core.deps import PregnancyReader, PregnancyWriter, VisitWriter
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["births"])
+router = ServiceRouter(tags=["births"])
 
 
 def child_out(record: service.BirthRecord) -> ChildOut:

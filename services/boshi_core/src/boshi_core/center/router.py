@@ -2,7 +2,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from boshi_core.center import service
 from boshi_core.center.schemas import (
@@ -20,6 +20,7 @@ from boshi_core.center.schemas import (
 from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
 CenterReader = Annotated[Principal, require_scope("boshi:center:read")]
@@ -42,7 +43,7 @@ def case_out(file: service.CaseFile) -> CaseOut:
     )
 
 
-router = APIRouter(prefix="/center", tags=["child and family center"])
+router = ServiceRouter(prefix="/center", tags=["child and family center"])
 
 
 @router.post(

@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from boshi_core.checkups import service
 from boshi_core.checkups.models import CheckupNotice, CheckupResult, DetailedExamVoucher
@@ -31,6 +31,7 @@ from mch_common.auth.deps import require_scope
 from mch_common.auth.principal import Principal
 from mch_common.errors import Forbidden
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
 CheckupReader = Annotated[Principal, require_scope("boshi:checkup:read")]
@@ -81,7 +82,7 @@ def result_out(result: CheckupResult, voucher: DetailedExamVoucher | None) -> Re
     )
 
 
-router = APIRouter(prefix="/checkups", tags=["infant checkups"])
+router = ServiceRouter(prefix="/checkups", tags=["infant checkups"])
 
 # What "the month's targets" means, as checkups/windows.py and the SQL of checkups/predicate.py
 # decide it; tests/test_month_targets_example.py checks the example.

@@ -1,14 +1,14 @@
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from boshi_core.deps import AppSettings, DisclosureExporter, Immunization
 from boshi_core.disclosure import service
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/people/{person_no}/disclosure", tags=["disclosure"])
+router = ServiceRouter(prefix="/people/{person_no}/disclosure", tags=["disclosure"])
 PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
 
 

@@ -2,14 +2,15 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from boshi_core.deps import RequestReader, RequestWriter
 from boshi_core.inquiries import service
 from boshi_core.inquiries.schemas import AnswerIn, Channel, InquiryIn, InquiryOut, InquiryPageOut
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/inquiries", tags=["inquiries"])
+router = ServiceRouter(prefix="/inquiries", tags=["inquiries"])
 
 
 @router.post("", status_code=201, summary="Record an inquiry's receipt (問合せの受付)")

@@ -1,5 +1,3 @@
-from fastapi import APIRouter
-
 from boshi_core.deps import Atena, PregnancyReader
 from boshi_core.moving_in.schemas import PreviousCityNotificationOut
 from boshi_core.people import service
@@ -11,6 +9,7 @@ from boshi_core.people.schemas import (
     PregnancySummary,
 )
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
 
@@ -25,7 +24,7 @@ def profile_out(profile: service.PersonProfile) -> PersonProfileOut:
     )
 
 
-router = APIRouter(tags=["people"])
+router = ServiceRouter(tags=["people"])
 PURPOSE = "母子保健事務 (MCH casework: person profile)"
 
 

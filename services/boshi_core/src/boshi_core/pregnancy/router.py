@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from boshi_core.deps import Atena, PregnancyReader, PregnancyWriter
 from boshi_core.moving_in.schemas import PreviousCityNotificationOut
@@ -21,9 +21,10 @@ from boshi_core.pregnancy.schemas import (
     WindowNotificationIn,
 )
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/pregnancies", tags=["pregnancy"])
+router = ServiceRouter(prefix="/pregnancies", tags=["pregnancy"])
 
 
 @router.post(

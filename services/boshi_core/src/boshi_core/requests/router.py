@@ -3,7 +3,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from boshi_core.deps import AppSettings, Immunization, RequestReader, RequestWriter, Sources
@@ -19,9 +19,10 @@ from boshi_core.requests.schemas import (
     RequestPageOut,
 )
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/requests", tags=["requests"])
+router = ServiceRouter(prefix="/requests", tags=["requests"])
 
 
 @router.post(

@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from boshi_core.deps import RetentionAdmin
 from boshi_core.retention import service
@@ -12,9 +12,10 @@ from boshi_core.retention.schemas import (
     DueRecordOut,
     RetainedType,
 )
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/retention", tags=["retention"])
+router = ServiceRouter(prefix="/retention", tags=["retention"])
 
 
 @router.get(

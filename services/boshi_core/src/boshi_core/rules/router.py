@@ -4,7 +4,7 @@ new version taking effect on a later date (boshi:rules:admin; access-logged)."""
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from boshi_core.checkups.schemas import ProgrammeCode
 from boshi_core.deps import RulesAdmin, RulesReader
@@ -24,9 +24,10 @@ from boshi_core.rules.schemas import (
     VoucherRulePage,
 )
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/rules", tags=["rules"])
+router = ServiceRouter(prefix="/rules", tags=["rules"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Before = Annotated[

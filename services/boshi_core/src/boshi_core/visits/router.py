@@ -2,7 +2,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from boshi_core.deps import VisitReader, VisitWriter
 from boshi_core.visits import service
@@ -13,11 +13,12 @@ from boshi_core.visits.schemas import (
     VisitPageOut,
     VisitResultIn,
 )
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/visits", tags=["visits"])
+router = ServiceRouter(prefix="/visits", tags=["visits"])
 # A person's and a child's visits, for the staff screens of a mother and of a child.
-records_router = APIRouter(tags=["visits"])
+records_router = ServiceRouter(tags=["visits"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=100, description="the previous page's next_cursor")]
 

@@ -7,7 +7,7 @@ import base64
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Depends, Header, Request
 
 from e_application.applicant import service
 from e_application.applicant.schemas import ChallengeOut, SessionOut, SignInIn
@@ -23,9 +23,10 @@ from e_application.applications.schemas import (
 from e_application.deps import IntakeDep, SettingsDep
 from mch_common.auth.principal import Principal
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/applicant", tags=["applicant"])
+router = ServiceRouter(prefix="/applicant", tags=["applicant"])
 
 
 async def _applicant(

@@ -2,7 +2,7 @@
 ぴったりサービス). Both send the same signed package, verified the same way; the channel is
 recorded. The body is read as bytes: the package is kept exactly as it arrived."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from e_application.applications import service
 from e_application.applications.models import Application, ApplicationVersion
@@ -11,9 +11,10 @@ from e_application.deps import IntakeDep, PortalDeliverer
 from e_application.signing.package import MAX_PACKAGE_BYTES
 from mch_common.errors import InvalidInput
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["submission"])
+router = ServiceRouter(tags=["submission"])
 
 
 async def _package(request: Request) -> bytes:

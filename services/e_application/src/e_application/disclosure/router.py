@@ -1,13 +1,14 @@
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 
 from e_application.deps import DisclosureExporter
 from e_application.disclosure import pdf, service
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["disclosure"])
+router = ServiceRouter(tags=["disclosure"])
 
 
 @router.get(

@@ -3,14 +3,15 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from e_application.deps import ExportPuller
 from e_application.handover import service
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/exports", tags=["hand-over"])
+router = ServiceRouter(prefix="/exports", tags=["hand-over"])
 
 
 class AcceptedOut(BaseModel):

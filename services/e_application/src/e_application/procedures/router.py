@@ -3,14 +3,14 @@
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from e_application.procedures import repository
 from mch_common.dates import today_tokyo
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/procedures", tags=["procedures"])
+router = ServiceRouter(prefix="/procedures", tags=["procedures"])
 
 
 class ProcedureOut(BaseModel):

@@ -2,14 +2,13 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter
-
 from e_application.applications.schemas import ApplicationOut
 from e_application.deps import Deleter
 from e_application.retention import service
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["retention"])
+router = ServiceRouter(tags=["retention"])
 
 
 @router.get("/retention/due", summary="Applications past their retention period")

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 
 from e_application.applications.schemas import (
@@ -22,9 +22,10 @@ from e_application.handover.atena import AtenaClient
 from e_application.review import print_pdf, service
 from mch_common.errors import InvalidInput
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/applications", tags=["review"])
+router = ServiceRouter(prefix="/applications", tags=["review"])
 Status = Annotated[str | None, Query(pattern="^(submitted|returned|accepted)$")]
 
 

@@ -1,13 +1,12 @@
 """Service clients (scope identity:client:admin)."""
 
-from fastapi import APIRouter
-
 from identity.clients import service
 from identity.clients.schemas import ClientIn, ClientOut, ClientScopesIn, ClientSecretOut
 from identity.deps import SHOWS_SECRET, ClientAdmin, Context
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/admin/clients", tags=["service clients"])
+router = ServiceRouter(prefix="/admin/clients", tags=["service clients"])
 
 
 @router.post("", status_code=201, dependencies=SHOWS_SECRET)

@@ -1,12 +1,11 @@
 """Signing-key rotation (scope identity:key:rotate). The JWKS itself is in tokens.router."""
 
-from fastapi import APIRouter
-
 from identity.deps import Context, KeyRotator, Sessions
 from identity.keys import service
 from identity.keys.schemas import RotationOut
+from mch_common.routes import ServiceRouter
 
-router = APIRouter(prefix="/admin/keys", tags=["signing keys"])
+router = ServiceRouter(prefix="/admin/keys", tags=["signing keys"])
 
 
 @router.post("/rotate", summary="Start signing with a new key")

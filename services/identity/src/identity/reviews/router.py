@@ -4,7 +4,6 @@ reviews: identity:audit:read too; sign-off: identity:review:sign (someone else t
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from identity.deps import AUDIT_READ, USER_ADMIN, ReviewSigner, UserAdmin
@@ -13,9 +12,10 @@ from identity.reviews.models import UserReview
 from identity.reviews.schemas import PendingChanges, ReviewCreate, ReviewOut
 from mch_common.auth.deps import require_any_scope
 from mch_common.auth.principal import Principal
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["user-list review"])
+router = ServiceRouter(tags=["user-list review"])
 CSV = "text/csv; charset=utf-8"
 # The CSV routes' answer in the OpenAPI document (with response_class=Response; FastAPI would
 # document application/json).

@@ -1,13 +1,12 @@
 """Registered terminals (scope identity:terminal:admin)."""
 
-from fastapi import APIRouter
-
 from identity.deps import TerminalAdmin
 from identity.terminals import service
 from identity.terminals.schemas import TerminalIn, TerminalOut
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/admin/terminals", tags=["terminals"])
+router = ServiceRouter(prefix="/admin/terminals", tags=["terminals"])
 
 
 @router.post("", status_code=201)

@@ -4,7 +4,7 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import Form, Request, Response
 from fastapi.responses import JSONResponse
 
 from identity.deps import Context, Sessions, Verifier
@@ -21,9 +21,10 @@ from mch_common.auth.deps import CurrentPrincipal
 from mch_common.errors import InvalidInput
 from mch_common.inputs import PlainText
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["oauth2"])
+router = ServiceRouter(tags=["oauth2"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 GRANT_TYPES = ("password", "refresh_token", "client_credentials")
 

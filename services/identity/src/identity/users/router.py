@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 from fastapi.responses import JSONResponse
 
 from identity.deps import SHOWS_SECRET, Context, UserAdmin
@@ -26,9 +26,10 @@ from identity.users.schemas import (
 )
 from mch_common.errors import problem_response
 from mch_common.inputs import PlainText
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/admin/users", tags=["user administration"])
+router = ServiceRouter(prefix="/admin/users", tags=["user administration"])
 
 
 def user_out(user: User) -> UserOut:

@@ -1,14 +1,14 @@
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from immunization_bridge.deps import DisclosureExporter
 from immunization_bridge.disclosure import service
 from mch_common.dates import today_tokyo
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["disclosure"])
+router = ServiceRouter(tags=["disclosure"])
 PURPOSE = "個人情報保護法第77条 開示請求 (disclosure request)"
 
 

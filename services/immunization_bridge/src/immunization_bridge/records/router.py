@@ -1,16 +1,17 @@
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from immunization_bridge.deps import RecordImporter
 from immunization_bridge.records import service
 from immunization_bridge.records.schemas import ImportReportOut
 from mch_common.dates import today_tokyo
 from mch_common.errors import InvalidInput
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/imports", tags=["imports"])
+router = ServiceRouter(prefix="/imports", tags=["imports"])
 
 
 @router.post(

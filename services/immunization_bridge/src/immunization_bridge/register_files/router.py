@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 from fastapi.responses import Response
 
 from immunization_bridge.deps import RegisterFileExporter
@@ -13,9 +13,10 @@ from immunization_bridge.register_files.schemas import (
     RegisterFileRunPageOut,
 )
 from mch_common.dates import today_tokyo
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/register-files", tags=["register files"])
+router = ServiceRouter(prefix="/register-files", tags=["register files"])
 RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

@@ -1,15 +1,16 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from immunization_bridge.deps import Purpose, StatusReader
 from immunization_bridge.status import service
 from immunization_bridge.status.schemas import ChildStatusOut, OverduePageOut
 from mch_common.dates import today_tokyo
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(tags=["status"])
+router = ServiceRouter(tags=["status"])
 
 
 @router.get("/children/{person_no}/status", summary="Each dose's status for one child")

@@ -1,7 +1,7 @@
 """System management routes: a municipality's system administrator for its own municipality,
 the platform operator for every one (see admin.service)."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from intermediate_server.admin import service
 from intermediate_server.admin.schemas import (
@@ -21,9 +21,10 @@ from intermediate_server.deps import (
 )
 from intermediate_server.exchange.service import sessions_of
 from mch_common.audit_anchor import AuditAnchors
+from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
-router = APIRouter(prefix="/admin/system", tags=["system"])
+router = ServiceRouter(prefix="/admin/system", tags=["system"])
 
 
 def _own_tenant(principal: SystemAdmin) -> str | None:

@@ -1,12 +1,11 @@
 """Code management (符号管理) routes."""
 
-from fastapi import APIRouter
-
 from intermediate_server.codes import service
 from intermediate_server.codes.schemas import CodesIn, CodesObtainedOut
 from intermediate_server.deps import CodeWriter, NetworkGateway, TenantSession
+from mch_common.routes import ServiceRouter
 
-router = APIRouter(tags=["codes"])
+router = ServiceRouter(tags=["codes"])
 
 
 @router.post(

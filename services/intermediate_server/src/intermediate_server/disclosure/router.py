@@ -3,13 +3,12 @@ platform calls with its service token (mch_common.disclosure's contract)."""
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from intermediate_server.codes.schemas import PersonNo
 from intermediate_server.deps import DisclosureExporter, TenantSession
 from intermediate_server.disclosure import service
+from mch_common.routes import ServiceRouter
 
-router = APIRouter(tags=["disclosure"])
+router = ServiceRouter(tags=["disclosure"])
 
 
 @router.get(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from intermediate_server.deps import Approver, Inquirer, NetworkGateway, TenantSession
 from intermediate_server.exchange import approval, service
@@ -15,8 +15,9 @@ from intermediate_server.exchange.schemas import (
     InquiryOut,
 )
 from mch_common.openapi import problem_responses
+from mch_common.routes import ServiceRouter
 
-router = APIRouter(tags=["exchange"])
+router = ServiceRouter(tags=["exchange"])
 
 
 @router.post(

@@ -2,14 +2,15 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from intermediate_server.codes.schemas import PersonNo
 from intermediate_server.deps import RecordsReader, TenantSession
 from intermediate_server.records import service
 from intermediate_server.records.schemas import ProvisionRecordOut, ProvisionRecordsOut
+from mch_common.routes import ServiceRouter
 
-router = APIRouter(tags=["records"])
+router = ServiceRouter(tags=["records"])
 
 
 @router.get(

@@ -1,7 +1,5 @@
 """Replica (副本) registration routes."""
 
-from fastapi import APIRouter
-
 from intermediate_server.codes.schemas import PersonNo
 from intermediate_server.deps import ReplicaWriter, TenantSession
 from intermediate_server.replica import service
@@ -11,8 +9,9 @@ from intermediate_server.replica.schemas import (
     PregnancyNotificationEntryIn,
     ReplicaEntryOut,
 )
+from mch_common.routes import ServiceRouter
 
-router = APIRouter(prefix="/replica/persons/{person_no}", tags=["replica"])
+router = ServiceRouter(prefix="/replica/persons/{person_no}", tags=["replica"])
 
 
 async def _register(

@@ -1,0 +1,325 @@
+"""The services' routes: FastAPI's `APIRoute`, its request handled by a plan made once.
+
+FastAPI (0.165) works out, on every request, what its dependency tree is made of: the cache
+key and whether scopes are used of every dependency, whether each one is a generator, a
+coroutine or plain, the content type through `email.message`, the endpoint's context for
+error messages. On a service's write that is about a fifth of the request's CPU
+(docs/benchmarks.md, issue 18). `ServiceRoute` makes those decisions once, when the route is
+built, and on each request calls what they chose: FastAPI's own functions validate the
+parameters and the body (the same errors, the same answers), enter the generator dependencies
+in the same exit stacks (`Session` commits before the answer is sent, as before) and
+serialise the answer.
+
+A route that uses what the plan does not cover (a sync or sync-generator dependency, a form, a
+`Response` or `BackgroundTasks` parameter, security scopes, a streamed answer, a dependency's
+concurrency limit), a request whose body is not plain JSON, and an app with
+`dependency_overrides` set are handled by FastAPI's own handler, unchanged.
+
+Every service's routers are `mch_common.routes.ServiceRouter`s.
+"""
+
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, params
+from fastapi._body_limit import get_body_limit_error
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.models import (
+    Dependant,
+    _is_async_gen_callable,
+    _is_coroutine_callable,
+    _is_gen_callable,
+    _uses_scopes,
+)
+from fastapi.dependencies.utils import (
+    _solve_generator,
+    request_body_to_args,
+    request_params_to_args,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import (
+    APIRoute,
+    _effective_route_context_var,
+    _extract_endpoint_context,
+    iter_route_contexts,
+    serialize_response,
+)
+from fastapi.telemetry._api import _validation_failed, get_telemetry_data
+from fastapi.utils import is_body_allowed_for_status_code
+from pydantic_core import PydanticUndefined
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+_Solve = Callable[[Request, dict[Any, Any], list[Any]], Awaitable[dict[str, Any]]]
+_JSON = frozenset({"application/json", "application/json; charset=utf-8"})
+
+
+class ServiceRoute(APIRoute):
+    """An `APIRoute` whose request is handled by a plan made once (see the module)."""
+
+    def get_route_handler(self) -> Handler:
+        fallback = super().get_route_handler()
+        # As FastAPI's: an included router's route is built as its effective context.
+        route: Any = self
+        effective = _effective_route_context_var.get()
+        if effective is not None and effective.original_route is self:
+            route = effective
+        plan = _Plan.of(route)
+        if plan is None:
+            return fallback
+        return plan.handler(fallback, route.dependency_overrides_provider)
+
+
+class ServiceRouter(APIRouter):
+    """An `APIRouter` whose routes are `ServiceRoute`s."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(route_class=ServiceRoute, **kwargs)
+
+
+def check_service_routes(app: FastAPI) -> None:
+    """Refuse (TypeError) an app with a route not made by a `ServiceRouter`: it would be
+    served by FastAPI's slower handler without anyone noticing."""
+    for context in iter_route_contexts(app.router.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and not isinstance(route, ServiceRoute):
+            raise TypeError(f"{route.path}: make its router a mch_common.routes.ServiceRouter")
+
+
+class _Unsupported(Exception):
+    """The route uses what the plan does not cover: FastAPI's handler serves it."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    dependant: Dependant
+    endpoint: Callable[..., Awaitable[Any]]
+    solve: _Solve
+    body_field: Any
+    embed_body_fields: bool
+    status_code: int  # the route's, else the response class's own (200)
+    response_field: Any
+    response_args: dict[str, Any]
+    dump_json: bool
+    response_class: type[Response]
+    endpoint_ctx: Any
+
+    @classmethod
+    def of(cls, route: Any) -> "_Plan | None":
+        dependant: Dependant = route.dependant
+        call = dependant.call
+        response_class = route.response_class
+        default_class = isinstance(response_class, DefaultPlaceholder)
+        actual_class = response_class.value if default_class else response_class
+        if (
+            call is None
+            or not _is_coroutine_callable(call)
+            or _is_gen_callable(call)
+            or _is_async_gen_callable(call)
+            or route.is_json_stream
+            or route.stream_item_field is not None
+            or (
+                route.body_field is not None
+                and isinstance(route.body_field.field_info, params.Form)
+            )
+            or actual_class is not JSONResponse
+        ):
+            return None
+        try:
+            solve = _solver(dependant, top=True)
+        except _Unsupported:
+            return None
+        return cls(
+            dependant=dependant,
+            endpoint=call,
+            solve=solve,
+            body_field=route.body_field,
+            embed_body_fields=route._embed_body_fields,
+            status_code=route.status_code or 200,
+            response_field=route.response_field,
+            response_args={
+                "include": route.response_model_include,
+                "exclude": route.response_model_exclude,
+                "by_alias": route.response_model_by_alias,
+                "exclude_unset": route.response_model_exclude_unset,
+                "exclude_defaults": route.response_model_exclude_defaults,
+                "exclude_none": route.response_model_exclude_none,
+            },
+            dump_json=route.response_field is not None and default_class,
+            response_class=actual_class,
+            endpoint_ctx=_extract_endpoint_context(call),
+        )
+
+    def handler(self, fallback: Handler, overrides: Any) -> Handler:
+        async def app(request: Request) -> Response:
+            if (overrides is not None and overrides.dependency_overrides) or (
+                get_telemetry_data() is not None
+            ):
+                return await fallback(request)
+            body: Any = PydanticUndefined
+            if self.body_field is not None:
+                content_type = request.headers.get("content-type")
+                if content_type is None or content_type.lower() not in _JSON:
+                    return await fallback(request)  # FastAPI's content-type rules
+                body = await self._json_body(request)
+            errors: list[Any] = []
+            values = await self.solve(request, {}, errors)
+            if self.body_field is not None:
+                body_values, body_errors = await request_body_to_args(
+                    body_fields=self.dependant.body_params,
+                    received_body=body,
+                    embed_body_fields=self.embed_body_fields,
+                )
+                values.update(body_values)
+                errors += body_errors
+            if errors:
+                raise self._invalid(request, errors, body)
+            answer = await self.endpoint(**values)
+            if isinstance(answer, Response):
+                return answer
+            content = await serialize_response(
+                field=self.response_field,
+                response_content=answer,
+                endpoint_ctx=self.endpoint_ctx,
+                dump_json=self.dump_json,
+                **self.response_args,
+            )
+            response = (
+                Response(content, self.status_code, media_type="application/json")
+                if self.dump_json
+                else self.response_class(content, self.status_code)
+            )
+            if not is_body_allowed_for_status_code(response.status_code):
+                response.body = b""
+            return response
+
+        return app
+
+    async def _json_body(self, request: Request) -> Any:
+        """The body as FastAPI reads a JSON one (an empty body is no body)."""
+        try:
+            raw = await request.body()
+            if not raw:
+                return PydanticUndefined
+            return await request.json()
+        except json.JSONDecodeError as error:
+            invalid = RequestValidationError(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ("body", error.pos),
+                        "msg": "JSON decode error",
+                        "input": {},
+                        "ctx": {"error": error.msg},
+                    }
+                ],
+                body=error.doc,
+                endpoint_ctx=self._context(request),
+            )
+            _validation_failed(invalid)
+            raise invalid from error
+        except HTTPException:
+            raise
+        except Exception as error:
+            if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (limit := get_body_limit_error(error)):
+                raise limit from error
+            raise HTTPException(400, "There was an error parsing the body") from error
+
+    def _context(self, request: Request) -> Any:
+        """The endpoint's context for an error's message, as FastAPI gives it."""
+        context = dict(self.endpoint_ctx)
+        if self.dependant.path:
+            mount = request.scope.get("root_path", "").rstrip("/")
+            context["path"] = f"{request.method} {mount}{self.dependant.path}"
+        return context
+
+    def _invalid(self, request: Request, errors: list[Any], body: Any) -> RequestValidationError:
+        invalid = RequestValidationError(
+            errors,
+            body=None if body is PydanticUndefined else body,
+            endpoint_ctx=self._context(request),
+        )
+        _validation_failed(invalid)
+        return invalid
+
+
+def _solver(dependant: Dependant, *, top: bool) -> _Solve:
+    """What solving `dependant` takes, decided now: its sub-dependencies in order (each once a
+    request, as FastAPI's cache does), then its path, query, header and cookie parameters."""
+    if (
+        dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+        or dependant.concurrency is not None
+        or _uses_scopes(dependant=dependant)
+        or (dependant.body_params and not top)
+    ):
+        raise _Unsupported()
+    steps = []
+    for sub in dependant.dependencies:
+        call = sub.call
+        if call is None:
+            raise _Unsupported()
+        if _is_async_gen_callable(call):
+            kind = "generator"
+        elif _is_coroutine_callable(call) and not _is_gen_callable(call):
+            kind = "coroutine"
+        else:
+            raise _Unsupported()  # run in a thread by FastAPI
+        steps.append(
+            (sub, _solver(sub, top=False), kind, (call, sub.scope) if sub.use_cache else None)
+        )
+    params_in = [
+        (fields, source)
+        for fields, source in (
+            (dependant.path_params, "path_params"),
+            (dependant.query_params, "query_params"),
+            (dependant.header_params, "headers"),
+            (dependant.cookie_params, "cookies"),
+        )
+        if fields
+    ]
+    request_name = dependant.request_param_name
+
+    async def solve(request: Request, cache: dict[Any, Any], errors: list[Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for sub, solve_sub, kind, key in steps:
+            if key is not None and key in cache:
+                solved = cache[key]
+            else:
+                sub_errors: list[Any] = []
+                sub_values = await solve_sub(request, cache, sub_errors)
+                if sub_errors:
+                    errors += sub_errors
+                    continue
+                if kind == "coroutine":
+                    solved = await sub.call(**sub_values)  # type: ignore[misc]
+                else:
+                    stack = request.scope[
+                        "fastapi_function_astack"
+                        if sub.scope == "function"
+                        else "fastapi_inner_astack"
+                    ]
+                    solved = await _solve_generator(
+                        dependant=sub, stack=stack, sub_values=sub_values, request=request
+                    )
+                if key is not None:
+                    cache[key] = solved
+            if sub.name is not None:
+                values[sub.name] = solved
+        for fields, source in params_in:
+            found, invalid = request_params_to_args(fields, getattr(request, source))
+            values.update(found)
+            errors += invalid
+        if request_name is not None:
+            values[request_name] = request
+        return values
+
+    return solve

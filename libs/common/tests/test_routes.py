@@ -1,0 +1,186 @@
+"""mch_common.routes: a ServiceRoute answers every request as FastAPI's own handler does, without
+FastAPI's per-request dependency solving."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import fastapi.dependencies.utils
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, Field
+
+from mch_common.errors import Conflict, Unauthorized
+from mch_common.inputs import StrictModel
+from mch_common.routes import ServiceRouter
+from mch_common.web import create_service_app
+
+
+class Item(StrictModel):
+    name: str = Field(max_length=10)
+    count: int = Field(ge=0)
+
+
+class ItemOut(BaseModel):
+    group: int
+    name: str
+    count: int
+    tag: str | None
+    who: str
+    session: str
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def build_app(log: list[str]) -> FastAPI:
+    router = ServiceRouter(prefix="/items", tags=["items"])
+
+    async def session() -> AsyncIterator[str]:
+        # As mch_common.web.get_session: ends before the answer is sent, and sees the error.
+        log.append("begin")
+        try:
+            yield "tx"
+        except Exception as error:
+            log.append(f"rollback {type(error).__name__}")
+            raise
+        log.append("commit")
+
+    async def caller(request: Request) -> str:
+        if request.headers.get("authorization") != "Bearer ok":
+            raise Unauthorized("missing bearer token")
+        return "staff"
+
+    Session = Annotated[str, Depends(session, scope="function")]
+    Caller = Annotated[str, Depends(caller)]
+
+    @router.post("/{group}", status_code=201)
+    async def create(
+        group: int,
+        body: Item,
+        tx: Session,
+        who: Caller,
+        again: Caller,  # the same dependency twice: solved once
+        tag: Annotated[str | None, Query(max_length=5)] = None,
+    ) -> ItemOut:
+        log.append("create")
+        if body.name == "clash":
+            raise Conflict("an item of this name exists")
+        return ItemOut(group=group, name=body.name, count=body.count, tag=tag, who=who, session=tx)
+
+    @router.get("/{group}")
+    async def read(group: int, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, int]:
+        return {"group": group, "limit": limit}
+
+    @router.delete("/{group}", status_code=204)
+    async def remove(group: int, who: Caller) -> None:
+        log.append(f"remove {group}")
+
+    return create_service_app(
+        service="demo", title="demo", description="demo", lifespan=lifespan, routers=[router]
+    )
+
+
+def _json() -> dict[str, str]:
+    return {"content-type": "application/json"}
+
+
+def _form() -> dict[str, str]:
+    return {"content-type": "application/x-www-form-urlencoded"}
+
+
+OK = {"authorization": "Bearer ok"}
+REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/items/1?tag=a", {"json": {"name": "pen", "count": 2}, "headers": OK}),
+    ("POST", "/items/1", {"json": {"name": "clash", "count": 2}, "headers": OK}),
+    ("POST", "/items/1", {"json": {"name": "pen", "count": "many"}, "headers": OK}),
+    ("POST", "/items/1", {"json": {"name": "pen", "count": 1, "extra": 1}, "headers": OK}),
+    ("POST", "/items/1", {"content": b'{"name": "pen",', "headers": OK | _json()}),
+    ("POST", "/items/1", {"content": b"", "headers": OK | _json()}),
+    ("POST", "/items/1", {"content": b'{"name": "x", "count": 1}', "headers": OK}),
+    ("POST", "/items/1", {"content": b"name=x", "headers": OK | _form()}),
+    ("POST", "/items/one?tag=toolong", {"json": {"name": "pen", "count": -1}, "headers": OK}),
+    ("POST", "/items/1", {"json": {"name": "pen", "count": "many"}}),
+    ("GET", "/items/2", {}),
+    ("GET", "/items/2?limit=0", {}),
+    ("DELETE", "/items/3", {"headers": OK}),
+    ("DELETE", "/items/3", {}),
+]
+
+
+async def answers(*, fastapis_own: bool) -> tuple[list[Any], list[str], int]:
+    """Each request's answer and what the dependencies saw; FastAPI's solver calls."""
+    log: list[str] = []
+    app = build_app(log)
+    if fastapis_own:
+        # Overrides make a ServiceRoute hand the request to FastAPI's handler.
+        app.dependency_overrides[answers] = answers
+    calls = 0
+    solve = fastapi.dependencies.utils.solve_dependencies
+
+    async def counted(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await solve(**kwargs)
+
+    seen = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fastapi.routing, "solve_dependencies", counted)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            for method, url, kwargs in REQUESTS:
+                response = await client.request(method, url, **kwargs)
+                body = response.json() if response.content else None
+                if isinstance(body, dict):
+                    body.pop("correlation_id", None)
+                seen.append(
+                    (method, url, response.status_code, response.headers.get("content-type"), body)
+                )
+                log.append("--")
+    return seen, log, calls
+
+
+async def test_a_service_route_answers_as_fastapis_handler() -> None:
+    planned, planned_log, planned_calls = await answers(fastapis_own=False)
+    own, own_log, own_calls = await answers(fastapis_own=True)
+    assert planned == own
+    assert planned_log == own_log
+    # What the answers were (so that the comparison is of answers that mean something).
+    statuses = [status for _, _, status, _, _ in planned]
+    assert statuses == [201, 409, 422, 422, 422, 422, 422, 422, 422, 401, 200, 422, 204, 401]
+    assert planned[0][4] == {
+        "group": 1,
+        "name": "pen",
+        "count": 2,
+        "tag": "a",
+        "who": "staff",
+        "session": "tx",
+    }
+    assert planned[4][4]["errors"][0]["type"] == "json_invalid"
+    assert planned[12][4] is None  # 204: no body
+    assert planned_log[:4] == ["begin", "create", "commit", "--"]
+    assert "rollback Conflict" in planned_log
+    # FastAPI's solver ran only for the two requests whose body is not plain JSON; its own
+    # handler for every request but the one whose JSON is broken (refused before it).
+    assert planned_calls == 2
+    assert own_calls == len(REQUESTS) - 1
+
+
+def test_an_app_with_a_plain_fastapi_router_is_refused() -> None:
+    router = APIRouter()
+
+    @router.get("/plain")
+    async def plain() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(
+        TypeError, match=r"/plain: make its router a mch_common\.routes\.ServiceRouter"
+    ):
+        create_service_app(
+            service="demo", title="demo", description="demo", lifespan=lifespan, routers=[router]
+        )
