@@ -172,53 +172,82 @@ async def insert_new(session: AsyncSession, row: DeclarativeBase) -> None:
 def insert_parts(row: DeclarativeBase, dialect: Any) -> tuple[str, list[Any]]:
     """The INSERT of a new object's row as `insert_new` sends it (`$1`... in column order) and
     its arguments as the driver takes them; the object's Python-side defaults are set."""
-    mapper = inspect(type(row))
-    columns: list[Column[Any]] = []
-    values: list[Any] = []
-    for attribute in mapper.column_attrs:
-        key = attribute.key
-        if key not in row.__dict__:
-            default = attribute.columns[0].default
-            if default is None or not (default.is_callable or default.is_scalar):
+    plan = _insert_plan(type(row))
+    present = row.__dict__
+    keys: list[str] = []
+    for key, default in plan:
+        if key not in present:
+            if default is None:
                 continue  # a server default: the database fills it in
-            setattr(row, key, default.arg(None) if default.is_callable else default.arg)
-        column = attribute.columns[0]
-        if not isinstance(column, Column) or column.table is not mapper.local_table:
-            raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
-        columns.append(column)
-        values.append(row.__dict__[key])
-    table = mapper.local_table
-    if not isinstance(table, Table):
-        raise TypeError(f"insert_new takes a model mapped to one table, not {type(row)}")
-    sql, processors = _insert_statement(table, tuple(columns), dialect)
+            setattr(row, key, default())
+        keys.append(key)
+    sql, processors = _insert_statement(type(row), tuple(keys), dialect)
     return sql, [
-        value if process is None else process(value)
-        for value, process in zip(values, processors, strict=True)
+        present[key] if process is None else process(present[key])
+        for key, process in zip(keys, processors, strict=True)
     ]
 
 
 _Processor = Any  # SQLAlchemy's bind processor: the Python value as the driver takes it
-_INSERTS: dict[tuple[Table, tuple[Column[Any], ...]], tuple[str, tuple[_Processor, ...]]] = {}
+# Per model: each column attribute's key and its Python-side default (None: none, or the
+# server's), in column order. Worked out once: on a write's path it cost 30 µs a row.
+_INSERT_PLANS: dict[type[Any], tuple[tuple[str, Callable[[], Any] | None], ...]] = {}
+_INSERTS: dict[tuple[type[Any], tuple[str, ...]], tuple[str, tuple[_Processor, ...]]] = {}
+
+
+def _insert_plan(model: type[Any]) -> tuple[tuple[str, Callable[[], Any] | None], ...]:
+    plan = _INSERT_PLANS.get(model)
+    if plan is not None:
+        return plan
+    mapper = inspect(model)
+    table = mapper.local_table
+    entries: list[tuple[str, Callable[[], Any] | None]] = []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        if (
+            not isinstance(table, Table)
+            or not isinstance(column, Column)
+            or (column.table is not table)
+        ):
+            raise TypeError(f"insert_new takes a model mapped to one table, not {model}")
+        default = column.default
+        entries.append((attribute.key, _python_default(default)))
+    plan = _INSERT_PLANS[model] = tuple(entries)
+    return plan
+
+
+def _python_default(default: Any) -> Callable[[], Any] | None:
+    if default is None:
+        return None
+    if default.is_callable:
+        function = default.arg
+        return lambda: function(None)
+    if default.is_scalar:
+        value = default.arg
+        return lambda: value
+    return None  # a SQL expression: the database computes it
 
 
 def _insert_statement(
-    table: Table, columns: tuple[Column[Any], ...], dialect: Any
+    model: type[Any], keys: tuple[str, ...], dialect: Any
 ) -> tuple[str, tuple[_Processor, ...]]:
-    """The INSERT for these columns as SQLAlchemy compiles it for asyncpg (`$n` parameters in
-    column order, with its casts), and each column's bind processor (JSON serialised, enums
-    and the like as SQLAlchemy would send them)."""
-    cached = _INSERTS.get((table, columns))
+    """The INSERT of these attributes' columns as SQLAlchemy compiles it for asyncpg (`$n`
+    parameters in column order, with its casts), and each column's bind processor (JSON
+    serialised, enums and the like as SQLAlchemy would send them)."""
+    cached = _INSERTS.get((model, keys))
     if cached is None:
+        mapper = inspect(model)
+        columns = [mapper.column_attrs[key].columns[0] for key in keys]
         names = [f"p{n}" for n in range(len(columns))]
         compiled = (
-            insert(table)
+            insert(mapper.local_table)
             .values({c: bindparam(n, type_=c.type) for c, n in zip(columns, names, strict=True)})
             .compile(dialect=dialect)
         )
         if list(compiled.positiontup or ()) != names:
             raise RuntimeError("the INSERT's parameters are not in column order")
         processors = tuple(c.type._cached_bind_processor(dialect) for c in columns)
-        cached = _INSERTS[(table, columns)] = (compiled.string, processors)
+        cached = _INSERTS[(model, keys)] = (compiled.string, processors)
     return cached
 
 

@@ -11,7 +11,10 @@ number with `.get_secret_value()`, nowhere else.
 """
 
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Self
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -67,6 +70,9 @@ def _no_nul(value: str) -> str:
 PlainText = Annotated[str, AfterValidator(_no_nul)]
 
 
+_HOLDS_NO_TEXT = frozenset({int, bool, float, Decimal, date, datetime, UUID, type(None)})
+
+
 def _texts(value: object) -> Iterator[str]:
     """Every string in a field's value (inside lists, dicts and plain models)."""
     if isinstance(value, str):
@@ -95,7 +101,10 @@ class StrictModel(BaseModel):
     @model_validator(mode="after")
     def _no_stray_my_number(self) -> Self:
         for name, value in self:
-            for text in _texts(value):
+            kind = type(value)
+            if kind in _HOLDS_NO_TEXT:
+                continue  # most of a form's fields: skipped without walking them
+            for text in (value,) if kind is str else _texts(value):
                 if "\x00" in text:
                     raise ValueError(f"{name} holds a NUL character")
                 if contains_my_number(text):
