@@ -334,8 +334,9 @@ _DRIVER_OF_TRANSACTION = "mch_common.db.driver"
 
 
 def dialect_of(session: AsyncSession) -> Any:
-    """The session's dialect, without checking a connection out."""
-    bind = session.bind
+    """The session's dialect, without checking a connection out (read from the sync session:
+    the async one's `bind` builds a proxy each time)."""
+    bind = session.sync_session.bind
     if bind is None:
         raise TypeError("the session has no bind")
     return bind.dialect

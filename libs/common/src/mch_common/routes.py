@@ -6,9 +6,10 @@ coroutine or plain, the content type through `email.message`, the endpoint's con
 error messages. On a service's write that is about a fifth of the request's CPU
 (docs/benchmarks.md, issue 18). `ServiceRoute` makes those decisions once, when the route is
 built, and on each request calls what they chose: FastAPI's own functions validate the
-parameters and the body (the same errors, the same answers), enter the generator dependencies
-in the same exit stacks (`Session` commits before the answer is sent, as before) and
-serialise the answer.
+parameters and the body (the same errors, the same answers) and serialise the answer; the
+generator dependencies are entered in the same exit stacks (`Session` commits before the
+answer is sent, as before), but without the anyio cancel scope FastAPI shields their exit
+with (see `_enter`).
 
 A route that uses what the plan does not cover (a sync or sync-generator dependency, a form, a
 `Response` or `BackgroundTasks` parameter, security scopes, a streamed answer, a dependency's
@@ -19,7 +20,8 @@ Every service's routers are `mch_common.routes.ServiceRouter`s.
 """
 
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +36,6 @@ from fastapi.dependencies.models import (
     _uses_scopes,
 )
 from fastapi.dependencies.utils import (
-    _solve_generator,
     request_body_to_args,
     request_params_to_args,
 )
@@ -307,9 +308,7 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
                         if sub.scope == "function"
                         else "fastapi_inner_astack"
                     ]
-                    solved = await _solve_generator(
-                        dependant=sub, stack=stack, sub_values=sub_values, request=request
-                    )
+                    solved = await _enter(sub.call(**sub_values), stack)  # type: ignore[misc]
                 if key is not None:
                     cache[key] = solved
             if sub.name is not None:
@@ -323,3 +322,38 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
         return values
 
     return solve
+
+
+async def _enter(generator: AsyncGenerator[Any, None], stack: AsyncExitStack) -> Any:
+    """A generator dependency's value; the rest of it runs when `stack` closes, told of the
+    error if there was one: contextlib's `asynccontextmanager`, without the anyio cancel scope
+    FastAPI puts around its exit (a sniffio lookup and a checkpoint, a tenth of a read's CPU).
+    A request cancelled while a session commits is safe without it: mch_common.db_session
+    closes a connection whose COMMIT was cut short."""
+    try:
+        value = await generator.__anext__()
+    except StopAsyncIteration:
+        raise RuntimeError("generator didn't yield") from None
+
+    async def leave(
+        kind: type[BaseException] | None, error: BaseException | None, traceback: Any
+    ) -> bool:
+        if error is None:
+            try:
+                await generator.__anext__()
+            except StopAsyncIteration:
+                return False
+            raise RuntimeError("generator didn't stop")
+        try:
+            await generator.athrow(error)
+        except StopAsyncIteration as stop:
+            return stop is not error
+        except BaseException as raised:
+            if raised is not error:
+                raise
+            raised.__traceback__ = traceback
+            return False
+        raise RuntimeError("generator didn't stop after athrow()")
+
+    stack.push_async_exit(leave)
+    return value

@@ -186,6 +186,9 @@ def create_service_app(
         lifespan=lifespan,
         # /docs keeps the token given to its Authorize button across reloads.
         swagger_ui_parameters={"persistAuthorization": True},
+        # The services' metrics are Prometheus' (below); FastAPI's OpenTelemetry hooks would
+        # look for a provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.readiness_checks = {}
     app.state.person_params = person_params
