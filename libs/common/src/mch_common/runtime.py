@@ -131,7 +131,7 @@ def service_lifespan(
         gc.freeze()
         # A request makes and drops some thousands of objects, nearly all freed by their
         # reference counts; a young-generation pass every 700 of them found next to nothing
-        # and cost a write 4-10 % of its CPU (docs/benchmarks.md, issue 18).
+        # and cost a write 3-19 % of its CPU (docs/benchmarks.md, issue 18).
         gc.set_threshold(10_000, 10, 10)
         log.info("%s started", settings.service_name)
         try:
