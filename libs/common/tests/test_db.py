@@ -9,9 +9,15 @@ import pytest
 from sqlalchemy import String, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from mch_common.db import asyncpg_connection, create_engine, execute_on_driver, insert_new
+from mch_common.db import (
+    asyncpg_connection,
+    create_engine,
+    execute_on_driver,
+    insert_new,
+    new_row,
+)
 from mch_common.ids import uuid7
 
 
@@ -43,6 +49,41 @@ async def test_insert_new_writes_the_row_and_sets_python_defaults(
     stored = (await db_session.execute(select(Sample.__table__))).one()
     assert (stored.id, stored.status, stored.note) == (row.id, "open", None)
     assert stored.created  # the server default was left to the database
+
+
+async def test_a_new_row_is_written_as_the_constructors_is(owner_session: AsyncSession) -> None:
+    db_session = owner_session
+    await (await db_session.connection()).run_sync(_Base.metadata.create_all)
+    built, made = Sample(note="one"), new_row(Sample, note="two")
+
+    await insert_new(db_session, built)
+    await insert_new(db_session, made)
+
+    assert made.id.version == 7  # its Python-side defaults set
+    assert made.status == "open"
+    stored = (await db_session.execute(select(Sample.__table__).order_by("note"))).all()
+    assert [(r.id, r.status, r.note) for r in stored] == [
+        (built.id, "open", "one"),
+        (made.id, "open", "two"),
+    ]
+
+
+def test_a_new_row_refuses_what_the_constructor_refuses_or_would_check() -> None:
+    with pytest.raises(TypeError, match="'nmae' is an invalid keyword argument for Sample"):
+        new_row(Sample, nmae="typo")
+    with pytest.raises(TypeError, match=r"Checked checks what is set: build it with Checked\(\)"):
+        new_row(Checked, note="x")
+
+
+class Checked(_Base):
+    __tablename__ = "new_row_checked"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note: Mapped[str] = mapped_column(String(10))
+
+    @validates("note")
+    def _short(self, key: str, value: str) -> str:
+        return value[:10]
 
 
 async def test_insert_new_refuses_a_duplicate_as_sqlalchemy_does(

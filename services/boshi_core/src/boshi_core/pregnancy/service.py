@@ -34,6 +34,7 @@ from boshi_core.wards import ward_digits
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.dates import fiscal_year, today_tokyo, years_old
+from mch_common.db import new_row
 from mch_common.errors import Conflict, InvalidInput, NotFound
 from mch_common.work import UnitOfWork
 
@@ -72,7 +73,8 @@ async def open_pregnancy(
         raise InvalidInput("birth_date does not match atena's record of the person")
     received = received_at or datetime.now(UTC)
     notified_on = today_tokyo(received)
-    pregnancy = Pregnancy(
+    pregnancy = new_row(
+        Pregnancy,
         person_no=person_no,
         ward_code=form.collection_ward_code,
         channel=channel,
@@ -450,7 +452,8 @@ async def record_checkup(
             expected_delivery_date=pregnancy.expected_delivery_date,
         ),
     )
-    record = PrenatalCheckup(
+    record = new_row(
+        PrenatalCheckup,
         pregnancy_id=pregnancy_id,
         checkup_date=checkup.checkup_date,
         gestational_weeks=checkup.gestational_weeks,

@@ -24,6 +24,7 @@ from intermediate_server.records.service import (
 from intermediate_server.replica.layout import ITEMS
 from intermediate_server.tenancy import enter_tenant
 from mch_common.auth.principal import Principal
+from mch_common.db import new_row
 from mch_common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from mch_common.ids import uuid7
 from mch_common.refusals import refusal
@@ -126,7 +127,8 @@ async def inquire(
         raise await refuse(Forbidden(reason), reason, provider_knows=True)
 
     answered_at = datetime.now(UTC)
-    inquiry = Inquiry(
+    inquiry = new_row(
+        Inquiry,
         id=inquiry_id,
         tenant=requester,
         person_no=person_no,
