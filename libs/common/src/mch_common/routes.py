@@ -9,7 +9,7 @@ built, and on each request calls what they chose: FastAPI's own functions valida
 parameters and the body (the same errors, the same answers) and serialise the answer; the
 generator dependencies are entered in the same exit stacks (`Session` commits before the
 answer is sent, as before), but without the anyio cancel scope FastAPI shields their exit
-with (see `_enter`).
+with (see `_solver`).
 
 A route that uses what the plan does not cover (a sync or sync-generator dependency, a form, a
 `Response` or `BackgroundTasks` parameter, security scopes, a streamed answer, a dependency's
@@ -20,8 +20,8 @@ Every service's routers are `mch_common.routes.ServiceRouter`s.
 """
 
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,15 +268,19 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
         call = sub.call
         if call is None:
             raise _Unsupported()
+        enter: Any = None
         if _is_async_gen_callable(call):
-            kind = "generator"
+            # contextlib's, made once: without the anyio cancel scope FastAPI puts around its
+            # exit on every request (a sniffio lookup and a checkpoint, a tenth of a read's
+            # CPU). A request cancelled mid-COMMIT is safe without it: mch_common.db_session
+            # closes such a connection.
+            kind, enter = "generator", asynccontextmanager(call)
         elif _is_coroutine_callable(call) and not _is_gen_callable(call):
             kind = "coroutine"
         else:
             raise _Unsupported()  # run in a thread by FastAPI
-        steps.append(
-            (sub, _solver(sub, top=False), kind, (call, sub.scope) if sub.use_cache else None)
-        )
+        key = (call, sub.scope) if sub.use_cache else None
+        steps.append((sub, _solver(sub, top=False), kind, key, enter))
     params_in = [
         (fields, source)
         for fields, source in (
@@ -291,7 +295,7 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
 
     async def solve(request: Request, cache: dict[Any, Any], errors: list[Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for sub, solve_sub, kind, key in steps:
+        for sub, solve_sub, kind, key, enter in steps:
             if key is not None and key in cache:
                 solved = cache[key]
             else:
@@ -308,7 +312,7 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
                         if sub.scope == "function"
                         else "fastapi_inner_astack"
                     ]
-                    solved = await _enter(sub.call(**sub_values), stack)  # type: ignore[misc]
+                    solved = await stack.enter_async_context(enter(**sub_values))
                 if key is not None:
                     cache[key] = solved
             if sub.name is not None:
@@ -322,38 +326,3 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
         return values
 
     return solve
-
-
-async def _enter(generator: AsyncGenerator[Any, None], stack: AsyncExitStack) -> Any:
-    """A generator dependency's value; the rest of it runs when `stack` closes, told of the
-    error if there was one: contextlib's `asynccontextmanager`, without the anyio cancel scope
-    FastAPI puts around its exit (a sniffio lookup and a checkpoint, a tenth of a read's CPU).
-    A request cancelled while a session commits is safe without it: mch_common.db_session
-    closes a connection whose COMMIT was cut short."""
-    try:
-        value = await generator.__anext__()
-    except StopAsyncIteration:
-        raise RuntimeError("generator didn't yield") from None
-
-    async def leave(
-        kind: type[BaseException] | None, error: BaseException | None, traceback: Any
-    ) -> bool:
-        if error is None:
-            try:
-                await generator.__anext__()
-            except StopAsyncIteration:
-                return False
-            raise RuntimeError("generator didn't stop")
-        try:
-            await generator.athrow(error)
-        except StopAsyncIteration as stop:
-            return stop is not error
-        except BaseException as raised:
-            if raised is not error:
-                raise
-            raised.__traceback__ = traceback
-            return False
-        raise RuntimeError("generator didn't stop after athrow()")
-
-    stack.push_async_exit(leave)
-    return value
