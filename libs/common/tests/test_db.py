@@ -3,6 +3,7 @@ statements sent straight on the transaction's asyncpg connection (in the transac
 as SQLAlchemy fails) and the pool's ping of idle connections."""
 
 import asyncio
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -180,5 +181,35 @@ async def test_a_connection_back_within_the_threshold_is_not_pinged(
             await _backend_pid(pooled)
         assert failure.value.connection_invalidated
         assert await _backend_pid(pooled) != first
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_new_connection_knows_the_array_types_before_its_first_statement(
+    database_url: str,
+) -> None:
+    # asyncpg learns an array type's codec by a catalogue query the first time a statement
+    # binds it; create_engine's connections learn uuid[], timestamptz[] and jsonb[] (the unit
+    # of work's statement) and bigint[] (the relay's) when they open, so a request never waits
+    # on those three extra round trips.
+    pooled = create_engine(database_url, pool_size=1)
+    queries: list[str] = []
+    try:
+        async with pooled.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            driver.add_query_logger(lambda record: queries.append(record.query))
+            row = await driver.fetchrow(
+                "SELECT $1::uuid[] AS ids, $2::timestamptz[] AS times, $3::jsonb[] AS details,"
+                " $4::bigint[] AS positions",
+                [uuid7()],
+                [datetime.now(UTC)],
+                ['{"a": 1}'],
+                [1, 2],
+            )
+        assert row is not None
+        assert row["positions"] == [1, 2]
+        assert queries  # the logger sees this connection's statements
+        assert not [q for q in queries if "typeinfo" in q or "pg_type" in q]
     finally:
         await pooled.dispose()
