@@ -30,6 +30,7 @@ from mch_common.logs import correlation_id
 from mch_common.mynumber import contains_my_number, redact_my_numbers
 from mch_common.openapi import contract_openapi
 from mch_common.refusals import record_person_route_refusal
+from mch_common.route_dispatch import dispatch_by_first_segment
 from mch_common.routes import ServiceRoute, ServiceRouter, check_service_routes
 from mch_common.work import UnitOfWork
 
@@ -80,6 +81,9 @@ class CorrelationAndMetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # The counter and histogram of each (method, route, status), looked up once: `labels`
+        # checks and locks on every call (2 % of a notification's CPU, measured).
+        self._meters: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,13 +125,21 @@ class CorrelationAndMetricsMiddleware:
                     answer = internal_error_response(instance=scope["path"], correlation_id=cid)
                     await answer(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
-            LATENCY.labels(self.service, scope["method"], path).observe(
-                time.perf_counter() - started
-            )
+            requests, latency = self._meters_of(scope, status)
+            requests.inc()
+            latency.observe(time.perf_counter() - started)
             correlation_id.reset(token)
+
+    def _meters_of(self, scope: Scope, status: int) -> tuple[Any, Any]:
+        path = getattr(scope.get("route"), "path", "unmatched")
+        key = (scope["method"], path, status)
+        meters = self._meters.get(key)
+        if meters is None:
+            meters = self._meters[key] = (
+                REQUESTS.labels(self.service, key[0], path, str(status)),
+                LATENCY.labels(self.service, key[0], path),
+            )
+        return meters
 
 
 def health_router() -> APIRouter:
@@ -202,6 +214,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     check_service_routes(app)
+    dispatch_by_first_segment(app.router)
     return app
 
 
