@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import ServerError
+from nats.js.errors import NoStreamResponseError, ServerError
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,6 +15,7 @@ from mch_common.audit_anchor import ANCHOR_STREAM, AuditAnchors
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
 from mch_common.events import relay as relay_module
+from mch_common.events.bus import EventNaming
 from mch_common.events.outbox import MyNumberInEventError, watch_outbox
 from mch_common.events.tables import InboxEvent, OutboxEvent
 from mch_common.work import UnitOfWork
@@ -149,6 +150,27 @@ async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
     assert info.state.messages >= 5
 
 
+async def test_a_publish_jetstream_refuses_fails_the_round_and_leaves_its_rows_unsent(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+) -> None:
+    """Acks awaited together: one event no stream takes (no responders) fails the whole
+    round, its rows stay unsent, and no publish is left pending in the JetStream context."""
+    await emit(committed_sessions, "refused", 3)
+    nowhere = EventNaming(namespace=f"{bus.naming.namespace}nostream")
+    with pytest.raises(NoStreamResponseError):
+        await OutboxRelay(engine, bus.js, nowhere).relay_once()
+    assert bus.js.publish_async_pending() == 0
+    async with committed_sessions() as s:
+        unsent = (
+            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
+        ).scalar_one()
+    assert unsent == 3
+    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 3
+
+
 class _HeldPublisher:
     """A JetStream context whose publishes wait for `release`: a relay caught mid-claim."""
 
@@ -157,10 +179,10 @@ class _HeldPublisher:
         self.waiting = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+    async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
         self.waiting.set()
         await self.release.wait()
-        return await self.js.publish(*args, **kwargs)
+        return await self.js.publish_async(*args, **kwargs)
 
 
 async def test_two_relays_publish_the_outbox_once_and_in_its_order(

@@ -63,6 +63,8 @@ _MARK_SENT = text("UPDATE outbox SET published_at = now() WHERE position = ANY(:
 # this: a relay still waiting out a longer backoff when the server came back kept the events
 # written since in the outbox for that long (seen: 4 s after an 8 s PostgreSQL outage).
 MAX_RETRY_DELAY = 1.0
+# How long a round waits for JetStream's acks (nats-py's own default for a publish).
+PUBLISH_TIMEOUT = 5.0
 # A relay that found another replica's relay publishing looks again after this: that claim
 # may have been made before this process's events committed.
 TAKEN_RETRY_DELAY = 0.05
@@ -116,9 +118,7 @@ class OutboxRelay:
             if rows[-1].is_batch:
                 events += await self._expand(conn, rows[-1])
             for start in range(0, len(events), self.batch_size):
-                await asyncio.gather(
-                    *(self._publish(*event) for event in events[start : start + self.batch_size])
-                )
+                await self._publish_all(events[start : start + self.batch_size])
             await conn.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
         self.published += len(events)
         PUBLISHED.inc(len(events))
@@ -135,14 +135,38 @@ class OutboxRelay:
             for event_id, event in expand_batch(row.event_id, row.subject, envelope)
         ]
 
+    async def _publish_all(self, events: list[tuple[Any, str, str, str | None]]) -> None:
+        """Every event sent in order without waiting for its ack, then every ack awaited at
+        once, under one timer: `js.publish` waits for each under a timer of its own (measured:
+        31-33 µs of CPU an event, against 20-22 this way). An event JetStream refused, or did not
+        acknowledge within PUBLISH_TIMEOUT, fails the round: its rows stay unsent."""
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            for event in events:
+                acks.append(await self._publish(*event))
+            done, pending = await asyncio.wait(acks, timeout=PUBLISH_TIMEOUT)
+        except BaseException:
+            for ack in acks:
+                ack.cancel()  # frees its place among the context's pending publishes
+            raise
+        for ack in pending:
+            ack.cancel()
+        refused = [error for ack in done if (error := ack.exception()) is not None]
+        if refused:
+            raise refused[0]
+        if pending:
+            raise TimeoutError(f"JetStream acknowledged {len(done)} of {len(acks)} events")
+
     async def _publish(
         self, event_id: Any, subject: str, envelope: str, correlation_id: str | None
-    ) -> None:
+    ) -> "asyncio.Future[Any]":
         # The envelope is published as PostgreSQL stored it (jsonb as text): no decode/encode.
         headers = {"Nats-Msg-Id": str(event_id), "Content-Type": "application/cloudevents+json"}
         if correlation_id:
             headers["X-Correlation-Id"] = correlation_id
-        await self.js.publish(self.naming.subject(subject), envelope.encode(), headers=headers)
+        return await self.js.publish_async(
+            self.naming.subject(subject), envelope.encode(), headers=headers
+        )
 
     async def run(self) -> None:
         """Loop until stop(); backs off on errors (NATS or PostgreSQL down) and resumes within
