@@ -171,6 +171,37 @@ async def test_a_publish_jetstream_refuses_fails_the_round_and_leaves_its_rows_u
     assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 3
 
 
+class _Unacknowledged:
+    """A JetStream context that sends nothing and whose acks never come."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[Any]] = []
+
+    async def publish_async(self, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        self.acks.append(asyncio.get_running_loop().create_future())
+        return self.acks[-1]
+
+
+async def test_a_round_whose_acks_do_not_come_fails_and_gives_its_waits_up(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await emit(committed_sessions, "unacked", 2)
+    monkeypatch.setattr(relay_module, "PUBLISH_TIMEOUT", 0.2)
+    silent = _Unacknowledged()
+    with pytest.raises(TimeoutError, match="acknowledged 0 of 2"):
+        await OutboxRelay(engine, silent, bus.naming).relay_once()  # type: ignore[arg-type]
+    assert [ack.cancelled() for ack in silent.acks] == [True, True]
+    async with committed_sessions() as s:
+        unsent = (
+            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
+        ).scalar_one()
+    assert unsent == 2
+
+
 class _HeldPublisher:
     """A JetStream context whose publishes wait for `release`: a relay caught mid-claim."""
 
