@@ -18,7 +18,6 @@ request is not seen (the services build every route before they serve).
 """
 
 import copy
-from collections.abc import Iterable
 
 from fastapi import APIRouter
 from fastapi.routing import iter_route_contexts
@@ -39,9 +38,7 @@ class FirstSegmentDispatch:
         if scope["type"] == "http":
             if len(self.router.routes) != self._routes_seen:
                 self._set_aside()
-            path = get_route_path(scope)
-            segment = path.split("/", 2)[1] if path.startswith("/") else None
-            narrowed = self._by_segment.get(segment) if segment else None
+            narrowed = self._by_segment.get(_first_segment(get_route_path(scope)))
             if narrowed is not None:
                 scope.setdefault("router", self.router)  # url_for sees every route
                 await narrowed.app(scope, receive, send)
@@ -69,17 +66,20 @@ def first_segments(route: BaseRoute) -> frozenset[str] | None:
         return None
     found = set()
     for context in iter_route_contexts([route]):
-        path = context.path or ""
-        segment = path.split("/", 2)[1] if path.startswith("/") else ""
+        segment = _first_segment(context.path or "")
         if not segment or "{" in segment:
             return None
         found.add(segment)
     return frozenset(found)
 
 
+def _first_segment(path: str) -> str:
+    """`people` of `/people/123`; "" for `/` or a path that does not begin with `/`."""
+    return path.split("/", 2)[1] if path.startswith("/") else ""
+
+
 def _has_low_priority_routes(router: APIRouter) -> bool:
-    routes: Iterable[object] = router._iter_low_priority_routes()
-    return any(True for _ in routes)
+    return any(True for _ in router._iter_low_priority_routes())
 
 
 def dispatch_by_first_segment(router: APIRouter) -> None:
