@@ -3,6 +3,7 @@ statements sent straight on the transaction's asyncpg connection (in the transac
 as SQLAlchemy fails) and the pool's ping of idle connections."""
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -18,6 +19,8 @@ from mch_common.db import (
     execute_on_driver,
     insert_new,
     new_row,
+    on_driver_alone,
+    session_factory,
 )
 from mch_common.ids import uuid7
 
@@ -130,6 +133,35 @@ async def test_a_disconnect_on_the_driver_invalidates_the_connection(
             assert failure.value.connection_invalidated
             await session.rollback()
         assert await _backend_pid(pooled) != pid  # the pool connected afresh
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_disconnect_met_by_begin_invalidates_the_connection(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, ping_after_idle=60)
+    made = session_factory(pooled)
+
+    def asyncpg_begun(session: AsyncSession) -> Awaitable[object]:
+        return asyncpg_connection(session)
+
+    def statement_begun(session: AsyncSession) -> Awaitable[object]:
+        return execute_on_driver(session, "SELECT 1")
+
+    try:
+        for begin in (asyncpg_begun, statement_begun):
+            async with made() as session:  # a read alone: the transaction has not begun
+                pid = await on_driver_alone(
+                    session, "pid", lambda driver: driver.fetchval("SELECT pg_backend_pid()")
+                )
+                await _terminate(engine, pid)
+                await asyncio.sleep(0.05)
+                with pytest.raises(DBAPIError) as failure:
+                    await begin(session)  # BEGIN on the dead connection
+                assert failure.value.connection_invalidated
+                await session.rollback()
+            assert await _backend_pid(pooled) != pid  # the pool connected afresh
     finally:
         await pooled.dispose()
 

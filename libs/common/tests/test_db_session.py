@@ -4,10 +4,11 @@ pool, never handed out again mid-transaction."""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import Integer, select, text
+from sqlalchemy import Integer, event, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -21,7 +22,7 @@ from mch_common.db import (
     session_factory,
     unit_of_work,
 )
-from mch_common.db_session import TransactionRolledBack, held_connection
+from mch_common.db_session import TransactionRolledBack, connections_in_use, held_connection
 from mch_common.driver_reads import load_all
 from mch_common.errors import Conflict
 from mch_common.work import UnitOfWork
@@ -73,8 +74,7 @@ async def rows(pooled: AsyncEngine) -> list[tuple[int, int]]:
 
 
 def checked_out(pooled: AsyncEngine) -> int:
-    count: int = pooled.pool.checkedout()  # type: ignore[attr-defined]
-    return count
+    return connections_in_use(pooled)  # held by a session (not kept for the next one)
 
 
 async def test_a_driver_only_unit_of_work_commits_and_returns_its_connection(
@@ -245,6 +245,159 @@ async def test_a_burst_past_the_pool_size_keeps_the_connections_it_opened(
     assert set(again) == set(first)  # no backend closed and opened again for the next burst
     assert checked_out(pooled) == 0
     assert len(await rows(pooled)) == 8
+
+
+async def backend_of(made: async_sessionmaker[AsyncSession]) -> int:
+    async with unit_of_work(made) as session:
+        backend: int = await (await asyncpg_connection(session)).fetchval(BACKEND)
+        return backend
+
+
+async def terminate(owner_engine: AsyncEngine, *pids: int) -> None:
+    async with owner_engine.connect() as conn:
+        for pid in pids:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+def count_checkouts(pooled: AsyncEngine) -> list[int]:
+    checkouts = [0]
+
+    @event.listens_for(pooled.sync_engine, "checkout")
+    def counted(*_: object) -> None:
+        checkouts[0] += 1
+
+    return checkouts
+
+
+async def test_a_session_leaves_its_connection_to_the_next_without_the_pool(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    checkouts = count_checkouts(pooled)
+    backends = {await backend_of(made) for _ in range(5)}
+    async with made() as session:  # the ORM's way to the connection, and its commit
+        await session.execute(text("INSERT INTO held_sample VALUES (1, 10)"))
+        backends.add(await (await asyncpg_connection(session)).fetchval(BACKEND))
+        await session.commit()
+    backends.add(await backend_of(made))
+
+    assert len(backends) == 1
+    assert checkouts == [1]  # the first session's; every later one took it from the last
+    assert checked_out(pooled) == 0
+    assert await rows(pooled) == [(1, 10)]
+
+
+async def test_a_kept_connection_unused_past_the_threshold_is_pinged_before_use(
+    database_url: str,
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, ping_after_idle=0.2)
+    made = session_factory(pooled)
+    checkouts = count_checkouts(pooled)
+    pings = [0]
+    ping = pooled.dialect.do_ping
+
+    def counted_ping(connection: Any) -> bool:
+        pings[0] += 1
+        return ping(connection)
+
+    pooled.dialect.do_ping = counted_ping  # type: ignore[method-assign, assignment]
+    try:
+        first = await backend_of(made)
+        assert await backend_of(made) == first
+        assert (checkouts, pings) == ([1], [0])  # handed on within the threshold
+        await asyncio.sleep(0.3)
+        # Back to the pool, which pings it before handing it out (a PostgreSQL restart in
+        # the meantime would have it connect afresh, as tests/test_db.py shows).
+        assert await backend_of(made) == first
+        assert (checkouts, pings) == ([2], [1])
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_disconnect_seen_on_one_connection_retires_the_others_kept(
+    database_url: str,
+) -> None:
+    pooled = create_engine(database_url, pool_size=2, ping_after_idle=60)  # both are kept
+    made = session_factory(pooled)
+    release = asyncio.Event()
+
+    async def held_a_while() -> int:
+        async with unit_of_work(made) as session:
+            await release.wait()
+            backend: int = await (await asyncpg_connection(session)).fetchval(BACKEND)
+            return backend
+
+    async def ended_by_the_server() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, "SELECT pg_terminate_backend(pg_backend_pid())")
+
+    try:
+        both = [asyncio.create_task(held_a_while()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        release.set()
+        kept = set(await asyncio.gather(*both))
+        assert len(kept) == 2
+        # One of them meets a disconnect (as in a PostgreSQL restart): SQLAlchemy takes
+        # every connection of the pool made before it for dead, and so does the next
+        # session, which is not handed the other, though it still answers.
+        with pytest.raises(DBAPIError) as failure:
+            await ended_by_the_server()
+        assert failure.value.connection_invalidated
+        assert await backend_of(made) not in kept
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_session_waiting_for_the_pool_gets_the_connection_given_up(
+    database_url: str,
+) -> None:
+    pooled = create_engine(database_url, pool_size=1)  # two connections in all
+    made = session_factory(pooled)
+    release = asyncio.Event()
+
+    async def holding() -> None:
+        async with unit_of_work(made) as session:
+            await asyncpg_connection(session)
+            await release.wait()
+
+    try:
+        holders = [asyncio.create_task(holding()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(backend_of(made))  # none left: it waits in the pool
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        release.set()  # the holders finish: what they give up goes to the one waiting
+        await asyncio.wait_for(waiting, timeout=5)
+        await asyncio.gather(*holders)
+        assert connections_in_use(pooled) == 0
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_connection_whose_statement_failed_serves_the_next_session(
+    pooled: AsyncEngine, made: async_sessionmaker[AsyncSession]
+) -> None:
+    async def failing() -> None:
+        async with unit_of_work(made) as session:
+            await execute_on_driver(session, INSERT, 1, 10)
+            await execute_on_driver(session, INSERT, 1, 10)
+
+    with pytest.raises(IntegrityError):
+        await failing()
+    async with unit_of_work(made) as session:  # the same connection, its failure forgotten
+        await execute_on_driver(session, INSERT, 2, 20)
+        await execute_on_driver(session, INSERT, 3, 30)
+    assert await rows(pooled) == [(2, 20), (3, 30)]
+
+
+async def test_disposing_the_engine_closes_the_connections_kept(
+    database_url: str, owner_engine: AsyncEngine
+) -> None:
+    pooled = create_engine(database_url, pool_size=1)
+    backend = await backend_of(session_factory(pooled))
+    await pooled.dispose()
+    async with owner_engine.connect() as conn:
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        assert (await conn.execute(alive, {"pid": backend})).scalar_one() == 0
 
 
 async def test_invalidate_and_reset_give_the_held_connection_up(

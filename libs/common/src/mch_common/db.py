@@ -1,5 +1,6 @@
 """Async SQLAlchemy helpers: a naming convention, engines, and one transaction per unit of work."""
 
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,12 +35,14 @@ from sqlalchemy.orm.decl_base import _declarative_constructor
 from sqlalchemy.util import await_, greenlet_spawn
 
 from mch_common.db_session import (
+    IDLE_SINCE,
     BegunOnDriver,
     DriverFirstSession,
     HeldConnection,
     end_transaction,
     failed_before,
     held_connection,
+    keep_connections_warm,
     watch_failed_statements,
 )
 from mch_common.errors import DomainError
@@ -97,6 +100,8 @@ def create_engine(
     )
     if pre_ping and ping_after_idle > 0:
         _ping_after_idle(engine, ping_after_idle)
+    if not pre_ping or ping_after_idle > 0:  # (a ping before every checkout: none kept)
+        keep_connections_warm(engine.sync_engine, ping_after_idle if pre_ping else math.inf)
     event.listen(engine.sync_engine, "connect", _learn_array_types)
     return engine
 
@@ -127,11 +132,11 @@ def _ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _idle_since(dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
+        record.info[IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
+        idle_since = record.info.get(IDLE_SINCE)
         if idle_since is None or time.monotonic() - idle_since < idle_seconds:
             return  # new, or back within the second
         try:
@@ -316,10 +321,9 @@ async def on_driver(session: AsyncSession, sql: str, send: Callable[[Any], Await
     was not yet); a driver error raised as SQLAlchemy raises it for `sql`. The one way the
     hot paths' statements (`execute_on_driver`, `mch_common.driver_reads`) reach the driver."""
     connection, adapted = await _transaction_connection(session)
-    driver = await _in_transaction(adapted)
     try:
-        return await send(driver)
-    except Exception as error:  # every driver error: translated below
+        return await send(await _in_transaction(adapted))
+    except Exception as error:  # every driver error (BEGIN's too): translated below
         await greenlet_spawn(_raise_as_sqlalchemy, connection, adapted, sql, error)
         raise  # pragma: no cover - the translation always raises
 
@@ -444,8 +448,14 @@ async def asyncpg_connection(session: AsyncSession) -> Any:
     """The asyncpg connection of the session's transaction, for what SQLAlchemy does slowly
     or not at all (COPY, a 100,000-element array parameter); what it runs is in the same
     transaction, also when it is the transaction's first statement. Typed Any: asyncpg ships
-    no types."""
-    return await _in_transaction((await _transaction_connection(session))[1])
+    no types. A failed BEGIN is raised as SQLAlchemy raises it (a disconnect invalidates the
+    connection and the pool)."""
+    connection, adapted = await _transaction_connection(session)
+    try:
+        return await _in_transaction(adapted)
+    except Exception as error:  # translated below
+        await greenlet_spawn(_raise_as_sqlalchemy, connection, adapted, "BEGIN", error)
+        raise  # pragma: no cover - the translation always raises
 
 
 # --- database URLs and databases ------------------------------------------------------------

@@ -5,26 +5,29 @@ SQLAlchemy's own session lifecycle (begin, connection checkout, commit, close) c
 times a BEGIN, a SELECT and a COMMIT sent by asyncpg (docs/benchmarks.md: 640-840 µs against
 190 µs of CPU on one machine), most of it in its greenlet hops and state machines. A request
 that sends its statements on the driver (`mch_common.db.on_driver`: the unit of work,
-`insert_new`, `mch_common.driver_reads`) does not need it: `DriverFirstSession` checks out
-one `Connection`, the driver statements run on it in one asyncpg transaction, and
-`end_transaction` commits that on the driver and returns the connection to the pool without a
-greenlet. A request that uses the ORM (`add`, `execute`, `get`) gets the same connection from
-`get_bind`, so its statements are in the same transaction, and the session's commit or
-rollback ends it (with what was sent on the driver).
+`insert_new`, `mch_common.driver_reads`) does not need it: `DriverFirstSession` holds one
+`Connection`, the driver statements run on it in one asyncpg transaction, and
+`end_transaction` commits that on the driver without a greenlet and leaves the connection to
+the engine's next session (`WarmConnections`: not even the pool's checkout). A request that
+uses the ORM (`add`, `execute`, `get`) gets the same connection from `get_bind`, so its
+statements are in the same transaction, and the session's commit or rollback ends it (with
+what was sent on the driver).
 
 Everything else behaves as a `Session`: `begin()`, `commit()`, `rollback()`, `close()`,
 savepoints, an error of the COMMIT raised as SQLAlchemy raises it.
 """
 
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 
 
@@ -88,6 +91,116 @@ def failed_before(held: HeldConnection) -> bool:
     return held.connection in _FAILED
 
 
+# What the pool's ping-after-idle listener (mch_common.db) reads: since when a connection has
+# sat unused.
+IDLE_SINCE = "idle_since"
+
+
+class WarmConnections:
+    """The connections an engine's sessions hand to one another, kept checked out of its pool
+    between transactions: checking one out and in again (`Engine.connect`, the pool's queue,
+    its events and reset, a `Connection` made and closed, a greenlet) cost 30-90 µs of CPU a
+    request, about a tenth of a request that sends two statements (docs/benchmarks.md,
+    2026-12-06). A kept connection is handed out only as the pool would hand it out: once it
+    has been unused for `idle_seconds` it goes back to the pool, which pings it on its next
+    checkout, and it is never handed out after the pool was invalidated (a disconnect seen on
+    another connection: PostgreSQL restarted) or disposed (`close_all`). A connection goes back
+    to the pool instead of being kept when the pool has none left, as a session may be waiting
+    there for one. SQLAlchemy's pool internals it reads are covered by tests/test_db_session.py."""
+
+    __slots__ = ("engine", "idle_seconds", "kept")
+
+    def __init__(self, engine: Engine, idle_seconds: float) -> None:
+        self.engine = engine
+        self.idle_seconds = idle_seconds
+        self.kept: list[tuple[HeldConnection, float]] = []  # (it, unused since), newest last
+
+    def take(self) -> HeldConnection | None:
+        """The connection kept last, if one may be handed out; the others met on the way go
+        back to the pool."""
+        now = time.monotonic()
+        while self.kept:
+            held, since = self.kept.pop()
+            if now - since < self.idle_seconds and self._reusable(held):
+                return held
+            _back_to_pool(held, since)
+        return None
+
+    def keep(self, held: HeldConnection) -> bool:
+        """Keep a connection whose transaction has ended; False: it goes back to the pool."""
+        pool = cast(QueuePool, self.engine.pool)  # (`keep_connections_warm` checked it)
+        exhausted = pool.checkedin() == 0 and 0 <= pool._max_overflow <= pool.overflow()
+        if len(self.kept) >= pool.size() or exhausted or not self._reusable(held):
+            return False
+        _FAILED.discard(held.connection)  # its transaction has ended
+        self.kept.append((held, time.monotonic()))
+        return True
+
+    def _reusable(self, held: HeldConnection) -> bool:
+        connection = held.connection
+        if (
+            connection.closed
+            or connection.invalidated
+            or connection.in_transaction()
+            or held.adapted._transaction is not None
+            or held.adapted.driver_connection.is_closed()
+            or held.adapted.driver_connection.is_in_transaction()
+        ):
+            return False
+        pool = self.engine.pool
+        record = connection.connection._connection_record
+        return (
+            record is not None
+            and connection.engine.pool is pool  # not a pool disposed since
+            and record.starttime >= pool._invalidate_time
+            and (pool._recycle < 0 or time.time() - record.starttime <= pool._recycle)
+        )
+
+    def close_all(self) -> None:
+        """Close every kept connection (the engine is disposed: in a greenlet)."""
+        kept, self.kept = self.kept, []
+        for held, _ in kept:
+            held.connection.invalidate()  # closes the driver's connection
+            held.connection.close()
+
+
+def _back_to_pool(held: HeldConnection, unused_since: float) -> None:
+    record = held.connection.connection._connection_record
+    held.connection.close()  # the pool's checkin listener marks it unused from now ...
+    if record is not None:
+        record.info[IDLE_SINCE] = unused_since  # ... but it has been since then
+
+
+_WARM = "_mch_warm_connections"
+
+
+def keep_connections_warm(engine: Engine, idle_seconds: float) -> None:
+    """Let `engine`'s sessions hand their connections to one another (`WarmConnections`);
+    `idle_seconds`: how long one may sit unused and still be handed out without a ping."""
+    if isinstance(engine.pool, QueuePool) and getattr(engine, _WARM, None) is None:
+        warm = WarmConnections(engine, idle_seconds)
+        setattr(engine, _WARM, warm)
+        event.listen(engine, "engine_disposed", lambda _engine: warm.close_all())
+
+
+def _warm_of(engine: Any) -> WarmConnections | None:
+    return getattr(engine, _WARM, None)
+
+
+def _kept_warm(held: HeldConnection) -> bool:
+    """Whether the connection was kept for the engine's next session (else: close it)."""
+    warm = _warm_of(held.connection.engine)
+    return warm is not None and warm.keep(held)
+
+
+def connections_in_use(engine: AsyncEngine | Engine) -> int:
+    """The connections sessions hold now: checked out of the pool and not kept warm."""
+    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    warm = _warm_of(sync)
+    in_use: int = sync.pool.checkedout()  # type: ignore[attr-defined]
+    return in_use - (len(warm.kept) if warm is not None else 0)
+
+
 class DriverFirstSession(Session):
     """A `Session` (the sync half of an `AsyncSession`) whose transaction is a connection it
     holds (see the module's docstring)."""
@@ -102,8 +215,18 @@ class DriverFirstSession(Session):
             engine = self.bind
             if not isinstance(engine, Engine):
                 raise TypeError("a DriverFirstSession is bound to an engine")
-            connection = engine.connect()
-            self._held = HeldConnection(connection, connection.connection.dbapi_connection)
+            self._held = self.take_warm()
+            if self._held is None:
+                connection = engine.connect()
+                self._held = HeldConnection(connection, connection.connection.dbapi_connection)
+        return self._held
+
+    def take_warm(self) -> HeldConnection | None:
+        """A connection another session left (`WarmConnections`), if there is one to take."""
+        warm = _warm_of(self.bind)
+        if warm is None:
+            return None
+        self._held = warm.take()
         return self._held
 
     def get_bind(self, mapper: Any = None, **kw: Any) -> Connection:
@@ -143,7 +266,8 @@ class DriverFirstSession(Session):
                 except Exception as error:  # noqa: BLE001 - raised as SQLAlchemy raises it
                     _raise_translated(held, "COMMIT" if commit else "ROLLBACK", error)
         finally:
-            held.connection.close()
+            if not _kept_warm(held):
+                held.connection.close()
 
 
 _AFTER_COMMIT = "mch.after_commit"
@@ -202,7 +326,7 @@ async def held_connection(session: AsyncSession) -> HeldConnection | None:
         sync._connected_for = current
     held = sync._held
     if held is None:
-        held = await greenlet_spawn(sync.held_connection)
+        held = sync.take_warm() or await greenlet_spawn(sync.held_connection)
     return held
 
 
@@ -253,8 +377,11 @@ async def _end_on_driver(held: HeldConnection, *, commit: bool) -> None:
 
 
 async def _release(held: HeldConnection) -> None:
-    """Back to the pool. Nothing is left to send, so this needs no greenlet, unless the pool
-    is past its size (it closes the connection: a round trip) or the connection is broken."""
+    """Kept for the next session, or back to the pool. Nothing is left to send, so this needs
+    no greenlet, unless the pool is past its size (it closes the connection: a round trip) or
+    the connection is broken."""
+    if _kept_warm(held):
+        return
     pool = held.connection.engine.pool
     overflowed = getattr(pool, "overflow", lambda: 0)() > 0
     if overflowed or held.connection.invalidated or held.connection.in_transaction():
