@@ -369,6 +369,10 @@ async def test_a_session_waiting_for_the_pool_gets_the_connection_given_up(
         await asyncio.wait_for(waiting, timeout=5)
         await asyncio.gather(*holders)
         assert connections_in_use(pooled) == 0
+        # Nothing waits while sessions keep connections: the pool is never left empty by
+        # them, so what takes its connections from the pool (the relay, the sealer) gets one.
+        async with asyncio.timeout(1), pooled.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await pooled.dispose()
 

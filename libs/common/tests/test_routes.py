@@ -2,7 +2,10 @@
 FastAPI's per-request dependency solving."""
 
 import contextlib
+import random
 from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 import fastapi.dependencies.utils
@@ -12,8 +15,10 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
+import mch_common.routes
 from mch_common.errors import Conflict, Unauthorized
 from mch_common.inputs import StrictModel
+from mch_common.mynumber import generate_my_number
 from mch_common.routes import ServiceRouter
 from mch_common.web import create_service_app
 
@@ -21,6 +26,12 @@ from mch_common.web import create_service_app
 class Item(StrictModel):
     name: str = Field(max_length=10)
     count: int = Field(ge=0)
+    on: date | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Weighed(StrictModel):
+    weight: Decimal = Field(ge=0, le=100, decimal_places=1)
 
 
 class ItemOut(BaseModel):
@@ -30,6 +41,8 @@ class ItemOut(BaseModel):
     tag: str | None
     who: str
     session: str
+    on: date | None
+    tags: list[str]
 
 
 @contextlib.asynccontextmanager
@@ -70,7 +83,20 @@ def build_app(log: list[str]) -> FastAPI:
         log.append("create")
         if body.name == "clash":
             raise Conflict("an item of this name exists")
-        return ItemOut(group=group, name=body.name, count=body.count, tag=tag, who=who, session=tx)
+        return ItemOut(
+            group=group,
+            name=body.name,
+            count=body.count,
+            tag=tag,
+            who=who,
+            session=tx,
+            on=body.on,
+            tags=body.tags,
+        )
+
+    @router.post("/{group}/weights", status_code=201)
+    async def weigh(group: int, body: Weighed, who: Caller) -> dict[str, str]:
+        return {"weight": str(body.weight), "who": who}
 
     @router.get("/{group}")
     async def read(group: int, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, int]:
@@ -94,6 +120,8 @@ def _form() -> dict[str, str]:
 
 
 OK = {"authorization": "Bearer ok"}
+JSON = OK | {"content-type": "application/json"}
+MY_NUMBER = generate_my_number(random.Random(7))
 REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/items/1?tag=a", {"json": {"name": "pen", "count": 2}, "headers": OK}),
     ("POST", "/items/1", {"json": {"name": "clash", "count": 2}, "headers": OK}),
@@ -105,6 +133,15 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/items/1", {"content": b"name=x", "headers": OK | _form()}),
     ("POST", "/items/one?tag=toolong", {"json": {"name": "pen", "count": -1}, "headers": OK}),
     ("POST", "/items/1", {"json": {"name": "pen", "count": "many"}}),
+    # Bodies validated from their bytes, and those that go FastAPI's way for their error.
+    ("POST", "/items/1", {"json": {"name": "a", "count": "3", "on": "2026-12-01"}, "headers": OK}),
+    ("POST", "/items/1", {"json": {"name": "a", "count": 1.0, "tags": ["x"]}, "headers": OK}),
+    ("POST", "/items/1", {"content": b'{"name": "a", "name": "b", "count": 1}', "headers": JSON}),
+    ("POST", "/items/1", {"content": b'\xef\xbb\xbf{"name": "bom", "count": 1}', "headers": JSON}),
+    ("POST", "/items/1", {"json": {"name": "a", "count": 1, "tags": [MY_NUMBER]}, "headers": OK}),
+    ("POST", "/items/1", {"json": {"name": "a", "count": 1, "on": "someday"}, "headers": OK}),
+    ("POST", "/items/1/weights", {"content": b'{"weight": 1e1}', "headers": JSON}),
+    ("POST", "/items/1/weights", {"json": {"weight": 3.14}, "headers": OK}),
     ("GET", "/items/2", {}),
     ("GET", "/items/2?limit=0", {}),
     ("DELETE", "/items/3", {"headers": OK}),
@@ -112,8 +149,9 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-async def answers(*, fastapis_own: bool) -> tuple[list[Any], list[str], int]:
-    """Each request's answer and what the dependencies saw; FastAPI's solver calls."""
+async def answers(*, fastapis_own: bool) -> tuple[list[Any], list[str], int, int]:
+    """Each request's answer and what the dependencies saw; FastAPI's solver calls, and the
+    bodies a ServiceRoute validated FastAPI's way (not from their bytes)."""
     log: list[str] = []
     app = build_app(log)
     if fastapis_own:
@@ -127,9 +165,18 @@ async def answers(*, fastapis_own: bool) -> tuple[list[Any], list[str], int]:
         calls += 1
         return await solve(**kwargs)
 
+    bodies = 0
+    to_args = vars(mch_common.routes)["request_body_to_args"]
+
+    async def counted_bodies(**kwargs: Any) -> Any:
+        nonlocal bodies
+        bodies += 1
+        return await to_args(**kwargs)
+
     seen = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fastapi.routing, "solve_dependencies", counted)
+        patch.setattr(mch_common.routes, "request_body_to_args", counted_bodies)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
@@ -142,17 +189,21 @@ async def answers(*, fastapis_own: bool) -> tuple[list[Any], list[str], int]:
                     (method, url, response.status_code, response.headers.get("content-type"), body)
                 )
                 log.append("--")
-    return seen, log, calls
+    return seen, log, calls, bodies
 
 
 async def test_a_service_route_answers_as_fastapis_handler() -> None:
-    planned, planned_log, planned_calls = await answers(fastapis_own=False)
-    own, own_log, own_calls = await answers(fastapis_own=True)
+    planned, planned_log, planned_calls, planned_bodies = await answers(fastapis_own=False)
+    own, own_log, own_calls, _ = await answers(fastapis_own=True)
     assert planned == own
     assert planned_log == own_log
     # What the answers were (so that the comparison is of answers that mean something).
     statuses = [status for _, _, status, _, _ in planned]
-    assert statuses == [201, 409, 422, 422, 422, 422, 422, 422, 422, 401, 200, 422, 204, 401]
+    assert statuses == [
+        *(201, 409, 422, 422, 422, 422, 422, 422, 422, 401),
+        *(201, 201, 201, 201, 422, 422, 201, 422),
+        *(200, 422, 204, 401),
+    ]
     assert planned[0][4] == {
         "group": 1,
         "name": "pen",
@@ -160,15 +211,24 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
         "tag": "a",
         "who": "staff",
         "session": "tx",
+        "on": None,
+        "tags": [],
     }
     assert planned[4][4]["errors"][0]["type"] == "json_invalid"
-    assert planned[12][4] is None  # 204: no body
+    assert [planned[n][4]["name"] for n in (12, 13)] == ["b", "bom"]
+    assert MY_NUMBER not in str(planned[14][4])
+    assert planned[16][4] == {"weight": "10.0", "who": "staff"}  # FastAPI's way: a Decimal
+    assert planned[20][4] is None  # 204: no body
     assert planned_log[:4] == ["begin", "create", "commit", "--"]
     assert "rollback Conflict" in planned_log
     # FastAPI's solver ran only for the two requests whose body is not plain JSON; its own
     # handler for every request but the one whose JSON is broken (refused before it).
     assert planned_calls == 2
     assert own_calls == len(REQUESTS) - 1
+    # Validated FastAPI's way: the bodies refused from their bytes (five invalid, one empty,
+    # one with a byte order mark) and the two of a model holding a Decimal; the other seven
+    # JSON bodies were validated from their bytes.
+    assert planned_bodies == 9
 
 
 def test_an_app_with_a_plain_fastapi_router_is_refused() -> None:

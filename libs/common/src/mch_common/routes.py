@@ -21,9 +21,10 @@ Every service's routers are `mch_common.routes.ServiceRouter`s.
 
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, get_args
 
 from fastapi import APIRouter, FastAPI, params
 from fastapi._body_limit import get_body_limit_error
@@ -36,6 +37,7 @@ from fastapi.dependencies.models import (
     _uses_scopes,
 )
 from fastapi.dependencies.utils import (
+    _should_embed_body_fields,
     request_body_to_args,
     request_params_to_args,
 )
@@ -49,6 +51,7 @@ from fastapi.routing import (
 )
 from fastapi.telemetry._api import _validation_failed, get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
@@ -103,6 +106,8 @@ class _Plan:
     solve: _Solve
     body_field: Any
     embed_body_fields: bool
+    # The body's model validated straight from the request's bytes, or None (see `_from_bytes`)
+    body_from_bytes: Callable[[bytes], Any] | None
     status_code: int  # the route's, else the response class's own (200)
     response_field: Any
     response_args: dict[str, Any]
@@ -141,6 +146,7 @@ class _Plan:
             solve=solve,
             body_field=route.body_field,
             embed_body_fields=route._embed_body_fields,
+            body_from_bytes=_from_bytes(dependant, route._embed_body_fields),
             status_code=route.status_code or 200,
             response_field=route.response_field,
             response_args={
@@ -163,14 +169,22 @@ class _Plan:
             ):
                 return await fallback(request)
             body: Any = PydanticUndefined
+            model: Any = PydanticUndefined  # the body, validated from its bytes
             if self.body_field is not None:
                 content_type = request.headers.get("content-type")
                 if content_type is None or content_type.lower() not in _JSON:
                     return await fallback(request)  # FastAPI's content-type rules
-                body = await self._json_body(request)
+                raw = await self._raw_body(request)
+                if raw and self.body_from_bytes is not None:
+                    with suppress(ValidationError):  # refused: FastAPI's way says why
+                        model = self.body_from_bytes(raw)
+                if model is PydanticUndefined:
+                    body = self._json_body(request, raw)
             errors: list[Any] = []
             values = await self.solve(request, {}, errors)
-            if self.body_field is not None:
+            if model is not PydanticUndefined:
+                values[self.body_field.name] = model
+            elif self.body_field is not None:
                 body_values, body_errors = await request_body_to_args(
                     body_fields=self.dependant.body_params,
                     received_body=body,
@@ -201,13 +215,23 @@ class _Plan:
 
         return app
 
-    async def _json_body(self, request: Request) -> Any:
-        """The body as FastAPI reads a JSON one (an empty body is no body)."""
+    async def _raw_body(self, request: Request) -> bytes:
+        """The body's bytes, a failure to read them answered as FastAPI answers it."""
         try:
-            raw = await request.body()
-            if not raw:
-                return PydanticUndefined
-            return await request.json()
+            return await request.body()
+        except HTTPException:
+            raise
+        except Exception as error:
+            if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (limit := get_body_limit_error(error)):
+                raise limit from error
+            raise HTTPException(400, "There was an error parsing the body") from error
+
+    def _json_body(self, request: Request, raw: bytes) -> Any:
+        """The body as FastAPI reads a JSON one (an empty body is no body)."""
+        if not raw:
+            return PydanticUndefined
+        try:
+            return json.loads(raw)
         except json.JSONDecodeError as error:
             invalid = RequestValidationError(
                 [
@@ -224,11 +248,7 @@ class _Plan:
             )
             _validation_failed(invalid)
             raise invalid from error
-        except HTTPException:
-            raise
         except Exception as error:
-            if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (limit := get_body_limit_error(error)):
-                raise limit from error
             raise HTTPException(400, "There was an error parsing the body") from error
 
     def _context(self, request: Request) -> Any:
@@ -326,3 +346,36 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
         return values
 
     return solve
+
+
+def _from_bytes(dependant: Dependant, embed: bool) -> Callable[[bytes], Any] | None:
+    """The body's validator from its bytes in one step (pydantic's JSON parser), for a body
+    that is one model, not embedded, with no `Decimal` in it: 20-30 µs less than FastAPI's
+    `json.loads` and validation of the result (`request_body_to_args`). A body it refuses
+    goes FastAPI's way (the same errors: broken JSON, a lone surrogate, a byte order mark,
+    an invalid field). It gives what FastAPI's way gives for every body both accept, but
+    for a `Decimal` written with an exponent (`1e1`: 10 here, 10.0 there): such a model
+    goes FastAPI's way."""
+    fields = dependant.body_params
+    if len(fields) != 1 or embed or _should_embed_body_fields(fields):
+        return None
+    annotation = fields[0].field_info.annotation
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return None
+    if _holds_decimal(annotation, set()):
+        return None
+    adapter: TypeAdapter[Any] = fields[0]._type_adapter
+    return adapter.validate_json
+
+
+def _holds_decimal(annotation: Any, seen: set[type]) -> bool:
+    if annotation is Decimal:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        return any(
+            _holds_decimal(field.annotation, seen) for field in annotation.model_fields.values()
+        )
+    return any(_holds_decimal(arg, seen) for arg in get_args(annotation))
