@@ -291,79 +291,90 @@ def _record(action: str, person_no: str, detail: dict[str, Any]) -> list[list[An
     ]
 
 
+# The form every notification of the bench carries, as the ceiling binds it.
+_FORM = notification(None)["form"]
+_EXPECTED = date.fromisoformat(_FORM["expected_delivery_date"])
+_APPLIED = date.fromisoformat(_FORM["application_date"])
+
+
+async def raw_write(conn: asyncpg.Connection, person_no: str) -> None:
+    """A notification's statements as the route sends them: the person read alone (no BEGIN:
+    a read before the first write), then the one write, a transaction by itself."""
+    form = _FORM
+    pregnancy_id, event_id = uuid7(), uuid7()
+    envelope = {
+        "specversion": "1.0",
+        "id": str(event_id),
+        "source": "urn:mch:401005:boshi_core",
+        "type": "boshi.pregnancy.opened",
+        "subject": str(pregnancy_id),
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": {"pregnancy_id": str(pregnancy_id), "person_no": person_no},
+        "tenant": "401005",
+    }
+    person = await conn.fetchrow(_PERSON, person_no)
+    assert person is not None
+    await conn.execute(
+        _PREGNANCY_EVENTS_AND_RECORDS,
+        *_record(
+            "pregnancy.open",
+            person_no,
+            {"pregnancy_id": str(pregnancy_id), "channel": "window"},
+        ),
+        [event_id],
+        ["boshi.pregnancy.opened"],
+        [json.dumps(envelope, ensure_ascii=False)],
+        pregnancy_id,
+        person_no,
+        form["collection_ward_code"],
+        today_tokyo(),
+        form["name"],
+        form["name_kana"],
+        date(1994, 5, 10),
+        32,
+        form["occupation"],
+        form["residence"],
+        form["nationality"],
+        form["weeks_of_pregnancy"],
+        _EXPECTED,
+        1,
+        form["diagnosed_by"],
+        True,
+        False,
+        form["notifier_name"],
+        form["contact_name"],
+        form["contact_address"],
+        form["contact_phone"],
+        form["contact_email"],
+        _APPLIED,
+        datetime.now(UTC),
+    )
+
+
+async def raw_read(conn: asyncpg.Connection, person_no: str) -> None:
+    """A profile's statements as the route sends them: the person (checked for the ward),
+    their pregnancies and children, the pregnancy notifications of the city she moved from,
+    each read alone, and the access record, a transaction by itself."""
+    assert await conn.fetchrow(_PERSON, person_no) is not None
+    await conn.fetch(_PREGNANCIES, person_no)
+    await conn.fetch(_CHILDREN, person_no)
+    await conn.fetch(_PREVIOUS_CITY, person_no, "80")  # item 80
+    await conn.execute(_RECORDS, *_record("person.view", person_no, {}))
+
+
 async def raw_run(
     dsn: str, people: list[str], warm: list[str], backends: BackendClock
 ) -> tuple[Phase, Phase]:
     pool = await ceiling_pool(dsn, CONCURRENCY)
-    form = notification(None)["form"]
-    edd = date.fromisoformat(form["expected_delivery_date"])
-    applied = date.fromisoformat(form["application_date"])
 
     async def write(person_no: str) -> None:
-        pregnancy_id, event_id = uuid7(), uuid7()
-        envelope = {
-            "specversion": "1.0",
-            "id": str(event_id),
-            "source": "urn:mch:401005:boshi_core",
-            "type": "boshi.pregnancy.opened",
-            "subject": str(pregnancy_id),
-            "time": datetime.now(UTC).isoformat(),
-            "datacontenttype": "application/json",
-            "data": {"pregnancy_id": str(pregnancy_id), "person_no": person_no},
-            "tenant": "401005",
-        }
-        # As the route sends them: the person read alone (no BEGIN: a read before the first
-        # write), then the one write, a transaction by itself.
         async with pool.acquire() as conn:
-            person = await conn.fetchrow(_PERSON, person_no)
-            assert person is not None
-            await conn.execute(
-                _PREGNANCY_EVENTS_AND_RECORDS,
-                *_record(
-                    "pregnancy.open",
-                    person_no,
-                    {"pregnancy_id": str(pregnancy_id), "channel": "window"},
-                ),
-                [event_id],
-                ["boshi.pregnancy.opened"],
-                [json.dumps(envelope, ensure_ascii=False)],
-                pregnancy_id,
-                person_no,
-                form["collection_ward_code"],
-                today_tokyo(),
-                form["name"],
-                form["name_kana"],
-                date(1994, 5, 10),
-                32,
-                form["occupation"],
-                form["residence"],
-                form["nationality"],
-                form["weeks_of_pregnancy"],
-                edd,
-                1,
-                form["diagnosed_by"],
-                True,
-                False,
-                form["notifier_name"],
-                form["contact_name"],
-                form["contact_address"],
-                form["contact_phone"],
-                form["contact_email"],
-                applied,
-                datetime.now(UTC),
-            )
+            await raw_write(conn, person_no)
 
     async def read(i: int) -> None:
-        person_no = people[i % len(people)]
         async with pool.acquire() as conn:
-            # As the route: the person (checked for the ward), their pregnancies and children,
-            # the pregnancy notifications of the city she moved from, each read alone, and the
-            # access record, a transaction by itself.
-            assert await conn.fetchrow(_PERSON, person_no) is not None
-            await conn.fetch(_PREGNANCIES, person_no)
-            await conn.fetch(_CHILDREN, person_no)
-            await conn.fetch(_PREVIOUS_CITY, person_no, "80")  # item 80
-            await conn.execute(_RECORDS, *_record("person.view", person_no, {}))
+            await raw_read(conn, people[i % len(people)])
 
     try:
         await run_pool(len(warm), lambda i: write(warm[i]), concurrency=CONCURRENCY)
@@ -417,6 +428,35 @@ async def asgi_call(
     return status[0], b"".join(chunks)
 
 
+def app_headers(token: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+
+async def app_write(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """A notification through the app's ASGI interface."""
+    status, answer = await asgi_call(app, "POST", "/pregnancies", headers, body)
+    if status != 201:
+        raise RuntimeError(f"notification refused: {status} {answer[:300]!r}")
+
+
+async def app_read(app: Any, headers: list[tuple[bytes, bytes]], person_no: str) -> None:
+    """A person's profile through the app's ASGI interface."""
+    status, answer = await asgi_call(app, "GET", f"/people/{person_no}", headers)
+    if status != 200:
+        raise RuntimeError(f"profile refused: {status} {answer[:300]!r}")
+
+
+def app_settings(settings: dict[str, str]) -> Any:
+    """boshi_core's app with `settings`, read from the environment as a replica reads them."""
+    for name, value in settings.items():
+        os.environ[f"BOSHI_{name.upper()}"] = value
+    return create_app()
+
+
 async def inprocess_run(
     settings: dict[str, str],
     keys: TestKeySet,
@@ -425,26 +465,15 @@ async def inprocess_run(
     backends: BackendClock,
 ) -> tuple[Phase, Phase]:
     """The app in this process, driven as ASGI: CPU per request is this process's."""
-    for name, value in settings.items():
-        os.environ[f"BOSHI_{name.upper()}"] = value
-    app = create_app()  # its settings from the environment, as a replica's
-    token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
-    headers = [
-        (b"host", b"bench"),
-        (b"authorization", f"Bearer {token}".encode()),
-        (b"content-type", b"application/json"),
-    ]
+    app = app_settings(settings)
+    headers = app_headers(keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",)))
     bodies = [json.dumps(notification(p)).encode() for p in warm + people]
 
     async def write(i: int) -> None:
-        status, answer = await asgi_call(app, "POST", "/pregnancies", headers, bodies[i])
-        if status != 201:
-            raise RuntimeError(f"notification refused: {status} {answer[:300]!r}")
+        await app_write(app, headers, bodies[i])
 
     async def read(i: int) -> None:
-        status, answer = await asgi_call(app, "GET", f"/people/{people[i % len(people)]}", headers)
-        if status != 200:
-            raise RuntimeError(f"profile refused: {status} {answer[:300]!r}")
+        await app_read(app, headers, people[i % len(people)])
 
     async with app.router.lifespan_context(app):
         await run_pool(len(warm), write, concurrency=CONCURRENCY)
