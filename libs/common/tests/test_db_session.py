@@ -347,6 +347,26 @@ async def test_a_disconnect_seen_on_one_connection_retires_the_others_kept(
         await pooled.dispose()
 
 
+async def test_a_connection_the_server_closed_is_not_handed_out_again(
+    database_url: str, owner_engine: AsyncEngine
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, ping_after_idle=60)  # no ping meanwhile
+    made = session_factory(pooled)
+    try:
+        first = await backend_of(made)
+        await terminate(owner_engine, first)  # as a PostgreSQL restart ends it
+        await asyncio.sleep(0.1)  # asyncpg sees its socket end
+        # Neither kept nor handed out by the pool: it connects afresh, the session sees no error.
+        assert await backend_of(made) != first
+        async with unit_of_work(made) as session:  # one that died in a session's hands
+            pid = await on_driver_alone(session, BACKEND, lambda driver: driver.fetchval(BACKEND))
+            await terminate(owner_engine, pid)
+            await asyncio.sleep(0.1)
+        assert await backend_of(made) != pid
+    finally:
+        await pooled.dispose()
+
+
 async def test_a_session_waiting_for_the_pool_gets_the_connection_given_up(
     database_url: str,
 ) -> None:

@@ -166,9 +166,18 @@ class WarmConnections:
 
 def _back_to_pool(held: HeldConnection, unused_since: float) -> None:
     record = held.connection.connection._connection_record
-    held.connection.close()  # the pool's checkin listener marks it unused from now ...
+    _check_in(held)  # the pool's checkin listener marks it unused from now ...
     if record is not None:
         record.info[IDLE_SINCE] = unused_since  # ... but it has been since then
+
+
+def _check_in(held: HeldConnection) -> None:
+    """Back to the pool (nothing sent). One the server has closed (asyncpg saw its socket end:
+    a restart, a terminated backend) is marked for the pool to connect afresh when it next
+    hands it out, instead of handing it out to fail its first statement."""
+    if held.adapted.driver_connection.is_closed() and not held.connection.invalidated:
+        held.connection.connection.invalidate(soft=True)
+    held.connection.close()
 
 
 _WARM = "_mch_warm_connections"
@@ -267,7 +276,7 @@ class DriverFirstSession(Session):
                     _raise_translated(held, "COMMIT" if commit else "ROLLBACK", error)
         finally:
             if not _kept_warm(held):
-                held.connection.close()
+                _check_in(held)
 
 
 _AFTER_COMMIT = "mch.after_commit"
@@ -387,4 +396,4 @@ async def _release(held: HeldConnection) -> None:
     if overflowed or held.connection.invalidated or held.connection.in_transaction():
         await greenlet_spawn(held.connection.close)
     else:
-        held.connection.close()
+        _check_in(held)
