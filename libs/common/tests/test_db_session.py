@@ -247,6 +247,24 @@ async def test_a_burst_past_the_pool_size_keeps_the_connections_it_opened(
     assert len(await rows(pooled)) == 8
 
 
+Engines = Callable[..., tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]
+
+
+@pytest.fixture
+async def engines(database_url: str) -> AsyncIterator[Engines]:
+    """`engines(**options)`: an engine of `create_engine`'s options and its sessions, disposed
+    after the test."""
+    made: list[AsyncEngine] = []
+
+    def engine_with(**options: Any) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+        made.append(create_engine(database_url, **options))
+        return made[-1], session_factory(made[-1])
+
+    yield engine_with
+    for pooled in made:
+        await pooled.dispose()
+
+
 async def backend_of(made: async_sessionmaker[AsyncSession]) -> int:
     async with unit_of_work(made) as session:
         backend: int = await (await asyncpg_connection(session)).fetchval(BACKEND)
@@ -287,10 +305,9 @@ async def test_a_session_leaves_its_connection_to_the_next_without_the_pool(
 
 
 async def test_a_kept_connection_unused_past_the_threshold_is_pinged_before_use(
-    database_url: str,
+    engines: Engines,
 ) -> None:
-    pooled = create_engine(database_url, pool_size=1, ping_after_idle=0.2)
-    made = session_factory(pooled)
+    pooled, made = engines(pool_size=1, ping_after_idle=0.2)
     checkouts = count_checkouts(pooled)
     pings = [0]
     ping = pooled.dialect.do_ping
@@ -300,24 +317,20 @@ async def test_a_kept_connection_unused_past_the_threshold_is_pinged_before_use(
         return ping(connection)
 
     pooled.dialect.do_ping = counted_ping  # type: ignore[method-assign, assignment]
-    try:
-        first = await backend_of(made)
-        assert await backend_of(made) == first
-        assert (checkouts, pings) == ([1], [0])  # handed on within the threshold
-        await asyncio.sleep(0.3)
-        # Back to the pool, which pings it before handing it out (a PostgreSQL restart in
-        # the meantime would have it connect afresh, as tests/test_db.py shows).
-        assert await backend_of(made) == first
-        assert (checkouts, pings) == ([2], [1])
-    finally:
-        await pooled.dispose()
+    first = await backend_of(made)
+    assert await backend_of(made) == first
+    assert (checkouts, pings) == ([1], [0])  # handed on within the threshold
+    await asyncio.sleep(0.3)
+    # Back to the pool, which pings it before handing it out (a PostgreSQL restart in
+    # the meantime would have it connect afresh, as tests/test_db.py shows).
+    assert await backend_of(made) == first
+    assert (checkouts, pings) == ([2], [1])
 
 
 async def test_a_disconnect_seen_on_one_connection_retires_the_others_kept(
-    database_url: str,
+    engines: Engines,
 ) -> None:
-    pooled = create_engine(database_url, pool_size=2, ping_after_idle=60)  # both are kept
-    made = session_factory(pooled)
+    _, made = engines(pool_size=2, ping_after_idle=60)  # both are kept
     release = asyncio.Event()
 
     async def held_a_while() -> int:
@@ -330,48 +343,40 @@ async def test_a_disconnect_seen_on_one_connection_retires_the_others_kept(
         async with unit_of_work(made) as session:
             await execute_on_driver(session, "SELECT pg_terminate_backend(pg_backend_pid())")
 
-    try:
-        both = [asyncio.create_task(held_a_while()) for _ in range(2)]
-        await asyncio.sleep(0.05)
-        release.set()
-        kept = set(await asyncio.gather(*both))
-        assert len(kept) == 2
-        # One of them meets a disconnect (as in a PostgreSQL restart): SQLAlchemy takes
-        # every connection of the pool made before it for dead, and so does the next
-        # session, which is not handed the other, though it still answers.
-        with pytest.raises(DBAPIError) as failure:
-            await ended_by_the_server()
-        assert failure.value.connection_invalidated
-        assert await backend_of(made) not in kept
-    finally:
-        await pooled.dispose()
+    both = [asyncio.create_task(held_a_while()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    release.set()
+    kept = set(await asyncio.gather(*both))
+    assert len(kept) == 2
+    # One of them meets a disconnect (as in a PostgreSQL restart): SQLAlchemy takes
+    # every connection of the pool made before it for dead, and so does the next
+    # session, which is not handed the other, though it still answers.
+    with pytest.raises(DBAPIError) as failure:
+        await ended_by_the_server()
+    assert failure.value.connection_invalidated
+    assert await backend_of(made) not in kept
 
 
 async def test_a_connection_the_server_closed_is_not_handed_out_again(
-    database_url: str, owner_engine: AsyncEngine
+    engines: Engines, owner_engine: AsyncEngine
 ) -> None:
-    pooled = create_engine(database_url, pool_size=1, ping_after_idle=60)  # no ping meanwhile
-    made = session_factory(pooled)
-    try:
-        first = await backend_of(made)
-        await terminate(owner_engine, first)  # as a PostgreSQL restart ends it
-        await asyncio.sleep(0.1)  # asyncpg sees its socket end
-        # Neither kept nor handed out by the pool: it connects afresh, the session sees no error.
-        assert await backend_of(made) != first
-        async with unit_of_work(made) as session:  # one that died in a session's hands
-            pid = await on_driver_alone(session, BACKEND, lambda driver: driver.fetchval(BACKEND))
-            await terminate(owner_engine, pid)
-            await asyncio.sleep(0.1)
-        assert await backend_of(made) != pid
-    finally:
-        await pooled.dispose()
+    _, made = engines(pool_size=1, ping_after_idle=60)  # no ping meanwhile
+    first = await backend_of(made)
+    await terminate(owner_engine, first)  # as a PostgreSQL restart ends it
+    await asyncio.sleep(0.1)  # asyncpg sees its socket end
+    # Neither kept nor handed out by the pool: it connects afresh, the session sees no error.
+    assert await backend_of(made) != first
+    async with unit_of_work(made) as session:  # one that died in a session's hands
+        pid = await on_driver_alone(session, BACKEND, lambda driver: driver.fetchval(BACKEND))
+        await terminate(owner_engine, pid)
+        await asyncio.sleep(0.1)
+    assert await backend_of(made) != pid
 
 
 async def test_a_session_waiting_for_the_pool_gets_the_connection_given_up(
-    database_url: str,
+    engines: Engines,
 ) -> None:
-    pooled = create_engine(database_url, pool_size=1)  # two connections in all
-    made = session_factory(pooled)
+    pooled, made = engines(pool_size=1)  # two connections in all
     release = asyncio.Event()
 
     async def holding() -> None:
@@ -379,22 +384,19 @@ async def test_a_session_waiting_for_the_pool_gets_the_connection_given_up(
             await asyncpg_connection(session)
             await release.wait()
 
-    try:
-        holders = [asyncio.create_task(holding()) for _ in range(2)]
-        await asyncio.sleep(0.05)
-        waiting = asyncio.create_task(backend_of(made))  # none left: it waits in the pool
-        await asyncio.sleep(0.05)
-        assert not waiting.done()
-        release.set()  # the holders finish: what they give up goes to the one waiting
-        await asyncio.wait_for(waiting, timeout=5)
-        await asyncio.gather(*holders)
-        assert connections_in_use(pooled) == 0
-        # Nothing waits while sessions keep connections: the pool is never left empty by
-        # them, so what takes its connections from the pool (the relay, the sealer) gets one.
-        async with asyncio.timeout(1), pooled.connect() as conn:
-            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
-    finally:
-        await pooled.dispose()
+    holders = [asyncio.create_task(holding()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(backend_of(made))  # none left: it waits in the pool
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    release.set()  # the holders finish: what they give up goes to the one waiting
+    await asyncio.wait_for(waiting, timeout=5)
+    await asyncio.gather(*holders)
+    assert connections_in_use(pooled) == 0
+    # Nothing waits while sessions keep connections: the pool is never left empty by
+    # them, so what takes its connections from the pool (the relay, the sealer) gets one.
+    async with asyncio.timeout(1), pooled.connect() as conn:
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
 
 
 async def test_a_connection_whose_statement_failed_serves_the_next_session(
