@@ -13,7 +13,7 @@ import fastapi.routing
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 import mch_common.routes
 from mch_common.errors import Conflict, Unauthorized
@@ -32,6 +32,10 @@ class Item(StrictModel):
 
 class Weighed(StrictModel):
     weight: Decimal = Field(ge=0, le=100, decimal_places=1)
+
+
+class Stamped(StrictModel):
+    on: Annotated[date, Strict()]  # strict: a JSON string passes, json.loads's str does not
 
 
 class ItemOut(BaseModel):
@@ -98,6 +102,10 @@ def build_app(log: list[str]) -> FastAPI:
     async def weigh(group: int, body: Weighed, who: Caller) -> dict[str, str]:
         return {"weight": str(body.weight), "who": who}
 
+    @router.post("/{group}/stamps", status_code=201)
+    async def stamp(group: int, body: Stamped) -> dict[str, str]:
+        return {"on": body.on.isoformat()}
+
     @router.get("/{group}")
     async def read(group: int, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, int]:
         return {"group": group, "limit": limit}
@@ -142,6 +150,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/items/1", {"json": {"name": "a", "count": 1, "on": "someday"}, "headers": OK}),
     ("POST", "/items/1/weights", {"content": b'{"weight": 1e1}', "headers": JSON}),
     ("POST", "/items/1/weights", {"json": {"weight": 3.14}, "headers": OK}),
+    ("POST", "/items/1/stamps", {"json": {"on": "2026-12-01"}, "headers": OK}),
     ("GET", "/items/2", {}),
     ("GET", "/items/2?limit=0", {}),
     ("DELETE", "/items/3", {"headers": OK}),
@@ -201,7 +210,7 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
     statuses = [status for _, _, status, _, _ in planned]
     assert statuses == [
         *(201, 409, 422, 422, 422, 422, 422, 422, 422, 401),
-        *(201, 201, 201, 201, 422, 422, 201, 422),
+        *(201, 201, 201, 201, 422, 422, 201, 422, 422),
         *(200, 422, 204, 401),
     ]
     assert planned[0][4] == {
@@ -218,7 +227,8 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
     assert [planned[n][4]["name"] for n in (12, 13)] == ["b", "bom"]
     assert MY_NUMBER not in str(planned[14][4])
     assert planned[16][4] == {"weight": "10.0", "who": "staff"}  # FastAPI's way: a Decimal
-    assert planned[20][4] is None  # 204: no body
+    assert planned[18][4]["errors"][0]["type"] == "date_type"  # strict, as FastAPI reads it
+    assert planned[21][4] is None  # 204: no body
     assert planned_log[:4] == ["begin", "create", "commit", "--"]
     assert "rollback Conflict" in planned_log
     # FastAPI's solver ran only for the two requests whose body is not plain JSON; its own
@@ -226,9 +236,9 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
     assert planned_calls == 2
     assert own_calls == len(REQUESTS) - 1
     # Validated FastAPI's way: the bodies refused from their bytes (five invalid, one empty,
-    # one with a byte order mark) and the two of a model holding a Decimal; the other seven
-    # JSON bodies were validated from their bytes.
-    assert planned_bodies == 9
+    # one with a byte order mark), the two of a model holding a Decimal and the strict one;
+    # the other seven JSON bodies were validated from their bytes.
+    assert planned_bodies == 10
 
 
 def test_an_app_with_a_plain_fastapi_router_is_refused() -> None:

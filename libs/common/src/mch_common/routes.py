@@ -6,10 +6,11 @@ coroutine or plain, the content type through `email.message`, the endpoint's con
 error messages. On a service's write that is about a fifth of the request's CPU
 (docs/benchmarks.md, issue 18). `ServiceRoute` makes those decisions once, when the route is
 built, and on each request calls what they chose: FastAPI's own functions validate the
-parameters and the body (the same errors, the same answers) and serialise the answer; the
-generator dependencies are entered in the same exit stacks (`Session` commits before the
-answer is sent, as before), but without the anyio cancel scope FastAPI shields their exit
-with (see `_solver`).
+parameters and serialise the answer; a JSON body of one model is validated from its bytes by
+pydantic (one it refuses goes FastAPI's way: the same errors, the same answers, see
+`_from_bytes`); the generator dependencies are entered in the same exit stacks (`Session`
+commits before the answer is sent, as before), but without the anyio cancel scope FastAPI
+shields their exit with (see `_solver`).
 
 A route that uses what the plan does not cover (a sync or sync-generator dependency, a form, a
 `Response` or `BackgroundTasks` parameter, security scopes, a streamed answer, a dependency's
@@ -51,7 +52,7 @@ from fastapi.routing import (
 )
 from fastapi.telemetry._api import _validation_failed, get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Strict, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
@@ -350,32 +351,37 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
 
 def _from_bytes(dependant: Dependant, embed: bool) -> Callable[[bytes], Any] | None:
     """The body's validator from its bytes in one step (pydantic's JSON parser), for a body
-    that is one model, not embedded, with no `Decimal` in it: 20-30 µs less than FastAPI's
-    `json.loads` and validation of the result (`request_body_to_args`). A body it refuses
-    goes FastAPI's way (the same errors: broken JSON, a lone surrogate, a byte order mark,
-    an invalid field). It gives what FastAPI's way gives for every body both accept, but
-    for a `Decimal` written with an exponent (`1e1`: 10 here, 10.0 there): such a model
-    goes FastAPI's way."""
+    that is one model, not embedded: 20-30 µs less than FastAPI's `json.loads` and validation
+    of the result (`request_body_to_args`). A body it refuses goes FastAPI's way (the same
+    errors: broken JSON, a lone surrogate, a byte order mark, an invalid field). For every
+    body both accept it gives what FastAPI's way gives, except where pydantic reads JSON
+    differently from Python objects, and a model using that goes FastAPI's way: a `Decimal`
+    (`1e1` is 10 from the bytes, 10.0 from `json.loads`) and strict validation (a date in a
+    JSON string passes it, a Python string does not)."""
     fields = dependant.body_params
     if len(fields) != 1 or embed or _should_embed_body_fields(fields):
         return None
     annotation = fields[0].field_info.annotation
     if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         return None
-    if _holds_decimal(annotation, set()):
+    if _read_differently(annotation, set()):
         return None
     adapter: TypeAdapter[Any] = fields[0]._type_adapter
     return adapter.validate_json
 
 
-def _holds_decimal(annotation: Any, seen: set[type]) -> bool:
-    if annotation is Decimal:
+def _read_differently(annotation: Any, seen: set[type]) -> bool:
+    """Whether pydantic may read `annotation` from JSON otherwise than from `json.loads`'s
+    objects (see `_from_bytes`), in it or in a model, list or union it holds."""
+    if annotation is Decimal or isinstance(annotation, Strict):
         return True
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in seen:
             return False
         seen.add(annotation)
-        return any(
-            _holds_decimal(field.annotation, seen) for field in annotation.model_fields.values()
+        return bool(annotation.model_config.get("strict")) or any(
+            _read_differently(field.annotation, seen)
+            or any(_read_differently(meta, seen) for meta in field.metadata)
+            for field in annotation.model_fields.values()
         )
-    return any(_holds_decimal(arg, seen) for arg in get_args(annotation))
+    return any(_read_differently(arg, seen) for arg in get_args(annotation))
