@@ -224,8 +224,7 @@ class DriverFirstSession(Session):
             engine = self.bind
             if not isinstance(engine, Engine):
                 raise TypeError("a DriverFirstSession is bound to an engine")
-            self._held = self.take_warm()
-            if self._held is None:
+            if self.take_warm() is None:
                 connection = engine.connect()
                 self._held = HeldConnection(connection, connection.connection.dbapi_connection)
         return self._held
