@@ -220,14 +220,14 @@ class DriverFirstSession(Session):
     def held_connection(self) -> HeldConnection:
         """The transaction's connection, checked out on first use. Sync: call it in a greenlet
         (the pool may open a connection or ping an idle one)."""
-        if self._held is None:
+        held = self._held or self.take_warm()
+        if held is None:
             engine = self.bind
             if not isinstance(engine, Engine):
                 raise TypeError("a DriverFirstSession is bound to an engine")
-            if self.take_warm() is None:
-                connection = engine.connect()
-                self._held = HeldConnection(connection, connection.connection.dbapi_connection)
-        return self._held
+            connection = engine.connect()
+            held = self._held = HeldConnection(connection, connection.connection.dbapi_connection)
+        return held
 
     def take_warm(self) -> HeldConnection | None:
         """A connection another session left (`WarmConnections`), if there is one to take."""
