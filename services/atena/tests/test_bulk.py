@@ -523,3 +523,57 @@ async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
         out.write(b"J9,," + "髙橋".encode("cp932") + b",\r\n")
     with pytest.raises(UnicodeDecodeError):
         await cli.load(load_settings, str(undecodable), encoding="utf-8", chunk_size=2, quiet=True)
+
+
+async def test_the_parsing_process_sends_growing_chunks_and_the_load_collects_no_garbage(
+    tmp_path: Path,
+    load_settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The parsing process runs as a module of its own and ends when the file does; the
+    collector is off while a load runs (its chunks are freed by reference counts) and on after."""
+    import gc
+
+    from atena.bulk.handover import receive_chunk, start_parser
+    from atena.bulk.loader import Loader
+    from mch_common.dates import today_tokyo
+
+    rows, _ = many_rows(3_500, households=900)
+    rows[2_000]["birth_date"] = "not a date"
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    process, receiver = start_parser(str(path), "utf-8", 2_000, load_settings.tenant, today_tokyo())
+    try:
+        received = []
+        while (chunk := receive_chunk(receiver)) is not None:
+            records, errors, lines = chunk
+            received.append((len(records), [(e.line, e.field) for e in errors], lines))
+    finally:
+        receiver.close()
+    assert process.wait(timeout=30) == 0
+    # 1,000 then 2,000 valid records (the bad line is among the second's 2,001), then the rest.
+    assert received == [
+        (1_000, [], 1_000),
+        (2_000, [(2_002, "birth_date")], 2_001),
+        (499, [], 499),
+        (0, [], 0),
+    ]
+
+    enabled: list[bool] = []
+    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
+    try:
+        loader = Loader(
+            [conn],
+            tenant=load_settings.tenant,
+            vault=load_settings.vault,
+            actor="test",
+            today=today_tokyo(),
+        )
+        report = await loader.load(
+            str(path), chunk_size=2_000, progress=lambda _: enabled.append(gc.isenabled())
+        )
+    finally:
+        await conn.close()
+    assert (report.inserted, report.rejected) == (3_499, 1)
+    assert enabled == [False, False, False]
+    assert gc.isenabled()

@@ -61,7 +61,7 @@ def test_a_record_crosses_from_the_parsing_process_unchanged() -> None:
     import marshal
     from dataclasses import fields
 
-    from atena.bulk.handover import _record, _wire
+    from atena.bulk.handover import _FORMAT, _record, _wire
     from atena.bulk.parse import Record
 
     values: dict[str, Any] = {f.name: f"v{i}" for i, f in enumerate(fields(Record))}
@@ -73,6 +73,23 @@ def test_a_record_crosses_from_the_parsing_process_unchanged() -> None:
         "is_new": False,
     }
     record = Record(**values)
-    assert _record(marshal.loads(marshal.dumps(_wire(record)))) == record  # noqa: S302 - our own parsing process's message, never outside input
+    assert _record(marshal.loads(marshal.dumps(_wire(record), _FORMAT))) == record  # noqa: S302 - our own parsing process's message, never outside input
     alive = Record(**values | {"death_date": None, "person_no": None})
-    assert _record(marshal.loads(marshal.dumps(_wire(alive)))) == alive  # noqa: S302 - our own parsing process's message, never outside input
+    assert _record(marshal.loads(marshal.dumps(_wire(alive), _FORMAT))) == alive  # noqa: S302 - our own parsing process's message, never outside input
+
+
+def test_the_first_chunks_are_smaller_and_grow_to_the_chunk_size() -> None:
+    """Both connections get work a moment after the start, then chunks of the size asked."""
+    from atena.bulk.handover import _chunks
+
+    assert [len(c) for c in _chunks(range(12_500), 3_000)] == [
+        1_000,
+        2_000,
+        3_000,
+        3_000,
+        3_000,
+        500,
+    ]
+    assert [len(c) for c in _chunks(range(7), 2)] == [2, 2, 2, 1]
+    assert [x for c in _chunks(range(12_500), 3_000) for x in c] == list(range(12_500))
+    assert list(_chunks([], 5)) == []

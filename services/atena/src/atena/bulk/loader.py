@@ -21,7 +21,7 @@ This module runs the pipeline; each step has its own: the hand-over from the par
 """
 
 import asyncio
-import multiprocessing
+import gc
 import sys
 import threading
 import time
@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 import asyncpg
 
 from atena import events
-from atena.bulk.handover import read_valid_chunks, receive_chunk
+from atena.bulk.handover import receive_chunk, start_parser
 from atena.bulk.indexes import drop_secondary_indexes, restore_indexes
 from atena.bulk.numbering import prepare, resolve
 from atena.bulk.parse import Record
@@ -45,10 +45,7 @@ from mch_common.mynumber import MyNumberVault
 
 
 class Loader:
-    """`connections`: the first also prepares and finishes the load; chunks go to all.
-
-    The file is read in a spawned process, which imports the caller's main module again: a
-    script that loads must start under `if __name__ == "__main__":` (atena.cli does)."""
+    """`connections`: the first also prepares and finishes the load; chunks go to all."""
 
     def __init__(
         self,
@@ -132,16 +129,7 @@ class Loader:
         self.report.encoding = encoding
         # Reading and validating the file (a third of the loader's CPU) runs in a process of its
         # own, a chunk or two ahead: in a thread it would hold the GIL the event loop needs.
-        context = multiprocessing.get_context("spawn")
-        receiver, sender = context.Pipe(duplex=False)
-        parser = context.Process(
-            target=read_valid_chunks,
-            args=(path, encoding, chunk_size, self.tenant, self.today, sender),
-            name="atena-load-parser",
-            daemon=True,
-        )
-        parser.start()
-        sender.close()
+        parser, receiver = start_parser(path, encoding, chunk_size, self.tenant, self.today)
         ready: asyncio.Queue[list[Record] | None] = asyncio.Queue(1)
         writer = ChunkWriter(
             tenant=self.tenant,
@@ -175,6 +163,11 @@ class Loader:
         # event loop needs it to read a reply from PostgreSQL.
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)
+        # The chunks in flight are hundreds of thousands of objects, all freed by their
+        # reference counts: the collector's passes over them found a few hundred in cycles
+        # per 300,000 lines and cost a sixth of the loader's CPU (docs/benchmarks.md).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(parse())
@@ -184,9 +177,11 @@ class Loader:
             raise group.exceptions[0] from None  # the first failure, as a caller expects
         finally:
             sys.setswitchinterval(switch_interval)
-            if parser.is_alive():
+            if collecting:
+                gc.enable()
+            if parser.poll() is None:
                 parser.kill()
-            parser.join()
+            parser.wait()
             receiver.close()
 
     def _receive(self, receiver: Connection) -> list[Record] | None:
