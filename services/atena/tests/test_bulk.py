@@ -392,6 +392,25 @@ async def test_chunks_on_two_connections_share_households_and_keep_one_copy_of_e
         assert await count(committed_sessions, f"SELECT count(*) FROM {table}") == 60, table
     events = await outbox(committed_sessions)
     assert len(events) == len({e["subject"] for e in events}) == 60
+    # The load ends with fresh statistics, none on the history's documents (migration 0008).
+    async with committed_sessions() as session:
+        analyzed = set(
+            (
+                await session.execute(
+                    text(
+                        "SELECT tablename || '.' || attname FROM pg_stats"
+                        " WHERE tablename IN ('person_version', 'person_change')"
+                    )
+                )
+            ).scalars()
+        )
+    assert {"person_version.person_no", "person_change.change_type"} <= analyzed
+    assert not analyzed & {
+        "person_version.snapshot",
+        "person_change.before",
+        "person_change.after",
+        "person_change.detail",
+    }
 
 
 async def test_interrupted_initial_load_restores_indexes_and_a_rerun_completes_it(
