@@ -215,3 +215,29 @@ def test_the_fast_look_at_ascii_text_finds_what_the_full_scan_finds() -> None:
         assert (redact_my_numbers(text) != text) is expected
         found += expected
     assert 100 < found < 1900  # both answers were met often
+
+
+def test_the_first_look_at_utf8_bytes_misses_no_my_number_in_ascii_or_full_width() -> None:
+    import re
+
+    from mch_common.mynumber import contains_my_number, may_hold_my_number
+
+    # Batches of events are looked at as UTF-8 bytes first (mch_common.events.batch): every
+    # text that holds a My Number in ASCII digits, full-width digits or both must be passed on
+    # to contains_my_number; text with no 12 digits in a row mostly is not.
+    rng = random.Random(19)
+    widen = str.maketrans("0123456789", "０１２３４５６７８９")
+    number = generate_my_number(rng)
+    pieces = ["0123456789", "０１２３４５６７８９", "かな", "（株）", "－", " ", '":', "ＡＢ"]
+    pieces += [number, number.translate(widen), number[:6] + number[6:].translate(widen)]
+    held = passed_on = 0
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces)[: rng.randrange(1, 13)] for _ in range(rng.randrange(40)))
+        looked_at = may_hold_my_number(text.encode())
+        if contains_my_number(text):
+            held += 1
+            assert looked_at, text
+        passed_on += looked_at
+        # A no is certain: no 12 digits in a row.
+        assert looked_at or re.search(r"\d{12}", text) is None, text
+    assert 100 < held < passed_on < 1900

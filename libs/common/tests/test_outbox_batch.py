@@ -147,6 +147,31 @@ async def test_a_batch_with_a_my_number_in_any_payload_is_refused_whole(
         assert await read_outbox(s) == []
 
 
+def test_a_my_number_typed_in_full_width_in_a_batch_payload_is_refused() -> None:
+    """The guard's first look finds runs of ASCII digits, of full-width digits and of both."""
+    number = generate_my_number()
+    full_width = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    for written in (full_width, number[:5] + full_width[5:]):
+        with pytest.raises(MyNumberInEventError):
+            batch_row(
+                source=SOURCE,
+                type="t",
+                tenant="401005",
+                items=[("a", json.dumps({"note": f"番号{written}です"}, ensure_ascii=False))],
+            )
+    # Full-width text that holds no My Number passes: digits that fail the check digit, and
+    # full-width brackets, dashes and letters around other text.
+    wrong = full_width[:11] + "０１２３４５６７８９"[(int(number[11]) + 1) % 10]
+    fine = ["（株）北九州　１－２－３", f"番号{wrong}", "ＡＢＣ" * 20]
+    row = batch_row(
+        source=SOURCE,
+        type="t",
+        tenant="401005",
+        items=[(str(n), json.dumps({"note": t}, ensure_ascii=False)) for n, t in enumerate(fine)],
+    )
+    assert row.count == 3
+
+
 def test_payloads_made_as_the_batch_takes_them_give_the_same_events() -> None:
     subjects = [f"n-{n}" for n in range(2500)]  # three slices of the compressor
     made: list[int] = []

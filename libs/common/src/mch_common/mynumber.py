@@ -76,6 +76,24 @@ def _has_digit_run(text: str) -> bool:
     return _DIGIT_RUN.search(text) is not None
 
 
+# Full-width digits (U+FF10-FF19, what an IME types) are EF BC 90-99 in UTF-8: with the two
+# lead bytes taken out, each is one byte of 0x90-0x99, marked as a digit too. (Elsewhere those
+# bytes continue other characters; a run of them is then only looked at more closely.)
+_UTF8_DIGIT_MARKS = bytes(
+    49 if 48 <= code <= 57 or 0x90 <= code <= 0x99 else 48 for code in range(256)
+)
+_FULL_WIDTH_LEAD = b"\xef\xbc"
+
+
+def may_hold_my_number(data: bytes) -> bool:
+    """Whether UTF-8 `data` holds 12 digits in a row, ASCII, full width or both: False is
+    certain, True is for contains_my_number to decide. Megabytes of a bulk load's events are
+    looked at so, two or three passes in C, where the regular expression takes a second."""
+    if _FULL_WIDTH_LEAD in data:
+        return _TWELVE_MARKS in data.replace(_FULL_WIDTH_LEAD, b"").translate(_UTF8_DIGIT_MARKS)
+    return _TWELVE_MARKS in data.translate(_DIGIT_MARKS)
+
+
 def _run_holds_my_number(run: str) -> bool:
     if not run.isascii():  # full-width or another script's digits, read as digits
         run = "".join(str(unicodedata.decimal(digit)) for digit in run)
