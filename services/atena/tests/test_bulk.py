@@ -596,3 +596,58 @@ async def test_the_parsing_process_sends_growing_chunks_and_the_load_collects_no
     assert (report.inserted, report.rejected) == (3_499, 1)
     assert enabled == [False, False, False]
     assert gc.isenabled()
+
+
+async def test_the_next_chunk_is_received_only_once_the_last_one_was_taken(
+    tmp_path: Path,
+    load_settings: Settings,
+    committed_sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One chunk's records wait for a connection, never two (the load's peak memory): while
+    the connections are busy the parsing process reads ahead into the pipe instead."""
+    import asyncio
+
+    from atena.bulk import loader as loader_module
+    from atena.bulk.loader import Loader
+    from mch_common.dates import today_tokyo
+
+    rows, _ = many_rows(40, households=8)
+    path = tmp_path / "extract.csv"
+    write_csv(path, rows)
+    received = taken = 0
+    waiting_at_receive: list[int] = []
+    from atena.bulk.numbering import resolve
+
+    receive = Loader._receive
+
+    def counting_receive(self: Loader, receiver: Any) -> Any:
+        nonlocal received
+        waiting_at_receive.append(received - taken)
+        chunk = receive(self, receiver)
+        received += bool(chunk)
+        return chunk
+
+    async def slow_resolve(conn: asyncpg.Connection, chunk: Any, **kwargs: Any) -> Any:
+        nonlocal taken
+        taken += 1
+        await asyncio.sleep(0.05)  # a busy connection: the parsing side could run ahead
+        return await resolve(conn, chunk, **kwargs)
+
+    monkeypatch.setattr(Loader, "_receive", counting_receive)
+    monkeypatch.setattr(loader_module, "resolve", slow_resolve)
+    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
+    try:
+        report = await Loader(
+            [conn],
+            tenant=load_settings.tenant,
+            vault=load_settings.vault,
+            actor="test",
+            today=today_tokyo(),
+        ).load(str(path), chunk_size=5)
+    finally:
+        await conn.close()
+    assert report.inserted == 40
+    assert received == taken == 8
+    assert len(waiting_at_receive) == 10  # 8 chunks, the lines rejected after them, the end
+    assert max(waiting_at_receive) == 0

@@ -145,11 +145,16 @@ class Loader:
             while (chunk := await asyncio.to_thread(self._receive, receiver)) is not None:
                 if chunk:
                     await ready.put(chunk)
+                    # The next chunk's records are made once this one is taken: one chunk
+                    # waits for a connection, not two (peak memory), still long before one
+                    # is free. The parsing process meanwhile reads ahead into the pipe.
+                    await ready.join()
             for _ in self.connections:
                 await ready.put(None)
 
         async def load(conn: asyncpg.Connection) -> None:
             while (chunk := await ready.get()) is not None:
+                ready.task_done()
                 chunk = await resolve(conn, chunk, initial=self._initial, reject=self._reject)
                 prepared = await asyncio.to_thread(prepare, chunk, self.vault)
                 async with conn.transaction():
