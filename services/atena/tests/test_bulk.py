@@ -1,10 +1,12 @@
 """Bulk load (per-line errors, idempotent re-run, Shift_JIS) and batch export."""
 
+import contextlib
 import csv
 import io
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atena import cli
 from atena.bulk.export import export_csv
+from atena.bulk.loader import Loader
 from atena.bulk.parse import HEADER
 from atena.config import Settings
 from atena.testing import Headers
+from mch_common.dates import today_tokyo
 from mch_common.db import asyncpg_dsn
 from mch_common.events import CloudEvent, read_outbox
 from mch_common.mynumber import generate_my_number
@@ -65,6 +69,26 @@ async def count(sessions: async_sessionmaker[AsyncSession], sql: str) -> int:
 async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[dict[str, Any]]:
     async with sessions() as session:
         return await read_outbox(session)
+
+
+@contextlib.asynccontextmanager
+async def one_connection_loader(
+    settings: Settings, **options: Any
+) -> AsyncIterator[tuple[Loader, asyncpg.Connection]]:
+    """A Loader on a connection of its own, closed after."""
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        loader = Loader(
+            [conn],
+            tenant=settings.tenant,
+            vault=settings.vault,
+            actor="test",
+            today=today_tokyo(),
+            **options,
+        )
+        yield loader, conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -498,27 +522,13 @@ async def test_a_load_with_events_commits_its_chunks_durably(
 ) -> None:
     """An asynchronous commit is visible before it is durable: the relay could publish a chunk
     that a crash of the database then takes back. Without events a re-run repairs it."""
-    from atena.bulk.loader import Loader
-    from mch_common.dates import today_tokyo
-
     rows, _ = many_rows(3, households=1)
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
-    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
-    try:
-        loader = Loader(
-            [conn],
-            tenant=load_settings.tenant,
-            vault=load_settings.vault,
-            actor="test",
-            today=today_tokyo(),
-            emit_events=emit_events,
-        )
+    async with one_connection_loader(load_settings, emit_events=emit_events) as (loader, conn):
         report = await loader.load(str(path))
         assert (report.lines, report.rejected) == (3, 0)
         assert await conn.fetchval("SHOW synchronous_commit") == commit
-    finally:
-        await conn.close()
 
 
 async def test_a_file_the_parsing_process_cannot_read_fails_with_its_reason(
@@ -554,8 +564,6 @@ async def test_the_parsing_process_sends_growing_chunks_and_the_load_collects_no
     import gc
 
     from atena.bulk.handover import receive_chunk, start_parser
-    from atena.bulk.loader import Loader
-    from mch_common.dates import today_tokyo
 
     rows, _ = many_rows(3_500, households=900)
     rows[2_000]["birth_date"] = "not a date"
@@ -579,20 +587,10 @@ async def test_the_parsing_process_sends_growing_chunks_and_the_load_collects_no
     ]
 
     enabled: list[bool] = []
-    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
-    try:
-        loader = Loader(
-            [conn],
-            tenant=load_settings.tenant,
-            vault=load_settings.vault,
-            actor="test",
-            today=today_tokyo(),
-        )
+    async with one_connection_loader(load_settings) as (loader, _):
         report = await loader.load(
             str(path), chunk_size=2_000, progress=lambda _: enabled.append(gc.isenabled())
         )
-    finally:
-        await conn.close()
     assert (report.inserted, report.rejected) == (3_499, 1)
     assert enabled == [False, False, False]
     assert gc.isenabled()
@@ -609,16 +607,13 @@ async def test_the_next_chunk_is_received_only_once_the_last_one_was_taken(
     import asyncio
 
     from atena.bulk import loader as loader_module
-    from atena.bulk.loader import Loader
-    from mch_common.dates import today_tokyo
+    from atena.bulk.numbering import resolve
 
     rows, _ = many_rows(40, households=8)
     path = tmp_path / "extract.csv"
     write_csv(path, rows)
     received = taken = 0
     waiting_at_receive: list[int] = []
-    from atena.bulk.numbering import resolve
-
     receive = Loader._receive
 
     def counting_receive(self: Loader, receiver: Any) -> Any:
@@ -636,17 +631,8 @@ async def test_the_next_chunk_is_received_only_once_the_last_one_was_taken(
 
     monkeypatch.setattr(Loader, "_receive", counting_receive)
     monkeypatch.setattr(loader_module, "resolve", slow_resolve)
-    conn = await asyncpg.connect(asyncpg_dsn(load_settings.database_url))
-    try:
-        report = await Loader(
-            [conn],
-            tenant=load_settings.tenant,
-            vault=load_settings.vault,
-            actor="test",
-            today=today_tokyo(),
-        ).load(str(path), chunk_size=5)
-    finally:
-        await conn.close()
+    async with one_connection_loader(load_settings) as (loader, _):
+        report = await loader.load(str(path), chunk_size=5)
     assert report.inserted == 40
     assert received == taken == 8
     assert len(waiting_at_receive) == 10  # 8 chunks, the lines rejected after them, the end

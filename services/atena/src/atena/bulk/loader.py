@@ -170,7 +170,7 @@ class Loader:
         sys.setswitchinterval(0.0005)
         # The chunks in flight are hundreds of thousands of objects, all freed by their
         # reference counts: the collector's passes over them found a few hundred in cycles
-        # per 300,000 lines and cost a sixth of the loader's CPU (docs/benchmarks.md).
+        # per 300,000 lines and took a fifth of the loader's CPU (docs/benchmarks.md).
         collecting = gc.isenabled()
         gc.disable()
         try:
