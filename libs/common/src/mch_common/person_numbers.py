@@ -26,11 +26,23 @@ def luhn_check_digit(payload: str) -> int:
     return -total % 10
 
 
+# A 9-digit serial's Luhn sum, three digits at a time (numbers are issued a million at a time
+# in a bulk load): the rightmost digit is doubled, so in the lowest and the highest group of
+# three the outer digits are, in the middle group the middle one.
+_DOUBLED_DIGIT = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_OUTER_DOUBLED = [
+    _DOUBLED_DIGIT[n // 100] + n // 10 % 10 + _DOUBLED_DIGIT[n % 10] for n in range(1000)
+]
+_MIDDLE_DOUBLED = [n // 100 + _DOUBLED_DIGIT[n // 10 % 10] + n % 10 for n in range(1000)]
+
+
 def person_no_from_serial(serial: int) -> str:
-    base = f"{serial:09d}"
-    if len(base) != 9:
+    if not 0 <= serial < 1_000_000_000:
         raise ValueError("the person number serial is exhausted")
-    return base + str(luhn_check_digit(base))
+    high, rest = divmod(serial, 1_000_000)
+    middle, low = divmod(rest, 1000)
+    total = _OUTER_DOUBLED[high] + _MIDDLE_DOUBLED[middle] + _OUTER_DOUBLED[low]
+    return f"{serial:09d}{-total % 10}"
 
 
 def is_valid_person_no(value: str) -> bool:
