@@ -176,10 +176,10 @@ def test_payloads_made_as_the_batch_takes_them_give_the_same_events() -> None:
     subjects = [f"n-{n}" for n in range(2500)]  # three slices of the compressor
     made: list[int] = []
 
-    def payloads() -> Iterator[str]:
+    def payloads() -> Iterator[bytes]:
         for n in range(2500):
             made.append(n)
-            yield json.dumps({"note": n})
+            yield json.dumps({"note": n}).encode()
 
     row = batch_row_of(
         source=SOURCE, type="t", tenant="401005", subjects=subjects, payloads=payloads()
@@ -200,7 +200,7 @@ def test_payloads_made_as_the_batch_takes_them_give_the_same_events() -> None:
     assert events(row) == events(listed) == [(f"n-{n}", {"note": n}) for n in range(2500)]
     with pytest.raises(ValueError, match="one payload per subject"):
         batch_row_of(
-            source=SOURCE, type="t", tenant="401005", subjects=subjects, payloads=iter(["{}"])
+            source=SOURCE, type="t", tenant="401005", subjects=subjects, payloads=iter([b"{}"])
         )
     with pytest.raises(MyNumberInEventError):
         batch_row_of(
@@ -208,7 +208,7 @@ def test_payloads_made_as_the_batch_takes_them_give_the_same_events() -> None:
             type="t",
             tenant="401005",
             subjects=["a", "b"],
-            payloads=iter(["{}", json.dumps({"n": generate_my_number()})]),
+            payloads=iter([b"{}", json.dumps({"n": generate_my_number()}).encode()]),
         )
 
 

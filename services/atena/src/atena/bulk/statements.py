@@ -168,8 +168,11 @@ WITH s AS MATERIALIZED (
 """
 # Three arrays in one row, not a row per person: far less for the loader's event loop to
 # unpack (a tenth of its time went to the rows). One aggregation keeps them in step.
+# The `after` texts come as UTF-8 bytes (bytea), which the loader writes into the payloads
+# as they are (writing.registered_payload).
 REGISTER_EVENTS = _REGISTER.format(
-    result="SELECT array_agg(person_no), array_agg(eff), array_agg(after::text) FROM n"
+    result="SELECT array_agg(person_no), array_agg(eff),"
+    " array_agg(convert_to(after::text, 'UTF8')) FROM n"
 )
 REGISTER_ONLY = _REGISTER.format(result="SELECT count(*) FROM changes")
 HOUSEHOLDS_KNOWN = (
