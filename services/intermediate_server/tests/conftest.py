@@ -178,11 +178,19 @@ async def committed_client(
         app.state.hub = None
 
 
+# Numbers register_person gave out: the committed database keeps every test's people, and two
+# tests drawing the same number of 100,000 saw each other's records (a CI run on 2026-12-06).
+_REGISTERED: set[str] = set()
+
+
 async def register_person(
     client: httpx.AsyncClient, headers: Headers, tenant: str, *, my_number: str
 ) -> str:
-    """A person with a 符号 in `tenant` (as atena registers them); answers the person number."""
-    number = f"{tenant[:4]}{secrets.randbelow(10**5):05d}1"
+    """A person with a 符号 in `tenant` (as atena registers them); answers the person number,
+    new in this test session."""
+    while (number := f"{tenant[:4]}{secrets.randbelow(10**5):05d}1") in _REGISTERED:
+        pass
+    _REGISTERED.add(number)
     answer = await client.post(
         "/codes",
         json={"people": [{"person_no": number, "my_number": my_number}]},
