@@ -83,7 +83,7 @@ def batch_row_of(
 ) -> BatchRow:
     """`batch_row` with the subjects apart and the payloads, as UTF-8 JSON lines, in the same
     order, one each. A bulk writer that has them from PostgreSQL as bytes never decodes and
-    encodes them (a third of building a registration's batch). They are taken a slice at a
+    encodes them (two fifths of building a registration's batch). They are taken a slice at a
     time: a writer that makes them as it goes (a generator) never holds them all at once."""
     if not subjects:
         raise ValueError("a batch row stands for at least one event")

@@ -51,7 +51,7 @@ def registered_payload(person_no: str, effective_date: date, after: bytes) -> by
     the JSON object PostgreSQL wrote for the change row (the snapshot without `version`), as
     it sent it: `person`, the snapshot, is that object with version 1. The person number is
     ten digits. Bytes from end to end: decoding the text and encoding the payload again took
-    half of building the chunk's batch row."""
+    two fifths of building the chunk's batch row (8.5 -> 4.9 µs a payload)."""
     if not after.endswith(b"}"):
         raise ValueError("a registration's after is a JSON object")
     return b"".join(
