@@ -72,7 +72,7 @@ def _has_digit_run(text: str) -> bool:
     if len(text) < MY_NUMBER_LENGTH:
         return False
     if text.isascii():
-        return _TWELVE_MARKS in text.encode().translate(_DIGIT_MARKS)
+        return may_hold_my_number(text.encode())
     return _DIGIT_RUN.search(text) is not None
 
 
@@ -87,8 +87,9 @@ _FULL_WIDTH_LEAD = b"\xef\xbc"
 
 def may_hold_my_number(data: bytes) -> bool:
     """Whether UTF-8 `data` holds 12 digits in a row, ASCII, full width or both: False is
-    certain, True is for contains_my_number to decide. A bulk load's events are looked at so:
-    two or three passes in C, where the regular expression took about a second per 25 MB."""
+    certain for those (other scripts' digits are not looked for here), True is for
+    contains_my_number to decide. A bulk load's events are looked at so: two or three passes
+    in C, where the regular expression took about a second per 25 MB."""
     if _FULL_WIDTH_LEAD in data:
         return _TWELVE_MARKS in data.replace(_FULL_WIDTH_LEAD, b"").translate(_UTF8_DIGIT_MARKS)
     return _TWELVE_MARKS in data.translate(_DIGIT_MARKS)
