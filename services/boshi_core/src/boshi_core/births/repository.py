@@ -41,6 +41,17 @@ async def unlinked_child_for_update(
     return (await session.execute(stmt)).scalars().first()
 
 
+async def lock_pregnancies_of(session: AsyncSession, mother_person_no: str) -> None:
+    """Lock the mother's pregnancies (in id order) until the transaction ends."""
+    stmt = (
+        select(Pregnancy.id)
+        .where(Pregnancy.person_no == mother_person_no)
+        .order_by(Pregnancy.id)
+        .with_for_update()
+    )
+    await session.execute(stmt)
+
+
 async def latest_pregnancy_id(session: AsyncSession, mother_person_no: str) -> UUID | None:
     stmt = (
         select(Pregnancy.id)

@@ -175,6 +175,10 @@ async def link_born(session: AsyncSession, snapshot: dict[str, Any], tenant: str
     person_no = snapshot["person_no"]
     if not mother_no or not snapshot.get("birth_date"):
         return
+    # A birth recorded by staff (record_outcome) locks the pregnancy before it writes the
+    # child; taking the mother's pregnancies first too, the two wait for each other there,
+    # never on each other's new child row (a deadlock that answered the outcome with a 500).
+    await repository.lock_pregnancies_of(session, mother_no)
     if await repository.is_linked(session, person_no):
         return  # already linked (a replay, or staff gave the person number at the outcome)
     birth_date = date.fromisoformat(snapshot["birth_date"])
