@@ -91,7 +91,8 @@ async def pull_online_notifications(
                 reason = exc.detail if isinstance(exc, DomainError) else "the form does not fit"
                 report.held[receipt_no] = reason
                 log.warning(
-                    "online notification held", extra={"fields": {"receipt_no": receipt_no}}
+                    "online notification held",
+                    extra={"fields": {"receipt_no": receipt_no, "reason": reason}},
                 )
                 continue
             await eapp.confirm(receipt_no)
