@@ -3,9 +3,11 @@ the applicant and tells boshi_core (its own database, its consumer on JetStream)
 accepts the signed notification, resolving the person through atena's scoped My Number lookup
 with its own service token; boshi_core pulls the export and opens the pregnancy through the
 window path's function, exactly once: also when it was down at acceptance, when it pulls twice,
-and when it crashed between opening and confirming."""
+when it crashed between opening and confirming, and when the person had not reached it yet (the
+notification held, left in the export, and opened by a later pull)."""
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ class Services:
     eapp: httpx.AsyncClient
     atena: httpx.AsyncClient
     boshi: FastAPI  # started by the test (it may be "down" at first)
+    boshi_settings: BoshiSettings
     keys: TestKeySet
 
     def staff(self, *scopes: str, **claims: Any) -> dict[str, str]:
@@ -138,8 +141,14 @@ async def services(
                 transport=httpx.ASGITransport(app=eapp_app), base_url="http://eapp"
             ) as eapp,
         ):
-            boshi = create_boshi(BoshiSettings(**common, database_url=boshi_db))
-            yield Services(eapp=eapp, atena=atena_http, boshi=boshi, keys=jwt_keys)
+            boshi_settings = BoshiSettings(**common, database_url=boshi_db)
+            yield Services(
+                eapp=eapp,
+                atena=atena_http,
+                boshi=create_boshi(boshi_settings),
+                boshi_settings=boshi_settings,
+                keys=jwt_keys,
+            )
 
 
 def applicant_card(jpki: Authority) -> Applicant:
@@ -197,6 +206,53 @@ async def test_an_accepted_notification_opens_one_pregnancy_though_boshi_was_dow
     assert pregnancy.id_document_type == "jpki_signature"
     assert pregnancy.weeks_at_notification == 9
     assert pregnancy.name == "北九 花子"
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_a_notification_whose_person_has_not_arrived_is_held_then_opened(
+    services: Services, jpki: Authority
+) -> None:
+    applicant = applicant_card(jpki)
+    person_no = await services.register(applicant)
+    accepted = await services.submit_and_accept(applicant)
+    export = services.export_client()
+    # boshi_core without its consumer: atena's registration has not reached it.
+    behind = create_boshi(services.boshi_settings, with_consumers=False)
+    kept = _Kept()
+    async with behind.router.lifespan_context(behind):
+        logging.getLogger("boshi_core.online").addHandler(kept)  # after the app set logging up
+        try:
+            held = await pull_online_notifications(behind.state.sessions, export, tenant=TENANT)
+        finally:
+            logging.getLogger("boshi_core.online").removeHandler(kept)
+    still_waiting = await export.accepted()
+    async with services.boshi.router.lifespan_context(services.boshi):
+        await _person_reached_boshi(services.boshi, person_no)
+        opened = await pull_online_notifications(
+            services.boshi.state.sessions, export, tenant=TENANT
+        )
+        [pregnancy] = await _pregnancies(services.boshi, accepted["receipt_no"])
+    await export.client.aclose()
+
+    receipt_no = accepted["receipt_no"]
+    assert (held.opened, held.already_open) == ([], [])
+    assert "not registered in atena" in held.held[receipt_no]
+    assert [item["receipt_no"] for item in still_waiting] == [receipt_no]  # not confirmed
+    [line] = kept.records
+    fields = getattr(line, "fields", None)
+    assert line.getMessage() == "online notification held"
+    assert fields == {"receipt_no": receipt_no, "reason": held.held[receipt_no]}
+    assert applicant.my_number not in f"{line.getMessage()} {fields}"
+    assert opened.opened == [receipt_no], opened.held
+    assert pregnancy.person_no == person_no
 
 
 async def test_pulled_again_after_a_crash_before_confirming_still_opens_one(
