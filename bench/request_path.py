@@ -15,10 +15,16 @@ asyncpg in the same run.
   five round trips, no BEGIN, no COMMIT).
 
 The ceiling sends the same statements in the same transactions through an asyncpg pool from
-this process. Each phase reports throughput, the CPU time per request of the processes doing
-it (the replicas for the service, this process for asyncpg; read from /proc) and of
-PostgreSQL's backends serving it, and the ratios: throughput service/raw, and CPU per request
-raw/service (1.0 would be a path that costs nothing around its statements).
+this process, in a database of its own. The two take turns: BENCH_ROUNDS rounds (4), each a
+slice of the service's writes and the same of the raw path's back to back, then the reads
+likewise, the first of the two alternating by round, each slice begun once the replicas'
+relay and sealer have caught up. The figures add the slices up; `round_ratios` gives each
+round's ratio. A machine whose speed drifts within minutes moves both sides of a round alike,
+where one phase of each a minute apart moved the ratio by a quarter. Each phase reports
+throughput, the CPU time per request of the processes doing it (the replicas for the
+service, this process for asyncpg; read from /proc) and of PostgreSQL's backends serving it,
+and the ratios: throughput service/raw, and CPU per request raw/service (1.0 would be a path
+that costs nothing around its statements).
 
 A third pair of figures, `request_path_{write,read}_inprocess_cpu`, drives the same app as ASGI
 in the bench's own process (no uvicorn, no HTTP, no other process on the clock) against the
@@ -37,6 +43,7 @@ Creates and drops its own database and JetStream namespace. Prints one JSON line
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -45,7 +52,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -77,8 +84,10 @@ from mch_testing.servers import LOCAL_NATS, LOCAL_POSTGRES
 
 WORKERS = replica_count()
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
-WRITES = int(os.environ.get("BENCH_WRITES", "2000"))
-READS = int(os.environ.get("BENCH_READS", "4000"))
+WRITES = int(os.environ.get("BENCH_WRITES", "4000"))
+READS = int(os.environ.get("BENCH_READS", "8000"))
+# The service and the raw path take turns in this many rounds (`interleaved`).
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
 # Every connection the measured callers hold is opened and has its statements prepared before
 # the clock starts, as the ceiling's pool is (8 per replica left 24 of 32 backends to be
 # started inside the measured run: 150 µs of PostgreSQL's CPU per write over 1,000 writes).
@@ -160,7 +169,7 @@ async def measure(
 def profiled(replicas: list[Replica], label: str) -> Iterator[None]:
     """py-spy on every replica while the block runs (BENCH_PROFILE), else nothing."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not PROFILE:
+    if not PROFILE or not replicas:
         yield
         return
     folder = Path(PROFILE)
@@ -195,13 +204,41 @@ def profiled(replicas: list[Replica], label: str) -> Iterator[None]:
             recorder.wait(timeout=60)
 
 
-async def service_run(
+@dataclass
+class Side:
+    """One way of serving the requests (the replicas over HTTP, or raw asyncpg): `write(i)`
+    sends the i-th notification, `read(i)` a profile read; `pids` are the processes whose CPU
+    it spends (None: this one)."""
+
+    write: Callable[[int], Awaitable[None]]
+    read: Callable[[int], Awaitable[None]]
+    pids: list[int] | None
+    backends: BackendClock  # the PostgreSQL backends of its database
+
+
+async def settled(admin: asyncpg.Connection) -> None:
+    """Wait until the replicas' relay has published every event and their sealer chained
+    every access record: what a slice left behind is not done on the next slice's clock."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        left = await admin.fetchval(
+            "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL)"
+            " + (SELECT count(*) FROM audit_log WHERE hash IS NULL)"
+        )
+        if not left:
+            return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"the replicas left {left} events or access records for over 60 s")
+
+
+@contextlib.asynccontextmanager
+async def service_side(
     replicas: list[Replica],
     keys: TestKeySet,
     people: list[str],
     warm: list[str],
     backends: BackendClock,
-) -> tuple[Phase, Phase]:
+) -> AsyncIterator[Side]:
     token = keys.mint(sub="bench-staff", scopes=SCOPES, roles=("mch_staff",))
     for replica in replicas:
         await wait_ready(replica.url)
@@ -220,21 +257,19 @@ async def service_run(
         if answer.status != 200:
             raise RuntimeError(f"profile refused: {answer.status} {answer.text}")
 
-    pids = [replica.pid for replica in replicas]
     try:
         # Warm-up: every replica fetches the JWKS, fills its pool, prepares its statements.
         await run_pool(len(warm), write, concurrency=CONCURRENCY)
         await run_pool(len(warm), lambda i: read(i + 1), concurrency=CONCURRENCY)
-        with profiled(replicas, "write"):
-            writes = await measure(
-                len(people), lambda i: write(i + len(warm)), pids=pids, backends=backends
-            )
-        with profiled(replicas, "read"):
-            reads = await measure(READS, read, pids=pids, backends=backends)
+        yield Side(
+            write=lambda i: write(i + len(warm)),
+            read=read,
+            pids=[r.pid for r in replicas],
+            backends=backends,
+        )
     finally:
         for client in clients:
             await client.close()
-    return writes, reads
 
 
 # The statements the routes send (SQLAlchemy's text, here in asyncpg's numbered form).
@@ -363,9 +398,10 @@ async def raw_read(conn: asyncpg.Connection, person_no: str) -> None:
     await conn.execute(_RECORDS, *_record("person.view", person_no, {}))
 
 
-async def raw_run(
+@contextlib.asynccontextmanager
+async def raw_side(
     dsn: str, people: list[str], warm: list[str], backends: BackendClock
-) -> tuple[Phase, Phase]:
+) -> AsyncIterator[Side]:
     pool = await ceiling_pool(dsn, CONCURRENCY)
 
     async def write(person_no: str) -> None:
@@ -378,13 +414,49 @@ async def raw_run(
 
     try:
         await run_pool(len(warm), lambda i: write(warm[i]), concurrency=CONCURRENCY)
-        writes = await measure(
-            len(people), lambda i: write(people[i]), pids=None, backends=backends
-        )
-        reads = await measure(READS, read, pids=None, backends=backends)
+        yield Side(write=lambda i: write(people[i]), read=read, pids=None, backends=backends)
     finally:
         await pool.close()
-    return writes, reads
+
+
+async def interleaved(
+    service: Side, raw: Side, replicas: list[Replica], admin: asyncpg.Connection
+) -> dict[str, tuple[list[Phase], list[Phase]]]:
+    """ROUNDS rounds of writes then reads, each a slice of the service's and the same of the
+    raw path's, back to back (the first of the two alternating by round): on a machine whose
+    speed drifts within minutes, each ratio compares two slices run under the same drift."""
+    done: dict[str, tuple[list[Phase], list[Phase]]] = {"write": ([], []), "read": ([], [])}
+    sizes = {"write": WRITES // ROUNDS, "read": READS // ROUNDS}
+    for number in range(ROUNDS):
+        for path, size in sizes.items():
+            offset = number * size
+            order = [(0, service), (1, raw)] if number % 2 == 0 else [(1, raw), (0, service)]
+            for index, side in order:
+                work = side.write if path == "write" else side.read
+                await settled(admin)
+                with profiled(replicas if side is service else [], f"{path}{number}"):
+                    phase = await measure(
+                        size,
+                        functools.partial(_shifted, work, offset),
+                        pids=side.pids,
+                        backends=side.backends,
+                    )
+                done[path][index].append(phase)
+    return done
+
+
+def _shifted(work: Callable[[int], Awaitable[None]], offset: int, i: int) -> Awaitable[None]:
+    return work(i + offset)
+
+
+def pooled(phases: list[Phase]) -> Phase:
+    """The rounds' slices as one phase: their requests, seconds and CPU added up."""
+    return Phase(
+        sum(p.requests for p in phases),
+        sum(p.seconds for p in phases),
+        sum(p.cpu for p in phases),
+        sum(p.db_cpu for p in phases),
+    )
 
 
 async def asgi_call(
@@ -503,9 +575,14 @@ def cpu_line(
 
 
 def figures(
-    path: str, service: Phase, app: Phase, raw: Phase, load: tuple[float, float]
+    path: str,
+    service_rounds: list[Phase],
+    raw_rounds: list[Phase],
+    app: Phase,
+    load: tuple[float, float],
 ) -> list[str]:
     unit = "writes/s" if path == "write" else "reads/s"
+    service, raw = pooled(service_rounds), pooled(raw_rounds)
     common: dict[str, Any] = {
         "concurrency": CONCURRENCY,
         "requests": service.requests,
@@ -520,6 +597,9 @@ def figures(
             target=TARGET_RATIO[path],
             ceiling=raw.rate,
             target_is="ratio",
+            round_ratios=[
+                round(s.rate / r.rate, 3) for s, r in zip(service_rounds, raw_rounds, strict=True)
+            ],
             **replicas,
         ),
         cpu_line(
@@ -545,19 +625,25 @@ async def main() -> None:
     server = os.environ.get("DATABASE_URL") or LOCAL_POSTGRES
     nats_url = os.environ.get("NATS_URL") or LOCAL_NATS
     name = f"bench_reqpath_{os.getpid()}"
+    # The raw path writes in a database of its own: the replicas' sealer would otherwise
+    # chain its access records on the replicas' CPU while the raw path is timed.
+    raw_name = f"{name}_raw"
     namespace = f"benchrp{os.getpid()}"
     await create_database(server, name)
-    url = with_database(server, name)
+    await create_database(server, raw_name)
+    url, raw_url = with_database(server, name), with_database(server, raw_name)
     admin = await asyncpg.connect(asyncpg_dsn(url))
-    backends = BackendClock(admin, name)
+    raw_admin = await asyncpg.connect(asyncpg_dsn(raw_url))
+    backends, raw_backends = BackendClock(admin, name), BackendClock(raw_admin, raw_name)
     keys = TestKeySet()
     load_start = os.getloadavg()[0]
     try:
         await upgrade_async(MIGRATIONS, url)
+        await upgrade_async(MIGRATIONS, raw_url)
         warm = await seed_people(asyncpg_dsn(url), "5", WARMUP)
         service_people = await seed_people(asyncpg_dsn(url), "6", WRITES)
-        raw_warm = await seed_people(asyncpg_dsn(url), "7", WARMUP)
-        raw_people = await seed_people(asyncpg_dsn(url), "8", WRITES)
+        raw_warm = await seed_people(asyncpg_dsn(raw_url), "7", WARMUP)
+        raw_people = await seed_people(asyncpg_dsn(raw_url), "8", WRITES)
         app_warm = await seed_people(asyncpg_dsn(url), "3", WARMUP)
         app_people = await seed_people(asyncpg_dsn(url), "4", WRITES)
         await admin.execute("CHECKPOINT")
@@ -576,29 +662,31 @@ async def main() -> None:
             with replica_processes(
                 "boshi_core.main:create_app", "BOSHI_", settings, WORKERS
             ) as replicas:
-                service_write, service_read = await service_run(
-                    replicas, keys, service_people, warm, backends
-                )
-            say(f"service: {service_write.rate:.1f} writes/s, {service_read.rate:.1f} reads/s")
+                async with (
+                    service_side(replicas, keys, service_people, warm, backends) as service,
+                    raw_side(asyncpg_dsn(raw_url), raw_people, raw_warm, raw_backends) as raw,
+                ):
+                    rounds = await interleaved(service, raw, replicas, admin)
+            for path in ("write", "read"):
+                service_rate, raw_rate = (pooled(side).rate for side in rounds[path])
+                say(f"{path}s: service {service_rate:.1f}/s, raw asyncpg {raw_rate:.1f}/s")
             await admin.execute("CHECKPOINT")
             app_write, app_read = await inprocess_run(
                 settings, keys, app_people, app_warm, backends
             )
         say(f"in process: {app_write.cpu_us:.0f} µs/write, {app_read.cpu_us:.0f} µs/read")
-        await admin.execute("CHECKPOINT")
-        raw_write, raw_read = await raw_run(asyncpg_dsn(url), raw_people, raw_warm, backends)
-        say(f"raw asyncpg: {raw_write.rate:.1f} writes/s, {raw_read.rate:.1f} reads/s")
     finally:
         await admin.close()
+        await raw_admin.close()
         await drop_database(server, name)
+        await drop_database(server, raw_name)
         bus = await EventBus.connect(nats_url, namespace=namespace, name="bench")
         await bus.delete_namespace()
         await bus.close()
     load = (load_start, os.getloadavg()[0])
-    for line in figures("write", service_write, app_write, raw_write, load):
-        print(line)
-    for line in figures("read", service_read, app_read, raw_read, load):
-        print(line)
+    for path, app in (("write", app_write), ("read", app_read)):
+        for line in figures(path, *rounds[path], app, load):
+            print(line)
 
 
 if __name__ == "__main__":
