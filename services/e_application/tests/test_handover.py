@@ -29,7 +29,7 @@ from boshi_core.config import Settings as BoshiSettings
 from boshi_core.main import create_app as create_boshi
 from boshi_core.migrate import MIGRATIONS as BOSHI_MIGRATIONS
 from boshi_core.online.client import EappClient
-from boshi_core.online.service import _open, pull_online_notifications
+from boshi_core.online.service import PullReport, _open, pull_online_notifications
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import Pregnancy
 from e_application.config import Settings
@@ -171,6 +171,10 @@ async def _person_reached_boshi(boshi: FastAPI, person_no: str) -> None:
     raise AssertionError("atena's registration did not reach boshi_core")
 
 
+async def _pull(boshi: FastAPI, export: EappClient) -> PullReport:
+    return await pull_online_notifications(boshi.state.sessions, export, tenant=TENANT)
+
+
 async def _pregnancies(boshi: FastAPI, receipt_no: str) -> list[Pregnancy]:
     async with boshi.state.sessions() as session:
         rows = await session.execute(select(Pregnancy).where(Pregnancy.external_ref == receipt_no))
@@ -190,12 +194,8 @@ async def test_an_accepted_notification_opens_one_pregnancy_though_boshi_was_dow
     async with services.boshi.router.lifespan_context(services.boshi):
         await _person_reached_boshi(services.boshi, person_no)
         export = services.export_client()
-        first = await pull_online_notifications(
-            services.boshi.state.sessions, export, tenant=TENANT
-        )
-        second = await pull_online_notifications(
-            services.boshi.state.sessions, export, tenant=TENANT
-        )
+        first = await _pull(services.boshi, export)
+        second = await _pull(services.boshi, export)
         [pregnancy] = await _pregnancies(services.boshi, accepted["receipt_no"])
         await export.client.aclose()
 
@@ -230,15 +230,13 @@ async def test_a_notification_whose_person_has_not_arrived_is_held_then_opened(
     async with behind.router.lifespan_context(behind):
         logging.getLogger("boshi_core.online").addHandler(kept)  # after the app set logging up
         try:
-            held = await pull_online_notifications(behind.state.sessions, export, tenant=TENANT)
+            held = await _pull(behind, export)
         finally:
             logging.getLogger("boshi_core.online").removeHandler(kept)
     still_waiting = await export.accepted()
     async with services.boshi.router.lifespan_context(services.boshi):
         await _person_reached_boshi(services.boshi, person_no)
-        opened = await pull_online_notifications(
-            services.boshi.state.sessions, export, tenant=TENANT
-        )
+        opened = await _pull(services.boshi, export)
         [pregnancy] = await _pregnancies(services.boshi, accepted["receipt_no"])
     await export.client.aclose()
 
@@ -272,9 +270,7 @@ async def test_pulled_again_after_a_crash_before_confirming_still_opens_one(
         )
         # Opened, then boshi_core stopped before telling e_application.
         assert await _open(services.boshi.state.sessions, principal, item)
-        again = await pull_online_notifications(
-            services.boshi.state.sessions, export, tenant=TENANT
-        )
+        again = await _pull(services.boshi, export)
         left = await export.accepted()
         count = await _pregnancies(services.boshi, accepted["receipt_no"])
         await export.client.aclose()
