@@ -80,6 +80,9 @@ def test_unknown_fields_are_refused_and_strings_stripped() -> None:
         ({"name": NUMBER}, "name"),
         ({"address": {"town": "小倉北区", "building": f"tel {NUMBER}"}}, "building"),
         ({"notes": ["ok", f"{NUMBER}9"]}, "notes"),  # glued to another digit
+        # As the card prints it, and as an IME types it (full width, ideographic spaces).
+        ({"name": f"{NUMBER[:4]} {NUMBER[4:8]} {NUMBER[8:]}"}, "name"),
+        ({"notes": ["番号" + FULL_WIDTH.replace(" ", "\u3000")]}, "notes"),
         ({"extra_fields": {"memo": NUMBER}}, "extra_fields"),
         ({"extra_fields": {NUMBER: "memo"}}, "extra_fields"),
     ],
@@ -96,7 +99,13 @@ def test_ordinary_digits_and_uuids_are_not_my_numbers() -> None:
         {
             "my_number": generate_my_number(),
             "name": "093-123-4567",
-            "notes": ["1234567897", "01a21768-c494-7eba-8d63-123456789018", "123456789017"],
+            "notes": [
+                "1234567897",
+                "01a21768-c494-7eba-8d63-123456789018",
+                "123456789017",
+                "1234 5678 9017",  # grouped, but fails the check digit
+                "0120-1234-567",
+            ],
         }
     )
 

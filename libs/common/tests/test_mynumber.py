@@ -197,6 +197,45 @@ def test_a_my_number_typed_in_full_width_is_found() -> None:
     assert not contains_my_number("電話 ０９３－５８２－２０１８")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "番号 1234 5678 9018 です",  # as the card prints it
+        "1234-5678-9018",
+        "番号：１２３４　５６７８　９０１８",  # an IME's full width, ideographic spaces
+        "１２３４－５６７８－９０１８",
+        "1234 5678-9018",  # mixed separators
+        "tel 090 1234 5678 9018",  # glued to other groups
+        "ref 51234-5678-90187",  # groups glued to other digits: the four beside the middle
+    ],
+)
+def test_a_my_number_written_in_groups_of_four_is_found(text: str) -> None:
+    from mch_common.mynumber import contains_my_number, may_hold_my_number
+
+    assert contains_my_number(text)
+    assert may_hold_my_number(text.encode())
+    redacted = redact_my_numbers(text)
+    assert "[REDACTED]" in redacted
+    assert not any(group in redacted for group in ("5678", "５６７８"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1234 5678 9017",  # fails the check digit
+        "0120-1234-5678",  # a free dial number: 4-4-4, fails it too
+        "1234  5678 9018",  # two spaces: not one number
+        "12 3456 7890 18",
+        "2026-12-06 12:00 tel 093-582-2018",
+    ],
+)
+def test_digits_in_groups_that_are_not_a_my_number_are_left(text: str) -> None:
+    from mch_common.mynumber import contains_my_number
+
+    assert not contains_my_number(text)
+    assert redact_my_numbers(text) == text
+
+
 def test_the_fast_look_at_ascii_text_finds_what_the_full_scan_finds() -> None:
     from mch_common.mynumber import _scan, contains_my_number
 
@@ -204,7 +243,9 @@ def test_the_fast_look_at_ascii_text_finds_what_the_full_scan_finds() -> None:
     # (what non-ASCII text gets) is the reference. Digits, letters, separators, UUIDs and
     # valid and invalid numbers, 2,000 texts of up to 600 characters.
     rng = random.Random(18)
-    pieces = ["0123456789", "abcdef", "-", " ", '{}":,', generate_my_number(rng), "123456789017"]
+    number = generate_my_number(rng)
+    grouped = f"{number[:4]} {number[4:8]}-{number[8:]}"
+    pieces = ["0123456789", "abcdef", "-", " ", '{}":,', number, "123456789017", grouped]
     found = 0
     for _ in range(2000):
         text = "".join(rng.choice(pieces)[: rng.randrange(1, 13)] for _ in range(rng.randrange(60)))
@@ -230,6 +271,11 @@ def test_the_first_look_at_utf8_bytes_misses_no_my_number_in_ascii_or_full_width
     number = generate_my_number(rng)
     pieces = ["0123456789", "０１２３４５６７８９", "かな", "（株）", "－", " ", '":', "ＡＢ"]
     pieces += [number, number.translate(widen), number[:6] + number[6:].translate(widen)]
+    wide = number.translate(widen)
+    pieces += [
+        f"{wide[:4]}\u3000{wide[4:8]}－{wide[8:]}",
+        f"{number[:4]}-{number[4:8]} {number[8:]}",
+    ]
     held = passed_on = 0
     for _ in range(2000):
         text = "".join(rng.choice(pieces)[: rng.randrange(1, 13)] for _ in range(rng.randrange(40)))
@@ -238,6 +284,7 @@ def test_the_first_look_at_utf8_bytes_misses_no_my_number_in_ascii_or_full_width
             held += 1
             assert looked_at, text
         passed_on += looked_at
-        # A no is certain: no 12 digits in a row.
-        assert looked_at or re.search(r"\d{12}", text) is None, text
+        # A no is certain: no 12 digits in a row, nor three groups of four.
+        candidate = r"\d{12}|\d{4}[ \-\u3000－]\d{4}[ \-\u3000－]\d{4}"
+        assert looked_at or re.search(candidate, text) is None, text
     assert 100 < held < passed_on < 1900

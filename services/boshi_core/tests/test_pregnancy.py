@@ -126,6 +126,8 @@ async def test_a_my_number_in_free_text_is_refused_without_echo(
     for body in (
         notification(occupation=f"会社員 {MY_NUMBER}"),
         notification(contact_address=f"小倉北区城内1-1 {MY_NUMBER}9"),  # glued to a digit
+        # As printed on the card: three groups of four.
+        notification(occupation=f"会社員 {MY_NUMBER[:4]} {MY_NUMBER[4:8]} {MY_NUMBER[8:]}"),
         notification(None)
         | {
             "my_number": typed,
@@ -135,6 +137,7 @@ async def test_a_my_number_in_free_text_is_refused_without_echo(
         response = await client.post("/pregnancies", json=body, headers=auth())
         assert response.status_code == 422, response.text
         assert MY_NUMBER not in response.text
+        assert f"{MY_NUMBER[:4]} {MY_NUMBER[4:8]}" not in response.text
         assert "holds what looks like a My Number" in response.text
     assert await counts(db_session) == before
 
