@@ -12,7 +12,7 @@ import fastapi.dependencies.utils
 import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field, Strict
 
 import mch_common.routes
@@ -110,6 +110,13 @@ def build_app(log: list[str]) -> FastAPI:
     async def read(group: int, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, int]:
         return {"group": group, "limit": limit}
 
+    @router.get("/{group}/names/{name}/{code}")
+    async def named(
+        group: int, name: str, code: Annotated[str, Path(pattern="^[a-z]+$")]
+    ) -> dict[str, Any]:
+        # `name` is taken as the route matched it; `group` and `code` are validated.
+        return {"group": group, "name": name, "code": code}
+
     @router.delete("/{group}", status_code=204)
     async def remove(group: int, who: Caller) -> None:
         log.append(f"remove {group}")
@@ -153,6 +160,9 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/items/1/stamps", {"json": {"on": "2026-12-01"}, "headers": OK}),
     ("GET", "/items/2", {}),
     ("GET", "/items/2?limit=0", {}),
+    ("GET", "/items/2/names/%E5%B1%B1%20d%2B/abc", {}),
+    ("GET", "/items/2/names/x/ABC", {}),
+    ("GET", "/items/two/names/x/abc", {}),
     ("DELETE", "/items/3", {"headers": OK}),
     ("DELETE", "/items/3", {}),
 ]
@@ -211,7 +221,7 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
     assert statuses == [
         *(201, 409, 422, 422, 422, 422, 422, 422, 422, 401),
         *(201, 201, 201, 201, 422, 422, 201, 422, 422),
-        *(200, 422, 204, 401),
+        *(200, 422, 200, 422, 422, 204, 401),
     ]
     assert planned[0][4] == {
         "group": 1,
@@ -228,7 +238,13 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
     assert MY_NUMBER not in str(planned[14][4])
     assert planned[16][4] == {"weight": "10.0", "who": "staff"}  # FastAPI's way: a Decimal
     assert planned[18][4]["errors"][0]["type"] == "date_type"  # strict, as FastAPI reads it
-    assert planned[21][4] is None  # 204: no body
+    # A plain `str` path parameter is the text matched, decoded; the others validated.
+    assert planned[21][4] == {"group": 2, "name": "山 d+", "code": "abc"}
+    assert [e["loc"] for n in (22, 23) for e in planned[n][4]["errors"]] == [
+        ["path", "code"],
+        ["path", "group"],
+    ]
+    assert planned[24][4] is None  # 204: no body
     assert planned_log[:4] == ["begin", "create", "commit", "--"]
     assert "rollback Conflict" in planned_log
     # FastAPI's solver ran only for the two requests whose body is not plain JSON; its own
