@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ from mch_common.events import CloudEvent, EventBus, EventConsumer, OutboxRelay
 from mch_common.events import relay as relay_module
 from mch_common.events.bus import EventNaming
 from mch_common.events.outbox import MyNumberInEventError, watch_outbox
+from mch_common.events.relay import published_events_cleanup, purge_published
 from mch_common.events.tables import InboxEvent, OutboxEvent
+from mch_common.jobs import cancelled
 from mch_common.work import UnitOfWork
 
 SERVICE = "demo"
@@ -667,3 +670,54 @@ async def test_a_killed_consumers_batch_is_applied_before_what_followed_it(
         if len(handled) == 2:
             break
     assert handled == [first, second]
+
+
+async def test_published_events_past_their_keep_are_deleted_and_unpublished_ones_never(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+) -> None:
+    await emit(committed_sessions, "purged", 5)
+    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 5
+    waiting = await emit(committed_sessions, "waiting", 2)
+    async with engine.begin() as conn:
+        # Three published three days ago; the two waiting were written as long ago.
+        await conn.execute(
+            text(
+                "UPDATE outbox SET published_at = now() - interval '3 days' WHERE position IN"
+                " (SELECT position FROM outbox WHERE published_at IS NOT NULL"
+                " ORDER BY position LIMIT 3)"
+            )
+        )
+        await conn.execute(text("UPDATE outbox SET created_at = now() - interval '3 days'"))
+    # The service's runtime role deletes them, two a transaction.
+    assert await purge_published(engine, keep=timedelta(days=1), batch=2) == 3
+    assert await purge_published(engine, keep=timedelta(days=1), batch=2) == 0
+    async with committed_sessions() as s:
+        left = (await s.execute(select(OutboxEvent.published_at.is_(None)))).scalars().all()
+    assert sorted(left) == [False, False, True, True]
+    # The two waiting are still published, in order.
+    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 2
+    published = await bus.js.get_last_msg(stream, bus.naming.subject(f"{SERVICE}.waiting.happened"))
+    assert json.loads(published.data or b"")["id"] == waiting[1]
+
+
+async def test_the_outbox_purge_runs_as_a_periodic_job(
+    committed_sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    await emit(committed_sessions, "job", 2)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE outbox SET published_at = now() - interval '2 hours'"))
+    job = published_events_cleanup(engine, keep=timedelta(hours=1), every=60)
+    task = asyncio.create_task(job.run_forever())
+    try:
+        for _ in range(500):  # its first run is at once
+            if job.runs:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await cancelled(task)
+    assert job.runs == 1
+    async with committed_sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(OutboxEvent))).scalar_one() == 0

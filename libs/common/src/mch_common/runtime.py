@@ -21,7 +21,7 @@ from mch_common.auth.verifier import TokenVerifier
 from mch_common.db import create_engine, session_factory
 from mch_common.events.bus import EventBus
 from mch_common.events.consumer import EventConsumer
-from mch_common.events.relay import OutboxRelay
+from mch_common.events.relay import OutboxRelay, published_events_cleanup
 from mch_common.idempotency import expired_keys_cleanup
 from mch_common.logs import configure_logging
 from mch_common.settings import ServiceSettings
@@ -117,8 +117,11 @@ def service_lifespan(
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         sealer = AuditSealer(engine, anchors=anchors)
         runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
-        cleanup = expired_keys_cleanup(engine)
-        runtime.tasks.append(asyncio.create_task(cleanup.run_forever(), name=cleanup.name))
+        for cleanup in (
+            expired_keys_cleanup(engine),
+            published_events_cleanup(engine, keep=timedelta(hours=settings.outbox_keep_hours)),
+        ):
+            runtime.tasks.append(asyncio.create_task(cleanup.run_forever(), name=cleanup.name))
         if consumers is not None:
             for consumer in consumers(runtime):
                 await consumer.start()

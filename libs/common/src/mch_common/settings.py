@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     # Prefix for every stream, subject and durable name: isolates test runs sharing one server.
     event_namespace: str = ""
+    # Published events are deleted from the outbox after this many hours (JetStream keeps what
+    # was published; the outbox's copy is for an operator's look at recent events).
+    outbox_keep_hours: float = Field(default=24.0, gt=0)
 
     jwt_issuer: str = "http://127.0.0.1:8100"
     jwt_audience: str = "mch"

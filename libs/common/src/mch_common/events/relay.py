@@ -22,6 +22,7 @@ first batch row, so one round holds at most one batch.
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mch_common.events.batch import BATCH_KEY, expand_batch
 from mch_common.events.bus import EventNaming
 from mch_common.events.outbox import watch_outbox
+from mch_common.jobs import PeriodicJob
 
 log = logging.getLogger("mch.events.relay")
 
@@ -207,3 +209,51 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+# Published rows older than the service's OUTBOX_KEEP_HOURS are deleted, a batch a
+# transaction. JetStream holds what was published; a published row is only a copy of personal
+# data (names, addresses in the payloads) kept for an operator's look at recent events, so it
+# is not kept for ever. Rows not yet published are never deleted, however old.
+_PURGE = text(
+    """
+    DELETE FROM outbox WHERE position IN (
+        SELECT position FROM outbox
+        WHERE published_at < now() - make_interval(secs => :keep)
+        ORDER BY position
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+PURGE_BATCH = 10_000
+PURGE_INTERVAL = 3600.0  # seconds
+PURGED = Counter("mch_outbox_purged_total", "Published events deleted from the outbox")
+
+
+async def purge_published(engine: AsyncEngine, *, keep: timedelta, batch: int = PURGE_BATCH) -> int:
+    """Delete the rows published more than `keep` ago, `batch` rows a transaction (a backlog
+    after a bulk load does not hold one long transaction); how many were deleted."""
+    removed = 0
+    while True:
+        async with engine.begin() as conn:
+            result = await conn.execute(_PURGE, {"keep": keep.total_seconds(), "batch": batch})
+        count = int(getattr(result, "rowcount", 0) or 0)
+        removed += count
+        PURGED.inc(count)
+        if count < batch:
+            return removed
+        log.info("outbox: %d published events deleted so far", removed)
+
+
+def published_events_cleanup(
+    engine: AsyncEngine, *, keep: timedelta, every: float = PURGE_INTERVAL
+) -> PeriodicJob:
+    """The service lifespan's job: published events past `keep` deleted every `every` s."""
+
+    async def purge() -> None:
+        removed = await purge_published(engine, keep=keep)
+        if removed:
+            log.info("outbox: %d events published over %s ago deleted", removed, keep)
+
+    return PeriodicJob("mch_common.outbox_purge", purge, every=every)
