@@ -205,8 +205,7 @@ def test_a_my_number_typed_in_full_width_is_found() -> None:
         "番号：１２３４　５６７８　９０１８",  # an IME's full width, ideographic spaces
         "１２３４－５６７８－９０１８",
         "1234 5678-9018",  # mixed separators
-        "tel 090 1234 5678 9018",  # glued to other groups
-        "ref 51234-5678-90187",  # groups glued to other digits: the four beside the middle
+        "tel 093-582-2018、番号 1234 5678 9018",
     ],
 )
 def test_a_my_number_written_in_groups_of_four_is_found(text: str) -> None:
@@ -227,6 +226,11 @@ def test_a_my_number_written_in_groups_of_four_is_found(text: str) -> None:
         "1234  5678 9018",  # two spaces: not one number
         "12 3456 7890 18",
         "2026-12-06 12:00 tel 093-582-2018",
+        # Four or more groups are a list of numbers, not the card's form: weights in grams
+        # whose three-group windows pass the check digit, a font's widths in a PDF.
+        "体重 1234 5678 9018 3100",
+        "/W [ 1 9 1000 1234 5678 9018 ]",
+        "ref 51234-5678-9018",  # a first group of five
     ],
 )
 def test_digits_in_groups_that_are_not_a_my_number_are_left(text: str) -> None:

@@ -62,7 +62,8 @@ _SEP = re.escape(SEPARATORS)
 # Any script's decimal digits: a number typed in full width (an IME's default) counts too.
 # A candidate is 12 digits in a row (a My Number glued to other digits, a phone number typed
 # after it, a reference number around it, still counts: every 12-digit window of a run is
-# checked) or three groups of four digits, one separator between each.
+# checked) or three groups of four digits, one separator between each (judged by
+# `_holds_my_number`: exactly three such groups, nothing more joined to them).
 # (Four digits first: one look at a character that is not a digit, where an alternation of the
 # two took twice as long over Japanese text.)
 _CANDIDATE = re.compile(rf"\d{{4}}(?:\d{{8}}|[{_SEP}]\d{{4}}[{_SEP}]\d{{4}})")
@@ -128,20 +129,18 @@ def _ascii_digits(digits: str) -> str:
 
 def _holds_my_number(digit_text: str) -> bool:
     """Whether digits with single separators hold a My Number: 12 digits in a row (any window
-    of a longer run), or three groups side by side whose middle one is four digits, read as
-    the last four of the first, the middle and the first four of the third."""
+    of a longer run), or exactly three groups of four, as the card prints it. Four or more
+    groups are a list of numbers (weights in grams, a font's widths), not the card's form."""
     if len(digit_text) < MY_NUMBER_LENGTH:
         return False  # a date, a time, a short number: most of what is looked at
     groups = [_ascii_digits(group) for group in _SEPARATOR.split(digit_text)]
     for run in groups:
         if any(is_valid_my_number(run[i : i + MY_NUMBER_LENGTH]) for i in range(len(run) - 11)):
             return True
-    return any(
-        len(middle) == 4
-        and len(first) >= 4
-        and len(last) >= 4
-        and is_valid_my_number(first[-4:] + middle + last[:4])
-        for first, middle, last in zip(groups, groups[1:], groups[2:], strict=False)
+    return (
+        len(groups) == 3
+        and all(len(group) == 4 for group in groups)
+        and is_valid_my_number("".join(groups))
     )
 
 
