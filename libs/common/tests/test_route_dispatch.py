@@ -25,7 +25,14 @@ def build_app() -> FastAPI:
     @items.get("/{item_id}")
     async def get_item(item_id: int, request: Request) -> dict[str, object]:
         # url_for reaches a route of another router: the scope's router is the whole one.
-        return {"item": item_id, "list": str(request.url_for("list_people"))}
+        # The scope holds what FastAPI's own way puts in it.
+        return {
+            "item": item_id,
+            "list": str(request.url_for("list_people")),
+            "route": request.scope["route"].path,
+            "path_params": request.scope["path_params"],
+            "endpoint": request.scope["endpoint"].__name__,
+        }
 
     @items.post("/")
     async def add_item() -> dict[str, str]:
@@ -94,13 +101,31 @@ async def test_routes_found_by_first_segment_answer_as_the_whole_router() -> Non
     assert dispatched == answered
     statuses = [status for _, _, status, _, _ in dispatched]
     assert statuses == [200, 200, 422, 405, 307, 200, 404, 200, 307, 422, 200, 200, 404, 404, 200]
-    assert dispatched[0][3] == {"item": 7, "list": "http://t/people"}
+    assert dispatched[0][3] == {
+        "item": 7,
+        "list": "http://t/people",
+        "route": "/items/{item_id}",
+        "path_params": {"item_id": "7"},
+        "endpoint": "get_item",
+    }
     assert dispatched[1][3] == {"notes_of": 7}
     assert dispatched[10][3] == {"count_of": "people"}
     assert dispatched[11][3] == {"count_of": "things"}
     # "items" reaches three routers (its own, the second and the parameter one), in order.
     table = narrowed.router.middleware_stack._by_segment
-    assert [len(table[s].routes) for s in ("items", "people", "healthz")] == [3, 2, 2]
+    assert [len(table[s][0].routes) for s in ("items", "people", "healthz")] == [3, 2, 2]
+    # ... and they are tried here, each route once, in FastAPI's order.
+    leaves = table["items"][1]
+    assert leaves is not None
+    assert [context.path for _, context in leaves] == [
+        "/items/{item_id}",
+        "/items/",
+        "/items/{item_id}/notes",
+        "/people",
+        "/{kind}/count",
+    ]
+    # A segment with a route FastAPI's way alone knows (the docs' own) goes FastAPI's way.
+    assert table["docs"][1] is None
 
 
 async def test_a_route_added_after_the_first_request_is_found() -> None:

@@ -196,11 +196,13 @@ async def test_an_accepted_notification_opens_one_pregnancy_though_boshi_was_dow
         export = services.export_client()
         first = await _pull(services.boshi, export)
         second = await _pull(services.boshi, export)
-        [pregnancy] = await _pregnancies(services.boshi, accepted["receipt_no"])
+        pregnancies = await _pregnancies(services.boshi, accepted["receipt_no"])
         await export.client.aclose()
 
+    # The pulls' reports first: when the pregnancy is missing, they say why.
     assert first.opened == [accepted["receipt_no"]], first.held
     assert (second.opened, second.already_open, second.held) == ([], [], {}), second.held
+    [pregnancy] = pregnancies
     assert pregnancy.person_no == person_no
     assert pregnancy.channel == "online"
     assert pregnancy.id_document_type == "jpki_signature"

@@ -12,6 +12,16 @@ with that first segment (or that path with or without its trailing slash) is in 
 
 A route whose first segment is a parameter or a `Host` route is tried for every path; a path
 whose first segment no route names, a websocket and the lifespan go through the whole router.
+FastAPI then matches an included router's route twice: once to learn that the router holds
+one (`_IncludedRouter.matches`), and again to handle it (`_handle_selected`), through five
+more layers (a tenth of a profile read's CPU in the layers, half of it the second match).
+Where every route a segment reaches is a FastAPI route of an included router (every service
+route), the segment's routes are tried here, in the same order, and the first that matches
+fully is handled as `_handle_selected` handles it: the same scope (the route, the path
+parameters, the endpoint, the included router and the route's effective context) and the same
+call (`APIRoute.handle`). A request no route matches fully (a 404, a 405, a redirect) goes
+FastAPI's way on the segment's router, which answers it as before.
+
 The app's own list of routes is counted on every request and set aside afresh when it grew (a
 router included late); a route added to an already included router after the app's first
 request is not seen (the services build every route before they serve).
@@ -20,10 +30,24 @@ request is not seen (the services build every route before they serve).
 import copy
 
 from fastapi import APIRouter
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import (
+    _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
+    _FASTAPI_INCLUDED_ROUTER_KEY,
+    APIRoute,
+    _apply_router_form_limits,
+    _EffectiveRouteContext,
+    _get_fastapi_scope,
+    _IncludedRouter,
+    _update_scope,
+    iter_route_contexts,
+)
+from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Host
+from starlette.routing import BaseRoute, Host, Match
 from starlette.types import Receive, Scope, Send
+
+# A segment's routes as they are tried: each FastAPI route with the router that included it.
+_Leaves = list[tuple[_IncludedRouter, _EffectiveRouteContext]]
 
 
 class FirstSegmentDispatch:
@@ -32,18 +56,43 @@ class FirstSegmentDispatch:
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self._routes_seen = -1
-        self._by_segment: dict[str, APIRouter] = {}
+        self._by_segment: dict[str, tuple[APIRouter, _Leaves | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if len(self.router.routes) != self._routes_seen:
                 self._set_aside()
-            narrowed = self._by_segment.get(_first_segment(get_route_path(scope)))
-            if narrowed is not None:
+            found = self._by_segment.get(_first_segment(get_route_path(scope)))
+            if found is not None:
                 scope.setdefault("router", self.router)  # url_for sees every route
-                await narrowed.app(scope, receive, send)
+                narrowed, leaves = found
+                if leaves is None or not await self._handled(leaves, scope, receive, send):
+                    await narrowed.app(scope, receive, send)
                 return
         await self.router.app(scope, receive, send)
+
+    async def _handled(self, leaves: _Leaves, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Handle the request by the first of `leaves` that matches it fully, as FastAPI's
+        `_IncludedRouter._handle_selected` does; False if none does."""
+        for included, context in leaves:
+            match, child_scope = context.matches(scope)
+            if match is not Match.FULL:
+                continue
+            route = context.original_route
+            _apply_router_form_limits(scope, self.router.form_limits)
+            _apply_router_form_limits(scope, included.include_context.form_limits)
+            child_scope["route"] = route
+            _update_scope(scope, child_scope)
+            _route_selected(
+                scope=scope,
+                path=getattr(context.starlette_route, "path_format", None) or context.path_format,
+            )
+            fastapi_scope = _get_fastapi_scope(scope)
+            fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = included
+            fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = context
+            await route.handle(scope, receive, send)
+            return True
+        return False
 
     def _set_aside(self) -> None:
         router = self.router
@@ -53,11 +102,28 @@ class FirstSegmentDispatch:
         for segment in segments:
             narrowed = copy.copy(router)
             narrowed.routes = [r for r, found in reach if found is None or segment in found]
-            by_segment[segment] = narrowed
+            by_segment[segment] = (narrowed, _leaves(narrowed.routes))
         # FastAPI's last resort (frontend routes) is tried after every route missed: only the
         # whole router knows them all.
         self._by_segment = {} if _has_low_priority_routes(router) else by_segment
         self._routes_seen = len(router.routes)
+
+
+def _leaves(routes: list[BaseRoute]) -> _Leaves | None:
+    """The FastAPI routes of `routes`, in the order FastAPI tries them, when every one of
+    `routes` is a router included once whose routes are all FastAPI routes; else None (the
+    segment goes FastAPI's way)."""
+    leaves: _Leaves = []
+    for route in routes:
+        if not isinstance(route, _IncludedRouter):
+            return None
+        for candidate in route.effective_candidates():
+            if not isinstance(candidate, _EffectiveRouteContext) or not isinstance(
+                candidate.original_route, APIRoute
+            ):
+                return None
+            leaves.append((route, candidate))
+    return leaves
 
 
 def first_segments(route: BaseRoute) -> frozenset[str] | None:
