@@ -148,3 +148,43 @@ async def test_concurrent_writers_keep_one_chain(engine: AsyncEngine) -> None:
     assert result.ok
     assert result.unsealed == 0
     assert sealer.sealed >= 20
+
+
+async def test_records_of_every_shape_are_sealed_as_verify_chain_reads_them(
+    engine: AsyncEngine,
+) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    # The sealer reads its rows on the driver, verify_chain through the ORM: the two must
+    # read every column alike, or the chain breaks at the first record that differs.
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with unit_of_work(sessions) as s:
+        work = UnitOfWork.of(s)
+        work.record(
+            actor="batch:notices",
+            action="test.shapes",
+            detail={
+                "ward": "小倉北区",
+                "count": 3,
+                "ratio": 0.25,
+                "big": 10**18,
+                "nested": {"b": [1, None, True], "a": "x\ny"},
+            },
+            persons=["1000000001", "1000000002"],
+        )
+        work.record(actor="login", action="test.shapes", outcome="failure", terminal="T-9")
+        work.record_access(
+            STAFF,
+            action="test.shapes",
+            target_type="person",
+            target_id="1000000003",
+            purpose="閲覧",
+        )
+    sealer = AuditSealer(engine)
+    while await sealer.seal_once():
+        pass
+    async with sessions() as s:
+        result = await verify_chain(s)
+    assert result.ok, result.reason
+    assert result.unsealed == 0
+    assert sealer.sealed >= 3

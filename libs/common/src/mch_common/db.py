@@ -316,11 +316,20 @@ async def execute_on_driver(session: AsyncSession, sql: str, *args: Any) -> None
 _T = TypeVar("_T")
 
 
-async def on_driver(session: AsyncSession, sql: str, send: Callable[[Any], Awaitable[_T]]) -> _T:
-    """`send(driver)` with the asyncpg connection of the session's transaction (begun if it
-    was not yet); a driver error raised as SQLAlchemy raises it for `sql`. The one way the
-    hot paths' statements (`execute_on_driver`, `mch_common.driver_reads`) reach the driver."""
-    connection, adapted = await _transaction_connection(session)
+async def on_driver(
+    session: AsyncSession | AsyncConnection, sql: str, send: Callable[[Any], Awaitable[_T]]
+) -> _T:
+    """`send(driver)` with the asyncpg connection of the session's (or the connection's)
+    transaction, begun if it was not yet; a driver error raised as SQLAlchemy raises it for
+    `sql`. The one way the hot paths' statements (`execute_on_driver`,
+    `mch_common.driver_reads`, the audit sealer's) reach the driver."""
+    if isinstance(session, AsyncConnection):
+        connection = session.sync_connection
+        if connection is None:  # pragma: no cover - begun connections have theirs
+            raise RuntimeError("the connection is not started")
+        adapted: Any = connection.connection.dbapi_connection
+    else:
+        connection, adapted = await _transaction_connection(session)
     try:
         return await send(await _in_transaction(adapted))
     except Exception as error:  # every driver error (BEGIN's too): translated below
