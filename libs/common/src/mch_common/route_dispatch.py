@@ -14,7 +14,7 @@ A route whose first segment is a parameter or a `Host` route is tried for every 
 whose first segment no route names, a websocket and the lifespan go through the whole router.
 FastAPI then matches an included router's route twice: once to learn that the router holds
 one (`_IncludedRouter.matches`), and again to handle it (`_handle_selected`), through five
-more layers (a tenth of a profile read's CPU in the layers, half of it the second match).
+more layers: 3.2 % of a notification's instructions and 4.1 % of a profile read's.
 Where every route a segment reaches is a FastAPI route of an included router (every service
 route), the segment's routes are tried here, in the same order, and the first that matches
 fully is handled as `_handle_selected` handles it: the same scope (the route, the path
