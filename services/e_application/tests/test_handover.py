@@ -41,7 +41,7 @@ from e_application.jpki.profile import HolderFacts
 from e_application.main import create_app
 from mch_common.auth.principal import Principal
 from mch_common.auth.verifier import service_subject
-from mch_common.mynumber import generate_my_number
+from mch_common.mynumber import contains_my_number, generate_my_number
 from mch_testing.app import serve_over_http
 from mch_testing.keys import TestKeySet
 from mch_testing.plugin import DatabaseFactory
@@ -208,6 +208,41 @@ async def test_an_accepted_notification_opens_one_pregnancy_though_boshi_was_dow
     assert pregnancy.id_document_type == "jpki_signature"
     assert pregnancy.weeks_at_notification == 9
     assert pregnancy.name == "北九 花子"
+
+
+def applicant_whose_serial_looks_like_a_my_number(jpki: Authority) -> Applicant:
+    """About one signing certificate in 115: its serial in hex, as the export names it, holds
+    12 decimal digits in a row that pass the My Number check digit."""
+    for _ in range(5000):
+        applicant = applicant_card(jpki)
+        if contains_my_number(format(applicant.card.signing.serial, "x")):
+            return applicant
+    raise AssertionError("no certificate serial looked like a My Number in 5,000")
+
+
+async def test_a_notification_whose_certificate_serial_looks_like_a_my_number_is_opened(
+    services: Services, jpki: Authority
+) -> None:
+    # boshi_core records who checked the applicant's identity as the certificate that signed:
+    # written as it came (hex), such a serial made the identity check refuse itself as a My
+    # Number in free text, and the notification was held at every pull.
+    applicant = applicant_whose_serial_looks_like_a_my_number(jpki)
+    person_no = await services.register(applicant)
+    accepted = await services.submit_and_accept(applicant)
+    async with services.boshi.router.lifespan_context(services.boshi):
+        await _person_reached_boshi(services.boshi, person_no)
+        export = services.export_client()
+        report = await _pull(services.boshi, export)
+        pregnancies = await _pregnancies(services.boshi, accepted["receipt_no"])
+        await export.client.aclose()
+
+    assert report.opened == [accepted["receipt_no"]], report.held
+    [pregnancy] = pregnancies
+    serial = format(applicant.card.signing.serial, "x")
+    written = pregnancy.id_checked_by.split("#", 1)[1].replace(":", "")
+    assert serial.startswith(written)  # the serial, colon-separated (the column holds 100)
+    assert len(written) >= 16
+    assert not contains_my_number(pregnancy.id_checked_by)
 
 
 class _Kept(logging.Handler):
