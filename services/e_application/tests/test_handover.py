@@ -29,7 +29,7 @@ from boshi_core.config import Settings as BoshiSettings
 from boshi_core.main import create_app as create_boshi
 from boshi_core.migrate import MIGRATIONS as BOSHI_MIGRATIONS
 from boshi_core.online.client import EappClient
-from boshi_core.online.service import PullReport, _open, pull_online_notifications
+from boshi_core.online.service import PullReport, _as_printed, _open, pull_online_notifications
 from boshi_core.people.models import Person
 from boshi_core.pregnancy.models import Pregnancy
 from e_application.config import Settings
@@ -220,6 +220,12 @@ def applicant_whose_serial_looks_like_a_my_number(jpki: Authority) -> Applicant:
     raise AssertionError("no certificate serial looked like a My Number in 5,000")
 
 
+def test_a_certificate_serial_is_written_in_whole_bytes_with_colons() -> None:
+    assert _as_printed("123456789018") == "12:34:56:78:90:18"  # a valid check digit
+    assert not contains_my_number(_as_printed("123456789018"))
+    assert _as_printed("abc") == "0a:bc"  # an odd number of hex digits: the leading zero
+
+
 async def test_a_notification_whose_certificate_serial_looks_like_a_my_number_is_opened(
     services: Services, jpki: Authority
 ) -> None:
@@ -239,6 +245,7 @@ async def test_a_notification_whose_certificate_serial_looks_like_a_my_number_is
     assert report.opened == [accepted["receipt_no"]], report.held
     [pregnancy] = pregnancies
     serial = format(applicant.card.signing.serial, "x")
+    serial = serial.zfill(len(serial) + len(serial) % 2)  # whole bytes
     written = pregnancy.id_checked_by.split("#", 1)[1].replace(":", "")
     assert serial.startswith(written)  # the serial, colon-separated (the column holds 100)
     assert len(written) >= 16
