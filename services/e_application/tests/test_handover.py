@@ -7,6 +7,7 @@ when it crashed between opening and confirming, and when the person had not reac
 notification held, left in the export, and opened by a later pull)."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -89,6 +90,23 @@ class Services:
         )
         assert answer.status_code == 201, answer.text
         return str(answer.json()["person_no"])
+
+    @contextlib.asynccontextmanager
+    async def accepted_with_boshi_up(
+        self, applicant: Applicant
+    ) -> AsyncIterator[tuple[str, dict[str, Any], EappClient]]:
+        """Her person registered at atena, her notification submitted and accepted while
+        boshi_core is down, then boshi_core started and her person arrived there: (person
+        number, the acceptance, an export client of boshi_core's)."""
+        person_no = await self.register(applicant)
+        accepted = await self.submit_and_accept(applicant)
+        async with self.boshi.router.lifespan_context(self.boshi):
+            await _person_reached_boshi(self.boshi, person_no)
+            export = self.export_client()
+            try:
+                yield person_no, accepted, export
+            finally:
+                await export.client.aclose()
 
     async def submit_and_accept(self, applicant: Applicant) -> dict[str, Any]:
         receipt = await submit(self.eapp, applicant.package())
@@ -185,20 +203,14 @@ async def test_an_accepted_notification_opens_one_pregnancy_though_boshi_was_dow
     services: Services, jpki: Authority
 ) -> None:
     applicant = applicant_card(jpki)
-    person_no = await services.register(applicant)
-
     # boshi_core is down while the application is accepted.
-    accepted = await services.submit_and_accept(applicant)
-    assert accepted["status"] == "accepted"
-    assert accepted["person_no"] == person_no
-    async with services.boshi.router.lifespan_context(services.boshi):
-        await _person_reached_boshi(services.boshi, person_no)
-        export = services.export_client()
+    async with services.accepted_with_boshi_up(applicant) as (person_no, accepted, export):
         first = await _pull(services.boshi, export)
         second = await _pull(services.boshi, export)
         pregnancies = await _pregnancies(services.boshi, accepted["receipt_no"])
-        await export.client.aclose()
 
+    assert accepted["status"] == "accepted"
+    assert accepted["person_no"] == person_no
     # The pulls' reports first: when the pregnancy is missing, they say why.
     assert first.opened == [accepted["receipt_no"]], first.held
     assert (second.opened, second.already_open, second.held) == ([], [], {}), second.held
@@ -233,14 +245,9 @@ async def test_a_notification_whose_certificate_serial_looks_like_a_my_number_is
     # written as it came (hex), such a serial made the identity check refuse itself as a My
     # Number in free text, and the notification was held at every pull.
     applicant = applicant_whose_serial_looks_like_a_my_number(jpki)
-    person_no = await services.register(applicant)
-    accepted = await services.submit_and_accept(applicant)
-    async with services.boshi.router.lifespan_context(services.boshi):
-        await _person_reached_boshi(services.boshi, person_no)
-        export = services.export_client()
+    async with services.accepted_with_boshi_up(applicant) as (_, accepted, export):
         report = await _pull(services.boshi, export)
         pregnancies = await _pregnancies(services.boshi, accepted["receipt_no"])
-        await export.client.aclose()
 
     assert report.opened == [accepted["receipt_no"]], report.held
     [pregnancy] = pregnancies
@@ -301,11 +308,7 @@ async def test_pulled_again_after_a_crash_before_confirming_still_opens_one(
     services: Services, jpki: Authority
 ) -> None:
     applicant = applicant_card(jpki)
-    person_no = await services.register(applicant)
-    accepted = await services.submit_and_accept(applicant)
-    async with services.boshi.router.lifespan_context(services.boshi):
-        await _person_reached_boshi(services.boshi, person_no)
-        export = services.export_client()
+    async with services.accepted_with_boshi_up(applicant) as (_, accepted, export):
         [item] = await export.accepted()
         assert "my_number" not in item
         assert applicant.my_number not in str(item)
@@ -317,7 +320,6 @@ async def test_pulled_again_after_a_crash_before_confirming_still_opens_one(
         again = await _pull(services.boshi, export)
         left = await export.accepted()
         count = await _pregnancies(services.boshi, accepted["receipt_no"])
-        await export.client.aclose()
 
     assert again.already_open == [accepted["receipt_no"]]
     assert again.opened == []
