@@ -109,7 +109,7 @@ async def test_rolled_back_event_is_never_published(
     with pytest.raises(RuntimeError):
         await failing_change()
     kept = await emit(committed_sessions, "rollback", 1, note="kept")
-    relay = OutboxRelay(engine, bus.js, bus.naming)
+    relay = OutboxRelay(engine, bus.nc, bus.naming)
     assert await relay.relay_once() == 1
     consumer = make_consumer(bus, committed_sessions, "rollback", record_applied)
     await drain(consumer, until=1)
@@ -129,7 +129,7 @@ async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emitted = await emit(committed_sessions, "relaykill", 5)
-    relay = OutboxRelay(engine, bus.js, bus.naming)
+    relay = OutboxRelay(engine, bus.nc, bus.naming)
     real_mark = relay_module._MARK_SENT
     monkeypatch.setattr(
         relay_module, "_MARK_SENT", text("SELECT pg_terminate_backend(pg_backend_pid())")
@@ -142,7 +142,7 @@ async def test_relay_killed_between_publish_and_mark_causes_no_duplicate(
             await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
         ).scalar_one()
     assert pending == 5  # published, but not marked: a restarted relay publishes them again
-    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 5
+    assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 5
     info = await bus.js.stream_info(stream)
     consumer = make_consumer(bus, committed_sessions, "relaykill", record_applied)
     await drain(consumer, until=5)
@@ -163,26 +163,33 @@ async def test_a_publish_jetstream_refuses_fails_the_round_and_leaves_its_rows_u
     round, its rows stay unsent, and no publish is left pending in the JetStream context."""
     await emit(committed_sessions, "refused", 3)
     nowhere = EventNaming(namespace=f"{bus.naming.namespace}nostream")
+    refused = OutboxRelay(engine, bus.nc, nowhere)
     with pytest.raises(NoStreamResponseError):
-        await OutboxRelay(engine, bus.js, nowhere).relay_once()
-    assert bus.js.publish_async_pending() == 0
+        await refused.relay_once()
+    assert refused.acks.pending() == 0
     async with committed_sessions() as s:
         unsent = (
             await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
         ).scalar_one()
     assert unsent == 3
-    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 3
+    assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 3
 
 
 class _Unacknowledged:
-    """A JetStream context that sends nothing and whose acks never come."""
+    """A NATS connection that sends nothing, so no ack ever comes."""
 
-    def __init__(self) -> None:
-        self.acks: list[asyncio.Future[Any]] = []
+    def __init__(self, nc: Any) -> None:
+        self.nc = nc
+        self.published = 0
 
-    async def publish_async(self, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        self.acks.append(asyncio.get_running_loop().create_future())
-        return self.acks[-1]
+    def new_inbox(self) -> str:
+        return str(self.nc.new_inbox())
+
+    async def subscribe(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.nc.subscribe(*args, **kwargs)
+
+    async def publish(self, *args: Any, **kwargs: Any) -> None:
+        self.published += 1
 
 
 async def test_a_round_whose_acks_do_not_come_fails_and_gives_its_waits_up(
@@ -194,10 +201,12 @@ async def test_a_round_whose_acks_do_not_come_fails_and_gives_its_waits_up(
 ) -> None:
     await emit(committed_sessions, "unacked", 2)
     monkeypatch.setattr(relay_module, "PUBLISH_TIMEOUT", 0.2)
-    silent = _Unacknowledged()
+    silent = _Unacknowledged(bus.nc)
+    relay = OutboxRelay(engine, silent, bus.naming)  # type: ignore[arg-type]
     with pytest.raises(TimeoutError, match="acknowledged 0 of 2"):
-        await OutboxRelay(engine, silent, bus.naming).relay_once()  # type: ignore[arg-type]
-    assert [ack.cancelled() for ack in silent.acks] == [True, True]
+        await relay.relay_once()
+    assert silent.published == 2
+    assert relay.acks.pending() == 0  # the round's wait given up
     async with committed_sessions() as s:
         unsent = (
             await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
@@ -205,18 +214,18 @@ async def test_a_round_whose_acks_do_not_come_fails_and_gives_its_waits_up(
     assert unsent == 2
 
 
-class _HeldPublisher:
-    """A JetStream context whose publishes wait for `release`: a relay caught mid-claim."""
+class _HeldPublisher(_Unacknowledged):
+    """A NATS connection whose publishes wait for `release`: a relay caught mid-claim."""
 
-    def __init__(self, js: Any) -> None:
-        self.js = js
+    def __init__(self, nc: Any) -> None:
+        super().__init__(nc)
         self.waiting = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
+    async def publish(self, *args: Any, **kwargs: Any) -> None:
         self.waiting.set()
         await self.release.wait()
-        return await self.js.publish_async(*args, **kwargs)
+        await self.nc.publish(*args, **kwargs)
 
 
 async def test_two_relays_publish_the_outbox_once_and_in_its_order(
@@ -230,9 +239,9 @@ async def test_two_relays_publish_the_outbox_once_and_in_its_order(
     emitted = []
     for _ in range(6):  # six transactions: six rows, as six requests would write them
         emitted += await emit(committed_sessions, "tworelays", 1)
-    held = _HeldPublisher(bus.js)
+    held = _HeldPublisher(bus.nc)
     first = OutboxRelay(engine, held, bus.naming, batch_size=3)  # type: ignore[arg-type]
-    second = OutboxRelay(engine, bus.js, bus.naming, batch_size=3)
+    second = OutboxRelay(engine, bus.nc, bus.naming, batch_size=3)
     claim = asyncio.create_task(first.relay_once())
     try:
         await asyncio.wait_for(held.waiting.wait(), timeout=10)
@@ -304,7 +313,7 @@ async def test_a_relay_publishes_a_commit_at_once_not_at_its_next_look(
                 published.set()
             return count
 
-    relay = Relay(engine, bus.js, bus.naming, idle_interval=60)
+    relay = Relay(engine, bus.nc, bus.naming, idle_interval=60)
     running = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.5)  # its first look is over: the next is a minute away
@@ -365,7 +374,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(
 
     await emit(committed_sessions, "poison", 1, note="poison")
     await emit(committed_sessions, "poison", 1, note="fine")
-    await OutboxRelay(engine, bus.js, bus.naming).relay_once()
+    await OutboxRelay(engine, bus.nc, bus.naming).relay_once()
     await bus.ensure_dead_letter_stream()
     consumer = make_consumer(
         bus, committed_sessions, "poison", broken, max_attempts=3, backoff=(0.05,)
@@ -625,7 +634,7 @@ async def test_a_batch_the_database_failed_comes_back_ahead_of_later_events(
         handled.append(event.id)
 
     first, second = await emit(committed_sessions, "ordered", 2)
-    await OutboxRelay(engine, bus.js, bus.naming).relay_once()
+    await OutboxRelay(engine, bus.nc, bus.naming).relay_once()
     consumer = make_consumer(bus, committed_sessions, "ordered", flaky, batch_size=1)
     for _ in range(20):
         try:
@@ -653,7 +662,7 @@ async def test_a_killed_consumers_batch_is_applied_before_what_followed_it(
         await record_applied(session, event)
         handled.append(event.id)
 
-    relay = OutboxRelay(engine, bus.js, bus.naming)
+    relay = OutboxRelay(engine, bus.nc, bus.naming)
     (first,) = await emit(committed_sessions, "killed", 1)
     await relay.relay_once()
     dead = make_consumer(bus, committed_sessions, "killed", keep, ack_wait=1.0)
@@ -679,7 +688,7 @@ async def test_published_events_past_their_keep_are_deleted_and_unpublished_ones
     stream: str,
 ) -> None:
     await emit(committed_sessions, "purged", 5)
-    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 5
+    assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 5
     waiting = await emit(committed_sessions, "waiting", 2)
     async with engine.begin() as conn:
         # Three published three days ago; the two waiting were written as long ago.
@@ -698,7 +707,7 @@ async def test_published_events_past_their_keep_are_deleted_and_unpublished_ones
         left = (await s.execute(select(OutboxEvent.published_at.is_(None)))).scalars().all()
     assert sorted(left) == [False, False, True, True]
     # The two waiting are still published, in order.
-    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 2
+    assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 2
     published = await bus.js.get_last_msg(stream, bus.naming.subject(f"{SERVICE}.waiting.happened"))
     assert json.loads(published.data or b"")["id"] == waiting[1]
 

@@ -82,7 +82,7 @@ async def test_a_batch_row_is_published_as_its_events_in_order(
     await emit_note(committed_sessions, "ordered", "before")
     await emit_batch(committed_sessions, "ordered", ["b1", "b2", "b3"])
     await emit_note(committed_sessions, "ordered", "after")
-    relay = OutboxRelay(engine, bus.js, bus.naming, batch_size=2)
+    relay = OutboxRelay(engine, bus.nc, bus.naming, batch_size=2)
     # A claim stops after its batch row: the row before it and the batch's three events.
     assert await relay.relay_once() == 4
     assert await relay.relay_once() == 1
@@ -102,10 +102,10 @@ async def test_a_relay_killed_while_publishing_a_batch_publishes_each_event_once
         relay_module, "_MARK_SENT", text("SELECT pg_terminate_backend(pg_backend_pid())")
     )
     with pytest.raises(Exception):  # noqa: B017, PT011 - the connection dies like a killed relay
-        await OutboxRelay(engine, bus.js, bus.naming).relay_once()
+        await OutboxRelay(engine, bus.nc, bus.naming).relay_once()
     monkeypatch.undo()
     # Published but not marked: the next relay expands the batch again, to the same ids.
-    assert await OutboxRelay(engine, bus.js, bus.naming).relay_once() == 3
+    assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 3
     # The re-publish was dropped (JetStream's duplicate window, by Nats-Msg-Id).
     assert await published_notes(bus, "killed") == ["k1", "k2", "k3"]
     async with committed_sessions() as s:

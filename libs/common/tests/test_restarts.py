@@ -97,7 +97,7 @@ async def test_nats_restart_mid_flow_loses_nothing_and_duplicates_nothing(
         )
         await consumer.start()
         first = await emit(committed_sessions, 20)
-        relay = OutboxRelay(engine, bus.js, bus.naming)
+        relay = OutboxRelay(engine, bus.nc, bus.naming)
         assert await relay.relay_once() == 20
         await until_applied(consumer, 20)
     # NATS is down: the business keeps writing; the relay fails and keeps the rows.
@@ -140,7 +140,7 @@ async def test_postgres_restart_mid_flow_loses_nothing_and_duplicates_nothing(
             ack_wait=30.0,  # longer than the wait below: only the hand-back brings them back
         )
         await consumer.start()
-        relay = OutboxRelay(engine, bus.js, bus.naming)
+        relay = OutboxRelay(engine, bus.nc, bus.naming)
         first = await emit(sessions, 20)
         assert await relay.relay_once() == 20
         await until_applied(consumer, 20)
@@ -175,7 +175,7 @@ async def test_the_relay_retries_within_a_second_however_long_the_outage(
     events written once the server is back go out within a second, not after a long backoff;
     after a success it polls at its idle interval again."""
     down = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
-    relay = OutboxRelay(down, bus.js, bus.naming)
+    relay = OutboxRelay(down, bus.nc, bus.naming)
     failing = relay.relay_once
     outage = 12  # failed rounds: far past the point where a doubling backoff passes 1 s
     errors: list[BaseException] = []

@@ -100,7 +100,7 @@ def service_lifespan(
             engine=engine,
             sessions=session_factory(engine),
             bus=bus,
-            relay=OutboxRelay(engine, bus.js, bus.naming),
+            relay=OutboxRelay(engine, bus.nc, bus.naming),
             anchors=anchors,
         )
         app.state.runtime = runtime
