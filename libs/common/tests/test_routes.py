@@ -12,14 +12,15 @@ import fastapi.dependencies.utils
 import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field, Strict
 
 import mch_common.routes
 from mch_common.errors import Conflict, Unauthorized
 from mch_common.inputs import StrictModel
 from mch_common.mynumber import generate_my_number
-from mch_common.routes import ServiceRouter
+from mch_common.routes import ServiceRouter, _header_as_sent
 from mch_common.web import create_service_app
 
 
@@ -117,6 +118,16 @@ def build_app(log: list[str]) -> FastAPI:
         # `name` is taken as the route matched it; `group` and `code` are validated.
         return {"group": group, "name": name, "code": code}
 
+    @router.get("/{group}/noted")
+    async def noted(
+        group: int,
+        purpose: Annotated[str | None, Header(alias="X-Access-Purpose")] = None,
+        x_trace: Annotated[str | None, Header()] = None,
+        ticket: Annotated[str | None, Header(max_length=5)] = None,
+    ) -> dict[str, Any]:
+        # `purpose` and `x_trace` are taken as sent; `ticket` is checked FastAPI's way.
+        return {"purpose": purpose, "trace": x_trace, "ticket": ticket}
+
     @router.delete("/{group}", status_code=204)
     async def remove(group: int, who: Caller) -> None:
         log.append(f"remove {group}")
@@ -165,6 +176,13 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/items/two/names/x/abc", {}),
     ("DELETE", "/items/3", {"headers": OK}),
     ("DELETE", "/items/3", {}),
+    # Headers taken as sent (absent, empty, repeated, any case, Latin-1) or checked.
+    ("GET", "/items/4/noted", {}),
+    ("GET", "/items/4/noted", {"headers": {"X-Access-Purpose": "", "X-TRACE": "t1"}}),
+    ("GET", "/items/4/noted", {"headers": [("x-access-purpose", "a"), ("x-access-purpose", "b")]}),
+    ("GET", "/items/4/noted", {"headers": {"x-access-purpose": "caf\xe9".encode("latin-1")}}),
+    ("GET", "/items/4/noted", {"headers": {"ticket": "toolong", "x-trace": "t2"}}),
+    ("GET", "/items/4/noted", {"headers": {"ticket": "ok", "x_trace": "underscored"}}),
 ]
 
 
@@ -222,6 +240,7 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
         *(201, 409, 422, 422, 422, 422, 422, 422, 422, 401),
         *(201, 201, 201, 201, 422, 422, 201, 422, 422),
         *(200, 422, 200, 422, 422, 204, 401),
+        *(200, 200, 200, 200, 422, 200),
     ]
     assert planned[0][4] == {
         "group": 1,
@@ -245,6 +264,14 @@ async def test_a_service_route_answers_as_fastapis_handler() -> None:
         ["path", "group"],
     ]
     assert planned[24][4] is None  # 204: no body
+    assert [planned[n][4] for n in (26, 27, 28, 29, 31)] == [
+        {"purpose": None, "trace": None, "ticket": None},
+        {"purpose": "", "trace": "t1", "ticket": None},
+        {"purpose": "a", "trace": None, "ticket": None},
+        {"purpose": "café", "trace": None, "ticket": None},
+        {"purpose": None, "trace": None, "ticket": "ok"},  # a header's name has no underscore
+    ]
+    assert planned[30][4]["errors"][0]["loc"] == ["header", "ticket"]
     assert planned_log[:4] == ["begin", "create", "commit", "--"]
     assert "rollback Conflict" in planned_log
     # FastAPI's solver ran only for the two requests whose body is not plain JSON; its own
@@ -270,3 +297,14 @@ def test_an_app_with_a_plain_fastapi_router_is_refused() -> None:
         create_service_app(
             service="demo", title="demo", description="demo", lifespan=lifespan, routers=[router]
         )
+
+
+def test_only_unchecked_optional_str_headers_are_taken_as_sent() -> None:
+    route = next(
+        context.original_route
+        for context in iter_route_contexts(build_app([]).routes)
+        if getattr(context.original_route, "path", "").endswith("/noted")
+    )
+    assert isinstance(route, APIRoute)
+    taken = {f.name: _header_as_sent(f) for f in route.dependant.header_params}
+    assert taken == {"purpose": "X-Access-Purpose", "x_trace": "x-trace", "ticket": None}
