@@ -48,7 +48,7 @@ async def pipeline_rate(bus: EventBus, database_url: str, n: int) -> float:
             text("INSERT INTO applied VALUES (:id, :i)"), {"id": event.id, "i": event.data["i"]}
         )
 
-    relay = OutboxRelay(engine, bus.js, bus.naming)
+    relay = OutboxRelay(engine, bus.nc, bus.naming)
     consumer = EventConsumer(
         bus, sessions, name="bench", stream_service="bench", handlers={TYPE: apply}, batch_size=500
     )
