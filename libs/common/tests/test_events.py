@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NoStreamResponseError, ServerError
+from nats.js.errors import APIError, NoStreamResponseError, ServerError
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -173,6 +173,39 @@ async def test_a_publish_jetstream_refuses_fails_the_round_and_leaves_its_rows_u
         ).scalar_one()
     assert unsent == 3
     assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 3
+
+
+async def test_an_event_jetstream_answers_with_an_error_fails_the_round(
+    committed_sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    bus: EventBus,
+    stream: str,
+) -> None:
+    """An ack that is JetStream's JSON error (a stream that takes no message this large) fails
+    the round as a refusal: its rows stay unsent and go out once a stream takes them."""
+    await emit(committed_sessions, "toolarge", 2)
+    small = EventNaming(namespace=f"{bus.naming.namespace}small")
+    await bus.js.add_stream(
+        StreamConfig(
+            name=small.stream(SERVICE),
+            subjects=[small.subject(f"{SERVICE}.>")],
+            storage=StorageType.MEMORY,
+            max_msg_size=64,
+        )
+    )
+    try:
+        refused = OutboxRelay(engine, bus.nc, small)
+        with pytest.raises(APIError, match="maximum"):
+            await refused.relay_once()
+        assert refused.acks.pending() == 0
+    finally:
+        await bus.js.delete_stream(small.stream(SERVICE))
+    async with committed_sessions() as s:
+        unsent = (
+            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
+        ).scalar_one()
+    assert unsent == 2
+    assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 2
 
 
 class _Unacknowledged:

@@ -113,6 +113,8 @@ class JetStreamAcks:
         """Publish (subject, payload, headers) in order without waiting, then wait for every
         ack under one timer; the first refusal, or PUBLISH_TIMEOUT without every ack, fails
         the round."""
+        if not events:
+            return
         if not self._prefix:
             prefix = self.nc.new_inbox() + "."
             await self.nc.subscribe(prefix + "*", cb=self._acked)
@@ -160,8 +162,10 @@ def _refusal(msg: Msg) -> Exception | None:
     if b'"error"' in msg.data:
         refused = json.loads(msg.data).get("error")
         if refused:
-            error: Exception = APIError.from_error(refused)
-            return error
+            try:
+                APIError.from_error(refused)  # raises the error's class (BadRequestError, ...)
+            except APIError as error:
+                return error
     return None
 
 
