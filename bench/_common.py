@@ -1,5 +1,6 @@
 """Shared helpers for benchmark scripts: a scratch database, servers, the result line."""
 
+import argparse
 import contextlib
 import gc
 import json
@@ -12,6 +13,21 @@ import asyncpg
 
 from mch_common.db import create_database, drop_database, with_database
 from mch_testing import servers
+
+
+def wrapper_command_line(
+    doc: str, name: str, help: str
+) -> tuple[argparse.ArgumentParser, float, list[str]]:
+    """A wrapper's command line (cpu_quota.py, slow_cores.py): one number, then `--` and the
+    command it runs; the parser, for the wrapper's own checks of the number."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument(name, type=float, help=help)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run")
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given (put it after --)")
+    return parser, getattr(args, name), command
 
 
 def peak_rss_mb() -> float:

@@ -11,12 +11,13 @@ earlier days). The servers already running are moved into the group and back out
 command ends, however it ends: left in it, they would stay slow for whatever runs next.
 """
 
-import argparse
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from _common import wrapper_command_line
 
 PERIOD_US = 10_000  # short, so a throttled group waits milliseconds, not a tenth of a second
 SERVERS = ("postgres", "nats-server")  # by process name, as the machine runs them
@@ -99,14 +100,12 @@ def server_pids() -> list[int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("cores", type=float, help="CPU quota in cores for all of them, e.g. 0.8")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run")
-    args = parser.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command or args.cores <= 0:
-        parser.error("give a positive quota and a command after --")
-    group = QuotaGroup(args.cores)
+    parser, cores, command = wrapper_command_line(
+        __doc__ or "", "cores", "CPU quota in cores for all of them, e.g. 0.8"
+    )
+    if cores <= 0:
+        parser.error("give a positive quota")
+    group = QuotaGroup(cores)
     try:
         servers = server_pids()
         for pid in servers:
@@ -114,7 +113,7 @@ def main() -> int:
                 group.add(pid)
             except ProcessLookupError:
                 pass
-        say(f"{args.cores} cores for {len(servers)} server processes and {command[0]}")
+        say(f"{cores} cores for {len(servers)} server processes and {command[0]}")
         child = subprocess.Popen(command, preexec_fn=lambda: group.add(os.getpid()))
         try:
             return child.wait()

@@ -17,13 +17,14 @@ On 2026-12-06 a SPEED calibrated against the figures issue 18 was filed with (th
 that day run under it reproduced that day's machine) is in docs/benchmarks.md.
 """
 
-import argparse
 import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+
+from _common import wrapper_command_line
 
 PERIOD = 0.002  # seconds: a core is taken for part of every 2 ms
 _PR_SET_PDEATHSIG = 1
@@ -49,18 +50,14 @@ def take(cpu: int, share: float, parent: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("speed", type=float, help="share of each core left (0.1-1.0)")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run")
-    args = parser.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command given (put it after --)")
-    if not 0.1 <= args.speed <= 1.0:
+    parser, speed, command = wrapper_command_line(
+        __doc__ or "", "speed", "share of each core left (0.1-1.0)"
+    )
+    if not 0.1 <= speed <= 1.0:
         parser.error("speed must be between 0.1 and 1.0")
     if os.geteuid() != 0:
         raise SystemExit("slow_cores: real-time scheduling needs root")
-    share = 1.0 - args.speed
+    share = 1.0 - speed
     takers = []
     if share > 0:
         parent = os.getpid()
@@ -72,7 +69,7 @@ def main() -> int:
                 finally:
                     os._exit(0)
             takers.append(pid)
-        say(f"{len(takers)} cores at {args.speed:.0%} of their speed")
+        say(f"{len(takers)} cores at {speed:.0%} of their speed")
     started = time.monotonic()
     try:
         return subprocess.call(command)

@@ -89,6 +89,13 @@ def make_consumer(
     )
 
 
+async def unsent_rows(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Outbox rows no relay has marked sent."""
+    async with sessions() as s:
+        count = await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
+    return int(count.scalar_one())
+
+
 async def test_rolled_back_event_is_never_published(
     committed_sessions: async_sessionmaker[AsyncSession],
     engine: AsyncEngine,
@@ -160,18 +167,14 @@ async def test_a_publish_jetstream_refuses_fails_the_round_and_leaves_its_rows_u
     stream: str,
 ) -> None:
     """Acks awaited together: one event no stream takes (no responders) fails the whole
-    round, its rows stay unsent, and no publish is left pending in the JetStream context."""
+    round, its rows stay unsent, and no round is left waiting for its acks."""
     await emit(committed_sessions, "refused", 3)
     nowhere = EventNaming(namespace=f"{bus.naming.namespace}nostream")
     refused = OutboxRelay(engine, bus.nc, nowhere)
     with pytest.raises(NoStreamResponseError):
         await refused.relay_once()
     assert refused.acks.pending() == 0
-    async with committed_sessions() as s:
-        unsent = (
-            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
-        ).scalar_one()
-    assert unsent == 3
+    assert await unsent_rows(committed_sessions) == 3
     assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 3
 
 
@@ -200,11 +203,7 @@ async def test_an_event_jetstream_answers_with_an_error_fails_the_round(
         assert refused.acks.pending() == 0
     finally:
         await bus.js.delete_stream(small.stream(SERVICE))
-    async with committed_sessions() as s:
-        unsent = (
-            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
-        ).scalar_one()
-    assert unsent == 2
+    assert await unsent_rows(committed_sessions) == 2
     assert await OutboxRelay(engine, bus.nc, bus.naming).relay_once() == 2
 
 
@@ -240,11 +239,7 @@ async def test_a_round_whose_acks_do_not_come_fails_and_gives_its_waits_up(
         await relay.relay_once()
     assert silent.published == 2
     assert relay.acks.pending() == 0  # the round's wait given up
-    async with committed_sessions() as s:
-        unsent = (
-            await s.execute(select(func.count()).where(OutboxEvent.published_at.is_(None)))
-        ).scalar_one()
-    assert unsent == 2
+    assert await unsent_rows(committed_sessions) == 2
 
 
 class _HeldPublisher(_Unacknowledged):
