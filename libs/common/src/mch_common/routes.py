@@ -310,7 +310,8 @@ def _solver(dependant: Dependant, *, top: bool) -> _Solve:
     as_matched = [(f.name, f.alias) for f in dependant.path_params if _taken_as_matched(f)]
     path_params = [f for f in dependant.path_params if not _taken_as_matched(f)]
     # Likewise an optional `str` header with nothing to check is the header's text, or None
-    # (FastAPI's look and validation: 15-25 µs a header, on every request of atena's).
+    # (FastAPI's look and validation: 11.3 µs a header against 0.24, measured; every atena
+    # request has one).
     as_sent = [(f.name, n) for f in dependant.header_params if (n := _header_as_sent(f))]
     header_params = [f for f in dependant.header_params if not _header_as_sent(f)]
     params_in = [
