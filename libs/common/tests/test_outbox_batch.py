@@ -229,3 +229,27 @@ async def test_a_catalogue_type_emits_many_after_what_was_queued_before(
         ("n-m1", "m1", SOURCE),
         ("n-m2", "m2", SOURCE),
     ]
+
+
+async def test_a_large_batch_row_is_kept_compressed_by_lz4_and_read_back_whole(
+    committed_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The platform tables' outbox compresses envelopes with lz4 (migrations.
+    compress_outbox_with_lz4): a batch row of megabytes goes through it, and reads back."""
+    notes = [f"{n:06d} {'ほぼ同じ文面の記録 ' * 8}" for n in range(20_000)]
+    await emit_batch(committed_sessions, "large", notes)
+    async with committed_sessions() as s:
+        method, stored, whole, event_id, subject, envelope = (
+            await s.execute(
+                text(
+                    "SELECT pg_column_compression(envelope), pg_column_size(envelope),"
+                    " octet_length(envelope::text), event_id, subject, envelope"
+                    " FROM outbox WHERE subject = :subject"
+                ),
+                {"subject": f"{SERVICE}.large.happened"},
+            )
+        ).one()
+    assert method == "lz4"
+    assert stored < whole
+    events = [json.loads(event) for _, event in expand_batch(event_id, subject, envelope)]
+    assert [event["data"]["note"] for event in events] == notes
