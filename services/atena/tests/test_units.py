@@ -1,5 +1,6 @@
-"""Dates of the bulk files, My Numbers in them, and configuration."""
+"""Dates of the bulk files, My Numbers in them, configuration, the snapshot function's text."""
 
+import re
 from datetime import date
 from typing import Any
 
@@ -7,6 +8,7 @@ import pytest
 
 from atena.bulk.parse import _date
 from atena.config import Settings
+from atena.persons.snapshot import SNAPSHOT_FIELDS, SNAPSHOT_SQL_FUNCTION
 from mch_common.mynumber import contains_my_number, generate_my_number
 
 
@@ -93,3 +95,21 @@ def test_the_first_chunks_are_smaller_and_grow_to_the_chunk_size() -> None:
     assert [len(c) for c in _chunks(range(7), 2)] == [2, 2, 2, 1]
     assert [x for c in _chunks(range(12_500), 3_000) for x in c] == list(range(12_500))
     assert list(_chunks([], 5)) == []
+
+
+def test_the_snapshot_function_names_its_keys_in_jsonb_order() -> None:
+    """jsonb_build_object then finds its pairs sorted and does not sort them (the function's
+    comment); every field of the contract is there once."""
+    body = SNAPSHOT_SQL_FUNCTION
+    address = re.search(r"'address', jsonb_build_object\((.*?)\)", body, re.DOTALL)
+    assert address is not None
+    outer = re.findall(r"'(\w+)',", body.replace(address[1], ""))
+    inner = re.findall(r"'(\w+)',", address[1])
+
+    def jsonb_order(keys: list[str]) -> list[str]:
+        return sorted(keys, key=lambda k: (len(k.encode()), k.encode()))
+
+    assert outer == jsonb_order(outer)
+    assert inner == jsonb_order(inner)
+    assert sorted(outer) == sorted(SNAPSHOT_FIELDS)
+    assert len(inner) == 7

@@ -38,35 +38,39 @@ class PersonState:
     my_number: str | None = None
 
 
+# The pairs in the order a jsonb object keeps its keys (shorter first, then by their bytes):
+# jsonb_build_object sorts what it is given, and PostgreSQL's sort looks first whether its
+# input is sorted already, which is then all it does. The document is the same in any order;
+# this order built it in 6.2 µs against 7.5 (100,000 people), on every write and bulk load.
 SNAPSHOT_SQL_FUNCTION = """
 CREATE OR REPLACE FUNCTION atena_snapshot(p person) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT jsonb_build_object(
-        'person_no', p.person_no,
-        'residence_status', p.residence_status,
-        'family_name', p.family_name,
-        'given_name', p.given_name,
-        'family_name_kana', p.family_name_kana,
-        'given_name_kana', p.given_name_kana,
         'sex', p.sex,
-        'birth_date', p.birth_date,
-        'death_date', p.death_date,
+        'email', p.email,
+        'phone', p.phone,
         'address', jsonb_build_object(
-            'postal_code', p.postal_code,
-            'prefecture', p.prefecture,
-            'municipality_code', p.municipality_code,
-            'ward_code', p.ward_code,
             'town', p.town,
             'block', p.block,
-            'building', p.building
+            'building', p.building,
+            'ward_code', p.ward_code,
+            'prefecture', p.prefecture,
+            'postal_code', p.postal_code,
+            'municipality_code', p.municipality_code
         ),
+        'version', p.version,
+        'person_no', p.person_no,
+        'birth_date', p.birth_date,
+        'death_date', p.death_date,
+        'given_name', p.given_name,
+        'family_name', p.family_name,
         'household_no', p.household_no,
-        'relationship_to_head', p.relationship_to_head,
-        'phone', p.phone,
-        'email', p.email,
-        'delivery_addresses', p.delivery_addresses,
+        'given_name_kana', p.given_name_kana,
+        'family_name_kana', p.family_name_kana,
         'mother_person_no', p.mother_person_no,
-        'version', p.version
+        'residence_status', p.residence_status,
+        'delivery_addresses', p.delivery_addresses,
+        'relationship_to_head', p.relationship_to_head
     )
 $$
 """
