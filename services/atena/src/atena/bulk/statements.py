@@ -166,13 +166,14 @@ WITH s AS MATERIALIZED (
 )
 {result}
 """
-# Three arrays in one row, not a row per person: far less for the loader's event loop to
+# Three values in one row, not a row per person: far less for the loader's event loop to
 # unpack (a tenth of its time went to the rows). One aggregation keeps them in step.
-# The `after` texts come as UTF-8 bytes (bytea), which the loader writes into the payloads
-# as they are (writing.registered_payload).
+# The `after` texts come as UTF-8 bytes, which the loader writes into the payloads as they are
+# (writing.registered_payload), one a line: JSON text holds no raw newline. Joined, not an
+# array: 2.2 against 2.9 µs a person of the backend's time to gather and send them.
 REGISTER_EVENTS = _REGISTER.format(
     result="SELECT array_agg(person_no), array_agg(eff),"
-    " array_agg(convert_to(after::text, 'UTF8')) FROM n"
+    " string_agg(convert_to(after::text, 'UTF8'), '\\x0a'::bytea) FROM n"
 )
 REGISTER_ONLY = _REGISTER.format(result="SELECT count(*) FROM changes")
 HOUSEHOLDS_KNOWN = (

@@ -139,7 +139,10 @@ class ChunkWriter:
             LOADED,
         )
         if self.emit_events:
-            person_nos, effective, afters = await conn.fetchrow(REGISTER_EVENTS, *register)
+            person_nos, effective, lines = await conn.fetchrow(REGISTER_EVENTS, *register)
+            afters = lines.split(b"\n")
+            if len(afters) != len(person_nos):
+                raise ValueError("a registration's after spans more than one line")
             # The payloads are made as the batch takes them, a slice at a time (peak memory).
             row = await asyncio.to_thread(
                 batch_row_of,
