@@ -23,6 +23,7 @@ from mch_common.events.batch import BatchRow, batch_row, batch_row_of, expand_ba
 from mch_common.events.catalogue import EventPayload, EventType
 from mch_common.events.outbox import MyNumberInEventError
 from mch_common.logs import correlation_id
+from mch_common.migrations import has_lz4
 from mch_common.mynumber import generate_my_number
 from mch_common.work import UnitOfWork
 
@@ -234,8 +235,9 @@ async def test_a_catalogue_type_emits_many_after_what_was_queued_before(
 async def test_a_large_batch_row_is_kept_compressed_by_lz4_and_read_back_whole(
     committed_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The platform tables' outbox compresses envelopes with lz4 (migrations.
-    compress_outbox_with_lz4): a batch row of megabytes goes through it, and reads back."""
+    """The platform tables' outbox compresses envelopes with lz4 where the server has it
+    (migrations.compress_outbox_with_lz4): a batch row of megabytes goes through it, and reads
+    back whole either way."""
     notes = [f"{n:06d} {'ほぼ同じ文面の記録 ' * 8}" for n in range(20_000)]
     await emit_batch(committed_sessions, "large", notes)
     async with committed_sessions() as s:
@@ -249,7 +251,10 @@ async def test_a_large_batch_row_is_kept_compressed_by_lz4_and_read_back_whole(
                 {"subject": f"{SERVICE}.large.happened"},
             )
         ).one()
-    assert method == "lz4"
-    assert stored < whole
+    async with committed_sessions() as s:
+        server_has_lz4 = await s.run_sync(lambda sync: has_lz4(sync.connection()))
+    if server_has_lz4:
+        assert method == "lz4"
+        assert stored < whole
     events = [json.loads(event) for _, event in expand_batch(event_id, subject, envelope)]
     assert [event["data"]["note"] for event in events] == notes

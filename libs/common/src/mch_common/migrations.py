@@ -76,14 +76,28 @@ def create_platform_tables(connection: Connection) -> None:
 
 
 def compress_outbox_with_lz4(connection: Connection, *, undo: bool = False) -> None:
-    """The outbox's envelopes compressed by lz4, not PostgreSQL's default pglz (a migration of
-    each service; the first migration of a database made later does it too). A batch row's
-    envelope (mch_common.events.batch) is megabytes of base64, which pglz went through and
-    failed to compress: 2.1 µs of the database's time an event, 0.8 with lz4, which gives up
-    sooner and reads back faster. An envelope under 2 kB is not compressed either way. `undo`:
-    the server's default method again."""
+    """The outbox's envelopes compressed by lz4, not PostgreSQL's default pglz, where the
+    server has lz4 (a migration of each service; the first migration of a database made later
+    does it too). A batch row's envelope (mch_common.events.batch) is megabytes of base64,
+    which pglz went through and failed to compress: 2.1 µs of the database's time an event,
+    0.8 with lz4, which gives up sooner and reads back faster. An envelope under 2 kB is not
+    compressed either way. A server built without lz4 (the embedded one of `make run`) keeps
+    pglz. `undo`: the server's default method again."""
+    if not undo and not has_lz4(connection):
+        return
     method = "DEFAULT" if undo else "lz4"
     connection.exec_driver_sql(f"ALTER TABLE outbox ALTER COLUMN envelope SET COMPRESSION {method}")
+
+
+def has_lz4(connection: Connection) -> bool:
+    """Whether the server was built with lz4 (`--with-lz4`; Debian's, the official images and
+    CloudNativePG's are)."""
+    return bool(
+        connection.exec_driver_sql(
+            "SELECT 'lz4' = ANY (enumvals) FROM pg_settings"
+            " WHERE name = 'default_toast_compression'"
+        ).scalar()
+    )
 
 
 def add_audit_log_persons(connection: Connection) -> None:
