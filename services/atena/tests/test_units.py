@@ -1,4 +1,4 @@
-"""Dates of the bulk files, My Numbers in them, configuration, the snapshot function's text."""
+"""Dates of the bulk files, My Numbers in them, configuration, the snapshot's SQL text."""
 
 import re
 from datetime import date
@@ -8,7 +8,7 @@ import pytest
 
 from atena.bulk.parse import _date
 from atena.config import Settings
-from atena.persons.snapshot import SNAPSHOT_FIELDS, SNAPSHOT_SQL_FUNCTION
+from atena.persons.snapshot import SNAPSHOT_DDL, SNAPSHOT_FIELDS
 from mch_common.mynumber import contains_my_number, generate_my_number
 
 
@@ -97,14 +97,15 @@ def test_the_first_chunks_are_smaller_and_grow_to_the_chunk_size() -> None:
     assert list(_chunks([], 5)) == []
 
 
-def test_the_snapshot_function_names_its_keys_in_jsonb_order() -> None:
-    """jsonb_build_object then finds its pairs sorted and does not sort them (the function's
-    comment); every field of the contract is there once."""
-    body = SNAPSHOT_SQL_FUNCTION
-    address = re.search(r"'address', jsonb_build_object\((.*?)\)", body, re.DOTALL)
-    assert address is not None
-    outer = re.findall(r"'(\w+)',", body.replace(address[1], ""))
-    inner = re.findall(r"'(\w+)',", address[1])
+def test_the_snapshot_types_name_its_keys_in_jsonb_order_as_the_function_fills_them() -> None:
+    """The row types' fields are in jsonb's key order (the module's comment), every field of
+    the contract once, and the function fills them from the person's columns of those names."""
+    types, function = SNAPSHOT_DDL
+    fields = {
+        name: re.findall(r"(\w+) \w+[,\n]", body)
+        for name, body in re.findall(r"CREATE TYPE (\w+) AS \((.*?)\);", types, re.DOTALL)
+    }
+    outer, inner = fields["atena_snapshot_row"], fields["atena_snapshot_address"]
 
     def jsonb_order(keys: list[str]) -> list[str]:
         return sorted(keys, key=lambda k: (len(k.encode()), k.encode()))
@@ -113,3 +114,6 @@ def test_the_snapshot_function_names_its_keys_in_jsonb_order() -> None:
     assert inner == jsonb_order(inner)
     assert sorted(outer) == sorted(SNAPSHOT_FIELDS)
     assert len(inner) == 7
+    filled = re.findall(r"p\.(\w+)", function)
+    at = outer.index("address")
+    assert filled == [*outer[:at], *inner, *outer[at + 1 :]]

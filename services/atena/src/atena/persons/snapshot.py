@@ -38,42 +38,48 @@ class PersonState:
     my_number: str | None = None
 
 
-# The pairs in the order a jsonb object keeps its keys (shorter first, then by their bytes):
-# jsonb_build_object sorts what it is given, and PostgreSQL's sort looks first whether its
-# input is sorted already, which is then all it does. The document is the same in any order;
-# this order built it in 6.2 µs against 7.5 (100,000 people), on every write and bulk load.
-SNAPSHOT_SQL_FUNCTION = """
+# The snapshot is a row of these types turned into JSON: to_jsonb of a typed row builds the
+# same document as jsonb_build_object over the same pairs, in 4.1 against 6.2 µs (100,000
+# people), on every write and in every bulk load. The fields are in the order a jsonb object
+# keeps its keys (shorter first, then by their bytes), which PostgreSQL's sort then finds
+# sorted. The types are created only where missing: the first migration and a later one both
+# run these statements.
+SNAPSHOT_DDL = (
+    """
+DO $$ BEGIN
+    IF to_regtype('atena_snapshot_address') IS NULL THEN
+        CREATE TYPE atena_snapshot_address AS (
+            town text, block text, building text, ward_code text, prefecture text,
+            postal_code text, municipality_code text
+        );
+    END IF;
+    IF to_regtype('atena_snapshot_row') IS NULL THEN
+        CREATE TYPE atena_snapshot_row AS (
+            sex text, email text, phone text, address atena_snapshot_address, version int,
+            person_no text, birth_date date, death_date date, given_name text,
+            family_name text, household_no text, given_name_kana text, family_name_kana text,
+            mother_person_no text, residence_status text, delivery_addresses jsonb,
+            relationship_to_head text
+        );
+    END IF;
+END $$
+""",
+    """
 CREATE OR REPLACE FUNCTION atena_snapshot(p person) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT jsonb_build_object(
-        'sex', p.sex,
-        'email', p.email,
-        'phone', p.phone,
-        'address', jsonb_build_object(
-            'town', p.town,
-            'block', p.block,
-            'building', p.building,
-            'ward_code', p.ward_code,
-            'prefecture', p.prefecture,
-            'postal_code', p.postal_code,
-            'municipality_code', p.municipality_code
-        ),
-        'version', p.version,
-        'person_no', p.person_no,
-        'birth_date', p.birth_date,
-        'death_date', p.death_date,
-        'given_name', p.given_name,
-        'family_name', p.family_name,
-        'household_no', p.household_no,
-        'given_name_kana', p.given_name_kana,
-        'family_name_kana', p.family_name_kana,
-        'mother_person_no', p.mother_person_no,
-        'residence_status', p.residence_status,
-        'delivery_addresses', p.delivery_addresses,
-        'relationship_to_head', p.relationship_to_head
-    )
+    SELECT to_jsonb(ROW(
+        p.sex, p.email, p.phone,
+        ROW(
+            p.town, p.block, p.building, p.ward_code, p.prefecture, p.postal_code,
+            p.municipality_code
+        )::atena_snapshot_address,
+        p.version, p.person_no, p.birth_date, p.death_date, p.given_name, p.family_name,
+        p.household_no, p.given_name_kana, p.family_name_kana, p.mother_person_no,
+        p.residence_status, p.delivery_addresses, p.relationship_to_head
+    )::atena_snapshot_row)
 $$
-"""
+""",
+)
 
 
 def changed_fields(

@@ -11,7 +11,7 @@ from alembic import op
 
 from atena.bulk.models import DeferredIndex
 from atena.persons.models import Household, Person, PersonChange, PersonMyNumber, PersonVersion
-from atena.persons.snapshot import SNAPSHOT_SQL_FUNCTION
+from atena.persons.snapshot import SNAPSHOT_DDL
 from mch_common.migrations import create_platform_tables
 from mch_common.person_numbers import HOUSEHOLD_SERIAL_START, PERSON_SERIAL_START
 
@@ -33,11 +33,14 @@ def upgrade() -> None:
     op.execute(
         f"CREATE SEQUENCE household_serial START {HOUSEHOLD_SERIAL_START} MAXVALUE 999999999"
     )
-    op.execute(SNAPSHOT_SQL_FUNCTION)
+    for statement in SNAPSHOT_DDL:
+        op.execute(statement)
 
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS atena_snapshot(person)")
+    op.execute("DROP TYPE IF EXISTS atena_snapshot_row")
+    op.execute("DROP TYPE IF EXISTS atena_snapshot_address")
     op.execute("DROP SEQUENCE IF EXISTS household_serial")
     op.execute("DROP SEQUENCE IF EXISTS person_serial")
     for model in reversed(_TABLES):
