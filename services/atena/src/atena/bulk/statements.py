@@ -184,7 +184,7 @@ HOUSEHOLDS_KNOWN = (
 # household wait for each other only for this statement, and sorted keys never deadlock.
 HOUSEHOLDS = """
 INSERT INTO household (household_no, external_key)
-SELECT n, k FROM unnest($1::text[], $2::text[]) AS h (k, n) ORDER BY k
+SELECT n, k FROM unnest($1::text[], $2::text[]) AS h (k, n) ORDER BY k COLLATE "C"
 ON CONFLICT (external_key) DO NOTHING
 RETURNING external_key, household_no
 """

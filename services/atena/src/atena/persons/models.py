@@ -31,6 +31,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mch_common.db import Base
 
 RESIDENCE_STATUSES = ("resident", "non_resident", "moved_out", "deceased")
+# Numbers, keys and codes are ASCII and compared byte by byte ("C"): the database's default
+# collation compares through the C library's strcoll, which made every sort, index probe and
+# key check on them dearer (a bulk load's index rebuild 9.9 -> 7.7 s; migration 0011).
+CODE = "C"
 SEXES = ("male", "female")
 
 
@@ -39,16 +43,16 @@ class Household(Base):
 
     __tablename__ = "household"
 
-    household_no: Mapped[str] = mapped_column(String(10), primary_key=True)
-    external_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    household_no: Mapped[str] = mapped_column(String(10, collation=CODE), primary_key=True)
+    external_key: Mapped[str | None] = mapped_column(String(64, collation=CODE), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Person(Base):
     __tablename__ = "person"
 
-    person_no: Mapped[str] = mapped_column(String(10), primary_key=True)
-    external_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    person_no: Mapped[str] = mapped_column(String(10, collation=CODE), primary_key=True)
+    external_key: Mapped[str | None] = mapped_column(String(64, collation=CODE), unique=True)
     version: Mapped[int] = mapped_column(Integer)
     residence_status: Mapped[str] = mapped_column(String(20))
     family_name: Mapped[str] = mapped_column(String(100))
@@ -61,10 +65,10 @@ class Person(Base):
     sex: Mapped[str] = mapped_column(String(10))
     birth_date: Mapped[date] = mapped_column(Date)
     death_date: Mapped[date | None] = mapped_column(Date)
-    postal_code: Mapped[str | None] = mapped_column(String(7))
+    postal_code: Mapped[str | None] = mapped_column(String(7, collation=CODE))
     prefecture: Mapped[str | None] = mapped_column(String(20))
-    municipality_code: Mapped[str | None] = mapped_column(String(6))
-    ward_code: Mapped[str | None] = mapped_column(String(6))
+    municipality_code: Mapped[str | None] = mapped_column(String(6, collation=CODE))
+    ward_code: Mapped[str | None] = mapped_column(String(6, collation=CODE))
     town: Mapped[str | None] = mapped_column(String(200))
     block: Mapped[str | None] = mapped_column(String(100))
     building: Mapped[str | None] = mapped_column(String(200))
@@ -72,7 +76,7 @@ class Person(Base):
     relationship_to_head: Mapped[str | None] = mapped_column(String(30))
     phone: Mapped[str | None] = mapped_column(String(30))
     email: Mapped[str | None] = mapped_column(String(254))
-    mother_person_no: Mapped[str | None] = mapped_column(String(10))
+    mother_person_no: Mapped[str | None] = mapped_column(String(10, collation=CODE))
     delivery_addresses: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb")
     )
