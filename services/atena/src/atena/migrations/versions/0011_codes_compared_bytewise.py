@@ -1,6 +1,6 @@
 """Numbers, keys and codes in the "C" collation (atena.persons.models.CODE): ASCII compared
-byte by byte, not through the C library's strcoll. Their indexes are rebuilt and the foreign
-keys that follow them are checked again; the tables are not rewritten.
+byte by byte, not through the C library's strcoll. Their indexes are rebuilt, the tables are
+not rewritten (the same bytes), and their order does not change for ASCII.
 
 Revision ID: 0011
 Revises: 0010
