@@ -274,8 +274,19 @@ async def service_side(
 
 # The statements the routes send (SQLAlchemy's text, here in asyncpg's numbered form).
 _PERSON = "SELECT * FROM people WHERE person_no = $1"
-_PREGNANCIES = "SELECT * FROM pregnancies WHERE person_no = $1 ORDER BY notified_on DESC"
-_CHILDREN = "SELECT * FROM children WHERE mother_person_no = $1 ORDER BY birth_date"
+# A profile reads the columns its answer shows (boshi_core.people.repository).
+_PROFILE_PERSON = (
+    "SELECT person_no, version, residence_status, family_name, given_name, family_name_kana,"
+    " given_name_kana, sex, birth_date, ward_code FROM people WHERE person_no = $1"
+)
+_PREGNANCIES = (
+    "SELECT id, status, outcome, notified_on, expected_delivery_date, expected_children"
+    " FROM pregnancies WHERE person_no = $1 ORDER BY notified_on DESC"
+)
+_CHILDREN = (
+    "SELECT id, person_no, birth_date, birth_weight_g FROM children"
+    " WHERE mother_person_no = $1 ORDER BY birth_date"
+)
 _PREVIOUS_CITY = (
     "SELECT * FROM previous_city_records WHERE person_no = $1 AND item_no = $2"
     " ORDER BY taken_on, as_of, record_key"
@@ -391,7 +402,7 @@ async def raw_read(conn: asyncpg.Connection, person_no: str) -> None:
     """A profile's statements as the route sends them: the person (checked for the ward),
     their pregnancies and children, the pregnancy notifications of the city she moved from,
     each read alone, and the access record, a transaction by itself."""
-    assert await conn.fetchrow(_PERSON, person_no) is not None
+    assert await conn.fetchrow(_PROFILE_PERSON, person_no) is not None
     await conn.fetch(_PREGNANCIES, person_no)
     await conn.fetch(_CHILDREN, person_no)
     await conn.fetch(_PREVIOUS_CITY, person_no, "80")  # item 80

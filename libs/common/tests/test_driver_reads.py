@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     ARRAY,
     Boolean,
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mch_common.db import asyncpg_connection, create_engine, session_factory
-from mch_common.driver_reads import load_all, load_one, load_rows
+from mch_common.driver_reads import columns_for, load_all, load_dicts, load_one, load_rows
 from mch_common.ids import uuid7
 
 
@@ -251,6 +252,59 @@ async def test_a_select_of_columns_gives_the_rows_session_execute_gives(
     assert [[type(v) for v in row] for row in ours] == [[type(v) for v in row] for row in theirs]
     with pytest.raises(TypeError):
         await load_rows(session, _OF_OWNER, owner="p6")  # a model's select: load_all
+
+
+class SampleOut(BaseModel):
+    """An answer's model of some of Sample's columns (one named apart from its column)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    label: str | None
+    seen_at: datetime
+    details: dict[str, Any]
+    colour: Colour | None
+    weight: Decimal | None
+    count: int
+
+
+_SAMPLE_OUT = (
+    select(*columns_for(SampleOut, Sample))
+    .where(Sample.owner == bindparam("owner"))
+    .order_by(Sample.count)
+)
+
+
+async def test_rows_as_dicts_are_what_the_model_reads_from_the_objects(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        session.add_all(_samples("p7"))
+        await session.flush()
+        ours = await load_dicts(session, _SAMPLE_OUT, owner="p7")
+        assert await load_dicts(session, _SAMPLE_OUT, owner="nobody") == []
+        mappings = [
+            dict(row) for row in (await session.execute(_SAMPLE_OUT, {"owner": "p7"})).mappings()
+        ]
+        objects = (
+            await session.scalars(select(Sample).where(Sample.owner == "p7").order_by(Sample.count))
+        ).all()
+    assert ours == mappings
+    assert list(ours[0]) == list(SampleOut.model_fields)  # "label", not its column's name
+    assert [SampleOut.model_validate(row) for row in ours] == [
+        SampleOut.model_validate(o) for o in objects
+    ]
+    assert ours[0]["colour"] is Colour.BLUE
+    assert ours[0]["weight"] == Decimal("2280.5")
+
+
+def test_a_model_of_what_is_not_a_column_is_refused() -> None:
+    class WithName(BaseModel):
+        id: UUID
+        full_name: str
+
+    with pytest.raises(TypeError, match="full_name"):
+        columns_for(WithName, Sample)
 
 
 def test_only_a_select_of_one_model_without_in_lists_is_taken(owner_engine: AsyncEngine) -> None:

@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child
 from boshi_core.people.consumer import apply_person_event
+from boshi_core.people.models import Person
+from boshi_core.people.schemas import ChildSummary, PersonOut, PersonProfileOut, PregnancySummary
 from boshi_core.pregnancy.models import Pregnancy
 from boshi_core.testsupport import (
     KOKURA_NORTH,
@@ -442,3 +444,53 @@ async def test_a_late_registered_birth_opens_no_visit_whose_window_has_ended(
     )
     assert response.status_code == 409
     assert "not applicable" in response.json()["detail"]
+
+
+async def test_a_profile_shows_what_the_models_read_from_the_objects(
+    client: httpx.AsyncClient, auth: Auth, register: Register, db_session: AsyncSession
+) -> None:
+    """The profile is read as the columns its answer shows (people.repository): the answer is
+    the one its models give from the ORM's objects, pregnancies newest first, children oldest
+    first, for a mother with twins and a pregnancy since."""
+    await register(MOTHER, given_name_kana=None)
+    first = await open_pregnancy(client, auth)
+    born = today_tokyo() - timedelta(days=40)
+    twins = [birth(born, weight=2450), birth(born - timedelta(days=1), weight=2600, sex="male")]
+    outcome = await client.post(
+        f"/pregnancies/{first}/outcome",
+        json={"outcome": "birth", "outcome_date": born.isoformat(), "births": twins},
+        headers=auth(),
+    )
+    assert outcome.status_code == 201, outcome.text
+    second = await open_pregnancy(client, auth)
+    await db_session.execute(
+        update(Pregnancy).where(Pregnancy.id == first).values(notified_on=born - timedelta(90))
+    )
+    await db_session.commit()
+
+    answer = await client.get(f"/people/{MOTHER}", headers=auth())
+    assert answer.status_code == 200, answer.text
+    person = await db_session.get(Person, MOTHER)
+    pregnancies = (
+        await db_session.scalars(
+            select(Pregnancy)
+            .where(Pregnancy.person_no == MOTHER)
+            .order_by(Pregnancy.notified_on.desc())
+        )
+    ).all()
+    children = (
+        await db_session.scalars(
+            select(Child).where(Child.mother_person_no == MOTHER).order_by(Child.birth_date)
+        )
+    ).all()
+    from_objects = PersonProfileOut(
+        person=PersonOut.model_validate(person),
+        pregnancies=[PregnancySummary.model_validate(p) for p in pregnancies],
+        children=[ChildSummary.model_validate(c) for c in children],
+    )
+    assert answer.json() == from_objects.model_dump(mode="json")
+    shown = answer.json()
+    assert [p["id"] for p in shown["pregnancies"]] == [second, first]
+    assert [c["birth_weight_g"] for c in shown["children"]] == [2600, 2450]
+    assert shown["person"]["given_name_kana"] is None
+    assert shown["pregnancies"][1]["outcome"] == "birth"

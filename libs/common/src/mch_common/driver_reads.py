@@ -16,7 +16,10 @@ transaction, and each row is built with SQLAlchemy's own result processors, so t
 what the ORM would give (dates, zoned timestamps, JSONB, enums, numerics).
 
 A select of columns (not of a model) gives its rows as tuples with `load_rows`, each value as
-`session.execute` gives it.
+`session.execute` gives it, or as dicts keyed by the columns' names with `load_dicts`: what an
+answer's pydantic model validates straight from the row. A hot read's answer is read that way,
+its columns named by the model (`columns_for`): validating a model from an ORM object's
+attributes cost 10.7 µs for ten columns against 3.4 from a dict, and building the object 3.3.
 
 The objects are DETACHED and READ-ONLY: they are not in the session, so a change to one is
 never written, and `session.get` or another ORM select returns a different object for the
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, TypeVarTuple, cast
 
+from pydantic import BaseModel
 from sqlalchemy import Select, inspect
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import MultipleResultsFound
@@ -98,6 +102,38 @@ async def load_rows(
     load, rows = await _fetch(session, statement, params, entity=False)
     processors = load.result_processors or ()
     return [cast("tuple[*_Ts]", tuple(_values(processors, row))) for row in rows]
+
+
+async def load_dicts(
+    session: AsyncSession, statement: Select[*_Ts], **params: Any
+) -> list[dict[str, Any]]:
+    """Every row of `statement` (a select of columns, built once at module level) as a dict
+    of its columns' names (their labels) to their values, each as `session.execute` gives
+    it."""
+    load, rows = await _fetch(session, statement, params, entity=False)
+    keys = load.keys
+    if not any(load.result_processors or ()):
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+    processors = load.result_processors or ()
+    return [dict(zip(keys, _values(processors, row), strict=True)) for row in rows]
+
+
+def columns_for(model: type[BaseModel], entity: type[DeclarativeBase]) -> list[Any]:
+    """`entity`'s columns named as `model`'s fields, in their order: the select of what an
+    answer of `model` shows, for `load_dicts`. A field that is not a column of `entity` is
+    refused (TypeError): such a model is built from the ORM object."""
+    mapper: Mapper[Any] = inspect(entity)
+    missing = [name for name in model.model_fields if name not in mapper.column_attrs]
+    if missing:
+        raise TypeError(f"{model.__name__}: not columns of {entity.__name__}: {missing}")
+    columns = []
+    for name in model.model_fields:
+        column = getattr(entity, name)
+        # Labelled where the attribute's column has another name: the dict's key is the field.
+        columns.append(
+            column if mapper.column_attrs[name].columns[0].name == name else column.label(name)
+        )
+    return columns
 
 
 async def _fetch(

@@ -132,7 +132,7 @@ def snapshot(
     version: int = 1,
     family_name: str = "北九",
     given_name: str = "花子",
-    given_name_kana: str = "ハナコ",
+    given_name_kana: str | None = "ハナコ",
     mother_person_no: str | None = None,
     residence_status: str = "resident",
     death_date: str | None = None,

@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boshi_core.births.models import Child
 from boshi_core.people.models import Person
+from boshi_core.people.schemas import ChildSummary, PersonOut, PregnancySummary
 from boshi_core.pregnancy.models import Pregnancy
-from mch_common.driver_reads import load_all, load_one
+from mch_common.driver_reads import columns_for, load_dicts, load_one
 
 # Built once: on every write's path, and building a statement costs more than running it.
 _BY_NUMBER = select(Person).where(Person.person_no == bindparam("person_no"))
@@ -78,24 +79,42 @@ async def upsert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) ->
     return len((await session.execute(_UPSERT, rows)).all())
 
 
-# A person's profile (every profile read): built once, like _BY_NUMBER.
-_PREGNANCIES_OF = (
-    select(Pregnancy)
+# A person's profile (every profile read), read as the columns its answer shows
+# (mch_common.driver_reads.load_dicts): no ORM object built and read back. Built once, like
+# _BY_NUMBER.
+_PROFILE_PERSON = select(*columns_for(PersonOut, Person)).where(
+    Person.person_no == bindparam("person_no")
+)
+_PROFILE_PREGNANCIES = (
+    select(*columns_for(PregnancySummary, Pregnancy))
     .where(Pregnancy.person_no == bindparam("person_no"))
     .order_by(Pregnancy.notified_on.desc())
 )
-_CHILDREN_OF = (
-    select(Child)
+_PROFILE_CHILDREN = (
+    select(*columns_for(ChildSummary, Child))
     .where(Child.mother_person_no == bindparam("mother_person_no"))
     .order_by(Child.birth_date)
 )
 
 
-async def pregnancies_of(session: AsyncSession, person_no: str) -> list[Pregnancy]:
-    """Read-only (mch_common.driver_reads): the profile shows them."""
-    return await load_all(session, _PREGNANCIES_OF, person_no=person_no)
+async def profile_person(session: AsyncSession, person_no: str) -> dict[str, Any] | None:
+    """The person's row as the profile shows it (`PersonOut`'s fields, the ward among them),
+    or None."""
+    rows = await load_dicts(session, _PROFILE_PERSON, person_no=person_no)
+    return rows[0] if rows else None
 
 
-async def children_of(session: AsyncSession, mother_person_no: str) -> list[Child]:
-    """Read-only (mch_common.driver_reads): the profile shows them."""
-    return await load_all(session, _CHILDREN_OF, mother_person_no=mother_person_no)
+def profile_person_of(person: Person) -> dict[str, Any]:
+    """The same row, of a person already read as an object."""
+    return {name: getattr(person, name) for name in PersonOut.model_fields}
+
+
+async def pregnancy_summaries(session: AsyncSession, person_no: str) -> list[dict[str, Any]]:
+    """Her pregnancies, newest first, as the profile shows them (`PregnancySummary`)."""
+    return await load_dicts(session, _PROFILE_PREGNANCIES, person_no=person_no)
+
+
+async def child_summaries(session: AsyncSession, mother_person_no: str) -> list[dict[str, Any]]:
+    """The children she is mother of, oldest first, as the profile shows them
+    (`ChildSummary`)."""
+    return await load_dicts(session, _PROFILE_CHILDREN, mother_person_no=mother_person_no)

@@ -1,26 +1,23 @@
 from boshi_core.deps import Atena, PregnancyReader
 from boshi_core.moving_in.schemas import PreviousCityNotificationOut
 from boshi_core.people import service
-from boshi_core.people.schemas import (
-    ChildSummary,
-    MyNumberSearchIn,
-    PersonOut,
-    PersonProfileOut,
-    PregnancySummary,
-)
+from boshi_core.people.schemas import MyNumberSearchIn, PersonProfileOut
 from mch_common.openapi import problem_responses
 from mch_common.routes import ServiceRouter
 from mch_common.web import Session
 
 
 def profile_out(profile: service.PersonProfile) -> PersonProfileOut:
-    return PersonProfileOut(
-        person=PersonOut.model_validate(profile.person),
-        pregnancies=[PregnancySummary.model_validate(p) for p in profile.pregnancies],
-        children=[ChildSummary.model_validate(c) for c in profile.children],
-        previous_city_notifications=[
-            PreviousCityNotificationOut.of(r) for r in profile.previous_city_notifications
-        ],
+    # Validated from the rows in one call (people.repository reads them as dicts).
+    return PersonProfileOut.model_validate(
+        {
+            "person": profile.person,
+            "pregnancies": profile.pregnancies,
+            "children": profile.children,
+            "previous_city_notifications": [
+                PreviousCityNotificationOut.of(r) for r in profile.previous_city_notifications
+            ],
+        }
     )
 
 

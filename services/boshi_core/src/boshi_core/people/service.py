@@ -2,18 +2,17 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boshi_core.births.models import Child
 from boshi_core.moving_in import repository as moving_in
 from boshi_core.moving_in.ims import PREGNANCY_ITEM
 from boshi_core.moving_in.models import PreviousCityRecord
 from boshi_core.people import repository
 from boshi_core.people.atena import AtenaClient
 from boshi_core.people.models import Person
-from boshi_core.pregnancy.models import Pregnancy
 from mch_common.auth.deps import ensure_ward_access
 from mch_common.auth.principal import Principal
 from mch_common.errors import Forbidden, NotFound
@@ -27,12 +26,13 @@ NO_PERSON_WITH_MY_NUMBER = "no person found with that My Number"
 
 @dataclass(frozen=True)
 class PersonProfile:
-    """A person with their pregnancies (newest first), the children they are mother of, and
-    the pregnancy notifications a previous city provided when she moved in (item 80)."""
+    """A person with their pregnancies (newest first) and the children they are mother of,
+    each a row of the columns the answer shows (`repository.profile_person`), and the
+    pregnancy notifications a previous city provided when she moved in (item 80)."""
 
-    person: Person
-    pregnancies: list[Pregnancy]
-    children: list[Child]
+    person: dict[str, Any]
+    pregnancies: list[dict[str, Any]]
+    children: list[dict[str, Any]]
     previous_city_notifications: Sequence[PreviousCityRecord]
 
 
@@ -43,11 +43,12 @@ async def require_person(session: AsyncSession, person_no: str) -> Person:
     return person
 
 
-def ensure_person_visible(principal: Principal, person: Person, *, miss: str) -> None:
-    """The caller's ward may see the person (ward staff: their ward's residents); else the
-    answer is the miss `miss`, the access record saying it was a refusal."""
+def ensure_person_visible(principal: Principal, ward_code: str | None, *, miss: str) -> None:
+    """The caller's ward may see a person of `ward_code` (ward staff: their ward's
+    residents); else the answer is the miss `miss`, the access record saying it was a
+    refusal."""
     try:
-        ensure_ward_access(principal, person.ward_code or "")
+        ensure_ward_access(principal, ward_code or "")
     except Forbidden as denied:
         raise refused_as_miss(denied, NotFound(miss)) from None
 
@@ -55,7 +56,7 @@ def ensure_person_visible(principal: Principal, person: Person, *, miss: str) ->
 async def person_in_scope(session: AsyncSession, principal: Principal, person_no: str) -> Person:
     """The person, if the caller's ward may see them; another ward's resident is not found."""
     person = await require_person(session, person_no)
-    ensure_person_visible(principal, person, miss=NO_SUCH_PERSON)
+    ensure_person_visible(principal, person.ward_code, miss=NO_SUCH_PERSON)
     return person
 
 
@@ -86,7 +87,7 @@ async def find_by_my_number(
     try:
         if person is None:
             raise NotFound(NO_PERSON_WITH_MY_NUMBER)
-        ensure_person_visible(principal, person, miss=NO_PERSON_WITH_MY_NUMBER)
+        ensure_person_visible(principal, person.ward_code, miss=NO_PERSON_WITH_MY_NUMBER)
     except NotFound as miss:
         raise refusal(
             session,
@@ -119,17 +120,18 @@ async def profile_by_my_number(
     person = await find_by_my_number(
         session, principal, atena=atena, my_number=my_number, purpose=purpose
     )
-    return await _profile_of(session, person)
+    return await _profile_of(session, repository.profile_person_of(person))
 
 
-async def _profile_of(session: AsyncSession, person: Person) -> PersonProfile:
+async def _profile_of(session: AsyncSession, person: dict[str, Any]) -> PersonProfile:
     """The profile around the person already read (and checked) in this transaction."""
+    person_no = person["person_no"]
     return PersonProfile(
         person=person,
-        pregnancies=await repository.pregnancies_of(session, person.person_no),
-        children=await repository.children_of(session, person.person_no),
+        pregnancies=await repository.pregnancy_summaries(session, person_no),
+        children=await repository.child_summaries(session, person_no),
         previous_city_notifications=await moving_in.records_of(
-            session, person.person_no, item_no=PREGNANCY_ITEM
+            session, person_no, item_no=PREGNANCY_ITEM
         ),
     )
 
@@ -138,7 +140,10 @@ async def profile(
     session: AsyncSession, *, principal: Principal, person_no: str, purpose: str
 ) -> PersonProfile:
     """A person's MCH profile, for a caller whose ward may see them; the view is logged."""
-    person = await person_in_scope(session, principal, person_no)
+    person = await repository.profile_person(session, person_no)
+    if person is None:
+        raise NotFound(NO_SUCH_PERSON)
+    ensure_person_visible(principal, person["ward_code"], miss=NO_SUCH_PERSON)
     UnitOfWork.of(session).record_access(
         principal,
         action="person.view",
