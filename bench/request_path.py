@@ -273,7 +273,8 @@ async def service_side(
 
 
 # The statements the routes send (SQLAlchemy's text, here in asyncpg's numbered form).
-_PERSON = "SELECT * FROM people WHERE person_no = $1"
+# A notification reads what it checks of the person (boshi_core.people.repository.standing).
+_STANDING = "SELECT ward_code, residence_status, birth_date FROM people WHERE person_no = $1"
 # A profile reads the columns its answer shows (boshi_core.people.repository).
 _PROFILE_PERSON = (
     "SELECT person_no, version, residence_status, family_name, given_name, family_name_kana,"
@@ -359,7 +360,7 @@ async def raw_write(conn: asyncpg.Connection, person_no: str) -> None:
         "data": {"pregnancy_id": str(pregnancy_id), "person_no": person_no},
         "tenant": "401005",
     }
-    person = await conn.fetchrow(_PERSON, person_no)
+    person = await conn.fetchrow(_STANDING, person_no)
     assert person is not None
     await conn.execute(
         _PREGNANCY_EVENTS_AND_RECORDS,

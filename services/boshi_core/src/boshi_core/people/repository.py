@@ -1,5 +1,5 @@
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -9,10 +9,31 @@ from boshi_core.births.models import Child
 from boshi_core.people.models import Person
 from boshi_core.people.schemas import ChildSummary, PersonOut, PregnancySummary
 from boshi_core.pregnancy.models import Pregnancy
-from mch_common.driver_reads import columns_for, load_dicts, load_one
+from mch_common.driver_reads import columns_for, load_dicts, load_one, load_rows
 
 # Built once: on every write's path, and building a statement costs more than running it.
 _BY_NUMBER = select(Person).where(Person.person_no == bindparam("person_no"))
+
+
+class Standing(NamedTuple):
+    """What a notification checks of the person (pregnancy.service.open_pregnancy)."""
+
+    ward_code: str | None
+    residence_status: str
+    birth_date: date | None
+
+
+# Read as these columns alone: the whole row (its addresses' JSONB decoded) and an ORM object
+# built of it cost the notification's path more than the read.
+_STANDING = select(Person.ward_code, Person.residence_status, Person.birth_date).where(
+    Person.person_no == bindparam("person_no")
+)
+
+
+async def standing(session: AsyncSession, person_no: str) -> Standing | None:
+    """The person's ward, residence status and birth date, or None: nobody of that number."""
+    rows = await load_rows(session, _STANDING, person_no=person_no)
+    return Standing(*rows[0]) if rows else None
 
 
 async def get(session: AsyncSession, person_no: str) -> Person | None:

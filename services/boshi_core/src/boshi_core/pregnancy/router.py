@@ -20,6 +20,7 @@ from boshi_core.pregnancy.schemas import (
     VoucherOut,
     WindowNotificationIn,
 )
+from mch_common.answers import answer_from
 from mch_common.openapi import problem_responses
 from mch_common.routes import ServiceRouter
 from mch_common.web import Session
@@ -45,7 +46,7 @@ async def notify_at_window(
         form=body.form,
         identity_check=body.identity_check,
     )
-    return PregnancyOut.model_validate(pregnancy)
+    return answer_from(PregnancyOut, pregnancy)
 
 
 @router.get(

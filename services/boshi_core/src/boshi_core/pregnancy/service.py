@@ -58,7 +58,7 @@ async def open_pregnancy(
         existing = await repository.by_external_ref(session, external_ref)
         if existing is not None:
             return existing  # the same application delivered twice
-    person = await people.get(session, person_no)
+    person = await people.standing(session, person_no)
     if person is None:
         raise UnknownPerson(
             f"person {person_no} is not registered in atena (or its registration has not reached "
