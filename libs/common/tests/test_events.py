@@ -1,6 +1,7 @@
 """The event backbone against real PostgreSQL and JetStream."""
 
 import asyncio
+import gc
 import json
 from datetime import timedelta
 from typing import Any
@@ -324,6 +325,22 @@ async def test_only_a_committed_transaction_with_events_wakes_the_relays(
     assert woken.times == 0
     await emit(committed_sessions, "wake", 2)
     assert woken.times == 1  # after its commit, once however many events it wrote
+
+
+def test_a_relay_watched_twice_wakes_once_and_a_dropped_one_is_not_kept() -> None:
+    from mch_common.events.outbox import _RELAYS, outbox_committed
+
+    kept, dropped = _Woken(), _Woken()
+    watch_outbox(kept)
+    watch_outbox(kept)
+    watch_outbox(dropped)
+    before = len(_RELAYS)
+    del dropped
+    gc.collect()
+    outbox_committed()
+    assert kept.times == 1
+    assert len(_RELAYS) <= before - 1  # (and any other relay dropped by earlier tests)
+    assert all(ref() is not None for ref in _RELAYS)
 
 
 async def test_a_relay_publishes_a_commit_at_once_not_at_its_next_look(

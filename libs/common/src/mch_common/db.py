@@ -232,7 +232,9 @@ def insert_parts(row: DeclarativeBase, dialect: Any) -> tuple[str, list[Any]]:
         if key not in present:
             if default is None:
                 continue  # a server default: the database fills it in
-            setattr(row, key, default())
+            # Into the object's values, not through the attribute's descriptor (the ORM's
+            # change tracking): the object is made for this INSERT and never flushed.
+            present[key] = default()
         keys.append(key)
     sql, processors = _insert_statement(type(row), tuple(keys), dialect)
     return sql, [
