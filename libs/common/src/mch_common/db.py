@@ -1,5 +1,6 @@
 """Async SQLAlchemy helpers: a naming convention, engines, and one transaction per unit of work."""
 
+import functools
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -154,15 +155,22 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
+@functools.cache
+def _unit_of_work_class() -> Any:
+    """mch_common.work.UnitOfWork, imported on first use: that module imports mch_common.events,
+    whose consumer imports this one. (An import in the request's path took 7,700 instructions
+    a request: the module's spec looked at each time.)"""
+    from mch_common.work import UnitOfWork
+
+    return UnitOfWork
+
+
 @asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One explicit transaction with its unit of work (`UnitOfWork.of(session)`): what it
     queued is written just before commit; everything rolls back on any error."""
-    # Imported here: mch_common.work imports mch_common.events, whose consumer imports this.
-    from mch_common.work import UnitOfWork
-
     session = factory()
-    work = UnitOfWork(session, factory)
+    work = _unit_of_work_class()(session, factory)
     try:
         yield session
         await work.flush(last=True)

@@ -10,10 +10,10 @@ a `SecretStr`: a repr, a log line or `model_dump()` shows `**********`, and a se
 number with `.get_secret_value()`, nowhere else.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import (
@@ -100,13 +100,23 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="after")
     def _no_stray_my_number(self) -> Self:
-        for name, value in self:
+        # The fields as the instance holds them (iterating the model walks a generator);
+        # extras only where a subclass allows them.
+        fields: Iterable[tuple[str, Any]] = self.__dict__.items()
+        if self.__pydantic_extra__:
+            fields = [*fields, *self.__pydantic_extra__.items()]
+        for name, value in fields:
             kind = type(value)
-            if kind in _HOLDS_NO_TEXT:
-                continue  # most of a form's fields: skipped without walking them
-            for text in (value,) if kind is str else _texts(value):
-                if "\x00" in text:
-                    raise ValueError(f"{name} holds a NUL character")
-                if contains_my_number(text):
-                    raise ValueError(f"{name} holds what looks like a My Number")
+            if kind is str:
+                _check_text(name, value)
+            elif kind not in _HOLDS_NO_TEXT:  # most of a form's fields: skipped unwalked
+                for text in _texts(value):
+                    _check_text(name, text)
         return self
+
+
+def _check_text(name: str, text: str) -> None:
+    if "\x00" in text:
+        raise ValueError(f"{name} holds a NUL character")
+    if contains_my_number(text):
+        raise ValueError(f"{name} holds what looks like a My Number")

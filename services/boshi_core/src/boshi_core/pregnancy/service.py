@@ -117,17 +117,18 @@ async def open_pregnancy(
             )
         },
     )
+    pregnancy_id = str(pregnancy.id)
     events.PREGNANCY_OPENED.emit(
         UnitOfWork.of(session),
-        subject=str(pregnancy.id),
+        subject=pregnancy_id,
         tenant=principal.tenant,
         data=events.PregnancyOpened(
-            pregnancy_id=str(pregnancy.id),
+            pregnancy_id=pregnancy_id,
             person_no=person_no,
-            ward_code=pregnancy.ward_code,
+            ward_code=form.collection_ward_code,
             channel=channel,
-            expected_children=pregnancy.expected_children,
-            expected_delivery_date=pregnancy.expected_delivery_date,
+            expected_children=form.expected_children,
+            expected_delivery_date=form.expected_delivery_date,
         ),
     )
     UnitOfWork.of(session).record_access(
@@ -136,7 +137,7 @@ async def open_pregnancy(
         target_type="person",
         target_id=person_no,
         purpose=PURPOSE,
-        detail={"pregnancy_id": str(pregnancy.id), "channel": channel},
+        detail={"pregnancy_id": pregnancy_id, "channel": channel},
     )
     return pregnancy
 
