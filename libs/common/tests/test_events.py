@@ -58,14 +58,14 @@ async def emit(
     ids = []
     async with unit_of_work(sessions) as s:
         for i in range(n):
-            event = UnitOfWork.of(s).emit(
+            event_id = UnitOfWork.of(s).emit(
                 source="test",
                 type=f"{SERVICE}.{kind}.happened",
                 subject=str(i),
                 data={"note": note, "i": i},
                 tenant="401005",
             )
-            ids.append(event.id)
+            ids.append(event_id)
     return ids
 
 

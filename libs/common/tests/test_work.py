@@ -3,6 +3,7 @@ before commit (or at `flush()`), never after a rollback, and with their savepoin
 
 import subprocess
 import sys
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from mch_common.auth.principal import Principal
 from mch_common.db import unit_of_work
 from mch_common.events import CloudEvent
+from mch_common.events.catalogue import EventPayload
+from mch_common.events.envelope import envelope_json
 from mch_common.events.tables import OutboxEvent
 from mch_common.ids import uuid7
 from mch_common.work import NoUnitOfWorkError, UnitOfWork
@@ -27,7 +30,8 @@ STAFF = Principal(
 )
 
 
-def emit(session: AsyncSession, note: str) -> CloudEvent:
+def emit(session: AsyncSession, note: str) -> str:
+    """The event's id."""
     return UnitOfWork.of(session).emit(
         source="test", type="work.test.happened", data={"note": note}, tenant="401005"
     )
@@ -83,7 +87,7 @@ async def test_events_and_access_records_go_in_one_statement_whatever_their_orde
     writes = [s for s in statements if s.startswith(("WITH", "INSERT"))]
     assert len(writes) == 1
     assert writes[0].startswith("WITH events AS (INSERT INTO outbox")
-    assert await outbox_ids(committed_sessions) == [first.id, second.id]
+    assert await outbox_ids(committed_sessions) == [first, second]
     assert await audit_actions(committed_sessions, "work.one.") == ["work.one.read", "work.one.job"]
 
 
@@ -96,7 +100,7 @@ async def test_a_read_sees_the_transaction_s_own_writes_after_flush(
         count = await session.execute(text("SELECT count(*) FROM outbox"))
         assert count.scalar_one() == 1
         at_commit = emit(session, "at commit")
-    assert await outbox_ids(committed_sessions) == [seen.id, at_commit.id]
+    assert await outbox_ids(committed_sessions) == [seen, at_commit]
 
 
 async def test_a_rolled_back_unit_of_work_writes_nothing(committed_sessions: Sessions) -> None:
@@ -127,7 +131,7 @@ async def test_savepoints_keep_their_own_events_and_records(committed_sessions: 
             await failing_message()
         async with work.savepoint():
             inside = emit(session, "inside a savepoint released")
-    assert await outbox_ids(committed_sessions) == [before.id, inside.id]
+    assert await outbox_ids(committed_sessions) == [before, inside]
     assert await audit_actions(committed_sessions, "work.savepoint.") == []
 
 
@@ -190,7 +194,7 @@ async def test_queued_rows_go_with_the_events_and_records_in_one_statement(
     writes = [s for s in statements if s.startswith(("WITH", "INSERT"))]
     assert len(writes) == 1
     assert await queued_rows(committed_sessions) == [("first", {"items": ["95"]}), ("second", {})]
-    assert await outbox_ids(committed_sessions) == [event.id]
+    assert await outbox_ids(committed_sessions) == [event]
     assert await audit_actions(committed_sessions, "work.rows.") == ["work.rows.read"]
 
     # Rows alone, and rows with records alone: the same one statement.
@@ -246,3 +250,63 @@ async def test_a_rolled_back_savepoint_drops_its_queued_rows(committed_sessions:
         async with work.savepoint():
             work.insert(Queued(note="kept", data={}))
     assert await queued_rows(committed_sessions) == [("kept", {})]
+
+
+class _Happened(EventPayload):
+    case_id: UUID
+    on: date
+    note: str
+
+
+async def test_the_envelope_written_is_the_cloud_event_model_s_own_json(
+    committed_sessions: Sessions,
+) -> None:
+    """emit writes the envelope from its values (mch_common.events.envelope.envelope_json):
+    the text is what the CloudEvent model would write, field for field and in its order."""
+    payload = _Happened(case_id=uuid7(), on=date(2027, 5, 1), note="北九州 区役所")
+    async with unit_of_work(committed_sessions) as session:
+        event_id = UnitOfWork.of(session).emit(
+            source="urn:mch:401005:test",
+            type="work.envelope.happened",
+            subject="s-1",
+            data=payload,
+            tenant="401005",
+        )
+        as_mapping = UnitOfWork.of(session).emit(
+            source="urn:mch:401005:test",
+            type="work.envelope.happened",
+            data={"on": date(2027, 5, 1), "n": 1},
+            tenant="401005",
+        )
+    async with committed_sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT envelope::text FROM outbox WHERE event_id = ANY(CAST(:ids AS uuid[]))"
+                " ORDER BY position"
+            ),
+            {"ids": [event_id, as_mapping]},
+        )
+        stored = [CloudEvent.model_validate_json(envelope) for envelope in rows.scalars()]
+    assert [event.id for event in stored] == [event_id, as_mapping]
+    assert stored[0].data == payload.model_dump(mode="json")
+    assert stored[0].subject == "s-1"
+    assert stored[0].source == "urn:mch:401005:test"
+    assert stored[1].data == {"on": "2027-05-01", "n": 1}
+    assert stored[1].subject is None
+
+
+def test_envelope_json_writes_what_the_model_writes() -> None:
+    payload = _Happened(case_id=uuid7(), on=date(2027, 5, 1), note="妊娠届出")
+    event_id, text_ = envelope_json(
+        source="urn:mch:401005:test",
+        type="work.envelope.happened",
+        subject=None,
+        data=payload,
+        tenant="401005",
+        correlationid="c-1",
+    )
+    event = CloudEvent.model_validate_json(text_)
+    assert event.id == event_id
+    assert UUID(event_id).version == 7
+    assert event.model_dump_json() == text_  # same fields, same order, same formats
+    assert event.time.tzinfo is not None

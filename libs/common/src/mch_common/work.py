@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
@@ -24,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase
 from mch_common.auth.principal import Principal
 from mch_common.db import dialect_of, insert_parts, on_driver, on_driver_alone
 from mch_common.errors import DomainError
-from mch_common.events.envelope import CloudEvent
+from mch_common.events.envelope import envelope_json
 from mch_common.events.outbox import assert_no_my_number, written_in
 from mch_common.logs import correlation_id
 
@@ -155,13 +156,14 @@ class UnitOfWork:
         *,
         source: str,
         type: str,
-        data: dict[str, Any],
+        data: Mapping[str, Any] | BaseModel,
         tenant: str,
         subject: str | None = None,
-    ) -> CloudEvent:
-        """Queue one event; it is published only if the transaction commits. Services emit
-        through their catalogue (`EventType.emit`), which comes here."""
-        event = CloudEvent(
+    ) -> str:
+        """Queue one event (a CloudEvent, mch_common.events.envelope); it is published only if
+        the transaction commits. Services emit through their catalogue (`EventType.emit`),
+        which comes here. Returns the event's id."""
+        event_id, envelope = envelope_json(
             source=source,
             type=type,
             subject=subject,
@@ -170,10 +172,9 @@ class UnitOfWork:
             correlationid=correlation_id.get(),
         )
         # Serialised once: the same text is checked and stored.
-        envelope = event.model_dump_json()
         assert_no_my_number(envelope)
-        self._events.append((event.id, event.type, envelope))
-        return event
+        self._events.append((event_id, type, envelope))
+        return event_id
 
     def record_access(
         self,

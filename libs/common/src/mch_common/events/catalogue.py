@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from mch_common.events.batch import BatchRow, emit_events
-from mch_common.events.envelope import CloudEvent, event_source
+from mch_common.events.envelope import event_source
 
 if TYPE_CHECKING:
     from mch_common.work import UnitOfWork
@@ -37,14 +37,14 @@ class EventType(Generic[P]):
     type: str
     payload: builtins.type[P]  # (`type` is the field above)
 
-    def emit(self, work: "UnitOfWork", *, tenant: str, subject: str, data: P) -> CloudEvent:
-        """Queue one event in the unit of work's transaction."""
+    def emit(self, work: "UnitOfWork", *, tenant: str, subject: str, data: P) -> str:
+        """Queue one event in the unit of work's transaction; its id."""
         return work.emit(
             source=event_source(self.service, tenant),
             type=self.type,
             subject=subject,
             tenant=tenant,
-            data=data.model_dump(mode="json"),
+            data=data,
         )
 
     async def emit_many(

@@ -1,9 +1,11 @@
 """CloudEvents 1.0 envelope with the platform's extensions `tenant` and `correlationid`."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from mch_common.ids import uuid7
 
@@ -34,3 +36,31 @@ class CloudEvent(BaseModel):
     @classmethod
     def from_json_bytes(cls, raw: bytes) -> "CloudEvent":
         return cls.model_validate_json(raw)
+
+
+def envelope_json(
+    *,
+    source: str,
+    type: str,
+    subject: str | None,
+    data: Mapping[str, Any] | BaseModel,
+    tenant: str,
+    correlationid: str | None,
+) -> tuple[str, str]:
+    """A new event's id and its envelope as `CloudEvent.model_dump_json()` writes it (the same
+    fields in the same order, `data` a payload model or a mapping): written from the values,
+    where making the model to dump it took twice as long, on every request that emits."""
+    event_id = str(uuid7())
+    envelope = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": type,
+        "subject": subject,
+        "time": datetime.now(UTC),
+        "datacontenttype": "application/json",
+        "data": data,
+        "tenant": tenant,
+        "correlationid": correlationid,
+    }
+    return event_id, to_json(envelope).decode()
