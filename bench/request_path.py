@@ -70,6 +70,7 @@ from _http import (
     wait_ready,
 )
 from boshi_intake import seed_people
+from pydantic_core import to_json
 
 from boshi_core.main import create_app
 from boshi_core.migrate import MIGRATIONS
@@ -332,7 +333,7 @@ def _record(action: str, person_no: str, detail: dict[str, Any]) -> list[list[An
         [person_no],
         [PURPOSE],
         ["success"],
-        [json.dumps(detail, ensure_ascii=False)],
+        [to_json(detail).decode()],  # as the unit of work writes it
         [str(uuid7())],
         ["{" + person_no + "}"],
     ]
@@ -371,7 +372,7 @@ async def raw_write(conn: asyncpg.Connection, person_no: str) -> None:
         ),
         [event_id],
         ["boshi.pregnancy.opened"],
-        [json.dumps(envelope, ensure_ascii=False)],
+        [to_json(envelope).decode()],
         pregnancy_id,
         person_no,
         form["collection_ward_code"],

@@ -110,6 +110,16 @@ def test_ordinary_digits_and_uuids_are_not_my_numbers() -> None:
     )
 
 
+def test_digits_in_two_fields_are_not_read_as_one_number() -> None:
+    # The model's texts are looked at joined by a line break: nothing spans two of them.
+    Registration.model_validate(
+        {"my_number": NUMBER, "name": NUMBER[:6], "notes": [NUMBER[6:], NUMBER[:4]]}
+    )
+    Registration.model_validate(
+        {"my_number": NUMBER, "name": f"{NUMBER[:4]} {NUMBER[4:8]}", "notes": [NUMBER[8:]]}
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

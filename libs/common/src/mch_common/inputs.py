@@ -105,12 +105,19 @@ class StrictModel(BaseModel):
         fields: Iterable[tuple[str, Any]] = self.__dict__.items()
         if self.__pydantic_extra__:
             fields = [*fields, *self.__pydantic_extra__.items()]
-        for name, value in fields:
+        texts: list[str] = []
+        for _, value in fields:
             kind = type(value)
             if kind is str:
-                _check_text(name, value)
+                texts.append(value)
             elif kind not in _HOLDS_NO_TEXT:  # most of a form's fields: skipped unwalked
-                for text in _texts(value):
+                texts.extend(_texts(value))
+        # All of them looked at as one text: a line break is neither a digit nor a separator,
+        # so no candidate spans two. Only a find is looked for again, field by field, to name it.
+        joined = "\n".join(texts)
+        if "\x00" in joined or contains_my_number(joined):
+            for name, value in fields:
+                for text in (value,) if type(value) is str else _texts(value):
                     _check_text(name, text)
         return self
 
