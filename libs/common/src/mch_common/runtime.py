@@ -28,6 +28,8 @@ from mch_common.settings import ServiceSettings
 from mch_common.web import database_check, nats_check
 
 log = logging.getLogger("mch.runtime")
+# How long shutdown waits for the audit sealer's round and its final anchor.
+SHUTDOWN_WAIT = 10.0
 
 
 @dataclass
@@ -116,7 +118,7 @@ def service_lifespan(
         await start_auth(app, bus, verifier=verifier(runtime), revocations=runtime.revocations)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         sealer = AuditSealer(engine, anchors=anchors)
-        runtime.tasks.append(asyncio.create_task(sealer.run(), name="audit-sealer"))
+        sealing = asyncio.create_task(sealer.run(), name="audit-sealer")
         for cleanup in (
             expired_keys_cleanup(engine),
             published_events_cleanup(engine, keep=timedelta(hours=settings.outbox_keep_hours)),
@@ -147,7 +149,19 @@ def service_lifespan(
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
-            await sealer.finish()
+            # The sealer ends its round rather than being cancelled in it: a round cancelled
+            # mid-transaction could leave its connection holding the chain's lock, which the
+            # final anchor then waits for. Neither waits past SHUTDOWN_WAIT (the next start
+            # seals and anchors what is left).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sealing, SHUTDOWN_WAIT)
+            try:
+                await asyncio.wait_for(sealer.finish(), SHUTDOWN_WAIT)
+            except TimeoutError:
+                log.warning(
+                    "audit sealer's last round took over %g s; left to the next start",
+                    SHUTDOWN_WAIT,
+                )
             await stop_auth(app)
             await bus.close()
             await engine.dispose()

@@ -50,10 +50,12 @@ class TamperingDatabase:
         )
 
 
-def tampering_settings(service_settings: dict[str, Any], database_url: str) -> dict[str, Any]:
+def tampering_settings(
+    service_settings: dict[str, Any], database_url: str, suffix: str = "_tamper"
+) -> dict[str, Any]:
     """Settings for a service on a database of its own: its own event namespace too, since a
     service's anchors are one per namespace (inside the session's, deleted with it)."""
-    namespace = f"{service_settings['event_namespace']}_tamper"
+    namespace = f"{service_settings['event_namespace']}{suffix}"
     return {**service_settings, "database_url": database_url, "event_namespace": namespace}
 
 

@@ -8,6 +8,7 @@ A service's conftest.py overrides `migrations_path` to point at its Alembic fold
 library's own tests create the platform tables directly.
 """
 
+import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Collection, Iterator
@@ -229,6 +230,9 @@ def service_settings(
     }
 
 
+_TAMPERING_DATABASES = itertools.count()
+
+
 @pytest.fixture
 async def tampering_database(
     database_factory: DatabaseFactory,
@@ -236,10 +240,12 @@ async def tampering_database(
     test_database_name: str,
     service_settings: dict[str, Any],
 ) -> TamperingDatabase:
-    """A database of its own for the audit tampering test (mch_testing.audit)."""
-    url = await database_factory.create(f"{test_database_name}_tamper", migrations_path)
+    """A database of its own for an audit chain test (mch_testing.audit), with an event
+    namespace of its own: each test that asks for one gets a new one."""
+    suffix = f"_tamper{next(_TAMPERING_DATABASES) or ''}"
+    url = await database_factory.create(f"{test_database_name}{suffix}", migrations_path)
     return TamperingDatabase(
-        settings=tampering_settings(service_settings, url),
+        settings=tampering_settings(service_settings, url, suffix),
         owner_url=database_factory.owner_url(url),
     )
 
