@@ -117,7 +117,7 @@ async def test_routes_found_by_first_segment_answer_as_the_whole_router() -> Non
     # ... and they are tried here, each route once, in FastAPI's order.
     leaves = table["items"][1]
     assert leaves is not None
-    assert [context.path for _, context in leaves] == [
+    assert [context.path for _, context, _, _ in leaves] == [
         "/items/{item_id}",
         "/items/",
         "/items/{item_id}/notes",

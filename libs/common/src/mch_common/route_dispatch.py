@@ -44,10 +44,12 @@ from fastapi.routing import (
 from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Host, Match
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-# A segment's routes as they are tried: each FastAPI route with the router that included it.
-_Leaves = list[tuple[_IncludedRouter, _EffectiveRouteContext]]
+# A segment's routes as they are tried: each FastAPI route with the router that included it,
+# the ASGI app that handles it once matched (a ServiceRoute's, mch_common.routes; None: the
+# route's `handle`) and the path it is known by.
+_Leaves = list[tuple[_IncludedRouter, _EffectiveRouteContext, ASGIApp | None, str | None]]
 
 
 class FirstSegmentDispatch:
@@ -74,7 +76,7 @@ class FirstSegmentDispatch:
     async def _handled(self, leaves: _Leaves, scope: Scope, receive: Receive, send: Send) -> bool:
         """Handle the request by the first of `leaves` that matches it fully, as FastAPI's
         `_IncludedRouter._handle_selected` does; False if none does."""
-        for included, context in leaves:
+        for included, context, app, path_format in leaves:
             match, child_scope = context.matches(scope)
             if match is not Match.FULL:
                 continue
@@ -83,14 +85,14 @@ class FirstSegmentDispatch:
             _apply_router_form_limits(scope, included.include_context.form_limits)
             child_scope["route"] = route
             _update_scope(scope, child_scope)
-            _route_selected(
-                scope=scope,
-                path=getattr(context.starlette_route, "path_format", None) or context.path_format,
-            )
+            _route_selected(scope=scope, path=path_format)
             fastapi_scope = _get_fastapi_scope(scope)
             fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = included
             fastapi_scope[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = context
-            await route.handle(scope, receive, send)
+            if app is not None:
+                await app(scope, receive, send)  # what `route.handle` would call, matched
+            else:
+                await route.handle(scope, receive, send)
             return True
         return False
 
@@ -122,7 +124,14 @@ def _leaves(routes: list[BaseRoute]) -> _Leaves | None:
                 candidate.original_route, APIRoute
             ):
                 return None
-            leaves.append((route, candidate))
+            # A route with a body limit is handled as FastAPI handles it (its limit's layer).
+            app = None
+            if candidate.max_body_size is None:
+                app = getattr(candidate, "service_app", None)
+            path_format = (
+                getattr(candidate.starlette_route, "path_format", None) or candidate.path_format
+            )
+            leaves.append((route, candidate, app, path_format))
     return leaves
 
 

@@ -10,10 +10,14 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi._body_limit import AppBodyLimitMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from fastapi.routing import iter_route_contexts
+from fastapi.telemetry._asgi import ExceptionTelemetryMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mch_common.db import unit_of_work
@@ -24,6 +28,7 @@ from mch_common.errors import (
     my_number_in_url_response,
     nul_in_url_response,
 )
+from mch_common.http_metrics import HTTP_METERS
 from mch_common.idempotency import IdempotencyMiddleware, Replay, current_request
 from mch_common.ids import uuid7
 from mch_common.logs import correlation_id
@@ -35,13 +40,7 @@ from mch_common.routes import ServiceRoute, ServiceRouter, check_service_routes
 from mch_common.work import UnitOfWork
 
 CORRELATION_HEADER = "x-correlation-id"
-
-REQUESTS = Counter(
-    "mch_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
-)
-LATENCY = Histogram(
-    "mch_http_request_seconds", "HTTP request latency", ["service", "method", "route"]
-)
+_CORRELATION = CORRELATION_HEADER.encode()
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -82,15 +81,15 @@ class CorrelationAndMetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
-        # The counter and histogram of each (method, route, status), looked up once: `labels`
-        # checks and locks on every call (2 % of a notification's CPU, measured).
-        self._meters: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(CORRELATION_HEADER.encode())
+        incoming = None
+        for name, value in scope["headers"]:  # the last one, as a dict of them would hold
+            if name == _CORRELATION:
+                incoming = value
         cid = incoming.decode("latin-1")[:64] if incoming else str(uuid7())
         token = correlation_id.set(cid)
         no_store = scope["path"] not in OPERATIONAL_PATHS
@@ -103,9 +102,13 @@ class CorrelationAndMetricsMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 responded = True
-                headers = [*message.get("headers", ()), (CORRELATION_HEADER.encode(), cid.encode())]
-                if no_store and not any(name.lower() == _NO_STORE[0] for name, _ in headers):
-                    headers.append(_NO_STORE)
+                headers = [*message.get("headers", ()), (_CORRELATION, cid.encode())]
+                if no_store:
+                    for name, _ in headers:
+                        if name.lower() == _NO_STORE[0]:
+                            break
+                    else:
+                        headers.append(_NO_STORE)
                 message["headers"] = headers
             await send(message)
 
@@ -126,21 +129,10 @@ class CorrelationAndMetricsMiddleware:
                     answer = internal_error_response(instance=scope["path"], correlation_id=cid)
                     await answer(scope, receive, send_wrapper)
         finally:
-            requests, latency = self._meters_of(scope, status)
-            requests.inc()
-            latency.observe(time.perf_counter() - started)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            seconds = time.perf_counter() - started
+            HTTP_METERS.observe(self.service, scope["method"], route, status, seconds)
             correlation_id.reset(token)
-
-    def _meters_of(self, scope: Scope, status: int) -> tuple[Any, Any]:
-        path = getattr(scope.get("route"), "path", "unmatched")
-        key = (scope["method"], path, status)
-        meters = self._meters.get(key)
-        if meters is None:
-            meters = self._meters[key] = (
-                REQUESTS.labels(self.service, key[0], path, str(status)),
-                LATENCY.labels(self.service, key[0], path),
-            )
-        return meters
 
 
 def health_router() -> APIRouter:
@@ -174,10 +166,44 @@ def health_router() -> APIRouter:
 
 
 class ServiceApp(FastAPI):
-    """A service's app: its OpenAPI document is the contract of mch_common.openapi."""
+    """A service's app: its OpenAPI document is the contract of mch_common.openapi. FastAPI's
+    telemetry is off (the services' metrics are Prometheus'), and a request goes straight to
+    the middleware stack, without the two layers that look for the telemetry on every
+    request and the body limit's layer when no limit is set (see `build_middleware_stack`)."""
 
     def openapi(self) -> dict[str, Any]:
         return contract_openapi(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.root_path or self._native_telemetry.enabled():
+            await super().__call__(scope, receive, send)
+            return
+        # Starlette's __call__, which FastAPI's calls when its telemetry is off.
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """FastAPI's stack without the layers a service's request passes through for nothing:
+        the telemetry's exception observer with the telemetry off, and the body limit's when
+        neither the app nor any route sets a limit."""
+        stack = super().build_middleware_stack()
+        idle: tuple[type, ...] = ()
+        if not self._native_telemetry.enabled():
+            idle += (ExceptionTelemetryMiddleware,)
+        if self.max_body_size is None and all(
+            getattr(context, "max_body_size", None) is None
+            for context in iter_route_contexts(self.router.routes)
+        ):
+            idle += (AppBodyLimitMiddleware,)
+        if not isinstance(stack, ServerErrorMiddleware):
+            return stack  # not FastAPI's stack as this version builds it: left as it is
+        inner = stack.app
+        while isinstance(inner, idle):
+            inner = inner.app  # type: ignore[attr-defined]
+        stack.app = inner
+        return stack
 
 
 def create_service_app(
