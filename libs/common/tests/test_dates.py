@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -38,6 +38,18 @@ def test_add_months_legal(birth: date, months: int, attained: date) -> None:
     assert months_old(birth, attained) == months
     if months:
         assert months_old(birth, date.fromordinal(attained.toordinal() - 1)) == months - 1
+
+
+def test_years_old_is_completed_months_in_whole_years() -> None:
+    """years_old works the age out from the dates; months_old steps by legal months."""
+    for birth in (date(2000, 1, 1) + timedelta(days=n) for n in range(366)):
+        for years in range(0, 31, 3):
+            anniversary = add_months_legal(birth, 12 * years)
+            for on in (anniversary + timedelta(days=d) for d in range(-2, 3)):
+                if on >= birth:
+                    assert years_old(birth, on) == months_old(birth, on) // 12, (birth, on)
+    with pytest.raises(ValueError, match="before the birth date"):
+        years_old(date(2020, 5, 1), date(2020, 4, 30))
 
 
 def test_years_old_on_29_february_births() -> None:
