@@ -10,7 +10,9 @@ parameters and serialise the answer; a JSON body of one model is validated from 
 pydantic (one it refuses goes FastAPI's way: the same errors, the same answers, see
 `_from_bytes`); the generator dependencies are entered in the same exit stacks (`Session`
 commits before the answer is sent, as before), but without the anyio cancel scope FastAPI
-shields their exit with (see `_solver`).
+shields their exit with (see `_solver`). An answer that is exactly an instance of the response
+model is serialised without the validation call that would hand it back as it is. A matched
+route runs as `service_route_app`, without FastAPI's route-level layer of exception handlers.
 
 A route that uses what the plan does not cover (a sync or sync-generator dependency, a form, a
 `Response` or `BackgroundTasks` parameter, security scopes, a streamed answer, a dependency's
@@ -153,7 +155,7 @@ class _Plan:
     # its validation would give back (pydantic does not validate an instance again): such an
     # answer is serialised without FastAPI's validation call. None: every answer is validated.
     answered_as: type[BaseModel] | None
-    body_allowed: bool  # not a 204 or 304
+    body_allowed: bool  # FastAPI's rule: not 1xx, 204, 205 or 304
 
     @classmethod
     def of(cls, route: Any) -> "_Plan | None":
