@@ -4,15 +4,19 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi._body_limit import AppBodyLimitMiddleware
+from fastapi.telemetry._asgi import ExceptionTelemetryMiddleware
 from pydantic import BaseModel
+from starlette.middleware.errors import ServerErrorMiddleware
 
 from mch_common.errors import Conflict
 from mch_common.logs import JsonFormatter
 from mch_common.routes import ServiceRouter
-from mch_common.web import create_service_app
+from mch_common.web import CorrelationAndMetricsMiddleware, ServiceApp, create_service_app
 
 
 class Body(BaseModel):
@@ -108,3 +112,40 @@ def test_json_log_lines_redact_my_numbers() -> None:
     entry = json.loads(line)
     assert entry["message"] == "looked up [REDACTED]"
     assert entry["service"] == "demo"
+
+
+def _layers(app: FastAPI) -> list[type]:
+    """The middleware stack's classes, outermost first, down to the router."""
+    layer: Any = app.build_middleware_stack()
+    found = []
+    while hasattr(layer, "app") and layer is not app.router:
+        found.append(type(layer))
+        layer = layer.app
+    return found
+
+
+async def test_a_service_app_leaves_out_the_layers_with_nothing_to_do() -> None:
+    app = build_app()
+    layers = _layers(app)
+    assert ExceptionTelemetryMiddleware not in layers  # telemetry is off
+    assert AppBodyLimitMiddleware not in layers  # no limit is set
+    assert layers[0] is ServerErrorMiddleware
+    assert CorrelationAndMetricsMiddleware in layers
+
+
+async def test_a_body_limit_keeps_its_layer_and_is_enforced() -> None:
+    router = ServiceRouter()
+
+    @router.post("/things")
+    async def create(body: Body) -> dict[str, int]:
+        return {"age": body.age}
+
+    app = ServiceApp(max_body_size=40, telemetry={"tracing": False, "metrics": False})
+    app.include_router(router)
+    assert AppBodyLimitMiddleware in _layers(app)
+    async with await client_for(app) as client:
+        small = await client.post("/things", json={"my_number": "x", "age": 3})
+        large = await client.post("/things", json={"my_number": "x" * 100, "age": 3})
+    assert small.status_code == 200
+    assert small.json() == {"age": 3}
+    assert large.status_code == 413
