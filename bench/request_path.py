@@ -64,6 +64,7 @@ from _cpu import cpu_seconds
 from _http import (
     LeanClient,
     Replica,
+    encode_json,
     replica_count,
     replica_processes,
     run_pool,
@@ -111,6 +112,9 @@ class Phase:
     seconds: float
     cpu: float  # seconds, the processes doing the work (replicas, or this process)
     db_cpu: float  # seconds, PostgreSQL backends of the bench's database
+    # seconds, this process while the replicas were timed: the load generator's HTTP client,
+    # on the same cores as the service but not part of it
+    client_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -123,6 +127,10 @@ class Phase:
     @property
     def db_cpu_us(self) -> float:
         return self.db_cpu / self.requests * 1e6
+
+    @property
+    def client_cpu_us(self) -> float:
+        return self.client_cpu / self.requests * 1e6
 
 
 class BackendClock:
@@ -160,10 +168,16 @@ async def measure(
             return time.process_time()
         return sum(cpu_seconds(pid) for pid in pids)
 
-    db_before, cpu_before = await backends.read(), cpu_now()
+    db_before, cpu_before, client_before = await backends.read(), cpu_now(), time.process_time()
     elapsed = await run_pool(count, work, concurrency=CONCURRENCY)
-    cpu_after, db_after = cpu_now(), await backends.read()
-    return Phase(count, elapsed, cpu_after - cpu_before, BackendClock.spent(db_before, db_after))
+    client_after, cpu_after, db_after = time.process_time(), cpu_now(), await backends.read()
+    return Phase(
+        count,
+        elapsed,
+        cpu_after - cpu_before,
+        BackendClock.spent(db_before, db_after),
+        client_after - client_before if pids is not None else 0.0,
+    )
 
 
 @contextlib.contextmanager
@@ -245,10 +259,11 @@ async def service_side(
         await wait_ready(replica.url)
     headers = {"Authorization": f"Bearer {token}"}
     clients = [LeanClient(replica.url, headers) for replica in replicas]
-    bodies = [notification(p) for p in warm + people]
+    # Encoded before the clock starts, as the in-process path and the ceiling have theirs.
+    bodies = [encode_json(notification(p)) for p in warm + people]
 
     async def write(i: int) -> None:
-        answer = await clients[i % len(clients)].post("/pregnancies", json=bodies[i])
+        answer = await clients[i % len(clients)].post_encoded("/pregnancies", bodies[i])
         if answer.status != 201:
             raise RuntimeError(f"notification refused: {answer.status} {answer.text}")
 
@@ -469,6 +484,7 @@ def pooled(phases: list[Phase]) -> Phase:
         sum(p.seconds for p in phases),
         sum(p.cpu for p in phases),
         sum(p.db_cpu for p in phases),
+        sum(p.client_cpu for p in phases),
     )
 
 
@@ -583,6 +599,12 @@ def cpu_line(
         cpu_ratio=round(raw.cpu_us / measured.cpu_us, 4),
         db_cpu_us=round(measured.db_cpu_us, 1),
         ceiling_db_cpu_us=round(raw.db_cpu_us, 1),
+        # The HTTP client driving the replicas, on the same cores (the ceiling has none).
+        **(
+            {"load_generator_cpu_us": round(measured.client_cpu_us, 1)}
+            if measured.client_cpu
+            else {}
+        ),
         **common,
     )
 
