@@ -43,10 +43,9 @@ class Response:
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection, as an asyncio protocol: the answer is parsed from what
-    arrived when it is complete and handed to the waiting request, in one wake-up of the
-    event loop (a StreamReader read line by line took a coroutine step a header: about a
-    fifth of the client's CPU a request)."""
+    """One keep-alive connection, as an asyncio protocol: the answer is parsed once all of it
+    has arrived and handed to the waiting request in one wake-up of the event loop (a
+    StreamReader read line by line took a coroutine step for each header line)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -71,7 +70,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             answer = self._answer()
-        except ConnectionError as error:
+        except (ConnectionError, ValueError, IndexError) as error:  # not an HTTP answer
             waiter.set_exception(error)
             return
         if answer is not None:
