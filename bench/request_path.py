@@ -24,7 +24,9 @@ where one phase of each a minute apart moved the ratio by a quarter. Each phase 
 throughput, the CPU time per request of the processes doing it (the replicas for the
 service, this process for asyncpg; read from /proc) and of PostgreSQL's backends serving it,
 and the ratios: throughput service/raw, and CPU per request raw/service (1.0 would be a path
-that costs nothing around its statements).
+that costs nothing around its statements). The service's line also gives the load generator's
+CPU per request (`load_generator_cpu_us`: this process's HTTP client, on the same cores as the
+replicas and counted in neither figure; the raw path has no such client).
 
 A third pair of figures, `request_path_{write,read}_inprocess_cpu`, drives the same app as ASGI
 in the bench's own process (no uvicorn, no HTTP, no other process on the clock) against the
